@@ -1,0 +1,1 @@
+"""The ``twinlock`` command line. Each module here registers its own subcommands."""

@@ -1,0 +1,64 @@
+"""``twinlock`` entry point: builds the parser from the command modules and runs one.
+
+Exit status (so ``twinlock verify`` can sit behind pam_exec or a script):
+0 granted / success, 1 denied, 2 no symbol or timeout, 3 locked out, 4 usage or setup error.
+Commands that need torch (train, evaluate, export) import it only when they run.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
+
+# modules with ``register(subparsers)``; a module that is not there yet is skipped
+COMMAND_MODULES = (
+    "desktop_app.cli.train_cmds",     # train, evaluate
+    "desktop_app.cli.export_cmds",    # export, model
+    "desktop_app.cli.runtime_cmds",   # enroll, verify, profiles, audit, calibrate, doctor
+)
+
+
+class SetupError(Exception):
+    """A problem the user can fix (bad path, missing extra, corrupt file): exit status 4."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 4, not argparse's 2 (2 means "no symbol")
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_SETUP, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="twinlock", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_SETUP
+    try:
+        return int(args.func(args) or 0)
+    except SetupError as exc:
+        print(f"twinlock: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    except KeyboardInterrupt:
+        print("twinlock: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Qt-free runtime of twinlock: camera, preprocessing, embedding, store, verifier, metrics."""
