@@ -1,0 +1,179 @@
+"""Camera-realistic frames from MNIST digits, for benchmarks (never for training data).
+
+Each digit (a 28×28 MNIST test image, white ink on black) is drawn as ink on paper inside a
+640×480 (or any size) BGR frame with: varied stroke width and ink colour, paper tint and
+texture, perspective and rotation (±15°), scale, uneven light and a shadow, defocus or motion
+blur, sensor noise, JPEG compression, and clutter at the frame edges. Junk frames hold no
+symbol: blank paper, uniform colour, noise, skin-toned blobs, printed letters, shapes.
+
+Everything is driven by a numpy Generator, so ``seed`` reproduces a set exactly.
+
+    python -m benchmarks.camera_sim --out /tmp/frames --count 20 --seed 0   # look at some
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+INKS = [(25, 25, 25), (90, 30, 20), (20, 20, 120), (60, 60, 60), (110, 40, 30)]  # BGR: black, blue, red, grey, navy
+
+
+def _paper(rng, h, w):
+    tint = np.array([rng.uniform(200, 250), rng.uniform(205, 250), rng.uniform(210, 255)])
+    low = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    grain = rng.normal(0, rng.uniform(1, 4), (h, w)).astype(np.float32)
+    tex = low * rng.uniform(2, 8) + grain
+    return np.clip(tint[None, None, :] + tex[..., None], 0, 255).astype(np.float32)
+
+
+def _desk(rng, h, w):
+    base = np.array([rng.uniform(30, 160), rng.uniform(30, 150), rng.uniform(30, 140)])
+    low = cv2.resize(rng.normal(0, 1, (4, 6)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(base[None, None, :] + 15 * low[..., None], 0, 255).astype(np.float32)
+
+
+def _ink_alpha(rng, digit28, size_px):
+    """Upsample the digit to ``size_px`` high, sharpen to a pen-like stroke, vary its width."""
+    big = cv2.resize(digit28.astype(np.float32) / 255.0, (size_px, size_px), interpolation=cv2.INTER_CUBIC)
+    big = np.clip((big - 0.35) * 3.0, 0, 1)                   # crisp pen edges
+    k = int(rng.integers(-2, 4)) * max(1, size_px // 90)      # stroke width change
+    if k > 0:
+        big = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    elif k < 0:
+        big = cv2.erode(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * -k + 1, 2 * -k + 1)))
+    return cv2.GaussianBlur(big, (3, 3), 0.8)
+
+
+def _finish(rng, img, h, w, clutter=True):
+    """Light, shadow, blur, noise, JPEG (img float32 BGR 0..255)."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ang = rng.uniform(0, 2 * np.pi)
+    grad = 1 + rng.uniform(0.1, 0.45) * ((np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5)))
+    cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
+    vign = 1 - rng.uniform(0.05, 0.3) * (((xx - cx) / w) ** 2 + ((yy - cy) / h) ** 2) * 2
+    light = grad * vign * rng.uniform(0.6, 1.1)
+    if rng.random() < 0.6:  # a soft shadow (hand/phone) over part of the frame
+        mask = np.zeros((h, w), np.float32)
+        pts = np.array([[rng.uniform(-0.2, 1.2) * w, rng.uniform(-0.2, 1.2) * h] for _ in range(4)], np.int32)
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1.0)
+        mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(8, 30))
+        light *= 1 - rng.uniform(0.15, 0.45) * mask
+    img = img * light[..., None]
+    if clutter and rng.random() < 0.7:  # things at the frame edges: a pen, a cable, the desk edge
+        for _ in range(int(rng.integers(1, 4))):
+            side = rng.integers(4)
+            x0 = rng.uniform(0, w) if side < 2 else (rng.uniform(0, 0.08) * w if side == 2 else rng.uniform(0.92, 1) * w)
+            y0 = rng.uniform(0, 0.08) * h if side == 0 else (rng.uniform(0.92, 1) * h if side == 1 else rng.uniform(0, h))
+            x1, y1 = x0 + rng.uniform(-150, 150), y0 + rng.uniform(-150, 150)
+            col = tuple(float(c) for c in rng.uniform(0, 120, 3))
+            cv2.line(img, (int(x0), int(y0)), (int(x1), int(y1)), col, int(rng.integers(3, 14)))
+    if rng.random() < 0.5:
+        s = rng.uniform(0.3, 1.6)
+        img = cv2.GaussianBlur(img, (0, 0), s)
+    else:
+        L = int(rng.integers(3, 10))
+        kern = np.zeros((L, L), np.float32)
+        kern[L // 2, :] = 1.0 / L
+        rot = cv2.getRotationMatrix2D((L / 2 - .5, L / 2 - .5), rng.uniform(0, 180), 1.0)
+        kern = cv2.warpAffine(kern, rot, (L, L))
+        kern /= max(kern.sum(), 1e-6)
+        img = cv2.filter2D(img, -1, kern)
+    img = img + rng.normal(0, rng.uniform(2, 8), img.shape)
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    q = int(rng.integers(50, 95))
+    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
+    return cv2.imdecode(enc, cv2.IMREAD_COLOR)
+
+
+def render_digit(digit28: np.ndarray, rng: np.random.Generator, size=(640, 480)) -> np.ndarray:
+    """One camera-like BGR frame showing ``digit28`` written in ink on a sheet of paper."""
+    w, h = size
+    # paper sheet larger than the digit, placed near the centre, then perspective-warped
+    frame = _desk(rng, h, w)
+    sheet_w, sheet_h = int(w * rng.uniform(0.75, 1.1)), int(h * rng.uniform(0.8, 1.15))
+    sheet = _paper(rng, sheet_h, sheet_w)
+    size_px = int(min(h, w) * rng.uniform(0.28, 0.5))
+    alpha = _ink_alpha(rng, digit28, size_px)
+    ink = np.array(INKS[int(rng.integers(len(INKS)))], np.float32) + rng.uniform(-10, 10, 3)
+    ox = int(sheet_w / 2 - size_px / 2 + rng.uniform(-0.06, 0.06) * w)
+    oy = int(sheet_h / 2 - size_px / 2 + rng.uniform(-0.06, 0.06) * h)
+    region = sheet[oy:oy + size_px, ox:ox + size_px]
+    a = alpha[:region.shape[0], :region.shape[1], None] * rng.uniform(0.75, 1.0)
+    sheet[oy:oy + size_px, ox:ox + size_px] = region * (1 - a) + ink * a
+    # place the sheet: rotation ±15°, perspective jitter, centred on the frame with an offset
+    src = np.float32([[0, 0], [sheet_w, 0], [sheet_w, sheet_h], [0, sheet_h]])
+    c = np.array([w / 2 + rng.uniform(-0.04, 0.04) * w, h / 2 + rng.uniform(-0.04, 0.04) * h])
+    th = np.deg2rad(rng.uniform(-15, 15))
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    corners = (src - [sheet_w / 2, sheet_h / 2]) @ rot.T + c
+    corners += rng.uniform(-0.05, 0.05, (4, 2)) * [w, h]          # perspective
+    M = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    warped = cv2.warpPerspective(sheet, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(-1, -1, -1))
+    mask = (warped[..., 0] >= 0)[..., None]
+    frame = np.where(mask, warped, frame)
+    return _finish(rng, frame, h, w)
+
+
+JUNK_KINDS = ("blank_paper", "uniform", "noise", "skin_blob", "letters", "shapes")
+
+
+def render_junk(kind: str, rng: np.random.Generator, size=(640, 480)) -> np.ndarray:
+    """A frame with no digit in it."""
+    w, h = size
+    if kind == "uniform":
+        col = rng.uniform(0, 255, 3)
+        img = np.ones((h, w, 3), np.float32) * col
+        return _finish(rng, img, h, w, clutter=False)
+    if kind == "noise":
+        return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    img = _paper(rng, h, w)
+    if kind == "skin_blob":
+        for _ in range(int(rng.integers(1, 3))):
+            col = (rng.uniform(90, 160), rng.uniform(120, 190), rng.uniform(170, 235))  # BGR skin tones
+            centre = (int(rng.uniform(0.2, 0.8) * w), int(rng.uniform(0.2, 0.8) * h))
+            axes = (int(rng.uniform(0.1, 0.35) * w), int(rng.uniform(0.1, 0.3) * h))
+            cv2.ellipse(img, centre, axes, rng.uniform(0, 180), 0, 360, col, -1)
+        img = cv2.GaussianBlur(img, (0, 0), 6)
+    elif kind == "letters":
+        text = "".join(rng.choice(list("ABCEFHKLMNPRTUVWXYZ"), int(rng.integers(1, 4))))
+        scale = rng.uniform(3, 6)
+        (tw, th_), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 8)
+        org = (int(w / 2 - tw / 2), int(h / 2 + th_ / 2))
+        u8 = np.clip(img, 0, 255).astype(np.uint8)
+        cv2.putText(u8, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (30, 30, 30), int(rng.integers(6, 14)), cv2.LINE_AA)
+        img = u8.astype(np.float32)
+    elif kind == "shapes":
+        for _ in range(int(rng.integers(1, 4))):
+            c = (int(rng.uniform(0.3, 0.7) * w), int(rng.uniform(0.3, 0.7) * h))
+            if rng.random() < 0.5:
+                cv2.circle(img, c, int(rng.uniform(30, 120)), (40, 40, 40), int(rng.integers(4, 12)))
+            else:
+                d = int(rng.uniform(30, 120))
+                cv2.rectangle(img, (c[0] - d, c[1] - d), (c[0] + d, c[1] + d), (40, 40, 40), int(rng.integers(4, 12)))
+    return _finish(rng, img, h, w)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--count", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data-dir", default="../shared/data/mnist")
+    a = ap.parse_args(argv)
+    from desktop_app.core.idx import load_mnist  # noqa: late import, core reader
+    x, y = load_mnist(a.data_dir, "test")
+    rng = np.random.default_rng(a.seed)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for i in range(a.count):
+        j = int(rng.integers(len(x)))
+        cv2.imwrite(str(out / f"digit_{i:03d}_label{y[j]}.jpg"), render_digit(x[j], rng))
+    for kind in JUNK_KINDS:
+        cv2.imwrite(str(out / f"junk_{kind}.jpg"), render_junk(kind, rng))
+
+
+if __name__ == "__main__":
+    main()
