@@ -1,0 +1,142 @@
+"""Threshold calibration with ONNX Runtime on images the model was not trained on.
+
+The data: the checkpoint's ``val_indices`` images of the MNIST *training* set (held out of
+training for validation). Never the test set: that is for evaluation. When those images
+are not available the fallback is synthetic rendered digits, and the contract says so.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from desktop_app.core import metrics
+
+from .errors import ExportError
+
+TARGETS = {"far_1e-3": 1e-3, "far_1e-4": 1e-4}
+DEFAULT_CALIB_COUNT = 5000
+MAX_DEFAULT_FRR = 0.05      # far_1e-3 is the default operating point unless its FRR is above this
+
+
+@dataclass
+class CalibrationSet:
+    images: np.ndarray             # uint8 [N,28,28], white on black
+    labels: np.ndarray             # [N]
+    description: dict = field(default_factory=dict)
+
+
+def _load_train_split(data_dir):
+    from training.mnist import load_mnist
+
+    return load_mnist(data_dir, "train", download=False)   # export never downloads
+
+
+def calibration_set(ckpt: dict, data_dir=None, count: int | None = DEFAULT_CALIB_COUNT,
+                    seed: int = 0, allow_synthetic: bool = True, log=print) -> CalibrationSet:
+    """The calibration images for ``ckpt``: its validation images of the MNIST training set,
+    a seeded random ``count`` of them (all when ``count`` is None or larger)."""
+    from desktop_app.core.paths import mnist_dir
+
+    val = ckpt.get("val_indices")
+    cfg = ckpt.get("config") or {}
+    # --data-dir, then $TWINLOCK_DATA_DIR, then where the checkpoint was trained, then the cache
+    ddir = mnist_dir(data_dir or os.environ.get("TWINLOCK_DATA_DIR") or cfg.get("data_dir") or None)
+    reason = ""
+    if val is None or len(val) == 0:
+        reason = "the checkpoint lists no validation images (val_indices)"
+    else:
+        try:
+            images, labels = _load_train_split(ddir)
+        except Exception as exc:  # missing / corrupt files: fall back, but say so
+            reason = f"the MNIST training images could not be read from {ddir} ({str(exc)[:160]})"
+        else:
+            idx = np.asarray(val, dtype=np.int64).ravel()
+            if idx.min() < 0 or idx.max() >= len(images):
+                raise ExportError(f"the checkpoint's val_indices run past the {len(images)} images in "
+                                  f"{ddir}; is --data-dir the MNIST the model was trained on?")
+            n_val = idx.size
+            if count is not None and count < idx.size:
+                idx = np.sort(np.random.default_rng(seed).choice(idx, size=count, replace=False))
+            lab = np.asarray(labels)[idx]
+            desc = {
+                "source": "mnist-train-val",
+                "description": (f"{idx.size} of the {n_val} MNIST training-set images held out of "
+                                f"training for validation (checkpoint val_indices), seeded subset "
+                                f"(seed {seed}); not the test set"),
+                "count": int(idx.size), "validation_images": int(n_val),
+                "classes": sorted(int(c) for c in np.unique(lab)), "seed": seed,
+                "data_dir": str(ddir),
+            }
+            return CalibrationSet(np.asarray(images)[idx], lab, desc)
+    if not allow_synthetic:
+        raise ExportError(f"cannot calibrate: {reason}. Pass --data-dir with the MNIST files the "
+                          "checkpoint was trained on.")
+    from .synthetic import DESCRIPTION, synthetic_digits
+
+    n = min(int(count or 2000), 2000)
+    log(f"warning: {reason}; calibrating on {n} synthetic digits instead. These thresholds are "
+        "only a rough guide: calibrate on real held-out digits (twinlock calibrate) before use.")
+    images, labels = synthetic_digits(n, seed=seed)
+    return CalibrationSet(images, labels, {
+        "source": "synthetic", "description": f"{n} {DESCRIPTION} (fallback: {reason})",
+        "count": n, "classes": list(range(10)), "seed": seed, "warning": reason})
+
+
+def embed_all(embedder, images: np.ndarray, batch: int = 256, progress: bool = True,
+              desc: str = "embedding") -> np.ndarray:
+    from tqdm import tqdm
+
+    out = []
+    with tqdm(total=len(images), desc=desc, unit="img", disable=not progress, leave=False) as bar:
+        for s in range(0, len(images), batch):
+            out.append(embedder.embed_images(images[s:s + batch]))
+            bar.update(min(batch, len(images) - s))
+    return np.concatenate(out) if out else np.zeros((0, embedder.dim), np.float32)
+
+
+def pair_distances(embeddings, labels, progress: bool = True, desc: str = "pairs"):
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(embeddings), desc=desc, unit="row", disable=not progress, leave=False)
+
+    def tick(done, total):
+        bar.n = done
+        bar.refresh()
+
+    try:
+        return metrics.all_pairs(embeddings, labels, progress=tick)
+    finally:
+        bar.close()
+
+
+def thresholds_from_distances(genuine, impostor) -> dict:
+    """{"eer", "far_1e-3", "far_1e-4"} -> OperatingPoint.as_dict() + ``supported`` (+ targets)."""
+    if len(genuine) == 0 or len(impostor) == 0:
+        raise ExportError("calibration needs at least two images of one class and two classes.")
+    rate, t = metrics.eer(genuine, impostor)
+    op = metrics.operating_point(genuine, impostor, t).as_dict()
+    op.update(eer=rate, supported=True)
+    out = {"eer": op}
+    for key, far in TARGETS.items():
+        d = metrics.threshold_at_far(genuine, impostor, far).as_dict()
+        d.update(target_far=far, supported=metrics.supports_far(d["impostor"], far))
+        out[key] = d
+    return out
+
+
+def choose_default(thresholds: dict) -> str:
+    """far_1e-3 (few false accepts at a usable FRR) unless it is unsupported or rejects too
+    many genuine attempts (FRR > 5%), then the EER point."""
+    fa = thresholds.get("far_1e-3")
+    if fa and fa.get("supported") and fa["frr"] <= MAX_DEFAULT_FRR:
+        return "far_1e-3"
+    return "eer"
+
+
+def calibrate(embedder, calib: CalibrationSet, progress: bool = True):
+    """(thresholds, embeddings, genuine, impostor) for the model behind ``embedder``."""
+    emb = embed_all(embedder, calib.images, progress=progress)
+    genuine, impostor = pair_distances(emb, calib.labels, progress=progress)
+    return thresholds_from_distances(genuine, impostor), emb, genuine, impostor

@@ -1,0 +1,125 @@
+"""The model card: a markdown page beside a model, written from the model file's own contract
+(so the card cannot disagree with the file) plus the figures of ``twinlock evaluate``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from desktop_app.core.contract import read_contract
+
+
+def _pct(x) -> str:
+    try:
+        return f"{float(x) * 100:.3f}%"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def _flatten(d, prefix="") -> list[tuple[str, object]]:
+    rows = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            rows += _flatten(v, f"{prefix}{k}.")
+        return rows
+    return [(prefix.rstrip("."), d)]
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple)) and len(v) > 12:
+        return f"[{len(v)} values]"
+    return json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+
+
+def figures_table(d: dict) -> str:
+    rows = [(k, v) for k, v in _flatten(d) if not (isinstance(v, (list, tuple)) and len(v) > 12)]
+    return "\n".join(["| figure | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in rows])
+
+
+def thresholds_table(c) -> str:
+    lines = ["| operating point | threshold | FAR | FRR | false rejects / genuine | "
+             "false accepts / impostor | supported |", "|---|---|---|---|---|---|---|"]
+    for key, op in c.thresholds.items():
+        name = f"**{key}** (default)" if key == c.default_threshold_key else key
+        lines.append(f"| {name} | {float(op['threshold']):.5f} | {float(op['far']):.2e} | "
+                     f"{_pct(op['frr'])} | {op['false_rejects']:,} / {op['genuine']:,} | "
+                     f"{op['false_accepts']:,} / {op['impostor']:,} | {op.get('supported', '')} |")
+    return "\n".join(lines)
+
+
+def model_card(model_path, evaluation: dict | None = None, command: str | None = None,
+               commands: list[str] | None = None, title: str | None = None,
+               notes: str = "") -> str:
+    """Markdown for the model at ``model_path``."""
+    path = Path(model_path)
+    c = read_contract(path)
+    p = c.provenance
+    calib = p.get("calibration") or {}
+    q = p.get("quantization")
+    v = p.get("versions") or {}
+    out = [f"# {title or path.stem}", "",
+           "The model card of a twinlock embedding model. Everything below the figures from "
+           "`twinlock evaluate` is read from the model file's own contract.", "",
+           "| | |", "|---|---|",
+           f"| file | `{path.name}` ({path.stat().st_size:,} bytes) |",
+           f"| fingerprint (sha256 of graph and weights) | `{c.fingerprint}` |",
+           f"| contract version | {c.version} |",
+           f"| input | `{c.input_name}` float32 [N, 1, {c.image_size}, {c.image_size}], white ink on black, "
+           f"x·{c.scale:.6g} then (x − {c.mean:g}) / {c.std:g} |",
+           f"| output | `{c.output_name}` [N, {c.embedding_dim}], {c.metric} distance, "
+           f"{'L2-normalised (distances in [0, 2])' if c.normalized else 'not normalised'} |",
+           f"| weights | {'int8 (quantized)' if q else 'float32'} |",
+           f"| architecture | {p.get('arch')} {json.dumps(p.get('model_kwargs'))}, "
+           f"{p.get('parameters', '?'):,} parameters |" if isinstance(p.get('parameters'), int) else
+           f"| architecture | {p.get('arch')} |",
+           "", "## Training", "",
+           f"- data: {p.get('training_data', '?')}",
+           f"- recipe: {p.get('recipe', '?')}",
+           f"- epochs {p.get('epochs')}, best epoch {p.get('best_epoch')}, margin {p.get('margin')}, "
+           f"batch {p.get('batch_size')}, seed {p.get('seed')}, held-out classes "
+           f"{p.get('holdout_classes') or 'none'}",
+           f"- checkpoint `{(p.get('checkpoint') or {}).get('file')}` sha256 "
+           f"`{(p.get('checkpoint') or {}).get('sha256')}`, created "
+           f"{(p.get('checkpoint') or {}).get('created')}",
+           ""]
+    if evaluation:
+        out += ["## Figures from `twinlock evaluate` (MNIST test set)", "", figures_table(evaluation), ""]
+    else:
+        out += ["## Figures from `twinlock evaluate`", "", "Not measured for this card.", ""]
+    if p.get("evaluation"):
+        out += ["## Validation figures recorded in the checkpoint", "",
+                figures_table(p["evaluation"]), ""]
+    out += ["## Calibrated thresholds", "",
+            f"Calibrated at export with ONNX Runtime ({calib.get('runtime', '?')}) on "
+            f"{calib.get('description', '?')}: all pairs among them, "
+            f"{calib.get('genuine_comparisons', 0):,} genuine and "
+            f"{calib.get('impostor_comparisons', 0):,} impostor comparisons. A comparison is accepted "
+            "when its distance is ≤ the threshold.", "",
+            thresholds_table(c), "",
+            f"Default: **{c.default_threshold_key}** (threshold {c.default_threshold:.5f}). Rule: "
+            f"{p.get('default_threshold_rule', '')}. An unlock should let almost no one else in "
+            "(FAR 1e-3 is about one accepted impostor frame in a thousand) while the owner rarely "
+            "has to try twice; the app's k-of-n frame policy lowers the per-attempt FRR further. "
+            "FAR 1e-4 is offered for stricter use.", "",
+            "Caveats: pairs share images (each image is in many pairs), so the comparisons are not "
+            "independent and the counts overstate the evidence; these are MNIST digits, and webcam "
+            "images of a drawn symbol reduced to MNIST form are further from the training data, so "
+            "check the FRR on your own images with `twinlock calibrate` and adjust the threshold.", ""]
+    par = p.get("parity") or {}
+    if par:
+        out += ["## Parity with PyTorch", "",
+                f"Max |PyTorch − ONNX Runtime| = {par.get('max_abs_diff', 0):.2e} over batches "
+                f"{par.get('batches')} of {', '.join(par.get('inputs', []))} inputs (allowed "
+                f"{par.get('tolerance')}).", ""]
+    if q:
+        out += ["## Quantization", "", figures_table({k: v for k, v in q.items()}), ""]
+    out += ["## Versions", "",
+            f"Exported {p.get('date')} with " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".",
+            f"Trained with {json.dumps(p.get('training_versions'))}.", ""]
+    cmds = list(commands or []) + ([command] if command else [])
+    if cmds:
+        out += ["## Reproduce", "", "```sh"] + cmds + ["```", ""]
+    if notes:
+        out += [notes.rstrip(), ""]
+    return "\n".join(out)
