@@ -1,0 +1,358 @@
+"""Camera frame -> 28x28 model image (white ink on black, the MNIST recipe), or "no symbol".
+
+The steps, all on a centred square region of interest (ROI) analysed at a small working
+size so that a 640x480 frame takes a few milliseconds:
+
+1. grayscale; polarity (dark ink on light paper or light on dark) from where the
+   background (the median) lies between the darkest and the lightest pixels;
+2. illumination normalisation: the ink is made bright, and the background, estimated by a
+   morphological opening wider than any pen stroke, is subtracted, so uneven light and
+   soft shadows become a flat black;
+3. binarisation at a fraction of the ink level; connected components; specks dropped;
+4. the ink is the largest plausible stroke group: the biggest component not touching the
+   ROI border plus the components near it; clutter at the border is dropped, but a border
+   component next to the symbol means the symbol is cut by the border;
+5. checks with reasons: uniform/too dark/too bright frame, no ink, noise, too small,
+   too large, cut by the border, too blurred;
+6. crop, longest side to 20 px, pasted into 28x28 centred by centre of mass.
+
+A frame without a usable symbol gives ``ok=False`` with a human ``reason``: a failure to
+acquire, never a decision.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MODEL_SIZE = 28
+FIT_SIZE = 20
+
+
+@dataclass
+class PreprocessConfig:
+    roi_fraction: float = 0.7        # side of the centred square ROI, as a fraction of min(H, W)
+    work_size: int = 160             # the ROI is analysed at this side length (speed)
+    polarity: str = "auto"           # "auto" | "dark_on_light" | "light_on_dark"
+    min_contrast: float = 40.0       # grey levels between ink and paper
+    min_ink_fraction: float = 0.004  # of ROI area
+    max_ink_fraction: float = 0.35   # of ROI area
+    min_extent: float = 0.12         # longest ink-box side / ROI side
+    max_extent: float = 0.97
+    edge_margin: float = 0.01        # ink this close to the ROI border touches it
+    min_sharpness: float = 12.0      # edge steepness of the strokes (see quality["sharpness"])
+    max_components: int = 12         # more stroke-sized groups than this: noise / clutter
+    group_distance: float = 0.12     # components this close (fraction of ROI) join the symbol
+    normalize_stroke: bool = True    # thicken hair-thin pen strokes toward MNIST's stroke width
+
+    def validate(self) -> "PreprocessConfig":
+        if not 0.1 <= self.roi_fraction <= 1.0:
+            raise ValueError("roi_fraction must be between 0.1 and 1.0")
+        if not 48 <= self.work_size <= 1024:
+            raise ValueError("work_size must be between 48 and 1024 pixels")
+        if self.polarity not in ("auto", "dark_on_light", "light_on_dark"):
+            raise ValueError("polarity must be 'auto', 'dark_on_light' or 'light_on_dark'")
+        return self
+
+
+@dataclass
+class PreprocessResult:
+    ok: bool
+    image: np.ndarray | None
+    reason: str
+    code: str
+    roi: tuple[int, int, int, int]
+    bbox: tuple[int, int, int, int] | None = None
+    crop: np.ndarray | None = None
+    polarity: str = ""
+    quality: dict = field(default_factory=dict)
+
+
+REASONS = {
+    "blank": "no ink found: show the paper with your symbol inside the frame",
+    "too_dark": "the picture is too dark: add light",
+    "too_bright": "the picture is washed out (too bright): reduce light or glare",
+    "noise": "too much clutter or noise: show a single symbol on plain paper",
+    "too_small": "the symbol is too small: bring it closer to the camera",
+    "too_large": "the symbol is too large: move it away from the camera",
+    "edge": "the symbol touches the edge of the frame area: move it to the centre",
+    "blurred": "the picture is too blurred: hold it still and in focus",
+    "bad_frame": "the camera delivered an unusable frame",
+}
+
+
+def roi_rect(shape, cfg: PreprocessConfig | None = None) -> tuple[int, int, int, int]:
+    """The centred square ROI (x, y, w, h) for a frame of ``shape`` (H, W[, C])."""
+    cfg = cfg or PreprocessConfig()
+    h, w = int(shape[0]), int(shape[1])
+    side = max(1, int(round(min(h, w) * cfg.roi_fraction)))
+    return (w - side) // 2, (h - side) // 2, side, side
+
+
+def _fail(code, roi, quality, polarity="", bbox=None, reason=None) -> PreprocessResult:
+    return PreprocessResult(False, None, reason or REASONS[code], code, roi, bbox, None, polarity, quality)
+
+
+def _to_gray_u8(frame) -> np.ndarray | None:
+    a = np.asarray(frame)
+    if a.dtype != np.uint8:
+        if a.dtype == bool or a.size == 0:
+            return None
+        a = a.astype(np.float64)
+        if not np.all(np.isfinite(a)):
+            return None
+        if a.max(initial=0) <= 1.0:
+            a = a * 255.0
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        return a
+    if a.ndim == 3 and a.shape[2] == 3:
+        return cv2.cvtColor(a, cv2.COLOR_BGR2GRAY)
+    if a.ndim == 3 and a.shape[2] == 4:
+        return cv2.cvtColor(a, cv2.COLOR_BGRA2GRAY)
+    return None
+
+
+def mnist_form(ink: np.ndarray) -> np.ndarray:
+    """White-on-black crop (any size, tight around the ink) -> [28,28] uint8.
+
+    Longest side scaled to 20 px (aspect kept), then pasted into 28x28 so that the centre
+    of mass of the ink sits at the centre (the MNIST recipe)."""
+    a = np.asarray(ink, dtype=np.float32)
+    h, w = a.shape[:2]
+    if h == 0 or w == 0 or float(a.max(initial=0)) <= 0:
+        return np.zeros((MODEL_SIZE, MODEL_SIZE), np.uint8)
+    s = FIT_SIZE / max(h, w)
+    nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(a, (nw, nh), interpolation=interp)
+    m = cv2.moments(small)
+    if m["m00"] > 1e-6:
+        cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    else:
+        cx, cy = (nw - 1) / 2, (nh - 1) / 2
+    # place so the centre of mass lands on pixel centre 13.5 (of 0..27), clamped inside
+    dx = float(np.clip(13.5 - cx, 0, MODEL_SIZE - nw))
+    dy = float(np.clip(13.5 - cy, 0, MODEL_SIZE - nh))
+    M = np.float32([[1, 0, dx], [0, 1, dy]])
+    out = cv2.warpAffine(small, M, (MODEL_SIZE, MODEL_SIZE), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    peak = float(out.max())
+    if peak > 0:
+        out = out * (255.0 / peak)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _percentiles(img_u8: np.ndarray, qs, mask=None) -> list[float]:
+    """Percentiles (0..100) of a uint8 image from its histogram (much faster than np.percentile)."""
+    hist = cv2.calcHist([img_u8], [0], mask, [256], [0, 256]).ravel()
+    cum = np.cumsum(hist)
+    total = cum[-1]
+    if total <= 0:
+        return [0.0 for _ in qs]
+    return [float(np.searchsorted(cum, q / 100.0 * total)) for q in qs]
+
+
+def _polarity(g: np.ndarray, cfg: PreprocessConfig) -> str:
+    if cfg.polarity != "auto":
+        return cfg.polarity
+    lo, med, hi = _percentiles(g, (1, 50, 99))
+    return "dark_on_light" if (hi - med) <= (med - lo) else "light_on_dark"
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Typical stroke width (px) of a binary mask: twice the median ridge distance."""
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    ridge = dist[(dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8))) & (dist > 0)]
+    if ridge.size == 0:
+        return 0.0
+    return float(2.0 * np.median(ridge))
+
+
+def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
+    """Any BGR (or gray) frame -> :class:`PreprocessResult`. Never raises for odd frames."""
+    t0 = time.perf_counter()
+    cfg = cfg or PreprocessConfig()
+    a = np.asarray(frame) if frame is not None else np.zeros((0, 0), np.uint8)
+    shape = a.shape if a.ndim >= 2 else (0, 0)
+    roi = roi_rect(shape, cfg) if min(shape[:2]) > 0 else (0, 0, 0, 0)
+    quality: dict = {}
+    if a.ndim < 2 or min(shape[:2]) < 16:
+        return _fail("bad_frame", roi, quality, reason="the frame is empty or too small to hold a symbol")
+    x, y, side, _ = roi
+    g_full = _to_gray_u8(a[y:y + side, x:x + side])
+    if g_full is None:
+        return _fail("bad_frame", roi, quality, reason="the frame has an unsupported pixel format")
+    ws = min(cfg.work_size, side)
+    g = cv2.resize(g_full, (ws, ws), interpolation=cv2.INTER_AREA) if side != ws else g_full
+    scale = side / ws
+
+    # 1. the frame as a whole: uniform / too dark / too bright
+    mean, std = cv2.meanStdDev(g)
+    mean, std = float(mean[0, 0]), float(std[0, 0])
+    quality.update(mean=mean, std=std)
+    if std < 4.0:
+        code = "too_dark" if mean < 30 else "too_bright" if mean > 240 else "blank"
+        return _fail(code, roi, quality, reason=None if code != "blank" else
+                     "the picture is uniform (no ink found): show the paper with your symbol")
+    polarity = _polarity(g, cfg)
+
+    # 2. ink bright, background flattened
+    inv = cv2.bitwise_not(g) if polarity == "dark_on_light" else g
+    # an opening wider than the widest plausible stroke (~1/5 of the ROI) keeps only background
+    small = cv2.resize(inv, (ws // 4, ws // 4), interpolation=cv2.INTER_AREA)
+    kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, ((ws // 16) | 1, (ws // 16) | 1))
+    bg = cv2.morphologyEx(small, cv2.MORPH_OPEN, kern)
+    bg = cv2.blur(bg, (3, 3))
+    bg = cv2.resize(bg, (ws, ws), interpolation=cv2.INTER_LINEAR)
+    norm = cv2.subtract(inv, bg)
+    smooth = cv2.GaussianBlur(norm, (3, 3), 0)
+    ink_level = _percentiles(smooth, (99.9,))[0]
+    quality["contrast"] = ink_level
+    if ink_level < cfg.min_contrast:
+        if mean < 30:
+            return _fail("too_dark", roi, quality, polarity)
+        return _fail("blank", roi, quality, polarity)
+
+    # 3. binarise, components
+    thr = max(0.45 * ink_level, 0.5 * cfg.min_contrast)
+    binary = (smooth >= thr).astype(np.uint8)
+    n, labels, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    area_all = stats[1:, cv2.CC_STAT_AREA]
+    total_ink = int(area_all.sum())
+    speck = max(4, int(0.0008 * ws * ws))
+    margin = max(1, int(round(cfg.edge_margin * ws)))
+    comps = []
+    for i in range(1, n):
+        cx_, cy_, cw, ch, ar = stats[i]
+        if ar < speck:
+            continue
+        border = cx_ < margin or cy_ < margin or cx_ + cw > ws - margin or cy_ + ch > ws - margin
+        comps.append((i, int(ar), (int(cx_), int(cy_), int(cw), int(ch)), border))
+    quality["components"] = float(len(comps))
+    quality["ink_fraction"] = total_ink / float(ws * ws)
+    if not comps:
+        return _fail("blank", roi, quality, polarity)
+    if len(comps) > 3 * cfg.max_components:
+        return _fail("noise", roi, quality, polarity)
+    if quality["ink_fraction"] > cfg.max_ink_fraction:
+        return _fail("noise" if len(comps) > cfg.max_components else "too_large", roi, quality, polarity,
+                     reason=None if len(comps) > cfg.max_components else
+                     "too much ink in the frame area: show a single symbol on plain paper")
+
+    # 4. the symbol: the biggest interior component plus its neighbours
+    interior = [c for c in comps if not c[3]]
+    if not interior:
+        return _fail("edge", roi, quality, polarity)
+    seed = max(interior, key=lambda c: c[1])
+    gx, gy, gw, gh = seed[2]
+    x0, y0, x1, y1 = gx, gy, gx + gw, gy + gh
+    members = {seed[0]}
+    reach = cfg.group_distance * ws
+    changed = True
+    while changed:
+        changed = False
+        for c in comps:
+            if c[0] in members:
+                continue
+            cx_, cy_, cw, ch = c[2]
+            dx = max(x0 - (cx_ + cw), cx_ - x1, 0)
+            dy = max(y0 - (cy_ + ch), cy_ - y1, 0)
+            if max(dx, dy) <= reach and (not c[3] or c[1] * 8 >= seed[1]):
+                if c[3]:
+                    bbox = (int(x + min(x0, cx_) * scale), int(y + min(y0, cy_) * scale),
+                            int((max(x1, cx_ + cw) - min(x0, cx_)) * scale),
+                            int((max(y1, cy_ + ch) - min(y0, cy_)) * scale))
+                    return _fail("edge", roi, quality, polarity, bbox)
+                members.add(c[0])
+                x0, y0 = min(x0, cx_), min(y0, cy_)
+                x1, y1 = max(x1, cx_ + cw), max(y1, cy_ + ch)
+                changed = True
+    group_area = sum(c[1] for c in comps if c[0] in members)
+    bbox = (int(x + x0 * scale), int(y + y0 * scale), int(round((x1 - x0) * scale)),
+            int(round((y1 - y0) * scale)))
+    extent = max(x1 - x0, y1 - y0) / ws
+    quality["extent"] = extent
+    quality["ink_fraction"] = group_area / float(ws * ws)
+    others = sum(1 for c in comps if c[0] not in members and not c[3])
+    quality["stray"] = float(others)
+
+    # 5. checks
+    if others > cfg.max_components or group_area < 0.35 * total_ink:
+        return _fail("noise", roi, quality, polarity, bbox)
+    if extent < cfg.min_extent or quality["ink_fraction"] < cfg.min_ink_fraction:
+        return _fail("too_small", roi, quality, polarity, bbox)
+    if extent > cfg.max_extent:
+        return _fail("too_large", roi, quality, polarity, bbox)
+    mask = np.isin(labels[y0:y1, x0:x1], list(members)).astype(np.uint8)
+    region = norm[y0:y1, x0:x1]
+    # sharpness: steepest edges relative to the ink level, in "percent of contrast per pixel"
+    gxs = cv2.Sobel(region, cv2.CV_32F, 1, 0, ksize=3)
+    gys = cv2.Sobel(region, cv2.CV_32F, 0, 1, ksize=3)
+    grad = cv2.magnitude(gxs, gys) / 8.0
+    edge = cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
+    sharp = float(np.percentile(grad[edge], 90)) / ink_level * 100.0 if edge.any() else 0.0
+    quality["sharpness"] = sharp
+    if sharp < cfg.min_sharpness:
+        return _fail("blurred", roi, quality, polarity, bbox)
+
+    # 6. the ink as white-on-black grey levels, other components masked out, strokes evened
+    keep = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    ink = region.astype(np.float32) * keep
+    lo = 0.25 * ink_level
+    ink = np.clip((ink - lo) / max(1.0, ink_level - lo), 0, 1)
+    if cfg.normalize_stroke:
+        sw = _stroke_width(mask)
+        target = 0.09 * max(x1 - x0, y1 - y0)          # MNIST: ~2 px strokes on a 20 px digit
+        quality["stroke"] = sw
+        if 0 < sw < 0.6 * target:
+            r = int(round((target - sw) / 2))
+            if r >= 1:
+                ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    image = mnist_form(ink)
+
+    pad = max(2, int(0.05 * max(bbox[2], bbox[3])))
+    fh, fw = shape[0], shape[1]
+    cx0, cy0 = max(0, bbox[0] - pad), max(0, bbox[1] - pad)
+    cx1, cy1 = min(fw, bbox[0] + bbox[2] + pad), min(fh, bbox[1] + bbox[3] + pad)
+    crop = _to_gray_u8(a[cy0:cy1, cx0:cx1])
+    quality["ms"] = (time.perf_counter() - t0) * 1000.0
+    return PreprocessResult(True, image, "", "ok", roi, bbox, crop, polarity, quality)
+
+
+def prepare_image(img, cfg: PreprocessConfig | None = None) -> PreprocessResult:
+    """For image files: a 28x28 image is taken as model form (inverted if dark on light);
+    anything larger goes through :func:`preprocess`."""
+    a = np.asarray(img)
+    if a.ndim >= 2 and a.shape[0] == MODEL_SIZE and a.shape[1] == MODEL_SIZE:
+        g = _to_gray_u8(a)
+        if g is None:
+            return _fail("bad_frame", (0, 0, MODEL_SIZE, MODEL_SIZE), {},
+                         reason="the image has an unsupported pixel format")
+        polarity = "light_on_dark"
+        if float(np.median(g)) > 127:
+            g = 255 - g
+            polarity = "dark_on_light"
+        q = {"contrast": float(g.max()) - float(np.median(g)), "ink_fraction": float((g > 127).mean())}
+        if q["contrast"] < 40 or not (g > 127).any():
+            return _fail("blank", (0, 0, MODEL_SIZE, MODEL_SIZE), q, polarity)
+        return PreprocessResult(True, np.ascontiguousarray(g), "", "ok", (0, 0, MODEL_SIZE, MODEL_SIZE),
+                                (0, 0, MODEL_SIZE, MODEL_SIZE), g.copy(), polarity, q)
+    return preprocess(a, cfg)
+
+
+def load_image(path) -> np.ndarray:
+    """Read an image file as a BGR frame; ValueError with a clear message when it cannot."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"cannot read image {p}: no such file")
+    data = np.fromfile(str(p), dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if img is None:
+        raise ValueError(f"cannot read image {p}: not a PNG/JPEG/BMP image or the file is damaged")
+    return img

@@ -1,0 +1,129 @@
+"""Synthetic camera frames for tests (no webcam, no MNIST).
+
+A digit is drawn as pen strokes (OpenCV's Hershey stroke fonts, which are polylines) on a
+paper-like sheet, the sheet is warped in perspective onto a desk, then the camera's
+faults are added: uneven light, a soft shadow, blur, sensor noise and JPEG compression.
+Junk frames hold no symbol. Everything is driven by a seed, so a test is reproducible.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
+         cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
+
+
+def digit_strokes(digit: int | str, size: int = 200, thickness: int | None = None,
+                  font: int = cv2.FONT_HERSHEY_SIMPLEX, slant: float = 0.0) -> np.ndarray:
+    """A white-on-black float32 [size, size] alpha map of ``digit`` drawn as pen strokes."""
+    text = str(digit)
+    th = thickness or max(2, size // 20)
+    scale = 1.0
+    (tw, tht), _ = cv2.getTextSize(text, font, scale, th)
+    scale = 0.62 * size / max(tht, 1)
+    (tw, tht), base = cv2.getTextSize(text, font, scale, th)
+    canvas = np.zeros((size, size), np.uint8)
+    org = ((size - tw) // 2, (size + tht) // 2)
+    cv2.putText(canvas, text, org, font, scale, 255, th, cv2.LINE_AA)
+    if slant:
+        M = np.float32([[1, slant, -slant * size / 2], [0, 1, 0]])
+        canvas = cv2.warpAffine(canvas, M, (size, size))
+    return canvas.astype(np.float32) / 255.0
+
+
+def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, scale: float = 0.45,
+                 polarity: str = "dark_on_light", light: float = 0.35, shadow: bool = True,
+                 blur: float = 0.8, noise: float = 3.0, jpeg: int | None = 80, tilt: float = 0.08,
+                 offset=(0.0, 0.0), thickness: int | None = None, font: int | None = None,
+                 clutter: bool = True) -> np.ndarray:
+    """A BGR uint8 camera-like frame [H, W, 3] with ``digit`` (None = blank paper).
+
+    ``scale``: the digit's box side as a fraction of min(H, W); ``offset``: shift of the
+    digit from the centre, as a fraction of min(H, W); ``light``: strength of the light
+    gradient; ``blur``: Gaussian sigma in pixels; ``noise``: sensor noise sigma;
+    ``polarity``: "dark_on_light" (pen on paper) or "light_on_dark" (chalk on slate).
+    """
+    rng = np.random.default_rng(seed)
+    w, h = size
+    m = min(w, h)
+    # the sheet (paper or slate) with texture, on a desk
+    if polarity == "dark_on_light":
+        paper = np.array([rng.uniform(205, 245), rng.uniform(210, 245), rng.uniform(215, 250)])
+        ink = np.array([rng.uniform(15, 70), rng.uniform(15, 50), rng.uniform(15, 50)])
+    else:
+        paper = np.array([rng.uniform(25, 60)] * 3) + rng.uniform(-5, 5, 3)
+        ink = np.array([rng.uniform(200, 240)] * 3)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = rng.uniform(60, 140, 3)                         # desk
+    sw, sh = 0.62 * w + 0.3 * m, 0.9 * h
+    cx, cy = w / 2 + offset[0] * m, h / 2 + offset[1] * m
+    jit = lambda: rng.uniform(-tilt, tilt) * m  # noqa: E731
+    corners = np.float32([[cx - sw / 2 + jit(), cy - sh / 2 + jit()], [cx + sw / 2 + jit(), cy - sh / 2 + jit()],
+                          [cx + sw / 2 + jit(), cy + sh / 2 + jit()], [cx - sw / 2 + jit(), cy + sh / 2 + jit()]])
+    sheet = _fill_quad(h, w, corners)
+    tex = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    paper_img = paper[None, None, :] + (4 * tex + rng.normal(0, 1.5, (h, w)).astype(np.float32))[..., None]
+    img = img * (1 - sheet[..., None]) + paper_img * sheet[..., None]
+    if digit is not None:
+        dsz = max(8, int(scale * m))
+        alpha = digit_strokes(digit, 256, thickness=thickness,
+                              font=FONTS[int(rng.integers(len(FONTS)))] if font is None else font,
+                              slant=float(rng.uniform(-0.15, 0.15)))
+        dst = np.float32([[cx - dsz / 2 + jit() * 0.3, cy - dsz / 2 + jit() * 0.3],
+                          [cx + dsz / 2 + jit() * 0.3, cy - dsz / 2 + jit() * 0.3],
+                          [cx + dsz / 2 + jit() * 0.3, cy + dsz / 2 + jit() * 0.3],
+                          [cx - dsz / 2 + jit() * 0.3, cy + dsz / 2 + jit() * 0.3]])
+        Hd = cv2.getPerspectiveTransform(np.float32([[0, 0], [256, 0], [256, 256], [0, 256]]), dst)
+        a = cv2.warpPerspective(alpha, Hd, (w, h), flags=cv2.INTER_LINEAR)
+        img = img * (1 - a[..., None]) + ink[None, None, :] * a[..., None]
+    if clutter:
+        # something at the frame edge (a finger, the desk's edge): outside the ROI
+        x0 = int(rng.uniform(0, 0.06) * w)
+        cv2.rectangle(img, (x0, int(0.7 * h)), (x0 + int(0.05 * w), h), (70, 90, 150), -1)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ang = rng.uniform(0, 2 * np.pi)
+    gain = 1 + light * (np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5))
+    img *= gain[..., None] * rng.uniform(0.85, 1.05)
+    if shadow:
+        mask = np.zeros((h, w), np.float32)
+        pts = np.int32([[rng.uniform(0.5, 1.2) * w, rng.uniform(-0.2, 1.2) * h] for _ in range(4)])
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1.0)
+        mask = cv2.GaussianBlur(mask, (0, 0), 25)
+        img *= (1 - 0.35 * mask)[..., None]
+    if blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
+    if noise > 0:
+        img += rng.normal(0, noise, img.shape).astype(np.float32)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if jpeg:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return out
+
+
+def _fill_quad(h, w, corners) -> np.ndarray:
+    m = np.zeros((h, w), np.float32)
+    cv2.fillConvexPoly(m, np.round(corners).astype(np.int32), 1.0, cv2.LINE_AA)
+    return m
+
+
+def junk_frames(size=(640, 480), seed: int = 0) -> dict[str, np.ndarray]:
+    """Frames that hold no usable symbol, by name."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    out = {
+        "black": np.zeros((h, w, 3), np.uint8),
+        "white": np.full((h, w, 3), 255, np.uint8),
+        "uniform_grey": np.full((h, w, 3), 128, np.uint8),
+        "noise": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
+        "blank_paper": render_frame(None, seed=seed, size=size),
+        "tiny": render_frame(7, seed=seed, size=size, scale=0.04),
+        "huge": render_frame(8, seed=seed, size=size, scale=1.3, tilt=0.0),
+        "cut_by_border": render_frame(4, seed=seed, size=size, scale=0.45, offset=(0.3, 0.0)),
+        "blurred": render_frame(3, seed=seed, size=size, blur=14.0),
+    }
+    g = rng.normal(128, 40, (h // 8, w // 8)).astype(np.float32)
+    out["smooth_noise"] = np.clip(cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC), 0, 255) \
+        .astype(np.uint8)[..., None].repeat(3, 2)
+    return out
