@@ -1,6 +1,6 @@
 """Synthetic camera frames for tests (no webcam, no MNIST).
 
-A digit is drawn as pen strokes (OpenCV's Hershey stroke fonts, which are polylines) on a
+A digit is drawn as pen strokes (polylines with a pen width, slightly jittered like handwriting) on a
 paper-like sheet, the sheet is warped in perspective onto a desk, then the camera's
 faults are added: uneven light, a soft shadow, blur, sensor noise and JPEG compression.
 Junk frames hold no symbol. Everything is driven by a seed, so a test is reproducible.
@@ -10,38 +10,64 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-         cv2.FONT_HERSHEY_SCRIPT_SIMPLEX)
+def _arc(cx, cy, rx, ry, a0, a1, steps=None):
+    steps = steps or max(6, int(abs(a1 - a0) / 12))
+    a = np.deg2rad(np.linspace(a0, a1, steps))
+    return np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
+
+
+def _bezier(p0, p1, p2, steps=12):
+    t = np.linspace(0, 1, steps)[:, None]
+    return (1 - t) ** 2 * np.float64(p0) + 2 * (1 - t) * t * np.float64(p1) + t ** 2 * np.float64(p2)
+
+
+# each digit as pen strokes (polylines) in a unit box, x right, y down
+STROKES = {
+    "0": lambda: [_arc(.5, .5, .3, .45, -90, 275)],
+    "1": lambda: [np.float64([[.42, .15], [.56, .04], [.5, .96]])],
+    "2": lambda: [np.concatenate([_arc(.5, .3, .28, .25, 180, 385), np.float64([[.2, .95], [.84, .95]])])],
+    "3": lambda: [np.concatenate([_arc(.47, .27, .24, .22, 200, 450), _arc(.47, .72, .27, .23, -90, 160)])],
+    "4": lambda: [np.float64([[.66, .96], [.66, .04], [.14, .66], [.86, .66]])],
+    "5": lambda: [np.concatenate([np.float64([[.76, .05], [.3, .05], [.27, .45]]), _arc(.48, .69, .27, .26, -130, 150)])],
+    "6": lambda: [np.concatenate([_bezier((.7, .04), (.24, .22), (.25, .7)), _arc(.5, .7, .25, .25, 180, 540)])],
+    "7": lambda: [np.float64([[.18, .06], [.82, .06], [.42, .96]])],
+    "8": lambda: [_arc(.5, .27, .21, .22, 90, 450), _arc(.5, .72, .26, .24, -90, 270)],
+    "9": lambda: [_arc(.5, .3, .24, .25, 0, 360), np.float64([[.74, .3], [.66, .96]])],
+}
 
 
 def digit_strokes(digit: int | str, size: int = 200, thickness: int | None = None,
-                  font: int = cv2.FONT_HERSHEY_SIMPLEX, slant: float = 0.0) -> np.ndarray:
-    """A white-on-black float32 [size, size] alpha map of ``digit`` drawn as pen strokes."""
-    text = str(digit)
-    th = thickness or max(2, size // 20)
-    scale = 1.0
-    (tw, tht), _ = cv2.getTextSize(text, font, scale, th)
-    scale = 0.62 * size / max(tht, 1)
-    (tw, tht), base = cv2.getTextSize(text, font, scale, th)
-    canvas = np.zeros((size, size), np.uint8)
-    org = ((size - tw) // 2, (size + tht) // 2)
-    cv2.putText(canvas, text, org, font, scale, 255, th, cv2.LINE_AA)
-    if slant:
-        M = np.float32([[1, slant, -slant * size / 2], [0, 1, 0]])
-        canvas = cv2.warpAffine(canvas, M, (size, size))
-    return canvas.astype(np.float32) / 255.0
+                  slant: float = 0.0, jitter: float = 0.0, seed: int = 0) -> np.ndarray:
+    """A white-on-black float32 [size, size] alpha map of ``digit`` drawn as pen strokes.
+
+    The digit fills ~90% of the height; ``thickness`` is the pen width in pixels (default
+    ~9% of the height, like MNIST); ``jitter`` moves each stroke point by up to that
+    fraction of the box (handwriting variation); ``slant`` shears it."""
+    rng = np.random.default_rng(seed)
+    th = thickness or max(2, int(round(size * 0.085)))
+    box_h = 0.86 * size
+    box_w = 0.62 * size
+    ox, oy = (size - box_w) / 2, (size - box_h) / 2
+    canvas = np.zeros((size * 4, size * 4), np.uint8)      # 4x supersampled for smooth curves
+    for stroke in STROKES[str(digit)]():
+        pts = stroke + rng.uniform(-jitter, jitter, stroke.shape) if jitter else stroke
+        xy = np.stack([ox + (pts[:, 0] + slant * (0.5 - pts[:, 1])) * box_w, oy + pts[:, 1] * box_h], 1)
+        cv2.polylines(canvas, [np.round(xy * 4 * 16).astype(np.int32)], False, 255, th * 4, cv2.LINE_AA, 4)
+    small = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    return small.astype(np.float32) / 255.0
 
 
-def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, scale: float = 0.45,
+def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, scale: float = 0.35,
                  polarity: str = "dark_on_light", light: float = 0.35, shadow: bool = True,
                  blur: float = 0.8, noise: float = 3.0, jpeg: int | None = 80, tilt: float = 0.08,
-                 offset=(0.0, 0.0), thickness: int | None = None, font: int | None = None,
+                 offset=(0.0, 0.0), thickness: int | None = None, handwriting: float = 0.03,
                  clutter: bool = True) -> np.ndarray:
     """A BGR uint8 camera-like frame [H, W, 3] with ``digit`` (None = blank paper).
 
     ``scale``: the digit's box side as a fraction of min(H, W); ``offset``: shift of the
     digit from the centre, as a fraction of min(H, W); ``light``: strength of the light
     gradient; ``blur``: Gaussian sigma in pixels; ``noise``: sensor noise sigma;
+    ``handwriting``: jitter of the stroke points (fraction of the digit box);
     ``polarity``: "dark_on_light" (pen on paper) or "light_on_dark" (chalk on slate).
     """
     rng = np.random.default_rng(seed)
@@ -67,9 +93,8 @@ def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, sca
     img = img * (1 - sheet[..., None]) + paper_img * sheet[..., None]
     if digit is not None:
         dsz = max(8, int(scale * m))
-        alpha = digit_strokes(digit, 256, thickness=thickness,
-                              font=FONTS[int(rng.integers(len(FONTS)))] if font is None else font,
-                              slant=float(rng.uniform(-0.15, 0.15)))
+        alpha = digit_strokes(digit, 256, thickness=thickness, slant=float(rng.uniform(-0.2, 0.2)),
+                              jitter=handwriting, seed=seed)
         dst = np.float32([[cx - dsz / 2 + jit() * 0.3, cy - dsz / 2 + jit() * 0.3],
                           [cx + dsz / 2 + jit() * 0.3, cy - dsz / 2 + jit() * 0.3],
                           [cx + dsz / 2 + jit() * 0.3, cy + dsz / 2 + jit() * 0.3],
@@ -118,9 +143,9 @@ def junk_frames(size=(640, 480), seed: int = 0) -> dict[str, np.ndarray]:
         "uniform_grey": np.full((h, w, 3), 128, np.uint8),
         "noise": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
         "blank_paper": render_frame(None, seed=seed, size=size),
-        "tiny": render_frame(7, seed=seed, size=size, scale=0.04),
-        "huge": render_frame(8, seed=seed, size=size, scale=1.3, tilt=0.0),
-        "cut_by_border": render_frame(4, seed=seed, size=size, scale=0.45, offset=(0.3, 0.0)),
+        "tiny": render_frame(7, seed=seed, size=size, scale=0.05),
+        "huge": render_frame(8, seed=seed, size=size, scale=0.95, tilt=0.0),
+        "cut_by_border": render_frame(4, seed=seed, size=size, scale=0.35, offset=(0.3, 0.0)),
         "blurred": render_frame(3, seed=seed, size=size, blur=14.0),
     }
     g = rng.normal(128, 40, (h // 8, w // 8)).astype(np.float32)
