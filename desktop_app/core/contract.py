@@ -84,6 +84,10 @@ def _dim_values(value_info) -> list:
     return dims
 
 
+def _fmt_dims(dims: list) -> str:
+    return "[" + ", ".join("N" if d is None else str(d) for d in dims) + "]"
+
+
 def read_contract(path: str | os.PathLike) -> ModelContract:
     """Load the model file at ``path``, validate it against the contract, return the contract.
 
@@ -153,10 +157,10 @@ def read_contract(path: str | os.PathLike) -> ModelContract:
     vi = by_name[contract.input_name]
     dims = _dim_values(vi)
     if len(dims) != 4:
-        raise ContractError(f"{what} takes a rank-{len(dims)} input {dims}; twinlock feeds "
+        raise ContractError(f"{what} takes a rank-{len(dims)} input {_fmt_dims(dims)}; twinlock feeds "
                             f"[N, 1, {size}, {size}] images. Export the embedding tower, not a pair head.")
     if dims[1:] != [1, size, size]:
-        raise ContractError(f"{what} takes input shape {dims}; twinlock needs [N, 1, {size}, {size}].")
+        raise ContractError(f"{what} takes input shape {_fmt_dims(dims)}; twinlock needs [N, 1, {size}, {size}].")
     if vi.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
         raise ContractError(f"{what} takes a non-float32 input; twinlock feeds float32.")
     if size != 28:
