@@ -1,0 +1,658 @@
+"""The enrollment and audit store: one SQLite database in the user data folder.
+
+Profiles (name, created, threshold, policy), their reference images (the 28x28 model
+image and the original crop, both PNG) with embeddings and the fingerprint of the model
+that made them, app settings (JSON values), the audit log, and per-profile lockout state.
+
+- WAL journal, ``synchronous=FULL``, a busy timeout so the CLI and the app can share it;
+- ``PRAGMA user_version`` is the schema version; :data:`MIGRATIONS` bring older files up;
+- the file is created with mode 0600;
+- a file that is not a twinlock database, is damaged, or comes from a newer twinlock raises
+  :class:`StoreError` and is never modified: it is checked read-only before it is opened
+  for writing;
+- an enrollment is one transaction: a process killed half-way leaves all of it or none.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .paths import atomic_write_bytes, database_path
+
+SCHEMA_VERSION = 1
+APP_ID = "twinlock"
+EXPORT_FORMAT = "twinlock-profile"
+EXPORT_VERSION = 1
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.\-]{0,63}$")
+
+
+class StoreError(Exception):
+    """The database (or an import file) cannot be used; the message is for the user."""
+
+
+class ProfileNotFound(StoreError):
+    pass
+
+
+class ProfileExists(StoreError):
+    pass
+
+
+class InvalidProfileName(StoreError):
+    pass
+
+
+def validate_profile_name(name) -> str:
+    """A safe profile name: 1-64 letters, digits, space, '_', '-', '.'; returns it stripped."""
+    if not isinstance(name, str):
+        raise InvalidProfileName("A profile name must be text.")
+    n = name.strip()
+    if not n:
+        raise InvalidProfileName("A profile name cannot be empty.")
+    if len(n) > 64:
+        raise InvalidProfileName(f"The profile name is {len(n)} characters long; use at most 64.")
+    if ".." in n or not _NAME_RE.match(n):
+        raise InvalidProfileName(
+            f"'{name}' is not a valid profile name: use letters, digits, spaces, '_', '-' and '.', "
+            "starting with a letter, digit or '_' (no '/', '\\' or '..').")
+    return n
+
+
+@dataclass
+class Profile:
+    name: str
+    created: float
+    threshold: float | None
+    policy: dict
+    n_references: int
+    fingerprints: list = field(default_factory=list)
+
+
+@dataclass
+class Reference:
+    id: int
+    profile: str
+    image: np.ndarray
+    crop: np.ndarray | None
+    embedding: np.ndarray
+    fingerprint: str
+    created: float
+
+
+@dataclass
+class AuditEntry:
+    id: int
+    time: float
+    profile: str | None
+    decision: str
+    best_distance: float | None
+    threshold: float | None
+    frames_used: int
+    fingerprint: str
+    provider: str
+    detail: dict
+    has_snapshot: bool
+
+
+@dataclass
+class LockoutState:
+    failures: int = 0
+    locked_until: float = 0.0
+
+    def remaining(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        return max(0.0, self.locked_until - now)
+
+
+def _png(img) -> bytes | None:
+    if img is None:
+        return None
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        raise ValueError("images must be uint8")
+    ok, buf = cv2.imencode(".png", a)
+    if not ok:
+        raise ValueError("could not encode an image as PNG")
+    return buf.tobytes()
+
+
+def _unpng(data) -> np.ndarray | None:
+    if data is None:
+        return None
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise StoreError("A stored image is damaged (cannot be decoded).")
+    return img
+
+
+def _run_script(con: sqlite3.Connection, script: str) -> None:
+    """Statements one by one (``executescript`` would COMMIT the surrounding transaction)."""
+    for stmt in script.split(";"):
+        if stmt.strip():
+            con.execute(stmt)
+
+
+def _migrate_1(con: sqlite3.Connection) -> None:
+    _run_script(con, """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE profiles (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created REAL NOT NULL,
+            threshold REAL,
+            policy TEXT NOT NULL DEFAULT '{}');
+        CREATE TABLE refs (
+            id INTEGER PRIMARY KEY,
+            profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+            image BLOB NOT NULL,
+            crop BLOB,
+            embedding BLOB NOT NULL,
+            dim INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created REAL NOT NULL);
+        CREATE INDEX refs_profile ON refs(profile_id);
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            profile TEXT,
+            decision TEXT NOT NULL,
+            best_distance REAL,
+            threshold REAL,
+            frames_used INTEGER NOT NULL DEFAULT 0,
+            fingerprint TEXT NOT NULL DEFAULT '',
+            provider TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            snapshot BLOB);
+        CREATE INDEX audit_time ON audit(time);
+        CREATE INDEX audit_profile ON audit(profile, time);
+        CREATE TABLE lockout (
+            profile TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_until REAL NOT NULL DEFAULT 0);
+    """)
+    con.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
+
+
+# MIGRATIONS[v] brings a database from schema version v to v + 1 (inside one transaction)
+MIGRATIONS = {0: _migrate_1}
+
+
+class Store:
+    """The twinlock database. Thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path=None, create: bool = True):
+        self.path = Path(database_path(path))
+        self._lock = threading.RLock()
+        self._con: sqlite3.Connection | None = None
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if fresh and not create:
+            raise StoreError(f"There is no twinlock database at {self.path}.")
+        if not fresh:
+            self._check_readonly()
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        try:
+            os.chmod(self.path, 0o600)
+        except OSError:
+            pass
+        try:
+            con = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
+                                  check_same_thread=False)
+            con.execute("PRAGMA busy_timeout = 10000")
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = FULL")
+            con.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(f"The database {self.path} cannot be opened ({exc}). Nothing was changed; "
+                             "check the file's permissions or move it away.") from None
+        self._con = con
+        self._migrate()
+
+    # ------------------------------------------------------------------ opening
+    def _describe_bad(self, why: str) -> StoreError:
+        return StoreError(f"The database {self.path} {why}. twinlock did not change it. Move it away "
+                          "(or restore a backup) and run again to start a new one, or pass --db "
+                          "to use another file.")
+
+    def _check_readonly(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise StoreError(f"The database {self.path} cannot be read ({exc.strerror}). Check its "
+                             "permissions.") from None
+        if head != b"SQLite format 3\x00":
+            raise self._describe_bad("is not an SQLite database (it may be damaged or another kind of file)")
+        try:
+            uri = "file:" + str(self.path.resolve()) + "?mode=ro"
+            con = sqlite3.connect(uri, uri=True, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise self._describe_bad(f"cannot be opened ({exc})") from None
+        try:
+            ok = con.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise self._describe_bad(f"is damaged (integrity check: {ok})")
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"The database {self.path} was written by a newer twinlock (schema "
+                                 f"{version}, this one knows {SCHEMA_VERSION}). Update twinlock; the "
+                                 "file was not changed.")
+            if tables:
+                app = None
+                if "meta" in tables:
+                    row = con.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+                    app = row[0] if row else None
+                if app != APP_ID:
+                    raise self._describe_bad("is an SQLite database of another program, not twinlock's")
+        except sqlite3.DatabaseError as exc:
+            raise self._describe_bad(f"is damaged ({exc})") from None
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._con.execute("PRAGMA user_version").fetchone()[0]
+            while version < SCHEMA_VERSION:
+                step = MIGRATIONS[version]
+                with self._tx():
+                    # re-read inside the write lock: another process may have migrated meanwhile
+                    version = self._con.execute("PRAGMA user_version").fetchone()[0]
+                    if version >= SCHEMA_VERSION:
+                        break
+                    step(self._con)
+                    version += 1
+                    self._con.execute(f"PRAGMA user_version = {int(version)}")
+
+    @contextmanager
+    def _tx(self):
+        with self._lock:
+            if self._con is None:
+                raise StoreError("The database is closed.")
+            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._con
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+
+    def _q(self, sql: str, args=()) -> list:
+        with self._lock:
+            if self._con is None:
+                raise StoreError("The database is closed.")
+            try:
+                return self._con.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"Reading the database {self.path} failed ({exc}).") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def integrity_check(self) -> str:
+        rows = self._q("PRAGMA integrity_check")
+        return "ok" if rows and rows[0][0] == "ok" else "; ".join(str(r[0]) for r in rows[:5])
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._q("PRAGMA user_version")[0][0])
+
+    # ------------------------------------------------------------------ profiles
+    def _profile_row(self, name):
+        rows = self._q("SELECT id, name, created, threshold, policy FROM profiles WHERE name = ?", (name,))
+        if not rows:
+            raise ProfileNotFound(f"There is no profile '{name}'. 'twinlock profiles list' shows the "
+                                  "profiles there are.")
+        return rows[0]
+
+    def _make_profile(self, row) -> Profile:
+        pid, name, created, threshold, policy = row
+        n = self._q("SELECT COUNT(*) FROM refs WHERE profile_id = ?", (pid,))[0][0]
+        fps = [r[0] for r in self._q("SELECT DISTINCT fingerprint FROM refs WHERE profile_id = ?", (pid,))]
+        return Profile(name, float(created), None if threshold is None else float(threshold),
+                       json.loads(policy or "{}"), int(n), fps)
+
+    def create_profile(self, name, threshold=None, policy=None) -> Profile:
+        name = validate_profile_name(name)
+        with self._tx() as con:
+            self._insert_profile(con, name, threshold, policy)
+        return self.get_profile(name)
+
+    def _insert_profile(self, con, name, threshold=None, policy=None, created=None) -> int:
+        if con.execute("SELECT 1 FROM profiles WHERE name = ?", (name,)).fetchone():
+            raise ProfileExists(f"A profile named '{name}' already exists. Choose another name, or "
+                                "remove it first.")
+        cur = con.execute("INSERT INTO profiles(name, created, threshold, policy) VALUES (?, ?, ?, ?)",
+                          (name, time.time() if created is None else float(created),
+                           None if threshold is None else float(threshold), json.dumps(policy or {})))
+        return int(cur.lastrowid)
+
+    def list_profiles(self) -> list[Profile]:
+        rows = self._q("SELECT id, name, created, threshold, policy FROM profiles ORDER BY name")
+        return [self._make_profile(r) for r in rows]
+
+    def get_profile(self, name) -> Profile:
+        return self._make_profile(self._profile_row(name))
+
+    def has_profile(self, name) -> bool:
+        return bool(self._q("SELECT 1 FROM profiles WHERE name = ?", (name,)))
+
+    def remove_profile(self, name) -> None:
+        self._profile_row(name)
+        with self._tx() as con:
+            con.execute("DELETE FROM profiles WHERE name = ?", (name,))
+            con.execute("DELETE FROM lockout WHERE profile = ?", (name,))
+            self._log(con, name, "profile_removed")
+
+    def set_threshold(self, name, threshold) -> None:
+        if threshold is not None:
+            threshold = float(threshold)
+            if not np.isfinite(threshold) or threshold <= 0:
+                raise ValueError("a threshold must be a positive number")
+        self._profile_row(name)
+        with self._tx() as con:
+            con.execute("UPDATE profiles SET threshold = ? WHERE name = ?", (threshold, name))
+
+    def set_policy(self, name, policy: dict) -> None:
+        self._profile_row(name)
+        with self._tx() as con:
+            con.execute("UPDATE profiles SET policy = ? WHERE name = ?", (json.dumps(policy or {}), name))
+
+    # ------------------------------------------------------------------ references
+    def add_references(self, name, images28, crops, embeddings, fingerprint, create: bool = False,
+                       source: str = "") -> int:
+        """Add references in ONE transaction (with the profile itself when ``create``)."""
+        name = validate_profile_name(name)
+        imgs = np.asarray(images28)
+        if imgs.ndim == 2:
+            imgs = imgs[None]
+        if imgs.ndim != 3 or imgs.shape[1:] != (28, 28) or imgs.dtype != np.uint8:
+            raise ValueError(f"reference images must be uint8 [N,28,28], got {imgs.dtype} {imgs.shape}")
+        emb = np.asarray(embeddings, dtype=np.float32)
+        if emb.ndim == 1:
+            emb = emb[None]
+        if emb.ndim != 2 or emb.shape[0] != imgs.shape[0] or not np.all(np.isfinite(emb)):
+            raise ValueError("embeddings must be finite float [N,D] with one row per image")
+        n = imgs.shape[0]
+        if n == 0:
+            raise ValueError("no reference images to add")
+        crops = list(crops) if crops is not None else [None] * n
+        if len(crops) != n:
+            raise ValueError("crops must be None or one per image")
+        if not fingerprint:
+            raise ValueError("the model fingerprint is required")
+        blobs = [(_png(imgs[i]), _png(crops[i]), emb[i].tobytes()) for i in range(n)]
+        with self._tx() as con:
+            row = con.execute("SELECT id FROM profiles WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                if not create:
+                    raise ProfileNotFound(f"There is no profile '{name}'.")
+                pid = self._insert_profile(con, name)
+            else:
+                pid = int(row[0])
+                other = con.execute("SELECT DISTINCT fingerprint, dim FROM refs WHERE profile_id = ?",
+                                    (pid,)).fetchall()
+                if any(fp != fingerprint for fp, _ in other):
+                    raise StoreError(f"Profile '{name}' holds references embedded by another model. "
+                                     "Re-embed it for the current model first ('twinlock doctor "
+                                     "--reembed').")
+            now = time.time()
+            for image, crop, e in blobs:
+                self._insert_reference(con, pid, image, crop, e, emb.shape[1], fingerprint, now)
+            self._log(con, name, "enrolled", fingerprint=fingerprint,
+                      detail={"added": n, "source": source})
+        return n
+
+    def _insert_reference(self, con, pid, image, crop, emb_bytes, dim, fingerprint, now) -> None:
+        con.execute("INSERT INTO refs(profile_id, image, crop, embedding, dim, fingerprint, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (pid, image, crop, emb_bytes, dim, fingerprint, now))
+
+    def references(self, name) -> list[Reference]:
+        pid = self._profile_row(name)[0]
+        rows = self._q("SELECT id, image, crop, embedding, dim, fingerprint, created FROM refs "
+                       "WHERE profile_id = ? ORDER BY id", (pid,))
+        out = []
+        for rid, image, crop, e, dim, fp, created in rows:
+            emb = np.frombuffer(e, dtype=np.float32)
+            if emb.size != dim:
+                raise StoreError(f"Reference {rid} of profile '{name}' is damaged (embedding size).")
+            out.append(Reference(int(rid), name, _unpng(image), _unpng(crop), emb.copy(), fp, float(created)))
+        return out
+
+    def reference_embeddings(self, name, fingerprint) -> np.ndarray:
+        pid = self._profile_row(name)[0]
+        rows = self._q("SELECT embedding, dim, fingerprint FROM refs WHERE profile_id = ? ORDER BY id", (pid,))
+        if not rows:
+            raise StoreError(f"Profile '{name}' has no enrolled references. Enroll it first: "
+                             f"twinlock enroll '{name}' ...")
+        if any(fp != fingerprint for _, _, fp in rows):
+            raise StoreError(f"Profile '{name}' was enrolled with another model (fingerprint "
+                             f"{rows[0][2][:12]}, current {fingerprint[:12]}); its references must be "
+                             "re-embedded first ('twinlock doctor --reembed').")
+        return np.stack([np.frombuffer(e, dtype=np.float32) for e, _, _ in rows])
+
+    def remove_reference(self, name, ref_id) -> None:
+        pid = self._profile_row(name)[0]
+        with self._tx() as con:
+            cur = con.execute("DELETE FROM refs WHERE id = ? AND profile_id = ?", (int(ref_id), pid))
+            if cur.rowcount == 0:
+                raise StoreError(f"Profile '{name}' has no reference {ref_id}.")
+
+    def stale_references(self, fingerprint) -> int:
+        """How many references were embedded by a model other than ``fingerprint``."""
+        return int(self._q("SELECT COUNT(*) FROM refs WHERE fingerprint != ?", (fingerprint,))[0][0])
+
+    def reembed_all(self, embedder, progress=None, batch: int = 256) -> int:
+        """Re-embed every reference from its stored 28x28 image, all-or-nothing."""
+        rows = self._q("SELECT id, image FROM refs ORDER BY id")
+        total = len(rows)
+        new = []
+        for s in range(0, total, batch):
+            chunk = rows[s:s + batch]
+            imgs = np.stack([_unpng(img) for _, img in chunk])
+            emb = np.asarray(embedder.embed_images(imgs), dtype=np.float32)
+            new.extend((int(r[0]), emb[i]) for i, r in enumerate(chunk))
+            if progress is not None:
+                progress(min(s + batch, total), total)
+        with self._tx() as con:
+            for rid, e in new:
+                con.execute("UPDATE refs SET embedding = ?, dim = ?, fingerprint = ? WHERE id = ?",
+                            (e.tobytes(), int(e.size), embedder.fingerprint, rid))
+        return total
+
+    # ------------------------------------------------------------------ settings
+    def get_setting(self, key, default=None):
+        rows = self._q("SELECT value FROM settings WHERE key = ?", (key,))
+        if not rows:
+            return default
+        try:
+            return json.loads(rows[0][0])
+        except ValueError:
+            return default
+
+    def set_setting(self, key, value) -> None:
+        data = json.dumps(value)
+        with self._tx() as con:
+            con.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, data))
+
+    def delete_setting(self, key) -> None:
+        with self._tx() as con:
+            con.execute("DELETE FROM settings WHERE key = ?", (key,))
+
+    def settings(self) -> dict:
+        out = {}
+        for k, v in self._q("SELECT key, value FROM settings ORDER BY key"):
+            try:
+                out[k] = json.loads(v)
+            except ValueError:
+                pass
+        return out
+
+    # ------------------------------------------------------------------ audit
+    def _log(self, con, profile, decision, best_distance=None, threshold=None, frames_used=0,
+             fingerprint="", provider="", detail=None, snapshot=None) -> int:
+        cur = con.execute(
+            "INSERT INTO audit(time, profile, decision, best_distance, threshold, frames_used, "
+            "fingerprint, provider, detail, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), profile, str(decision),
+             None if best_distance is None else float(best_distance),
+             None if threshold is None else float(threshold), int(frames_used), fingerprint or "",
+             provider or "", json.dumps(detail or {}, default=str), _png(snapshot)))
+        return int(cur.lastrowid)
+
+    def log_attempt(self, profile, decision, best_distance=None, threshold=None, frames_used=0,
+                    fingerprint="", provider="", detail=None, snapshot=None) -> int:
+        with self._tx() as con:
+            return self._log(con, profile, decision, best_distance, threshold, frames_used,
+                             fingerprint, provider, detail, snapshot)
+
+    def audit(self, profile=None, decision=None, limit=200, since=None) -> list[AuditEntry]:
+        where, args = [], []
+        if profile is not None:
+            where.append("profile = ?")
+            args.append(profile)
+        if decision is not None:
+            ds = [decision] if isinstance(decision, str) else list(decision)
+            where.append(f"decision IN ({','.join('?' * len(ds))})")
+            args.extend(ds)
+        if since is not None:
+            where.append("time >= ?")
+            args.append(float(since))
+        sql = ("SELECT id, time, profile, decision, best_distance, threshold, frames_used, fingerprint, "
+               "provider, detail, snapshot IS NOT NULL FROM audit")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        out = []
+        for r in self._q(sql, args):
+            try:
+                detail = json.loads(r[9] or "{}")
+            except ValueError:
+                detail = {}
+            out.append(AuditEntry(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8],
+                                  detail, bool(r[10])))
+        return out
+
+    def audit_snapshot(self, entry_id) -> np.ndarray | None:
+        rows = self._q("SELECT snapshot FROM audit WHERE id = ?", (int(entry_id),))
+        return _unpng(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    # ------------------------------------------------------------------ lockout
+    def lockout(self, name) -> LockoutState:
+        rows = self._q("SELECT failures, locked_until FROM lockout WHERE profile = ?", (name,))
+        return LockoutState(int(rows[0][0]), float(rows[0][1])) if rows else LockoutState()
+
+    def set_lockout(self, name, state: LockoutState) -> None:
+        with self._tx() as con:
+            self._set_lockout(con, name, state)
+
+    def _set_lockout(self, con, name, state: LockoutState) -> None:
+        con.execute("INSERT INTO lockout(profile, failures, locked_until) VALUES (?, ?, ?) "
+                    "ON CONFLICT(profile) DO UPDATE SET failures = excluded.failures, "
+                    "locked_until = excluded.locked_until",
+                    (name, int(state.failures), float(state.locked_until)))
+
+    def record_outcome(self, name, state: LockoutState, **log) -> int:
+        """Write a finished attempt's audit entry and the new lockout state in one transaction."""
+        with self._tx() as con:
+            self._set_lockout(con, name, state)
+            return self._log(con, name, **log)
+
+    # ------------------------------------------------------------------ export / import
+    def export_profile(self, name, path) -> Path:
+        prof = self.get_profile(name)
+        refs = self.references(name)
+        doc = {
+            "format": EXPORT_FORMAT, "version": EXPORT_VERSION, "name": prof.name,
+            "created": prof.created, "threshold": prof.threshold, "policy": prof.policy,
+            "exported": time.time(),
+            "references": [{
+                "image_png": base64.b64encode(_png(r.image)).decode("ascii"),
+                "crop_png": None if r.crop is None else base64.b64encode(_png(r.crop)).decode("ascii"),
+                "embedding": [float(v) for v in r.embedding],
+                "fingerprint": r.fingerprint, "created": r.created} for r in refs],
+        }
+        data = json.dumps(doc, indent=1).encode("utf-8")
+        return atomic_write_bytes(path, data, mode=0o600)
+
+    def import_profile(self, path, name=None, overwrite: bool = False) -> Profile:
+        p = Path(path)
+        what = f"The file {p}"
+        try:
+            doc = json.loads(p.read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            raise StoreError(f"{what} does not exist.") from None
+        except (OSError, UnicodeDecodeError, ValueError):
+            raise StoreError(f"{what} is not a twinlock profile export (not readable JSON).") from None
+        if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
+            raise StoreError(f"{what} is not a twinlock profile export.")
+        if int(doc.get("version", 0)) > EXPORT_VERSION:
+            raise StoreError(f"{what} was exported by a newer twinlock (format version "
+                             f"{doc.get('version')}). Update twinlock.")
+        target = validate_profile_name(name if name is not None else doc.get("name", ""))
+        try:
+            refs = doc["references"]
+            images, crops, embs, fps, created = [], [], [], [], []
+            for r in refs:
+                img = _unpng(base64.b64decode(r["image_png"]))
+                if img is None or img.shape != (28, 28):
+                    raise ValueError("bad image")
+                images.append(img.astype(np.uint8))
+                crops.append(None if r.get("crop_png") is None else _unpng(base64.b64decode(r["crop_png"])))
+                e = np.asarray(r["embedding"], dtype=np.float32)
+                if e.ndim != 1 or not np.all(np.isfinite(e)):
+                    raise ValueError("bad embedding")
+                embs.append(e)
+                fps.append(str(r["fingerprint"]))
+                created.append(float(r.get("created", time.time())))
+            if not images or len({e.size for e in embs}) != 1:
+                raise ValueError("no references or mixed embedding sizes")
+            threshold = doc.get("threshold")
+            threshold = None if threshold is None else float(threshold)
+            policy = doc.get("policy") or {}
+            if not isinstance(policy, dict):
+                raise ValueError("bad policy")
+        except (KeyError, TypeError, ValueError, StoreError, base64.binascii.Error):
+            raise StoreError(f"{what} is a damaged twinlock profile export (its references cannot be "
+                             "read). Export the profile again.") from None
+        with self._tx() as con:
+            row = con.execute("SELECT id FROM profiles WHERE name = ?", (target,)).fetchone()
+            if row is not None:
+                if not overwrite:
+                    raise ProfileExists(f"A profile named '{target}' already exists. Import under "
+                                        "another name (--name) or replace it (--overwrite).")
+                con.execute("DELETE FROM profiles WHERE id = ?", (row[0],))
+                con.execute("DELETE FROM lockout WHERE profile = ?", (target,))
+            pid = self._insert_profile(con, target, threshold, policy, doc.get("created"))
+            for img, crop, e, fp, c in zip(images, crops, embs, fps, created):
+                self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c)
+            self._log(con, target, "profile_imported", detail={"file": str(p), "references": len(images)})
+        return self.get_profile(target)
