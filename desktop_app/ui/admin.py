@@ -1,0 +1,61 @@
+"""The admin passphrase gate: once a passphrase is set, enrolling, removing a profile,
+calibrating, changing the model or the settings asks for it. The check itself is
+core ``passphrase.verify_passphrase`` (scrypt, constant time)."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox,
+                               QVBoxLayout)
+
+from desktop_app.core.passphrase import PassphraseError
+
+MAX_TRIES = 3
+
+
+class PassphraseDialog(QDialog):
+    def __init__(self, ctx, action: str, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.tries = 0
+        self.setWindowTitle("Admin passphrase")
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel(f"The admin passphrase is required to {action}."))
+        self.edit = QLineEdit()
+        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.edit.setObjectName("passphrase")
+        self.edit.setAccessibleName("Admin passphrase")
+        lay.addWidget(self.edit)
+        self.error = QLabel("")
+        self.error.setObjectName("passphraseError")
+        self.error.setStyleSheet("color: #b00020")
+        lay.addWidget(self.error)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self._check)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+        self.edit.setFocus()
+
+    def _check(self) -> None:
+        try:
+            ok = self.ctx.check_passphrase(self.edit.text())
+        except PassphraseError as exc:
+            QMessageBox.critical(self, "Admin passphrase", str(exc))
+            self.reject()
+            return
+        if ok:
+            self.accept()
+            return
+        self.tries += 1
+        self.edit.clear()
+        if self.tries >= MAX_TRIES:
+            self.error.setText("Wrong passphrase. Giving up after 3 tries.")
+            self.reject()
+        else:
+            self.error.setText(f"Wrong passphrase ({MAX_TRIES - self.tries} tries left).")
+
+
+def require_admin(parent, ctx, action: str) -> bool:
+    """True when no passphrase is set, or the user typed the right one."""
+    if not ctx.admin_required():
+        return True
+    dlg = PassphraseDialog(ctx, action, parent)
+    return dlg.exec() == QDialog.DialogCode.Accepted

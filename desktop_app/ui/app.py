@@ -1,0 +1,79 @@
+"""``twinlock-app``: the desktop application.
+
+    twinlock-app [--camera N | --video FILE] [--model PATH] [--db PATH]
+
+With no camera the app still opens and says so; with no usable model it opens and says
+what is wrong and how to get one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twinlock-app", description="twinlock desktop app: enroll "
+                                "your symbol, unlock with it, tune the threshold, switch models.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, metavar="N", help="webcam index (default: the one in the settings, else 0)")
+    src.add_argument("--video", metavar="FILE", help="use a video file (or a folder of images) as the camera")
+    p.add_argument("--model", metavar="PATH", help="ONNX model to use instead of the configured one")
+    p.add_argument("--db", metavar="PATH", help="enrollment/audit database (default: $TWINLOCK_DB or the user data folder)")
+    return p
+
+
+def create_window(args, app=None):
+    """Open the store and model, build and return (ctx, window). Errors a user can fix are
+    shown in a message box and return (None, None)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from desktop_app.core.store import StoreError
+
+    from .context import AppContext
+    from .main_window import MainWindow
+
+    camera = args.camera if args.camera is not None else args.video
+    if args.video is not None:
+        from pathlib import Path
+        if not Path(args.video).exists():
+            QMessageBox.critical(None, "twinlock", f"The video file {args.video} does not exist.\n\n"
+                                 "Give an existing file with --video, or leave --video out to use a webcam.")
+            return None, None
+    db = args.db
+    if db is None and not os.environ.get("TWINLOCK_DB") and not os.environ.get("TWINLOCK_HOME"):
+        from .settings_dialog import configured_data_folder
+        folder = configured_data_folder()
+        if folder:
+            from pathlib import Path
+            db = str(Path(folder) / "twinlock.sqlite3")
+    try:
+        ctx = AppContext.open(db=db, model=args.model, camera=camera)
+    except StoreError as exc:
+        QMessageBox.critical(None, "twinlock: cannot open the database", str(exc))
+        return None, None
+    win = MainWindow(ctx)
+    return ctx, win
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("twinlock")
+    app.setOrganizationName("twinlock")
+    ctx, win = create_window(args, app)
+    if win is None:
+        return 4
+    win.resize(1100, 720)
+    win.show()
+    win.start_camera()
+    try:
+        return app.exec()
+    finally:
+        ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

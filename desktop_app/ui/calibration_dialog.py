@@ -1,0 +1,469 @@
+"""Threshold calibration dialog.
+
+Samples: live capture of genuine attempts (the enrolled symbol) and impostor attempts
+(anything else), image files, a labelled folder, or an MNIST folder. The distances are
+computed by core ``calibration`` in a background job with progress and cancel; the charts
+and every figure shown come from core ``metrics``; Apply/Reset are core
+``calibration.apply_threshold`` / ``reset_threshold`` (persisted and audited).
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
+                               QPushButton, QSlider, QSpinBox, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
+
+from desktop_app.core import metrics
+
+from .charts import DetChart, HistogramChart, RateChart
+from .workers import Job
+
+PRESETS = (1e-2, 1e-3, 1e-4)
+SLIDER_STEPS = 1000
+MAX_LIVE = 300
+
+
+def _pct(x: float) -> str:
+    if x == 0:
+        return "0%"
+    if x < 1e-3:
+        return f"{x * 100:.3f}%"
+    return f"{x * 100:.2f}%"
+
+
+def describe_point(op, target_far: float | None) -> tuple[str, str]:
+    """(figures line, warning line) for a metrics.OperatingPoint."""
+    line = (f"threshold {op.threshold:.4f} · expected FAR {_pct(op.far)} ({op.false_accepts:,} of "
+            f"{op.impostor:,} impostor comparisons accepted) · FRR {_pct(op.frr)} "
+            f"({op.false_rejects:,} of {op.genuine:,} genuine comparisons rejected)")
+    claim = target_far if target_far is not None else op.far
+    warn = ""
+    if claim <= 0:
+        bound = 3.0 / op.impostor
+        warn = (f"No impostor was accepted, but {op.impostor:,} impostor comparisons only show that "
+                f"FAR is below about {_pct(min(1.0, bound))} (rule of 3). Collect more impostor samples "
+                "to support a lower FAR.")
+    elif not metrics.supports_far(op.impostor, claim):
+        need = int(np.ceil(3.0 / claim))
+        warn = (f"Too few impostor comparisons to support FAR {claim:g}: {op.impostor:,} here, at least "
+                f"{need:,} needed. Treat this FAR as unproven; collect more impostor samples.")
+    return line, warn
+
+
+class CalibrationDialog(QDialog):
+    def __init__(self, ctx, profile: str, capture=None, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.profile = profile
+        self.capture = capture
+        self.data = None                 # core CalibrationData
+        self.job: Job | None = None
+        self.target_far: float | None = None
+        self.threshold: float | None = None
+        self.live_genuine: list[np.ndarray] = []
+        self.live_impostor: list[np.ndarray] = []
+        self.genuine_files: list[str] = []
+        self.impostor_files: list[str] = []
+        self._lo, self._hi = 0.0, 2.0
+        self.setWindowTitle(f"Calibrate the threshold — {profile}")
+        self._build()
+        if capture is not None:
+            capture.frame.connect(self.on_frame)
+        self.refresh_current()
+        self._enable_threshold(False)
+
+    # --- layout -----------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        src = QGroupBox("Samples")
+        sl = QVBoxLayout(src)
+        self.mode = QComboBox()
+        self.mode.setObjectName("sourceMode")
+        self.mode.addItems(["Live capture", "Image files", "Labelled folder", "MNIST folder"])
+        sl.addWidget(self.mode)
+        self.stack = QStackedWidget()
+        self.mode.currentIndexChanged.connect(self.stack.setCurrentIndex)
+        sl.addWidget(self.stack)
+
+        live = QWidget()
+        ll = QFormLayout(live)
+        self.rec_gen = QPushButton("Record genuine  (G)")
+        self.rec_gen.setCheckable(True)
+        self.rec_gen.setShortcut("G")
+        self.rec_gen.setObjectName("recordGenuine")
+        self.rec_imp = QPushButton("Record impostor  (I)")
+        self.rec_imp.setCheckable(True)
+        self.rec_imp.setShortcut("I")
+        self.rec_imp.setObjectName("recordImpostor")
+        self.rec_gen.toggled.connect(lambda on: on and self.rec_imp.setChecked(False))
+        self.rec_imp.toggled.connect(lambda on: on and self.rec_gen.setChecked(False))
+        self.live_counts = QLabel("0 genuine, 0 impostor frames")
+        self.live_counts.setObjectName("liveCounts")
+        clear = QPushButton("Clear")
+        clear.clicked.connect(self.clear_live)
+        ll.addRow(self.rec_gen)
+        ll.addRow(self.rec_imp)
+        ll.addRow(self.live_counts)
+        ll.addRow(clear)
+        ll.addRow(QLabel("Genuine: show your enrolled symbol, varied a little.\n"
+                         "Impostor: show other symbols and digits."))
+        self.stack.addWidget(live)
+
+        files = QWidget()
+        fl = QFormLayout(files)
+        bg = QPushButton("Genuine images…")
+        bg.clicked.connect(lambda: self._pick_files(True))
+        bi = QPushButton("Impostor images…")
+        bi.clicked.connect(lambda: self._pick_files(False))
+        self.files_label = QLabel("0 genuine, 0 impostor files")
+        fl.addRow(bg)
+        fl.addRow(bi)
+        fl.addRow(self.files_label)
+        self.stack.addWidget(files)
+
+        folder = QWidget()
+        fo = QFormLayout(folder)
+        self.folder_edit = QLineEdit()
+        self.folder_edit.setObjectName("labelledFolder")
+        self.folder_edit.setPlaceholderText("folder/<label>/*.png")
+        b = QPushButton("Browse…")
+        b.clicked.connect(lambda: self._pick_dir(self.folder_edit))
+        fo.addRow("Folder:", self.folder_edit)
+        fo.addRow(b)
+        self.stack.addWidget(folder)
+
+        mn = QWidget()
+        mf = QFormLayout(mn)
+        from desktop_app.core.paths import mnist_dir
+        self.mnist_edit = QLineEdit(str(mnist_dir()))
+        self.mnist_edit.setObjectName("mnistFolder")
+        b2 = QPushButton("Browse…")
+        b2.clicked.connect(lambda: self._pick_dir(self.mnist_edit))
+        self.mnist_limit = QSpinBox()
+        self.mnist_limit.setRange(100, 10000)
+        self.mnist_limit.setSingleStep(500)
+        self.mnist_limit.setValue(2000)
+        mf.addRow("MNIST folder:", self.mnist_edit)
+        mf.addRow(b2)
+        mf.addRow("Images:", self.mnist_limit)
+        self.stack.addWidget(mn)
+
+        row = QHBoxLayout()
+        self.compute_button = QPushButton("Compute")
+        self.compute_button.setObjectName("computeButton")
+        self.compute_button.clicked.connect(self.compute)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        row.addWidget(self.compute_button)
+        row.addWidget(self.cancel_button)
+        sl.addLayout(row)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        sl.addWidget(self.progress)
+        self.source_label = QLabel("")
+        self.source_label.setObjectName("sourceLabel")
+        self.source_label.setWordWrap(True)
+        sl.addWidget(self.source_label)
+        sl.addStretch(1)
+        src.setFixedWidth(290)
+        top.addWidget(src)
+
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        self.hist = HistogramChart()
+        self.rates = RateChart()
+        self.det = DetChart()
+        for c in (self.hist, self.rates, self.det):
+            charts.addWidget(c)
+        top.addWidget(charts, 1)
+        outer.addLayout(top, 1)
+
+        thr = QGroupBox("Threshold")
+        tl = QVBoxLayout(thr)
+        prow = QHBoxLayout()
+        prow.addWidget(QLabel("Target FAR:"))
+        self.preset_buttons = []
+        for f in PRESETS:
+            b = QPushButton(f"{f:g}")
+            b.setObjectName(f"preset_{f:g}")
+            b.clicked.connect(lambda _=False, f=f: self.choose_far(f))
+            prow.addWidget(b)
+            self.preset_buttons.append(b)
+        prow.addWidget(QLabel("  or drag:"))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName("thresholdSlider")
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.valueChanged.connect(self._slider_moved)
+        prow.addWidget(self.slider, 1)
+        tl.addLayout(prow)
+        self.point_label = QLabel("Compute the distances first.")
+        self.point_label.setObjectName("pointLabel")
+        self.point_label.setWordWrap(True)
+        tl.addWidget(self.point_label)
+        self.warning_label = QLabel("")
+        self.warning_label.setObjectName("farWarning")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setStyleSheet("color: #8a4b00; font-weight: bold")
+        tl.addWidget(self.warning_label)
+        self.current_label = QLabel("")
+        self.current_label.setObjectName("currentThreshold")
+        tl.addWidget(self.current_label)
+        brow = QHBoxLayout()
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setObjectName("applyButton")
+        self.apply_button.clicked.connect(self.apply)
+        self.reset_button = QPushButton("Reset to the model default")
+        self.reset_button.setObjectName("resetButton")
+        self.reset_button.clicked.connect(self.reset)
+        close = QPushButton("Close")
+        close.clicked.connect(self.reject)
+        brow.addStretch(1)
+        brow.addWidget(self.reset_button)
+        brow.addWidget(self.apply_button)
+        brow.addWidget(close)
+        tl.addLayout(brow)
+        outer.addWidget(thr)
+        self.resize(1280, 760)
+
+    # --- samples ----------------------------------------------------------------------
+    def on_frame(self, fr, result) -> None:
+        if not result.ok:
+            return
+        if self.rec_gen.isChecked() and len(self.live_genuine) < MAX_LIVE:
+            self.live_genuine.append(result.image.copy())
+        elif self.rec_imp.isChecked() and len(self.live_impostor) < MAX_LIVE:
+            self.live_impostor.append(result.image.copy())
+        else:
+            return
+        self.live_counts.setText(f"{len(self.live_genuine)} genuine, {len(self.live_impostor)} impostor frames")
+
+    def clear_live(self) -> None:
+        self.live_genuine.clear()
+        self.live_impostor.clear()
+        self.live_counts.setText("0 genuine, 0 impostor frames")
+
+    def _pick_files(self, genuine: bool) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Genuine images" if genuine else "Impostor images",
+                                                "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)")
+        if genuine:
+            self.genuine_files = list(paths)
+        else:
+            self.impostor_files = list(paths)
+        self.files_label.setText(f"{len(self.genuine_files)} genuine, {len(self.impostor_files)} impostor files")
+
+    def _pick_dir(self, edit: QLineEdit) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Folder", edit.text())
+        if d:
+            edit.setText(d)
+
+    def k_nearest(self) -> int:
+        from desktop_app.core.verifier import resolve_policy
+        try:
+            return int(resolve_policy(self.ctx.store, self.profile, self.ctx.embedder).k_nearest)
+        except Exception:
+            return 1
+
+    def make_job_fn(self):
+        """The function the background job runs, or a message saying what is missing."""
+        from desktop_app.core import calibration as cal
+        from desktop_app.core.store import Store
+
+        emb = self.ctx.embedder
+        db = self.ctx.store.path
+        prof = self.profile
+        kn = self.k_nearest()
+        mode = self.mode.currentIndex()
+        if mode == 0:
+            g, i = list(self.live_genuine), list(self.live_impostor)
+            if not g or not i:
+                return "Record some genuine AND some impostor frames first (buttons G and I)."
+
+            def fn(progress):
+                with Store(db) as st:
+                    return cal.from_images(st, emb, prof, np.stack(g), np.stack(i), k_nearest=kn)
+            return fn
+        if mode == 1:
+            g, i = list(self.genuine_files), list(self.impostor_files)
+            if not g or not i:
+                return "Choose genuine AND impostor image files first."
+
+            def fn(progress):
+                with Store(db) as st:
+                    return cal.from_image_files(st, emb, prof, g, i, k_nearest=kn)
+            return fn
+        if mode == 2:
+            folder = self.folder_edit.text().strip()
+            if not folder:
+                return "Choose a labelled folder (one sub-folder of images per label)."
+            return lambda progress: cal.from_labelled_folder(emb, folder, k_nearest=kn, progress=progress)
+        folder = self.mnist_edit.text().strip()
+        limit = self.mnist_limit.value()
+        if not folder:
+            return "Choose the folder that holds the MNIST files."
+        return lambda progress: cal.from_mnist(emb, folder, limit=limit, k_nearest=kn, progress=progress)
+
+    # --- computing --------------------------------------------------------------------
+    def compute(self) -> None:
+        from desktop_app.core.calibration import CalibrationError
+        from desktop_app.core.store import StoreError
+
+        if self.ctx.embedder is None:
+            QMessageBox.warning(self, "Calibrate", "There is no usable model.")
+            return
+        fn = self.make_job_fn()
+        if isinstance(fn, str):
+            self.source_label.setText(fn)
+            return
+        self.rec_gen.setChecked(False)
+        self.rec_imp.setChecked(False)
+        self.job = Job(fn, user_errors=(CalibrationError, StoreError, ValueError, OSError), parent=self)
+        self.job.progress.connect(self._progress)
+        self.job.done.connect(self.set_data)
+        self.job.failed.connect(lambda m: self.source_label.setText(f"Could not compute: {m}"))
+        self.job.cancelled.connect(lambda: self.source_label.setText("Cancelled."))
+        self.job.finished.connect(self._job_finished)
+        self.compute_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.source_label.setText("Computing distances…")
+        self.job.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def _job_finished(self) -> None:
+        self.compute_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self.data is not None else 0)
+
+    def cancel(self) -> None:
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+
+    def set_data(self, data) -> None:
+        g, i = np.asarray(data.genuine, float), np.asarray(data.impostor, float)
+        if g.size == 0 or i.size == 0:
+            self.source_label.setText(f"{data.source}: need at least one genuine and one impostor "
+                                      "comparison. Add samples.")
+            return
+        self.data = data
+        self.source_label.setText(f"{data.source}: {g.size:,} genuine and {i.size:,} impostor comparisons.")
+        self.hist.set_data(g, i)
+        self.rates.set_data(g, i)
+        self.det.set_data(g, i)
+        self._lo, self._hi = 0.0, float(max(g.max(), i.max())) * 1.02 or 1.0
+        self._enable_threshold(True)
+        # start at the profile's current threshold when it lies in range, else at FAR 1e-3
+        cur = self.current_threshold()
+        if cur is not None and self._lo <= cur <= self._hi:
+            self.set_threshold(cur, None)
+        else:
+            self.choose_far(1e-3)
+
+    def _enable_threshold(self, on: bool) -> None:
+        for b in self.preset_buttons:
+            b.setEnabled(on)
+        self.slider.setEnabled(on)
+        self.apply_button.setEnabled(on)
+
+    # --- choosing ---------------------------------------------------------------------
+    def choose_far(self, far: float) -> None:
+        from desktop_app.core.calibration import recommend
+
+        if self.data is None:
+            return
+        rec = recommend(self.data, far)
+        self.set_threshold(float(rec["threshold"]), far)
+
+    def _slider_moved(self, v: int) -> None:
+        if self.data is None or getattr(self, "_setting", False):
+            return
+        t = self._lo + (self._hi - self._lo) * v / SLIDER_STEPS
+        self.set_threshold(t, None)
+
+    def set_threshold(self, t: float, target_far: float | None) -> None:
+        self.threshold, self.target_far = float(t), target_far
+        self._setting = True
+        span = (self._hi - self._lo) or 1.0
+        self.slider.setValue(int(round((t - self._lo) / span * SLIDER_STEPS)))
+        self._setting = False
+        op = metrics.operating_point(self.data.genuine, self.data.impostor, self.threshold)
+        self.op = op
+        line, warn = describe_point(op, target_far)
+        if target_far is not None:
+            line = f"target FAR {target_far:g}: " + line
+        self.point_label.setText(line)
+        self.warning_label.setText(warn)
+        for c in (self.hist, self.rates):
+            c.set_threshold(self.threshold)
+        self.det.set_point(op.far, op.frr)
+
+    # --- applying ---------------------------------------------------------------------
+    def current_threshold(self) -> float | None:
+        try:
+            p = self.ctx.store.get_profile(self.profile)
+        except Exception:
+            return None
+        if p.threshold is not None:
+            return float(p.threshold)
+        return None if self.ctx.embedder is None else float(self.ctx.embedder.contract.default_threshold)
+
+    def refresh_current(self) -> None:
+        try:
+            p = self.ctx.store.get_profile(self.profile)
+        except Exception as exc:
+            self.current_label.setText(str(exc))
+            return
+        default = None if self.ctx.embedder is None else self.ctx.embedder.contract.default_threshold
+        dtxt = "—" if default is None else f"{default:.4f}"
+        if p.threshold is None:
+            self.current_label.setText(f"“{self.profile}” now uses the model's default threshold {dtxt}.")
+        else:
+            self.current_label.setText(f"“{self.profile}” now uses threshold {p.threshold:.4f} "
+                                       f"(model default {dtxt}).")
+
+    def apply(self) -> None:
+        from desktop_app.core.calibration import CalibrationError, apply_threshold
+        from desktop_app.core.store import StoreError
+
+        if self.data is None or self.threshold is None:
+            return
+        op = self.op
+        detail = {"far": op.far, "frr": op.frr, "genuine": op.genuine, "impostor": op.impostor,
+                  "false_accepts": op.false_accepts, "false_rejects": op.false_rejects,
+                  "target_far": self.target_far,
+                  "supported": bool(self.target_far is None or metrics.supports_far(op.impostor, self.target_far))}
+        try:
+            apply_threshold(self.ctx.store, self.profile, self.threshold, source=self.data.source, detail=detail)
+        except (CalibrationError, StoreError, ValueError) as exc:
+            QMessageBox.critical(self, "Apply", f"The threshold was not changed: {exc}")
+            return
+        self.refresh_current()
+
+    def reset(self) -> None:
+        from desktop_app.core.calibration import reset_threshold
+        from desktop_app.core.store import StoreError
+
+        try:
+            reset_threshold(self.ctx.store, self.profile)
+        except StoreError as exc:
+            QMessageBox.critical(self, "Reset", str(exc))
+            return
+        self.refresh_current()
+
+    def done(self, r) -> None:
+        if self.job is not None and self.job.running:
+            self.job.cancel()
+            self.job.wait(5000)
+        if self.capture is not None:
+            try:
+                self.capture.frame.disconnect(self.on_frame)
+            except (RuntimeError, TypeError):
+                pass
+        super().done(r)

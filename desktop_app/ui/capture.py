@@ -1,0 +1,155 @@
+"""The capture worker: reads a core FrameSource in its own QThread, preprocesses each frame
+there (pure function, thread-safe) and hands (frame, preprocess result) to the GUI thread by
+a signal. The GUI thread never waits on the camera.
+
+When the GUI is busy, frames are dropped rather than queued (only one frame is ever in
+flight), so the picture stays live and memory stays flat.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class CaptureWorker(QObject):
+    """Lives in a QThread. ``opener()`` returns an OPENED core FrameSource (called in the
+    worker thread, so a slow camera never blocks the window)."""
+
+    frame = Signal(object, object)      # core.camera.Frame, core.preprocess.PreprocessResult
+    opened = Signal(str, bool)          # description, is_live
+    failed = Signal(str)                # a message for the user
+    ended = Signal()                    # a finite source (video, images) ran out
+    fps = Signal(float)
+
+    def __init__(self, opener, preprocess_config=None):
+        super().__init__()
+        self._opener = opener
+        self._cfg = preprocess_config
+        self._stop = threading.Event()
+        self._in_flight = threading.BoundedSemaphore(1)
+        self.source = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def frame_done(self) -> None:
+        """The GUI calls this when it has shown a frame: the next one may be sent."""
+        try:
+            self._in_flight.release()
+        except ValueError:
+            pass
+
+    @Slot()
+    def run(self) -> None:
+        from desktop_app.core.camera import CameraError
+        from desktop_app.core.preprocess import preprocess
+
+        try:
+            self.source = self._opener()
+        except CameraError as exc:
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # a source we could not even construct
+            self.failed.emit(f"Could not open the camera or video: {exc}")
+            return
+        src = self.source
+        self.opened.emit(src.description, bool(getattr(src, "is_live", False)))
+        shown, t0 = 0, time.monotonic()
+        try:
+            while not self._stop.is_set():
+                try:
+                    fr = src.read()
+                except CameraError as exc:
+                    self.failed.emit(str(exc))
+                    return
+                if fr is None:
+                    self.ended.emit()
+                    return
+                if not self._in_flight.acquire(blocking=False):
+                    continue                    # the GUI is behind: drop this frame
+                result = preprocess(fr.image, self._cfg)
+                self.frame.emit(fr, result)
+                shown += 1
+                now = time.monotonic()
+                if now - t0 >= 1.0:
+                    self.fps.emit(shown / (now - t0))
+                    shown, t0 = 0, now
+        finally:
+            try:
+                src.close()
+            except Exception:
+                pass
+
+
+class Capture(QObject):
+    """Owns one CaptureWorker and its thread; restartable with another source."""
+
+    frame = Signal(object, object)
+    opened = Signal(str, bool)
+    failed = Signal(str)
+    ended = Signal()
+    fps = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: CaptureWorker | None = None
+        self.description = ""
+        self.running = False
+
+    def start(self, opener, preprocess_config=None) -> None:
+        self.stop()
+        th = QThread()
+        wk = CaptureWorker(opener, preprocess_config)
+        wk.moveToThread(th)
+        th.started.connect(wk.run)
+        wk.frame.connect(self._on_frame)
+        wk.opened.connect(self._on_opened)
+        wk.failed.connect(self._on_failed)
+        wk.ended.connect(self._on_ended)
+        wk.fps.connect(self.fps)
+        # the worker's run() returns on stop/fail/end: then the thread finishes
+        wk.failed.connect(th.quit)
+        wk.ended.connect(th.quit)
+        self._thread, self._worker = th, wk
+        self.running = True
+        th.start()
+
+    def _on_frame(self, fr, result):
+        wk = self.sender()
+        try:
+            if wk is self._worker:
+                self.frame.emit(fr, result)
+        finally:
+            if isinstance(wk, CaptureWorker):
+                wk.frame_done()
+
+    def _on_opened(self, desc, live):
+        self.description = desc
+        self.opened.emit(desc, live)
+
+    def _on_failed(self, msg):
+        if self.sender() is self._worker:
+            self.running = False
+            self.failed.emit(msg)
+
+    def _on_ended(self):
+        if self.sender() is self._worker:
+            self.running = False
+            self.ended.emit()
+
+    def stop(self, wait_ms: int = 3000) -> None:
+        th, wk = self._thread, self._worker
+        self._thread = self._worker = None
+        self.running = False
+        if wk is not None:
+            wk.stop()
+            wk.frame_done()
+        if th is not None:
+            th.quit()
+            th.wait(wait_ms)
+            th.deleteLater()
+        if wk is not None:
+            wk.deleteLater()

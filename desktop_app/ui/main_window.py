@@ -1,0 +1,571 @@
+"""The main window: live camera view, what the model sees, distance against threshold, the
+unlock state banner, and the menus that open every other screen.
+
+Every decision (match, policy, lockout, time limit) is the core Verifier's; this window
+feeds it frames, shows the AttemptState it returns, and asks for the next attempt.
+"""
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QInputDialog,
+                               QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QSizePolicy, QVBoxLayout, QWidget)
+
+from .admin import require_admin
+from .capture import Capture
+from .widgets import DigitView, DistanceBar, FrameView, StateBanner
+
+SHOW_FINAL_S = 4.0      # how long GRANTED / DENIED stay before READY comes back
+
+
+def fmt_countdown(seconds: float) -> str:
+    s = max(0, int(seconds + 0.999))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def describe_state(st, profile: str) -> tuple[str, str, str]:
+    """(banner state, big text, detail) for a core AttemptState."""
+    s = st.state
+    if s == "locked":
+        return ("locked", f"LOCKED OUT {fmt_countdown(st.lockout_remaining_s)}",
+                st.reason or "Too many failed attempts. Wait for the countdown.")
+    if s == "granted":
+        d = "" if st.best_distance is None else f"distance {st.best_distance:.3f} ≤ threshold {st.threshold:.3f}"
+        return ("granted", f"GRANTED — {profile}", d)
+    if s == "denied":
+        d = st.reason or ""
+        if st.best_distance is not None:
+            d = (d + " · " if d else "") + f"best distance {st.best_distance:.3f} > threshold {st.threshold:.3f}"
+        return ("denied", "DENIED", d)
+    if s == "no_symbol":
+        big = "NO SYMBOL SEEN" if st.final else "NO SYMBOL"
+        return ("no_symbol", big, (st.reason or "Hold the paper with your symbol inside the box.")
+                + ("" if st.final else f" · {st.time_left_s:.0f} s left"))
+    if s == "checking":
+        return ("checking", f"CHECKING  {st.matches} of {st.k}",
+                f"{st.matches} matching of the last {st.n} frames needed {st.k} · {st.time_left_s:.0f} s left")
+    return ("checking", "SHOW YOUR SYMBOL", f"inside the dashed box · {st.time_left_s:.0f} s left")
+
+
+class MainWindow(QMainWindow):
+    attempt_finished = Signal(object)        # the final core AttemptState
+    state_shown = Signal(str)                # banner state, for tests and accessibility
+
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.verifier = None
+        self.verifier_profile = None
+        self.attempt_active = False
+        self.last_state = None
+        self._final_shown_at = 0.0
+        self._last_result = None
+        self._grant_process: QProcess | None = None
+        self.setWindowTitle("twinlock")
+        self.capture = Capture(self)
+        self.capture.frame.connect(self.on_frame)
+        self.capture.opened.connect(self.on_camera_opened)
+        self.capture.failed.connect(self.on_camera_failed)
+        self.capture.ended.connect(self.on_camera_ended)
+        self.capture.fps.connect(self.on_fps)
+        self._build()
+        self._build_menus()
+        self.timer = QTimer(self)
+        self.timer.setInterval(200)
+        self.timer.timeout.connect(self.on_tick)
+        self.timer.start()
+        self.refresh_profiles()
+        self.refresh_status()
+        self.show_ready()
+
+    # --- layout -----------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Profile:"))
+        self.profile_combo = QComboBox()
+        self.profile_combo.setObjectName("profileCombo")
+        self.profile_combo.setMinimumWidth(180)
+        self.profile_combo.setAccessibleName("Profile to unlock")
+        self.profile_combo.currentTextChanged.connect(self.on_profile_changed)
+        top.addWidget(self.profile_combo)
+        self.start_button = QPushButton("Unlock  (Space)")
+        self.start_button.setObjectName("startButton")
+        self.start_button.clicked.connect(self.start_attempt)
+        self.start_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        top.addWidget(self.start_button)
+        self.cancel_button = QPushButton("Cancel  (Esc)")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.clicked.connect(self.cancel_attempt)
+        self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        top.addWidget(self.cancel_button)
+        top.addStretch(1)
+        outer.addLayout(top)
+
+        self.banner = StateBanner()
+        outer.addWidget(self.banner)
+
+        mid = QHBoxLayout()
+        self.frame_view = FrameView()
+        mid.addWidget(self.frame_view, 1)
+        side = QVBoxLayout()
+        side.addWidget(QLabel("What the model sees (28×28):"))
+        self.digit_view = DigitView()
+        side.addWidget(self.digit_view, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.quality_label = QLabel("")
+        self.quality_label.setWordWrap(True)
+        self.quality_label.setObjectName("qualityLabel")
+        self.quality_label.setMinimumWidth(220)
+        side.addWidget(self.quality_label)
+        grid = QGridLayout()
+        grid.addWidget(QLabel("Matches (k of n):"), 0, 0)
+        self.match_bar = QProgressBar()
+        self.match_bar.setFormat("%v of %m")
+        self.match_bar.setRange(0, 2)
+        self.match_bar.setValue(0)
+        grid.addWidget(self.match_bar, 0, 1)
+        grid.addWidget(QLabel("Time left:"), 1, 0)
+        self.time_bar = QProgressBar()
+        self.time_bar.setFormat("%v s")
+        self.time_bar.setRange(0, 10)
+        self.time_bar.setValue(0)
+        grid.addWidget(self.time_bar, 1, 1)
+        side.addLayout(grid)
+        side.addStretch(1)
+        sidew = QWidget()
+        sidew.setLayout(side)
+        sidew.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        mid.addWidget(sidew)
+        outer.addLayout(mid, 1)
+
+        self.distance_bar = DistanceBar()
+        outer.addWidget(self.distance_bar)
+        self.setCentralWidget(central)
+
+        sb = self.statusBar()
+        self.model_status = QLabel()
+        self.provider_status = QLabel()
+        self.camera_status = QLabel("camera: none")
+        self.fps_status = QLabel("— fps")
+        for w in (self.model_status, self.provider_status, self.camera_status, self.fps_status):
+            w.setContentsMargins(6, 0, 6, 0)
+            sb.addPermanentWidget(w)
+
+    def _action(self, menu, text, slot, shortcut=None, name=None) -> QAction:
+        a = QAction(text, self)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut) if isinstance(shortcut, str) else shortcut)
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        a.triggered.connect(slot)
+        if name:
+            a.setObjectName(name)
+        if menu is not None:
+            menu.addAction(a)
+        else:
+            self.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        self._action(f, "Choose &camera or video…", self.choose_camera, "Ctrl+K", "actionCamera")
+        self._action(f, "&Restart camera", self.restart_camera, "F5")
+        f.addSeparator()
+        self._action(f, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        p = mb.addMenu("&Profile")
+        self.act_start = self._action(p, "&Unlock attempt", self.start_attempt, "Space", "actionUnlock")
+        self.act_start.setShortcuts([QKeySequence("Space"), QKeySequence("Return"), QKeySequence("Enter")])
+        self.act_cancel = self._action(p, "&Cancel attempt", self.cancel_attempt, "Escape", "actionCancel")
+        p.addSeparator()
+        self._action(p, "&Enroll…", self.open_enrollment, "Ctrl+E", "actionEnroll")
+        self._action(p, "&Remove profile…", self.remove_profile, None, "actionRemove")
+        self._action(p, "E&xport profile…", self.export_profile)
+        self._action(p, "&Import profile…", self.import_profile)
+        t = mb.addMenu("&Tools")
+        self._action(t, "&Calibrate threshold…", self.open_calibration, "Ctrl+T", "actionCalibrate")
+        self._action(t, "Export a new &model…", self.open_export, "Ctrl+M", "actionExport")
+        self._action(t, "&Audit log…", self.open_audit, "Ctrl+L", "actionAudit")
+        self._action(t, "&Settings…", self.open_settings, "Ctrl+,", "actionSettings")
+        h = mb.addMenu("&Help")
+        self._action(h, "&About twinlock", self.about)
+
+    # --- status -----------------------------------------------------------------------
+    def refresh_status(self) -> None:
+        self.model_status.setText(f"model: {self.ctx.model_label()}")
+        emb = self.ctx.embedder
+        tip = self.ctx.model_error or (str(emb.path) if emb else "")
+        self.model_status.setToolTip(tip)
+        prov = self.ctx.provider_label()
+        self.provider_status.setText(f"provider: {prov}")
+        self.provider_status.setToolTip(getattr(emb, "fallback_reason", "") or "")
+
+    def refresh_profiles(self, select: str | None = None) -> None:
+        current = select or self.profile_combo.currentText()
+        self.profile_combo.blockSignals(True)
+        self.profile_combo.clear()
+        names = self.ctx.profile_names()
+        self.profile_combo.addItems(names)
+        if current in names:
+            self.profile_combo.setCurrentText(current)
+        self.profile_combo.blockSignals(False)
+        self.on_profile_changed(self.profile_combo.currentText())
+
+    def current_profile(self) -> str:
+        return self.profile_combo.currentText()
+
+    def invalidate_verifier(self) -> None:
+        """Settings, model or profile changed: the next attempt builds a fresh Verifier."""
+        if self.attempt_active:
+            self.cancel_attempt()
+        self.verifier = None
+        self.verifier_profile = None
+
+    def on_profile_changed(self, name: str) -> None:
+        self.invalidate_verifier()
+        self.show_ready()
+
+    # --- camera -----------------------------------------------------------------------
+    def camera_spec(self):
+        spec = self.ctx.camera_spec
+        if spec is None:
+            spec = self.ctx.store.get_setting("camera", 0)
+        return spec
+
+    def start_camera(self) -> None:
+        from desktop_app.core.camera import open_source
+
+        spec = self.camera_spec()
+        res = self.ctx.store.get_setting("resolution", [640, 480]) or [640, 480]
+        resolution = (int(res[0]), int(res[1]))
+        is_file = not (isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()))
+        self.camera_status.setText(f"camera: opening {spec}…")
+        self.frame_view.set_message(f"Opening {'video ' if is_file else 'camera '}{spec}…")
+
+        def opener():
+            return open_source(spec, resolution=resolution, loop=is_file, realtime=is_file)
+
+        self.capture.start(opener)
+
+    def restart_camera(self) -> None:
+        self.start_camera()
+
+    def on_camera_opened(self, desc: str, live: bool) -> None:
+        self.camera_status.setText(f"camera: {desc}")
+        self.camera_status.setToolTip(desc)
+        if self.banner.state == "no_camera":
+            self.show_ready()
+
+    def on_camera_failed(self, msg: str) -> None:
+        self.camera_status.setText("camera: none")
+        self.camera_status.setToolTip(msg)
+        self.fps_status.setText("— fps")
+        self.frame_view.set_message(f"No camera.\n\n{msg}\n\nChoose a webcam or a video file "
+                                    "in File ▸ Choose camera or video… (Ctrl+K).")
+        self.digit_view.set_image(None)
+        if self.attempt_active:
+            self.cancel_attempt(reason="camera failed")
+        self.banner.set_state("no_camera", "NO CAMERA", "Choose a webcam or a video file: File ▸ Choose camera or video…")
+        self.state_shown.emit("no_camera")
+
+    def on_camera_ended(self) -> None:
+        self.camera_status.setText(f"camera: {self.capture.description} (ended)")
+        self.fps_status.setText("— fps")
+        if self.attempt_active and self.verifier is not None:
+            self.show_attempt_state(self.verifier.finish(reason="end of input"))
+
+    def on_fps(self, fps: float) -> None:
+        self.fps_status.setText(f"{fps:.1f} fps")
+
+    def choose_camera(self) -> None:
+        from .camera_dialog import CameraDialog
+
+        dlg = CameraDialog(self.camera_spec(), self)
+        if dlg.exec():
+            self.ctx.camera_spec = dlg.spec
+            if dlg.remember:
+                self.ctx.store.set_setting("camera", dlg.spec)
+            self.start_camera()
+
+    # --- frames and attempts -------------------------------------------------------------
+    def on_frame(self, fr, result) -> None:
+        self._last_result = (fr, result)
+        self.frame_view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok)
+        if result.ok:
+            self.digit_view.set_image(result.image)
+            q = result.quality or {}
+            self.quality_label.setText(f"symbol found · contrast {q.get('contrast', 0):.0f} · "
+                                       f"sharpness {q.get('sharpness', 0):.0f}")
+        else:
+            self.digit_view.set_image(None, result.reason)
+            self.quality_label.setText(f"no symbol: {result.reason}")
+        if self.attempt_active and self.verifier is not None:
+            st = self.verifier.feed_preprocessed(result)
+            self.show_attempt_state(st)
+
+    def ensure_verifier(self):
+        from desktop_app.core.store import StoreError
+        from desktop_app.core.verifier import Verifier, resolve_policy
+
+        name = self.current_profile()
+        if not name:
+            return None
+        if self.ctx.embedder is None:
+            return None
+        if self.verifier is not None and self.verifier_profile == name:
+            return self.verifier
+        try:
+            policy = resolve_policy(self.ctx.store, name, self.ctx.embedder)
+            self.verifier = Verifier(self.ctx.store, self.ctx.embedder, name, policy=policy)
+        except (StoreError, ValueError) as exc:
+            self.banner.set_state("no_profile", "CANNOT CHECK THIS PROFILE", str(exc))
+            self.state_shown.emit("no_profile")
+            self.verifier = None
+            return None
+        self.verifier_profile = name
+        return self.verifier
+
+    def start_attempt(self) -> None:
+        if self.attempt_active:
+            return
+        if self.ctx.embedder is None:
+            QMessageBox.warning(self, "No model", f"There is no usable model.\n\n{self.ctx.model_error}\n\n"
+                                "Choose one in Tools ▸ Export a new model… or start with --model PATH.")
+            return
+        if not self.current_profile():
+            self.show_ready()
+            return
+        v = self.ensure_verifier()
+        if v is None:
+            return
+        st = v.start_attempt()
+        self.attempt_active = not st.final and st.state != "locked"
+        self.match_bar.setRange(0, max(1, st.k))
+        self.time_bar.setRange(0, max(1, int(round(v.policy.time_limit_s))))
+        self.show_attempt_state(st)
+
+    def cancel_attempt(self, reason: str = "cancelled") -> None:
+        if not self.attempt_active or self.verifier is None:
+            return
+        st = self.verifier.finish(reason=reason)
+        self.show_attempt_state(st)
+
+    def show_attempt_state(self, st) -> None:
+        self.last_state = st
+        state, big, detail = describe_state(st, self.current_profile())
+        self.banner.set_state(state, big, detail)
+        self.distance_bar.set_values(st.distance if st.distance is not None else st.best_distance, st.threshold)
+        self.match_bar.setValue(min(st.matches, self.match_bar.maximum()))
+        self.time_bar.setValue(max(0, int(round(st.time_left_s))))
+        self.state_shown.emit(state)
+        if st.final or st.state == "locked":
+            was_active = self.attempt_active
+            self.attempt_active = False
+            self._final_shown_at = time.monotonic()
+            if was_active or st.state == "locked":
+                self.attempt_finished.emit(st)
+            if st.state == "granted" and was_active:
+                self.run_grant_command()
+
+    def on_tick(self) -> None:
+        v = self.verifier
+        if self.attempt_active and v is not None:
+            st = v.tick()
+            if st.final or st.state == "locked" or st.time_left_s != getattr(self.last_state, "time_left_s", None):
+                self.show_attempt_state(st)
+            return
+        if self.banner.state == "locked" and v is not None:
+            remaining = v.lockout_remaining()
+            if remaining > 0:
+                self.banner.set_state("locked", f"LOCKED OUT {fmt_countdown(remaining)}",
+                                      "Too many failed attempts. Wait for the countdown.")
+            else:
+                self.show_ready("Lockout over. Press Space to try again.")
+            return
+        if self.banner.state in ("granted", "denied", "no_symbol") and \
+                time.monotonic() - self._final_shown_at > SHOW_FINAL_S:
+            self.show_ready()
+
+    def show_ready(self, detail: str | None = None) -> None:
+        if self.ctx.embedder is None:
+            self.banner.set_state("no_profile", "NO MODEL", self.ctx.model_error[:300])
+            self.state_shown.emit("no_profile")
+            return
+        name = self.current_profile()
+        if not name:
+            self.banner.set_state("no_profile", "NO PROFILE YET",
+                                  "Enroll your symbol first: Profile ▸ Enroll… (Ctrl+E)")
+            self.state_shown.emit("no_profile")
+            return
+        v = self.ensure_verifier()
+        if v is None:
+            return
+        remaining = v.lockout_remaining()
+        if remaining > 0:
+            self.banner.set_state("locked", f"LOCKED OUT {fmt_countdown(remaining)}",
+                                  "Too many failed attempts. Wait for the countdown.")
+            self.state_shown.emit("locked")
+            return
+        self.banner.set_state("waiting", "READY",
+                              detail or f"Press Space to unlock as “{name}”, then show your symbol.")
+        self.distance_bar.set_values(None, v.policy.threshold)
+        self.match_bar.setValue(0)
+        self.state_shown.emit("waiting")
+
+    def run_grant_command(self) -> None:
+        cmd = (self.ctx.store.get_setting("command_on_grant", "") or "").strip()
+        if not cmd:
+            return
+        try:
+            argv = shlex.split(cmd)
+        except ValueError as exc:
+            self.statusBar().showMessage(f"Command on grant not run: cannot parse it ({exc}).", 8000)
+            return
+        proc = QProcess(self)
+        proc.setProgram(argv[0])
+        proc.setArguments(argv[1:])
+        proc.errorOccurred.connect(
+            lambda err: self.statusBar().showMessage(f"Command on grant failed to start: {argv[0]}", 8000))
+        proc.finished.connect(proc.deleteLater)
+        proc.start()
+        self._grant_process = proc
+        self.statusBar().showMessage(f"Ran: {cmd}", 5000)
+
+    # --- other screens ------------------------------------------------------------------
+    def _admin(self, action: str) -> bool:
+        return require_admin(self, self.ctx, action)
+
+    def open_enrollment(self) -> None:
+        if self.ctx.embedder is None:
+            QMessageBox.warning(self, "No model", f"Enrolling needs a usable model.\n\n{self.ctx.model_error}")
+            return
+        if not self._admin("enroll a profile"):
+            return
+        from .enroll_wizard import EnrollWizard
+
+        self.cancel_attempt()
+        wiz = EnrollWizard(self.ctx, self.capture, self, preselect=self.current_profile())
+        if wiz.exec():
+            self.refresh_profiles(select=wiz.saved_profile)
+        self.invalidate_verifier()
+        self.show_ready()
+
+    def remove_profile(self) -> None:
+        names = self.ctx.profile_names()
+        if not names:
+            QMessageBox.information(self, "Remove profile", "There are no profiles.")
+            return
+        name, ok = QInputDialog.getItem(self, "Remove profile", "Profile to remove:", names,
+                                        max(0, names.index(self.current_profile()) if self.current_profile() in names else 0),
+                                        False)
+        if not ok or not name:
+            return
+        if QMessageBox.question(self, "Remove profile",
+                                f"Remove “{name}” with all its enrolled references? This cannot be undone."
+                                ) != QMessageBox.StandardButton.Yes:
+            return
+        if not self._admin(f"remove the profile “{name}”"):
+            return
+        from desktop_app.core.store import StoreError
+        try:
+            self.ctx.store.remove_profile(name)
+        except StoreError as exc:
+            QMessageBox.critical(self, "Remove profile", str(exc))
+        self.refresh_profiles()
+
+    def export_profile(self) -> None:
+        name = self.current_profile()
+        if not name:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export profile", f"{name}.twinlock.json",
+                                              "twinlock profile (*.json)")
+        if not path:
+            return
+        from desktop_app.core.store import StoreError
+        try:
+            out = self.ctx.store.export_profile(name, path)
+            self.statusBar().showMessage(f"Exported “{name}” to {out}", 6000)
+        except (StoreError, OSError) as exc:
+            QMessageBox.critical(self, "Export profile", str(exc))
+
+    def import_profile(self) -> None:
+        if not self._admin("import a profile"):
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import profile", "", "twinlock profile (*.json)")
+        if not path:
+            return
+        from desktop_app.core.store import StoreError
+        try:
+            prof = self.ctx.store.import_profile(path)
+        except (StoreError, OSError) as exc:
+            QMessageBox.critical(self, "Import profile", str(exc))
+            return
+        self.refresh_profiles(select=prof.name)
+
+    def open_calibration(self) -> None:
+        if not self.current_profile():
+            QMessageBox.information(self, "Calibrate", "Enroll a profile first.")
+            return
+        if not self._admin("calibrate the threshold"):
+            return
+        from .calibration_dialog import CalibrationDialog
+
+        self.cancel_attempt()
+        dlg = CalibrationDialog(self.ctx, self.current_profile(), self.capture, self)
+        dlg.exec()
+        self.invalidate_verifier()
+        self.show_ready()
+
+    def open_export(self) -> None:
+        if not self._admin("change the model"):
+            return
+        from .export_dialog import ExportDialog
+
+        self.cancel_attempt()
+        dlg = ExportDialog(self.ctx, self)
+        dlg.exec()
+        if dlg.switched:
+            self.invalidate_verifier()
+            self.refresh_status()
+            self.show_ready()
+
+    def open_audit(self) -> None:
+        from .audit_viewer import AuditViewer
+
+        dlg = AuditViewer(self.ctx, self, profile=self.current_profile() or None)
+        dlg.exec()
+
+    def open_settings(self) -> None:
+        if not self._admin("change the settings"):
+            return
+        from .settings_dialog import SettingsDialog
+
+        self.cancel_attempt()
+        dlg = SettingsDialog(self.ctx, self)
+        if dlg.exec():
+            self.invalidate_verifier()
+            if dlg.provider_changed:
+                self.ctx.load_model()
+            self.refresh_status()
+            if dlg.camera_changed:
+                self.ctx.camera_spec = None
+                self.start_camera()
+            self.show_ready()
+
+    def about(self) -> None:
+        QMessageBox.about(self, "About twinlock",
+                          "twinlock: unlock verification with a twin (Siamese) network.\n\n"
+                          f"Model: {self.ctx.model_label()}\nProvider: {self.ctx.provider_label()}\n"
+                          f"Database: {self.ctx.store.path}")
+
+    def closeEvent(self, event) -> None:
+        if self.attempt_active:
+            self.cancel_attempt()
+        self.timer.stop()
+        self.capture.stop()
+        super().closeEvent(event)

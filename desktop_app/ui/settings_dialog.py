@@ -1,0 +1,294 @@
+"""Settings: camera and resolution, provider preference, the unlock policy (k / n / time
+limit, lockout), data folder, command on grant, and the admin passphrase. Values are
+validated by core ``Policy.validate`` / ``passphrase.check_new`` and stored with
+``Store.set_setting``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
+                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QMessageBox, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from desktop_app.core.passphrase import PassphraseError, check_new
+
+from .camera_dialog import CameraPicker
+
+RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080), (320, 240)]
+PROVIDERS = [("auto", "Automatic (CUDA when usable, else CPU)"), ("cuda", "CUDA (GPU)"), ("cpu", "CPU only")]
+DATA_FOLDER_KEY = "data_folder"
+
+
+def qsettings() -> QSettings:
+    return QSettings("twinlock", "twinlock")
+
+
+def configured_data_folder() -> str | None:
+    """The data folder chosen in the settings (kept outside the database, which lives in it)."""
+    v = qsettings().value(DATA_FOLDER_KEY, "")
+    return str(v) if v else None
+
+
+class NewPassphraseDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Set the admin passphrase")
+        lay = QFormLayout(self)
+        self.p1 = QLineEdit()
+        self.p1.setObjectName("newPassphrase")
+        self.p1.setEchoMode(QLineEdit.EchoMode.Password)
+        self.p2 = QLineEdit()
+        self.p2.setObjectName("confirmPassphrase")
+        self.p2.setEchoMode(QLineEdit.EchoMode.Password)
+        lay.addRow("New passphrase:", self.p1)
+        lay.addRow("Repeat it:", self.p2)
+        self.error = QLabel("")
+        self.error.setStyleSheet("color: #b00020")
+        lay.addRow(self.error)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self._ok)
+        bb.rejected.connect(self.reject)
+        lay.addRow(bb)
+
+    def _ok(self) -> None:
+        if self.p1.text() != self.p2.text():
+            self.error.setText("The two entries differ.")
+            return
+        try:
+            check_new(self.p1.text())
+        except PassphraseError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        from desktop_app.core.settings import DEFAULTS
+        from desktop_app.core.verifier import Policy
+
+        self.ctx = ctx
+        self.provider_changed = False
+        self.camera_changed = False
+        self.passphrase_action = None          # None | ("set", text) | ("remove",)
+        st = ctx.store
+        self.setWindowTitle("Settings")
+        lay = QVBoxLayout(self)
+        cols = QHBoxLayout()
+        left, right = QVBoxLayout(), QVBoxLayout()
+        cols.addLayout(left, 1)
+        cols.addLayout(right, 1)
+        lay.addLayout(cols)
+
+        cam = QGroupBox("Camera")
+        cl = QVBoxLayout(cam)
+        self.camera_before = st.get_setting("camera", DEFAULTS.get("camera", 0))
+        self.picker = CameraPicker(self.camera_before)
+        cl.addWidget(self.picker)
+        rrow = QHBoxLayout()
+        rrow.addWidget(QLabel("Resolution:"))
+        self.resolution = QComboBox()
+        self.resolution.setObjectName("resolution")
+        for w, h in RESOLUTIONS:
+            self.resolution.addItem(f"{w} × {h}", [w, h])
+        res = st.get_setting("resolution", DEFAULTS.get("resolution", [640, 480])) or [640, 480]
+        i = self.resolution.findData(list(res))
+        if i < 0:
+            self.resolution.addItem(f"{res[0]} × {res[1]}", list(res))
+            i = self.resolution.count() - 1
+        self.resolution.setCurrentIndex(i)
+        self.resolution_before = list(res)
+        rrow.addWidget(self.resolution, 1)
+        cl.addLayout(rrow)
+        left.addWidget(cam)
+
+        mod = QGroupBox("Model")
+        ml = QFormLayout(mod)
+        self.provider = QComboBox()
+        self.provider.setObjectName("provider")
+        for key, text in PROVIDERS:
+            self.provider.addItem(text, key)
+        self.provider_before = st.get_setting("provider", DEFAULTS.get("provider", "auto")) or "auto"
+        self.provider.setCurrentIndex(max(0, self.provider.findData(self.provider_before)))
+        ml.addRow("Provider:", self.provider)
+        ml.addRow("In use:", QLabel(f"{ctx.model_label()} on {ctx.provider_label()}"))
+        left.addWidget(mod)
+
+        data = QGroupBox("Data folder")
+        dl = QVBoxLayout(data)
+        drow = QHBoxLayout()
+        self.data_edit = QLineEdit(configured_data_folder() or "")
+        self.data_edit.setObjectName("dataFolder")
+        self.data_edit.setPlaceholderText(os.environ.get("TWINLOCK_HOME") or "default user data folder")
+        drow.addWidget(self.data_edit, 1)
+        b = QPushButton("Browse…")
+        b.clicked.connect(self._browse_data)
+        drow.addWidget(b)
+        dl.addLayout(drow)
+        note = QLabel(f"In use now: {ctx.store.path}\nA new folder takes effect at the next start "
+                      "(the database there is created empty, or reused).")
+        note.setWordWrap(True)
+        dl.addWidget(note)
+        left.addWidget(data)
+        left.addStretch(1)
+
+        pol = QGroupBox("Unlock policy (every profile)")
+        pl = QFormLayout(pol)
+        stored = dict(DEFAULTS.get("policy") or {})
+        stored.update(st.get_setting("policy", {}) or {})
+        p = Policy.from_dict(stored)
+        self.k = self._spin(1, 20, p.k, "k")
+        self.n = self._spin(1, 50, p.n, "n")
+        self.time_limit = self._dspin(1, 300, p.time_limit_s, " s", "timeLimit")
+        self.max_frames = self._spin(1, 10000, p.max_frames, "maxFrames")
+        self.k_nearest = self._spin(1, 20, p.k_nearest, "kNearest")
+        self.lockout_after = self._spin(1, 100, p.lockout_after, "lockoutAfter")
+        self.lockout_base = self._dspin(0.1, 86400, p.lockout_base_s, " s", "lockoutBase")
+        self.lockout_factor = self._dspin(1.0, 10.0, p.lockout_factor, "×", "lockoutFactor")
+        self.lockout_max = self._dspin(1, 7 * 86400, p.lockout_max_s, " s", "lockoutMax")
+        pl.addRow("Grant when k =", self.k)
+        pl.addRow("of the last n frames =", self.n)
+        pl.addRow("Time limit per attempt:", self.time_limit)
+        pl.addRow("Frames per attempt (max):", self.max_frames)
+        pl.addRow("Nearest references averaged:", self.k_nearest)
+        pl.addRow("Lock out after denials:", self.lockout_after)
+        pl.addRow("First lockout:", self.lockout_base)
+        pl.addRow("Each further denial multiplies by:", self.lockout_factor)
+        pl.addRow("Longest lockout:", self.lockout_max)
+        self.snapshots = QCheckBox("Keep a snapshot of denied attempts in the audit log")
+        self.snapshots.setChecked(bool(st.get_setting("save_denied_snapshots", p.save_denied_snapshots)))
+        pl.addRow(self.snapshots)
+        self._policy_rest = {k: v for k, v in p.to_dict().items()}
+        right.addWidget(pol)
+
+        grant = QGroupBox("On grant")
+        gl = QFormLayout(grant)
+        self.command = QLineEdit(st.get_setting("command_on_grant", "") or "")
+        self.command.setObjectName("commandOnGrant")
+        self.command.setPlaceholderText("optional, e.g. loginctl unlock-session")
+        gl.addRow("Run command:", self.command)
+        right.addWidget(grant)
+
+        adm = QGroupBox("Admin passphrase")
+        al = QHBoxLayout(adm)
+        self.pass_status = QLabel()
+        self.pass_status.setObjectName("passphraseStatus")
+        al.addWidget(self.pass_status, 1)
+        self.set_pass = QPushButton("Set…")
+        self.set_pass.setObjectName("setPassphrase")
+        self.set_pass.clicked.connect(self._set_passphrase)
+        self.remove_pass = QPushButton("Remove")
+        self.remove_pass.setObjectName("removePassphrase")
+        self.remove_pass.clicked.connect(self._remove_passphrase)
+        al.addWidget(self.set_pass)
+        al.addWidget(self.remove_pass)
+        right.addWidget(adm)
+        self._update_pass_status()
+
+        self.error = QLabel("")
+        self.error.setObjectName("settingsError")
+        self.error.setStyleSheet("color: #b00020")
+        self.error.setWordWrap(True)
+        lay.addWidget(self.error)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self.save)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+
+    def _spin(self, lo, hi, v, name) -> QSpinBox:
+        s = QSpinBox()
+        s.setRange(lo, hi)
+        s.setValue(int(v))
+        s.setObjectName(name)
+        return s
+
+    def _dspin(self, lo, hi, v, suffix, name) -> QDoubleSpinBox:
+        s = QDoubleSpinBox()
+        s.setRange(lo, hi)
+        s.setDecimals(1)
+        s.setValue(float(v))
+        s.setSuffix(suffix)
+        s.setObjectName(name)
+        return s
+
+    def _browse_data(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Data folder", self.data_edit.text())
+        if d:
+            self.data_edit.setText(d)
+
+    def _update_pass_status(self) -> None:
+        act = self.passphrase_action
+        if act and act[0] == "set":
+            txt = "A new passphrase will be set."
+        elif act and act[0] == "remove":
+            txt = "The passphrase will be removed: anyone can change settings."
+        elif self.ctx.admin_required():
+            txt = "Set: required to enroll, remove, calibrate, change the model or settings."
+        else:
+            txt = "Not set: anyone at this computer can change everything."
+        self.pass_status.setText(txt)
+        self.remove_pass.setEnabled(self.ctx.admin_required() and not (act and act[0] == "remove"))
+        self.set_pass.setText("Change…" if self.ctx.admin_required() else "Set…")
+
+    def _set_passphrase(self) -> None:
+        d = NewPassphraseDialog(self)
+        if d.exec():
+            self.passphrase_action = ("set", d.p1.text())
+            self._update_pass_status()
+
+    def _remove_passphrase(self) -> None:
+        self.passphrase_action = ("remove",)
+        self._update_pass_status()
+
+    def policy_dict(self) -> dict:
+        d = dict(self._policy_rest)
+        d.update(k=self.k.value(), n=self.n.value(), time_limit_s=self.time_limit.value(),
+                 max_frames=self.max_frames.value(), k_nearest=self.k_nearest.value(),
+                 lockout_after=self.lockout_after.value(), lockout_base_s=self.lockout_base.value(),
+                 lockout_factor=self.lockout_factor.value(), lockout_max_s=self.lockout_max.value(),
+                 save_denied_snapshots=self.snapshots.isChecked())
+        d.pop("threshold", None)          # thresholds are per profile (calibration dialog)
+        return d
+
+    def save(self) -> None:
+        from desktop_app.core.verifier import Policy
+
+        pol = self.policy_dict()
+        try:
+            Policy.from_dict(pol).validate()
+        except ValueError as exc:
+            self.error.setText(f"Not saved: {exc}")
+            return
+        err = self.picker.error()
+        if err:
+            self.error.setText(f"Not saved: {err}")
+            return
+        folder = self.data_edit.text().strip()
+        if folder and not Path(folder).is_dir():
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.error.setText(f"Not saved: cannot create the data folder {folder}: {exc}")
+                return
+        st = self.ctx.store
+        cam = self.picker.spec()
+        res = self.resolution.currentData()
+        prov = self.provider.currentData()
+        st.set_setting("policy", pol)
+        st.set_setting("save_denied_snapshots", self.snapshots.isChecked())
+        st.set_setting("camera", cam)
+        st.set_setting("resolution", res)
+        st.set_setting("provider", prov)
+        st.set_setting("command_on_grant", self.command.text().strip())
+        if self.passphrase_action and self.passphrase_action[0] == "set":
+            self.ctx.set_passphrase(self.passphrase_action[1])
+        elif self.passphrase_action and self.passphrase_action[0] == "remove":
+            self.ctx.set_passphrase(None)
+        qsettings().setValue(DATA_FOLDER_KEY, folder)
+        self.provider_changed = prov != self.provider_before
+        self.camera_changed = cam != self.camera_before or list(res) != list(self.resolution_before)
+        self.accept()

@@ -1,0 +1,198 @@
+"""Small display widgets of the main window: camera view with the ROI, the magnified 28x28
+view, the distance-against-threshold bar and the big state banner. They only show."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+from .imaging import to_qimage
+
+GREEN = QColor(30, 150, 60)
+RED = QColor(200, 40, 40)
+AMBER = QColor(220, 150, 20)
+BLUE = QColor(40, 90, 170)
+GREY = QColor(110, 110, 110)
+
+
+class FrameView(QWidget):
+    """The live camera picture, scaled to fit, with the region of interest drawn on it."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._roi = None          # (x, y, w, h) in frame pixels: where the symbol is looked for
+        self._bbox = None         # (x, y, w, h) in frame pixels: the ink found
+        self._found = False
+        self._message = "No camera"
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAccessibleName("Camera view")
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 480)
+
+    def set_frame(self, frame: np.ndarray | None, roi=None, bbox=None, found: bool = False) -> None:
+        self._image = None if frame is None else to_qimage(frame)
+        self._roi, self._bbox, self._found = roi, bbox, found
+        self.update()
+
+    def set_message(self, text: str) -> None:
+        """Shown instead of a picture (e.g. 'No camera found')."""
+        self._message = text
+        self._image = None
+        self.update()
+
+    def has_frame(self) -> bool:
+        return self._image is not None
+
+    def _target(self) -> QRectF:
+        iw, ih = self._image.width(), self._image.height()
+        s = min(self.width() / iw, self.height() / ih)
+        w, h = iw * s, ih * s
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(20, 20, 20))
+        if self._image is None:
+            p.setPen(QColor(230, 230, 230))
+            f = p.font()
+            f.setPointSize(14)
+            p.setFont(f)
+            p.drawText(self.rect().adjusted(20, 20, -20, -20),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+            return
+        target = self._target()
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(target, self._image)
+        s = target.width() / self._image.width()
+
+        def mapped(r):
+            x, y, w, h = r
+            return QRectF(target.x() + x * s, target.y() + y * s, w * s, h * s)
+
+        if self._roi is not None:
+            pen = QPen(GREEN if self._found else AMBER, 3, Qt.PenStyle.DashLine)
+            p.setPen(pen)
+            p.drawRect(mapped(self._roi))
+        if self._bbox is not None:
+            p.setPen(QPen(BLUE, 2))
+            p.drawRect(mapped(self._bbox))
+
+
+class DigitView(QWidget):
+    """The 28x28 image the model sees, magnified without smoothing."""
+
+    def __init__(self, parent=None, size: int = 168):
+        super().__init__(parent)
+        self._image: QImage | None = None
+        self._text = "no symbol"
+        self.setFixedSize(size, size)
+        self.setAccessibleName("What the model sees (28 x 28)")
+
+    def set_image(self, img: np.ndarray | None, text: str = "") -> None:
+        self._image = None if img is None else to_qimage(img)
+        self._text = text or "no symbol"
+        self.update()
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(0, 0, 0))
+        if self._image is None:
+            p.setPen(QColor(180, 180, 180))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._text)
+        else:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawImage(QRectF(self.rect()), self._image)
+        p.setPen(QPen(GREY, 1))
+        p.drawRect(self.rect().adjusted(0, 0, -1, -1))
+
+
+class DistanceBar(QWidget):
+    """Distance of the current frame against the threshold: accepted left of the line."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.distance: float | None = None
+        self.threshold: float | None = None
+        self.maximum = 2.0
+        self.setMinimumHeight(44)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName("Distance against threshold")
+
+    def set_values(self, distance: float | None, threshold: float | None, maximum: float | None = None):
+        self.distance, self.threshold = distance, threshold
+        if maximum:
+            self.maximum = float(maximum)
+        elif threshold:
+            self.maximum = max(self.maximum, 2.0 * float(threshold))
+        self.setToolTip(self.text())
+        self.update()
+
+    def text(self) -> str:
+        t = "—" if self.threshold is None else f"{self.threshold:.3f}"
+        d = "—" if self.distance is None else f"{self.distance:.3f}"
+        return f"distance {d}  /  threshold {t}"
+
+    def paintEvent(self, event):
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = QRectF(self.rect()).adjusted(4, 18, -4, -4)
+        p.fillRect(r, QColor(235, 235, 235))
+        if self.threshold is not None:
+            xt = r.left() + r.width() * min(1.0, self.threshold / self.maximum)
+            p.fillRect(QRectF(r.left(), r.top(), xt - r.left(), r.height()), QColor(200, 235, 205))
+            p.fillRect(QRectF(xt, r.top(), r.right() - xt, r.height()), QColor(245, 210, 210))
+        if self.distance is not None:
+            xd = r.left() + r.width() * min(1.0, self.distance / self.maximum)
+            ok = self.threshold is not None and self.distance <= self.threshold
+            p.fillRect(QRectF(r.left(), r.top() + r.height() * 0.3, xd - r.left(), r.height() * 0.4),
+                       GREEN if ok else RED)
+        if self.threshold is not None:
+            xt = r.left() + r.width() * min(1.0, self.threshold / self.maximum)
+            p.setPen(QPen(QColor(0, 0, 0), 2))
+            p.drawLine(int(xt), int(r.top()) - 2, int(xt), int(r.bottom()) + 2)
+        p.setPen(QColor(40, 40, 40))
+        p.drawText(QRectF(self.rect()).adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignLeft, self.text())
+
+
+# state -> (background, foreground)
+BANNER_COLOURS = {
+    "waiting": (QColor(60, 60, 60), QColor(255, 255, 255)),
+    "no_symbol": (AMBER, QColor(0, 0, 0)),
+    "checking": (BLUE, QColor(255, 255, 255)),
+    "granted": (GREEN, QColor(255, 255, 255)),
+    "denied": (RED, QColor(255, 255, 255)),
+    "locked": (QColor(120, 0, 0), QColor(255, 255, 255)),
+    "no_camera": (QColor(90, 90, 90), QColor(255, 255, 255)),
+    "no_profile": (QColor(90, 90, 90), QColor(255, 255, 255)),
+}
+
+
+class StateBanner(QLabel):
+    """One big, unmistakable line: WAITING / NO SYMBOL / CHECKING 2 of 3 / GRANTED / DENIED /
+    LOCKED OUT 0:27. Colour and words both carry the state (not colour alone)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.state = ""
+        f = QFont(self.font())
+        f.setPointSize(26)
+        f.setBold(True)
+        self.setFont(f)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumHeight(84)
+        self.setWordWrap(True)
+        self.setAccessibleName("Unlock state")
+        self.set_state("waiting", "WAITING")
+
+    def set_state(self, state: str, text: str, detail: str = "") -> None:
+        self.state = state
+        bg, fg = BANNER_COLOURS.get(state, BANNER_COLOURS["waiting"])
+        self.setStyleSheet(f"QLabel {{ background: {bg.name()}; color: {fg.name()}; "
+                           "border-radius: 6px; padding: 8px; }")
+        html = text if not detail else f"{text}<br><span style='font-size:12pt; font-weight:normal'>{detail}</span>"
+        self.setText(html)
+        self.setAccessibleDescription(f"{text}. {detail}")
