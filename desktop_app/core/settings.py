@@ -1,0 +1,89 @@
+"""App settings with their defaults, and which model is in use (loading, switching).
+
+Settings live in the store as JSON values; :data:`DEFAULTS` says what an unset key means.
+The model in use is, in order: an explicit override (``--model``), ``$TWINLOCK_MODEL``,
+the ``model_path`` setting (written by :func:`switch_model`), the shipped default.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .contract import ContractError
+from .paths import DEFAULT_MODEL
+
+DEFAULTS = {
+    "camera": 0,                    # webcam index (or a video/folder path for a fake camera)
+    "resolution": [640, 480],
+    "provider": "auto",             # "auto" | "cuda" | "cpu"
+    "policy": {},                   # Policy fields applied to every profile (k, n, time_limit_s, ...)
+    "command_on_grant": "",         # shell command the app runs after a grant ("" = none)
+    "admin_passphrase": None,       # hash string from desktop_app.core.passphrase, None = no gate
+    "model_path": None,             # None = the shipped default model
+    "save_denied_snapshots": False,
+}
+
+
+def get(store, key):
+    """A setting's value, or its default."""
+    return store.get_setting(key, DEFAULTS.get(key))
+
+
+def active_model_path(store=None, override=None) -> Path:
+    """override > $TWINLOCK_MODEL > setting "model_path" > the shipped default model."""
+    if override:
+        return Path(override)
+    env = os.environ.get("TWINLOCK_MODEL")
+    if env:
+        return Path(env)
+    if store is not None:
+        p = store.get_setting("model_path", None)
+        if p:
+            return Path(p)
+    return DEFAULT_MODEL
+
+
+def load_embedder(store=None, override=None, preference: str | None = None, reembed: bool = True,
+                  progress=None):
+    """The :class:`Embedder` for the active model. Raises ContractError.
+
+    With ``reembed`` (default), references embedded by another model (e.g. after the shipped
+    model was updated) are re-embedded from their stored images first (all-or-nothing,
+    audited as "reembedded"), so embeddings of two models are never compared."""
+    from .embedder import Embedder
+
+    pref = preference or (store.get_setting("provider", "auto") if store is not None else "auto")
+    if pref not in ("auto", "cuda", "cpu"):
+        pref = "auto"
+    emb = Embedder(active_model_path(store, override), pref)
+    if store is not None and reembed:
+        stale = store.stale_references(emb.fingerprint)
+        if stale:
+            n = store.reembed_all(emb, progress=progress)
+            store.log_attempt(None, "reembedded", fingerprint=emb.fingerprint, provider=emb.provider,
+                              detail={"references": n, "stale": stale, "model": str(emb.path)})
+    return emb
+
+
+def switch_model(store, new_path, preference: str | None = None, progress=None):
+    """Use the model at ``new_path`` from now on.
+
+    Validates it (contract + an ONNX Runtime session), re-embeds every reference with it
+    (one transaction), then persists ``model_path`` and audits "model_switched". If anything
+    fails the old model and embeddings stay in place and the error propagates
+    (ContractError / StoreError)."""
+    from .embedder import Embedder
+
+    path = Path(new_path).expanduser()
+    pref = preference or store.get_setting("provider", "auto")
+    if pref not in ("auto", "cuda", "cpu"):
+        pref = "auto"
+    old = active_model_path(store)
+    emb = Embedder(path, pref)                       # ContractError: nothing changed
+    if emb.contract.embedding_dim <= 0:
+        raise ContractError(f"The model {path} declares no embedding size.")
+    n = store.reembed_all(emb, progress=progress)    # all-or-nothing
+    store.set_setting("model_path", str(path.resolve()))
+    store.log_attempt(None, "model_switched", fingerprint=emb.fingerprint, provider=emb.provider,
+                      detail={"old": str(old), "new": str(path.resolve()), "references": n})
+    return emb

@@ -1,0 +1,327 @@
+"""The decision policy: frames -> granted / denied / no symbol / locked. Every decision is made here.
+
+A frame's distance to a profile is its euclidean distance to the nearest enrolled
+reference (or the mean of the ``k_nearest`` nearest). An attempt is granted as soon as
+``k`` of its last ``n`` acquired frames lie within the threshold; frames without a symbol
+(failures to acquire) count as neither. No grant within ``time_limit_s`` (or within
+``max_frames`` acquired frames) is a denial; an attempt that acquired nothing is "no
+symbol". Every finished attempt is written to the audit log. Consecutive denials lead to a
+lockout with a growing delay, kept in the store so that a restart does not reset it.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from .metrics import pairwise_distances
+from .preprocess import PreprocessConfig, PreprocessResult, preprocess
+from .store import LockoutState, Store, StoreError
+
+FINAL_STATES = ("granted", "denied", "locked")
+
+
+@dataclass
+class Policy:
+    threshold: float | None = None
+    k: int = 2
+    n: int = 3
+    time_limit_s: float = 10.0
+    max_frames: int = 60
+    k_nearest: int = 1
+    lockout_after: int = 5
+    lockout_base_s: float = 30.0
+    lockout_factor: float = 2.0
+    lockout_max_s: float = 3600.0
+    save_denied_snapshots: bool = False
+
+    def validate(self) -> "Policy":
+        if self.threshold is not None and not (np.isfinite(self.threshold) and self.threshold > 0):
+            raise ValueError("the threshold must be a positive number")
+        if not (isinstance(self.n, int) and 1 <= self.n <= 100):
+            raise ValueError("n (frames an attempt decides from) must be between 1 and 100")
+        if not (isinstance(self.k, int) and 1 <= self.k <= self.n):
+            raise ValueError(f"k (matching frames needed) must be between 1 and n={self.n}")
+        if not self.time_limit_s > 0:
+            raise ValueError("the time limit must be positive")
+        if not (isinstance(self.max_frames, int) and self.max_frames >= self.n):
+            raise ValueError("max_frames must be at least n")
+        if not (isinstance(self.k_nearest, int) and self.k_nearest >= 1):
+            raise ValueError("k_nearest must be 1 or more")
+        if not (isinstance(self.lockout_after, int) and self.lockout_after >= 1):
+            raise ValueError("lockout_after must be 1 or more")
+        if self.lockout_base_s < 0 or self.lockout_factor < 1 or self.lockout_max_s < 0:
+            raise ValueError("lockout delays must be >= 0 and the factor >= 1")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Policy":
+        return cls().updated(d or {})
+
+    def updated(self, d: dict) -> "Policy":
+        """A copy with the known keys of ``d`` applied (ints kept ints); unknown keys ignored."""
+        known = {f.name: f.type for f in fields(self)}
+        vals = {}
+        for key, v in (d or {}).items():
+            if key not in known:
+                continue
+            cur = getattr(self, key)
+            if v is None:
+                if key == "threshold":
+                    vals[key] = None
+                continue
+            if isinstance(cur, bool) or key == "save_denied_snapshots":
+                vals[key] = bool(v)
+            elif key in ("k", "n", "max_frames", "k_nearest", "lockout_after"):
+                vals[key] = int(v)
+            else:
+                vals[key] = float(v)
+        return replace(self, **vals)
+
+    def lockout_delay(self, failures: int) -> float:
+        """Seconds of lockout after ``failures`` consecutive denials (0 below lockout_after)."""
+        if failures < self.lockout_after:
+            return 0.0
+        return float(min(self.lockout_max_s, self.lockout_base_s * self.lockout_factor ** (failures - self.lockout_after)))
+
+
+def resolve_policy(store: Store, profile: str, embedder) -> Policy:
+    """Policy defaults <- app setting "policy" <- the profile's policy <- its threshold;
+    a threshold still unset is the model's calibrated default."""
+    prof = store.get_profile(profile)
+    pol = Policy().updated(store.get_setting("policy", {}) or {})
+    if store.get_setting("save_denied_snapshots", None) is not None:
+        pol = replace(pol, save_denied_snapshots=bool(store.get_setting("save_denied_snapshots")))
+    pol = pol.updated(prof.policy or {})
+    if prof.threshold is not None:
+        pol = replace(pol, threshold=float(prof.threshold))
+    if pol.threshold is None:
+        pol = replace(pol, threshold=float(embedder.contract.default_threshold))
+    return pol.validate()
+
+
+def frame_distances(embeddings, references, k_nearest: int = 1) -> np.ndarray:
+    """Distance of each embedding [N,D] to the profile [M,D]: nearest reference, or the mean
+    of the ``k_nearest`` nearest."""
+    e = np.atleast_2d(np.asarray(embeddings, np.float32))
+    r = np.atleast_2d(np.asarray(references, np.float32))
+    if r.shape[0] == 0:
+        raise ValueError("the profile has no references")
+    d = pairwise_distances(e, r)
+    k = min(max(1, int(k_nearest)), r.shape[0])
+    if k == 1:
+        return d.min(axis=1)
+    return np.sort(d, axis=1)[:, :k].mean(axis=1)
+
+
+@dataclass
+class AttemptState:
+    state: str
+    final: bool
+    distance: float | None = None
+    best_distance: float | None = None
+    threshold: float = 0.0
+    matches: int = 0
+    frames_used: int = 0
+    frames_seen: int = 0
+    k: int = 0
+    n: int = 0
+    elapsed_s: float = 0.0
+    time_left_s: float = 0.0
+    lockout_remaining_s: float = 0.0
+    reason: str = ""
+    preprocess: PreprocessResult | None = None
+    audit_id: int | None = None
+
+
+class Verifier:
+    """One profile's verification with one embedder. Not thread-safe: one caller feeds it."""
+
+    def __init__(self, store: Store, embedder, profile: str, policy: Policy | None = None,
+                 preprocess_config: PreprocessConfig | None = None, clock=time.time):
+        self.store = store
+        self.embedder = embedder
+        self.profile = store.get_profile(profile).name
+        if policy is None:
+            policy = resolve_policy(store, self.profile, embedder)
+        elif policy.threshold is None:
+            policy = replace(policy, threshold=resolve_policy(store, self.profile, embedder).threshold)
+        self.policy = policy.validate()
+        self.preprocess_config = preprocess_config or PreprocessConfig()
+        self.clock = clock
+        self.references = store.reference_embeddings(self.profile, embedder.fingerprint)
+        self._active = False
+        self._started = False
+        self._reset_attempt()
+        self.state = self._state("waiting", False, reason="show your symbol to the camera")
+
+    # ------------------------------------------------------------------ helpers
+    def _reset_attempt(self) -> None:
+        self._t0 = None
+        self._window: deque = deque(maxlen=self.policy.n)
+        self._frames_used = 0
+        self._frames_seen = 0
+        self._best = None
+        self._best_image = None
+        self._elapsed = 0.0
+
+    def _state(self, state, final, distance=None, reason="", pre=None, audit_id=None) -> AttemptState:
+        p = self.policy
+        return AttemptState(state=state, final=final, distance=distance, best_distance=self._best,
+                            threshold=float(p.threshold), matches=int(sum(self._window)),
+                            frames_used=self._frames_used, frames_seen=self._frames_seen, k=p.k, n=p.n,
+                            elapsed_s=self._elapsed, time_left_s=max(0.0, p.time_limit_s - self._elapsed),
+                            lockout_remaining_s=self.lockout_remaining() if state in ("locked", "denied") else 0.0,
+                            reason=reason, preprocess=pre, audit_id=audit_id)
+
+    def _now(self, t):
+        now = float(t) if t is not None else self.clock()
+        if self._t0 is None:
+            self._t0 = now
+        self._elapsed = max(0.0, now - self._t0)
+        return now
+
+    def lockout_remaining(self) -> float:
+        return self.store.lockout(self.profile).remaining(self.clock())
+
+    def _locked_state(self, audit: bool) -> AttemptState:
+        rem = self.lockout_remaining()
+        audit_id = None
+        if audit:
+            audit_id = self.store.log_attempt(
+                self.profile, "locked", threshold=self.policy.threshold, fingerprint=self.embedder.fingerprint,
+                provider=getattr(self.embedder, "provider", ""), detail={"lockout_remaining_s": round(rem, 1)})
+        self._active = False
+        st = self._state("locked", True, reason=f"locked out: try again in {int(np.ceil(rem))} s",
+                         audit_id=audit_id)
+        st.lockout_remaining_s = rem
+        self.state = st
+        return st
+
+    # ------------------------------------------------------------------ attempt
+    def start_attempt(self, t: float | None = None) -> AttemptState:
+        """Begin a new attempt: "waiting", or "locked" (audited) while the profile is locked."""
+        self._reset_attempt()
+        self._started = True
+        if self.lockout_remaining() > 0:
+            return self._locked_state(audit=True)
+        self._active = True
+        if t is not None:
+            self._t0 = float(t)
+        self.state = self._state("waiting", False, reason="show your symbol to the camera")
+        return self.state
+
+    def feed(self, frame, t: float | None = None) -> AttemptState:
+        """One camera frame: preprocess, embed, decide."""
+        if not self._ready():
+            return self.state
+        return self.feed_preprocessed(preprocess(frame, self.preprocess_config), t)
+
+    def _ready(self) -> bool:
+        if not self._started:
+            self.start_attempt()
+        if self.state.state == "locked":
+            rem = self.lockout_remaining()
+            self.state.lockout_remaining_s = rem
+            self.state.reason = f"locked out: try again in {int(np.ceil(rem))} s" if rem > 0 else \
+                "the lockout is over: start a new attempt"
+            return False
+        return self._active
+
+    def feed_preprocessed(self, result: PreprocessResult, t: float | None = None,
+                          embedding: np.ndarray | None = None) -> AttemptState:
+        """A frame that was already preprocessed (optionally already embedded)."""
+        if not self._ready():
+            return self.state
+        self._now(t)
+        p = self.policy
+        if self._elapsed > p.time_limit_s:
+            return self._timeout(result)
+        self._frames_seen += 1
+        if not result.ok:
+            self.state = self._state("no_symbol", False, reason=result.reason, pre=result)
+            return self.state
+        if embedding is None:
+            embedding = self.embedder.embed_images(result.image[None])[0]
+        d = float(frame_distances(embedding, self.references, p.k_nearest)[0])
+        self._frames_used += 1
+        self._window.append(d <= p.threshold)
+        if self._best is None or d < self._best:
+            self._best = d
+            self._best_image = result.image
+        if sum(self._window) >= p.k:
+            return self._finish("granted", f"{sum(self._window)} of the last {len(self._window)} frames match",
+                                distance=d, pre=result)
+        if self._frames_used >= p.max_frames:
+            return self._finish("denied", f"no match in {self._frames_used} frames", distance=d, pre=result)
+        self.state = self._state("checking", False, distance=d, pre=result,
+                                 reason=f"{sum(self._window)} of {p.k} matching frames")
+        return self.state
+
+    def tick(self, t: float | None = None) -> AttemptState:
+        """No new frame: apply the time limit (and refresh a lockout countdown)."""
+        if not self._ready():
+            return self.state
+        self._now(t)
+        if self._elapsed > self.policy.time_limit_s:
+            return self._timeout(None)
+        self.state.elapsed_s = self._elapsed
+        self.state.time_left_s = max(0.0, self.policy.time_limit_s - self._elapsed)
+        return self.state
+
+    def finish(self, t: float | None = None, reason: str = "end of input") -> AttemptState:
+        """End the attempt now (end of a video; "cancelled" from a Cancel button)."""
+        if not self._ready():
+            return self.state
+        self._now(t)
+        if reason == "cancelled":
+            return self._finish("cancelled", "cancelled")
+        if self._frames_used:
+            return self._finish("denied", f"{reason}: {sum(self._window)} of {self.policy.k} matching frames")
+        return self._finish("no_symbol", f"{reason}: no symbol found")
+
+    def _timeout(self, pre) -> AttemptState:
+        if self._frames_used:
+            return self._finish("denied", f"time limit of {self.policy.time_limit_s:g} s reached without a match",
+                                pre=pre)
+        return self._finish("no_symbol", f"time limit of {self.policy.time_limit_s:g} s reached: no symbol found",
+                            pre=pre)
+
+    def _finish(self, decision: str, reason: str, distance=None, pre=None) -> AttemptState:
+        p = self.policy
+        now = self.clock()
+        lock = self.store.lockout(self.profile)
+        if decision == "granted":
+            lock = LockoutState(0, 0.0)
+        elif decision == "denied":
+            failures = lock.failures + 1
+            delay = p.lockout_delay(failures)
+            lock = LockoutState(failures, now + delay if delay > 0 else lock.locked_until)
+            if delay > 0:
+                reason += f"; locked out for {delay:g} s after {failures} denied attempts"
+        snapshot = self._best_image if (decision == "denied" and p.save_denied_snapshots) else None
+        detail = {"reason": reason, "k": p.k, "n": p.n, "matches": int(sum(self._window)),
+                  "frames_seen": self._frames_seen, "elapsed_s": round(self._elapsed, 3),
+                  "k_nearest": p.k_nearest, "failures": lock.failures}
+        audit_id = self.store.record_outcome(
+            self.profile, lock, decision=decision, best_distance=self._best, threshold=p.threshold,
+            frames_used=self._frames_used, fingerprint=self.embedder.fingerprint,
+            provider=getattr(self.embedder, "provider", ""), detail=detail, snapshot=snapshot)
+        self._active = False
+        self.state = self._state(decision, True, distance=distance, reason=reason, pre=pre, audit_id=audit_id)
+        if decision == "denied":
+            self.state.lockout_remaining_s = lock.remaining(now)
+        return self.state
+
+    def reload_references(self) -> None:
+        """Read the profile's references again (after an enrollment or a model switch)."""
+        self.references = self.store.reference_embeddings(self.profile, self.embedder.fingerprint)
+
+
+__all__ = ["Policy", "AttemptState", "Verifier", "resolve_policy", "frame_distances", "FINAL_STATES",
+           "StoreError"]
