@@ -42,6 +42,8 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
         if st.best_distance is not None:
             d = (d + " · " if d else "") + f"best distance {st.best_distance:.3f} > threshold {st.threshold:.3f}"
         return ("denied", "DENIED", d)
+    if s == "cancelled":
+        return ("waiting", "CANCELLED", "Press Space to try again.")
     if s == "no_symbol":
         big = "NO SYMBOL SEEN" if st.final else "NO SYMBOL"
         return ("no_symbol", big, (st.reason or "Hold the paper with your symbol inside the box.")
@@ -97,12 +99,12 @@ class MainWindow(QMainWindow):
         top.addWidget(self.profile_combo)
         self.start_button = QPushButton("Unlock  (Space)")
         self.start_button.setObjectName("startButton")
-        self.start_button.clicked.connect(self.start_attempt)
+        self.start_button.clicked.connect(lambda *_: self.start_attempt())
         self.start_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         top.addWidget(self.start_button)
         self.cancel_button = QPushButton("Cancel  (Esc)")
         self.cancel_button.setObjectName("cancelButton")
-        self.cancel_button.clicked.connect(self.cancel_attempt)
+        self.cancel_button.clicked.connect(lambda *_: self.cancel_attempt())
         self.cancel_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         top.addWidget(self.cancel_button)
         top.addStretch(1)
@@ -162,7 +164,7 @@ class MainWindow(QMainWindow):
         if shortcut:
             a.setShortcut(QKeySequence(shortcut) if isinstance(shortcut, str) else shortcut)
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        a.triggered.connect(slot)
+        a.triggered.connect(lambda *_: slot())       # not the 'checked' argument
         if name:
             a.setObjectName(name)
         if menu is not None:

@@ -1,0 +1,115 @@
+"""Main window with a fake camera (video file): granted for the enrolled digit, denied for
+another, lockout shown with its countdown and lifted, no camera said plainly."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from ui_support import ctx, enroll_from_video, isolated_qsettings, ui_model, videos  # noqa: F401
+
+from desktop_app.ui.main_window import MainWindow
+
+
+def make_window(qtbot, ctx, video):
+    ctx.camera_spec = str(video)
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    win.start_camera()
+    qtbot.waitUntil(win.frame_view.has_frame, timeout=5000)
+    return win
+
+
+def fast_policy(ctx, **kw):
+    pol = {"k": 2, "n": 3, "time_limit_s": 2.5, "max_frames": 8}
+    pol.update(kw)
+    ctx.store.set_setting("policy", pol)
+
+
+def test_granted_for_enrolled_digit_then_denied_for_another(qtbot, ctx, videos):
+    enroll_from_video(ctx, videos["three"], "alice", count=5)
+    fast_policy(ctx)
+    win = make_window(qtbot, ctx, videos["three"])
+    assert win.current_profile() == "alice"
+    assert win.banner.state == "waiting" and "READY" in win.banner.text()
+    assert "model:" in win.model_status.text() and win.provider_status.text() == "provider: CPU"
+    qtbot.waitUntil(lambda: "fps" in win.fps_status.text() and "—" not in win.fps_status.text(), timeout=4000)
+
+    with qtbot.waitSignal(win.attempt_finished, timeout=6000) as sig:
+        qtbot.keyClick(win, " ")                     # keyboard: Space starts an attempt
+    st = sig.args[0]
+    assert st.state == "granted", st.reason
+    assert win.banner.state == "granted" and "GRANTED" in win.banner.text()
+    assert st.best_distance <= st.threshold
+    assert ctx.store.audit(profile="alice", decision="granted")
+
+    # the same profile shown a 7: denied (time limit or max frames), audited
+    win.ctx.camera_spec = str(videos["seven"])
+    win.start_camera()
+    qtbot.wait(300)
+    with qtbot.waitSignal(win.attempt_finished, timeout=8000) as sig:
+        win.act_start.trigger()
+    st = sig.args[0]
+    assert st.state == "denied", st.reason
+    assert win.banner.state == "denied" and "DENIED" in win.banner.text()
+    assert st.best_distance > st.threshold
+    assert ctx.store.audit(profile="alice", decision="denied")
+    win.close()
+
+
+def test_lockout_shown_with_countdown_and_lifted(qtbot, ctx, videos):
+    enroll_from_video(ctx, videos["three"], "bob", count=3)
+    fast_policy(ctx, lockout_after=1, lockout_base_s=2.0, time_limit_s=1.5, max_frames=4)
+    win = make_window(qtbot, ctx, videos["seven"])
+    with qtbot.waitSignal(win.attempt_finished, timeout=6000) as sig:
+        qtbot.keyClick(win, " ")
+    assert sig.args[0].state == "denied"
+    assert "locked out" in sig.args[0].reason
+
+    # the next attempt is refused at once: LOCKED OUT with a countdown
+    with qtbot.waitSignal(win.attempt_finished, timeout=2000) as sig:
+        qtbot.keyClick(win, " ")
+    assert sig.args[0].state == "locked"
+    assert win.banner.state == "locked"
+    assert "LOCKED OUT 0:0" in win.banner.text()
+    assert ctx.store.audit(profile="bob", decision="locked")
+    # the countdown runs out and the window says so; a new attempt is possible again
+    qtbot.waitUntil(lambda: win.banner.state == "waiting", timeout=4000)
+    assert "Lockout over" in win.banner.text()
+    win.ctx.camera_spec = str(videos["three"])
+    win.start_camera()
+    qtbot.wait(200)
+    with qtbot.waitSignal(win.attempt_finished, timeout=6000) as sig:
+        qtbot.keyClick(win, " ")
+    assert sig.args[0].state == "granted"
+    win.close()
+
+
+def test_escape_cancels_an_attempt(qtbot, ctx, videos):
+    enroll_from_video(ctx, videos["three"], "carol", count=3)
+    fast_policy(ctx, time_limit_s=30, max_frames=1000, k=50, n=50)
+    win = make_window(qtbot, ctx, videos["seven"])
+    qtbot.keyClick(win, " ")
+    assert win.attempt_active
+    with qtbot.waitSignal(win.attempt_finished, timeout=2000) as sig:
+        qtbot.keyClick(win, Qt.Key.Key_Escape)
+    assert sig.args[0].state == "cancelled"
+    assert not win.attempt_active
+    assert ctx.store.audit(profile="carol", decision="cancelled")
+    win.close()
+
+
+def test_no_camera_still_opens_and_says_so(qtbot, ctx, tmp_path):
+    ctx.camera_spec = str(tmp_path / "missing.avi")
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    win.start_camera()
+    qtbot.waitUntil(lambda: win.banner.state == "no_camera", timeout=5000)
+    assert "NO CAMERA" in win.banner.text()
+    assert win.camera_status.text() == "camera: none"
+    assert not win.frame_view.has_frame()
+    # without a profile, Space does not crash and the window says what to do
+    win.on_camera_opened("x", False)
+    assert "NO PROFILE" in win.banner.text()
+    win.close()

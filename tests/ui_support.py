@@ -1,0 +1,128 @@
+"""Helpers for the UI tests: the model to use, a fake camera (a video file written with
+cv2.VideoWriter from synthetic camera frames), an app context on a temporary database."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from frames import render_frame
+
+PIXEL_MODEL_THRESHOLD = 0.75
+
+
+def pixel_model(path: Path) -> Path:
+    """A small real ONNX model with a valid contract, for when the shipped model is absent:
+    embedding = L2-normalised pixels after a fixed random projection (no torch needed)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from desktop_app.core.contract import contract_metadata
+
+    rng = np.random.default_rng(0)
+    w = (rng.normal(0, 1, (784, 64)) / 28.0).astype(np.float32)
+    nodes = [helper.make_node("Flatten", ["image"], ["flat"], axis=1),
+             helper.make_node("MatMul", ["flat", "W"], ["proj"]),
+             helper.make_node("LpNormalization", ["proj"], ["embedding"], axis=1, p=2)]
+    graph = helper.make_graph(
+        nodes, "pixels", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 64])],
+        [numpy_helper.from_array(w, "W")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    t = PIXEL_MODEL_THRESHOLD
+    op = {"threshold": t, "far": 1e-3, "frr": 0.05, "genuine": 100, "impostor": 1000}
+    doc = {"version": 1,
+           "input": {"name": "image", "size": 28, "polarity": "white_on_black",
+                     "scale": 1 / 255, "mean": 0.0, "std": 1.0},
+           "output": {"name": "embedding", "dim": 64, "metric": "euclidean", "normalized": True},
+           "thresholds": {"eer": dict(op), "far_1e-3": dict(op), "far_1e-4": dict(op, threshold=t * 0.8)},
+           "default_threshold": "far_1e-3",
+           "provenance": {"training_data": "none (test pixel model)", "date": "2026-01-01"}}
+    for k, v in contract_metadata(doc, model).items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, str(path))
+    return path
+
+
+def model_path(tmp_dir: Path) -> Path:
+    """The shipped default model when it is there, else the pixel model."""
+    from desktop_app.core.paths import DEFAULT_MODEL
+
+    if DEFAULT_MODEL.exists():
+        return DEFAULT_MODEL
+    return pixel_model(tmp_dir / "pixel.onnx")
+
+
+def digit_frames(digit, n: int, seed: int = 0, size=(320, 240)) -> list[np.ndarray]:
+    return [render_frame(digit, seed=seed + i, size=size) for i in range(n)]
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+    """An MJPG .avi, the most portable codec of opencv-python-headless."""
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert vw.isOpened(), "cv2.VideoWriter could not open an MJPG writer"
+    for f in frames:
+        vw.write(f)
+    vw.release()
+    return path
+
+
+# --- fixtures (import them into a test module by name) -------------------------------------
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ui_model(tmp_path_factory) -> Path:
+    return model_path(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory) -> dict:
+    """Fake cameras: 'three' and 'seven' (a handwritten-looking digit, 24 frames each, looping
+    in the app), 'blank' (paper without a symbol)."""
+    d = tmp_path_factory.mktemp("videos")
+    return {"three": write_video(d / "three.avi", digit_frames(3, 24, seed=300)),
+            "seven": write_video(d / "seven.avi", digit_frames(7, 24, seed=700)),
+            "blank": write_video(d / "blank.avi", [render_frame(None, seed=i, size=(320, 240)) for i in range(6)])}
+
+
+@pytest.fixture(autouse=False)
+def isolated_qsettings(tmp_path):
+    """QSettings (the data-folder choice) in a temporary folder, never the user's."""
+    from PySide6.QtCore import QSettings
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path / "qsettings"))
+    yield tmp_path / "qsettings"
+
+
+@pytest.fixture
+def ctx(tmp_path, ui_model, isolated_qsettings):
+    from desktop_app.ui.context import AppContext
+
+    c = AppContext.open(db=tmp_path / "twinlock.sqlite3", model=str(ui_model))
+    assert c.embedder is not None, c.model_error
+    yield c
+    c.close()
+
+
+def enroll_from_video(ctx, video: Path, profile: str, count: int = 5) -> int:
+    """Enroll with the core only (no wizard): the first ``count`` good frames of ``video``."""
+    from desktop_app.core.camera import make_source
+    from desktop_app.core.preprocess import preprocess
+
+    imgs, crops = [], []
+    with make_source(str(video)) as src:
+        for fr in src:
+            r = preprocess(fr.image)
+            if r.ok:
+                imgs.append(r.image)
+                crops.append(r.crop)
+            if len(imgs) == count:
+                break
+    emb = ctx.embedder.embed_images(np.stack(imgs))
+    return ctx.store.add_references(profile, np.stack(imgs), crops, emb, ctx.embedder.fingerprint,
+                                    create=not ctx.store.has_profile(profile), source="test")
