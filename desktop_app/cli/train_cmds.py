@@ -1,0 +1,130 @@
+"""``twinlock train`` and ``twinlock evaluate`` (need the training extra: torch).
+
+torch and ``training`` are imported only inside the handlers, so the app's CLI works
+without them.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+INSTALL_HINT = 'this command needs PyTorch: install the training extra with  pip install -e ".[train]"'
+
+
+def _need_torch() -> None:
+    from desktop_app.cli.main import SetupError
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise SetupError(INSTALL_HINT) from None
+
+
+def _classes(text: str) -> list[int]:
+    if not text:
+        return []
+    try:
+        out = sorted({int(t) for t in text.replace(" ", "").split(",") if t != ""})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected digits separated by commas (e.g. 8,9), not {text!r}")
+    if any(c < 0 or c > 9 for c in out) or len(out) > 8:
+        raise argparse.ArgumentTypeError("held-out classes must be digits 0-9, leaving at least two to train on")
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a twin network on MNIST (needs torch)",
+                       description="Train the embedding tower with a contrastive loss; writes best.pt, "
+                                   "last.pt, metrics.json and curves.png to --out.")
+    p.add_argument("--arch", choices=["twin", "seed"], default="twin",
+                   help="twin: twinlock's default recipe; seed: the seed notebook reproduced (baseline)")
+    p.add_argument("--data-dir", help="MNIST folder (default: $TWINLOCK_DATA_DIR or the user cache; "
+                                      "missing files are downloaded)")
+    p.add_argument("--out", default="runs/default", help="output folder (default: %(default)s)")
+    p.add_argument("--epochs", type=int, help="epochs (default: 12 twin, 10 seed)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: 256 twin, 16 seed)")
+    p.add_argument("--lr", type=float, help="peak learning rate (twin; default 3e-3)")
+    p.add_argument("--margin", type=float, default=1.0, help="contrastive margin m (default: %(default)s)")
+    p.add_argument("--embedding-dim", type=int, default=64, help="embedding size D (twin)")
+    p.add_argument("--width", type=int, default=16, help="channel width of the twin tower")
+    p.add_argument("--no-augment", action="store_true", help="turn off augmentation (twin)")
+    p.add_argument("--holdout-classes", type=_classes, default=[], metavar="D,D",
+                   help="digits left out of training, e.g. 8,9 (evaluate reports them separately)")
+    p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
+    p.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a training checkpoint on the MNIST test set (needs torch)",
+                       description="Pair accuracy (seed protocol, threshold from validation), ROC AUC, EER, "
+                                   "FRR at FAR 1e-2..1e-5 over all test pairs, 1-NN accuracy.")
+    e.add_argument("checkpoint", help="a .pt file written by `twinlock train`")
+    e.add_argument("--data-dir", help="MNIST folder (default: the one the checkpoint was trained on)")
+    e.add_argument("--json", dest="json_out", metavar="PATH",
+                   help="write the figures here (default: next to the checkpoint, <name>.eval.json)")
+    e.set_defaults(func=cmd_evaluate)
+
+
+def cmd_train(args) -> int:
+    _need_torch()
+    from desktop_app.cli.main import SetupError
+    from desktop_app.core.idx import IdxError
+    from training.checkpoint import CheckpointError, load_checkpoint
+    from training.mnist import DownloadError
+    from training.train import TrainConfig, train
+
+    if args.resume:
+        try:
+            ck = load_checkpoint(args.resume)
+        except CheckpointError as exc:
+            raise SetupError(str(exc)) from None
+        known = {f for f in TrainConfig.__dataclass_fields__}
+        cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
+        if args.epochs:
+            cfg.epochs = args.epochs
+        if args.data_dir:
+            cfg.data_dir = args.data_dir
+        if int(ck.get("epoch", 0)) >= cfg.epochs:
+            print(f"{args.resume} already finished all {cfg.epochs} epochs (pass --epochs N to go further)")
+            return 0
+    else:
+        seed = args.arch == "seed"
+        cfg = TrainConfig(arch=args.arch, epochs=args.epochs or (10 if seed else 12),
+                          batch_size=args.batch_size or (16 if seed else 256), margin=args.margin,
+                          embedding_dim=args.embedding_dim, width=args.width, augment=not args.no_augment and not seed,
+                          holdout_classes=args.holdout_classes, data_dir=args.data_dir, out_dir=args.out,
+                          seed=args.seed, threads=args.threads, val_size=args.val_size)
+        if args.lr:
+            cfg.lr = args.lr
+    if cfg.epochs < 1 or cfg.batch_size < 2:
+        raise SetupError("--epochs must be at least 1 and --batch-size at least 2")
+    try:
+        res = train(cfg, resume=args.resume)
+    except (IdxError, DownloadError, CheckpointError) as exc:
+        raise SetupError(str(exc)) from None
+    b = res["best"]
+    print(f"best epoch {b['epoch']}: validation EER {b['val_eer']:.4%}, pair accuracy "
+          f"{b.get('val_accuracy', float('nan')):.4%}; {res['train_seconds']:.0f}s of training")
+    print(f"checkpoints, metrics.json and curves.png in {res['out_dir']}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    _need_torch()
+    from pathlib import Path
+
+    from desktop_app.cli.main import SetupError
+    from desktop_app.core.idx import IdxError
+    from training.checkpoint import CheckpointError
+    from training.evaluate import evaluate, format_table, write_json
+    from training.mnist import DownloadError
+
+    try:
+        res = evaluate(args.checkpoint, data_dir=args.data_dir, log=lambda m: print(m, file=sys.stderr))
+    except (IdxError, DownloadError, CheckpointError) as exc:
+        raise SetupError(str(exc)) from None
+    print(format_table(res))
+    out = Path(args.json_out) if args.json_out else Path(args.checkpoint).with_suffix(".eval.json")
+    write_json(res, out)
+    print(f"figures written to {out}")
+    return 0

@@ -1,0 +1,128 @@
+"""Evaluate a checkpoint on the MNIST test set, every figure from desktop_app.core.metrics.
+
+- pair accuracy on the seed protocol (20,000 test pairs) at the threshold chosen on
+  validation pairs (the checkpoint's ``val_indices``; test data chooses nothing)
+- ROC AUC, EER and FRR at FAR 1e-2..1e-5 over ALL pairs among the test embeddings
+- 1-NN digit label of each test image against the training-set gallery
+- with held-out classes: the same on pairs involving the unseen digits
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from desktop_app.core import metrics as M
+from training.checkpoint import load_checkpoint, model_from_checkpoint
+from training.pairs import seed_protocol_pairs
+from training.train import embed
+
+FARS = (1e-2, 1e-3, 1e-4, 1e-5)
+TEST_PAIR_SEED = 1234          # the test pairs are the same for every model
+VAL_PAIR_SEED = 4321
+
+
+def _pairs(emb, labels, seed, mask=None):
+    i, j, same = seed_protocol_pairs(labels, seed)
+    if mask is not None:
+        keep = mask[i]
+        i, j, same = i[keep], j[keep], same[keep]
+    return np.linalg.norm(emb[i] - emb[j], axis=1), same
+
+
+def evaluate(checkpoint, data_dir=None, images=None, log: Callable[[str], None] = print,
+             progress: bool = True) -> dict:
+    """Figures for ``checkpoint`` (a path or a loaded dict). ``images`` may supply
+    {"train": (x, y), "test": (x, y)} instead of MNIST (tests)."""
+    t0 = time.time()
+    ck = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
+    cfg = ck["config"]
+    model = model_from_checkpoint(ck)
+    if images is None:
+        from training.mnist import load_mnist
+        d = data_dir or cfg.get("data_dir")
+        images = {"train": load_mnist(d, "train"), "test": load_mnist(d, "test")}
+    (x_tr, y_tr), (x_te, y_te) = images["train"], images["test"]
+    mean, std = float(cfg["mean"]), float(cfg["std"])
+    holdout = list(ck.get("class_split", {}).get("holdout_classes") or cfg.get("holdout_classes") or [])
+    val_idx = np.asarray(ck["val_indices"], dtype=np.int64)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(x_tr) + len(x_te), desc="embedding", unit="img", leave=False)
+
+    def ticker(offset):
+        def tick(done, total):
+            if bar is not None:
+                bar.n = offset + done
+                bar.refresh()
+        return tick
+
+    e_tr = embed(model, x_tr, mean, std, progress=ticker(0))
+    e_te = embed(model, x_te, mean, std, progress=ticker(len(x_tr)))
+    if bar is not None:
+        bar.close()
+
+    # threshold on validation pairs (train classes only: that is what the model saw)
+    d_val, s_val = _pairs(e_tr[val_idx], y_tr[val_idx], VAL_PAIR_SEED)
+    thr, val_acc = M.best_accuracy_threshold(d_val, s_val)
+
+    d_te, s_te = _pairs(e_te, y_te, TEST_PAIR_SEED)
+    res = {"checkpoint": str(checkpoint) if not isinstance(checkpoint, dict) else None,
+           "arch": ck["arch"], "epoch": ck.get("epoch"), "parameters": cfg.get("parameters"),
+           "train_seconds": ck.get("metrics", {}).get("train_seconds"),
+           "threshold": thr, "val_pair_accuracy": val_acc,
+           "pair_accuracy": M.pair_accuracy(d_te, s_te, thr), "test_pairs": int(d_te.size)}
+
+    gal = np.setdiff1d(np.arange(len(y_tr)), val_idx)          # the training images, not validation
+    nn_label, _ = M.nearest_neighbor(e_te, e_tr[gal], y_tr[gal])
+    res["nn_accuracy"] = float(np.mean(nn_label == y_te))
+
+    log("comparing all test pairs ...")
+    gen, imp = M.all_pairs(e_te, y_te)
+    res["all_pairs"] = M.summary(gen, imp, FARS)
+    del gen, imp
+    if holdout:
+        unseen = np.isin(y_te, holdout)
+        d_u, s_u = _pairs(e_te, y_te, TEST_PAIR_SEED, mask=unseen)
+        gen, imp = M.all_pairs(e_te, y_te, query_mask=unseen)
+        res["holdout"] = {"classes": holdout, "pair_accuracy": M.pair_accuracy(d_u, s_u, thr),
+                          "pairs": int(d_u.size), "nn_accuracy": float(np.mean(nn_label[unseen] == y_te[unseen])),
+                          "all_pairs": M.summary(gen, imp, FARS)}
+        del gen, imp
+    res["eval_seconds"] = time.time() - t0
+    return res
+
+
+def format_table(res: dict) -> str:
+    def block(name, r, acc, nn):
+        a = r["at_far"]
+        rows = [f"{name}",
+                f"  pair accuracy (seed protocol) {acc:8.4%}",
+                f"  ROC AUC                       {r['roc_auc']:.6f}",
+                f"  EER                           {r['eer']:8.4%}  (threshold {r['eer_threshold']:.4f})"]
+        for k, op in a.items():
+            flag = "" if op["supported"] else "  (too few impostor pairs to support)"
+            rows.append(f"  FRR at FAR {k:<6}             {op['frr']:8.4%}  (threshold {op['threshold']:.4f}){flag}")
+        rows.append(f"  1-NN accuracy                 {nn:8.4%}")
+        rows.append(f"  comparisons                   {r['genuine']:,} genuine, {r['impostor']:,} impostor")
+        return rows
+
+    lines = [f"checkpoint {res.get('checkpoint')} ({res['arch']}, epoch {res['epoch']}, "
+             f"{res.get('parameters') or '?'} parameters)",
+             f"threshold {res['threshold']:.4f} chosen on validation pairs (val accuracy {res['val_pair_accuracy']:.4%})"]
+    lines += block("all test digits", res["all_pairs"], res["pair_accuracy"], res["nn_accuracy"])
+    if "holdout" in res:
+        h = res["holdout"]
+        lines += block(f"unseen digits {h['classes']} (pairs involving them)", h["all_pairs"],
+                       h["pair_accuracy"], h["nn_accuracy"])
+    return "\n".join(lines)
+
+
+def write_json(res: dict, path) -> Path:
+    from desktop_app.core.paths import atomic_write_bytes
+    return atomic_write_bytes(path, json.dumps(res, indent=2, default=float).encode())

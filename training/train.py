@@ -1,0 +1,290 @@
+"""The training loop: ``train(TrainConfig)`` -> best/last checkpoints, metrics JSON, curves PNG.
+
+Two recipes:
+
+- ``twin`` (default): L2-normalised embedding, large random batches embedded once, the
+  contrastive loss over ALL pairs of the batch with hard-pair mining, batch augmentation
+  (affine + stroke thickness), AdamW with a one-cycle schedule.
+- ``seed``: the seed notebook as it was: pairs sampled once (each training image with a
+  same-digit and a different-digit partner), batch 16, RMSprop, margin 1, no augmentation,
+  input x/255.
+
+Validation (carved from the training set, seeded) runs after every epoch; the best epoch
+is chosen by the validation EER over all pairs of (a subset of) the validation images. Test
+data is never touched here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from desktop_app.core import metrics as M
+from training.augment import augment
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.losses import batch_contrastive_loss, contrastive_loss, pair_distances
+from training.model import build_model, count_parameters
+from training.pairs import class_mask, seed_protocol_pairs, validation_split
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "twin"
+    epochs: int = 12
+    batch_size: int = 256
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    margin: float = 1.0
+    embedding_dim: int = 64
+    width: int = 16
+    hard_fraction: float = 1.0
+    augment: bool = True
+    seed: int = 0
+    val_size: int = 5000
+    val_eer_size: int = 3000            # validation images used for the all-pairs EER each epoch
+    holdout_classes: list = field(default_factory=list)
+    data_dir: str | None = None
+    out_dir: str = "runs/default"
+    threads: int = 2
+    max_train: int | None = None         # use only this many training images (quick runs)
+    mean: float | None = None
+    std: float | None = None
+    recipe: str = ""
+
+    def resolved(self) -> "TrainConfig":
+        c = dataclasses.replace(self)
+        if c.arch == "seed":
+            c.mean = 0.0 if c.mean is None else c.mean
+            c.std = 1.0 if c.std is None else c.std
+            c.embedding_dim = 10
+        else:
+            c.mean = MNIST_MEAN if c.mean is None else c.mean
+            c.std = MNIST_STD if c.std is None else c.std
+        if not c.recipe:
+            c.recipe = SEED_RECIPE if c.arch == "seed" else (
+                f"twin w{c.width} D{c.embedding_dim} L2-normalised; batch {c.batch_size} all-pairs contrastive "
+                f"(margin {c.margin}, active-negative mining, hard positives {c.hard_fraction:g}); "
+                f"{'affine+thickness augmentation; ' if c.augment else ''}AdamW lr {c.lr:g} wd {c.weight_decay:g} "
+                f"one-cycle; {c.epochs} epochs")
+        return c
+
+
+SEED_RECIPE = ("seed notebook: SeedNet (BN, conv4@5x5 tanh, avgpool, conv16@5x5 tanh, avgpool, BN, "
+               "dense10 tanh); pairs sampled once; batch 16; RMSprop lr 1e-3; margin 1; no augmentation; x/255")
+
+
+def model_kwargs(cfg: TrainConfig) -> dict:
+    if cfg.arch == "seed":
+        return {"embedding_dim": 10}
+    return {"embedding_dim": cfg.embedding_dim, "width": cfg.width}
+
+
+def to_input(images_u8, mean: float, std: float) -> torch.Tensor:
+    """uint8 [N,28,28] (numpy or tensor) -> normalised float [N,1,28,28]."""
+    x = torch.as_tensor(images_u8).float().div_(255.0).unsqueeze(1)
+    return (x - mean) / std
+
+
+@torch.no_grad()
+def embed(model, images_u8, mean: float, std: float, batch: int = 2048,
+          progress: Callable | None = None) -> np.ndarray:
+    """Embeddings float32 [N, D] of uint8 images, in eval mode."""
+    was = model.training
+    model.eval()
+    out = []
+    for s in range(0, len(images_u8), batch):
+        out.append(model(to_input(images_u8[s:s + batch], mean, std)).numpy())
+        if progress:
+            progress(min(s + batch, len(images_u8)), len(images_u8))
+    model.train(was)
+    return np.concatenate(out).astype(np.float32)
+
+
+def pair_figures(emb: np.ndarray, labels: np.ndarray, seed: int, margin: float,
+                 threshold: float | None = None) -> dict:
+    """Seed-protocol pairs on ``emb``: loss, threshold (best accuracy unless given), accuracy."""
+    i, j, same = seed_protocol_pairs(labels, seed)
+    d = np.linalg.norm(emb[i] - emb[j], axis=1)
+    loss = float(contrastive_loss(torch.from_numpy(d), torch.from_numpy(same), margin))
+    if threshold is None:
+        threshold, acc = M.best_accuracy_threshold(d, same)
+    else:
+        acc = M.pair_accuracy(d, same, threshold)
+    return {"loss": loss, "threshold": float(threshold), "accuracy": float(acc), "pairs": int(i.size)}
+
+
+# ------------------------------------------------------------------ data
+
+def load_split(cfg: TrainConfig, images=None, labels=None):
+    """(x, y, train_idx, val_idx) — indices into the training set, train classes only."""
+    if images is None:
+        from training.mnist import load_mnist
+        images, labels = load_mnist(cfg.data_dir, "train")
+    n = len(labels)
+    tr, va = validation_split(n, min(cfg.val_size, n // 5) if cfg.val_size >= n else cfg.val_size, cfg.seed)
+    if cfg.max_train:
+        tr = np.sort(np.random.default_rng(cfg.seed + 1).permutation(tr)[:cfg.max_train])
+    keep = [c for c in range(10) if c not in set(cfg.holdout_classes)]
+    tr = tr[class_mask(labels[tr], keep)]
+    va = va[class_mask(labels[va], keep)]
+    return images, labels, tr, va
+
+
+# ------------------------------------------------------------------ loop
+
+class _Stop(Exception):
+    pass
+
+
+def _rng_state():
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+
+
+def train(cfg: TrainConfig, images=None, labels=None, resume: str | os.PathLike | None = None,
+          progress: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Train per ``cfg``; returns the final metrics dict. ``images``/``labels`` (uint8
+    [N,28,28] / [N]) replace MNIST (tests use small synthetic sets)."""
+    cfg = cfg.resolved()
+    torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    x_all, y_all, tr, va = load_split(cfg, images, labels)
+    x_tr, y_tr = torch.from_numpy(np.ascontiguousarray(x_all[tr])), torch.from_numpy(y_all[tr].astype(np.int64))
+    x_va, y_va = x_all[va], y_all[va]
+    eer_sub = np.random.default_rng(cfg.seed + 2).permutation(len(va))[:cfg.val_eer_size]
+    # a fixed slice of training images, un-augmented, for the "train" curve
+    tr_probe = np.random.default_rng(cfg.seed + 3).permutation(len(tr))[:min(len(tr), len(va) or 1000)]
+
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.arch, **model_kwargs(cfg))
+    if cfg.arch == "seed":
+        opt = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+        steps_per_epoch = math.ceil(2 * len(tr) / cfg.batch_size)
+        sched = None
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        steps_per_epoch = len(tr) // cfg.batch_size
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch,
+                                                    pct_start=0.2)
+    history: list[dict] = []
+    best = {"epoch": 0, "val_eer": float("inf")}
+    start_epoch = 1
+    seconds = 0.0
+    if resume:
+        ck = load_checkpoint(resume)
+        model.load_state_dict(ck["state_dict"])
+        opt.load_state_dict(ck["optimizer"])
+        if sched is not None and ck.get("scheduler"):
+            sched.load_state_dict(ck["scheduler"])
+        history = list(ck["metrics"].get("history", []))
+        best = dict(ck["metrics"].get("best", best))
+        seconds = float(ck["metrics"].get("train_seconds", 0.0))
+        start_epoch = int(ck["epoch"]) + 1
+        if ck.get("rng"):
+            torch.set_rng_state(ck["rng"]["torch"])
+            np.random.set_state(ck["rng"]["numpy"])
+        log(f"resuming from {resume} at epoch {start_epoch}/{cfg.epochs}")
+
+    seed_pairs = None
+    if cfg.arch == "seed":  # sampled once, as the notebook did
+        seed_pairs = seed_protocol_pairs(y_tr.numpy(), cfg.seed + 10)
+
+    def fields(epoch):
+        return dict(arch=cfg.arch, model_kwargs=model_kwargs(cfg), state_dict=model.state_dict(),
+                    config={**dataclasses.asdict(cfg), "normalized": bool(model.normalized),
+                            "parameters": count_parameters(model)},
+                    metrics={"history": history, "best": best, "train_seconds": seconds},
+                    class_split={"train_classes": [c for c in range(10) if c not in cfg.holdout_classes],
+                                 "holdout_classes": list(cfg.holdout_classes)},
+                    val_indices=va.tolist(), epoch=epoch, optimizer=opt.state_dict(),
+                    scheduler=sched.state_dict() if sched is not None else None, rng=_rng_state())
+
+    bar_factory = None
+    if progress:
+        from tqdm import tqdm
+        bar_factory = tqdm
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        t0 = time.time()
+        model.train()
+        g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)   # per-epoch: resume-exact
+        if cfg.arch == "seed":
+            pi, pj, ps = seed_pairs
+            order = torch.randperm(len(pi), generator=g).numpy()
+            batches = [order[s:s + cfg.batch_size] for s in range(0, len(order), cfg.batch_size)]
+        else:
+            order = torch.randperm(len(tr), generator=g)
+            batches = [order[s * cfg.batch_size:(s + 1) * cfg.batch_size] for s in range(steps_per_epoch)]
+        it = bar_factory(batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, unit="batch",
+                         mininterval=1.0) if bar_factory else batches
+        run_loss, run_n = 0.0, 0
+        for bi, b in enumerate(it):
+            if cfg.arch == "seed":
+                a = to_input(x_tr[pi[b]], cfg.mean, cfg.std)
+                c = to_input(x_tr[pj[b]], cfg.mean, cfg.std)
+                emb = model(torch.cat([a, c]))
+                d = pair_distances(emb[:len(b)], emb[len(b):])
+                loss = contrastive_loss(d, torch.from_numpy(ps[b]), cfg.margin)
+                stats = {}
+            else:
+                xb = x_tr[b].float().div_(255.0).unsqueeze(1)
+                if cfg.augment:
+                    xb = augment(xb, g)
+                emb = model((xb - cfg.mean) / cfg.std)
+                loss, stats = batch_contrastive_loss(emb, y_tr[b], cfg.margin, cfg.hard_fraction)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            run_loss += loss.item() * len(b)
+            run_n += len(b)
+            if bar_factory and bi % 10 == 0:
+                it.set_postfix(loss=f"{run_loss / run_n:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()})
+        if bar_factory:
+            it.close()
+        seconds += time.time() - t0
+        # ---- validation
+        ev = embed(model, x_va, cfg.mean, cfg.std)
+        val = pair_figures(ev, y_va, cfg.seed + 20, cfg.margin)
+        gen, imp = M.all_pairs(ev[eer_sub], y_va[eer_sub])
+        val_eer, _ = M.eer(gen, imp)
+        et = embed(model, x_tr[tr_probe].numpy(), cfg.mean, cfg.std)
+        trn = pair_figures(et, y_tr[tr_probe].numpy(), cfg.seed + 21, cfg.margin, threshold=val["threshold"])
+        rec = {"epoch": epoch, "train_loss": run_loss / max(run_n, 1), "train_pair_loss": trn["loss"],
+               "train_accuracy": trn["accuracy"], "val_loss": val["loss"], "val_accuracy": val["accuracy"],
+               "val_threshold": val["threshold"], "val_eer": float(val_eer),
+               "lr": opt.param_groups[0]["lr"], "seconds": seconds}
+        history.append(rec)
+        log(f"epoch {epoch}/{cfg.epochs}: loss {rec['train_loss']:.4f}  train acc {trn['accuracy']:.4%}  "
+            f"val acc {val['accuracy']:.4%}  val EER {val_eer:.4%}  thr {val['threshold']:.3f}  "
+            f"[{seconds:.0f}s]")
+        improved = val_eer < best["val_eer"] or (val_eer == best["val_eer"])
+        if improved:
+            best = {"epoch": epoch, "val_eer": float(val_eer), "val_accuracy": val["accuracy"],
+                    "val_threshold": val["threshold"]}
+            save_checkpoint(out / "best.pt", **fields(epoch))
+        save_checkpoint(out / "last.pt", **fields(epoch))
+        _write_json(out / "metrics.json", {"config": dataclasses.asdict(cfg), "history": history, "best": best,
+                                            "train_seconds": seconds,
+                                            "parameters": count_parameters(model)})
+        try:
+            from training.plots import plot_curves
+            plot_curves(history, out / "curves.png", title=f"{cfg.arch}: {cfg.recipe[:70]}")
+        except ImportError:  # matplotlib missing: curves are optional
+            pass
+    return {"history": history, "best": best, "train_seconds": seconds, "out_dir": str(out)}
+
+
+def _write_json(path: Path, obj) -> None:
+    from desktop_app.core.paths import atomic_write_bytes
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=float).encode())
