@@ -61,4 +61,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run through the imported module, so that SetupError raised by the command modules
+    # (which import desktop_app.cli.main) is the class caught here, not a __main__ copy
+    from desktop_app.cli.main import main as _main
+
+    sys.exit(_main())
