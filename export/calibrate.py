@@ -62,9 +62,11 @@ def calibration_set(ckpt: dict, data_dir=None, count: int | None = DEFAULT_CALIB
             lab = np.asarray(labels)[idx]
             desc = {
                 "source": "mnist-train-val",
-                "description": (f"{idx.size} of the {n_val} MNIST training-set images held out of "
-                                f"training for validation (checkpoint val_indices), seeded subset "
-                                f"(seed {seed}); not the test set"),
+                "description": (f"{'all' if idx.size == n_val else idx.size} of the {n_val} "
+                                f"MNIST training-set images held out of "
+                                f"training for validation (checkpoint val_indices)"
+                                + ("" if idx.size == n_val else f", seeded subset (seed {seed})")
+                                + "; not the test set"),
                 "count": int(idx.size), "validation_images": int(n_val),
                 "classes": sorted(int(c) for c in np.unique(lab)), "seed": seed,
                 "data_dir": str(ddir),

@@ -105,7 +105,7 @@ def _evaluation_figures(metrics) -> dict:
         return {}
     out = {}
     for k, v in metrics.items():
-        if isinstance(v, (list, tuple)) and len(v) > 3:
+        if k in ("history", "config") or (isinstance(v, (list, tuple)) and len(v) > 3):
             continue                              # per-epoch history: not for the contract
         out[k] = v
     return _jsonable(out)
@@ -187,7 +187,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
                       progress: bool = True, log=print, _tamper=None) -> ExportResult:
     """Export ``checkpoint`` to ``dest`` (see the module doc). Raises :class:`ExportError`.
 
-    ``_tamper`` (tests only) may change the provisional graph before the parity check, to
+    ``_tamper`` (tests only) may change the exported graph before the parity check, to
     prove that a graph which does not compute the tower is refused.
     """
     import onnx
@@ -205,11 +205,11 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
 
     log(f"exporting {ckpt_path} ({ckpt.get('arch')}, {sum(p.numel() for p in model.parameters()):,} "
         "parameters) to ONNX")
-    proto = tower_to_onnx(model)
-    dim = embedding_dim(proto)
     calib = cal.calibration_set(ckpt, data_dir=data_dir, count=calib_count, seed=seed,
                                 allow_synthetic=allow_synthetic, log=log)
     log(f"calibration data: {calib.description['description']}")
+    proto = tower_to_onnx(model)
+    dim = embedding_dim(proto)
 
     from .synthetic import synthetic_digits
     synth, _ = synthetic_digits(64, seed=seed + 1)
@@ -223,9 +223,9 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
     with tempfile.TemporaryDirectory(prefix="twinlock-export-") as work:
         work = Path(work)
         float_prov = work / "float.onnx"
-        prov = _provisional(proto, cfg, dim, normalized)
         if _tamper is not None:
-            prov = _tamper(prov)
+            proto = _tamper(proto)
+        prov = _provisional(proto, cfg, dim, normalized)
         _save(prov, float_prov)
 
         emb_float = _embedder(float_prov, log)

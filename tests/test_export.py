@@ -1,0 +1,224 @@
+"""twinlock export on a small random twin tower: the written file, parity, calibration,
+and every way export refuses (nothing written, an existing model kept byte for byte)."""
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from desktop_app.core import metrics  # noqa: E402
+from desktop_app.core.contract import read_contract  # noqa: E402
+from desktop_app.core.embedder import Embedder  # noqa: E402
+from export.calibrate import calibration_set  # noqa: E402
+from export.errors import ExportError  # noqa: E402
+from export.pipeline import export_checkpoint  # noqa: E402
+from export.synthetic import synthetic_digits  # noqa: E402
+from training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint  # noqa: E402
+from training.model import build_model  # noqa: E402
+
+N_TRAIN, VAL = 300, np.arange(100, 260)       # 160 "validation" images of the fake training set
+
+
+def write_idx(folder: Path, split: str, images: np.ndarray, labels: np.ndarray) -> None:
+    names = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+             "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}[split]
+    n = len(images)
+    head_i = (0x803).to_bytes(4, "big") + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    head_l = (0x801).to_bytes(4, "big") + n.to_bytes(4, "big")
+    (folder / names[0]).write_bytes(gzip.compress(head_i + images.astype(np.uint8).tobytes()))
+    (folder / names[1]).write_bytes(gzip.compress(head_l + labels.astype(np.uint8).tobytes()))
+
+
+@pytest.fixture(scope="module")
+def fake_mnist(tmp_path_factory):
+    """A synthetic MNIST folder (real IDX files): the calibration path runs end to end."""
+    d = tmp_path_factory.mktemp("mnist")
+    x, y = synthetic_digits(N_TRAIN, seed=11)
+    write_idx(d, "train", x, y)
+    xt, yt = synthetic_digits(50, seed=12)
+    write_idx(d, "test", xt, yt)
+    return d, x, y
+
+
+def make_checkpoint(path, model, arch, kwargs, data_dir, val=VAL, **cfg_over):
+    cfg = dict(mean=0.1307, std=0.3081, margin=1.0, epochs=0, seed=0, batch_size=64,
+               embedding_dim=kwargs.get("embedding_dim"), normalized=bool(model.normalized),
+               holdout_classes=[], data_dir=str(data_dir), recipe="test recipe")
+    cfg.update(cfg_over)
+    return save_checkpoint(path, arch=arch, model_kwargs=kwargs, state_dict=model.state_dict(),
+                           config=cfg, metrics={"best": {"val_eer": 0.5}, "history": [1, 2, 3, 4, 5]},
+                           class_split={"train_classes": list(range(10)), "holdout_classes": []},
+                           val_indices=[int(i) for i in val] if val is not None else None, epoch=0)
+
+
+@pytest.fixture(scope="module")
+def random_ckpt(tmp_path_factory, fake_mnist):
+    torch.manual_seed(0)
+    model = build_model("twin", embedding_dim=16, width=8)
+    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, "twin",
+                           {"embedding_dim": 16, "width": 8}, fake_mnist[0])
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, random_ckpt, fake_mnist):
+    dest = tmp_path_factory.mktemp("out") / "model.onnx"
+    logs = []
+    result = export_checkpoint(random_ckpt, dest, data_dir=fake_mnist[0], calib_count=None,
+                               progress=False, log=logs.append)
+    return result, dest, logs
+
+
+def test_written_model_is_checked_self_contained_and_has_dynamic_batch(exported):
+    result, dest, _ = exported
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["model.onnx"]   # no temp or data files
+    onnx.checker.check_model(str(dest), full_check=True)
+    m = onnx.load(str(dest))
+    assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in m.graph.initializer)
+    (inp,), (out,) = m.graph.input, m.graph.output
+    dims = inp.type.tensor_type.shape.dim
+    assert inp.name == "image" and dims[0].dim_param and [d.dim_value for d in dims[1:]] == [1, 28, 28]
+    assert out.name == "embedding" and out.type.tensor_type.shape.dim[1].dim_value == 16
+    assert result.size_bytes == dest.stat().st_size
+
+
+def test_contract_round_trip(exported, random_ckpt, fake_mnist):
+    result, dest, _ = exported
+    c = read_contract(dest)
+    assert c.fingerprint == result.fingerprint
+    assert (c.mean, c.std, c.scale) == (pytest.approx(0.1307), pytest.approx(0.3081), pytest.approx(1 / 255))
+    assert c.embedding_dim == 16 and c.normalized is True and c.metric == "euclidean"
+    assert c.raw["input"]["layout"] == "NCHW" and c.raw["input"]["polarity"] == "white_on_black"
+    assert set(c.thresholds) == {"eer", "far_1e-3", "far_1e-4"}
+    assert c.default_threshold_key in c.thresholds
+    p = c.provenance
+    assert p["recipe"] == "test recipe" and p["margin"] == 1.0 and p["seed"] == 0
+    assert p["evaluation"] == {"best": {"val_eer": 0.5}}          # per-epoch history left out
+    assert {"torch", "onnx", "onnxruntime"} <= set(p["versions"])
+    import hashlib
+    assert p["checkpoint"]["sha256"] == hashlib.sha256(Path(random_ckpt).read_bytes()).hexdigest()
+    cal = p["calibration"]
+    assert cal["source"] == "mnist-train-val" and cal["count"] == len(VAL)
+    assert "not the test set" in cal["description"]
+    n = len(VAL)
+    assert cal["genuine_comparisons"] + cal["impostor_comparisons"] == n * (n - 1) // 2
+    for key in ("eer", "far_1e-3", "far_1e-4"):
+        op = c.thresholds[key]
+        assert op["genuine"] == cal["genuine_comparisons"] and op["impostor"] == cal["impostor_comparisons"]
+        assert op["false_rejects"] == round(op["frr"] * op["genuine"])
+        assert isinstance(op["supported"], bool)
+
+
+def test_parity_with_pytorch_at_batch_1_7_256(exported, random_ckpt, fake_mnist):
+    _, dest, _ = exported
+    model = model_from_checkpoint(load_checkpoint(random_ckpt))
+    emb = Embedder(dest, preference="cpu")
+    _, imgs, _ = fake_mnist
+    rng = np.random.default_rng(5)
+    for b in (1, 7, 256):
+        for x in (rng.standard_normal((b, 1, 28, 28)).astype(np.float32),
+                  emb.normalize_pixels(imgs[np.arange(b) % len(imgs)])):
+            with torch.no_grad():
+                ref = model(torch.from_numpy(x)).numpy()
+            assert np.max(np.abs(emb.embed(x) - ref)) <= 1e-5
+
+
+def test_thresholds_are_calibrated_on_the_validation_images(exported, fake_mnist):
+    """Recompute the thresholds independently from the val_indices images."""
+    _, dest, _ = exported
+    _, imgs, labels = fake_mnist
+    emb = Embedder(dest, preference="cpu")
+    gen, imp = metrics.all_pairs(emb.embed_images(imgs[VAL]), labels[VAL])
+    c = read_contract(dest)
+    rate, t = metrics.eer(gen, imp)
+    assert c.thresholds["eer"]["eer"] == pytest.approx(rate) and c.thresholds["eer"]["threshold"] == pytest.approx(t)
+    for key, far in (("far_1e-3", 1e-3), ("far_1e-4", 1e-4)):
+        op = metrics.threshold_at_far(gen, imp, far)
+        assert c.thresholds[key]["threshold"] == pytest.approx(op.threshold)
+        assert c.thresholds[key]["frr"] == pytest.approx(op.frr)
+
+
+def test_export_is_deterministic(exported, random_ckpt, fake_mnist, tmp_path):
+    """Same checkpoint -> same graph fingerprint (the model card's reproduce step relies on it)."""
+    result, _, _ = exported
+    again = export_checkpoint(random_ckpt, tmp_path / "again.onnx", data_dir=fake_mnist[0],
+                              calib_count=50, progress=False, log=lambda m: None)
+    assert again.fingerprint == result.fingerprint
+
+
+def _scale_first_weight(model_proto):
+    from onnx import numpy_helper
+    init = max(model_proto.graph.initializer, key=lambda t: np.prod(t.dims))
+    w = numpy_helper.to_array(init) * 1.01
+    init.CopyFrom(numpy_helper.from_array(w.astype(np.float32), init.name))
+    return model_proto
+
+
+def test_parity_failure_writes_nothing_and_keeps_the_old_model(exported, random_ckpt, fake_mnist, tmp_path):
+    _, good, _ = exported
+    dest = tmp_path / "model.onnx"
+    dest.write_bytes(good.read_bytes())
+    before = dest.read_bytes()
+    with pytest.raises(ExportError) as exc:
+        export_checkpoint(random_ckpt, dest, data_dir=fake_mnist[0], calib_count=50, progress=False,
+                          log=lambda m: None, _tamper=_scale_first_weight)
+    assert "parity check failed" in str(exc.value) and "nothing was written" in str(exc.value)
+    assert dest.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_refusals_before_any_work(random_ckpt, fake_mnist, tmp_path):
+    with pytest.raises(ExportError, match="must end in .onnx"):
+        export_checkpoint(random_ckpt, tmp_path / "model.bin", progress=False, log=lambda m: None)
+    with pytest.raises(ExportError, match="is a folder"):
+        (tmp_path / "dir.onnx").mkdir()
+        export_checkpoint(random_ckpt, tmp_path / "dir.onnx", progress=False, log=lambda m: None)
+    with pytest.raises(ExportError, match="checkpoint not found"):
+        export_checkpoint(tmp_path / "missing.pt", tmp_path / "m.onnx", progress=False, log=lambda m: None)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ExportError, match="corrupt or not a PyTorch file"):
+        export_checkpoint(bad, tmp_path / "m.onnx", progress=False, log=lambda m: None)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_wrong_data_dir_and_no_fallback(tmp_path, fake_mnist):
+    torch.manual_seed(1)
+    model = build_model("twin", embedding_dim=8, width=4)
+    ck = make_checkpoint(tmp_path / "c.pt", model, "twin", {"embedding_dim": 8, "width": 4},
+                         tmp_path / "nowhere", val=[0, 1, 100000])
+    with pytest.raises(ExportError, match="val_indices run past the 300 images"):
+        export_checkpoint(ck, tmp_path / "m.onnx", data_dir=fake_mnist[0], progress=False, log=lambda m: None)
+    with pytest.raises(ExportError, match="cannot calibrate.*--data-dir"):
+        export_checkpoint(ck, tmp_path / "m.onnx", allow_synthetic=False, progress=False, log=lambda m: None)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_synthetic_fallback_is_described(tmp_path):
+    logs = []
+    ckpt = {"config": {"data_dir": str(tmp_path / "nowhere")}, "val_indices": [1, 2, 3]}
+    cs = calibration_set(ckpt, data_dir=None, count=40, log=logs.append)
+    assert cs.images.shape == (40, 28, 28) and cs.images.dtype == np.uint8
+    assert cs.description["source"] == "synthetic" and "fallback" in cs.description["description"]
+    assert "could not be read" in cs.description["warning"]
+    assert logs and "warning" in logs[0] and "synthetic" in logs[0]
+    cs = calibration_set({"config": {}}, count=30, log=logs.append)
+    assert "no validation images" in cs.description["warning"]
+
+
+def test_never_the_test_set(fake_mnist, monkeypatch):
+    """Calibration reads only the training split."""
+    import training.mnist as mn
+    seen = []
+    real = mn.load_mnist
+
+    def spy(data_dir=None, split="train", **kw):
+        seen.append(split)
+        return real(data_dir, split, **kw)
+    monkeypatch.setattr(mn, "load_mnist", spy)
+    cs = calibration_set({"config": {}, "val_indices": list(VAL)}, data_dir=fake_mnist[0], count=None)
+    assert seen == ["train"] and len(cs.images) == len(VAL)
+    np.testing.assert_array_equal(cs.images, fake_mnist[1][VAL])
