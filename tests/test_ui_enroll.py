@@ -1,0 +1,134 @@
+"""Enrollment through the wizard, from a fake camera (a video file) and from image files."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWizard
+
+from ui_support import ctx, digit_frames, isolated_qsettings, ui_model, videos  # noqa: F401
+
+from desktop_app.ui.capture import Capture
+from desktop_app.ui.enroll_wizard import EnrollWizard
+
+
+def start_capture(qtbot, video):
+    from desktop_app.core.camera import open_source
+
+    cap = Capture()
+    frames = []
+    cap.frame.connect(lambda fr, res: frames.append(res))
+    cap.start(lambda: open_source(str(video), loop=True, realtime=True))
+    qtbot.waitUntil(lambda: len(frames) > 0, timeout=5000)
+    return cap
+
+
+def next_frame(qtbot, page):
+    page._latest = None
+    qtbot.waitUntil(lambda: page._latest is not None, timeout=3000)
+
+
+def test_enroll_through_wizard_from_fake_camera(qtbot, ctx, videos):
+    cap = start_capture(qtbot, videos["three"])
+    wiz = EnrollWizard(ctx, cap)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    # page 1: a bad name is refused with a message, a good one accepted
+    pp = wiz.profile_page
+    qtbot.keyClicks(pp.name_edit, "../etc")
+    wiz.next()
+    assert wiz.currentPage() is pp and pp.error.text()
+    pp.name_edit.setText("alice")
+    wiz.next()
+    page = wiz.capture_page
+    assert wiz.currentPage() is page
+    page.k_spin.setValue(4)
+    assert not page.isComplete()
+    assert not wiz.button(QWizard.WizardButton.NextButton).isEnabled()
+    for _ in range(4):
+        next_frame(qtbot, page)
+        assert page._latest[1].ok, page._latest[1].reason
+        qtbot.keyClick(page, Qt.Key.Key_Space)          # Capture (Space)
+    assert len(page.items) == 4 and page.list.count() == 4
+    assert "4 of 4" in page.count_label.text()
+    # retake: discard #2, capture another
+    page.list.item(1).setSelected(True)
+    page.discard_selected()
+    assert len(page.items) == 3 and not page.isComplete()
+    assert [page.list.item(i).text() for i in range(3)] == ["#1", "#2", "#3"]
+    next_frame(qtbot, page)
+    page.capture_button.click()
+    assert page.isComplete() and wiz.button(QWizard.WizardButton.NextButton).isEnabled()
+    wiz.next()
+    summ = wiz.summary_page
+    assert wiz.currentPage() is summ
+    assert summ.table.rowCount() == 4
+    assert "4 references" in summ.message.text()
+    assert summ.report.distances.shape == (4, 4)
+    wiz.button(QWizard.WizardButton.FinishButton).click()
+    assert wiz.saved_profile == "alice"
+    prof = ctx.store.get_profile("alice")
+    assert prof.n_references == 4
+    refs = ctx.store.references("alice")
+    assert all(r.fingerprint == ctx.embedder.fingerprint for r in refs)
+    np.testing.assert_allclose(refs[0].embedding, summ.embeddings[0], atol=1e-6)
+    assert refs[0].image.shape == (28, 28) and refs[0].crop is not None
+    assert ctx.store.audit(profile="alice", decision="enrolled")
+    cap.stop()
+
+
+def test_capture_gate_refuses_frames_without_a_symbol(qtbot, ctx, videos):
+    cap = start_capture(qtbot, videos["blank"])
+    wiz = EnrollWizard(ctx, cap)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    wiz.profile_page.name_edit.setText("bob")
+    wiz.next()
+    page = wiz.capture_page
+    next_frame(qtbot, page)
+    assert not page.capture_current()
+    assert page.gate.text().startswith("Not taken:")
+    assert page.items == []
+    cap.stop()
+
+
+def test_import_files_with_outlier_warning(qtbot, ctx, tmp_path):
+    cap = Capture()        # no camera at all
+    wiz = EnrollWizard(ctx, cap)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    wiz.profile_page.name_edit.setText("carol")
+    wiz.next()
+    page = wiz.capture_page
+    assert not page.capture_current() and "No camera" in page.gate.text()
+    paths = []
+    for i, f in enumerate(digit_frames(3, 5, seed=300) + digit_frames(7, 1, seed=700)):
+        p = tmp_path / f"img{i}.png"
+        cv2.imwrite(str(p), f)
+        paths.append(str(p))
+    bad = tmp_path / "not-an-image.png"
+    bad.write_bytes(b"nope")
+    page.k_spin.setValue(6)
+    page.import_files(paths + [str(bad)])
+    assert len(page.items) == 6
+    assert "not-an-image.png" in page.import_errors.text()
+    wiz.next()
+    rep = wiz.summary_page.report
+    # the 7 among five 3s stands out (a sloppy 3 may too, with a weak model)
+    assert 5 in rep.outliers and len(rep.outliers) <= 2, rep.median_to_others
+    assert "#6 (median distance" in wiz.summary_page.message.text()
+
+
+def test_consistency_flags_the_reference_that_stands_out():
+    from desktop_app.ui.consistency import consistency
+
+    e = np.array([[1, 0], [0.98, 0.2], [0.96, -0.28], [0, 1]], np.float32)
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    rep = consistency(e, threshold=0.5)
+    assert rep.outliers == [3]
+    assert rep.distances.shape == (4, 4) and np.allclose(np.diag(rep.distances), 0)
+    assert "Warning: #4" in rep.message()
+    same = consistency(np.repeat(e[:1], 3, axis=0), threshold=0.5)
+    assert same.outliers == [] and "consistent" in same.message()
+    spread = consistency(np.eye(4, dtype=np.float32), threshold=0.5)   # all sqrt(2) apart
+    assert spread.outliers == [] and spread.spread_out and "farther apart" in spread.message()
