@@ -357,7 +357,8 @@ class CalibrationDialog(QDialog):
         self.hist.set_data(g, i)
         self.rates.set_data(g, i)
         self.det.set_data(g, i)
-        self._lo, self._hi = 0.0, float(max(g.max(), i.max())) * 1.02 or 1.0
+        lo, hi = float(min(g.min(), i.min())), float(max(g.max(), i.max()))
+        self._lo, self._hi = max(1e-4, 0.9 * lo), max(hi * 1.02, 2e-4)
         self._enable_threshold(True)
         # start at the profile's current threshold when it lies in range, else at FAR 1e-3
         cur = self.current_threshold()

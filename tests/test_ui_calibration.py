@@ -1,0 +1,92 @@
+"""Calibration dialog: distances computed in a background job from prepared samples, charts
+drawn, threshold chosen by target FAR or by dragging, Apply persisted + audited, Reset."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from ui_support import (ctx, digit_frames, enroll_from_video, isolated_qsettings, ui_model,  # noqa: F401
+                        videos)
+
+from desktop_app.core import calibration, metrics
+from desktop_app.ui.calibration_dialog import CalibrationDialog, describe_point
+
+
+@pytest.fixture
+def sample_files(tmp_path):
+    def write(frames, stem):
+        out = []
+        for i, f in enumerate(frames):
+            p = tmp_path / f"{stem}{i}.png"
+            cv2.imwrite(str(p), f)
+            out.append(str(p))
+        return out
+    genuine = write(digit_frames(3, 8, seed=3000), "g")
+    impostor = write([f for d in (1, 4, 7, 8) for f in digit_frames(d, 4, seed=100 * d + 5000)], "i")
+    return genuine, impostor
+
+
+def test_calibration_dialog_computes_and_applies(qtbot, ctx, videos, sample_files):
+    enroll_from_video(ctx, videos["three"], "alice", count=5)
+    dlg = CalibrationDialog(ctx, "alice")
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert not dlg.apply_button.isEnabled()
+    dlg.mode.setCurrentIndex(1)                    # image files
+    dlg.compute_button.click()
+    assert "Choose genuine AND impostor" in dlg.source_label.text()
+    dlg.genuine_files, dlg.impostor_files = sample_files
+    dlg.compute_button.click()
+    assert dlg.job is not None
+    qtbot.waitUntil(lambda: dlg.data is not None, timeout=15000)
+    g, i = dlg.data.genuine, dlg.data.impostor
+    assert g.size == 8 and i.size == 16
+    assert "8 genuine and 16 impostor" in dlg.source_label.text()
+    # the charts hold the data
+    assert dlg.hist.gen.count() > 0 and dlg.hist.imp.count() > 0
+    assert dlg.rates.far.count() == 300 and dlg.rates.eer.count() == 1
+    e, et = metrics.eer(g, i)
+    assert dlg.rates.eer.at(0).x() == pytest.approx(et) and dlg.rates.eer.at(0).y() == pytest.approx(e)
+    assert dlg.det.curve.count() > 0 and dlg.det.point.count() == 1
+
+    # preset: target FAR 1e-2 -> the core's recommendation; 16 impostors cannot support it
+    dlg.preset_buttons[0].click()
+    rec = calibration.recommend(dlg.data, 1e-2)
+    assert dlg.threshold == pytest.approx(rec["threshold"])
+    assert "target FAR 0.01" in dlg.point_label.text()
+    assert f"of {i.size} impostor comparisons" in dlg.point_label.text()
+    assert dlg.warning_label.text() and "collect more impostor" in dlg.warning_label.text().lower()
+    assert dlg.hist.threshold_series.at(0).x() == pytest.approx(rec["threshold"])
+
+    # dragging: a threshold between the distances, figures from metrics.operating_point
+    dlg.slider.setValue(dlg.slider.maximum() // 2)
+    assert dlg.target_far is None
+    op = metrics.operating_point(g, i, dlg.threshold)
+    assert f"FRR {op.frr * 100:.2f}%" in dlg.point_label.text() or op.frr == 0
+
+    dlg.preset_buttons[1].click()
+    chosen = dlg.threshold
+    dlg.apply_button.click()
+    assert ctx.store.get_profile("alice").threshold == pytest.approx(chosen)
+    entry = ctx.store.audit(profile="alice", decision="threshold_set")[0]
+    assert entry.threshold == pytest.approx(chosen)
+    assert entry.detail["target_far"] == 1e-3 and entry.detail["impostor"] == 16
+    assert "now uses threshold" in dlg.current_label.text()
+
+    dlg.reset_button.click()
+    assert ctx.store.get_profile("alice").threshold is None
+    assert ctx.store.audit(profile="alice", decision="threshold_reset")
+    assert "model's default threshold" in dlg.current_label.text()
+    dlg.close()
+
+
+def test_describe_point_warns_without_enough_impostors():
+    op = metrics.operating_point([0.1, 0.2], [0.5, 0.6, 0.7], 0.3)
+    line, warn = describe_point(op, None)
+    assert "0 of 3 impostor" in line and "rule of 3" in warn
+    big = metrics.operating_point(np.linspace(0, .3, 50), np.linspace(.2, 1, 5000), 0.25)
+    _, warn = describe_point(big, 1e-2)
+    assert warn == ""
+    _, warn = describe_point(big, 1e-4)
+    assert "30,000 needed" in warn
