@@ -1,0 +1,96 @@
+"""Export-a-new-model dialog: a tiny checkpoint exported by the real `twinlock export` in a
+subprocess (progress, log), the new model's card, "Use this model" re-embedding the
+profiles; without torch the dialog says how to install the training extra."""
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from ui_support import ctx, enroll_from_video, isolated_qsettings, ui_model, videos  # noqa: F401
+
+from desktop_app.ui import export_dialog
+from desktop_app.ui.export_dialog import ExportDialog
+
+
+def write_idx(folder, images, labels):
+    n = len(images)
+    head_i = (0x803).to_bytes(4, "big") + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    head_l = (0x801).to_bytes(4, "big") + n.to_bytes(4, "big")
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(head_i + images.astype(np.uint8).tobytes()))
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(head_l + labels.astype(np.uint8).tobytes()))
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    torch = pytest.importorskip("torch")
+    from export.synthetic import synthetic_digits
+    from training.checkpoint import save_checkpoint
+    from training.model import build_model
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+    x, y = synthetic_digits(200, seed=5)
+    write_idx(data, x, y)
+    torch.manual_seed(0)
+    kw = {"embedding_dim": 8, "width": 4}
+    model = build_model("twin", **kw)
+    cfg = dict(mean=0.1307, std=0.3081, margin=1.0, epochs=0, seed=0, batch_size=64, embedding_dim=8,
+               normalized=True, holdout_classes=[], data_dir=str(data), recipe="ui test")
+    return save_checkpoint(tmp_path / "tiny.pt", arch="twin", model_kwargs=kw, state_dict=model.state_dict(),
+                           config=cfg, metrics={"best": {"val_eer": 0.5}, "history": []},
+                           class_split={"train_classes": list(range(10)), "holdout_classes": []},
+                           val_indices=list(range(100, 200)), epoch=0)
+
+
+def test_export_tiny_checkpoint_then_use_it(qtbot, ctx, videos, tiny_checkpoint, tmp_path):
+    enroll_from_video(ctx, videos["three"], "alice", count=3)
+    old_fp = ctx.embedder.fingerprint
+    dlg = ExportDialog(ctx)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.ckpt_radio.isChecked() and dlg.has_torch
+    assert "Current model" in dlg.current_card.toPlainText()
+
+    dlg.ckpt_edit.setText(str(tmp_path / "missing.pt"))
+    dlg.start_button.click()
+    assert "does not exist" in dlg.result_label.text()
+
+    out = tmp_path / "models" / "new.onnx"
+    dlg.ckpt_edit.setText(str(tiny_checkpoint))
+    dlg.out_edit.setText(str(out))
+    with qtbot.waitSignal(dlg.step_finished, timeout=90000) as sig:
+        dlg.start_button.click()
+        assert dlg.cancel_button.isEnabled() and not dlg.start_button.isEnabled()
+    assert sig.args == ["export, parity check and calibration", True], dlg.log.toPlainText()
+    assert out.exists()
+    assert "twinlock export" in dlg.log.toPlainText()
+    assert dlg.new_contract is not None and dlg.new_contract.embedding_dim == 8
+    card = dlg.new_card.toPlainText()
+    assert "New model" in card and dlg.new_contract.short_fingerprint in card
+    assert dlg.use_button.isEnabled()
+
+    dlg.use_button.click()
+    qtbot.waitUntil(lambda: dlg.switched, timeout=15000)
+    assert ctx.embedder.fingerprint == dlg.new_contract.fingerprint != old_fp
+    assert all(r.fingerprint == ctx.embedder.fingerprint for r in ctx.store.references("alice"))
+    assert ctx.store.get_setting("model_path") == str(out.resolve())
+    assert ctx.store.audit(decision="model_switched")
+    assert dlg.new_contract.short_fingerprint in dlg.current_card.toPlainText()
+
+
+def test_without_torch_the_dialog_says_how_to_install_it(qtbot, ctx, monkeypatch, tmp_path):
+    monkeypatch.setattr(export_dialog, "torch_available", lambda: False)
+    dlg = ExportDialog(ctx)
+    qtbot.addWidget(dlg)
+    assert 'pip install -e ".[train]"' in dlg.torch_label.text()
+    assert not dlg.ckpt_radio.isEnabled() and not dlg.train_radio.isEnabled()
+    assert dlg.onnx_radio.isChecked()
+    # an already exported model that breaks the contract: a clear message, nothing switched
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    dlg.onnx_edit.setText(str(bad))
+    dlg.start_button.click()
+    assert "not a readable ONNX model" in dlg.result_label.text()
+    assert not dlg.use_button.isEnabled() and not dlg.switched
