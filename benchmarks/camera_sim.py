@@ -163,7 +163,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir", default="../shared/data/mnist")
     a = ap.parse_args(argv)
-    from desktop_app.core.idx import load_mnist  # noqa: late import, core reader
+    from desktop_app.core.calibration import load_mnist_dir as load_mnist
     x, y = load_mnist(a.data_dir, "test")
     rng = np.random.default_rng(a.seed)
     out = Path(a.out)

@@ -166,7 +166,11 @@ def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Euclidean distances between rows of a [n,D] and b [m,D] -> [n,m] float32."""
     a = np.asarray(a, dtype=np.float32)
     b = np.asarray(b, dtype=np.float32)
-    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    # |a|^2 + |b|^2 - 2ab, with the norms by einsum (no [n,D] temporaries: matters at 100k refs)
+    sq = a @ b.T
+    sq *= -2.0
+    sq += np.einsum("ij,ij->i", a, a)[:, None]
+    sq += np.einsum("ij,ij->i", b, b)[None, :]
     np.maximum(sq, 0.0, out=sq)
     return np.sqrt(sq, out=sq)
 
