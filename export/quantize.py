@@ -33,6 +33,18 @@ class _Reader:
 def quantize_int8(float_path: str | Path, out_path: str | Path, input_name: str,
                   range_images: np.ndarray, workdir: str | Path) -> None:
     """Write the int8 QDQ model of ``float_path`` to ``out_path``."""
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)          # the quantizer warns on the root logger about BN axes
+    try:
+        _quantize(float_path, out_path, input_name, range_images, workdir)
+    finally:
+        root.setLevel(level)
+
+
+def _quantize(float_path, out_path, input_name, range_images, workdir) -> None:
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process

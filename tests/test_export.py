@@ -141,14 +141,6 @@ def test_thresholds_are_calibrated_on_the_validation_images(exported, fake_mnist
         assert c.thresholds[key]["frr"] == pytest.approx(op.frr)
 
 
-def test_export_is_deterministic(exported, random_ckpt, fake_mnist, tmp_path):
-    """Same checkpoint -> same graph fingerprint (the model card's reproduce step relies on it)."""
-    result, _, _ = exported
-    again = export_checkpoint(random_ckpt, tmp_path / "again.onnx", data_dir=fake_mnist[0],
-                              calib_count=50, progress=False, log=lambda m: None)
-    assert again.fingerprint == result.fingerprint
-
-
 def _scale_first_weight(model_proto):
     from onnx import numpy_helper
     init = max(model_proto.graph.initializer, key=lambda t: np.prod(t.dims))
@@ -222,3 +214,76 @@ def test_never_the_test_set(fake_mnist, monkeypatch):
     cs = calibration_set({"config": {}, "val_indices": list(VAL)}, data_dir=fake_mnist[0], count=None)
     assert seen == ["train"] and len(cs.images) == len(VAL)
     np.testing.assert_array_equal(cs.images, fake_mnist[1][VAL])
+
+
+# ---- the command line: twinlock export / twinlock model info -----------------------------
+
+def test_cli_export_writes_model_and_card_and_is_deterministic(exported, random_ckpt, fake_mnist,
+                                                               tmp_path, capsys):
+    import json
+    from desktop_app.cli.main import main
+
+    out = tmp_path / "cli.onnx"
+    card = tmp_path / "cli.md"
+    ev = tmp_path / "eval.json"
+    ev.write_text(json.dumps({"test": {"pair_accuracy": 0.987654, "eer": 0.0123}}))
+    rc = main(["export", str(random_ckpt), "-o", str(out), "--data-dir", str(fake_mnist[0]),
+               "--calib-count", "0", "--no-progress", "--card", str(card), "--eval-json", str(ev)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    result, _, _ = exported
+    # same checkpoint -> same graph and weights (the model card's reproduce step relies on it)
+    assert f"fingerprint:  {result.fingerprint}" in captured.out
+    assert "thresholds:" in captured.out and "far_1e-3" in captured.out and "parity:" in captured.out
+    text = card.read_text()
+    assert result.fingerprint in text and "## Calibrated thresholds" in text
+    assert "0.987654" in text and "## Reproduce" in text and "twinlock export" in text
+
+    assert main(["model", "info", str(out)]) == 0
+    info = capsys.readouterr().out
+    assert result.fingerprint in info and "provider:    CPU" in info
+    assert f"model card:  {card}" in info and "<- default" in info
+    assert main(["model", "info", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["fingerprint"] == result.fingerprint and doc["contract"]["output"]["dim"] == 16
+
+
+def test_cli_model_info_uses_the_configured_model(exported, monkeypatch, capsys):
+    from desktop_app.cli.main import main
+
+    _, dest, _ = exported
+    monkeypatch.setenv("TWINLOCK_MODEL", str(dest))
+    assert main(["model", "info", "--provider", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert f"model:       {dest}" in out and "provider:    CPU" in out
+
+
+def test_cli_refuses_bad_files_with_exit_4_and_no_traceback(tmp_path, capsys):
+    from desktop_app.cli.main import main
+
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage\xff" * 50)
+    assert main(["model", "info", str(bad)]) == 4
+    err = capsys.readouterr().err
+    assert "not a readable ONNX model" in err and "Traceback" not in err
+    ck = tmp_path / "bad.pt"
+    ck.write_bytes(b"garbage")
+    assert main(["export", str(ck), "-o", str(tmp_path / "m.onnx"), "--no-progress"]) == 4
+    err = capsys.readouterr().err
+    assert "export failed" in err and "corrupt" in err and "Traceback" not in err
+    assert main(["export", str(ck), "-o", str(tmp_path / "m.onnx"), "--calib-count", "-3"]) == 4
+    assert "--calib-count" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_export_without_torch_says_how_to_install(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from desktop_app.cli.main import main\n"
+            f"sys.exit(main(['export', 'x.pt', '-o', {str(tmp_path / 'm.onnx')!r}]))\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 4, r.stderr
+    assert 'pip install -e ".[train]"' in r.stderr and "Traceback" not in r.stderr

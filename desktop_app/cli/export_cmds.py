@@ -94,7 +94,7 @@ def cmd_export(args) -> int:
                 except (OSError, ValueError) as exc:
                     raise ExportError(f"cannot read --eval-json {args.eval_json}: {exc} (the model "
                                       f"was written to {result.path}; the card was not)") from None
-            text = model_card(result.path, evaluation=evaluation, command=_command_line())
+            text = model_card(result.path, evaluation=evaluation, command=_command_line(args))
             atomic_write_bytes(args.card, text.encode())
             log(f"wrote the model card {args.card}")
     except ExportError as exc:
@@ -108,9 +108,20 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _command_line() -> str:
+def _command_line(args) -> str:
+    """The export command that reproduces this model (from the parsed options)."""
     import shlex
-    return "twinlock " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    parts = ["twinlock", "export", args.checkpoint, "-o", args.output]
+    if args.quantize:
+        parts += ["--quantize", "--max-eer-increase", f"{args.max_eer_increase:g}",
+                  "--max-frr-increase", f"{args.max_frr_increase:g}"]
+    if args.data_dir:
+        parts += ["--data-dir", args.data_dir]
+    parts += ["--calib-count", str(args.calib_count), "--seed", str(args.seed)]
+    if args.no_synthetic_fallback:
+        parts.append("--no-synthetic-fallback")
+    return " ".join(shlex.quote(str(p)) for p in parts)
 
 
 def cmd_model_info(args) -> int:
