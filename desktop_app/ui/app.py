@@ -12,8 +12,14 @@ import os
 import sys
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):      # usage errors exit 4, as the twinlock CLI's do
+        self.print_usage(sys.stderr)
+        self.exit(4, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="twinlock-app", description="twinlock desktop app: enroll "
+    p = _Parser(prog="twinlock-app", description="twinlock desktop app: enroll "
                                 "your symbol, unlock with it, tune the threshold, switch models.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, metavar="N", help="webcam index (default: the one in the settings, else 0)")

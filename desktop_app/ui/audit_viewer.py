@@ -18,6 +18,17 @@ COLUMNS = ["time", "profile", "decision", "best distance", "threshold", "frames"
 ALL = "(all)"
 
 
+def format_detail(detail: dict | None) -> str:
+    """The reason first, in words, then the other fields as key=value."""
+    if not detail:
+        return ""
+    d = dict(detail)
+    head = str(d.pop("reason", "") or "")
+    rest = "  ".join(f"{k}={v if not isinstance(v, (dict, list)) else json.dumps(v)}"
+                     for k, v in sorted(d.items()))
+    return f"{head}  ({rest})" if head and rest else head or rest
+
+
 class AuditViewer(QDialog):
     def __init__(self, ctx, parent=None, profile: str | None = None):
         super().__init__(parent)
@@ -87,7 +98,7 @@ class AuditViewer(QDialog):
                     "" if e.best_distance is None else f"{e.best_distance:.3f}",
                     "" if e.threshold is None else f"{e.threshold:.3f}",
                     str(e.frames_used or ""), (e.fingerprint or "")[:12], e.provider or "",
-                    json.dumps(e.detail, sort_keys=True) if e.detail else ""]
+                    format_detail(e.detail)]
             for c, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 if c == 2:

@@ -83,11 +83,12 @@ class HistogramChart(_Base):
         ix, iy, im = self._steps(impostor, edges)
         _set_points(self.gen, gx, gy)
         _set_points(self.imp, ix, iy)
-        self.gen.setName(f"genuine ({len(genuine):,})")
-        self.imp.setName(f"impostor ({len(impostor):,})")
         self.ymax = max(gm, im) * 1.1 or 1.0
         self.ax.setRange(lo, hi)
+        self.ax.applyNiceNumbers()
         self.ay.setRange(0.0, self.ymax)
+        self.ay.applyNiceNumbers()
+        self.ymax = self.ay.max()
 
     def set_threshold(self, t: float) -> None:
         _set_points(self.threshold_series, [t, t], [0.0, self.ymax])
@@ -126,6 +127,7 @@ class RateChart(_Base):
         self.eer.replace([QPointF(et, e)])
         self.eer.setName(f"EER {e * 100:.2f}% at {et:.3f}")
         self.ax.setRange(float(t[0]), float(t[-1]) if t[-1] > t[0] else float(t[0]) + 1e-3)
+        self.ax.applyNiceNumbers()
 
     def set_threshold(self, t: float) -> None:
         _set_points(self.threshold_series, [t, t], [0.0, 1.0])

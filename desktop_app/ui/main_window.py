@@ -126,9 +126,9 @@ class MainWindow(QMainWindow):
         self.quality_label.setMinimumWidth(220)
         side.addWidget(self.quality_label)
         grid = QGridLayout()
-        grid.addWidget(QLabel("Matches (k of n):"), 0, 0)
+        grid.addWidget(QLabel("Matching frames:"), 0, 0)
         self.match_bar = QProgressBar()
-        self.match_bar.setFormat("%v of %m")
+        self.match_bar.setFormat("%v of %m needed")
         self.match_bar.setRange(0, 2)
         self.match_bar.setValue(0)
         grid.addWidget(self.match_bar, 0, 1)
@@ -269,9 +269,11 @@ class MainWindow(QMainWindow):
         self.fps_status.setText("— fps")
         self.frame_view.set_message(f"No camera.\n\n{msg}\n\nChoose a webcam or a video file "
                                     "in File ▸ Choose camera or video… (Ctrl+K).")
-        self.digit_view.set_image(None)
+        self.digit_view.set_image(None, "no camera")
+        self.quality_label.setText("")
+        self.distance_bar.set_values(None, self.distance_bar.threshold)
         if self.attempt_active:
-            self.cancel_attempt(reason="camera failed")
+            self.cancel_attempt()
         self.banner.set_state("no_camera", "NO CAMERA", "Choose a webcam or a video file: File ▸ Choose camera or video…")
         self.state_shown.emit("no_camera")
 
