@@ -2,6 +2,7 @@
 another, lockout shown with its countdown and lifted, no camera said plainly."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
 from ui_support import ctx, enroll_from_video, isolated_qsettings, ui_model, videos  # noqa: F401
@@ -113,3 +114,36 @@ def test_no_camera_still_opens_and_says_so(qtbot, ctx, tmp_path):
     win.on_camera_opened("x", False)
     assert "NO PROFILE" in win.banner.text()
     win.close()
+
+
+def test_command_on_grant_runs(qtbot, ctx, videos, tmp_path):
+    enroll_from_video(ctx, videos["three"], "dave", count=3)
+    fast_policy(ctx)
+    marker = tmp_path / "granted.txt"
+    ctx.store.set_setting("command_on_grant", f"sh -c 'echo unlocked > {marker}'")
+    win = make_window(qtbot, ctx, videos["three"])
+    with qtbot.waitSignal(win.attempt_finished, timeout=6000) as sig:
+        qtbot.keyClick(win, " ")
+    assert sig.args[0].state == "granted"
+    qtbot.waitUntil(marker.exists, timeout=5000)
+    assert marker.read_text().strip() == "unlocked"
+    win.close()
+
+
+def test_app_opens_with_a_broken_model_and_says_why(qtbot, tmp_path, isolated_qsettings, videos):
+    from desktop_app.ui.app import build_parser, create_window
+
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x00" * 10)
+    args = build_parser().parse_args(["--video", str(videos["three"]), "--model", str(bad),
+                                      "--db", str(tmp_path / "db.sqlite3")])
+    c, win = create_window(args)
+    qtbot.addWidget(win)
+    assert c.embedder is None and "not a readable ONNX model" in c.model_error
+    assert win.banner.text().startswith("NO MODEL") and "not a readable ONNX model" in win.banner.text()
+    assert win.model_status.text() == "model: no model"
+    win.close()
+    c.close()
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["--camera", "x"])
+    assert exc.value.code == 4
