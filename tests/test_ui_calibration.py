@@ -90,3 +90,32 @@ def test_describe_point_warns_without_enough_impostors():
     assert warn == ""
     _, warn = describe_point(big, 1e-4)
     assert "30,000 needed" in warn
+
+
+def test_live_capture_samples(qtbot, ctx, videos):
+    from desktop_app.core.camera import open_source
+    from desktop_app.ui.capture import Capture
+
+    enroll_from_video(ctx, videos["three"], "bob", count=3)
+    cap = Capture()
+    dlg = CalibrationDialog(ctx, "bob", cap)
+    qtbot.addWidget(dlg)
+    assert dlg.mode.currentIndex() == 0              # live capture is the first choice
+    dlg.compute_button.click()
+    assert "Record some genuine AND some impostor" in dlg.source_label.text()
+    cap.start(lambda: open_source(str(videos["three"]), loop=True, realtime=True))
+    dlg.rec_gen.click()
+    qtbot.waitUntil(lambda: len(dlg.live_genuine) >= 6, timeout=5000)
+    dlg.rec_imp.click()                               # one recording at a time
+    assert not dlg.rec_gen.isChecked()
+    cap.start(lambda: open_source(str(videos["seven"]), loop=True, realtime=True))
+    qtbot.waitUntil(lambda: len(dlg.live_impostor) >= 6, timeout=5000)
+    cap.stop()
+    assert "genuine" in dlg.live_counts.text()
+    dlg.compute_button.click()
+    qtbot.waitUntil(lambda: dlg.data is not None, timeout=10000)
+    assert dlg.data.genuine.size == len(dlg.live_genuine)
+    assert dlg.data.impostor.size == len(dlg.live_impostor)
+    # the enrolled digit is closer to its references than the other digit
+    assert np.median(dlg.data.genuine) < np.median(dlg.data.impostor)
+    dlg.close()

@@ -60,6 +60,15 @@ def test_export_tiny_checkpoint_then_use_it(qtbot, ctx, videos, tiny_checkpoint,
     out = tmp_path / "models" / "new.onnx"
     dlg.ckpt_edit.setText(str(tiny_checkpoint))
     dlg.out_edit.setText(str(out))
+    # Cancel kills the export process: nothing written, the current model stays
+    with qtbot.waitSignal(dlg.step_finished, timeout=10000) as sig:
+        dlg.start_button.click()
+        qtbot.wait(300)
+        dlg.cancel_button.click()
+    assert sig.args[1] is False
+    assert "Cancelled" in dlg.result_label.text() and not out.exists()
+    assert ctx.embedder.fingerprint == old_fp and dlg.start_button.isEnabled()
+
     with qtbot.waitSignal(dlg.step_finished, timeout=90000) as sig:
         dlg.start_button.click()
         assert dlg.cancel_button.isEnabled() and not dlg.start_button.isEnabled()
