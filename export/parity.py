@@ -42,22 +42,28 @@ def parity_inputs(digits_normalized: np.ndarray, seed: int = 0, batches=BATCHES)
     return cases
 
 
-def check_parity(model, embedder, cases, tolerance: float = TOLERANCE) -> ParityReport:
-    """Run every case through the torch ``model`` and the ONNX Runtime ``embedder``."""
+def torch_outputs(model, cases) -> list:
+    """The torch tower's outputs for every case (computed once, compared twice)."""
     import torch
 
-    report = ParityReport(tolerance=tolerance)
     model = model.eval()
     with torch.no_grad():
-        for kind, x in cases:
-            ref = model(torch.from_numpy(x)).numpy()
-            got = embedder.embed(x)
-            if got.shape != ref.shape:
+        return [model(torch.from_numpy(x)).numpy() for _, x in cases]
+
+
+def check_parity(model, embedder, cases, tolerance: float = TOLERANCE, refs=None) -> ParityReport:
+    """Run every case through the torch ``model`` (or take its outputs ``refs``) and the
+    ONNX Runtime ``embedder``."""
+    report = ParityReport(tolerance=tolerance)
+    refs = refs if refs is not None else torch_outputs(model, cases)
+    for (kind, x), ref in zip(cases, refs):
+        got = embedder.embed(x)
+        if got.shape != ref.shape:
+            d = float("inf")
+        else:
+            d = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
+            if not np.isfinite(d):
                 d = float("inf")
-            else:
-                d = float(np.max(np.abs(got.astype(np.float64) - ref.astype(np.float64))))
-                if not np.isfinite(d):
-                    d = float("inf")
-            report.cases.append((kind, int(x.shape[0]), d))
-            report.max_abs_diff = max(report.max_abs_diff, d)
+        report.cases.append((kind, int(x.shape[0]), d))
+        report.max_abs_diff = max(report.max_abs_diff, d)
     return report

@@ -229,7 +229,8 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
         _save(prov, float_prov)
 
         emb_float = _embedder(float_prov, log)
-        report = par.check_parity(model, emb_float, cases, tolerance)
+        refs = par.torch_outputs(model, cases)
+        report = par.check_parity(model, emb_float, cases, tolerance, refs=refs)
         if not report.ok:
             kind, b, d = report.worst()
             raise ExportError(f"parity check failed: PyTorch and ONNX Runtime differ by {d:.3g} on "
@@ -316,7 +317,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            _verify_written(tmp, fingerprint, model, cases, tolerance, q_ref, log)
+            _verify_written(tmp, fingerprint, model, cases, refs, tolerance, q_ref, log)
             os.chmod(tmp, 0o644)
             os.replace(tmp, dest)
         except BaseException:
@@ -346,7 +347,7 @@ def _training_data(ckpt: dict) -> str:
     return text
 
 
-def _verify_written(path: Path, fingerprint: str, model, cases, tolerance, q_ref, log) -> None:
+def _verify_written(path: Path, fingerprint: str, model, cases, refs, tolerance, q_ref, log) -> None:
     """Check the exact bytes about to become the destination file."""
     import onnx
 
@@ -361,7 +362,7 @@ def _verify_written(path: Path, fingerprint: str, model, cases, tolerance, q_ref
         raise ExportError("the written file's fingerprint differs from the exported graph's.")
     emb = _embedder(path, log)
     if q_ref is None:
-        report = par.check_parity(model, emb, cases, tolerance)
+        report = par.check_parity(model, emb, cases, tolerance, refs=refs)
         if not report.ok:
             kind, b, d = report.worst()
             raise ExportError(f"the written file fails the parity check ({d:.3g} on {kind} inputs at "
