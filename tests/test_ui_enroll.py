@@ -132,3 +132,26 @@ def test_consistency_flags_the_reference_that_stands_out():
     assert same.outliers == [] and "consistent" in same.message()
     spread = consistency(np.eye(4, dtype=np.float32), threshold=0.5)   # all sqrt(2) apart
     assert spread.outliers == [] and spread.spread_out and "farther apart" in spread.message()
+
+
+def test_add_references_to_an_existing_profile(qtbot, ctx, tmp_path, videos):
+    from ui_support import enroll_from_video
+
+    enroll_from_video(ctx, videos["three"], "dora", count=2)
+    wiz = EnrollWizard(ctx, Capture(), preselect="dora")
+    qtbot.addWidget(wiz)
+    wiz.show()
+    pp = wiz.profile_page
+    pp.name_edit.setText("dora")                  # taken: refused with a way out
+    wiz.next()
+    assert wiz.currentPage() is pp and "already exists" in pp.error.text()
+    pp.existing_radio.setChecked(True)
+    assert pp.combo.currentText() == "dora"
+    wiz.next()
+    p = tmp_path / "extra.png"
+    cv2.imwrite(str(p), digit_frames(3, 1, seed=301)[0])
+    wiz.capture_page.k_spin.setValue(1)
+    wiz.capture_page.import_files([str(p)])
+    wiz.next()
+    wiz.button(QWizard.WizardButton.FinishButton).click()
+    assert ctx.store.get_profile("dora").n_references == 3

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QButtonGroup, QDialog, QFileDialog, QGridLayout, 
                                QProgressBar, QPushButton, QRadioButton, QSpinBox, QTextBrowser,
                                QVBoxLayout)
 
-from desktop_app.core.paths import REPO_ROOT, data_home, mnist_dir
+from desktop_app.core.paths import REPO_ROOT, mnist_dir
 
 from .workers import Job
 
@@ -119,7 +119,8 @@ class ExportDialog(QDialog):
         g.addWidget(b3, 2, 2)
         g.addWidget(QLabel("Write the new model to:"), 3, 0)
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        self.out_edit = QLineEdit(str(data_home() / "models" / f"twinlock-{stamp}.onnx"))
+        # beside the database: the data folder in use
+        self.out_edit = QLineEdit(str(Path(self.ctx.store.path).parent / "models" / f"twinlock-{stamp}.onnx"))
         self.out_edit.setObjectName("outputPath")
         g.addWidget(self.out_edit, 3, 1, 1, 2)
         self.torch_label = QLabel("")
