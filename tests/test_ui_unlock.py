@@ -100,7 +100,7 @@ def test_escape_cancels_an_attempt(qtbot, ctx, videos):
     win.close()
 
 
-def test_no_camera_still_opens_and_says_so(qtbot, ctx, tmp_path):
+def test_no_camera_still_opens_and_says_so(qtbot, ctx, tmp_path, videos):
     ctx.camera_spec = str(tmp_path / "missing.avi")
     win = MainWindow(ctx)
     qtbot.addWidget(win)
@@ -110,7 +110,14 @@ def test_no_camera_still_opens_and_says_so(qtbot, ctx, tmp_path):
     assert "NO CAMERA" in win.banner.text()
     assert win.camera_status.text() == "camera: none"
     assert not win.frame_view.has_frame()
-    # without a profile, Space does not crash and the window says what to do
+    enroll_from_video(ctx, videos["three"], "erin", count=2)
+    win.refresh_profiles()
+    assert win.banner.state == "no_camera"          # a profile does not hide the missing camera
+    qtbot.keyClick(win, " ")                       # no attempt without a camera
+    assert not win.attempt_active and win.banner.state == "no_camera"
+    ctx.store.remove_profile("erin")
+    win.refresh_profiles()
+    # without a profile, the window says what to do once a camera is there
     win.on_camera_opened("x", False)
     assert "NO PROFILE" in win.banner.text()
     win.close()

@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._final_shown_at = 0.0
         self._last_result = None
         self._grant_process: QProcess | None = None
+        self.camera_error = ""                  # why there is no camera picture, "" when fine
         self.setWindowTitle("twinlock")
         self.capture = Capture(self)
         self.capture.frame.connect(self.on_frame)
@@ -252,18 +253,21 @@ class MainWindow(QMainWindow):
         def opener():
             return open_source(spec, resolution=resolution, loop=is_file, realtime=is_file)
 
+        self.camera_error = ""
         self.capture.start(opener)
 
     def restart_camera(self) -> None:
         self.start_camera()
 
     def on_camera_opened(self, desc: str, live: bool) -> None:
+        self.camera_error = ""
         self.camera_status.setText(f"camera: {desc}")
         self.camera_status.setToolTip(desc)
         if self.banner.state == "no_camera":
             self.show_ready()
 
     def on_camera_failed(self, msg: str) -> None:
+        self.camera_error = msg
         self.camera_status.setText("camera: none")
         self.camera_status.setToolTip(msg)
         self.fps_status.setText("— fps")
@@ -274,6 +278,9 @@ class MainWindow(QMainWindow):
         self.distance_bar.set_values(None, self.distance_bar.threshold)
         if self.attempt_active:
             self.cancel_attempt()
+        self.show_no_camera()
+
+    def show_no_camera(self) -> None:
         self.banner.set_state("no_camera", "NO CAMERA", "Choose a webcam or a video file: File ▸ Choose camera or video…")
         self.state_shown.emit("no_camera")
 
@@ -343,6 +350,9 @@ class MainWindow(QMainWindow):
             return
         if not self.current_profile():
             self.show_ready()
+            return
+        if not self.capture.running or self.camera_error:
+            self.statusBar().showMessage("No camera: choose one in File ▸ Choose camera or video… (Ctrl+K).", 6000)
             return
         v = self.ensure_verifier()
         if v is None:
@@ -414,6 +424,9 @@ class MainWindow(QMainWindow):
             self.banner.set_state("locked", f"LOCKED OUT {fmt_countdown(remaining)}",
                                   "Too many failed attempts. Wait for the countdown.")
             self.state_shown.emit("locked")
+            return
+        if self.camera_error:
+            self.show_no_camera()
             return
         self.banner.set_state("waiting", "READY",
                               detail or f"Press Space to unlock as “{name}”, then show your symbol.")
