@@ -6,11 +6,11 @@ import io
 import logging
 import warnings
 
+from .errors import ExportError
+
 INPUT_NAME = "image"
 OUTPUT_NAME = "embedding"
 MAX_BATCH = 1 << 16
-
-from .errors import ExportError
 
 
 @contextlib.contextmanager

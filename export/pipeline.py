@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import os
 import platform
 import tempfile
@@ -243,7 +242,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
         th_float, emb_cal, gen, imp = cal.calibrate(emb_float, calib, progress=progress)
         calib_desc = dict(calib.description, genuine_comparisons=int(gen.size),
                           impostor_comparisons=int(imp.size),
-                          runtime=f"onnxruntime CPU", method="all pairs i<j, euclidean")
+                          runtime=f"onnxruntime {_versions()['onnxruntime']} CPU", method="all pairs i<j, euclidean")
         timings = {"float_batch1_ms": qnt.time_embedder(emb_float, 1),
                    "float_batch256_ms": qnt.time_embedder(emb_float, 256)}
         final_graph, thresholds, quant_info = proto, th_float, None
