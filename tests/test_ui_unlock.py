@@ -154,3 +154,20 @@ def test_app_opens_with_a_broken_model_and_says_why(qtbot, tmp_path, isolated_qs
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["--camera", "x"])
     assert exc.value.code == 4
+
+
+def test_no_symbol_shown_then_attempt_times_out(qtbot, ctx, videos):
+    enroll_from_video(ctx, videos["three"], "fred", count=2)
+    fast_policy(ctx, time_limit_s=1.2)
+    win = make_window(qtbot, ctx, videos["blank"])
+    shown = []
+    win.state_shown.connect(shown.append)
+    with qtbot.waitSignal(win.attempt_finished, timeout=5000) as sig:
+        qtbot.keyClick(win, " ")
+        qtbot.waitUntil(lambda: win.banner.state == "no_symbol", timeout=2000)
+        assert "NO SYMBOL" in win.banner.text() and "s left" in win.banner.text()
+    assert sig.args[0].state == "no_symbol" and sig.args[0].final
+    assert "NO SYMBOL SEEN" in win.banner.text()
+    assert ctx.store.audit(profile="fred", decision="no_symbol")
+    assert ctx.store.lockout("fred").failures == 0        # a failure to acquire is not a denial
+    win.close()

@@ -389,9 +389,7 @@ class MainWindow(QMainWindow):
     def on_tick(self) -> None:
         v = self.verifier
         if self.attempt_active and v is not None:
-            st = v.tick()
-            if st.final or st.state == "locked" or st.time_left_s != getattr(self.last_state, "time_left_s", None):
-                self.show_attempt_state(st)
+            self.show_attempt_state(v.tick())      # the time limit applies even when frames stall
             return
         if self.banner.state == "locked" and v is not None:
             remaining = v.lockout_remaining()
