@@ -37,6 +37,31 @@ def figures_table(d: dict) -> str:
     return "\n".join(["| figure | value |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in rows])
 
 
+def evaluation_section(ev: dict) -> str:
+    """The headline figures of ``twinlock evaluate`` (its JSON), then every figure."""
+    out = []
+    ap = ev.get("all_pairs") if isinstance(ev, dict) else None
+    if isinstance(ap, dict) and "eer" in ap:
+        rows = ["| figure (MNIST test set) | value |", "|---|---|"]
+        if "pair_accuracy" in ev:
+            rows.append(f"| pair accuracy (seed protocol, {ev.get('test_pairs', '?'):,} pairs, threshold "
+                        f"{float(ev.get('threshold', float('nan'))):.4f} chosen on validation pairs) | "
+                        f"{_pct(ev['pair_accuracy'])} |")
+        rows.append(f"| ROC AUC (all pairs) | {float(ap.get('roc_auc', float('nan'))):.6f} |")
+        rows.append(f"| EER (all pairs) | {_pct(ap['eer'])} |")
+        for k, op in (ap.get("at_far") or {}).items():
+            sup = "" if op.get("supported", True) else " (too few impostor pairs to support)"
+            rows.append(f"| FRR at FAR {k} | {_pct(op['frr'])}{sup} |")
+        if "nn_accuracy" in ev:
+            rows.append(f"| 1-NN digit accuracy vs the training gallery | {_pct(ev['nn_accuracy'])} |")
+        rows.append(f"| comparisons | {int(ap.get('genuine', 0)):,} genuine, "
+                    f"{int(ap.get('impostor', 0)):,} impostor |")
+        out += rows + [""]
+    out += ["<details><summary>every figure in the evaluate JSON</summary>", "",
+            figures_table(ev), "", "</details>"]
+    return "\n".join(out)
+
+
 def thresholds_table(c) -> str:
     lines = ["| operating point | threshold | FAR | FRR | false rejects / genuine | "
              "false accepts / impostor | supported |", "|---|---|---|---|---|---|---|"]
@@ -84,7 +109,7 @@ def model_card(model_path, evaluation: dict | None = None, command: str | None =
            f"{(p.get('checkpoint') or {}).get('created')}",
            ""]
     if evaluation:
-        out += ["## Figures from `twinlock evaluate` (MNIST test set)", "", figures_table(evaluation), ""]
+        out += ["## Figures from `twinlock evaluate` (MNIST test set)", "", evaluation_section(evaluation), ""]
     else:
         out += ["## Figures from `twinlock evaluate`", "", "Not measured for this card.", ""]
     if p.get("evaluation"):

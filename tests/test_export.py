@@ -226,9 +226,13 @@ def test_cli_export_writes_model_and_card_and_is_deterministic(exported, random_
     out = tmp_path / "cli.onnx"
     card = tmp_path / "cli.md"
     ev = tmp_path / "eval.json"
-    ev.write_text(json.dumps({"test": {"pair_accuracy": 0.987654, "eer": 0.0123}}))
+    ev.write_text(json.dumps({"pair_accuracy": 0.987654, "threshold": 0.5, "test_pairs": 20000,
+                              "nn_accuracy": 0.99, "all_pairs": {
+                                  "eer": 0.0123, "roc_auc": 0.9991, "genuine": 10, "impostor": 90,
+                                  "at_far": {"0.001": {"frr": 0.0456, "supported": True}}}}))
     rc = main(["export", str(random_ckpt), "-o", str(out), "--data-dir", str(fake_mnist[0]),
-               "--calib-count", "0", "--no-progress", "--card", str(card), "--eval-json", str(ev)])
+               "--calib-count", "0", "--no-progress", "--card", str(card), "--eval-json", str(ev),
+               "--reproduce", "twinlock train --out runs/x"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     result, _, _ = exported
@@ -237,7 +241,9 @@ def test_cli_export_writes_model_and_card_and_is_deterministic(exported, random_
     assert "thresholds:" in captured.out and "far_1e-3" in captured.out and "parity:" in captured.out
     text = card.read_text()
     assert result.fingerprint in text and "## Calibrated thresholds" in text
-    assert "0.987654" in text and "## Reproduce" in text and "twinlock export" in text
+    assert "| pair accuracy" in text and "98.765%" in text and "| FRR at FAR 0.001 | 4.560% |" in text
+    repro = text.split("## Reproduce", 1)[1]
+    assert repro.index("twinlock train --out runs/x") < repro.index("twinlock export")
 
     assert main(["model", "info", str(out)]) == 0
     info = capsys.readouterr().out

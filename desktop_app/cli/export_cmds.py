@@ -37,6 +37,9 @@ def register(subparsers) -> None:
     p.add_argument("--card", metavar="MD", help="also write a model card (markdown) here")
     p.add_argument("--eval-json", metavar="JSON",
                    help="figures from 'twinlock evaluate' to put in the model card")
+    p.add_argument("--reproduce", action="append", default=[], metavar="CMD",
+                   help="a command that came before this export (train, evaluate), listed in the "
+                        "card's Reproduce section; repeatable")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_export)
@@ -94,7 +97,8 @@ def cmd_export(args) -> int:
                 except (OSError, ValueError) as exc:
                     raise ExportError(f"cannot read --eval-json {args.eval_json}: {exc} (the model "
                                       f"was written to {result.path}; the card was not)") from None
-            text = model_card(result.path, evaluation=evaluation, command=_command_line(args))
+            text = model_card(result.path, evaluation=evaluation, commands=args.reproduce,
+                              command=_command_line(args))
             atomic_write_bytes(args.card, text.encode())
             log(f"wrote the model card {args.card}")
     except ExportError as exc:
@@ -121,6 +125,12 @@ def _command_line(args) -> str:
     parts += ["--calib-count", str(args.calib_count), "--seed", str(args.seed)]
     if args.no_synthetic_fallback:
         parts.append("--no-synthetic-fallback")
+    if args.card:
+        parts += ["--card", args.card]
+    if args.eval_json:
+        parts += ["--eval-json", args.eval_json]
+    for cmd in args.reproduce:
+        parts += ["--reproduce", cmd]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
