@@ -110,7 +110,7 @@ def test_live_capture_samples(qtbot, ctx, videos):
     assert not dlg.rec_gen.isChecked()
     cap.start(lambda: open_source(str(videos["seven"]), loop=True, realtime=True))
     qtbot.waitUntil(lambda: len(dlg.live_impostor) >= 6, timeout=5000)
-    cap.stop()
+    cap.shutdown()
     assert "genuine" in dlg.live_counts.text()
     dlg.compute_button.click()
     qtbot.waitUntil(lambda: dlg.data is not None, timeout=10000)

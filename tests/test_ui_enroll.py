@@ -74,7 +74,7 @@ def test_enroll_through_wizard_from_fake_camera(qtbot, ctx, videos):
     np.testing.assert_allclose(refs[0].embedding, summ.embeddings[0], atol=1e-6)
     assert refs[0].image.shape == (28, 28) and refs[0].crop is not None
     assert ctx.store.audit(profile="alice", decision="enrolled")
-    cap.stop()
+    cap.shutdown()
 
 
 def test_capture_gate_refuses_frames_without_a_symbol(qtbot, ctx, videos):
@@ -89,7 +89,7 @@ def test_capture_gate_refuses_frames_without_a_symbol(qtbot, ctx, videos):
     assert not page.capture_current()
     assert page.gate.text().startswith("Not taken:")
     assert page.items == []
-    cap.stop()
+    cap.shutdown()
 
 
 def test_import_files_with_outlier_warning(qtbot, ctx, tmp_path):

@@ -96,6 +96,7 @@ class Capture(QObject):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: CaptureWorker | None = None
+        self._retired: list = []           # (thread, worker) still winding down after stop()
         self.description = ""
         self.running = False
 
@@ -127,6 +128,8 @@ class Capture(QObject):
                 wk.frame_done()
 
     def _on_opened(self, desc, live):
+        if self.sender() is not self._worker:
+            return
         self.description = desc
         self.opened.emit(desc, live)
 
@@ -140,16 +143,29 @@ class Capture(QObject):
             self.running = False
             self.ended.emit()
 
-    def stop(self, wait_ms: int = 3000) -> None:
+    def stop(self, wait_ms: int = 0) -> None:
+        """Ask the worker to stop. By default this does not wait: a webcam read can take up to
+        its timeout, and the GUI thread never waits on the camera; the old thread winds down
+        on its own (its late frames are ignored)."""
         th, wk = self._thread, self._worker
         self._thread = self._worker = None
         self.running = False
         if wk is not None:
             wk.stop()
             wk.frame_done()
-        if th is not None:
-            th.quit()
+        if th is None:
+            return
+        th.quit()
+        if wait_ms:
             th.wait(wait_ms)
-            th.deleteLater()
-        if wk is not None:
-            wk.deleteLater()
+        if not th.isFinished():
+            pair = (th, wk)
+            self._retired.append(pair)
+            th.finished.connect(lambda: self._retired.remove(pair) if pair in self._retired else None)
+
+    def shutdown(self, wait_ms: int = 3000) -> None:
+        """Stop and wait for every capture thread (closing the app)."""
+        self.stop(wait_ms)
+        for th, _ in list(self._retired):
+            th.wait(wait_ms)
+        self._retired.clear()

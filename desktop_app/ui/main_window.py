@@ -582,5 +582,5 @@ class MainWindow(QMainWindow):
         if self.attempt_active:
             self.cancel_attempt()
         self.timer.stop()
-        self.capture.stop()
+        self.capture.shutdown()
         super().closeEvent(event)
