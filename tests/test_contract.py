@@ -195,3 +195,19 @@ def test_missing_fingerprint(tmp_path):
     m = tiny_graph()
     p = write_model(tmp_path / "m.onnx", model=m, meta={CONTRACT_KEY: json.dumps(contract_doc())})
     assert "has no fingerprint" in refused(p)
+
+
+def test_contract_that_disagrees_with_the_graph_or_itself(tmp_path):
+    doc = contract_doc(dim=8)
+    doc["output"]["dim"] = 16                              # the graph gives [N, 8]
+    msg = refused(write_model(tmp_path / "a.onnx", doc=doc))
+    assert "promises [N, 16]" in msg and "[N, 8]" in msg
+    doc = contract_doc()
+    doc["input"]["std"] = 0.0
+    assert "unusable input normalisation" in refused(write_model(tmp_path / "b.onnx", doc=doc))
+    doc = contract_doc()
+    doc["thresholds"]["far_1e-4"] = {"far": 1e-4}
+    assert "bad calibrated threshold 'far_1e-4'" in refused(write_model(tmp_path / "c.onnx", doc=doc))
+    doc = contract_doc()
+    doc["thresholds"]["eer"]["threshold"] = float("nan")
+    assert "bad calibrated threshold 'eer'" in refused(write_model(tmp_path / "d.onnx", doc=doc))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,8 +171,26 @@ def read_contract(path: str | os.PathLike) -> ModelContract:
                             "white ink on black only.")
     if contract.metric != "euclidean":
         raise ContractError(f"{what} uses distance metric '{contract.metric}'; twinlock knows 'euclidean'.")
-    if contract.output_name not in {o.name for o in model.graph.output}:
+    outputs = {o.name: o for o in model.graph.output}
+    if contract.output_name not in outputs:
         raise ContractError(f"{what} has no output named '{contract.output_name}'.")
+    out_dims = _dim_values(outputs[contract.output_name])
+    if len(out_dims) != 2 or (isinstance(out_dims[1], int) and out_dims[1] != contract.embedding_dim):
+        raise ContractError(f"{what} gives output {_fmt_dims(out_dims)} but its contract promises "
+                            f"[N, {contract.embedding_dim}] embeddings. Export it again.")
+    if not (math.isfinite(contract.scale) and contract.scale > 0 and math.isfinite(contract.std)
+            and contract.std > 0 and math.isfinite(contract.mean)):
+        raise ContractError(f"{what} has an unusable input normalisation (scale {contract.scale}, "
+                            f"mean {contract.mean}, std {contract.std}). Export it again.")
+    for key, op in contract.thresholds.items():
+        try:
+            t = float(op["threshold"])
+            ok = math.isfinite(t) and t >= 0
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ContractError(f"{what} carries a bad calibrated threshold '{key}' ({op!r:.80}); "
+                                "a threshold is a distance >= 0. Export it again.")
     if contract.default_threshold_key not in contract.thresholds:
         raise ContractError(f"{what} names default threshold '{contract.default_threshold_key}' "
                             "but carries no such calibrated threshold. Export it again.")
