@@ -103,3 +103,12 @@ def test_without_torch_the_dialog_says_how_to_install_it(qtbot, ctx, monkeypatch
     dlg.start_button.click()
     assert "not a readable ONNX model" in dlg.result_label.text()
     assert not dlg.use_button.isEnabled() and not dlg.switched
+
+
+def test_progress_lines_are_understood():
+    from desktop_app.ui.export_dialog import progress_of
+
+    assert progress_of("calibration pairs:  42%|████▏     | 42/100 [00:01<00:01]") == (42, 100, "calibration pairs")
+    assert progress_of(" 7%|▋ | 7/100") == (7, 100, "")
+    assert progress_of("epoch 3/12: loss 0.1054  train acc 98.14%") == (3, 12, "training: epoch 3 of 12")
+    assert progress_of("parity ok: max |torch - onnxruntime| = 1.2e-07") is None

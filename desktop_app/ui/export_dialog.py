@@ -25,6 +25,7 @@ from .workers import Job
 
 TRAIN_EXTRA_HINT = 'pip install -e ".[train]"'
 _PCT = re.compile(r"(\d{1,3})%\|")
+_EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
 
 
 def torch_available() -> bool:
@@ -46,7 +47,8 @@ def model_card_html(contract, title: str) -> str:
             continue
     prov = c.provenance or {}
     ev = prov.get("evaluation") or {}
-    extra = "".join(f"<li>{k}: {v}</li>" for k, v in list(ev.items())[:6] if not isinstance(v, (dict, list)))
+    extra = "".join(f"<li>{k}: {v:.4g}</li>" if isinstance(v, float) else f"<li>{k}: {v}</li>"
+                    for k, v in list(ev.items())[:6] if not isinstance(v, (dict, list)))
     return (f"<h3>{title}</h3>"
             f"<p><b>{Path(c.path).name}</b><br>fingerprint <code>{c.short_fingerprint}</code><br>"
             f"embedding {c.embedding_dim}-d, {c.metric}{', L2-normalised' if c.normalized else ''}<br>"
@@ -55,6 +57,18 @@ def model_card_html(contract, title: str) -> str:
             f"<table border='1' cellspacing='0' cellpadding='3'><tr><th>threshold</th><th>value</th>"
             f"<th>FAR</th><th>FRR</th></tr>{''.join(rows)}</table>"
             + (f"<ul>{extra}</ul>" if extra else ""))
+
+
+def progress_of(line: str) -> tuple[int, int, str] | None:
+    """(done, total, label) when ``line`` reports progress, else None."""
+    m = _PCT.search(line)
+    if m:
+        desc = line.split(":")[0].strip()
+        return min(100, int(m.group(1))), 100, desc if desc and len(desc) < 40 and "%" not in desc else ""
+    e = _EPOCH.match(line)
+    if e:
+        return int(e.group(1)), int(e.group(2)), f"training: epoch {e.group(1)} of {e.group(2)}"
+    return None
 
 
 class ExportDialog(QDialog):
@@ -253,12 +267,13 @@ class ExportDialog(QDialog):
         if not self.steps:
             self.cancel_button.setEnabled(False)
             self.start_button.setEnabled(True)
+            self.progress.setRange(0, 100)
             self.progress.setValue(100)
             self._load_new(Path(self.out_edit.text().strip()))
             return
         name, args = self.steps.pop(0)
         self.stage_label.setText(name + "…")
-        self.progress.setValue(0)
+        self.progress.setRange(0, 0)           # busy until the step reports a percentage
         self.log.appendPlainText(f"$ twinlock {' '.join(args)}")
         p = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -282,16 +297,23 @@ class ExportDialog(QDialog):
         parts = re.split(r"[\r\n]", self._buffer)
         self._buffer = parts.pop()
         for line in parts:
-            if not line.strip():
-                continue
-            m = _PCT.search(line)
-            if m:
-                self.progress.setValue(min(100, int(m.group(1))))
-                desc = line.split(":")[0].strip()
-                if desc and len(desc) < 40:
-                    self.stage_label.setText(desc)
-                continue
-            self.log.appendPlainText(line)
+            self.handle_line(line)
+
+    def handle_line(self, line: str) -> None:
+        """One line of a step's output: a progress bar (tqdm 'NN%|' or 'epoch i/n:') moves
+        the progress bar; other lines go to the log."""
+        if not line.strip():
+            return
+        p = progress_of(line)
+        if p is not None:
+            done, total, label = p
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            if label:
+                self.stage_label.setText(label)
+            if _PCT.search(line):
+                return                    # tqdm redraws: keep them out of the log
+        self.log.appendPlainText(line)
 
     def _step_done(self, name: str, code: int, status) -> None:
         proc, self.proc = self.proc, None
@@ -300,6 +322,8 @@ class ExportDialog(QDialog):
             proc.deleteLater()
         if status != QProcess.ExitStatus.NormalExit or code != 0:
             self.steps = []
+            self.progress.setRange(0, 100)
+            self.progress.setValue(0)
             self.start_button.setEnabled(True)
             self.cancel_button.setEnabled(False)
             if getattr(self, "_cancelled", False):
