@@ -171,3 +171,18 @@ def test_no_symbol_shown_then_attempt_times_out(qtbot, ctx, videos):
     assert ctx.store.audit(profile="fred", decision="no_symbol")
     assert ctx.store.lockout("fred").failures == 0        # a failure to acquire is not a denial
     win.close()
+
+
+def test_app_refuses_bad_options_and_a_missing_display_clearly(tmp_path, monkeypatch, capsys):
+    from desktop_app.ui.app import main
+
+    assert main(["--video", str(tmp_path / "nope.avi")]) == 4
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["--model", str(tmp_path / "nope.onnx")]) == 4
+    assert "model file" in capsys.readouterr().err
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    assert main(["--db", str(tmp_path / "db.sqlite3")]) == 4
+    err = capsys.readouterr().err
+    assert "no graphical display" in err and "Traceback" not in err

@@ -40,12 +40,6 @@ def create_window(args, app=None):
     from .main_window import MainWindow
 
     camera = args.camera if args.camera is not None else args.video
-    if args.video is not None:
-        from pathlib import Path
-        if not Path(args.video).exists():
-            QMessageBox.critical(None, "twinlock", f"The video file {args.video} does not exist.\n\n"
-                                 "Give an existing file with --video, or leave --video out to use a webcam.")
-            return None, None
     db = args.db
     if db is None and not os.environ.get("TWINLOCK_DB") and not os.environ.get("TWINLOCK_HOME"):
         from .settings_dialog import configured_data_folder
@@ -62,8 +56,35 @@ def create_window(args, app=None):
     return ctx, win
 
 
+def check_args(args) -> str:
+    """A message for the user when the options cannot work, else ""."""
+    from pathlib import Path
+
+    if args.video is not None and not Path(args.video).exists():
+        return (f"The video file {args.video} does not exist. Give an existing video file (or a folder "
+                "of images) with --video, or leave --video out to use a webcam.")
+    if args.model is not None and not Path(args.model).is_file():
+        return f"The model file {args.model} does not exist. Give an .onnx file exported by 'twinlock export'."
+    return ""
+
+
+def no_display() -> bool:
+    """On Linux without X11/Wayland (and no explicit Qt platform) Qt would abort."""
+    return (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
+            and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = check_args(args)
+    if problem:
+        print(f"twinlock-app: {problem}", file=sys.stderr)
+        return 4
+    if no_display():
+        print("twinlock-app: no graphical display here ($DISPLAY and $WAYLAND_DISPLAY are unset). "
+              "Start it from your desktop session, or use the 'twinlock' command line "
+              "(twinlock enroll / verify / calibrate).", file=sys.stderr)
+        return 4
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
