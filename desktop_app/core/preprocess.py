@@ -38,15 +38,16 @@ class PreprocessConfig:
     work_size: int = 160             # the ROI is analysed at this side length (speed)
     polarity: str = "auto"           # "auto" | "dark_on_light" | "light_on_dark"
     min_contrast: float = 40.0       # grey levels between ink and paper
-    min_ink_fraction: float = 0.004  # of ROI area
+    min_ink_fraction: float = 0.0015 # of ROI area
     max_ink_fraction: float = 0.35   # of ROI area
     min_extent: float = 0.12         # longest ink-box side / ROI side
-    max_extent: float = 0.97
+    max_extent: float = 0.9
     edge_margin: float = 0.01        # ink this close to the ROI border touches it
     min_sharpness: float = 12.0      # edge steepness of the strokes (see quality["sharpness"])
     max_components: int = 12         # more stroke-sized groups than this: noise / clutter
     group_distance: float = 0.12     # components this close (fraction of ROI) join the symbol
     normalize_stroke: bool = True    # thicken hair-thin pen strokes toward MNIST's stroke width
+    background_kernel: float = 0.5   # background = opening this wide (fraction of the ROI)
 
     def validate(self) -> "PreprocessConfig":
         if not 0.1 <= self.roi_fraction <= 1.0:
@@ -159,10 +160,17 @@ def _percentiles(img_u8: np.ndarray, qs, mask=None) -> list[float]:
 
 
 def _polarity(g: np.ndarray, cfg: PreprocessConfig) -> str:
+    """Dark ink on light paper, or light on dark: which way do thin features stand out from
+    the local background (a wide median, blind to polarity and to loops inside the symbol)?"""
     if cfg.polarity != "auto":
         return cfg.polarity
-    lo, med, hi = _percentiles(g, (1, 50, 99))
-    return "dark_on_light" if (hi - med) <= (med - lo) else "light_on_dark"
+    ws = g.shape[0]
+    small = cv2.resize(g, (max(8, ws // 4), max(8, ws // 4)), interpolation=cv2.INTER_AREA)
+    med = cv2.medianBlur(small, max(3, (ws // 16) | 1))
+    med = cv2.resize(med, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
+    dark = _percentiles(cv2.subtract(med, g), (99.8,))[0]
+    light = _percentiles(cv2.subtract(g, med), (99.8,))[0]
+    return "dark_on_light" if dark >= 0.9 * light else "light_on_dark"
 
 
 def _stroke_width(mask: np.ndarray) -> float:
@@ -204,9 +212,10 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
 
     # 2. ink bright, background flattened
     inv = cv2.bitwise_not(g) if polarity == "dark_on_light" else g
-    # an opening wider than the widest plausible stroke (~1/5 of the ROI) keeps only background
+    # an opening wider than the widest plausible stroke (~1/2 of the ROI) keeps only background
     small = cv2.resize(inv, (ws // 4, ws // 4), interpolation=cv2.INTER_AREA)
-    kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, ((ws // 16) | 1, (ws // 16) | 1))
+    kk = max(3, int(ws / 4 * cfg.background_kernel) | 1)
+    kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kk, kk))
     bg = cv2.morphologyEx(small, cv2.MORPH_OPEN, kern)
     bg = cv2.blur(bg, (3, 3))
     bg = cv2.resize(bg, (ws, ws), interpolation=cv2.INTER_LINEAR)
@@ -245,11 +254,41 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
                      reason=None if len(comps) > cfg.max_components else
                      "too much ink in the frame area: show a single symbol on plain paper")
 
+    # sharpness of a component: its steepest edges relative to the ink level ("percent of
+    # contrast per pixel"); soft blobs touching the border are shading, not ink
+    gxs = cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3)
+    gys = cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)
+    grad = cv2.magnitude(gxs, gys) / 8.0
+
+    def sharpness(member_ids, bx0, by0, bx1, by1) -> float:
+        bx0, by0 = max(0, bx0 - 1), max(0, by0 - 1)
+        bx1, by1 = min(ws, bx1 + 1), min(ws, by1 + 1)
+        m = np.isin(labels[by0:by1, bx0:bx1], list(member_ids)).astype(np.uint8)
+        ring = cv2.dilate(m, np.ones((3, 3), np.uint8)) > 0
+        vals = grad[by0:by1, bx0:bx1][ring]
+        return float(np.percentile(vals, 90)) / ink_level * 100.0 if vals.size else 0.0
+
+    def soft(c) -> bool:
+        cx_, cy_, cw, ch = c[2]
+        return sharpness([c[0]], cx_, cy_, cx_ + cw, cy_ + ch) < cfg.min_sharpness
+
+    comps = [c for c in comps if not (c[3] and c[1] >= speck * 4 and soft(c))]
+    if not comps:
+        return _fail("blank", roi, quality, polarity)
+    total_ink = sum(c[1] for c in comps)
+
     # 4. the symbol: the biggest interior component plus its neighbours
     interior = [c for c in comps if not c[3]]
     if not interior:
         return _fail("edge", roi, quality, polarity)
     seed = max(interior, key=lambda c: c[1])
+    border = [c for c in comps if c[3]]
+    if border:
+        big = max(border, key=lambda c: c[1])
+        if big[1] > seed[1]:                 # the biggest ink touches the border: the symbol is cut
+            bx, by, bw, bh = big[2]
+            return _fail("edge", roi, quality, polarity,
+                         (int(x + bx * scale), int(y + by * scale), int(bw * scale), int(bh * scale)))
     gx, gy, gw, gh = seed[2]
     x0, y0, x1, y1 = gx, gy, gx + gw, gy + gh
     members = {seed[0]}
@@ -263,8 +302,8 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
             cx_, cy_, cw, ch = c[2]
             dx = max(x0 - (cx_ + cw), cx_ - x1, 0)
             dy = max(y0 - (cy_ + ch), cy_ - y1, 0)
-            if max(dx, dy) <= reach and (not c[3] or c[1] * 8 >= seed[1]):
-                if c[3]:
+            if max(dx, dy) <= reach and (not c[3] or c[1] * 2 >= seed[1]):
+                if c[3]:                       # a big piece next to the symbol runs off the border
                     bbox = (int(x + min(x0, cx_) * scale), int(y + min(y0, cy_) * scale),
                             int((max(x1, cx_ + cw) - min(x0, cx_)) * scale),
                             int((max(y1, cy_ + ch) - min(y0, cy_)) * scale))
@@ -291,26 +330,38 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         return _fail("too_large", roi, quality, polarity, bbox)
     mask = np.isin(labels[y0:y1, x0:x1], list(members)).astype(np.uint8)
     region = norm[y0:y1, x0:x1]
-    # sharpness: steepest edges relative to the ink level, in "percent of contrast per pixel"
-    gxs = cv2.Sobel(region, cv2.CV_32F, 1, 0, ksize=3)
-    gys = cv2.Sobel(region, cv2.CV_32F, 0, 1, ksize=3)
-    grad = cv2.magnitude(gxs, gys) / 8.0
-    edge = cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
-    sharp = float(np.percentile(grad[edge], 90)) / ink_level * 100.0 if edge.any() else 0.0
+    sharp = sharpness(members, x0, y0, x1, y1)
     quality["sharpness"] = sharp
     if sharp < cfg.min_sharpness:
         return _fail("blurred", roi, quality, polarity, bbox)
 
-    # 6. the ink as white-on-black grey levels, other components masked out, strokes evened
-    keep = cv2.dilate(mask, np.ones((3, 3), np.uint8))
-    ink = region.astype(np.float32) * keep
-    lo = 0.25 * ink_level
-    ink = np.clip((ink - lo) / max(1.0, ink_level - lo), 0, 1)
+    # 6. the ink, cut from the FULL-resolution ROI (thin pens and small symbols survive the
+    #    working size), other components masked out, grey levels stretched, hair-thin
+    #    strokes thickened toward MNIST's stroke width
+    if scale > 1.0:
+        fx0, fy0 = int(x0 * scale), int(y0 * scale)
+        fx1, fy1 = min(side, int(np.ceil(x1 * scale))), min(side, int(np.ceil(y1 * scale)))
+        size = (fx1 - fx0, fy1 - fy0)
+        inv_f = g_full[fy0:fy1, fx0:fx1]
+        if polarity == "dark_on_light":
+            inv_f = cv2.bitwise_not(inv_f)
+        bg_f = cv2.resize(bg[y0:y1, x0:x1], size, interpolation=cv2.INTER_LINEAR)
+        region_f = cv2.subtract(inv_f, bg_f)
+        r = int(np.ceil(scale))
+        keep = cv2.dilate(cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST),
+                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    else:
+        region_f = region
+        keep = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+    hi = max(1.0, _percentiles(region_f, (97,), keep)[0])
+    lo = 0.3 * hi
+    ink = np.clip((region_f.astype(np.float32) - lo) / (hi - lo), 0, 1) * keep
     if cfg.normalize_stroke:
-        sw = _stroke_width(mask)
-        target = 0.09 * max(x1 - x0, y1 - y0)          # MNIST: ~2 px strokes on a 20 px digit
-        quality["stroke"] = sw
-        if 0 < sw < 0.6 * target:
+        strokes = ((region_f >= 0.5 * hi) & (keep > 0)).astype(np.uint8)
+        sw = _stroke_width(strokes)
+        target = 0.11 * max(ink.shape)                 # MNIST: 2-3 px strokes on a 20 px digit
+        quality["stroke"] = sw / max(ink.shape)
+        if 0 < sw < 0.7 * target:
             r = int(round((target - sw) / 2))
             if r >= 1:
                 ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
