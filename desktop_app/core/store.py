@@ -130,7 +130,10 @@ def _png(img) -> bytes | None:
 def _unpng(data) -> np.ndarray | None:
     if data is None:
         return None
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if len(data) else None
+    except cv2.error:
+        img = None
     if img is None:
         raise StoreError("A stored image is damaged (cannot be decoded).")
     return img
