@@ -1,0 +1,269 @@
+"""`twinlock` runtime commands end to end: real files, real SQLite, real ONNX Runtime,
+video files written with cv2.VideoWriter, subprocesses (exit codes, kills mid-enrollment)."""
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from desktop_app.cli.main import main
+from desktop_app.core.store import Store
+from frames import junk_frames, render_frame
+from pixel_model import make_pixel_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+
+
+def _video(path, frames, fps=10.0):
+    h, w = frames[0].shape[:2]
+    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert wr.isOpened()
+    for f in frames:
+        wr.write(f)
+    wr.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    a = {"dir": d, "model": make_pixel_model(d / "pixel.onnx")}
+    a["enroll"] = []
+    for i in range(3):
+        p = d / f"three_{i}.png"
+        cv2.imwrite(str(p), render_frame(3, seed=300 + i))
+        a["enroll"].append(str(p))
+    a["probe3"] = d / "probe3.jpg"
+    cv2.imwrite(str(a["probe3"]), render_frame(3, seed=400, polarity="light_on_dark"))
+    a["probe7"] = d / "probe7.jpg"
+    cv2.imwrite(str(a["probe7"]), render_frame(7, seed=401))
+    a["blank"] = d / "blank.png"
+    cv2.imwrite(str(a["blank"]), junk_frames(seed=1)["blank_paper"])
+    a["genuine"] = _video(d / "genuine.avi", [render_frame(3, seed=500 + i) for i in range(6)])
+    a["impostor"] = _video(d / "impostor.avi", [render_frame(7, seed=600 + i) for i in range(6)])
+    a["junk"] = _video(d / "junk.avi", [junk_frames(seed=s)["blank_paper"] for s in range(4)])
+    # a labelled folder for calibration: folder/<label>/*.png
+    lab = d / "labelled"
+    for digit in (1, 3, 7):
+        (lab / str(digit)).mkdir(parents=True)
+        for i in range(5):
+            cv2.imwrite(str(lab / str(digit) / f"{i}.png"), render_frame(digit, seed=700 + 10 * digit + i))
+    a["labelled"] = lab
+    return a
+
+
+@pytest.fixture
+def env(assets, tmp_path, monkeypatch):
+    monkeypatch.setenv("TWINLOCK_MODEL", str(assets["model"]))
+    monkeypatch.setenv("TWINLOCK_DB", str(tmp_path / "db.sqlite3"))
+    monkeypatch.setenv("TWINLOCK_HOME", str(tmp_path / "home"))
+    return tmp_path / "db.sqlite3"
+
+
+def _run(*args, env=None, timeout=60):
+    """The real `twinlock` in a subprocess."""
+    e = dict(os.environ, **(env or {}))
+    e["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "desktop_app.cli.main", *map(str, args)], cwd=ROOT,
+                          env=e, capture_output=True, text=True, timeout=timeout)
+
+
+def test_verify_exit_codes_end_to_end_on_video_files(assets, env):
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    cli_env = {"TWINLOCK_MODEL": str(assets["model"]), "TWINLOCK_DB": str(env)}
+    r = _run("verify", "alice", "--video", assets["genuine"], "--json", env=cli_env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["decision"] == "granted" and out["matches"] >= 2 and out["provider"] == "CPU"
+    assert main(["verify", "alice", "--video", str(assets["impostor"])]) == 1
+    assert main(["verify", "alice", "--video", str(assets["junk"])]) == 2
+    s = Store(env)
+    s.set_setting("policy", {"lockout_after": 2, "lockout_base_s": 600})
+    s.close()
+    assert main(["verify", "alice", "--video", str(assets["impostor"])]) == 1     # 2nd denial: locked
+    r = _run("verify", "alice", "--video", assets["genuine"], env=cli_env)
+    assert r.returncode == 3 and "locked" in r.stdout, (r.stdout, r.stderr)
+    decisions = [e.decision for e in Store(env).audit()]
+    assert decisions[:5] == ["locked", "denied", "no_symbol", "denied", "granted"]
+
+
+def test_verify_with_images_and_time_limit(assets, env, capsys):
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    assert main(["verify", "alice", "--image", str(assets["probe3"])]) == 0        # k capped at 1 image
+    assert main(["verify", "alice", "--image", str(assets["probe7"])]) == 1
+    assert main(["verify", "alice", "--image", str(assets["blank"])]) == 2
+    assert main(["verify", "alice", "--image", str(assets["probe3"]), "--image", str(assets["probe7"]),
+                 "-k", "2", "-n", "2"]) == 1
+    # time limit on the video's own clock: 6 frames at 10 fps, limit 0.25 s -> decided early
+    assert main(["verify", "alice", "--video", str(assets["impostor"]), "--time-limit", "0.25", "--json"]) == 1
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert last["frames_used"] == 3 and "time limit" in last["reason"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify", "alice"], "exactly one of"),
+    (["verify", "nobody", "--image", "X"], "no twinlock database|no profile"),
+    (["enroll", "../evil", "x.png"], "not a valid profile name"),
+    (["verify", "alice", "--image", "/nonexistent.png"], "no such file"),
+    (["verify", "alice", "--video", "/nonexistent.avi"], "does not exist"),
+    (["verify", "alice", "--camera", "9"], "Camera 9"),
+    (["profiles", "show", "nobody"], "no profile 'nobody'"),
+    (["calibrate", "alice"], "needs --genuine"),
+])
+def test_usage_and_setup_errors_exit_4_with_a_message(assets, env, capsys, argv, message):
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    capsys.readouterr()
+    argv = [str(assets["probe3"]) if a == "X" else a for a in argv]
+    assert main(argv) == 4
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    import re
+    assert re.search(message, err), err
+
+
+def test_argparse_errors_exit_4_not_2():
+    with pytest.raises(SystemExit) as e:
+        main(["verify", "alice", "--no-such-option"])
+    assert e.value.code == 4
+
+
+def test_corrupt_database_and_model_are_reported_and_left_alone(assets, env, tmp_path):
+    env.write_bytes(b"\x00garbage" * 500)
+    digest = hashlib.sha256(env.read_bytes()).hexdigest()
+    r = _run("verify", "alice", "--image", assets["probe3"],
+             env={"TWINLOCK_MODEL": str(assets["model"]), "TWINLOCK_DB": str(env)})
+    assert r.returncode == 4 and "not an SQLite database" in r.stderr and "Traceback" not in r.stderr
+    assert main(["enroll", "alice", *assets["enroll"]]) == 4
+    assert hashlib.sha256(env.read_bytes()).hexdigest() == digest
+
+    bad_model = tmp_path / "bad.onnx"
+    good = Path(assets["model"]).read_bytes()
+    bad_model.write_bytes(good[: len(good) // 2])
+    model_digest = hashlib.sha256(bad_model.read_bytes()).hexdigest()
+    r = _run("doctor", "--db", tmp_path / "fresh.db", "--model", bad_model)
+    assert r.returncode == 4 and "PROBLEM" in r.stdout and "Traceback" not in r.stderr
+    assert main(["enroll", "bob", *assets["enroll"], "--db", str(tmp_path / "fresh.db"),
+                 "--model", str(bad_model)]) == 4
+    assert hashlib.sha256(bad_model.read_bytes()).hexdigest() == model_digest
+
+
+def test_profiles_audit_export_import(assets, env, tmp_path, capsys):
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    out = capsys.readouterr().out
+    assert "enrolled 3 reference" in out and "consistency" in out
+    assert main(["profiles", "list"]) == 0
+    assert "alice\t3 references" in capsys.readouterr().out
+    f = tmp_path / "alice.json"
+    assert main(["profiles", "export", "alice", str(f)]) == 0 and f.exists()
+    assert main(["profiles", "import", str(f), "--name", "alice2"]) == 0
+    assert main(["profiles", "import", str(f)]) == 4                       # exists
+    assert main(["profiles", "remove", "alice2"]) == 4                     # not a tty, no --yes
+    assert main(["profiles", "remove", "alice2", "--yes"]) == 0
+    assert main(["profiles", "show", "alice"]) == 0
+    capsys.readouterr()
+    assert main(["audit", "--json", "--decision", "enrolled", "--decision", "profile_removed"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["decision"] for r in rows] == ["profile_removed", "enrolled"]
+
+
+def test_enroll_from_video_spreads_picks_and_skips_junk(assets, env, capsys):
+    assert main(["enroll", "vid", "--video", str(assets["genuine"]), "--count", "3"]) == 0
+    assert Store(env).get_profile("vid").n_references == 3
+    assert main(["enroll", "nothing", "--video", str(assets["junk"])]) == 2
+    assert not Store(env).has_profile("nothing")
+
+
+def test_calibrate_from_images_and_labelled_folder(assets, env, capsys):
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", "alice", "--genuine", str(assets["probe3"]), "--impostor", str(assets["probe7"]),
+                 str(assets["blank"]), "--target-far", "0.01"]) == 0
+    out = capsys.readouterr()
+    assert "1 genuine, 1 impostor" in out.out and "not applied" in out.out and "cannot support" in out.err
+    assert main(["calibrate", "alice", "--labelled", str(assets["labelled"]), "--target-far", "0.1",
+                 "--apply"]) == 0
+    s = Store(env)
+    t = s.get_profile("alice").threshold
+    assert t is not None and 0 < t < 2
+    assert s.audit(decision="threshold_set")[0].detail["target_far"] == 0.1
+    assert main(["calibrate", "alice", "--reset"]) == 0
+    assert Store(env).get_profile("alice").threshold is None
+
+
+def test_doctor_reports_model_store_and_cameras(assets, env, capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "not created yet" in out and "contract v1" in out and "provider:  CPU" in out
+    assert "cameras:   none found" in out or "camera:" in out
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    assert main(["doctor"]) == 0
+    assert "1 profile(s), 3 reference(s)" in capsys.readouterr().out
+
+
+KILL_SCRIPT = r"""
+import sys, time
+sys.path[:0] = [{root!r}, {tests!r}]
+from desktop_app.core.store import Store
+real = Store._insert_reference
+def slow(self, *a):
+    real(self, *a)
+    print("inserted", flush=True)
+    time.sleep(0.15)
+Store._insert_reference = slow
+print("ready", flush=True)
+from desktop_app.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("kill_after", [0, 1, 4, "done"])
+def test_killed_enrollment_leaves_all_or_nothing(assets, tmp_path, kill_after):
+    """SIGKILL the real `twinlock enroll` before, in the middle of, and after its transaction."""
+    db = tmp_path / "db.sqlite3"
+    s = Store(db)                                   # an existing database with another profile
+    s.add_references("keep", np.zeros((1, 28, 28), np.uint8), None, np.ones((1, 196)), "x", create=True)
+    s.close()
+    imgs = assets["enroll"] * 2                     # 6 references in one enrollment
+    script = tmp_path / "enroll.py"
+    script.write_text(KILL_SCRIPT.format(root=str(ROOT), tests=str(TESTS)))
+    e = dict(os.environ, TWINLOCK_MODEL=str(assets["model"]), TWINLOCK_DB=str(db))
+    p = subprocess.Popen([sys.executable, str(script), "enroll", "bob", *imgs], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, env=e)
+    inserted = 0
+    try:
+        for line in p.stdout:
+            if kill_after == 0 and line.startswith("ready"):
+                time.sleep(0.3)                     # somewhere in loading / preprocessing
+                break
+            if line.startswith("inserted"):
+                inserted += 1
+                if inserted == kill_after:
+                    break
+        if kill_after == "done":
+            p.wait(timeout=60)
+        else:
+            p.send_signal(signal.SIGKILL)
+            p.wait(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    s = Store(db)
+    assert s.integrity_check() == "ok"
+    assert s.get_profile("keep").n_references == 1
+    if kill_after == "done":
+        assert p.returncode == 0
+        assert s.get_profile("bob").n_references == 6 and len(s.audit(decision="enrolled")) == 2
+    else:
+        assert p.returncode == -signal.SIGKILL
+        assert not s.has_profile("bob")             # none of it
+        assert s._q("SELECT COUNT(*) FROM refs")[0][0] == 1
+        assert len(s.audit(decision="enrolled")) == 1
+    s.close()
