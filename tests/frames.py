@@ -89,7 +89,7 @@ def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, sca
                           [cx + sw / 2 + jit(), cy + sh / 2 + jit()], [cx - sw / 2 + jit(), cy + sh / 2 + jit()]])
     sheet = _fill_quad(h, w, corners)
     tex = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-    paper_img = paper[None, None, :] + (4 * tex + rng.normal(0, 1.5, (h, w)).astype(np.float32))[..., None]
+    paper_img = paper.astype(np.float32)[None, None, :] + (4 * tex + 1.5 * rng.standard_normal((h, w), dtype=np.float32))[..., None]
     img = img * (1 - sheet[..., None]) + paper_img * sheet[..., None]
     if digit is not None:
         dsz = max(8, int(scale * m))
@@ -106,20 +106,20 @@ def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, sca
         # something at the frame edge (a finger, the desk's edge): outside the ROI
         x0 = int(rng.uniform(0, 0.06) * w)
         cv2.rectangle(img, (x0, int(0.7 * h)), (x0 + int(0.05 * w), h), (70, 90, 150), -1)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy, xx = np.ogrid[0:h, 0:w]
     ang = rng.uniform(0, 2 * np.pi)
-    gain = 1 + light * (np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5))
-    img *= gain[..., None] * rng.uniform(0.85, 1.05)
+    gain = (1 + light * (np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5))).astype(np.float32)
+    img *= gain[..., None] * np.float32(rng.uniform(0.85, 1.05))
     if shadow:
-        mask = np.zeros((h, w), np.float32)
-        pts = np.int32([[rng.uniform(0.5, 1.2) * w, rng.uniform(-0.2, 1.2) * h] for _ in range(4)])
+        mask = np.zeros((h // 4, w // 4), np.float32)          # soft: drawn and blurred at 1/4 size
+        pts = np.int32([[rng.uniform(0.5, 1.2) * w / 4, rng.uniform(-0.2, 1.2) * h / 4] for _ in range(4)])
         cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1.0)
-        mask = cv2.GaussianBlur(mask, (0, 0), 25)
+        mask = cv2.resize(cv2.GaussianBlur(mask, (0, 0), 25 / 4), (w, h), interpolation=cv2.INTER_LINEAR)
         img *= (1 - 0.35 * mask)[..., None]
     if blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur)
     if noise > 0:
-        img += rng.normal(0, noise, img.shape).astype(np.float32)
+        img += np.float32(noise) * rng.standard_normal(img.shape, dtype=np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     if jpeg:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
