@@ -283,16 +283,23 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         return _fail("edge", roi, quality, polarity)
     seed = max(interior, key=lambda c: c[1])
     border = [c for c in comps if c[3]]
+    reach = cfg.group_distance * ws
+
+    def near(c, box) -> bool:
+        cx_, cy_, cw, ch = c[2]
+        return max(box[0] - (cx_ + cw), cx_ - box[2], box[1] - (cy_ + ch), cy_ - box[3], 0) <= reach
+
     if border:
         big = max(border, key=lambda c: c[1])
-        if big[1] > seed[1]:                 # the biggest ink touches the border: the symbol is cut
+        sx, sy, sw_, sh_ = seed[2]
+        # the biggest ink runs off the border next to the symbol (or dwarfs it): the symbol is cut
+        if big[1] > seed[1] and (near(big, (sx, sy, sx + sw_, sy + sh_)) or big[1] > 3 * seed[1]):
             bx, by, bw, bh = big[2]
             return _fail("edge", roi, quality, polarity,
                          (int(x + bx * scale), int(y + by * scale), int(bw * scale), int(bh * scale)))
     gx, gy, gw, gh = seed[2]
     x0, y0, x1, y1 = gx, gy, gx + gw, gy + gh
     members = {seed[0]}
-    reach = cfg.group_distance * ws
     changed = True
     while changed:
         changed = False
