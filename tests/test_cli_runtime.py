@@ -267,3 +267,37 @@ def test_killed_enrollment_leaves_all_or_nothing(assets, tmp_path, kill_after):
         assert s._q("SELECT COUNT(*) FROM refs")[0][0] == 1
         assert len(s.audit(decision="enrolled")) == 1
     s.close()
+
+
+def _write_idx_gz(path, arr, magic):
+    import gzip
+    import struct
+    head = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape)
+    with gzip.open(path, "wb") as fh:
+        fh.write(head + arr.astype(np.uint8).tobytes())
+
+
+def test_calibrate_from_an_mnist_folder(assets, env, tmp_path, capsys):
+    """A tiny MNIST-format folder (IDX .gz files) of synthetic digits, not MNIST itself."""
+    from desktop_app.core.preprocess import mnist_form
+    from frames import digit_strokes
+
+    imgs, labels = [], []
+    for d in (0, 1, 3, 7):
+        for j in range(8):
+            imgs.append(mnist_form(digit_strokes(d, 128, slant=0.05 * (j - 4), jitter=0.03, seed=j)))
+            labels.append(d)
+    mn = tmp_path / "mnist"
+    mn.mkdir()
+    _write_idx_gz(mn / "t10k-images-idx3-ubyte.gz", np.stack(imgs), 0x00000803)
+    _write_idx_gz(mn / "t10k-labels-idx1-ubyte.gz", np.array(labels), 0x00000801)
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", "alice", "--mnist", str(mn), "--target-far", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "MNIST test" in out and "4 labels, 32 images, 3 references" in out
+    # 4 labels x 5 genuine probes; each probe against 3 other labels' profiles
+    assert "comparisons: 20 genuine, 96 impostor" in out
+    (mn / "t10k-labels-idx1-ubyte.gz").write_bytes(b"broken")
+    assert main(["calibrate", "alice", "--mnist", str(mn)]) == 4
+    assert main(["calibrate", "alice", "--mnist", str(tmp_path / "nothing")]) == 4

@@ -46,6 +46,9 @@ def test_new_database_is_private_wal_and_versioned(tmp_path):
     assert s._q("PRAGMA journal_mode")[0][0] == "wal"
     assert s.integrity_check() == "ok"
     assert set(MIGRATIONS) == set(range(SCHEMA_VERSION))     # a migration for every step
+    s.set_setting("x", 1)
+    wal = p.with_name(p.name + "-wal")
+    assert wal.exists() and stat.S_IMODE(os.stat(wal).st_mode) == 0o600
     s.close()
     with pytest.raises(StoreError, match="no twinlock database"):
         Store(tmp_path / "none.sqlite3", create=False)
