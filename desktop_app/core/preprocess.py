@@ -231,9 +231,8 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     # 3. binarise, components
     thr = max(0.45 * ink_level, 0.5 * cfg.min_contrast)
     binary = (smooth >= thr).astype(np.uint8)
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    area_all = stats[1:, cv2.CC_STAT_AREA]
-    total_ink = int(area_all.sum())
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    total_ink = int(stats[1:, cv2.CC_STAT_AREA].sum())
     speck = max(4, int(0.0008 * ws * ws))
     margin = max(1, int(round(cfg.edge_margin * ws)))
     comps = []
@@ -241,8 +240,8 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         cx_, cy_, cw, ch, ar = stats[i]
         if ar < speck:
             continue
-        border = cx_ < margin or cy_ < margin or cx_ + cw > ws - margin or cy_ + ch > ws - margin
-        comps.append((i, int(ar), (int(cx_), int(cy_), int(cw), int(ch)), border))
+        at_border = cx_ < margin or cy_ < margin or cx_ + cw > ws - margin or cy_ + ch > ws - margin
+        comps.append((i, int(ar), (int(cx_), int(cy_), int(cw), int(ch)), at_border))
     quality["components"] = float(len(comps))
     quality["ink_fraction"] = total_ink / float(ws * ws)
     if not comps:
