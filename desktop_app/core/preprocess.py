@@ -360,12 +360,12 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         region_f = region
         keep = cv2.dilate(mask, np.ones((3, 3), np.uint8))
     hi = max(1.0, _percentiles(region_f, (97,), keep)[0])
-    lo = 0.3 * hi
+    lo = 0.2 * hi
     ink = np.clip((region_f.astype(np.float32) - lo) / (hi - lo), 0, 1) * keep
     if cfg.normalize_stroke:
         strokes = ((region_f >= 0.5 * hi) & (keep > 0)).astype(np.uint8)
         sw = _stroke_width(strokes)
-        target = 0.11 * max(ink.shape)                 # MNIST: 2-3 px strokes on a 20 px digit
+        target = 0.12 * max(ink.shape)                 # MNIST: 2-3 px strokes on a 20 px digit
         quality["stroke"] = sw / max(ink.shape)
         if 0 < sw < 0.7 * target:
             r = int(round((target - sw) / 2))
