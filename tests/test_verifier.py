@@ -148,7 +148,8 @@ def test_lockout_grows_and_survives_a_restart(tmp_path, pixel, frames):
 
     v = Verifier(s, pixel, "alice", pol, clock=clock)
     assert [attempt(v, imp).state for _ in range(3)] == ["denied"] * 3
-    assert v.state.lockout_remaining_s == pytest.approx(30)
+    assert v.state.lockout_remaining_s == pytest.approx(30) and "locked out for 30 s" in v.state.reason
+    assert s.audit(decision="denied")[0].detail["failures"] == 3
     s.close()
 
     s = Store(db)                                             # a restart

@@ -583,11 +583,19 @@ class Store:
                     "locked_until = excluded.locked_until",
                     (name, int(state.failures), float(state.locked_until)))
 
-    def record_outcome(self, name, state: LockoutState, **log) -> int:
-        """Write a finished attempt's audit entry and the new lockout state in one transaction."""
+    def record_outcome(self, name, state, **log) -> tuple[int, LockoutState]:
+        """Write a finished attempt's audit entry and the new lockout state in one transaction.
+
+        ``state`` is the new :class:`LockoutState`, or a function old -> new evaluated inside
+        the transaction (so two processes verifying at once cannot lose a failure).
+        Returns (audit id, the lockout state written)."""
         with self._tx() as con:
+            if callable(state):
+                row = con.execute("SELECT failures, locked_until FROM lockout WHERE profile = ?",
+                                  (name,)).fetchone()
+                state = state(LockoutState(int(row[0]), float(row[1])) if row else LockoutState())
             self._set_lockout(con, name, state)
-            return self._log(con, name, **log)
+            return self._log(con, name, **log), state
 
     # ------------------------------------------------------------------ export / import
     def export_profile(self, name, path) -> Path:

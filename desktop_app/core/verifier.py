@@ -295,23 +295,29 @@ class Verifier:
     def _finish(self, decision: str, reason: str, distance=None, pre=None) -> AttemptState:
         p = self.policy
         now = self.clock()
-        lock = self.store.lockout(self.profile)
-        if decision == "granted":
-            lock = LockoutState(0, 0.0)
-        elif decision == "denied":
-            failures = lock.failures + 1
-            delay = p.lockout_delay(failures)
-            lock = LockoutState(failures, now + delay if delay > 0 else lock.locked_until)
-            if delay > 0:
-                reason += f"; locked out for {delay:g} s after {failures} denied attempts"
+        delay = {"s": 0.0}
         snapshot = self._best_image if (decision == "denied" and p.save_denied_snapshots) else None
         detail = {"reason": reason, "k": p.k, "n": p.n, "matches": int(sum(self._window)),
                   "frames_seen": self._frames_seen, "elapsed_s": round(self._elapsed, 3),
-                  "k_nearest": p.k_nearest, "failures": lock.failures}
-        audit_id = self.store.record_outcome(
-            self.profile, lock, decision=decision, best_distance=self._best, threshold=p.threshold,
+                  "k_nearest": p.k_nearest}
+
+        def next_lockout(old: LockoutState) -> LockoutState:     # runs inside the store's transaction
+            new = old                                    # no symbol / cancelled: neither
+            if decision == "granted":
+                new = LockoutState(0, 0.0)
+            elif decision == "denied":
+                failures = old.failures + 1
+                delay["s"] = p.lockout_delay(failures)
+                new = LockoutState(failures, now + delay["s"] if delay["s"] > 0 else old.locked_until)
+            detail["failures"] = new.failures
+            return new
+
+        audit_id, lock = self.store.record_outcome(
+            self.profile, next_lockout, decision=decision, best_distance=self._best, threshold=p.threshold,
             frames_used=self._frames_used, fingerprint=self.embedder.fingerprint,
             provider=getattr(self.embedder, "provider", ""), detail=detail, snapshot=snapshot)
+        if delay["s"] > 0:
+            reason += f"; locked out for {delay['s']:g} s after {lock.failures} denied attempts"
         self._active = False
         self.state = self._state(decision, True, distance=distance, reason=reason, pre=pre, audit_id=audit_id)
         if decision == "denied":
