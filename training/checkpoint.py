@@ -53,6 +53,9 @@ def save_checkpoint(path: str | os.PathLike, **fields) -> Path:
             torch.save(fields, fh)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)          # mkstemp's 0600 would hide it from other users
         os.replace(tmp, dest)
     except BaseException:
         try:

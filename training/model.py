@@ -41,17 +41,29 @@ def _block(cin: int, cout: int) -> nn.Sequential:
 
 
 class TwinNet(nn.Module):
-    """twinlock's default tower: three small conv blocks, global pooling, a linear
-    projection, and L2 normalisation so that distances lie in [0, 2] and a threshold
-    means the same thing for every model."""
+    """twinlock's default tower: small conv blocks, a linear projection, and L2
+    normalisation so that distances lie in [0, 2] and a threshold means the same thing
+    for every model.
+
+    ``stem="conv5"`` (the default recipe): one 5x5 conv at 28x28, then two 3x3 convs at
+    14x14 -- most of the compute where the feature maps are small. ``stem="double"``: two
+    3x3 convs at 28x28 (the first layout; kept so its checkpoints still load).
+    """
 
     normalized = True
 
-    def __init__(self, embedding_dim: int = 64, width: int = 32):
+    def __init__(self, embedding_dim: int = 64, width: int = 32, stem: str = "double"):
         super().__init__()
         w = width
+        if stem == "double":
+            first = [_block(1, w), nn.MaxPool2d(2)]
+        elif stem == "conv5":
+            first = [nn.Conv2d(1, w, 5, padding=2, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+                     nn.MaxPool2d(2)]
+        else:
+            raise ValueError(f"unknown stem {stem!r}; choose 'double' or 'conv5'")
         self.features = nn.Sequential(
-            _block(1, w), nn.MaxPool2d(2),           # 14x14
+            *first,                                  # 14x14
             _block(w, 2 * w), nn.MaxPool2d(2),       # 7x7
             nn.Conv2d(2 * w, 4 * w, 3, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(inplace=True),  # 5x5
         )

@@ -45,7 +45,9 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float, help="peak learning rate (twin; default 3e-3)")
     p.add_argument("--margin", type=float, default=1.0, help="contrastive margin m (default: %(default)s)")
     p.add_argument("--embedding-dim", type=int, default=64, help="embedding size D (twin)")
-    p.add_argument("--width", type=int, default=16, help="channel width of the twin tower")
+    p.add_argument("--width", type=int, default=24, help="channel width of the twin tower (default: %(default)s)")
+    p.add_argument("--stem", choices=["conv5", "double"], default="conv5",
+                   help="first stage of the twin tower (default: %(default)s)")
     p.add_argument("--no-augment", action="store_true", help="turn off augmentation (twin)")
     p.add_argument("--holdout-classes", type=_classes, default=[], metavar="D,D",
                    help="digits left out of training, e.g. 8,9 (evaluate reports them separately)")
@@ -91,7 +93,7 @@ def cmd_train(args) -> int:
         seed = args.arch == "seed"
         cfg = TrainConfig(arch=args.arch, epochs=args.epochs or (10 if seed else 12),
                           batch_size=args.batch_size or (16 if seed else 256), margin=args.margin,
-                          embedding_dim=args.embedding_dim, width=args.width, augment=not args.no_augment and not seed,
+                          embedding_dim=args.embedding_dim, width=args.width, stem=args.stem, augment=not args.no_augment and not seed,
                           holdout_classes=args.holdout_classes, data_dir=args.data_dir, out_dir=args.out,
                           seed=args.seed, threads=args.threads, val_size=args.val_size)
         if args.lr:
@@ -100,10 +102,11 @@ def cmd_train(args) -> int:
         raise SetupError("--epochs must be at least 1 and --batch-size at least 2")
     try:
         res = train(cfg, resume=args.resume)
-    except (IdxError, DownloadError, CheckpointError) as exc:
+    except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
         raise SetupError(str(exc)) from None
     b = res["best"]
-    print(f"best epoch {b['epoch']}: validation EER {b['val_eer']:.4%}, pair accuracy "
+    print(f"best epoch {b['epoch']}: validation FRR at FAR 1e-3 {b['val_frr_at_far_1e-3']:.3%}, "
+          f"EER {b['val_eer']:.4%}, pair accuracy "
           f"{b.get('val_accuracy', float('nan')):.4%}; {res['train_seconds']:.0f}s of training")
     print(f"checkpoints, metrics.json and curves.png in {res['out_dir']}")
     return 0
