@@ -147,9 +147,26 @@ def test_cli_train_holdout_then_evaluate(tmp_path, data):
     n8 = int(np.isin(yt, [8, 9]).sum())
     assert res["holdout"]["all_pairs"]["genuine"] + res["holdout"]["all_pairs"]["impostor"] == \
         n8 * (len(yt) - n8) + n8 * (n8 - 1) // 2
+    # resume of a finished run: nothing to do; stretching its one-cycle schedule: refused clearly
+    r = subprocess.run(cmd + ["train", "--resume", str(out / "last.pt")], capture_output=True, text=True)
+    assert r.returncode == 0 and "nothing to do" in r.stdout
+    r = subprocess.run(cmd + ["train", "--resume", str(out / "last.pt"), "--epochs", "3"],
+                       capture_output=True, text=True)
+    assert r.returncode == 4 and "one-cycle" in r.stderr and "Traceback" not in r.stderr
     # bad input: a clear message and exit status 4, no traceback
     r = subprocess.run(cmd + ["evaluate", str(tmp_path / "missing.pt")], capture_output=True, text=True)
     assert r.returncode == 4 and "not found" in r.stderr and "Traceback" not in r.stderr
     (d / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
     r = subprocess.run(cmd + ["evaluate", str(out / "best.pt")], capture_output=True, text=True)
     assert r.returncode == 4 and "t10k-labels" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_without_torch_says_how_to_install(tmp_path):
+    code = ("import sys; sys.modules['torch'] = None\n"     # makes `import torch` fail
+            "from desktop_app.cli.main import main, build_parser\n"
+            "build_parser()\n"
+            "assert 'training' not in sys.modules\n"
+            "sys.exit(main(['evaluate', 'x.pt']))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 4, r.stderr
+    assert 'pip install -e ".[train]"' in r.stderr and "Traceback" not in r.stderr

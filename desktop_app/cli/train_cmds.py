@@ -82,12 +82,16 @@ def cmd_train(args) -> int:
             raise SetupError(str(exc)) from None
         known = {f for f in TrainConfig.__dataclass_fields__}
         cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
-        if args.epochs:
+        if args.epochs and args.epochs != cfg.epochs:
+            if cfg.arch != "seed":
+                raise SetupError(f"{args.resume} was trained with a {cfg.epochs}-epoch one-cycle schedule, "
+                                 f"which cannot be stretched to {args.epochs}; resume without --epochs, "
+                                 f"or start a new run")
             cfg.epochs = args.epochs
         if args.data_dir:
             cfg.data_dir = args.data_dir
         if int(ck.get("epoch", 0)) >= cfg.epochs:
-            print(f"{args.resume} already finished all {cfg.epochs} epochs (pass --epochs N to go further)")
+            print(f"{args.resume} already finished all {cfg.epochs} epochs; nothing to do")
             return 0
     else:
         seed = args.arch == "seed"
