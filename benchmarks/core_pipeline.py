@@ -17,12 +17,22 @@ would see them, plus junk frames). Measured:
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.camera_sim import JUNK_KINDS, render_digit, render_junk
+
+
+def _rel(p) -> str:
+    from desktop_app.core.paths import REPO_ROOT
+
+    try:
+        return str(Path(p).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(p)
 
 
 def _ms(fn, *a):
@@ -57,13 +67,14 @@ def main(argv=None):
     frames = [render_digit(x[i], rng) for i in idx]
     labels = y[idx]
 
-    pre_ms, results = [], []
-    for f in frames:
-        r, ms = _ms(preprocess, f)
-        pre_ms.append(ms)
-        results.append(r)
     import cv2
-    hd_ms = [_ms(preprocess, cv2.resize(f, (1280, 720)))[1] for f in frames[:100]]
+
+    results = [preprocess(f) for f in frames]
+    # timings: the machine may be shared, so each is the lowest of 3 passes' medians (and p90s)
+    passes = [[_ms(preprocess, f)[1] for f in frames[:150]] for _ in range(3)]
+    pre_ms = min(passes, key=np.median)
+    hd = [cv2.resize(f, (1280, 720)) for f in frames[:100]]
+    hd_ms = min(([_ms(preprocess, f)[1] for f in hd] for _ in range(3)), key=np.median)
     ok = np.array([r.ok for r in results])
     junk_ok = 0
     n_junk = 0
@@ -101,14 +112,19 @@ def main(argv=None):
         c0 = int(lab[0])
         store.add_references("bench", imgs[lab == c0][:5], None, vecs[lab == c0][:5], emb.fingerprint, create=True)
         ver = Verifier(store, emb, "bench", Policy(k=60, n=60, max_frames=100000, time_limit_s=1e9))
-        ver.start_attempt(t=0)
-        pipe = []
-        for i, f in enumerate(frames[:200]):
-            t = time.perf_counter()
-            ver.feed(f, t=i * 0.01)
-            pipe.append((time.perf_counter() - t) * 1000.0)
-            if ver.state.final:
-                ver.start_attempt(t=i * 0.01)
+        runs = []
+        for _ in range(3):
+            ver.start_attempt(t=0)
+            pipe = []
+            for i, f in enumerate(frames[:150]):
+                t = time.perf_counter()
+                ver.feed(f, t=i * 0.01)
+                pipe.append((time.perf_counter() - t) * 1000.0)
+                if ver.state.final:
+                    ver.start_attempt(t=i * 0.01)
+            ver.finish(reason="cancelled")
+            runs.append(pipe)
+        pipe = min(runs, key=np.median)
         store.close()
 
     fta = 1 - ok.mean()
@@ -116,7 +132,9 @@ def main(argv=None):
     far = imp_acc / max(imp, 1)
     lines = [
         "Core frame pipeline (`python -m benchmarks.core_pipeline --count %d`), CPU, 1 ORT thread; "
-        "frames from `benchmarks/camera_sim.py` (MNIST test digits as a webcam sees them)." % a.count,
+        "frames from `benchmarks/camera_sim.py` (MNIST test digits as a webcam sees them). Times: the "
+        "lowest of 3 passes' median (p90) over 150 frames, on a shared 2-core machine "
+        "(load average %.1f at the end)." % (a.count, os.getloadavg()[0]),
         "",
         "| measure | value |",
         "|---|---|",
@@ -131,7 +149,7 @@ def main(argv=None):
         f"| per-frame FAR at the default threshold | {far:.3%} ({imp_acc}/{imp}, 95% CI "
         f"{wilson_interval(imp_acc, imp)[0]:.3%}-{wilson_interval(imp_acc, imp)[1]:.3%}) |",
         "",
-        f"Model: `{emb.path}` (fingerprint {emb.contract.short_fingerprint}). Profiles: 5 camera frames per "
+        f"Model: `{_rel(emb.path)}` (fingerprint {emb.contract.short_fingerprint}). Profiles: 5 camera frames per "
         "label; genuine = the other frames of the label, impostor = frames of other labels. Junk kinds: "
         + ", ".join(JUNK_KINDS) + " (letters and shapes are plausible symbols: the verifier denies them).",
     ]
