@@ -208,6 +208,7 @@ class CalibrationDialog(QDialog):
         self.warning_label.setObjectName("farWarning")
         self.warning_label.setWordWrap(True)
         self.warning_label.setStyleSheet("color: #8a4b00; font-weight: bold")
+        self.warning_label.setVisible(False)
         tl.addWidget(self.warning_label)
         self.current_label = QLabel("")
         self.current_label.setObjectName("currentThreshold")
@@ -401,6 +402,7 @@ class CalibrationDialog(QDialog):
             line = f"target FAR {target_far:g}: " + line
         self.point_label.setText(line)
         self.warning_label.setText(warn)
+        self.warning_label.setVisible(bool(warn))
         for c in (self.hist, self.rates):
             c.set_threshold(self.threshold)
         self.det.set_point(op.far, op.frr)
