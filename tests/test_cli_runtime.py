@@ -301,3 +301,20 @@ def test_calibrate_from_an_mnist_folder(assets, env, tmp_path, capsys):
     (mn / "t10k-labels-idx1-ubyte.gz").write_bytes(b"broken")
     assert main(["calibrate", "alice", "--mnist", str(mn)]) == 4
     assert main(["calibrate", "alice", "--mnist", str(tmp_path / "nothing")]) == 4
+
+
+def test_shipped_default_model_end_to_end(assets, tmp_path, monkeypatch, capsys):
+    """No --model, no $TWINLOCK_MODEL: the shipped model enrolls and verifies camera-like video."""
+    from desktop_app.core.paths import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip(f"the shipped model {DEFAULT_MODEL} has not been exported yet")
+    monkeypatch.delenv("TWINLOCK_MODEL", raising=False)
+    monkeypatch.setenv("TWINLOCK_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "db.sqlite3")
+    assert main(["enroll", "alice", *assets["enroll"], "--db", db]) == 0
+    assert main(["doctor", "--db", db]) == 0
+    assert "twinlock-default.onnx" in capsys.readouterr().out
+    assert main(["verify", "alice", "--video", str(assets["genuine"]), "--db", db]) == 0
+    assert main(["verify", "alice", "--video", str(assets["impostor"]), "--db", db]) == 1
+    assert main(["verify", "alice", "--video", str(assets["junk"]), "--db", db]) == 2
