@@ -79,7 +79,8 @@ REASONS = {
     "noise": "too much clutter or noise: show a single symbol on plain paper",
     "too_small": "the symbol is too small: bring it closer to the camera",
     "too_large": "the symbol is too large: move it away from the camera",
-    "edge": "the symbol touches the edge of the frame area: move it to the centre",
+    "edge": "the symbol touches the edge of the frame area (or something runs from it to the edge): "
+            "move it to the centre and clear the paper around it",
     "blurred": "the picture is too blurred: hold it still and in focus",
     "bad_frame": "the camera delivered an unusable frame",
 }
