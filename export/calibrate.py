@@ -17,7 +17,7 @@ from .errors import ExportError
 
 TARGETS = {"far_1e-3": 1e-3, "far_1e-4": 1e-4}
 DEFAULT_CALIB_COUNT = 5000
-MAX_DEFAULT_FRR = 0.05      # far_1e-3 is the default operating point unless its FRR is above this
+MAX_DEFAULT_FRR = 0.10      # far_1e-3 is the default operating point unless its FRR is above this
 
 
 @dataclass
@@ -130,7 +130,7 @@ def thresholds_from_distances(genuine, impostor) -> dict:
 
 def choose_default(thresholds: dict) -> str:
     """far_1e-3 (few false accepts at a usable FRR) unless it is unsupported or rejects too
-    many genuine attempts (FRR > 5%), then the EER point."""
+    many genuine attempts (FRR > 10% per frame), then the EER point."""
     fa = thresholds.get("far_1e-3")
     if fa and fa.get("supported") and fa["frr"] <= MAX_DEFAULT_FRR:
         return "far_1e-3"

@@ -52,8 +52,7 @@ def tower_to_onnx(model):
     except Exception as exc:
         raise ExportError(f"torch.onnx could not export the tower ({type(exc).__name__}: "
                           f"{str(exc)[:300]}).") from None
-    proto = onnx.ModelProto.FromString(proto.SerializeToString())  # detach from the ONNXProgram
-    del proto.metadata_props[:]
+    proto = strip_debug_info(onnx.ModelProto.FromString(proto.SerializeToString()))
     try:
         onnx.checker.check_model(proto, full_check=True)
     except Exception as exc:
@@ -81,3 +80,25 @@ def _check_signature(proto) -> None:
 def embedding_dim(proto) -> int:
     d = proto.graph.output[0].type.tensor_type.shape.dim[1]
     return int(d.dim_value)
+
+
+def strip_debug_info(proto):
+    """Remove what describes the machine that exported rather than the model: the exporter's
+    per-node stack traces (source lines, absolute paths), name scopes and doc strings, and
+    opset imports no node uses. The same checkpoint then gives the same bytes, and so the same
+    fingerprint, on any machine. Returns ``proto`` (changed in place)."""
+    g = proto.graph
+    for items in (g.node, g.value_info, g.input, g.output, g.initializer):
+        for item in items:
+            del item.metadata_props[:]
+            item.doc_string = ""
+    del g.metadata_props[:]
+    g.doc_string = ""
+    proto.doc_string = ""
+    del proto.metadata_props[:]
+    used = {n.domain for n in g.node} | {""}
+    keep = [o for o in proto.opset_import if o.domain in used]
+    if len(keep) != len(proto.opset_import):
+        del proto.opset_import[:]
+        proto.opset_import.extend(keep)
+    return proto

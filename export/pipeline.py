@@ -29,7 +29,7 @@ from . import calibrate as cal
 from . import parity as par
 from . import quantize as qnt
 from .errors import ExportError
-from .onnx_graph import INPUT_NAME, OUTPUT_NAME, embedding_dim, tower_to_onnx
+from .onnx_graph import INPUT_NAME, OUTPUT_NAME, embedding_dim, strip_debug_info, tower_to_onnx
 
 PROVISIONAL_KEY = "uncalibrated"
 
@@ -254,8 +254,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
             rng_imgs = _model_form(calib.images[rng_idx[:qnt.RANGE_CALIBRATION_IMAGES]], cfg)
             log("quantizing to int8 (static QDQ, per-channel weights)")
             qnt.quantize_int8(float_prov, q_path, INPUT_NAME, rng_imgs, work)
-            q_proto = onnx.load(str(q_path))
-            del q_proto.metadata_props[:]
+            q_proto = strip_debug_info(onnx.load(str(q_path)))
             q_prov = work / "int8_prov.onnx"
             _save(_provisional(q_proto, cfg, dim, normalized), q_prov)
             emb_q = _embedder(q_prov, log)

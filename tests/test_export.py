@@ -83,6 +83,9 @@ def test_written_model_is_checked_self_contained_and_has_dynamic_batch(exported)
     assert inp.name == "image" and dims[0].dim_param and [d.dim_value for d in dims[1:]] == [1, 28, 28]
     assert out.name == "embedding" and out.type.tensor_type.shape.dim[1].dim_value == 16
     assert result.size_bytes == dest.stat().st_size
+    # nothing about the exporting machine (stack traces, source paths) is baked into the file
+    data = dest.read_bytes()
+    assert b"stack_trace" not in data and b"site-packages" not in data and b"model.py" not in data
 
 
 def test_contract_round_trip(exported, random_ckpt, fake_mnist):

@@ -99,7 +99,7 @@ def cmd_export(args) -> int:
                                       f"was written to {result.path}; the card was not)") from None
             text = model_card(result.path, evaluation=evaluation, commands=args.reproduce,
                               command=_command_line(args))
-            atomic_write_bytes(args.card, text.encode())
+            atomic_write_bytes(args.card, text.encode(), mode=0o644)
             log(f"wrote the model card {args.card}")
     except ExportError as exc:
         raise _setup_error(f"export failed: {exc}") from None
