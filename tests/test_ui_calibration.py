@@ -119,3 +119,31 @@ def test_live_capture_samples(qtbot, ctx, videos):
     # the enrolled digit is closer to its references than the other digit
     assert np.median(dlg.data.genuine) < np.median(dlg.data.impostor)
     dlg.close()
+
+
+def test_labelled_folder_with_progress_and_a_bad_folder(qtbot, ctx, videos, tmp_path):
+    from export.synthetic import synthetic_digits
+
+    enroll_from_video(ctx, videos["three"], "cara", count=2)
+    x, y = synthetic_digits(120, seed=9)
+    root = tmp_path / "labelled"
+    for i, (img, lab) in enumerate(zip(x, y)):
+        d = root / str(int(lab))
+        d.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(d / f"{i}.png"), img)
+    dlg = CalibrationDialog(ctx, "cara")
+    qtbot.addWidget(dlg)
+    dlg.mode.setCurrentIndex(2)
+    dlg.folder_edit.setText(str(tmp_path / "nowhere"))
+    dlg.compute_button.click()
+    qtbot.waitUntil(lambda: not dlg.job.running, timeout=5000)
+    assert "is not a folder" in dlg.source_label.text() and dlg.data is None
+    progress = []
+    dlg.folder_edit.setText(str(root))
+    dlg.compute_button.click()
+    dlg.job.progress.connect(lambda d, t: progress.append((d, t)))
+    qtbot.waitUntil(lambda: dlg.data is not None, timeout=15000)
+    assert progress and progress[-1][0] == progress[-1][1]         # reported per label, to the end
+    assert "labelled folder" in dlg.data.source
+    assert dlg.data.impostor.size > dlg.data.genuine.size > 0
+    assert dlg.compute_button.isEnabled() and not dlg.cancel_button.isEnabled()
