@@ -1,30 +1,11 @@
 """The admin passphrase gate and the settings dialog that sets it."""
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-
-from ui_support import ctx, isolated_qsettings, ui_model  # noqa: F401
+from ui_support import ctx, isolated_qsettings, on_modal, ui_model  # noqa: F401
 
 from desktop_app.core.passphrase import verify_passphrase
 from desktop_app.ui.admin import PassphraseDialog, require_admin
 from desktop_app.ui.settings_dialog import NewPassphraseDialog, SettingsDialog
-
-
-def on_modal(action, delay=30):
-    """Run ``action(dialog)`` on the next modal dialog (exec() blocks the test)."""
-    seen = []
-
-    def poll():
-        w = QApplication.activeModalWidget()
-        if w is None:
-            QTimer.singleShot(delay, poll)
-            return
-        seen.append(type(w).__name__)
-        action(w)
-
-    QTimer.singleShot(delay, poll)
-    return seen
 
 
 def test_no_passphrase_means_no_gate(qtbot, ctx):

@@ -186,3 +186,39 @@ def test_app_refuses_bad_options_and_a_missing_display_clearly(tmp_path, monkeyp
     assert main(["--db", str(tmp_path / "db.sqlite3")]) == 4
     err = capsys.readouterr().err
     assert "no graphical display" in err and "Traceback" not in err
+
+
+def test_remove_profile_asks_confirmation_and_passphrase(qtbot, ctx, videos):
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui_support import on_modal
+
+    enroll_from_video(ctx, videos["three"], "gina", count=2)
+    ctx.set_passphrase("open sesame")
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    steps = []
+
+    def pick(w):                         # QInputDialog: which profile
+        steps.append(type(w).__name__)
+        w.setTextValue("gina")
+        w.accept()
+        on_modal(confirm)
+
+    def confirm(w):                      # QMessageBox: are you sure
+        steps.append(type(w).__name__)
+        w.button(QMessageBox.StandardButton.Yes).click()
+        on_modal(passphrase)
+
+    def passphrase(w):
+        steps.append(type(w).__name__)
+        w.edit.setText("open sesame")
+        w._check()
+
+    on_modal(pick)
+    win.remove_profile()
+    assert steps == ["QInputDialog", "QMessageBox", "PassphraseDialog"]
+    assert not ctx.store.has_profile("gina")
+    assert win.profile_combo.count() == 0 and "NO PROFILE" in win.banner.text()
+    assert ctx.store.audit(decision="profile_removed")
+    win.close()

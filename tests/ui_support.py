@@ -126,3 +126,22 @@ def enroll_from_video(ctx, video: Path, profile: str, count: int = 5) -> int:
     emb = ctx.embedder.embed_images(np.stack(imgs))
     return ctx.store.add_references(profile, np.stack(imgs), crops, emb, ctx.embedder.fingerprint,
                                     create=not ctx.store.has_profile(profile), source="test")
+
+
+def on_modal(action, delay=30):
+    """Run ``action(dialog)`` on the next modal dialog (exec() blocks the test)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    seen = []
+
+    def poll():
+        w = QApplication.activeModalWidget()
+        if w is None:
+            QTimer.singleShot(delay, poll)
+            return
+        seen.append(type(w).__name__)
+        action(w)
+
+    QTimer.singleShot(delay, poll)
+    return seen
