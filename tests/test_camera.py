@@ -124,3 +124,59 @@ def test_list_cameras_is_bounded_and_lists_only_working_ones():
     assert time.monotonic() - t0 < 3.0
     for c in cams:                                    # no webcam here: usually empty
         assert c.resolution[0] > 0 and f"camera {c.index}" in c.description
+
+
+class _Unplugged:
+    """Wraps a real capture; after ``after`` frames read() hangs (a camera pulled out)."""
+
+    def __init__(self, cap, after, mode="hang"):
+        self.cap, self.after, self.mode, self.n = cap, after, mode, 0
+
+    def __getattr__(self, name):
+        return getattr(self.cap, name)
+
+    def read(self):
+        self.n += 1
+        if self.n > self.after:
+            if self.mode == "hang":
+                time.sleep(30)
+            return False, None
+        return self.cap.read()
+
+
+def test_webcam_read_that_hangs_or_fails_is_reported_and_reopens(tmp_path):
+    video = _write_video(tmp_path / "cam.avi", n=30, fps=30.0)
+    plan = iter([("hang", 3), ("fail", 2), ("ok", 100)])
+
+    def factory(index):
+        mode, after = next(plan)
+        return _Unplugged(cv2.VideoCapture(str(video)), after, mode)
+
+    cam = WebcamSource(0, read_timeout_s=0.5, capture_factory=factory)
+    cam.open()
+    assert cam.is_live and "camera 0 (160x120" in cam.description
+    assert [cam.read().index for _ in range(3)] == [0, 1, 2]
+    t0 = time.monotonic()
+    with pytest.raises(CameraError, match="stopped delivering frames.*unplugged"):
+        cam.read()
+    assert time.monotonic() - t0 < 2.0                 # the caller is not stuck behind the camera
+    with pytest.raises(CameraError, match="not open"):
+        cam.read()
+    cam.reopen()
+    assert cam.read().index == 0 and cam.read().index == 1
+    with pytest.raises(CameraError, match="stopped delivering frames"):
+        cam.read()
+    cam.reopen()
+    frames = [cam.read() for _ in range(5)]
+    assert [f.index for f in frames] == list(range(5)) and frames[-1].t >= frames[0].t
+    cam.close()
+
+
+def test_webcam_open_that_hangs_is_reported():
+    def factory(index):
+        time.sleep(30)
+
+    t0 = time.monotonic()
+    with pytest.raises(CameraError, match="did not respond"):
+        WebcamSource(3, open_timeout_s=0.5, capture_factory=factory).open()
+    assert time.monotonic() - t0 < 2.0

@@ -101,7 +101,10 @@ class WebcamSource(FrameSource):
 
     def __init__(self, index: int, resolution: tuple[int, int] | None = (640, 480),
                  mjpeg: bool = True, read_timeout_s: float = 2.0, open_timeout_s: float = 5.0,
-                 backend: int | None = None):
+                 backend: int | None = None, capture_factory=None):
+        # capture_factory(index) -> an object with cv2.VideoCapture's isOpened/set/get/read/
+        # release (another capture backend; tests use it to stand in for a webcam)
+        self.capture_factory = capture_factory
         self.index = int(index)
         self.resolution = tuple(resolution) if resolution else None
         self.mjpeg = mjpeg
@@ -122,8 +125,12 @@ class WebcamSource(FrameSource):
             return
 
         def _open():
-            cap = (cv2.VideoCapture(self.index, self.backend) if self.backend is not None
-                   else cv2.VideoCapture(self.index))
+            if self.capture_factory is not None:
+                cap = self.capture_factory(self.index)
+            elif self.backend is not None:
+                cap = cv2.VideoCapture(self.index, self.backend)
+            else:
+                cap = cv2.VideoCapture(self.index)
             if not cap.isOpened():
                 cap.release()
                 return None
