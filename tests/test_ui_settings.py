@@ -1,6 +1,8 @@
 """Settings dialog (validated by the core Policy) and the audit log viewer's filters."""
 from __future__ import annotations
 
+import numpy as np
+
 from ui_support import ctx, isolated_qsettings, ui_model  # noqa: F401
 
 from desktop_app.core.verifier import Policy
@@ -49,7 +51,10 @@ def test_audit_viewer_filters_by_profile_and_decision(qtbot, ctx):
         st.create_profile(name)
     st.log_attempt("alice", "granted", best_distance=0.1, threshold=0.5, frames_used=2)
     st.log_attempt("alice", "denied", best_distance=0.9, threshold=0.5, frames_used=5)
-    st.log_attempt("bob", "denied", best_distance=0.8, threshold=0.5, frames_used=4)
+    snap = np.zeros((28, 28), np.uint8)
+    snap[8:20, 12:16] = 255
+    st.log_attempt("bob", "denied", best_distance=0.8, threshold=0.5, frames_used=4,
+                   detail={"reason": "time limit reached", "k": 2}, snapshot=snap)
     v = AuditViewer(ctx)
     qtbot.addWidget(v)
     n_all = v.table.rowCount()
@@ -61,3 +66,9 @@ def test_audit_viewer_filters_by_profile_and_decision(qtbot, ctx):
     assert v.table.item(0, 2).text() == "denied" and v.table.item(0, 3).text() == "0.900"
     v.profile.setCurrentIndex(0)                     # (all)
     assert v.table.rowCount() == 2 and v.count.text() == "2 entries"
+    # bob's denial kept a snapshot of the closest frame: selecting it shows it
+    row = next(i for i, e in enumerate(v.entries) if e.profile == "bob")
+    assert v.table.item(row, 8).text() == "time limit reached  (k=2)"
+    assert v.snapshot._image is None
+    v.table.selectRow(row)
+    assert v.snapshot._image is not None and v.snapshot._image.width() == 28

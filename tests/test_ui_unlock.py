@@ -222,3 +222,33 @@ def test_remove_profile_asks_confirmation_and_passphrase(qtbot, ctx, videos):
     assert win.profile_combo.count() == 0 and "NO PROFILE" in win.banner.text()
     assert ctx.store.audit(decision="profile_removed")
     win.close()
+
+
+def test_export_then_import_profile_under_another_name(qtbot, ctx, videos, tmp_path):
+    from ui_support import on_modal
+
+    enroll_from_video(ctx, videos["three"], "hana", count=2)
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    out = tmp_path / "hana.twinlock.json"
+    win.export_profile(str(out))
+    assert out.exists()
+
+    def rename(w):                               # the name is taken: ask for another
+        w.setTextValue("hana2")
+        w.accept()
+
+    seen = on_modal(rename)
+    win.import_profile(str(out))
+    assert seen == ["QInputDialog"]
+    assert ctx.store.get_profile("hana2").n_references == 2
+    assert win.current_profile() == "hana2"
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    msgs = []
+    on_modal(lambda w: (msgs.append(w.text()), w.accept()))
+    win.import_profile(str(bad))
+    assert msgs and msgs[0].startswith("Nothing was imported:")
+    assert sorted(ctx.profile_names()) == ["hana", "hana2"]
+    win.close()

@@ -188,8 +188,8 @@ class MainWindow(QMainWindow):
         p.addSeparator()
         self._action(p, "&Enroll…", self.open_enrollment, "Ctrl+E", "actionEnroll")
         self._action(p, "&Remove profile…", self.remove_profile, None, "actionRemove")
-        self._action(p, "E&xport profile…", self.export_profile)
-        self._action(p, "&Import profile…", self.import_profile)
+        self._action(p, "E&xport profile…", self.export_profile, None, "actionExportProfile")
+        self._action(p, "&Import profile…", self.import_profile, None, "actionImportProfile")
         t = mb.addMenu("&Tools")
         self._action(t, "&Calibrate threshold…", self.open_calibration, "Ctrl+T", "actionCalibrate")
         self._action(t, "Export a new &model…", self.open_export, "Ctrl+M", "actionExport")
@@ -493,12 +493,13 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(self, "Remove profile", str(exc))
         self.refresh_profiles()
 
-    def export_profile(self) -> None:
+    def export_profile(self, path: str | None = None) -> None:
         name = self.current_profile()
         if not name:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export profile", f"{name}.twinlock.json",
-                                              "twinlock profile (*.json)")
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export profile", f"{name}.twinlock.json",
+                                                  "twinlock profile (*.json)")
         if not path:
             return
         from desktop_app.core.store import StoreError
@@ -508,19 +509,28 @@ class MainWindow(QMainWindow):
         except (StoreError, OSError) as exc:
             QMessageBox.critical(self, "Export profile", str(exc))
 
-    def import_profile(self) -> None:
+    def import_profile(self, path: str | None = None) -> None:
         if not self._admin("import a profile"):
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Import profile", "", "twinlock profile (*.json)")
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Import profile", "", "twinlock profile (*.json)")
         if not path:
             return
-        from desktop_app.core.store import StoreError
-        try:
-            prof = self.ctx.store.import_profile(path)
-        except (StoreError, OSError) as exc:
-            QMessageBox.critical(self, "Import profile", str(exc))
-            return
+        from desktop_app.core.store import ProfileExists, StoreError
+        name = None
+        while True:
+            try:
+                prof = self.ctx.store.import_profile(path, name=name)
+                break
+            except ProfileExists as exc:
+                name, ok = QInputDialog.getText(self, "Import profile", f"{exc}\n\nImport it under another name:")
+                if not ok or not name.strip():
+                    return
+            except (StoreError, OSError) as exc:
+                QMessageBox.critical(self, "Import profile", f"Nothing was imported: {exc}")
+                return
         self.refresh_profiles(select=prof.name)
+        self.statusBar().showMessage(f"Imported “{prof.name}” ({prof.n_references} references).", 6000)
 
     def open_calibration(self) -> None:
         if not self.current_profile():
