@@ -8,6 +8,8 @@ and every figure shown come from core ``metrics``; Apply/Reset are core
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QGroupBox,
@@ -23,6 +25,7 @@ from .workers import Job
 PRESETS = (1e-2, 1e-3, 1e-4)
 SLIDER_STEPS = 1000
 MAX_LIVE = 300
+LIVE_RATE_HZ = 5.0      # live samples taken per second: consecutive frames are near copies
 
 
 def _pct(x: float) -> str:
@@ -67,6 +70,7 @@ class CalibrationDialog(QDialog):
         self.genuine_files: list[str] = []
         self.impostor_files: list[str] = []
         self._lo, self._hi = 0.0, 2.0
+        self._last_sample = 0.0
         self.setWindowTitle(f"Calibrate the threshold — {profile}")
         self._build()
         if capture is not None:
@@ -109,7 +113,8 @@ class CalibrationDialog(QDialog):
         ll.addRow(self.live_counts)
         ll.addRow(clear)
         ll.addRow(QLabel("Genuine: show your enrolled symbol, varied a little.\n"
-                         "Impostor: show other symbols and digits."))
+                         "Impostor: show other symbols and digits.\n"
+                         f"{LIVE_RATE_HZ:g} frames per second are taken."))
         self.stack.addWidget(live)
 
         files = QWidget()
@@ -234,12 +239,16 @@ class CalibrationDialog(QDialog):
     def on_frame(self, fr, result) -> None:
         if not result.ok:
             return
+        now = time.monotonic()
+        if now - self._last_sample < 1.0 / LIVE_RATE_HZ:
+            return
         if self.rec_gen.isChecked() and len(self.live_genuine) < MAX_LIVE:
             self.live_genuine.append(result.image.copy())
         elif self.rec_imp.isChecked() and len(self.live_impostor) < MAX_LIVE:
             self.live_impostor.append(result.image.copy())
         else:
             return
+        self._last_sample = now
         self.live_counts.setText(f"{len(self.live_genuine)} genuine, {len(self.live_impostor)} impostor frames")
 
     def clear_live(self) -> None:
