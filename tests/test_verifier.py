@@ -241,12 +241,14 @@ def test_shipped_model_matches_the_right_enrolled_digit_only(tmp_path, shipped):
     for d in range(10):
         _enroll(s, shipped, f"digit{d}", d, n=3, seed=1000 + 10 * d)
     thr = shipped.contract.default_threshold
+    probes = {}
     for d in range(10):
-        probes = [render_frame(d, seed=2000 + 10 * d + i, **VARIANTS[i]) for i in range(len(VARIANTS))]
-        results = [preprocess(f) for f in probes]
+        results = [preprocess(render_frame(d, seed=2000 + 10 * d + i, **VARIANTS[i])) for i in range(len(VARIANTS))]
         assert all(r.ok for r in results), [r.reason for r in results]
-        for name in (f"digit{c}" for c in range(10)):
-            v = Verifier(s, shipped, name, Policy(k=2, n=3, lockout_after=1000))
+        probes[d] = results
+    for c in range(10):
+        v = Verifier(s, shipped, f"digit{c}", Policy(k=2, n=3, lockout_after=1000))
+        for d, results in probes.items():
             v.start_attempt(t=0)
             st = None
             for i, r in enumerate(results):
@@ -255,6 +257,6 @@ def test_shipped_model_matches_the_right_enrolled_digit_only(tmp_path, shipped):
                     break
             if not st.final:
                 st = v.finish(t=1.0)
-            expected = "granted" if name == f"digit{d}" else "denied"
-            assert st.state == expected, (d, name, st.best_distance, thr)
+            expected = "granted" if c == d else "denied"
+            assert st.state == expected, (d, c, st.best_distance, thr)
     s.close()
