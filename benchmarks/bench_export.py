@@ -101,11 +101,25 @@ def main(argv=None) -> int:
             r = test[name]
             rows.append(f"| {name} | {r['eer'] * 100:.3f}% | {r['at_far']['0.001']['frr'] * 100:.2f}% | "
                         f"{r['at_far']['0.0001']['frr'] * 100:.2f}% | {r['genuine']:,} / {r['impostor']:,} |")
-    th = ["| operating point | threshold | FAR | FRR | genuine / impostor comparisons |", "|---|---|---|---|---|"]
-    for key, op in f.thresholds.items():
-        mark = " (default)" if key == f.default_threshold_key else ""
-        th.append(f"| {key}{mark} | {op['threshold']:.4f} | {op['far']:.2e} | {op['frr'] * 100:.3f}% | "
-                  f"{op['genuine']:,} / {op['impostor']:,} |")
+    th = ["| model | operating point | threshold | FAR | FRR | false rejects / genuine | "
+          "false accepts / impostor |", "|---|---|---|---|---|---|---|"]
+    for name, res in (("float32", f), ("int8", q)):
+        for key, op in res.thresholds.items():
+            mark = " (default)" if key == res.default_threshold_key else ""
+            th.append(f"| {name} | {key}{mark} | {op['threshold']:.4f} | {op['far']:.2e} | "
+                      f"{op['frr'] * 100:.3f}% | {op['false_rejects']:,} / {op['genuine']:,} | "
+                      f"{op['false_accepts']:,} / {op['impostor']:,} |")
+    shipped = ""
+    try:
+        from desktop_app.core.contract import read_contract
+        from desktop_app.core.paths import DEFAULT_MODEL
+        sc = read_contract(DEFAULT_MODEL)
+        which = {q.fingerprint: "the int8 file above", f.fingerprint: "the float32 file above"}.get(
+            sc.fingerprint, "neither file above (it was exported from another checkpoint or with other options)")
+        shipped = (f"The shipped `assets/models/{DEFAULT_MODEL.name}` (fingerprint `{sc.short_fingerprint}`) "
+                   f"is {which}.")
+    except Exception as exc:  # no shipped model yet
+        shipped = f"No shipped model to compare with ({exc})."
     if cuda:
         gpu = ["| provider | model | batch 1 (ms) | batch 1024 (ms) |", "|---|---|---|---|"]
         for name, s in (("CPU", sf), ("CUDA", cuda["float"])):
@@ -119,9 +133,9 @@ def main(argv=None) -> int:
     body = f"""## Export (float vs int8, parity, calibration)
 
 Command: `python -m benchmarks.bench_export --checkpoint {args.checkpoint}`; machine: {machine()}.
-ONNX Runtime on the CPU with one intra-op thread (the app's setting); medians.
+ONNX Runtime on the CPU with one intra-op thread (the app's setting); medians. The 2 cores were shared with other jobs while this ran, so the times move by tens of percent between runs; the float/int8 ratio is the figure to read.
 
-- export of `{args.checkpoint}` (parity + calibration + timing included): {export_s:.0f} s
+- `twinlock export` of `{args.checkpoint}` (torch.onnx export, parity, calibration, timing): {export_s:.0f} s
 - parity, PyTorch vs ONNX Runtime, batches 1/7/256 of random and digit inputs: max abs diff
   {f.parity['max_abs_diff']:.2e} (bound 1e-5)
 - calibration: {cal['description']}; {cal['genuine_comparisons']:,} genuine and
@@ -134,7 +148,9 @@ int8 against float on the same calibration pairs: EER {qi['delta_eer_points']:+.
 +{MAX_EER_INCREASE_POINTS:g} EER points and +{MAX_FRR_INCREASE_POINTS:g} FRR points, so this int8 model would be
 **{'accepted' if ok else 'refused'}**.
 
-Calibrated thresholds of the float model:
+{shipped}
+
+Calibrated thresholds (each file calibrated with its own embeddings):
 
 {chr(10).join(th)}
 
