@@ -48,11 +48,11 @@ def digit_strokes(digit: int | str, size: int = 200, thickness: int | None = Non
     box_h = 0.86 * size
     box_w = 0.62 * size
     ox, oy = (size - box_w) / 2, (size - box_h) / 2
-    canvas = np.zeros((size * 4, size * 4), np.uint8)      # 4x supersampled for smooth curves
+    canvas = np.zeros((size * 2, size * 2), np.uint8)      # 2x supersampled for smooth curves
     for stroke in STROKES[str(digit)]():
         pts = stroke + rng.uniform(-jitter, jitter, stroke.shape) if jitter else stroke
         xy = np.stack([ox + (pts[:, 0] + slant * (0.5 - pts[:, 1])) * box_w, oy + pts[:, 1] * box_h], 1)
-        cv2.polylines(canvas, [np.round(xy * 4 * 16).astype(np.int32)], False, 255, th * 4, cv2.LINE_AA, 4)
+        cv2.polylines(canvas, [np.round(xy * 2 * 16).astype(np.int32)], False, 255, th * 2, cv2.LINE_AA, 4)
     small = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
     return small.astype(np.float32) / 255.0
 
@@ -89,8 +89,12 @@ def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, sca
                           [cx + sw / 2 + jit(), cy + sh / 2 + jit()], [cx - sw / 2 + jit(), cy + sh / 2 + jit()]])
     sheet = _fill_quad(h, w, corners)
     tex = cv2.resize(rng.normal(0, 1, (6, 8)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-    paper_img = paper.astype(np.float32)[None, None, :] + (4 * tex + 1.5 * rng.standard_normal((h, w), dtype=np.float32))[..., None]
-    img = img * (1 - sheet[..., None]) + paper_img * sheet[..., None]
+    cv2.setRNGSeed(int(seed))                                   # reproducible grain and sensor noise
+    grain = np.empty((h, w), np.float32)
+    cv2.randn(grain, 0.0, 1.5)
+    tex = cv2.scaleAdd(tex, 4.0, grain)
+    paper_img = cv2.merge([tex + np.float32(c) for c in paper])
+    img = cv2.blendLinear(img, paper_img, 1 - sheet, sheet)
     if digit is not None:
         dsz = max(8, int(scale * m))
         alpha = digit_strokes(digit, 256, thickness=thickness, slant=float(rng.uniform(-0.2, 0.2)),
@@ -101,7 +105,9 @@ def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, sca
                           [cx - dsz / 2 + jit() * 0.3, cy + dsz / 2 + jit() * 0.3]])
         Hd = cv2.getPerspectiveTransform(np.float32([[0, 0], [256, 0], [256, 256], [0, 256]]), dst)
         a = cv2.warpPerspective(alpha, Hd, (w, h), flags=cv2.INTER_LINEAR)
-        img = img * (1 - a[..., None]) + ink[None, None, :] * a[..., None]
+        ink_img = np.empty_like(img)
+        ink_img[:] = ink.astype(np.float32)
+        img = cv2.blendLinear(img, ink_img, 1 - a, a)
     if clutter:
         # something at the frame edge (a finger, the desk's edge): outside the ROI
         x0 = int(rng.uniform(0, 0.06) * w)
@@ -109,17 +115,20 @@ def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, sca
     yy, xx = np.ogrid[0:h, 0:w]
     ang = rng.uniform(0, 2 * np.pi)
     gain = (1 + light * (np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5))).astype(np.float32)
-    img *= gain[..., None] * np.float32(rng.uniform(0.85, 1.05))
+    gain *= np.float32(rng.uniform(0.85, 1.05))
     if shadow:
         mask = np.zeros((h // 4, w // 4), np.float32)          # soft: drawn and blurred at 1/4 size
         pts = np.int32([[rng.uniform(0.5, 1.2) * w / 4, rng.uniform(-0.2, 1.2) * h / 4] for _ in range(4)])
         cv2.fillConvexPoly(mask, cv2.convexHull(pts), 1.0)
         mask = cv2.resize(cv2.GaussianBlur(mask, (0, 0), 25 / 4), (w, h), interpolation=cv2.INTER_LINEAR)
-        img *= (1 - 0.35 * mask)[..., None]
+        gain *= 1 - 0.35 * mask
+    img = cv2.multiply(img, cv2.merge([gain, gain, gain]))
     if blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), blur)
     if noise > 0:
-        img += np.float32(noise) * rng.standard_normal(img.shape, dtype=np.float32)
+        grain = np.empty_like(img)
+        cv2.randn(grain, (0, 0, 0), (noise, noise, noise))
+        img = cv2.add(img, grain)
     out = np.clip(img, 0, 255).astype(np.uint8)
     if jpeg:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
