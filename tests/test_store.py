@@ -340,3 +340,38 @@ def test_load_embedder_reembeds_stale_references(store, pixel, monkeypatch):
     monkeypatch.setenv("TWINLOCK_MODEL", "/env/model.onnx")
     assert str(app_settings.active_model_path(store)) == "/env/model.onnx"
     assert app_settings.active_model_path(store, "/x.onnx").name == "x.onnx"
+
+
+def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monkeypatch):
+    """A (pretend) schema 2 adds a column: a schema-1 file is migrated in place, data kept."""
+    import desktop_app.core.store as store_mod
+
+    p = tmp_path / "db"
+    _make_db(p)
+
+    def to_2(con):
+        con.execute("ALTER TABLE profiles ADD COLUMN note TEXT DEFAULT 'migrated'")
+
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 1, to_2)
+    s = Store(p)
+    assert s.schema_version == 2
+    assert s._q("SELECT note FROM profiles WHERE name = 'a'")[0][0] == "migrated"
+    assert s.get_profile("a").n_references == 2
+    s.close()
+
+    def broken(con):
+        con.execute("ALTER TABLE profiles ADD COLUMN other TEXT")
+        raise RuntimeError("migration bug")
+
+    q = tmp_path / "db2"
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)
+    _make_db(q)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 1, broken)
+    with pytest.raises(StoreError, match="Upgrading the database.*migration bug.*left as it was"):
+        Store(q)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)
+    s = Store(q)                                      # the failed migration rolled back whole
+    assert s.schema_version == 1 and "other" not in [r[1] for r in s._q("PRAGMA table_info(profiles)")]
+    s.close()

@@ -223,7 +223,13 @@ class Store:
             raise StoreError(f"The database {self.path} cannot be opened ({exc}). Nothing was changed; "
                              "check the file's permissions or move it away.") from None
         self._con = con
-        self._migrate()
+        try:
+            self._migrate()
+        except Exception as exc:
+            self.close()
+            raise StoreError(f"Upgrading the database {self.path} to schema {SCHEMA_VERSION} failed "
+                             f"({type(exc).__name__}: {exc}); it was left as it was. Report this, and "
+                             "keep the file.") from None
 
     # ------------------------------------------------------------------ opening
     def _describe_bad(self, why: str) -> StoreError:
