@@ -450,7 +450,7 @@ def cmd_doctor(args) -> int:
 # --------------------------------------------------------------------------- parser
 def register(sub) -> None:
     p = sub.add_parser("enroll", help="enroll reference images of a symbol into a profile")
-    p.add_argument("profile")
+    p.add_argument("profile", help="profile name (created if new, else references are added)")
     p.add_argument("images", nargs="*", help="image files (photos of the symbol, or 28x28 images)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--camera", type=int, metavar="N", help="capture from webcam N")
@@ -463,15 +463,16 @@ def register(sub) -> None:
 
     p = sub.add_parser("verify", help="verify a symbol against a profile (exit 0 granted, 1 denied, "
                                       "2 no symbol/timeout, 3 locked out, 4 error)")
-    p.add_argument("profile")
+    p.add_argument("profile", help="the enrolled profile to verify against")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--image", action="append", metavar="FILE", help="an image (repeat for several)")
-    g.add_argument("--video", metavar="FILE")
-    g.add_argument("--camera", type=int, metavar="N")
+    g.add_argument("--video", metavar="FILE", help="frames of a video file (time limit in video time)")
+    g.add_argument("--camera", type=int, metavar="N", help="webcam N")
     p.add_argument("-k", type=int, default=None, help="matching frames needed (default: policy, 2)")
     p.add_argument("-n", type=int, default=None, help="of the last n acquired frames (default: policy, 3)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds (default: policy, 10)")
-    p.add_argument("--threshold", type=float, default=None, help="override the profile's threshold")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="override the profile's threshold (for testing; set it with 'calibrate')")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="print every frame's state on stderr")
     _common(p)
