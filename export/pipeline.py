@@ -190,7 +190,6 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
     prove that a graph which does not compute the tower is refused.
     """
     import onnx
-    import torch
 
     dest = Path(dest)
     if dest.exists() and dest.is_dir():
@@ -215,10 +214,6 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
     digits = _model_form(np.concatenate([calib.images[:192], synth]), cfg)
     cases = par.parity_inputs(digits, seed=seed)
 
-    try:
-        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
-    except RuntimeError:
-        pass
     with tempfile.TemporaryDirectory(prefix="twinlock-export-") as work:
         work = Path(work)
         float_prov = work / "float.onnx"

@@ -20,6 +20,15 @@ from export.synthetic import synthetic_digits  # noqa: E402
 from training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint  # noqa: E402
 from training.model import build_model  # noqa: E402
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small models on a shared 2-core machine: one thread is many times faster than two."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 N_TRAIN, VAL = 300, np.arange(100, 260)       # 160 "validation" images of the fake training set
 
 
