@@ -196,6 +196,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
         raise ExportError(f"{dest} is a folder; give the path of the .onnx file to write.")
     if dest.suffix.lower() != ".onnx":
         raise ExportError(f"{dest}: the output file name must end in .onnx.")
+    _check_writable(dest)
     ckpt_path = Path(checkpoint)
     ckpt, model = _load(ckpt_path)
     cfg = dict(ckpt.get("config") or {})
@@ -302,8 +303,11 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
         fingerprint = graph_fingerprint(final)
         data = final.SerializeToString()
 
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        except OSError as exc:
+            raise ExportError(f"cannot write in {dest.parent} ({exc.strerror or exc}); nothing was "
+                              "written.") from None
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -323,6 +327,18 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
     return ExportResult(path=dest, fingerprint=fingerprint, size_bytes=len(data), contract=contract,
                         parity=report.as_dict(), calibration=calib_desc, quantization=quant_info,
                         timings_ms=timings)
+
+
+def _check_writable(dest: Path) -> None:
+    """Fail before the long work when the destination folder cannot take a new file."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".probe", dir=dest.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ExportError(f"cannot write {dest}: {exc.strerror or exc}. Choose a folder you can "
+                          "write to.") from None
 
 
 def _training_data(ckpt: dict) -> str:

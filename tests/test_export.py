@@ -180,6 +180,9 @@ def test_refusals_before_any_work(random_ckpt, fake_mnist, tmp_path):
     with pytest.raises(ExportError, match="is a folder"):
         (tmp_path / "dir.onnx").mkdir()
         export_checkpoint(random_ckpt, tmp_path / "dir.onnx", progress=False, log=lambda m: None)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ExportError, match="cannot write .*a_file/m.onnx"):
+        export_checkpoint(random_ckpt, tmp_path / "a_file" / "m.onnx", progress=False, log=lambda m: None)
     with pytest.raises(ExportError, match="checkpoint not found"):
         export_checkpoint(tmp_path / "missing.pt", tmp_path / "m.onnx", progress=False, log=lambda m: None)
     bad = tmp_path / "bad.pt"
