@@ -41,7 +41,7 @@ class PreprocessConfig:
     min_ink_fraction: float = 0.0015 # of ROI area
     max_ink_fraction: float = 0.35   # of ROI area
     min_extent: float = 0.12         # longest ink-box side / ROI side
-    max_extent: float = 0.9
+    max_extent: float = 0.85
     edge_margin: float = 0.01        # ink this close to the ROI border touches it
     min_sharpness: float = 12.0      # edge steepness of the strokes (see quality["sharpness"])
     max_components: int = 12         # more stroke-sized groups than this: noise / clutter
@@ -272,7 +272,16 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         cx_, cy_, cw, ch = c[2]
         return sharpness([c[0]], cx_, cy_, cx_ + cw, cy_ + ch) < cfg.min_sharpness
 
-    comps = [c for c in comps if not (c[3] and c[1] >= speck * 4 and soft(c))]
+    def straight_bar(c) -> bool:
+        """A long, straight, even bar (a pen or a cable lying in view), not a symbol's stroke."""
+        cx_, cy_, cw, ch = c[2]
+        pts = cv2.findNonZero((labels[cy_:cy_ + ch, cx_:cx_ + cw] == c[0]).astype(np.uint8))
+        (_, _), (a_, b_), _ = cv2.minAreaRect(pts)
+        long_, short = max(a_, b_), max(1.0, min(a_, b_))
+        return long_ / short >= 6.0 and short <= 0.06 * ws and c[1] >= 0.6 * long_ * short
+
+    # border blobs that are soft (shading) or straight bars (clutter lying in view) are not ink
+    comps = [c for c in comps if not (c[3] and c[1] >= speck * 4 and (soft(c) or straight_bar(c)))]
     if not comps:
         return _fail("blank", roi, quality, polarity)
     total_ink = sum(c[1] for c in comps)
