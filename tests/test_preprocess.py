@@ -108,13 +108,14 @@ def test_specks_and_edge_clutter_are_ignored():
     assert _corr(res.image, clean) > 0.9
     # a pen lying on the paper, reaching into the ROI close to a smaller symbol (not touching
     # it), with more ink than the symbol: a straight bar at the border is clutter, not a cut symbol
-    small = render_frame(2, seed=7, scale=0.25, thickness=5)
-    small_clean = preprocess(small).image
-    pen = small.copy()
-    cv2.line(pen, (640, 330), (358, 300), (40, 30, 30), 8, cv2.LINE_AA)
-    res = preprocess(pen)
-    assert res.ok, res.reason
-    assert _corr(res.image, small_clean) > 0.9
+    for seed in (7, 8):
+        small = render_frame(2, seed=seed, scale=0.25, thickness=5)
+        small_clean = preprocess(small).image
+        pen = small.copy()
+        cv2.line(pen, (640, 330), (370, 300), (120, 120, 120), 8, cv2.LINE_AA)
+        res = preprocess(pen)
+        assert res.ok, res.reason
+        assert _corr(res.image, small_clean) > 0.95
     # a symbol that runs off the ROI is still "cut by the border"
     assert preprocess(render_frame(2, seed=7, offset=(0.32, 0.0))).code == "edge"
 
