@@ -260,10 +260,13 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     gys = cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)
     grad = cv2.magnitude(gxs, gys) / 8.0
 
-    def sharpness(member_ids, bx0, by0, bx1, by1) -> float:
+    def sharpness(member_ids, bx0, by0, bx1, by1, full_mask=None) -> float:
         bx0, by0 = max(0, bx0 - 1), max(0, by0 - 1)
         bx1, by1 = min(ws, bx1 + 1), min(ws, by1 + 1)
-        m = np.isin(labels[by0:by1, bx0:bx1], list(member_ids)).astype(np.uint8)
+        if full_mask is not None:
+            m = full_mask[by0:by1, bx0:bx1]
+        else:
+            m = np.isin(labels[by0:by1, bx0:bx1], list(member_ids)).astype(np.uint8)
         ring = cv2.dilate(m, np.ones((3, 3), np.uint8)) > 0
         vals = grad[by0:by1, bx0:bx1][ring]
         return float(np.percentile(vals, 90)) / ink_level * 100.0 if vals.size else 0.0
@@ -328,7 +331,27 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
                 x0, y0 = min(x0, cx_), min(y0, cy_)
                 x1, y1 = max(x1, cx_ + cw), max(y1, cy_ + ch)
                 changed = True
-    group_area = sum(c[1] for c in comps if c[0] in members)
+    sym = np.isin(labels, list(members)).astype(np.uint8)
+    group_area = int(sym.sum())
+    # a symbol much fainter than the strongest ink in view (a dark pen lying beside a
+    # light drawing) is binarised again at its own ink level, near where it was found
+    sym_level = _percentiles(smooth, (99,), sym)[0]
+    if sym_level < 0.75 * ink_level:
+        local = (smooth >= max(0.45 * sym_level, 0.5 * cfg.min_contrast)).astype(np.uint8)
+        _, llab = cv2.connectedComponents(local, connectivity=8)
+        hit = np.unique(llab[(sym > 0) & (llab > 0)])
+        grown = np.isin(llab, hit).astype(np.uint8)
+        ys_, xs_ = np.nonzero(grown)
+        # keep the regrown symbol unless it now runs into the border or into other ink
+        big_other = np.zeros(n, bool)                # sizeable ink that is not the symbol
+        big_other[1:] = stats[1:, cv2.CC_STAT_AREA] >= 4 * speck
+        big_other[list(members)] = False
+        others_ink = big_other[labels]
+        if (ys_.size and ys_.min() >= margin and xs_.min() >= margin and ys_.max() < ws - margin
+                and xs_.max() < ws - margin and not (grown.astype(bool) & others_ink).any()):
+            sym = grown
+            x0, y0, x1, y1 = int(xs_.min()), int(ys_.min()), int(xs_.max()) + 1, int(ys_.max()) + 1
+            group_area = int(ys_.size)
     bbox = (int(x + x0 * scale), int(y + y0 * scale), int(round((x1 - x0) * scale)),
             int(round((y1 - y0) * scale)))
     extent = max(x1 - x0, y1 - y0) / ws
@@ -344,9 +367,9 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         return _fail("too_small", roi, quality, polarity, bbox)
     if extent > cfg.max_extent:
         return _fail("too_large", roi, quality, polarity, bbox)
-    mask = np.isin(labels[y0:y1, x0:x1], list(members)).astype(np.uint8)
+    mask = sym[y0:y1, x0:x1]
     region = norm[y0:y1, x0:x1]
-    sharp = sharpness(members, x0, y0, x1, y1)
+    sharp = sharpness(members, x0, y0, x1, y1, full_mask=sym)
     quality["sharpness"] = sharp
     if sharp < cfg.min_sharpness:
         return _fail("blurred", roi, quality, polarity, bbox)
