@@ -318,3 +318,37 @@ def test_shipped_default_model_end_to_end(assets, tmp_path, monkeypatch, capsys)
     assert main(["verify", "alice", "--video", str(assets["genuine"]), "--db", db]) == 0
     assert main(["verify", "alice", "--video", str(assets["impostor"]), "--db", db]) == 1
     assert main(["verify", "alice", "--video", str(assets["junk"]), "--db", db]) == 2
+
+
+def test_enroll_and_verify_from_a_webcam(assets, env, monkeypatch, capsys):
+    """`--camera 0` through the real OpenCV capture path, with camera 0 being a looping video
+    file (this machine has no webcam)."""
+    import desktop_app.core.camera as camera
+
+    real = cv2.VideoCapture
+    feeds = {0: assets["genuine"], 1: assets["impostor"]}
+
+    class LoopingCam:
+        def __init__(self, index):
+            self.cap = real(str(feeds[index]))
+
+        def read(self):
+            ok, img = self.cap.read()
+            if not ok:
+                self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                ok, img = self.cap.read()
+            return ok, img
+
+        def __getattr__(self, name):
+            return getattr(self.cap, name)
+
+    def fake_capture(arg, *rest):
+        return LoopingCam(arg) if isinstance(arg, int) and arg in feeds else real(arg, *rest)
+
+    monkeypatch.setattr(camera.cv2, "VideoCapture", fake_capture)
+    assert main(["enroll", "cam", "--camera", "0", "--count", "4", "--interval", "0"]) == 0
+    assert "enrolled 4 reference" in capsys.readouterr().out
+    assert main(["verify", "cam", "--camera", "0"]) == 0
+    assert main(["verify", "cam", "--camera", "1", "--time-limit", "0.5"]) == 1
+    assert main(["doctor"]) == 0
+    assert "camera:    camera 0: 640x480" in capsys.readouterr().out
