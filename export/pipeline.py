@@ -245,37 +245,11 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
         q_ref = None
 
         if quantize:
-            q_path = work / "int8.onnx"
-            rng_idx = np.random.default_rng(seed + 7).permutation(len(calib.images))
-            rng_imgs = _model_form(calib.images[rng_idx[:qnt.RANGE_CALIBRATION_IMAGES]], cfg)
-            log("quantizing to int8 (static QDQ, per-channel weights)")
-            qnt.quantize_int8(float_prov, q_path, INPUT_NAME, rng_imgs, work)
-            q_proto = strip_debug_info(onnx.load(str(q_path)))
-            q_prov = work / "int8_prov.onnx"
-            _save(_provisional(q_proto, cfg, dim, normalized), q_prov)
-            emb_q = _embedder(q_prov, log)
-            th_q, emb_q_cal, gen_q, imp_q = cal.calibrate(emb_q, calib, progress=progress)
-            cmp = qnt.compare(th_float, th_q, max_eer_increase_points, max_frr_increase_points)
-            timings.update(int8_batch1_ms=qnt.time_embedder(emb_q, 1),
-                           int8_batch256_ms=qnt.time_embedder(emb_q, 256))
-            sizes = {"float_bytes": len(proto.SerializeToString()),
-                     "int8_bytes": len(q_proto.SerializeToString())}
-            quant_info = dict(cmp, **sizes, method="onnxruntime quantize_static, QDQ, int8 weights "
-                              "per channel, uint8 activations, MinMax ranges",
-                              range_calibration_images=len(rng_imgs),
-                              float_fingerprint=graph_fingerprint(proto), timings_ms=dict(timings))
-            if not cmp["ok"]:
-                raise ExportError(
-                    "int8 quantization refused: it loses too much accuracy on the calibration pairs "
-                    f"(EER {cmp['float_eer'] * 100:.3f}% -> {cmp['int8_eer'] * 100:.3f}%, "
-                    f"{cmp['delta_eer_points']:+.3f} points, allowed +{max_eer_increase_points:g}; "
-                    f"FRR at FAR 1e-3 {cmp['float_frr_at_far_1e-3'] * 100:.2f}% -> "
-                    f"{cmp['int8_frr_at_far_1e-3'] * 100:.2f}%, {cmp['delta_frr_at_far_1e-3_points']:+.2f} "
-                    f"points, allowed +{max_frr_increase_points:g}). Export the float model "
-                    "(without --quantize); nothing was written.")
-            final_graph, thresholds = q_proto, th_q
-            calib_desc.update(genuine_comparisons=int(gen_q.size), impostor_comparisons=int(imp_q.size))
-            q_ref = (calib.images[:256], emb_q_cal[:256])
+            q_proto, thresholds, quant_info, q_ref, q_gen, q_imp = _quantized(
+                float_prov, proto, th_float, calib, cfg, dim, normalized, work, seed, timings,
+                max_eer_increase_points, max_frr_increase_points, progress, log)
+            final_graph = q_proto
+            calib_desc.update(genuine_comparisons=q_gen, impostor_comparisons=q_imp)
 
         default_key = cal.choose_default(thresholds)
         provenance = {
@@ -327,6 +301,43 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
     return ExportResult(path=dest, fingerprint=fingerprint, size_bytes=len(data), contract=contract,
                         parity=report.as_dict(), calibration=calib_desc, quantization=quant_info,
                         timings_ms=timings)
+
+
+def _quantized(float_prov, proto, th_float, calib, cfg, dim, normalized, work, seed, timings,
+               max_eer_points, max_frr_points, progress, log):
+    """int8 model of the verified float graph, calibrated with its own embeddings and compared
+    with float on the same pairs; raises :class:`ExportError` beyond the accuracy bound."""
+    import onnx
+
+    q_path = work / "int8.onnx"
+    rng_idx = np.random.default_rng(seed + 7).permutation(len(calib.images))
+    rng_imgs = _model_form(calib.images[rng_idx[:qnt.RANGE_CALIBRATION_IMAGES]], cfg)
+    log("quantizing to int8 (static QDQ, per-channel weights)")
+    qnt.quantize_int8(float_prov, q_path, INPUT_NAME, rng_imgs, work)
+    q_proto = strip_debug_info(onnx.load(str(q_path)))
+    q_prov = work / "int8_prov.onnx"
+    _save(_provisional(q_proto, cfg, dim, normalized), q_prov)
+    emb_q = _embedder(q_prov, log)
+    th_q, emb_q_cal, gen_q, imp_q = cal.calibrate(emb_q, calib, progress=progress)
+    cmp = qnt.compare(th_float, th_q, max_eer_points, max_frr_points)
+    timings.update(int8_batch1_ms=qnt.time_embedder(emb_q, 1),
+                   int8_batch256_ms=qnt.time_embedder(emb_q, 256))
+    info = dict(cmp, float_bytes=len(proto.SerializeToString()),
+                int8_bytes=len(q_proto.SerializeToString()),
+                method="onnxruntime quantize_static, QDQ, int8 weights per channel, uint8 "
+                       "activations, MinMax ranges",
+                range_calibration_images=len(rng_imgs),
+                float_fingerprint=graph_fingerprint(proto), timings_ms=dict(timings))
+    if not cmp["ok"]:
+        raise ExportError(
+            "int8 quantization refused: it loses too much accuracy on the calibration pairs "
+            f"(EER {cmp['float_eer'] * 100:.3f}% -> {cmp['int8_eer'] * 100:.3f}%, "
+            f"{cmp['delta_eer_points']:+.3f} points, allowed +{max_eer_points:g}; "
+            f"FRR at FAR 1e-3 {cmp['float_frr_at_far_1e-3'] * 100:.2f}% -> "
+            f"{cmp['int8_frr_at_far_1e-3'] * 100:.2f}%, {cmp['delta_frr_at_far_1e-3_points']:+.2f} "
+            f"points, allowed +{max_frr_points:g}). Export the float model "
+            "(without --quantize); nothing was written.")
+    return q_proto, th_q, info, (calib.images[:256], emb_q_cal[:256]), int(gen_q.size), int(imp_q.size)
 
 
 def _check_writable(dest: Path) -> None:
