@@ -197,6 +197,10 @@ def main(argv=None):
         f"| per-frame FAR at the default threshold | {far:.3%} ({imp_acc}/{imp}, 95% CI "
         f"{wilson_interval(imp_acc, imp)[0]:.3%}-{wilson_interval(imp_acc, imp)[1]:.3%}) |",
         "",
+        f"Model: `{_rel(emb.path)}` (fingerprint {emb.contract.short_fingerprint}). Profiles: 5 camera frames per "
+        "label; genuine = the other frames of the label, impostor = frames of other labels. Junk kinds: "
+        + ", ".join(JUNK_KINDS) + " (letters and shapes are plausible symbols: the verifier denies them).",
+        "",
         "Whole unlock attempts (the verifier's default policy: 2 of the last 3 acquired frames within "
         f"the threshold, 10 s). {a.drawings} drawings (MNIST test digits), each enrolled from 5 captures; "
         "an attempt shows 3 fresh captures of one drawing:",
@@ -209,10 +213,6 @@ def main(argv=None):
         "",
         "The last row is by design: the shipped model learned digit identity from MNIST, not "
         "handwriting identity, so a symbol should be one that others will not draw alike.",
-        "",
-        f"Model: `{_rel(emb.path)}` (fingerprint {emb.contract.short_fingerprint}). Profiles: 5 camera frames per "
-        "label; genuine = the other frames of the label, impostor = frames of other labels. Junk kinds: "
-        + ", ".join(JUNK_KINDS) + " (letters and shapes are plausible symbols: the verifier denies them).",
     ]
     text = "\n".join(lines)
     print(text)
