@@ -186,6 +186,7 @@ def main(argv=None):
                      lockout_after=10 ** 9, lockout_base_s=0.0)
     for label, thr in thresholds.items():
         att = {"gen": [0, 0, 0], "imp": [0, 0], "junk": [0, 0]}  # gen: rejected, no_symbol, total
+        junk_grants = {}  # kind -> profile digits it was granted for
         verifiers = {name: Verifier(store, emb, name, replace(policy0, threshold=thr)) for name, _ in profiles}
         for d, kind, res, e in tqdm(sessions, desc=f"attempts @ {thr:.3f}", unit="session", leave=False):
             for name, pd in profiles:
@@ -193,6 +194,8 @@ def main(argv=None):
                     continue  # a third of the impostor pairings keep the run short
                 outcome = run_attempt(verifiers[name], res, e)
                 if d is None:
+                    if outcome == "granted":
+                        junk_grants.setdefault(kind, []).append(pd)
                     att["junk"][0] += outcome == "granted"
                     att["junk"][1] += 1
                 elif d == pd:
@@ -215,6 +218,9 @@ def main(argv=None):
                   rate_row(f"FAR per attempt, {a.k} of {a.n}", att["imp"][0], att["imp"][1]),
                   rate_row("junk sessions granted", att["junk"][0], att["junk"][1]),
                   ""]
+        if junk_grants:
+            lines += ["Junk granted, by kind (profile digits it matched): " + "; ".join(
+                f"{k}: {len(v)} ({', '.join(str(x) for x in sorted(set(v)))})" for k, v in sorted(junk_grants.items())), ""]
 
     # plots
     img_dir = Path("docs/img")

@@ -174,3 +174,18 @@ def test_prepare_image_takes_28x28_as_model_form_either_polarity():
     assert inv.ok and np.array_equal(inv.image, img) and inv.polarity == "dark_on_light"
     assert not prepare_image(np.zeros((28, 28), np.uint8)).ok
     assert prepare_image(render_frame(3, seed=5)).ok       # larger images go through preprocess
+
+
+def test_a_filled_blob_is_not_a_pen_stroke():
+    # a thumb or hand in front of the paper: skin-coloured filled ellipse on paper, soft edges
+    rng = np.random.default_rng(3)
+    frame = np.full((480, 640, 3), (205, 215, 225), np.uint8)
+    cv2.ellipse(frame, (330, 250), (70, 95), 20, 0, 360, (120, 150, 205), -1)
+    frame = cv2.GaussianBlur(frame, (0, 0), 2)
+    frame = np.clip(frame + rng.normal(0, 3, frame.shape), 0, 255).astype(np.uint8)
+    r = preprocess(frame)
+    assert not r.ok and r.code == "filled" and "filled shape" in r.reason
+    # the same outline drawn with a pen is a symbol (a zero)
+    frame2 = np.full((480, 640, 3), (205, 215, 225), np.uint8)
+    cv2.ellipse(frame2, (330, 250), (60, 90), 0, 0, 360, (40, 30, 30), 9)
+    assert preprocess(cv2.GaussianBlur(frame2, (0, 0), 1.2)).ok

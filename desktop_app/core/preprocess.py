@@ -48,6 +48,7 @@ class PreprocessConfig:
     group_distance: float = 0.12     # components this close (fraction of ROI) join the symbol
     normalize_stroke: bool = True    # thicken hair-thin pen strokes toward MNIST's stroke width
     background_kernel: float = 0.5   # background = opening this wide (fraction of the ROI)
+    max_fill: float = 0.25           # widest ink (half-width / symbol side) a pen stroke may have
 
     def validate(self) -> "PreprocessConfig":
         if not 0.1 <= self.roi_fraction <= 1.0:
@@ -82,6 +83,7 @@ REASONS = {
     "edge": "the symbol touches the edge of the frame area (or something runs from it to the edge): "
             "move it to the centre and clear the paper around it",
     "blurred": "the picture is too blurred: hold it still and in focus",
+    "filled": "that is a filled shape, not a pen stroke (a hand or thumb in view?): show only the drawn symbol",
     "bad_frame": "the camera delivered an unusable frame",
 }
 
@@ -373,6 +375,11 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     quality["sharpness"] = sharp
     if sharp < cfg.min_sharpness:
         return _fail("blurred", roi, quality, polarity, bbox)
+    # a pen stroke is thin next to the symbol; a filled blob (a hand, a thumb, a sticker) is not
+    core = float(cv2.distanceTransform(mask, cv2.DIST_L2, 3).max()) / max(1, max(mask.shape))
+    quality["fill"] = core
+    if core > cfg.max_fill:
+        return _fail("filled", roi, quality, polarity, bbox)
 
     # 6. the ink, cut from the FULL-resolution ROI (thin pens and small symbols survive the
     #    working size), other components masked out, grey levels stretched, hair-thin
