@@ -376,10 +376,15 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     if sharp < cfg.min_sharpness:
         return _fail("blurred", roi, quality, polarity, bbox)
     # a pen stroke is thin next to the symbol; a filled blob (a hand, a thumb, a sticker) is not
+    # (wide AND without the gaps and bays of a drawn symbol: thick marker digits stay in)
     core = float(cv2.distanceTransform(mask, cv2.DIST_L2, 3).max()) / max(1, max(mask.shape))
     quality["fill"] = core
     if core > cfg.max_fill:
-        return _fail("filled", roi, quality, polarity, bbox)
+        pts = cv2.findNonZero(mask)
+        hull = cv2.contourArea(cv2.convexHull(pts)) if pts is not None else 0.0
+        quality["solidity"] = float(mask.sum()) / max(1.0, hull)
+        if quality["solidity"] > 0.8 or core > 1.5 * cfg.max_fill:
+            return _fail("filled", roi, quality, polarity, bbox)
 
     # 6. the ink, cut from the FULL-resolution ROI (thin pens and small symbols survive the
     #    working size), other components masked out, grey levels stretched, hair-thin
