@@ -64,6 +64,7 @@ def register(sub) -> None:
     e.add_argument("--data-dir", help="MNIST folder (default: the one the checkpoint was trained on)")
     e.add_argument("--json", dest="json_out", metavar="PATH",
                    help="write the figures here (default: next to the checkpoint, <name>.eval.json)")
+    e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -126,6 +127,8 @@ def cmd_evaluate(args) -> int:
     from training.evaluate import evaluate, format_table, write_json
     from training.mnist import DownloadError
 
+    import torch
+    torch.set_num_threads(max(1, args.threads))
     try:
         res = evaluate(args.checkpoint, data_dir=args.data_dir, log=lambda m: print(m, file=sys.stderr))
     except (IdxError, DownloadError, CheckpointError) as exc:
