@@ -325,7 +325,7 @@ def _quantized(float_prov, proto, th_float, calib, cfg, dim, normalized, work, s
     info = dict(cmp, float_bytes=len(proto.SerializeToString()),
                 int8_bytes=len(q_proto.SerializeToString()),
                 method="onnxruntime quantize_static, QDQ, int8 weights per channel, uint8 "
-                       "activations, MinMax ranges",
+                       "activations, MinMax ranges; the first convolution kept float",
                 range_calibration_images=len(rng_imgs),
                 float_fingerprint=graph_fingerprint(proto), timings_ms=dict(timings))
     if not cmp["ok"]:

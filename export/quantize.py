@@ -1,8 +1,9 @@
 """int8 quantization with onnxruntime's static QDQ quantizer, and the comparison with float.
 
 Static quantization (weights int8 per channel, activations uint8, ranges from MinMax
-calibration on held-out digits) so that the convolutions run in int8 too; dynamic
-quantization would only touch the linear layers of this tower.
+calibration on held-out digits), except the first convolution, which stays float. Static
+rather than dynamic: dynamic quantization picks activation ranges per batch, so an
+image's embedding would depend on the other images in its batch.
 """
 from __future__ import annotations
 
@@ -60,10 +61,23 @@ def _quantize(float_path, out_path, input_name, range_images, workdir) -> None:
                         quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax,
+                        nodes_to_exclude=first_conv(src),
                         extra_options={"CalibTensorRangeSymmetric": False})
     except Exception as exc:
         raise ExportError(f"onnxruntime could not quantize the model ({type(exc).__name__}: "
                           f"{str(exc)[:300]}); export without --quantize.") from None
+
+
+def first_conv(path) -> list[str]:
+    """The first convolution, which sees the raw pixels: it stays float. Quantizing its input
+    and output cost the default model 0.8 points of FRR at FAR 1e-3; kept float, the loss is
+    nil, and its few hundred weights hardly change the file size."""
+    import onnx
+
+    for node in onnx.load(str(path)).graph.node:
+        if node.op_type == "Conv":
+            return [node.name]
+    return []
 
 
 def time_embedder(embedder, batch: int, repeats: int | None = None) -> float:
