@@ -1,6 +1,6 @@
 """Full-pipeline accuracy on camera-realistic frames: preprocessing -> ONNX model -> verifier.
 
-Run as unlocks run (see benchmarks/camera_sim.py for the frames):
+Run as unlocks run (see training/camera_sim.py for the frames):
 - profiles: for each digit, ``--enrollers`` writers (MNIST test images) each enrolled from
   5 frames of one capture session of their digit;
 - genuine attempts: the same digit written by OTHER writers, each attempt a capture session of
@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.camera_sim import JUNK_KINDS, render_digit, render_junk
+from training.camera_sim import JUNK_KINDS, render_digit, render_junk, session
 from benchmarks.report import ci, machine, pct, write_section
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.calibration import load_mnist_dir as load_mnist
@@ -37,20 +37,6 @@ from desktop_app.core.store import Store
 from desktop_app.core.verifier import Policy, Verifier, frame_distances
 
 FPS = 15.0
-
-
-def session(base: np.ndarray, rng: np.random.Generator, count: int) -> list[np.ndarray]:
-    """``count`` frames of one capture: the same scene with hand jitter and fresh noise."""
-    h, w = base.shape[:2]
-    out = []
-    for _ in range(count):
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-1.5, 1.5), rng.uniform(0.98, 1.02))
-        m[:, 2] += rng.uniform(-4, 4, 2)
-        f = cv2.warpAffine(base, m, (w, h), borderMode=cv2.BORDER_REFLECT)
-        f = np.clip(f.astype(np.float32) + rng.normal(0, 3, f.shape), 0, 255).astype(np.uint8)
-        ok, enc = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))])
-        out.append(cv2.imdecode(enc, cv2.IMREAD_COLOR))
-    return out
 
 
 def acquire(frames, embedder):

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.camera_sim import render_digit
+from training.camera_sim import render_digit
 from benchmarks.report import machine, write_section
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.preprocess import preprocess

@@ -1,6 +1,6 @@
 """Frame pipeline speed and camera-frame accuracy of the runtime core.
 
-Frames come from :mod:`benchmarks.camera_sim` (MNIST test digits drawn on paper as a webcam
+Frames come from :mod:`training.camera_sim` (MNIST test digits drawn on paper as a webcam
 would see them, plus junk frames). Measured:
 
 - preprocessing time per frame (median, p90) at 640x480 and 1280x720;
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.camera_sim import JUNK_KINDS, render_digit, render_junk
+from training.camera_sim import JUNK_KINDS, render_digit, render_junk
 
 
 def _rel(p) -> str:
@@ -180,7 +180,7 @@ def main(argv=None):
     far = imp_acc / max(imp, 1)
     lines = [
         "Core frame pipeline (`python -m benchmarks.core_pipeline --count %d --drawings %d`), CPU, 1 ORT thread; "
-        "frames from `benchmarks/camera_sim.py` (MNIST test digits as a webcam sees them). Times: the "
+        "frames from `training/camera_sim.py` (MNIST test digits as a webcam sees them). Times: the "
         "lowest of 3 passes' median (p90) over 150 frames, on a shared 2-core machine "
         "(load average %.1f at the end)." % (a.count, a.drawings, os.getloadavg()[0]),
         "",

@@ -4,7 +4,7 @@
         [--model MODEL.onnx] [--mnist DIR] [--checkpoint runs/x/best.pt] [--out docs/screenshots]
 
 It builds a throw-away data folder, a fake camera (a video file of one handwritten MNIST
-digit drawn on paper, filmed with camera-like faults by benchmarks.camera_sim) and an
+digit drawn on paper, filmed with camera-like faults by training.camera_sim) and an
 impostor video (another digit), enrolls through the wizard, runs unlock attempts, and grabs
 each screen with QWidget.grab(). With --checkpoint the export dialog runs a real export.
 """
@@ -64,7 +64,7 @@ def digits_from_mnist(mnist: Path | None):
 
 
 def write_video(path: Path, digit28, count: int, seed: int, size=(640, 480)) -> Path:
-    from benchmarks.camera_sim import render_digit
+    from training.camera_sim import render_digit
 
     rng = np.random.default_rng(seed)
     vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 15.0, size)

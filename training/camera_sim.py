@@ -1,4 +1,4 @@
-"""Camera-realistic frames from MNIST digits, for benchmarks (never for training data).
+"""Camera-realistic frames from MNIST digits, for calibration and benchmarks.
 
 Each digit (a 28×28 MNIST test image, white ink on black) is drawn as ink on paper inside a
 640×480 (or any size) BGR frame with: varied stroke width and ink colour, paper tint and
@@ -6,9 +6,11 @@ texture, perspective and rotation (±15°), scale, uneven light and a shadow, de
 blur, sensor noise, JPEG compression, and clutter at the frame edges. Junk frames hold no
 symbol: blank paper, uniform colour, noise, skin-toned blobs, printed letters, shapes.
 
-Everything is driven by a numpy Generator, so ``seed`` reproduces a set exactly.
+Everything is driven by a numpy Generator, so ``seed`` reproduces a set exactly. Export uses
+it to calibrate thresholds on camera-like frames of held-out TRAINING-set digits; the
+benchmarks use it on TEST-set digits. (numpy + OpenCV only: no torch.)
 
-    python -m benchmarks.camera_sim --out /tmp/frames --count 20 --seed 0   # look at some
+    python -m training.camera_sim --out /tmp/frames --count 20 --seed 0   # look at some
 """
 from __future__ import annotations
 
@@ -115,6 +117,20 @@ def render_digit(digit28: np.ndarray, rng: np.random.Generator, size=(640, 480))
     mask = (warped[..., 0] >= 0)[..., None]
     frame = np.where(mask, warped, frame)
     return _finish(rng, frame, h, w)
+
+
+def session(base: np.ndarray, rng: np.random.Generator, count: int) -> list[np.ndarray]:
+    """``count`` frames of one capture: the same scene with hand jitter and fresh noise."""
+    h, w = base.shape[:2]
+    out = []
+    for _ in range(count):
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), rng.uniform(-1.5, 1.5), rng.uniform(0.98, 1.02))
+        m[:, 2] += rng.uniform(-4, 4, 2)
+        f = cv2.warpAffine(base, m, (w, h), borderMode=cv2.BORDER_REFLECT)
+        f = np.clip(f.astype(np.float32) + rng.normal(0, 3, f.shape), 0, 255).astype(np.uint8)
+        ok, enc = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))])
+        out.append(cv2.imdecode(enc, cv2.IMREAD_COLOR))
+    return out
 
 
 JUNK_KINDS = ("blank_paper", "uniform", "noise", "skin_blob", "letters", "shapes")
