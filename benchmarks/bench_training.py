@@ -53,6 +53,10 @@ def run(name, cfg, out_root: Path, skip_train: bool, data_dir):
         train(cfg, progress=False, log=lambda m: print(f"  [{name}] {m}", flush=True))
     print(f"== evaluating {name}", flush=True)
     res = evaluate(out / "best.pt", data_dir=data_dir, progress=False, log=lambda m: None)
+    try:    # the whole run's training time (the best checkpoint holds the time up to its epoch)
+        res["train_seconds"] = json.loads((out / "metrics.json").read_text())["train_seconds"]
+    except (OSError, ValueError, KeyError):
+        pass
     write_json(res, out / "eval.json")
     print(format_table(res), flush=True)
     return res

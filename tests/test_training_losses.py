@@ -74,3 +74,19 @@ def test_validation_split():
     assert np.array_equal(va, validation_split(100, 20, seed=3)[1])
     with pytest.raises(ValueError):
         validation_split(10, 10, seed=0)
+
+
+def test_batch_loss_variants_positive_margin_and_all_negatives():
+    emb = torch.tensor([[0.0], [0.6], [0.8]])
+    labels = torch.tensor([0, 0, 1])
+    # positive margin 0.5: genuine d=0.6 -> 0.5*0.1^2 = 0.005
+    loss, _ = batch_contrastive_loss(emb, labels, margin=1.0, pos_margin=0.5)
+    assert loss.item() == pytest.approx(0.005 + (0.02 + 0.32) / 2, abs=1e-4)
+    # all negatives: the inactive impostor pair (d=1.9) counts as a zero in the mean
+    emb2 = torch.tensor([[0.0], [0.6], [1.9], [0.9]])
+    labels2 = torch.tensor([0, 0, 1, 1])
+    # impostors: (0,2)=1.9 ->0, (0,3)=.9 ->.005, (1,2)=1.3 ->0, (1,3)=.3 ->.245 ; genuine: .6->.18, 1.0->.5
+    loss_all, _ = batch_contrastive_loss(emb2, labels2, margin=1.0, active_only=False)
+    loss_act, _ = batch_contrastive_loss(emb2, labels2, margin=1.0)
+    assert loss_all.item() == pytest.approx((0.18 + 0.5) / 2 + 0.25 / 4, abs=1e-4)
+    assert loss_act.item() == pytest.approx((0.18 + 0.5) / 2 + 0.25 / 2, abs=1e-4)

@@ -22,13 +22,18 @@ def pair_distances(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-9) -> torch
 
 
 def batch_contrastive_loss(emb: torch.Tensor, labels: torch.Tensor, margin: float = 1.0,
-                           hard_fraction: float = 1.0) -> tuple[torch.Tensor, dict]:
+                           hard_fraction: float = 1.0, pos_margin: float = 0.0,
+                           active_only: bool = True) -> tuple[torch.Tensor, dict]:
     """Contrastive loss over ALL pairs i<j of one batch, with hard-pair mining.
 
     Genuine and impostor pairs are averaged separately (a batch holds ~9x more impostor
     pairs) and the two halves added. Impostor pairs outside the margin have zero loss and
     are left out of their mean ("active" negatives only). With ``hard_fraction`` < 1 only
     the hardest fraction of genuine pairs (largest distance) counts.
+
+    Variants (off by default, so the default is the formula above): ``pos_margin`` > 0 stops
+    pulling genuine pairs closer than it (½·max(0, D - pos_margin)²); ``active_only=False``
+    averages over all impostor pairs.
     """
     n = emb.shape[0]
     sq = torch.cdist(emb, emb).pow(2)            # squared distances
@@ -36,12 +41,12 @@ def batch_contrastive_loss(emb: torch.Tensor, labels: torch.Tensor, margin: floa
     d = torch.sqrt(sq[iu[0], iu[1]].clamp_min(0) + 1e-9)
     same = labels[iu[0]] == labels[iu[1]]
     dp, dn = d[same], d[~same]
-    pos = 0.5 * dp.pow(2)
+    pos = 0.5 * torch.clamp(dp - pos_margin, min=0).pow(2)
     if 0 < hard_fraction < 1 and pos.numel() > 1:
         k = max(1, int(round(hard_fraction * pos.numel())))
         pos = pos.topk(k).values
     neg = 0.5 * torch.clamp(margin - dn, min=0).pow(2)
-    active = neg > 0
+    active = neg > 0 if active_only else torch.ones_like(neg, dtype=torch.bool)
     pos_loss = pos.mean() if pos.numel() else d.sum() * 0
     neg_loss = neg[active].mean() if bool(active.any()) else d.sum() * 0
     with torch.no_grad():

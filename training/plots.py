@@ -22,7 +22,8 @@ def plot_curves(history: list[dict], path, title: str = "") -> Path:
     b.plot(ep, [100 * h["val_accuracy"] for h in history], "o-", label="validation")
     b.set_xlabel("epoch"); b.set_ylabel("pair accuracy (%)"); b.set_title("accuracy"); b.legend()
     if title:
-        fig.suptitle(title, fontsize=9)
+        import textwrap
+        fig.suptitle("\n".join(textwrap.wrap(title, 120)), fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)

@@ -49,6 +49,8 @@ class TrainConfig:
     width: int = 24
     stem: str = "conv5"
     hard_fraction: float = 1.0
+    pos_margin: float = 0.0              # variant: genuine pairs are not pulled below this
+    active_only: bool = True             # impostor mean over margin-violating pairs only
     augment: bool = True
     seed: int = 0
     val_size: int = 5000
@@ -74,7 +76,8 @@ class TrainConfig:
         if not c.recipe:
             c.recipe = SEED_RECIPE if c.arch == "seed" else (
                 f"twin {c.stem} w{c.width} D{c.embedding_dim} L2-normalised; batch {c.batch_size} all-pairs contrastive "
-                f"(margin {c.margin}, active-negative mining, hard positives {c.hard_fraction:g}); "
+                f"(margin {c.margin}{f', positive margin {c.pos_margin:g}' if c.pos_margin else ''}, "
+                f"{'active-negative mining' if c.active_only else 'all negatives'}, hard positives {c.hard_fraction:g}); "
                 f"{'affine+thickness augmentation; ' if c.augment else ''}AdamW lr {c.lr:g} wd {c.weight_decay:g} "
                 f"one-cycle; {c.epochs} epochs")
         return c
@@ -243,7 +246,8 @@ def train(cfg: TrainConfig, images=None, labels=None, resume: str | os.PathLike 
                 if cfg.augment:
                     xb = augment(xb, g)
                 emb = model(((xb - cfg.mean) / cfg.std).contiguous(memory_format=fmt))
-                loss, stats = batch_contrastive_loss(emb, y_tr[b], cfg.margin, cfg.hard_fraction)
+                loss, stats = batch_contrastive_loss(emb, y_tr[b], cfg.margin, cfg.hard_fraction,
+                                                     cfg.pos_margin, cfg.active_only)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -285,7 +289,7 @@ def train(cfg: TrainConfig, images=None, labels=None, resume: str | os.PathLike 
                                             "parameters": count_parameters(model)})
         try:
             from training.plots import plot_curves
-            plot_curves(history, out / "curves.png", title=f"{cfg.arch}: {cfg.recipe[:70]}")
+            plot_curves(history, out / "curves.png", title=f"{cfg.arch}: {cfg.recipe}")
         except ImportError:  # matplotlib missing: curves are optional
             pass
     return {"history": history, "best": best, "train_seconds": seconds, "out_dir": str(out)}
