@@ -42,7 +42,7 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}, Python {platform.python_version()}, torch {torch.__version__}")
 
 
-def run(name, cfg, out_root: Path, skip_train: bool, data_dir):
+def run(name, cfg, out_root: Path, skip_train: bool, data_dir, reuse_eval: bool = False):
     from training.evaluate import evaluate, format_table, write_json
     from training.train import train
 
@@ -51,8 +51,11 @@ def run(name, cfg, out_root: Path, skip_train: bool, data_dir):
     if not skip_train:
         print(f"== training {name}: {cfg.resolved().recipe}", flush=True)
         train(cfg, progress=False, log=lambda m: print(f"  [{name}] {m}", flush=True))
-    print(f"== evaluating {name}", flush=True)
-    res = evaluate(out / "best.pt", data_dir=data_dir, progress=False, log=lambda m: None)
+    if reuse_eval and (out / "eval.json").exists():
+        res = json.loads((out / "eval.json").read_text())
+    else:
+        print(f"== evaluating {name}", flush=True)
+        res = evaluate(out / "best.pt", data_dir=data_dir, progress=False, log=lambda m: None)
     try:    # the whole run's training time (the best checkpoint holds the time up to its epoch)
         res["train_seconds"] = json.loads((out / "metrics.json").read_text())["train_seconds"]
     except (OSError, ValueError, KeyError):
@@ -141,6 +144,8 @@ def main(argv=None) -> int:
     ap.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--only", nargs="*", choices=["twin", "seed", "holdout"], default=["twin", "seed", "holdout"])
     ap.add_argument("--skip-train", action="store_true", help="evaluate existing checkpoints only")
+    ap.add_argument("--reuse-eval", action="store_true",
+                    help="with --skip-train: use each run's eval.json when present instead of re-evaluating")
     ap.add_argument("--notes", default="", help="text for the Notes paragraph (what was tried)")
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads per training (1 is faster when other jobs share the CPU)")
@@ -159,7 +164,8 @@ def main(argv=None) -> int:
     if args.skip_train and (out / "results.json").exists():
         results.update(json.loads((out / "results.json").read_text()))
     for name in args.only:
-        results[name] = run(name, cfgs[name], out, args.skip_train, args.data_dir)
+        results[name] = run(name, cfgs[name], out, args.skip_train, args.data_dir,
+                            args.skip_train and args.reuse_eval)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
     if "twin" not in results:
         print("twin not run: the table needs it; results.json written")

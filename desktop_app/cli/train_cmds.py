@@ -53,7 +53,8 @@ def register(sub) -> None:
                    help="digits left out of training, e.g. 8,9 (evaluate reports them separately)")
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=2,
+                   help="torch CPU threads (default: %(default)s; 1 is faster when other jobs share the CPU)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
     p.set_defaults(func=cmd_train)
 
