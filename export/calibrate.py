@@ -128,12 +128,18 @@ def thresholds_from_distances(genuine, impostor) -> dict:
     return out
 
 
+DEFAULT_RULE = ("camera_far_1e-3 (measured as the app uses the model: camera-like frames, nearest "
+                "reference) when present, supported by the comparison count and its FRR is at most "
+                f"{MAX_DEFAULT_FRR:.0%}; else far_1e-3 (clean image pairs) under the same conditions; else eer")
+
+
 def choose_default(thresholds: dict) -> str:
-    """far_1e-3 (few false accepts at a usable FRR) unless it is unsupported or rejects too
-    many genuine attempts (FRR > 10% per frame), then the EER point."""
-    fa = thresholds.get("far_1e-3")
-    if fa and fa.get("supported") and fa["frr"] <= MAX_DEFAULT_FRR:
-        return "far_1e-3"
+    """The app's default operating point (see DEFAULT_RULE): few false accepts on what the app
+    actually compares, at a usable FRR."""
+    for key in ("camera_far_1e-3", "far_1e-3"):
+        op = thresholds.get(key)
+        if op and op.get("supported") and op["frr"] <= MAX_DEFAULT_FRR:
+            return key
     return "eer"
 
 

@@ -147,6 +147,10 @@ def model_card(model_path, evaluation: dict | None = None, command: str | None =
             f"{calib.get('impostor_comparisons', 0):,} impostor comparisons. A comparison is accepted "
             "when its distance is ≤ the threshold.", "",
             thresholds_table(c), "",
+            *([f"The camera_* points are measured as the app uses the model: "
+               f"{c.thresholds['camera_far_1e-3'].get('source', '')}. They are single-frame rates; "
+               "the camera images are simulated (training/camera_sim.py), not a real webcam.", ""]
+              if "camera_far_1e-3" in c.thresholds else []),
             f"Default: **{c.default_threshold_key}** (threshold {c.default_threshold:.5f}). Rule: "
             f"{p.get('default_threshold_rule', '')}. An unlock should let almost no one else in "
             "(FAR 1e-3 is about one accepted impostor frame in a thousand) while the owner rarely "

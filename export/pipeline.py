@@ -183,6 +183,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
                       max_eer_increase_points: float = qnt.MAX_EER_INCREASE_POINTS,
                       max_frr_increase_points: float = qnt.MAX_FRR_INCREASE_POINTS,
                       allow_synthetic: bool = True, tolerance: float = par.TOLERANCE,
+                      camera: bool = True, camera_probes: int = 1500,
                       progress: bool = True, log=print, _tamper=None) -> ExportResult:
     """Export ``checkpoint`` to ``dest`` (see the module doc). Raises :class:`ExportError`.
 
@@ -251,6 +252,16 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
             final_graph = q_proto
             calib_desc.update(genuine_comparisons=q_gen, impostor_comparisons=q_imp)
 
+        if camera:
+            # the app compares camera frames with the nearest enrolled reference: measure that
+            from .camera_calibration import camera_thresholds
+            cam_prov = work / "camera.onnx"
+            _save(_provisional(final_graph, cfg, dim, normalized), cam_prov)
+            log("calibrating on camera-like frames of the same images (per profile, nearest reference)")
+            thresholds = dict(thresholds, **camera_thresholds(
+                _embedder(cam_prov, log), calib.images, calib.labels,
+                source=calib.description["description"], probes=camera_probes, seed=seed,
+                progress=progress))
         default_key = cal.choose_default(thresholds)
         provenance = {
             "training_data": _training_data(ckpt),
@@ -264,8 +275,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
             "calibration": calib_desc,
             "parity": report.as_dict(),
             "quantization": quant_info,
-            "default_threshold_rule": ("far_1e-3 unless it is unsupported by the comparison count "
-                                       f"or its FRR exceeds {cal.MAX_DEFAULT_FRR:.0%}, else eer"),
+            "default_threshold_rule": cal.DEFAULT_RULE,
             "versions": _versions(), "training_versions": ckpt.get("versions"),
             "checkpoint": {"file": ckpt_path.name, "sha256": _sha256(ckpt_path),
                            "created": ckpt.get("created")},

@@ -104,8 +104,13 @@ def test_contract_round_trip(exported, random_ckpt, fake_mnist):
     assert (c.mean, c.std, c.scale) == (pytest.approx(0.1307), pytest.approx(0.3081), pytest.approx(1 / 255))
     assert c.embedding_dim == 16 and c.normalized is True and c.metric == "euclidean"
     assert c.raw["input"]["layout"] == "NCHW" and c.raw["input"]["polarity"] == "white_on_black"
-    assert set(c.thresholds) == {"eer", "far_1e-3", "far_1e-4"}
-    assert c.default_threshold_key in c.thresholds
+    assert set(c.thresholds) == {"eer", "far_1e-3", "far_1e-4", "camera_far_1e-3", "camera_far_1e-4"}
+    from export.calibrate import choose_default
+    assert c.default_threshold_key == choose_default(c.thresholds)
+    for key in ("camera_far_1e-3", "camera_far_1e-4"):      # measured on camera-like frames
+        op = c.thresholds[key]
+        assert "camera-like frames" in op["source"] and op["genuine"] > 0 and op["impostor"] > 0
+        assert op["false_accepts"] <= max(0, int(float(key.rsplit("_", 1)[1]) * op["impostor"] + 1e-9))
     p = c.provenance
     assert p["recipe"] == "test recipe" and p["margin"] == 1.0 and p["seed"] == 0
     assert p["evaluation"] == {"best": {"val_eer": 0.5}}          # per-epoch history left out
@@ -308,3 +313,14 @@ def test_cli_export_without_torch_says_how_to_install(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 4, r.stderr
     assert 'pip install -e ".[train]"' in r.stderr and "Traceback" not in r.stderr
+
+
+def test_default_operating_point_rule():
+    from export.calibrate import choose_default
+
+    ok = {"threshold": 0.7, "frr": 0.05, "supported": True}
+    assert choose_default({"eer": ok, "far_1e-3": ok, "camera_far_1e-3": ok}) == "camera_far_1e-3"
+    # the camera point is skipped when it rejects too many genuine frames or is unsupported
+    assert choose_default({"eer": ok, "far_1e-3": ok, "camera_far_1e-3": dict(ok, frr=0.3)}) == "far_1e-3"
+    assert choose_default({"eer": ok, "far_1e-3": ok, "camera_far_1e-3": dict(ok, supported=False)}) == "far_1e-3"
+    assert choose_default({"eer": ok, "far_1e-3": dict(ok, supported=False)}) == "eer"

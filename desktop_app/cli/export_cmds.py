@@ -34,6 +34,10 @@ def register(subparsers) -> None:
     p.add_argument("--no-synthetic-fallback", action="store_true",
                    help="fail instead of calibrating on synthetic digits when the validation "
                         "images are not available")
+    p.add_argument("--no-camera-calibration", action="store_true",
+                   help="skip the thresholds measured on camera-like frames (camera_far_1e-3/1e-4)")
+    p.add_argument("--camera-probes", type=int, default=1500, metavar="N",
+                   help="calibration images filmed as camera-like probe frames (1500)")
     p.add_argument("--card", metavar="MD", help="also write a model card (markdown) here")
     p.add_argument("--eval-json", metavar="JSON",
                    help="figures from 'twinlock evaluate' to put in the model card")
@@ -83,7 +87,8 @@ def cmd_export(args) -> int:
             args.checkpoint, args.output, quantize=args.quantize, data_dir=args.data_dir,
             calib_count=args.calib_count or None, seed=args.seed,
             max_eer_increase_points=args.max_eer_increase, max_frr_increase_points=args.max_frr_increase,
-            allow_synthetic=not args.no_synthetic_fallback, progress=not args.no_progress, log=log)
+            allow_synthetic=not args.no_synthetic_fallback, progress=not args.no_progress, log=log,
+            camera=not args.no_camera_calibration, camera_probes=args.camera_probes)
         if args.card:
             from pathlib import Path
 
@@ -125,6 +130,10 @@ def _command_line(args) -> str:
     parts += ["--calib-count", str(args.calib_count), "--seed", str(args.seed)]
     if args.no_synthetic_fallback:
         parts.append("--no-synthetic-fallback")
+    if args.no_camera_calibration:
+        parts.append("--no-camera-calibration")
+    elif args.camera_probes != 1500:
+        parts += ["--camera-probes", str(args.camera_probes)]
     if args.card:
         parts += ["--card", args.card]
     if args.eval_json:
