@@ -92,7 +92,7 @@ def main(argv=None):
     emb = Embedder(a.model)
     c = emb.contract
     thresholds = {"shipped default (" + c.default_threshold_key + ")": c.default_threshold}
-    for key in ("eer", "far_1e-3", "far_1e-4"):
+    for key in ("eer", "far_1e-3", "far_1e-4", "camera_far_1e-3", "camera_far_1e-4"):
         if key in c.thresholds and key != c.default_threshold_key:
             thresholds.setdefault(f"calibrated {key}", float(c.thresholds[key]["threshold"]))
 
