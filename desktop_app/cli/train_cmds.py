@@ -44,6 +44,10 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, help="batch size (default: 256 twin, 16 seed)")
     p.add_argument("--lr", type=float, help="peak learning rate (twin; default 3e-3)")
     p.add_argument("--margin", type=float, default=1.0, help="contrastive margin m (default: %(default)s)")
+    p.add_argument("--all-negatives", action="store_true",
+                   help="average the impostor term over all impostor pairs, not only those inside the margin")
+    p.add_argument("--pos-margin", type=float, default=0.0,
+                   help="do not pull genuine pairs closer than this (default 0: the plain contrastive loss)")
     p.add_argument("--embedding-dim", type=int, default=64, help="embedding size D (twin)")
     p.add_argument("--width", type=int, default=24, help="channel width of the twin tower (default: %(default)s)")
     p.add_argument("--stem", choices=["conv5", "double"], default="conv5",
@@ -99,7 +103,8 @@ def cmd_train(args) -> int:
         seed = args.arch == "seed"
         cfg = TrainConfig(arch=args.arch, epochs=args.epochs or (10 if seed else 12),
                           batch_size=args.batch_size or (16 if seed else 256), margin=args.margin,
-                          embedding_dim=args.embedding_dim, width=args.width, stem=args.stem, augment=not args.no_augment and not seed,
+                          embedding_dim=args.embedding_dim, width=args.width, stem=args.stem,
+                          active_only=not args.all_negatives, pos_margin=args.pos_margin, augment=not args.no_augment and not seed,
                           holdout_classes=args.holdout_classes, data_dir=args.data_dir, out_dir=args.out,
                           seed=args.seed, threads=args.threads, val_size=args.val_size)
         if args.lr:
