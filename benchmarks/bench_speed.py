@@ -77,10 +77,13 @@ def main(argv=None):
     ap.add_argument("--section", default="speed")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args(argv)
+    from desktop_app.core.threads import limit_blas_threads
+    limit_blas_threads(1)            # what the app and the runtime commands do
     rng = np.random.default_rng(0)
     emb = Embedder(a.model)
     lines = [f"Machine: {machine()}. Model `{Path(emb.path).name}` ({emb.contract.short_fingerprint}), "
-             f"ONNX Runtime provider {emb.provider}, 1 intra-op thread (the app's setting).", "",
+             f"ONNX Runtime provider {emb.provider}, 1 intra-op thread and 1 BLAS thread (the app's settings). "
+             f"Load average at the start: {os.getloadavg()[0]:.1f} (other work on the machine makes p99 noisy).", "",
              "Command: `python -m benchmarks.bench_speed`", ""]
 
     # -------- per stage

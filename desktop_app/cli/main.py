@@ -20,6 +20,10 @@ COMMAND_MODULES = (
 )
 
 
+# frame-at-a-time commands: one BLAS thread (see desktop_app/core/threads.py)
+INTERACTIVE_COMMANDS = {"enroll", "verify", "calibrate"}
+
+
 class SetupError(Exception):
     """A problem the user can fix (bad path, missing extra, corrupt file): exit status 4."""
 
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_SETUP
+    if args.command in INTERACTIVE_COMMANDS:
+        from desktop_app.core.threads import limit_blas_threads
+        limit_blas_threads(1)
     try:
         return int(args.func(args) or 0)
     except SetupError as exc:

@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         return 4
     from PySide6.QtWidgets import QApplication
 
+    from desktop_app.core.threads import limit_blas_threads
+    limit_blas_threads(1)   # frame-at-a-time matching: one BLAS thread (see core/threads.py)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("twinlock")
     app.setOrganizationName("twinlock")
