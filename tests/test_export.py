@@ -76,8 +76,9 @@ def random_ckpt(tmp_path_factory, fake_mnist):
 def exported(tmp_path_factory, random_ckpt, fake_mnist):
     dest = tmp_path_factory.mktemp("out") / "model.onnx"
     logs = []
+    # camera calibration on a few probe images only: the mechanism, not the figures, is tested here
     result = export_checkpoint(random_ckpt, dest, data_dir=fake_mnist[0], calib_count=None,
-                               progress=False, log=logs.append)
+                               progress=False, log=logs.append, camera_probes=40)
     return result, dest, logs
 
 
@@ -252,13 +253,14 @@ def test_cli_export_writes_model_and_card_and_is_deterministic(exported, random_
                                   "at_far": {"0.001": {"frr": 0.0456, "supported": True}}}}))
     rc = main(["export", str(random_ckpt), "-o", str(out), "--data-dir", str(fake_mnist[0]),
                "--calib-count", "0", "--no-progress", "--card", str(card), "--eval-json", str(ev),
-               "--reproduce", "twinlock train --out runs/x"])
+               "--reproduce", "twinlock train --out runs/x", "--no-camera-calibration"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     result, _, _ = exported
     # same checkpoint -> same graph and weights (the model card's reproduce step relies on it)
     assert f"fingerprint:  {result.fingerprint}" in captured.out
     assert "thresholds:" in captured.out and "far_1e-3" in captured.out and "parity:" in captured.out
+    assert "camera_far" not in captured.out                     # --no-camera-calibration
     text = card.read_text()
     assert result.fingerprint in text and "## Calibrated thresholds" in text
     assert "| pair accuracy" in text and "98.765%" in text and "| FRR at FAR 0.001 | 4.560% |" in text

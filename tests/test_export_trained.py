@@ -59,7 +59,8 @@ def quantized(tmp_path_factory, trained_ckpt, fake_mnist):
     dest = tmp_path_factory.mktemp("q") / "int8.onnx"
     result = export_checkpoint(trained_ckpt, dest, quantize=True, data_dir=fake_mnist[0],
                                calib_count=None, progress=False, log=lambda m: None,
-                               max_eer_increase_points=5.0, max_frr_increase_points=30.0)
+                               max_eer_increase_points=5.0, max_frr_increase_points=30.0,
+                               camera=False)
     return result, dest
 
 
