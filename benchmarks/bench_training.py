@@ -94,6 +94,9 @@ def table(results: dict, cmd: str, wall: float) -> str:
     if seed:
         lines.append(row("seed notebook (`--arch seed`)", seed))
     lines.append(row("twinlock default (`--arch twin`)", ours))
+    for label, r in results.get("extra", {}).items():
+        if "holdout" not in r:
+            lines.append(row(f"tried: {label}", r))
     lines += ["", "Targets for ours: pair acc ≥ 99.70%, EER ≤ 0.30%, FRR ≤ 1% at FAR 1e-3 and ≤ 3% at 1e-4, "
                   "1-NN ≥ 99.50%, training ≤ 600 s.", ""]
     a = ours["all_pairs"]
@@ -118,6 +121,10 @@ def table(results: dict, cmd: str, wall: float) -> str:
                   f"{pct(h['all_pairs']['at_far']['0.001']['frr'])} | {pct(h['pair_accuracy'])} | {pct(h['nn_accuracy'])} |",
                   f"| all digits (same model) | {hold['all_pairs']['roc_auc']:.5f} | {pct(hold['all_pairs']['eer'], 3)} | "
                   f"{pct(hold['all_pairs']['at_far']['0.001']['frr'])} | {pct(hold['pair_accuracy'])} | {pct(hold['nn_accuracy'])} |",
+                  *[f"| tried: {label}, unseen 8/9 vs all | {r['holdout']['all_pairs']['roc_auc']:.5f} | "
+                    f"{pct(r['holdout']['all_pairs']['eer'], 3)} | {pct(r['holdout']['all_pairs']['at_far']['0.001']['frr'])} | "
+                    f"{pct(r['holdout']['pair_accuracy'])} | {pct(r['holdout']['nn_accuracy'])} |"
+                    for label, r in results.get("extra", {}).items() if "holdout" in r],
                   "", f"Target: ROC AUC ≥ 0.99 on unseen digits — "
                       f"{'met' if h['all_pairs']['roc_auc'] >= TARGETS['holdout_auc'] else 'missed'}."]
     notes = results.get("notes")
@@ -147,6 +154,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reuse-eval", action="store_true",
                     help="with --skip-train: use each run's eval.json when present instead of re-evaluating")
     ap.add_argument("--notes", default="", help="text for the Notes paragraph (what was tried)")
+    ap.add_argument("--extra", nargs="*", default=[], metavar="LABEL=EVAL_JSON",
+                    help="more rows from `twinlock evaluate` JSON files (recipes that were tried)")
     ap.add_argument("--threads", type=int, default=2,
                     help="torch threads per training (1 is faster when other jobs share the CPU)")
     args = ap.parse_args(argv)
@@ -171,6 +180,10 @@ def main(argv=None) -> int:
         print("twin not run: the table needs it; results.json written")
         return 0
     results["notes"] = args.notes
+    results["extra"] = {}
+    for item in args.extra:
+        label, _, path = item.partition("=")
+        results["extra"][label] = json.loads(Path(path).read_text())
     cmd = ("python benchmarks/bench_training.py" + (f" --data-dir {args.data_dir}" if args.data_dir else "")
            + (f" --threads {args.threads}" if args.threads != 2 else ""))
     wall = None if args.skip_train else time.time() - t0
