@@ -183,7 +183,11 @@ def main(argv=None) -> int:
     results["extra"] = {}
     for item in args.extra:
         label, _, path = item.partition("=")
-        results["extra"][label] = json.loads(Path(path).read_text())
+        r = json.loads(Path(path).read_text())
+        m = Path(path).parent / "metrics.json"          # whole-run training time, as for the others
+        if m.exists():
+            r["train_seconds"] = json.loads(m.read_text()).get("train_seconds", r.get("train_seconds"))
+        results["extra"][label] = r
     cmd = ("python benchmarks/bench_training.py" + (f" --data-dir {args.data_dir}" if args.data_dir else "")
            + (f" --threads {args.threads}" if args.threads != 2 else ""))
     wall = None if args.skip_train else time.time() - t0
