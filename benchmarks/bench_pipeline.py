@@ -32,16 +32,19 @@ from benchmarks.report import ci, machine, pct, write_section
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.calibration import load_mnist_dir as load_mnist
 from desktop_app.core.metrics import supports_far, threshold_at_far, wilson_interval
-from desktop_app.core.preprocess import preprocess
+from desktop_app.core.preprocess import PreprocessConfig, preprocess
 from desktop_app.core.store import Store
 from desktop_app.core.verifier import Policy, Verifier, frame_distances
 
 FPS = 15.0
 
 
+PRE_CFG = PreprocessConfig()
+
+
 def acquire(frames, embedder):
     """Preprocess + embed a session: (list of PreprocessResult, embeddings for the ok ones)."""
-    res = [preprocess(f) for f in frames]
+    res = [preprocess(f, PRE_CFG) for f in frames]
     ok = [r.image for r in res if r.ok]
     emb = embedder.embed_images(np.stack(ok)) if ok else np.zeros((0, embedder.dim), np.float32)
     return res, emb
@@ -84,9 +87,14 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--section", default="pipeline")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--no-filled-check", action="store_true",
+                    help="preprocessing as it was before the 'filled blob' check (for before/after)")
+    ap.add_argument("--only-default", action="store_true", help="only the shipped default threshold")
     a = ap.parse_args(argv)
 
     t_start = time.time()
+    if a.no_filled_check:
+        PRE_CFG.max_fill = float("inf")
     rng = np.random.default_rng(a.seed)
     x, y = load_mnist(a.data_dir, "test")
     emb = Embedder(a.model)
@@ -140,6 +148,9 @@ def main(argv=None):
             thresholds[f"camera-calibrated FAR {far:g} per frame ({op.impostor:,} impostor / "
                        f"{op.genuine:,} genuine frames of other writers{'' if supports_far(op.impostor, far) else ', too few to support it'})"] = op.threshold
 
+    if a.only_default:  # (the calibration frames above were still drawn: same frames as a full run)
+        thresholds = dict(list(thresholds.items())[:1])
+
     # attempt sessions
     sessions = []  # (digit or None, kind, results, embs)
     todo = [(d, int(i)) for d in range(10) for i in attempt_idx[d]]
@@ -178,7 +189,8 @@ def main(argv=None):
              "",
              f"Command: `python -m benchmarks.bench_pipeline --data-dir ../shared/data/mnist --enrollers {a.enrollers} "
              f"--writers {a.writers} --frames {a.frames} --junk {a.junk} --calib-writers {a.calib_writers} "
-             f"--owner-sessions {a.owner_sessions} -k {a.k} -n {a.n} --seed {a.seed}`",
+             f"--owner-sessions {a.owner_sessions}{' --no-filled-check' if a.no_filled_check else ''}"
+             f"{' --only-default' if a.only_default else ''} --section {a.section} -k {a.k} -n {a.n} --seed {a.seed}`",
              "",
              f"{len(profiles)} profiles ({a.enrollers} writers × 10 digits, 5 enrollment frames each); "
              f"{10 * a.writers} digit sessions by other writers and {a.junk * len(JUNK_KINDS)} junk sessions, "
@@ -274,7 +286,9 @@ def main(argv=None):
     except Exception as exc:  # plotting is optional
         lines += [f"(plot skipped: {exc})", ""]
     lines += [f"Run time {time.time() - t_start:.0f} s."]
-    body = "## Full pipeline on camera-realistic frames\n\n" + "\n".join(lines)
+    title = "## Full pipeline on camera-realistic frames" + (
+        " — BEFORE the filled-blob check (for comparison)" if a.no_filled_check else "")
+    body = title + "\n\n" + "\n".join(lines)
     print(body)
     if not a.no_write:
         print("wrote", write_section(a.section, body))

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import io
 import platform
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from desktop_app.core.paths import atomic_write_bytes
 from training.model import build_model
 
 REQUIRED_KEYS = ("arch", "model_kwargs", "state_dict", "config")
@@ -45,25 +46,12 @@ def save_checkpoint(path: str | os.PathLike, **fields) -> Path:
         raise ValueError(f"checkpoint is missing required fields: {', '.join(missing)}")
     fields.setdefault("versions", versions())
     fields.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(fields, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)          # mkstemp's 0600 would hide it from other users
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return dest
+    buf = io.BytesIO()
+    torch.save(fields, buf)
+    umask = os.umask(0)
+    os.umask(umask)
+    # temp file + fsync + rename; readable like any file the user writes (not mkstemp's 0600)
+    return atomic_write_bytes(path, buf.getvalue(), mode=0o666 & ~umask)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
