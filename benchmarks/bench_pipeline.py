@@ -281,7 +281,8 @@ def main(argv=None):
         ax[1].grid(True, which="both", alpha=.3)
         ax[1].set_title("DET, single frame")
         fig.tight_layout()
-        fig.savefig(img_dir / f"{a.section}_distances_det.png", dpi=90)
+        if not a.no_write:
+            fig.savefig(img_dir / f"{a.section}_distances_det.png", dpi=90)
         lines += [f"![distances and DET](img/{a.section}_distances_det.png)", ""]
     except Exception as exc:  # plotting is optional
         lines += [f"(plot skipped: {exc})", ""]

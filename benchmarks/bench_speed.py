@@ -247,7 +247,8 @@ def main(argv=None):
         ax.invert_yaxis()
         fig.tight_layout()
         Path("docs/img").mkdir(parents=True, exist_ok=True)
-        fig.savefig("docs/img/speed_stages.png", dpi=90)
+        if not a.no_write:
+            fig.savefig("docs/img/speed_stages.png", dpi=90)
         lines += ["![latency per stage](img/speed_stages.png)", ""]
     except Exception as exc:
         lines += [f"(plot skipped: {exc})", ""]
