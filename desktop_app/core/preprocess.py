@@ -48,7 +48,7 @@ class PreprocessConfig:
     group_distance: float = 0.12     # components this close (fraction of ROI) join the symbol
     normalize_stroke: bool = True    # thicken hair-thin pen strokes toward MNIST's stroke width
     background_kernel: float = 0.5   # background = opening this wide (fraction of the ROI)
-    max_fill: float = 0.25           # widest ink (half-width / symbol side) a pen stroke may have
+    max_fill: float = 0.3            # widest ink (half-width / symbol side) a pen stroke may have
 
     def validate(self) -> "PreprocessConfig":
         if not 0.1 <= self.roi_fraction <= 1.0:
@@ -383,7 +383,7 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         pts = cv2.findNonZero(mask)
         hull = cv2.contourArea(cv2.convexHull(pts)) if pts is not None else 0.0
         quality["solidity"] = float(mask.sum()) / max(1.0, hull)
-        if quality["solidity"] > 0.8 or core > 1.5 * cfg.max_fill:
+        if quality["solidity"] > 0.9 or core > 1.5 * cfg.max_fill:
             return _fail("filled", roi, quality, polarity, bbox)
 
     # 6. the ink, cut from the FULL-resolution ROI (thin pens and small symbols survive the
