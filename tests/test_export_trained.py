@@ -12,16 +12,7 @@ from export.errors import ExportError  # noqa: E402
 from export.pipeline import export_checkpoint  # noqa: E402
 from export.synthetic import synthetic_digits  # noqa: E402
 from training.model import build_model  # noqa: E402
-from test_export import VAL, fake_mnist, make_checkpoint  # noqa: E402,F401  (fixture)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small models on a shared 2-core machine: one thread is many times faster than two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from test_export import VAL, fake_mnist, make_checkpoint, one_torch_thread  # noqa: E402,F401  (fixtures)
 
 
 def train_briefly(steps=25, seed=0):
