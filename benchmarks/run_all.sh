@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 DATA="${TWINLOCK_DATA_DIR:-../shared/data/mnist}"
-$PY -m benchmarks.bench_training --data-dir "$DATA"
+$PY -m benchmarks.bench_training --data-dir "$DATA" --threads 1
 $PY -m benchmarks.bench_export --checkpoint runs/default/best.pt --data-dir "$DATA"   # needs the default checkpoint (see the model card)
 $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --write docs/benchmarks.md
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
