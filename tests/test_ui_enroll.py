@@ -120,7 +120,7 @@ def test_import_files_with_outlier_warning(qtbot, ctx, tmp_path):
 
 
 def test_consistency_flags_the_reference_that_stands_out():
-    from desktop_app.ui.consistency import consistency
+    from desktop_app.core.consistency import consistency
 
     e = np.array([[1, 0], [0.98, 0.2], [0.96, -0.28], [0, 1]], np.float32)
     e /= np.linalg.norm(e, axis=1, keepdims=True)

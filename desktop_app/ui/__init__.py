@@ -8,7 +8,7 @@ check) is a core call. One module per screen or job:
 - ``main_window``         live view, unlock attempts, menus
 - ``capture``             the camera worker thread (frames handed over by signals)
 - ``widgets``, ``imaging`` camera view with ROI, 28x28 view, distance bar, state banner
-- ``enroll_wizard``, ``consistency``  enrollment and the references' consistency summary
+- ``enroll_wizard``  enrollment (the consistency summary is ``desktop_app.core.consistency``)
 - ``calibration_dialog``, ``charts``  threshold calibration with QtCharts
 - ``export_dialog``       export a new model (CLI subprocesses) and switch to it
 - ``settings_dialog``, ``camera_dialog``, ``audit_viewer``, ``admin`` (passphrase gate)

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QGridLayout
                                QPushButton, QRadioButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWizard, QWizardPage)
 
-from .consistency import consistency
+from desktop_app.core.consistency import consistency
 from .imaging import to_pixmap
 from .widgets import DigitView, FrameView
 
