@@ -90,3 +90,19 @@ def test_batch_loss_variants_positive_margin_and_all_negatives():
     loss_act, _ = batch_contrastive_loss(emb2, labels2, margin=1.0)
     assert loss_all.item() == pytest.approx((0.18 + 0.5) / 2 + 0.25 / 4, abs=1e-4)
     assert loss_act.item() == pytest.approx((0.18 + 0.5) / 2 + 0.25 / 2, abs=1e-4)
+
+
+def test_negative_only_samples_are_pushed_from_digits_but_not_from_each_other():
+    # two digits of class 0 at 0 and 0.2; two non-digits (labels < 0) at 0.5 and 0.55
+    emb = torch.tensor([[0.0], [0.2], [0.5], [0.55]])
+    labels = torch.tensor([0, 0, -1, -2])
+    loss, stats = batch_contrastive_loss(emb, labels, margin=1.0)
+    # genuine: (0,1) d=.2 -> .02 ; impostors: digit-junk pairs only (junk-junk d=.05 is left out)
+    neg = [0.5 * (1 - d) ** 2 for d in (0.5, 0.55, 0.3, 0.35)]
+    assert loss.item() == pytest.approx(0.02 + sum(neg) / 4, abs=1e-4)
+    # a batch with non-digits only forms no pair at all
+    loss_j, _ = batch_contrastive_loss(emb[2:], labels[2:], margin=1.0)
+    assert loss_j.item() == 0.0
+    # two negatives sharing label -1 are still not a genuine pair
+    loss_s, stats_s = batch_contrastive_loss(torch.tensor([[0.0], [0.9]]), torch.tensor([-1, -1]))
+    assert loss_s.item() == 0.0 and stats_s["active_neg"] == 0.0

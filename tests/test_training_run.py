@@ -170,3 +170,40 @@ def test_cli_without_torch_says_how_to_install(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 4, r.stderr
     assert 'pip install -e ".[train]"' in r.stderr and "Traceback" not in r.stderr
+
+
+def test_camera_data_build_train_and_leak_refusal(tmp_path, data):
+    """Camera-like renders of training digits + non-digit negatives, through the real
+    preprocess; a run trains on them and refuses renders of its own validation images."""
+    from training import camera_data as C
+    from training.pairs import validation_split
+
+    (x, y), _ = data
+    c = cfg(tmp_path, epochs=2, batch_size=32, val_size=100, junk_per_batch=8)
+    tr, va = validation_split(len(y), c.val_size, c.seed)
+    d = C.build(x, y, tr[:40], n_junk=24, seed=3, workers=1, progress=False)
+    assert 30 <= len(d["images"]) <= 40 and d["images"].shape[1:] == (28, 28)
+    assert np.array_equal(d["labels"], y[d["sources"]].astype(np.int64))
+    assert len(d["junk"]) >= 5                                 # printed text/shapes taken as a symbol
+    assert not np.isin(d["sources"], va).any()
+    path = tmp_path / "cam.npz"
+    C.save(path, d)
+    back = C.load(path)
+    assert np.array_equal(back["images"], d["images"])
+
+    res = train(TrainConfig(**{**c.__dict__, "camera_data": str(path)}), images=x, labels=y,
+                progress=False, log=lambda m: None)
+    assert len(res["history"]) == 2 and np.isfinite(res["history"][-1]["train_loss"])
+    ck = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ck["config"]["camera_data"] == str(path) and "non-digit negatives" in ck["config"]["recipe"]
+
+    leaky = C.build(x, y, va[:5], n_junk=0, seed=3, workers=1, progress=False)
+    C.save(tmp_path / "leaky.npz", leaky)
+    with pytest.raises(ValueError, match="validation images"):
+        train(TrainConfig(**{**c.__dict__, "camera_data": str(tmp_path / "leaky.npz"),
+                             "out_dir": str(tmp_path / "r2")}), images=x, labels=y, progress=False, log=lambda m: None)
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="damaged"):
+        C.load(tmp_path / "bad.npz")
+    with pytest.raises(FileNotFoundError, match="training.camera_data"):
+        C.load(tmp_path / "missing.npz")

@@ -31,6 +31,10 @@ def batch_contrastive_loss(emb: torch.Tensor, labels: torch.Tensor, margin: floa
     are left out of their mean ("active" negatives only). With ``hard_fraction`` < 1 only
     the hardest fraction of genuine pairs (largest distance) counts.
 
+    Negative-only samples: a label < 0 marks a non-digit (printed text, a shape) that must lie
+    beyond the margin from every digit. It forms no genuine pair, and pairs of two such
+    samples are left out (nothing asks two different non-digits to be far apart).
+
     Variants (off by default, so the default is the formula above): ``pos_margin`` > 0 stops
     pulling genuine pairs closer than it (½·max(0, D - pos_margin)²); ``active_only=False``
     averages over all impostor pairs.
@@ -39,8 +43,10 @@ def batch_contrastive_loss(emb: torch.Tensor, labels: torch.Tensor, margin: floa
     sq = torch.cdist(emb, emb).pow(2)            # squared distances
     iu = torch.triu_indices(n, n, offset=1, device=emb.device)
     d = torch.sqrt(sq[iu[0], iu[1]].clamp_min(0) + 1e-9)
-    same = labels[iu[0]] == labels[iu[1]]
-    dp, dn = d[same], d[~same]
+    li, lj = labels[iu[0]], labels[iu[1]]
+    same = (li == lj) & (li >= 0)
+    used = (li >= 0) | (lj >= 0)
+    dp, dn = d[same], d[~same & used]
     pos = 0.5 * torch.clamp(dp - pos_margin, min=0).pow(2)
     if 0 < hard_fraction < 1 and pos.numel() > 1:
         k = max(1, int(round(hard_fraction * pos.numel())))

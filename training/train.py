@@ -63,6 +63,9 @@ class TrainConfig:
     mean: float | None = None
     std: float | None = None
     recipe: str = ""
+    camera_data: str | None = None       # npz from training.camera_data: camera-like renders + negatives
+    camera_fraction: float = 0.6         # chance a rendered training digit is shown as its camera render
+    junk_per_batch: int = 32             # non-digit negatives appended to each batch (camera_data only)
 
     def resolved(self) -> "TrainConfig":
         c = dataclasses.replace(self)
@@ -78,8 +81,9 @@ class TrainConfig:
                 f"twin {c.stem} w{c.width} D{c.embedding_dim} L2-normalised; batch {c.batch_size} all-pairs contrastive "
                 f"(margin {c.margin}{f', positive margin {c.pos_margin:g}' if c.pos_margin else ''}, "
                 f"{'active-negative mining' if c.active_only else 'all negatives'}, hard positives {c.hard_fraction:g}); "
-                f"{'affine+thickness augmentation; ' if c.augment else ''}AdamW lr {c.lr:g} wd {c.weight_decay:g} "
-                f"one-cycle; {c.epochs} epochs")
+                f"{'affine+thickness augmentation; ' if c.augment else ''}"
+                f"{f'camera-like renders (p {c.camera_fraction:g}) + {c.junk_per_batch} non-digit negatives per batch; ' if c.camera_data else ''}"
+                f"AdamW lr {c.lr:g} wd {c.weight_decay:g} one-cycle; {c.epochs} epochs")
         return c
 
 
@@ -144,6 +148,44 @@ def load_split(cfg: TrainConfig, images=None, labels=None):
     return images, labels, tr, va
 
 
+def load_camera_data(cfg: TrainConfig, n_images: int, val_idx: np.ndarray):
+    """(row_of_source [n_images] int64, -1 = no render; camera images tensor; junk tensor) or None.
+
+    Refuses data rendered from validation images (the best epoch is chosen on them)."""
+    if not cfg.camera_data:
+        return None
+    from training.camera_data import load
+    d = load(cfg.camera_data)
+    src = d["sources"].astype(np.int64)
+    if src.size and (src.min() < 0 or src.max() >= n_images):
+        raise ValueError(f"{cfg.camera_data} was rendered from another training set (source index out of range)")
+    leak = np.intersect1d(src, val_idx)
+    if leak.size:
+        raise ValueError(f"{cfg.camera_data} holds renders of {leak.size} validation images of this run "
+                         f"(seed {cfg.seed}, validation size {cfg.val_size}); build it with the same "
+                         f"--split-seed/--val-size as the run")
+    row = np.full(n_images, -1, np.int64)
+    row[src] = np.arange(src.size)
+    return row, torch.from_numpy(d["images"]), torch.from_numpy(d["junk"])
+
+
+def camera_batch(xb: torch.Tensor, yb: torch.Tensor, src: np.ndarray, cam, cfg: TrainConfig,
+                 g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Swap some clean digits of a uint8 batch for their camera renders; append negatives
+    (label -1, -2, ...: see ``losses.batch_contrastive_loss``)."""
+    row, cam_x, junk = cam
+    r = torch.from_numpy(row[src])
+    swap = (r >= 0) & (torch.rand(len(src), generator=g) < cfg.camera_fraction)
+    if bool(swap.any()):
+        xb = xb.clone()
+        xb[swap] = cam_x[r[swap]]
+    if cfg.junk_per_batch > 0 and len(junk):
+        pick = torch.randint(len(junk), (cfg.junk_per_batch,), generator=g)
+        xb = torch.cat([xb, junk[pick]])
+        yb = torch.cat([yb, -1 - torch.arange(cfg.junk_per_batch, dtype=yb.dtype)])
+    return xb, yb
+
+
 # ------------------------------------------------------------------ loop
 
 class _Stop(Exception):
@@ -164,6 +206,7 @@ def train(cfg: TrainConfig, images=None, labels=None, resume: str | os.PathLike 
     out.mkdir(parents=True, exist_ok=True)
     x_all, y_all, tr, va = load_split(cfg, images, labels)
     x_tr, y_tr = torch.from_numpy(np.ascontiguousarray(x_all[tr])), torch.from_numpy(y_all[tr].astype(np.int64))
+    cam = load_camera_data(cfg, len(y_all), va) if cfg.arch != "seed" else None
     x_va, y_va = x_all[va], y_all[va]
     eer_sub = np.random.default_rng(cfg.seed + 2).permutation(len(va))[:cfg.val_eer_size]
     # a fixed slice of training images, un-augmented, for the "train" curve
@@ -242,11 +285,14 @@ def train(cfg: TrainConfig, images=None, labels=None, resume: str | os.PathLike 
                 loss = contrastive_loss(d, torch.from_numpy(ps[b]), cfg.margin)
                 stats = {}
             else:
-                xb = x_tr[b].float().div_(255.0).unsqueeze(1)
+                xb, yb = x_tr[b], y_tr[b]
+                if cam is not None:
+                    xb, yb = camera_batch(xb, yb, tr[b.numpy()], cam, cfg, g)
+                xb = xb.float().div_(255.0).unsqueeze(1)
                 if cfg.augment:
                     xb = augment(xb, g)
                 emb = model(((xb - cfg.mean) / cfg.std).contiguous(memory_format=fmt))
-                loss, stats = batch_contrastive_loss(emb, y_tr[b], cfg.margin, cfg.hard_fraction,
+                loss, stats = batch_contrastive_loss(emb, yb, cfg.margin, cfg.hard_fraction,
                                                      cfg.pos_margin, cfg.active_only)
             opt.zero_grad(set_to_none=True)
             loss.backward()

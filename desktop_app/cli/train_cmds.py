@@ -59,6 +59,13 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2,
                    help="torch CPU threads (default: %(default)s; 1 is faster when other jobs share the CPU)")
+    p.add_argument("--camera-data", metavar="NPZ",
+                   help="camera-like renders of training digits + non-digit negatives, built by "
+                        "`python -m training.camera_data` (twin; default: clean MNIST only)")
+    p.add_argument("--camera-fraction", type=float, default=0.6,
+                   help="chance a rendered digit is shown as its camera render (default: %(default)s)")
+    p.add_argument("--junk-per-batch", type=int, default=32,
+                   help="non-digit negatives added to each batch with --camera-data (default: %(default)s)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
     p.set_defaults(func=cmd_train)
 
@@ -106,7 +113,11 @@ def cmd_train(args) -> int:
                           embedding_dim=args.embedding_dim, width=args.width, stem=args.stem,
                           active_only=not args.all_negatives, pos_margin=args.pos_margin, augment=not args.no_augment and not seed,
                           holdout_classes=args.holdout_classes, data_dir=args.data_dir, out_dir=args.out,
-                          seed=args.seed, threads=args.threads, val_size=args.val_size)
+                          seed=args.seed, threads=args.threads, val_size=args.val_size,
+                          camera_data=None if seed else args.camera_data, camera_fraction=args.camera_fraction,
+                          junk_per_batch=args.junk_per_batch)
+        if not 0.0 <= cfg.camera_fraction <= 1.0 or cfg.junk_per_batch < 0:
+            raise SetupError("--camera-fraction must be between 0 and 1 and --junk-per-batch at least 0")
         if args.lr:
             cfg.lr = args.lr
     if cfg.epochs < 1 or cfg.batch_size < 2:
