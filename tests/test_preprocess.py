@@ -189,3 +189,64 @@ def test_a_filled_blob_is_not_a_pen_stroke():
     frame2 = np.full((480, 640, 3), (205, 215, 225), np.uint8)
     cv2.ellipse(frame2, (330, 250), (60, 90), 0, 0, 360, (40, 30, 30), 9)
     assert preprocess(cv2.GaussianBlur(frame2, (0, 0), 1.2)).ok
+
+
+def _flat_frame(digit, ink=110, band=None, seed=0):
+    """Grey ink on flat paper, the digit's box at the frame centre; ``band``: a soft shadow
+    band (polygon, depth, blur sigma) laid over it."""
+    rng = np.random.default_rng(seed)
+    img = np.full((480, 640), 215.0, np.float32)
+    a = np.zeros((480, 640), np.float32)
+    a[160:320, 240:400] = digit_strokes(digit, 160)
+    img = img * (1 - a) + ink * a
+    if band is not None:
+        poly, depth, sigma = band
+        m = np.zeros((480, 640), np.float32)
+        cv2.fillConvexPoly(m, np.int32(poly), 1.0)
+        img *= 1 - depth * cv2.GaussianBlur(m, (0, 0), sigma)
+    img = cv2.GaussianBlur(img, (0, 0), 1.0) + rng.normal(0, 3, img.shape)
+    return cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+
+
+@pytest.mark.parametrize("digit,seed", [(0, 1), (3, 2), (2, 4), (8, 5)])
+def test_a_thin_pen_running_from_the_border_onto_the_symbol_is_dropped(digit, seed):
+    # a pen (thinner than the strokes) lies from beyond the ROI's top edge onto the symbol:
+    # the first pass calls that "cut by the border"; the rescue pass drops the straight bar
+    frame = render_frame(digit, seed=seed)
+    clean = preprocess(frame)
+    assert clean.ok
+    pen = frame.copy()
+    cv2.line(pen, (250, 0), (305, 185), (45, 45, 45), 4, cv2.LINE_AA)
+    res = preprocess(pen)
+    assert res.ok, (res.code, res.reason)
+    assert res.quality.get("rescue") == 1.0
+    assert _corr(res.image, clean.image) > 0.95
+
+
+def test_a_bar_as_wide_as_the_strokes_or_a_cut_symbol_is_still_cut_by_the_border():
+    # a bar as wide as the symbol's strokes running onto it may be one of its strokes
+    for digit, seed in ((0, 1), (3, 2), (6, 3)):
+        bar = render_frame(digit, seed=seed)
+        cv2.line(bar, (250, 0), (305, 185), (30, 30, 30), 15, cv2.LINE_AA)
+        assert preprocess(bar).code == "edge"
+    # symbols (straight strokes included) that run off the ROI stay "cut by the border"
+    for digit, off in ((9, (-0.3, 0.0)), (7, (0.0, 0.27)), (4, (0.3, 0.0)), (0, (0.0, -0.27)), (3, (0.33, 0.0))):
+        for seed in range(3):
+            assert preprocess(render_frame(digit, seed=seed, offset=off)).code == "edge", (digit, off, seed)
+
+
+@pytest.mark.parametrize("digit", [0, 2, 5, 8])
+def test_a_soft_shadow_band_from_the_border_onto_the_symbol_is_not_ink(digit):
+    # a blurred shadow band from the left edge onto a grey-ink digit binarises together with
+    # it and runs off the border; its soft edges tell it from ink, so the symbol is acquired
+    band = ([[0, 200], [0, 280], [300, 275], [300, 215]], 0.45, 10)
+    clean = preprocess(_flat_frame(digit))
+    res = preprocess(_flat_frame(digit, band=band))
+    assert res.ok, (res.code, res.reason)
+    assert res.quality.get("rescue") == 1.0
+    assert _corr(res.image, clean.image) > 0.5
+    x, y, w, h = res.bbox                                  # the symbol, not the shadow band
+    assert x > 200 and w < 200
+    # the same band, hard-edged and darker than the ink, is still something cut by the border
+    hard = preprocess(_flat_frame(digit, band=([[0, 200], [0, 290], [300, 250]], 0.45, 5)))
+    assert hard.code == "edge"

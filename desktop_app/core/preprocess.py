@@ -12,6 +12,11 @@ size so that a 640x480 frame takes a few milliseconds:
 4. the ink is the largest plausible stroke group: the biggest component not touching the
    ROI border plus the components near it; clutter at the border is dropped, but a border
    component next to the symbol means the symbol is cut by the border;
+   when that finds the ink running into the border, a rescue pass repeats steps 3-6 with
+   the ink kept only within reach of a steep edge (a shadow's blurred edge is not ink) and
+   with a straight bar that runs in from the border onto the symbol and is thinner than its
+   strokes (a pen, a cable) dropped; it asks for a sharper symbol and is used only if it
+   acquires one (``quality["rescue"]``), so every frame the first pass takes is unchanged;
 5. checks with reasons: uniform/too dark/too bright frame, no ink, noise, too small,
    too large, cut by the border, too blurred;
 6. crop, longest side to 20 px, pasted into 28x28 centred by centre of mass.
@@ -185,6 +190,73 @@ def _stroke_width(mask: np.ndarray) -> float:
     return float(2.0 * np.median(ridge))
 
 
+RESCUE_EDGE_REACH = 0.05   # rescue pass: ink must lie this close (fraction of the ROI) to a steep edge
+RESCUE_SHARPNESS = 1.2     # rescue pass: the symbol's sharpness must reach this x min_sharpness
+
+
+def _at_border(st, ws, margin) -> bool:
+    cx_, cy_, cw, ch = int(st[0]), int(st[1]), int(st[2]), int(st[3])
+    return cx_ < margin or cy_ < margin or cx_ + cw > ws - margin or cy_ + ch > ws - margin
+
+
+def _strip_border_bar(binary, labels, stats, i, ws, margin) -> bool:
+    """Component ``i`` runs in from the ROI border: if it starts as a straight even bar (a pen
+    or a cable) that is thinner than the rest of the ink it runs into, clear the bar's pixels
+    in ``binary`` (up to where it ends) and say so. A symbol cut by the border is left alone:
+    its strokes are as wide as the part they join, and curved strokes are no bar at all."""
+    cx_, cy_, cw, ch = (int(v) for v in stats[i, :4])
+    sub = labels[cy_:cy_ + ch, cx_:cx_ + cw] == i
+    ys, xs = np.nonzero(sub)
+    px, py = (xs + cx_).astype(np.float32), (ys + cy_).astype(np.float32)
+    edge = (px < margin) | (py < margin) | (px >= ws - margin) | (py >= ws - margin)
+    if not edge.any():
+        return False
+    ex, ey = px[edge], py[edge]
+    max_w = 0.06 * ws
+    if max(np.ptp(ex), np.ptp(ey)) > 3 * max_w:          # meets the border broadly: no bar
+        return False
+    p0 = np.float32([ex.mean(), ey.mean()])
+    rel = np.stack([px - p0[0], py - p0[1]], 1)
+    near = (rel ** 2).sum(1) <= (2.5 * max_w) ** 2
+    for _ in range(2):                                     # fit, walk the bar, refit on the bar
+        pts = rel[near]
+        if len(pts) < 6:
+            return False
+        mu = pts.mean(0)
+        _, vecs = np.linalg.eigh(np.cov((pts - mu).T))
+        u = vecs[:, 1]
+        if (pts @ u).mean() < 0:                           # pointing into the ROI
+            u = -u
+        nrm = np.float32([-u[1], u[0]])
+        t, d = rel @ u, rel @ nrm - float(mu @ nrm)
+        hw = float(np.percentile(np.abs(d[near]), 95)) + 0.5
+        if 2 * hw > max_w:
+            return False
+        band = np.abs(d) <= hw + 1.0
+        guard = ~band & (np.abs(d) <= hw + 4.0)
+        tb = np.floor(t - t.min()).astype(np.int32)
+        nb = int(tb.max()) + 1
+        in_band = np.bincount(tb[band], minlength=nb)
+        in_guard = np.bincount(tb[guard], minlength=nb)
+        bar_slice = (in_band > 0) & (in_guard == 0)
+        first = np.argmin(bar_slice) if not bar_slice.all() else nb   # the first run: the bar itself
+        if first < max(6, 4 * hw):                         # too short to tell a bar
+            return False
+        near = band & (tb < first)
+    ends = np.nonzero(in_band == 0)[0]
+    stop = int(ends[0]) if ends.size else nb               # the bar's far end
+    drop = band & bar_slice[tb] & (tb < stop)
+    rest = ~drop
+    if rest.sum() < drop.sum():                            # mostly bar: nothing left to keep
+        return False
+    m = np.zeros((ch, cw), np.uint8)
+    m[ys[rest], xs[rest]] = 1
+    if 2 * hw + 1 > 0.8 * _stroke_width(m):                 # as wide as the strokes it joins
+        return False
+    binary[py[drop].astype(np.int32), px[drop].astype(np.int32)] = 0
+    return True
+
+
 def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     """Any BGR (or gray) frame -> :class:`PreprocessResult`. Never raises for odd frames."""
     t0 = time.perf_counter()
@@ -212,6 +284,25 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         return _fail(code, roi, quality, reason=None if code != "blank" else
                      "the picture is uniform (no ink found): show the paper with your symbol")
     polarity = _polarity(g, cfg)
+    start = dict(quality)
+    res, retry = _find_symbol(a, g, g_full, roi, scale, polarity, quality, cfg, t0, rescue=False)
+    if retry:
+        # the ink ran into the border: once more, with soft shading and straight bars taken out
+        q2 = dict(start)
+        res2, _ = _find_symbol(a, g, g_full, roi, scale, polarity, q2, cfg, t0, rescue=True)
+        if res2.ok:
+            res2.quality["rescue"] = 1.0
+            return res2
+    return res
+
+
+def _find_symbol(a, g, g_full, roi, scale, polarity, quality, cfg, t0, rescue):
+    """Steps 2-6 of :func:`preprocess` on the working-size ROI ``g``: (result, whether a
+    failure is worth the rescue pass, i.e. the ink ran into the ROI border)."""
+    shape = a.shape
+    x, y, side, _ = roi
+    ws = g.shape[0]
+    mean = quality["mean"]
 
     # 2. ink bright, background flattened
     inv = cv2.bitwise_not(g) if polarity == "dark_on_light" else g
@@ -228,16 +319,33 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     quality["contrast"] = ink_level
     if ink_level < cfg.min_contrast:
         if mean < 30:
-            return _fail("too_dark", roi, quality, polarity)
-        return _fail("blank", roi, quality, polarity)
+            return _fail("too_dark", roi, quality, polarity), False
+        return _fail("blank", roi, quality, polarity), False
 
     # 3. binarise, components
+    gxs = cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3)
+    gys = cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)
+    grad = cv2.magnitude(gxs, gys) / 8.0
     thr = max(0.45 * ink_level, 0.5 * cfg.min_contrast)
     binary = (smooth >= thr).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    total_ink = int(stats[1:, cv2.CC_STAT_AREA].sum())
     speck = max(4, int(0.0008 * ws * ws))
     margin = max(1, int(round(cfg.edge_margin * ws)))
+    if rescue:
+        # a shadow's blurred edge is not ink: keep only the ink within reach of a steep edge
+        # (or of the ROI border, whose far side is unseen: ink cut by the border stays cut)
+        steep = (grad >= cfg.min_sharpness / 100.0 * ink_level).astype(np.uint8)
+        r = max(1, int(round(RESCUE_EDGE_REACH * ws)))
+        steep[[0, -1], :] = 1
+        steep[:, [0, -1]] = 1
+        binary &= cv2.dilate(steep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    if rescue:
+        # a pen or cable running in from the border and onto the symbol: its bar is dropped
+        cut = [_strip_border_bar(binary, labels, stats, i, ws, margin) for i in range(1, n)
+               if stats[i, cv2.CC_STAT_AREA] >= 4 * speck and _at_border(stats[i], ws, margin)]
+        if any(cut):
+            n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    total_ink = int(stats[1:, cv2.CC_STAT_AREA].sum())
     comps = []
     for i in range(1, n):
         cx_, cy_, cw, ch, ar = stats[i]
@@ -248,20 +356,16 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     quality["components"] = float(len(comps))
     quality["ink_fraction"] = total_ink / float(ws * ws)
     if not comps:
-        return _fail("blank", roi, quality, polarity)
+        return _fail("blank", roi, quality, polarity), False
     if len(comps) > 3 * cfg.max_components:
-        return _fail("noise", roi, quality, polarity)
+        return _fail("noise", roi, quality, polarity), False
     if quality["ink_fraction"] > cfg.max_ink_fraction:
         return _fail("noise" if len(comps) > cfg.max_components else "too_large", roi, quality, polarity,
                      reason=None if len(comps) > cfg.max_components else
-                     "too much ink in the frame area: show a single symbol on plain paper")
+                     "too much ink in the frame area: show a single symbol on plain paper"), False
 
     # sharpness of a component: its steepest edges relative to the ink level ("percent of
     # contrast per pixel"); soft blobs touching the border are shading, not ink
-    gxs = cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3)
-    gys = cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)
-    grad = cv2.magnitude(gxs, gys) / 8.0
-
     def sharpness(member_ids, bx0, by0, bx1, by1, full_mask=None) -> float:
         bx0, by0 = max(0, bx0 - 1), max(0, by0 - 1)
         bx1, by1 = min(ws, bx1 + 1), min(ws, by1 + 1)
@@ -288,13 +392,13 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     # border blobs that are soft (shading) or straight bars (clutter lying in view) are not ink
     comps = [c for c in comps if not (c[3] and c[1] >= speck * 4 and (soft(c) or straight_bar(c)))]
     if not comps:
-        return _fail("blank", roi, quality, polarity)
+        return _fail("blank", roi, quality, polarity), True
     total_ink = sum(c[1] for c in comps)
 
     # 4. the symbol: the biggest interior component plus its neighbours
     interior = [c for c in comps if not c[3]]
     if not interior:
-        return _fail("edge", roi, quality, polarity)
+        return _fail("edge", roi, quality, polarity), True
     seed = max(interior, key=lambda c: c[1])
     border = [c for c in comps if c[3]]
     reach = cfg.group_distance * ws
@@ -310,7 +414,7 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         if big[1] > seed[1] and (near(big, (sx, sy, sx + sw_, sy + sh_)) or big[1] > 3 * seed[1]):
             bx, by, bw, bh = big[2]
             return _fail("edge", roi, quality, polarity,
-                         (int(x + bx * scale), int(y + by * scale), int(bw * scale), int(bh * scale)))
+                         (int(x + bx * scale), int(y + by * scale), int(bw * scale), int(bh * scale))), True
     gx, gy, gw, gh = seed[2]
     x0, y0, x1, y1 = gx, gy, gx + gw, gy + gh
     members = {seed[0]}
@@ -328,7 +432,7 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
                     bbox = (int(x + min(x0, cx_) * scale), int(y + min(y0, cy_) * scale),
                             int((max(x1, cx_ + cw) - min(x0, cx_)) * scale),
                             int((max(y1, cy_ + ch) - min(y0, cy_)) * scale))
-                    return _fail("edge", roi, quality, polarity, bbox)
+                    return _fail("edge", roi, quality, polarity, bbox), True
                 members.add(c[0])
                 x0, y0 = min(x0, cx_), min(y0, cy_)
                 x1, y1 = max(x1, cx_ + cw), max(y1, cy_ + ch)
@@ -364,17 +468,18 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
 
     # 5. checks
     if others > cfg.max_components or group_area < 0.35 * total_ink:
-        return _fail("noise", roi, quality, polarity, bbox)
+        return _fail("noise", roi, quality, polarity, bbox), False
     if extent < cfg.min_extent or quality["ink_fraction"] < cfg.min_ink_fraction:
-        return _fail("too_small", roi, quality, polarity, bbox)
+        return _fail("too_small", roi, quality, polarity, bbox), False
     if extent > cfg.max_extent:
-        return _fail("too_large", roi, quality, polarity, bbox)
+        return _fail("too_large", roi, quality, polarity, bbox), False
     mask = sym[y0:y1, x0:x1]
     region = norm[y0:y1, x0:x1]
     sharp = sharpness(members, x0, y0, x1, y1, full_mask=sym)
     quality["sharpness"] = sharp
-    if sharp < cfg.min_sharpness:
-        return _fail("blurred", roi, quality, polarity, bbox)
+    # (the rescue pass kept only ink near edges at least min_sharpness steep: it asks for more)
+    if sharp < cfg.min_sharpness * (RESCUE_SHARPNESS if rescue else 1.0):
+        return _fail("blurred", roi, quality, polarity, bbox), False
     # a pen stroke is thin next to the symbol; a filled blob (a hand, a thumb, a sticker) is not
     # (wide AND without the gaps and bays of a drawn symbol: thick marker digits stay in)
     core = float(cv2.distanceTransform(mask, cv2.DIST_L2, 3).max()) / max(1, max(mask.shape))
@@ -384,7 +489,7 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
         hull = cv2.contourArea(cv2.convexHull(pts)) if pts is not None else 0.0
         quality["solidity"] = float(mask.sum()) / max(1.0, hull)
         if quality["solidity"] > 0.9 or core > 1.5 * cfg.max_fill:
-            return _fail("filled", roi, quality, polarity, bbox)
+            return _fail("filled", roi, quality, polarity, bbox), False
 
     # 6. the ink, cut from the FULL-resolution ROI (thin pens and small symbols survive the
     #    working size), other components masked out, grey levels stretched, hair-thin
@@ -424,7 +529,7 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     cx1, cy1 = min(fw, bbox[0] + bbox[2] + pad), min(fh, bbox[1] + bbox[3] + pad)
     crop = _to_gray_u8(a[cy0:cy1, cx0:cx1])
     quality["ms"] = (time.perf_counter() - t0) * 1000.0
-    return PreprocessResult(True, image, "", "ok", roi, bbox, crop, polarity, quality)
+    return PreprocessResult(True, image, "", "ok", roi, bbox, crop, polarity, quality), False
 
 
 def prepare_image(img, cfg: PreprocessConfig | None = None) -> PreprocessResult:
