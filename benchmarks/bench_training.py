@@ -93,7 +93,7 @@ def table(results: dict, cmd: str, wall: float) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     if seed:
         lines.append(row("seed notebook (`--arch seed`)", seed))
-    lines.append(row("twinlock default (`--arch twin`)", ours))
+    lines.append(row("twinlock on clean MNIST (`--arch twin`; the shipped model adds `--camera-data`)", ours))
     for label, r in results.get("extra", {}).items():
         if "holdout" not in r:
             lines.append(row(f"tried: {label}", r))

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 DATA="${TWINLOCK_DATA_DIR:-../shared/data/mnist}"
 $PY -m benchmarks.bench_training --data-dir "$DATA" --threads 1
-$PY -m benchmarks.bench_export --checkpoint runs/default/best.pt --data-dir "$DATA"   # needs the default checkpoint (see the model card)
+$PY -m benchmarks.bench_export --checkpoint runs/camonly/best.pt --data-dir "$DATA"   # the shipped model's checkpoint: see the model card's "Reproduce"
 $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --write docs/benchmarks.md
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 $PY -m benchmarks.bench_speed

@@ -7,11 +7,13 @@ the 28×28 images it will meet at unlock time. Only training-split indices are r
 validation indices of the run are excluded), with seeds of their own: export calibration
 renders validation digits and the benchmarks render TEST digits.
 
-Negatives: printed text, symbols and shapes that preprocessing accepts as "a symbol" but that
-are no digit. They are drawn by :func:`render_train_junk`, a generator DIFFERENT from the
+Negatives (experimental, off by default in training: ``--junk-per-batch 0``; with 32 or 8 per
+batch they cost genuine camera matches far more than they saved, see docs/benchmarks.md
+"Improvements"): printed text, symbols and shapes that preprocessing accepts as "a symbol" but
+that are no digit. They are drawn by :func:`render_train_junk`, a generator DIFFERENT from the
 benchmark's ``camera_sim.render_junk``: other fonts (never ``FONT_HERSHEY_SIMPLEX``), lower-case
 letters and punctuation, and other shapes (triangles, stars, crosses, arrows, polygons, groups
-of shapes; never a lone circle or square). In training each negative is pushed away from every
+of shapes; never a lone circle or square). When used, each negative is pushed away from every
 digit (see ``losses.batch_contrastive_loss``: label < 0 = negative-only).
 
     python -m training.camera_data --data-dir ../shared/data/mnist --out runs/camera_data.npz

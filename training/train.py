@@ -65,7 +65,9 @@ class TrainConfig:
     recipe: str = ""
     camera_data: str | None = None       # npz from training.camera_data: camera-like renders + negatives
     camera_fraction: float = 0.6         # chance a rendered training digit is shown as its camera render
-    junk_per_batch: int = 32             # non-digit negatives appended to each batch (camera_data only)
+    junk_per_batch: int = 0              # non-digit negatives appended to each batch (camera_data only;
+                                         # off by default: 32 and 8 cost genuine camera matches, see
+                                         # docs/benchmarks.md "Improvements")
 
     def resolved(self) -> "TrainConfig":
         c = dataclasses.replace(self)
@@ -82,7 +84,8 @@ class TrainConfig:
                 f"(margin {c.margin}{f', positive margin {c.pos_margin:g}' if c.pos_margin else ''}, "
                 f"{'active-negative mining' if c.active_only else 'all negatives'}, hard positives {c.hard_fraction:g}); "
                 f"{'affine+thickness augmentation; ' if c.augment else ''}"
-                f"{f'camera-like renders (p {c.camera_fraction:g}) + {c.junk_per_batch} non-digit negatives per batch; ' if c.camera_data else ''}"
+                f"{f'camera-like renders of training digits (p {c.camera_fraction:g}); ' if c.camera_data else ''}"
+                f"{f'{c.junk_per_batch} non-digit negatives per batch; ' if c.camera_data and c.junk_per_batch else ''}"
                 f"AdamW lr {c.lr:g} wd {c.weight_decay:g} one-cycle; {c.epochs} epochs")
         return c
 

@@ -64,8 +64,9 @@ def register(sub) -> None:
                         "`python -m training.camera_data` (twin; default: clean MNIST only)")
     p.add_argument("--camera-fraction", type=float, default=0.6,
                    help="chance a rendered digit is shown as its camera render (default: %(default)s)")
-    p.add_argument("--junk-per-batch", type=int, default=32,
-                   help="non-digit negatives added to each batch with --camera-data (default: %(default)s)")
+    p.add_argument("--junk-per-batch", type=int, default=0,
+                   help="non-digit negatives (printed text, shapes) added to each batch with --camera-data "
+                        "(default: %(default)s; experimental: they cost genuine matches, see docs/benchmarks.md)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
     p.set_defaults(func=cmd_train)
 
