@@ -154,6 +154,13 @@ def test_cli_train_holdout_then_evaluate(tmp_path, data):
                        capture_output=True, text=True)
     assert r.returncode == 4 and "one-cycle" in r.stderr and "Traceback" not in r.stderr
     # bad input: a clear message and exit status 4, no traceback
+    for extra, words in ((["--camera-data", str(tmp_path / "missing.npz")], "not found"),
+                         (["--camera-data", str(tmp_path / "missing.npz"), "--camera-fraction", "1.5"],
+                          "--camera-fraction")):
+        r = subprocess.run(cmd + ["train", "--data-dir", str(d), "--out", str(tmp_path / "r3"), "--epochs", "1",
+                                  "--val-size", "100"]
+                           + extra, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 4 and words in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
     r = subprocess.run(cmd + ["evaluate", str(tmp_path / "missing.pt")], capture_output=True, text=True)
     assert r.returncode == 4 and "not found" in r.stderr and "Traceback" not in r.stderr
     (d / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
@@ -205,5 +212,5 @@ def test_camera_data_build_train_and_leak_refusal(tmp_path, data):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="damaged"):
         C.load(tmp_path / "bad.npz")
-    with pytest.raises(FileNotFoundError, match="training.camera_data"):
+    with pytest.raises(ValueError, match="not found.*training.camera_data"):
         C.load(tmp_path / "missing.npz")

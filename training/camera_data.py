@@ -165,7 +165,7 @@ def save(path, data: dict) -> None:
 def load(path) -> dict:
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"camera training data {p} not found: build it with "
+        raise ValueError(f"camera training data {p} not found: build it with "
                                 f"`python -m training.camera_data --out {p}`")
     try:
         with np.load(p) as z:

@@ -119,6 +119,12 @@ def cmd_train(args) -> int:
                           junk_per_batch=args.junk_per_batch)
         if not 0.0 <= cfg.camera_fraction <= 1.0 or cfg.junk_per_batch < 0:
             raise SetupError("--camera-fraction must be between 0 and 1 and --junk-per-batch at least 0")
+        if cfg.camera_data:                       # fail before MNIST is loaded, not minutes later
+            from training.camera_data import load as load_camera_data
+            try:
+                load_camera_data(cfg.camera_data)
+            except ValueError as exc:
+                raise SetupError(str(exc)) from None
         if args.lr:
             cfg.lr = args.lr
     if cfg.epochs < 1 or cfg.batch_size < 2:
