@@ -166,7 +166,7 @@ def load(path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"camera training data {p} not found: build it with "
-                                f"`python -m training.camera_data --out {p}`")
+                         f"`python -m training.camera_data --out {p}`")
     try:
         with np.load(p) as z:
             d = {k: z[k] for k in z.files}
@@ -184,7 +184,9 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", required=True)
     ap.add_argument("--digits", type=int, default=30000, help="training digits to render (sampled)")
-    ap.add_argument("--junk", type=int, default=8000, help="junk frames to render")
+    ap.add_argument("--junk", type=int, default=0,
+                    help="non-digit junk frames to render, for the experimental --junk-per-batch "
+                         "(default: none; the shipped model's command renders 10000 it does not use)")
     ap.add_argument("--val-size", type=int, default=5000, help="as the training run: these indices are excluded")
     ap.add_argument("--split-seed", type=int, default=0, help="the training run's --seed (its validation split)")
     ap.add_argument("--seed", type=int, default=7)
