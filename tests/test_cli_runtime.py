@@ -103,7 +103,8 @@ def test_verify_with_images_and_time_limit(assets, env, capsys):
     assert main(["verify", "alice", "--image", str(assets["probe3"]), "--image", str(assets["probe7"]),
                  "-k", "2", "-n", "2"]) == 1
     # time limit on the video's own clock: 6 frames at 10 fps, limit 0.25 s -> decided early
-    assert main(["verify", "alice", "--video", str(assets["impostor"]), "--time-limit", "0.25", "--json"]) == 1
+    assert main(["verify", "alice", "--video", str(assets["impostor"]), "--time-limit", "0.25", "-k", "1",
+                 "-n", "5", "--json"]) == 1
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["frames_used"] == 3 and "time limit" in last["reason"]
 

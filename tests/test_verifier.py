@@ -81,11 +81,11 @@ def test_other_digits_are_denied_never_granted(store, pixel, frames):
     v = Verifier(store, pixel, "alice", Policy(lockout_after=100))
     for d, f in frames["others"].items():
         v.start_attempt(t=0)
-        for i in range(4):
-            st = v.feed(f, t=0.1 * (i + 1))
-            assert st.state == "checking" and st.distance > st.threshold, d
-        st = v.finish(t=1.0)
-        assert st.state == "denied" and st.final
+        st = v.feed(f, t=0.1)
+        assert st.state == "checking" and st.distance > st.threshold, d
+        st = v.feed(f, t=0.2)               # 0 of 2: 2 of 3 can no longer be reached
+        assert st.state == "denied" and st.final and st.frames_used == 2
+        assert st.reason == "0 of 2 frames matched; 2 of 3 are needed"
     assert len(store.audit(decision="denied")) == 9 and not store.audit(decision="granted")
 
 
@@ -111,13 +111,70 @@ def test_failures_to_acquire_count_as_neither(store, pixel, frames):
     assert st.state == "granted" and st.frames_used == 2 and st.frames_seen == 6
 
 
-def test_k_of_last_n_window(store, pixel, frames):
+def test_an_attempt_is_decided_on_its_first_n_acquired_frames(store, pixel, frames):
+    """Issue 15.1: the window never slides, so one attempt cannot try symbol after symbol."""
     imp, gen = frames["others"][7], frames["three"]
+    v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100, change_factor=100))
+    v.start_attempt(t=0)
+    seq = [gen[0], imp, imp, gen[1], gen[2]]        # a sliding 2-of-3 window would grant at the end
+    states = [v.feed(f, t=0.1 * i).state for i, f in enumerate(seq)]
+    assert states == ["checking", "checking", "denied", "denied", "denied"]
+    assert v.state.reason == "1 of the 3 frames matched; 2 are needed"
+    assert v.state.matches == 1 and v.state.frames_used == 3
+    assert store.lockout("alice").failures == 1
+
+
+def test_twenty_images_cycling_the_digits_are_one_denied_attempt(store, pixel, frames):
+    """The issue's probe: every digit twice in one attempt was granted by the sliding window."""
+    seq = [f for d in range(10) for f in 2 * [frames["three"][0] if d == 3 else frames["others"][d]]]
+    v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100, max_frames=60))
+    v.start_attempt(t=0)
+    for i, f in enumerate(seq):
+        st = v.feed(f, t=0.01 * i)
+        if st.final:
+            break
+    assert st.state == "denied" and st.frames_used == 2
+    assert not store.audit(decision="granted")
+
+
+def test_a_change_of_symbol_inside_an_attempt_is_a_failure(store, pixel, frames):
+    """Wrong digit first, then the right one twice: 2 of 3 would match, but the symbol changed."""
+    imp, gen = frames["others"][8], frames["three"]
     v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100))
     v.start_attempt(t=0)
-    seq = [gen[0], imp, imp, gen[1], imp, gen[2]]   # matches never 2 within any 3 until the last
-    states = [v.feed(f, t=0.1 * i).state for i, f in enumerate(seq)]
-    assert states == ["checking"] * 5 + ["granted"]
+    assert v.feed(imp, t=0.1).state == "checking"
+    st = v.feed(gen[0], t=0.2)
+    assert st.state == "denied" and "symbol changed" in st.reason
+    assert store.audit(decision="denied")[0].detail["symbol_changed"] is True
+    assert store.lockout("alice").failures == 1
+    v.start_attempt(t=1)                           # the same genuine drawing, frame after frame
+    assert [v.feed(f, t=1.1 + i / 10).state for i, f in enumerate(gen[:2])] == ["checking", "granted"]
+
+
+def test_messages_say_what_happened_and_never_round_to_a_lie():
+    from desktop_app.core.verifier import compare_text
+    assert compare_text(1.50804, 1.50796) == "distance 1.5080 > threshold 1.5080" or \
+        compare_text(1.50804, 1.50796) == "distance 1.50804 > threshold 1.50796"
+    t = compare_text(1.50804, 1.50796)
+    a, b = t.split(" > ")
+    assert a.split()[-1] != b.split()[-1]
+    assert compare_text(0.5, 0.823) == "distance 0.500 \u2264 threshold 0.823"
+    assert compare_text(0.823, 0.823) == "distance 0.823 \u2264 threshold 0.823"
+
+
+def test_attempts_left_before_a_lockout(store, pixel, frames):
+    v = Verifier(store, pixel, "alice", Policy(k=1, n=1, lockout_after=3))
+    assert v.start_attempt(t=0).attempts_left == 3
+    lefts = []
+    for i in range(3):
+        v.start_attempt(t=i)
+        st = v.feed(frames["others"][4], t=i + 0.1)
+        assert st.state == "denied"
+        lefts.append(st.attempts_left)
+    assert lefts == [2, 1, 0]
+    assert v.start_attempt().state == "locked" and v.state.attempts_left == 0
+    assert Policy(lockout_base_s=0).attempts_left(2) is None
+    assert Policy(lockout_after=3).attempts_left(7) == 1
 
 
 def test_time_limit_and_max_frames_deny(store, pixel, frames):
@@ -127,10 +184,12 @@ def test_time_limit_and_max_frames_deny(store, pixel, frames):
     assert v.feed(imp, t=10.5).state == "checking"
     st = v.feed(imp, t=11.2)                                  # past the limit: decided, frame ignored
     assert st.state == "denied" and st.frames_used == 1 and "time limit" in st.reason
-    v = Verifier(store, pixel, "alice", Policy(max_frames=4, lockout_after=100))
+    v = Verifier(store, pixel, "alice", Policy(k=1, n=3, max_frames=4, lockout_after=100))
     v.start_attempt(t=0)
-    states = [v.feed(imp, t=0.01 * i).state for i in range(4)]
-    assert states[-1] == "denied" and "no match in 4 frames" in v.state.reason
+    junk = frames["junk"][0]
+    states = [v.feed(f, t=0.01 * i).state for i, f in enumerate([imp, junk, junk, junk])]
+    assert states == ["checking", "no_symbol", "no_symbol", "denied"]
+    assert v.state.reason == "4 frames seen: 0 of 1 frame matched; 1 of 3 is needed"
 
 
 def test_lockout_grows_and_survives_a_restart(tmp_path, pixel, frames):
@@ -171,23 +230,27 @@ def test_lockout_grows_and_survives_a_restart(tmp_path, pixel, frames):
     assert s.lockout("alice").failures == 0 and v.lockout_remaining() == 0
 
 
-def test_cancel_and_no_symbol_do_not_count(store, pixel, frames):
-    v = Verifier(store, pixel, "alice", Policy(lockout_after=1))
+def test_cancel_and_no_symbol_do_not_count_before_a_frame_is_acquired(store, pixel, frames):
+    v = Verifier(store, pixel, "alice", Policy(lockout_after=2))
     v.start_attempt(t=0)
-    v.feed(frames["others"][5], t=0.1)
+    v.feed(frames["junk"][0], t=0.1)
     assert v.finish(t=0.2, reason="cancelled").state == "cancelled"
     v.start_attempt(t=0)
     assert v.finish(t=0.3).state == "no_symbol"
     assert store.lockout("alice").failures == 0
     assert [e.decision for e in store.audit()][:2] == ["no_symbol", "cancelled"]
+    v.start_attempt(t=1)                       # cancelling after a wrong frame hides nothing
+    v.feed(frames["others"][5], t=1.1)
+    st = v.finish(t=1.2, reason="cancelled")
+    assert st.state == "denied" and st.reason.startswith("cancelled: 0 of 1 frame matched")
+    assert store.lockout("alice").failures == 1
 
 
 def test_denied_snapshots_only_when_enabled(store, pixel, frames):
     for enabled in (False, True):
         v = Verifier(store, pixel, "alice", Policy(k=1, n=1, save_denied_snapshots=enabled, lockout_after=100))
         v.start_attempt()
-        assert v.feed(frames["others"][2]).state == "checking"
-        st = v.finish()
+        st = v.feed(frames["others"][2])
         assert st.state == "denied"
         entry = store.audit(decision="denied")[0]
         assert entry.has_snapshot == enabled

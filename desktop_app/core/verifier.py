@@ -1,12 +1,20 @@
 """The decision policy: frames -> granted / denied / no symbol / locked. Every decision is made here.
 
 A frame's distance to a profile is its euclidean distance to the nearest enrolled
-reference (or the mean of the ``k_nearest`` nearest). An attempt is granted as soon as
-``k`` of its last ``n`` acquired frames lie within the threshold; frames without a symbol
-(failures to acquire) count as neither. No grant within ``time_limit_s`` (or within
-``max_frames`` acquired frames) is a denial; an attempt that acquired nothing is "no
-symbol". Every finished attempt is written to the audit log. Consecutive denials lead to a
-lockout with a growing delay, kept in the store so that a restart does not reset it.
+reference (or the mean of the ``k_nearest`` nearest).
+
+**An attempt is one presentation of one symbol.** It is decided on its first ``n``
+acquired frames (frames without a symbol -- failures to acquire -- count as neither): it is
+granted as soon as ``k`` of them lie within the threshold, and denied as soon as ``k`` can
+no longer be reached. The window never slides, so showing one symbol after another inside
+one attempt does not get more tries. A change of symbol inside an attempt -- two
+consecutive acquired frames of which one matches and the other does not, whose embeddings
+lie farther apart than ``change_factor`` x the threshold -- ends the attempt as denied (a
+failure); frames of one drawing lie much closer together than that. No decision
+within ``time_limit_s`` (or ``max_frames`` frames seen) with a frame acquired is a denial;
+an attempt that acquired nothing is "no symbol". Every attempt is written to the audit
+log. Consecutive denials lead to a lockout with a growing delay, kept in the store so
+that a restart does not reset it.
 """
 from __future__ import annotations
 
@@ -36,6 +44,8 @@ class Policy:
     lockout_factor: float = 2.0
     lockout_max_s: float = 3600.0
     save_denied_snapshots: bool = False
+    change_factor: float = 1.0      # consecutive frames farther apart than this x threshold: a change
+
 
     def validate(self) -> "Policy":
         if self.threshold is not None and not (np.isfinite(self.threshold) and self.threshold > 0):
@@ -54,7 +64,17 @@ class Policy:
             raise ValueError("lockout_after must be 1 or more")
         if self.lockout_base_s < 0 or self.lockout_factor < 1 or self.lockout_max_s < 0:
             raise ValueError("lockout delays must be >= 0 and the factor >= 1")
+        if not (np.isfinite(self.change_factor) and self.change_factor > 0):
+            raise ValueError("change_factor must be a positive number")
         return self
+
+    def attempts_left(self, failures: int) -> int | None:
+        """Denied attempts still possible before a lockout; None when denials never lock."""
+        if self.lockout_base_s <= 0 or self.lockout_max_s <= 0:
+            return None
+        if failures >= self.lockout_after:
+            return 1                     # past the limit, every further denial locks again
+        return int(self.lockout_after - failures)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,6 +125,24 @@ def resolve_policy(store: Store, profile: str, embedder) -> Policy:
     return pol.validate()
 
 
+def _digits_to_differ(a: float, b: float, digits: int = 3) -> int:
+    while digits < 9 and format(a, f".{digits}f") == format(b, f".{digits}f"):
+        digits += 1
+    return digits
+
+
+def compare_text(distance: float | None, threshold: float, digits: int = 3) -> str:
+    """"1.506 > threshold 1.508"-style text that is true after rounding: as many decimals
+    as it takes for two different numbers not to print the same ("1.5081 > 1.5080")."""
+    if distance is None:
+        return f"threshold {threshold:.{digits}f}"
+    t = float(threshold)
+    d = float(distance)
+    nd = _digits_to_differ(d, t, digits) if d != t else digits
+    op = "\u2264" if d <= t else ">"
+    return f"distance {d:.{nd}f} {op} threshold {t:.{nd}f}"
+
+
 def frame_distances(embeddings, references, k_nearest: int = 1) -> np.ndarray:
     """Distance of each embedding [N,D] to the profile [M,D]: nearest reference, or the mean
     of the ``k_nearest`` nearest."""
@@ -137,6 +175,7 @@ class AttemptState:
     reason: str = ""
     preprocess: PreprocessResult | None = None
     audit_id: int | None = None
+    attempts_left: int | None = None     # denied attempts left before a lockout (None: never locks)
 
 
 class Verifier:
@@ -157,27 +196,39 @@ class Verifier:
         self.references = store.reference_embeddings(self.profile, embedder.fingerprint)
         self._active = False
         self._started = False
+        self._attempts_left_now = None
         self._reset_attempt()
         self.state = self._state("waiting", False, reason="show your symbol to the camera")
 
     # ------------------------------------------------------------------ helpers
     def _reset_attempt(self) -> None:
         self._t0 = None
-        self._window: deque = deque(maxlen=self.policy.n)
+        self._window: list = []              # match / no match of the acquired frames, in order
         self._frames_used = 0
         self._frames_seen = 0
         self._best = None
         self._best_image = None
         self._elapsed = 0.0
+        self._last_embedding = None
+        self._changed = False
+
+    def _matches(self) -> int:
+        return int(sum(self._window))
+
+    def _attempts_left(self, failures: int | None = None) -> int | None:
+        if failures is None:
+            failures = self.store.lockout(self.profile).failures
+        return self.policy.attempts_left(failures)
 
     def _state(self, state, final, distance=None, reason="", pre=None, audit_id=None) -> AttemptState:
         p = self.policy
         return AttemptState(state=state, final=final, distance=distance, best_distance=self._best,
-                            threshold=float(p.threshold), matches=int(sum(self._window)),
+                            threshold=float(p.threshold), matches=self._matches(),
                             frames_used=self._frames_used, frames_seen=self._frames_seen, k=p.k, n=p.n,
                             elapsed_s=self._elapsed, time_left_s=max(0.0, p.time_limit_s - self._elapsed),
                             lockout_remaining_s=self.lockout_remaining() if state in ("locked", "denied") else 0.0,
-                            reason=reason, preprocess=pre, audit_id=audit_id)
+                            reason=reason, preprocess=pre, audit_id=audit_id,
+                            attempts_left=self._attempts_left_now)
 
     def _now(self, t):
         now = float(t) if t is not None else self.clock()
@@ -197,17 +248,29 @@ class Verifier:
                 self.profile, "locked", threshold=self.policy.threshold, fingerprint=self.embedder.fingerprint,
                 provider=getattr(self.embedder, "provider", ""), detail={"lockout_remaining_s": round(rem, 1)})
         self._active = False
+        self._attempts_left_now = 0 if self._attempts_left() is not None else None
         st = self._state("locked", True, reason=f"locked out: try again in {int(np.ceil(rem))} s",
                          audit_id=audit_id)
         st.lockout_remaining_s = rem
         self.state = st
         return st
 
+    def _tally(self) -> str:
+        """What the acquired frames showed, in words: "1 of the 3 frames matched; 2 are needed"."""
+        p, m, used = self.policy, self._matches(), len(self._window)
+        if used == p.n:
+            if used == 1:
+                return f"the frame {'matched' if m else 'did not match'}; {p.k} {'is' if p.k == 1 else 'are'} needed"
+            return f"{m} of the {used} frames matched; {p.k} are needed"
+        return (f"{m} of {used} frame{'s' if used != 1 else ''} matched; {p.k} of {p.n} "
+                f"{'is' if p.k == 1 else 'are'} needed")
+
     # ------------------------------------------------------------------ attempt
     def start_attempt(self, t: float | None = None) -> AttemptState:
         """Begin a new attempt: "waiting", or "locked" (audited) while the profile is locked."""
         self._reset_attempt()
         self._started = True
+        self._attempts_left_now = self._attempts_left()
         if self.lockout_remaining() > 0:
             return self._locked_state(audit=True)
         self._active = True
@@ -244,23 +307,41 @@ class Verifier:
             return self._timeout(result)
         self._frames_seen += 1
         if not result.ok:
+            if self._frames_seen >= p.max_frames:
+                return self._timeout(result, frames=True)
             self.state = self._state("no_symbol", False, reason=result.reason, pre=result)
             return self.state
         if embedding is None:
             embedding = self.embedder.embed_images(result.image[None])[0]
+        embedding = np.asarray(embedding, np.float32).reshape(-1)
         d = float(frame_distances(embedding, self.references, p.k_nearest)[0])
+        match = d <= p.threshold
+        if self._last_embedding is not None and match != self._window[-1]:
+            jump = float(np.linalg.norm(embedding - self._last_embedding))
+            if jump > p.change_factor * p.threshold:
+                self._changed = True
+                self._frames_used += 1
+                self._window.append(d <= p.threshold)
+                self._best = d if self._best is None else min(self._best, d)
+                return self._finish("denied", "the symbol changed during the attempt (one attempt is one "
+                                    "symbol): denied", distance=d, pre=result)
+        self._last_embedding = embedding
         self._frames_used += 1
         self._window.append(d <= p.threshold)
         if self._best is None or d < self._best:
             self._best = d
             self._best_image = result.image
-        if sum(self._window) >= p.k:
-            return self._finish("granted", f"{sum(self._window)} of the last {len(self._window)} frames match",
+        m, used = self._matches(), len(self._window)
+        if m >= p.k:
+            return self._finish("granted", f"{m} of the first {used} frames matched ({p.k} of {p.n} needed)"
+                                if used > 1 else f"1 of 1 frame matched ({p.k} of {p.n} needed)",
                                 distance=d, pre=result)
-        if self._frames_used >= p.max_frames:
-            return self._finish("denied", f"no match in {self._frames_used} frames", distance=d, pre=result)
+        if m + (p.n - used) < p.k:
+            return self._finish("denied", self._tally(), distance=d, pre=result)
+        if self._frames_seen >= p.max_frames:
+            return self._timeout(result, frames=True)
         self.state = self._state("checking", False, distance=d, pre=result,
-                                 reason=f"{sum(self._window)} of {p.k} matching frames")
+                                 reason=f"{m} of {p.k} matching frames ({used} of {p.n} frames)")
         return self.state
 
     def tick(self, t: float | None = None) -> AttemptState:
@@ -275,31 +356,37 @@ class Verifier:
         return self.state
 
     def finish(self, t: float | None = None, reason: str = "end of input") -> AttemptState:
-        """End the attempt now (end of a video; "cancelled" from a Cancel button)."""
+        """End the attempt now (end of a video; "cancelled" from a Cancel button; "interrupted").
+
+        An attempt ended after a frame was acquired counts as a failure whatever the reason
+        (so interrupting or cancelling after a wrong frame does not hide a try); one that
+        acquired nothing is "no symbol" (or "cancelled") and counts as neither."""
         if not self._ready():
             return self.state
         self._now(t)
-        if reason == "cancelled":
+        if reason == "cancelled" and not self._frames_used:
             return self._finish("cancelled", "cancelled")
         if self._frames_used:
-            return self._finish("denied", f"{reason}: {sum(self._window)} of {self.policy.k} matching frames")
+            return self._finish("denied", f"{reason}: {self._tally()}")
         return self._finish("no_symbol", f"{reason}: no symbol found")
 
-    def _timeout(self, pre) -> AttemptState:
+    def _timeout(self, pre, frames: bool = False) -> AttemptState:
+        p = self.policy
+        why = f"{p.max_frames} frames seen" if frames else f"time limit of {p.time_limit_s:g} s reached"
         if self._frames_used:
-            return self._finish("denied", f"time limit of {self.policy.time_limit_s:g} s reached without a match",
-                                pre=pre)
-        return self._finish("no_symbol", f"time limit of {self.policy.time_limit_s:g} s reached: no symbol found",
-                            pre=pre)
+            return self._finish("denied", f"{why}: {self._tally()}", pre=pre)
+        return self._finish("no_symbol", f"{why}: no symbol found", pre=pre)
 
     def _finish(self, decision: str, reason: str, distance=None, pre=None) -> AttemptState:
         p = self.policy
         now = self.clock()
         delay = {"s": 0.0}
         snapshot = self._best_image if (decision == "denied" and p.save_denied_snapshots) else None
-        detail = {"reason": reason, "k": p.k, "n": p.n, "matches": int(sum(self._window)),
+        detail = {"reason": reason, "k": p.k, "n": p.n, "matches": self._matches(),
                   "frames_seen": self._frames_seen, "elapsed_s": round(self._elapsed, 3),
                   "k_nearest": p.k_nearest}
+        if self._changed:
+            detail["symbol_changed"] = True
 
         def next_lockout(old: LockoutState) -> LockoutState:     # runs inside the store's transaction
             new = old                                    # no symbol / cancelled: neither
@@ -319,6 +406,8 @@ class Verifier:
         if delay["s"] > 0:
             reason += f"; locked out for {delay['s']:g} s after {lock.failures} denied attempts"
         self._active = False
+        left = p.attempts_left(lock.failures)
+        self._attempts_left_now = 0 if (left is not None and lock.remaining(now) > 0) else left
         self.state = self._state(decision, True, distance=distance, reason=reason, pre=pre, audit_id=audit_id)
         if decision == "denied":
             self.state.lockout_remaining_s = lock.remaining(now)
@@ -330,4 +419,5 @@ class Verifier:
 
 
 __all__ = ["Policy", "AttemptState", "Verifier", "resolve_policy", "frame_distances", "FINAL_STATES",
+           "compare_text",
            "StoreError"]
