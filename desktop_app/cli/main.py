@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.train_cmds",     # train, evaluate
     "desktop_app.cli.export_cmds",    # export, model
     "desktop_app.cli.runtime_cmds",   # enroll, verify, profiles, audit, calibrate, doctor
+    "desktop_app.cli.identify_cmds",  # identify, duplicates (+ enroll --allow-weak)
 )
 
 
