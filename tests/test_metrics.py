@@ -88,3 +88,45 @@ def test_summary_and_wilson():
     assert lo == 0.0 and hi == pytest.approx(1.96 ** 2 / (10 + 1.96 ** 2), rel=1e-6)
     with pytest.raises(ValueError, match="NaN"):
         M.eer([0.1, np.nan], [0.5])
+
+
+def _symbols(n_groups=3, per_group=25, drawers=4, noise=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_groups * per_group, 8))
+    emb, cls, grp, drw = [], [], [], []
+    for c in range(n_groups * per_group):
+        for d in range(1, drawers + 1):
+            emb.append(centres[c] + noise * rng.normal(size=8))
+            cls.append(c); grp.append(c // per_group); drw.append(d)
+    return np.array(emb, np.float32), np.array(cls), np.array(grp), np.array(drw)
+
+
+def test_one_shot_perfect_and_chance():
+    e, c, g, d = _symbols()
+    r = M.one_shot_trials(e, c, g, d, ways=20, trials=50, seed=1)
+    assert r["accuracy"] == 1.0 and r["queries"] == 1000 and r["groups"] == 3
+    # embeddings that ignore the class: near chance (1/20)
+    rng = np.random.default_rng(3)
+    r = M.one_shot_trials(rng.normal(size=e.shape).astype(np.float32), c, g, d, ways=20, trials=200, seed=1)
+    assert 0.02 < r["accuracy"] < 0.10
+    assert r["ci95"][0] < r["accuracy"] < r["ci95"][1]
+    noisy = e + rng.normal(scale=0.8, size=e.shape).astype(np.float32)
+    a = M.one_shot_trials(noisy, c, g, d, trials=20, seed=5)
+    assert a == M.one_shot_trials(noisy, c, g, d, trials=20, seed=5)     # seeded
+    assert a != M.one_shot_trials(noisy, c, g, d, trials=20, seed=6)
+
+
+def test_one_shot_stays_within_one_group():
+    # two groups whose classes are identical ACROSS groups (same centres): a trial mixing
+    # groups would confuse them; within one group every query finds its own class
+    e, c, g, d = _symbols(n_groups=1, per_group=20)
+    e2 = np.concatenate([e, e]); c2 = np.concatenate([c, c + 20]); g2 = np.concatenate([g, g + 1])
+    d2 = np.concatenate([d, d])
+    assert M.one_shot_trials(e2, c2, g2, d2, ways=20, trials=30)["accuracy"] == 1.0
+
+
+def test_one_shot_needs_enough_classes():
+    e, c, g, d = _symbols(n_groups=2, per_group=10)
+    with pytest.raises(ValueError, match="20-way"):
+        M.one_shot_trials(e, c, g, d, ways=20)
+    assert M.one_shot_trials(e, c, g, d, ways=5, trials=10)["ways"] == 5
