@@ -205,14 +205,14 @@ def test_lockout_grows_and_survives_a_restart(tmp_path, pixel, frames):
         st = v.state if v.state.final else v.feed(frame)
         return st if st.final else v.finish()
 
-    v = Verifier(s, pixel, "alice", pol, clock=clock)
+    v = Verifier(s, pixel, "alice", pol, clock=clock, boot_clock=clock)
     assert [attempt(v, imp).state for _ in range(3)] == ["denied"] * 3
     assert v.state.lockout_remaining_s == pytest.approx(30) and "locked out for 30 s" in v.state.reason
     assert s.audit(decision="denied")[0].detail["failures"] == 3
     s.close()
 
     s = Store(db)                                             # a restart
-    v = Verifier(s, pixel, "alice", pol, clock=clock)
+    v = Verifier(s, pixel, "alice", pol, clock=clock, boot_clock=clock)
     clock.t += 10
     st = attempt(v, gen)                                      # even the right symbol: locked
     assert st.state == "locked" and st.final and st.lockout_remaining_s == pytest.approx(20)
@@ -221,10 +221,10 @@ def test_lockout_grows_and_survives_a_restart(tmp_path, pixel, frames):
     assert v.feed(gen).state == "locked"                      # feeding compares nothing
     clock.t += 21
     assert attempt(v, imp).state == "denied"                  # 4th denial: 60 s
-    assert s.lockout("alice").remaining(clock.t) == pytest.approx(60)
+    assert s.lockout("alice").remaining(clock.t, clock.t) == pytest.approx(60)
     clock.t += 61
     attempt(v, imp)
-    assert s.lockout("alice").remaining(clock.t) == pytest.approx(100)   # capped
+    assert s.lockout("alice").remaining(clock.t, clock.t) == pytest.approx(100)   # capped
     clock.t += 101
     assert attempt(v, gen).state == "granted"                 # a grant resets it
     assert s.lockout("alice").failures == 0 and v.lockout_remaining() == 0
@@ -310,7 +310,7 @@ def test_shipped_model_matches_the_right_enrolled_digit_only(tmp_path, shipped):
         assert all(r.ok for r in results), [r.reason for r in results]
         probes[d] = results
     for c in range(10):
-        v = Verifier(s, shipped, f"digit{c}", Policy(k=2, n=3, lockout_after=1000))
+        v = Verifier(s, shipped, f"digit{c}", Policy(k=2, n=3, lockout_after=100))
         for d, results in probes.items():
             v.start_attempt(t=0)
             st = None

@@ -10,15 +10,26 @@ that made them, app settings (JSON values), the audit log, and per-profile locko
 - a file that is not a twinlock database, is damaged, or comes from a newer twinlock raises
   :class:`StoreError` and is never modified: it is checked read-only before it is opened
   for writing;
-- an enrollment is one transaction: a process killed half-way leaves all of it or none.
+- an enrollment is one transaction: a process killed half-way leaves all of it or none;
+- an unlock attempt is written when it starts (audit row "pending", with the process that
+  runs it) and finished in place; checking the lockout and counting a failure happen in one
+  ``BEGIN IMMEDIATE`` transaction (:meth:`Store.transaction`), so concurrent attempts
+  serialise on the counter;
+- a lockout stores its length and the boot clock (``CLOCK_BOOTTIME``) beside the wall-clock
+  end, so moving the wall clock never shortens it (:meth:`LockoutState.remaining`);
+- the audit log keeps the newest ``audit_retention_rows`` rows / ``audit_retention_days``
+  days when those settings are set (applied on every write).
 """
 from __future__ import annotations
 
 import base64
 import json
+import math
 import os
 import re
+import socket
 import sqlite3
+import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -30,10 +41,13 @@ import numpy as np
 
 from .paths import atomic_write_bytes, database_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APP_ID = "twinlock"
 EXPORT_FORMAT = "twinlock-profile"
 EXPORT_VERSION = 1
+MAX_IMPORT_BYTES = 64 * 2**20
+MAX_IMPORT_REFERENCES = 1000
+MIN_EMBEDDING_DIM, MAX_EMBEDDING_DIM = 2, 4096
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.\-]{0,63}$")
 
 
@@ -105,14 +119,48 @@ class AuditEntry:
     has_snapshot: bool
 
 
+_BOOT_ID: list = []
+
+
+def boot_id() -> str:
+    """This boot's id (Linux), "" where there is none: a lock's boot clock is valid only in it."""
+    if not _BOOT_ID:
+        try:
+            _BOOT_ID.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        except OSError:
+            _BOOT_ID.append("")
+    return _BOOT_ID[0]
+
+
+def boot_clock() -> float:
+    """Seconds since boot, counting suspend (CLOCK_BOOTTIME): setting the wall clock moves it not."""
+    try:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):
+        return time.monotonic()
+
+
 @dataclass
 class LockoutState:
     failures: int = 0
-    locked_until: float = 0.0
+    locked_until: float = 0.0        # wall-clock end of the lock
+    lock_s: float = 0.0              # its length when it was set
+    boot_id: str = ""                # the boot it was set in ...
+    boot_at: float = 0.0             # ... and the boot clock then
 
-    def remaining(self, now: float | None = None) -> float:
+    def remaining(self, now: float | None = None, boot_now: float | None = None) -> float:
+        """Seconds of lock left: the longer of the wall-clock and the boot-clock reckoning,
+        never more than the lock's own length. A wall clock set forward (or back) does not
+        shorten a lock set in this boot."""
         now = time.time() if now is None else now
-        return max(0.0, self.locked_until - now)
+        wall = self.locked_until - now
+        if self.lock_s <= 0:
+            return max(0.0, wall)
+        mono = -math.inf
+        if self.boot_id and self.boot_id == boot_id():
+            b = boot_clock() if boot_now is None else boot_now
+            mono = self.lock_s - (b - self.boot_at)
+        return max(0.0, min(self.lock_s, max(wall, mono)))
 
 
 def _png(img) -> bytes | None:
@@ -188,30 +236,133 @@ def _migrate_1(con: sqlite3.Connection) -> None:
     con.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
 
 
+def _migrate_2(con: sqlite3.Connection) -> None:
+    _run_script(con, """
+        ALTER TABLE lockout ADD COLUMN lock_s REAL NOT NULL DEFAULT 0;
+        ALTER TABLE lockout ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE lockout ADD COLUMN boot_at REAL NOT NULL DEFAULT 0;
+        CREATE INDEX audit_decision ON audit(decision, profile)
+    """)
+
+
 # MIGRATIONS[v] brings a database from schema version v to v + 1 (inside one transaction)
-MIGRATIONS = {0: _migrate_1}
+MIGRATIONS = {0: _migrate_1, 1: _migrate_2}
+
+PENDING = "pending"
+ABANDONED = "abandoned"
+_LOCK_COLS = "failures, locked_until, lock_s, boot_id, boot_at"
+
+
+def _lock_from_row(row) -> LockoutState:
+    if not row:
+        return LockoutState()
+    return LockoutState(int(row[0]), float(row[1]), float(row[2]), str(row[3] or ""), float(row[4]))
+
+
+def process_alive(detail: dict) -> bool:
+    """Whether the process that started a pending attempt (``detail``: pid, host, boot) may
+    still run it. A process of another host is assumed alive; one of an earlier boot is not."""
+    try:
+        pid = int(detail.get("pid", -1))
+    except (TypeError, ValueError):
+        return False
+    if detail.get("host") != socket.gethostname():
+        return True
+    if detail.get("boot", "") != boot_id():
+        return False
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+class Tx:
+    """The lockout and audit operations of one open ``BEGIN IMMEDIATE`` transaction."""
+
+    def __init__(self, store: "Store", con: sqlite3.Connection):
+        self.store, self.con = store, con
+
+    def lockout(self, name) -> LockoutState:
+        return _lock_from_row(self.con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?",
+                                               (name,)).fetchone())
+
+    def set_lockout(self, name, state: LockoutState) -> None:
+        self.store._set_lockout(self.con, name, state)
+
+    def log(self, profile, decision, **kw) -> int:
+        return self.store._log(self.con, profile, decision, **kw)
+
+    def finish_row(self, entry_id, decision, **kw) -> int:
+        return self.store._finish_row(self.con, entry_id, decision, **kw)
+
+    def pending(self, name) -> list[tuple[int, float, dict]]:
+        rows = self.con.execute("SELECT id, time, detail FROM audit WHERE decision = ? AND profile = ?",
+                                (PENDING, name)).fetchall()
+        out = []
+        for rid, t, d in rows:
+            try:
+                detail = json.loads(d or "{}")
+            except ValueError:
+                detail = {}
+            out.append((int(rid), float(t), detail if isinstance(detail, dict) else {}))
+        return out
 
 
 class Store:
     """The twinlock database. Thread-safe (one connection behind a lock)."""
 
     def __init__(self, path=None, create: bool = True):
-        self.path = Path(database_path(path))
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = None
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
-        if fresh and not create:
+        try:
+            self.path = Path(database_path(path))
+        except StoreError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"The database location cannot be used ({exc}). Check $TWINLOCK_HOME, "
+                             "$TWINLOCK_DB or --db.") from None
+        try:
+            st = os.stat(self.path)            # stat, never open: a FIFO would hang an open()
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise StoreError(f"The database {self.path} cannot be used ({exc.strerror}): check that "
+                             "every folder on its path is a folder you can read.") from None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
+            raise StoreError(f"The database path {self.path} is {kind}. Nothing was changed; pass --db "
+                             "with a file name (or set $TWINLOCK_DB / $TWINLOCK_HOME).")
+        if st is None and not create:
             raise StoreError(f"There is no twinlock database at {self.path}.")
-        if not fresh:
+        if st is not None and st.st_size == 0:
+            raise StoreError(f"The database {self.path} is empty (0 bytes): it is not a twinlock "
+                             "database, and twinlock does not treat it as a new one. Nothing was "
+                             "changed; delete the empty file to start a new database, or restore a backup.")
+        if st is not None:
             self._check_readonly()
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
-        try:
-            os.chmod(self.path, 0o600)
-        except OSError:
-            pass
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                os.close(fd)
+            except FileExistsError:
+                pass                             # another process created it meanwhile
+            except OSError as exc:
+                raise StoreError(f"The database {self.path} cannot be created ({exc.strerror}): its "
+                                 f"folder {self.path.parent} is missing, not a folder, or not writable. "
+                                 "Check $TWINLOCK_HOME, $TWINLOCK_DB or --db.") from None
+            else:
+                try:
+                    os.chmod(self.path, 0o600)     # only the file we created ourselves
+                except OSError:
+                    pass
         try:
             con = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
                                   check_same_thread=False)
@@ -270,6 +421,8 @@ class Store:
                     raise self._describe_bad("is an SQLite database of another program, not twinlock's")
         except sqlite3.DatabaseError as exc:
             raise self._describe_bad(f"is damaged ({exc})") from None
+        except UnicodeDecodeError:
+            raise self._describe_bad("is damaged (its schema holds text that cannot be decoded)") from None
         finally:
             con.close()
 
@@ -287,19 +440,55 @@ class Store:
                     version += 1
                     self._con.execute(f"PRAGMA user_version = {int(version)}")
 
+    def _sql_error(self, exc: sqlite3.Error, doing: str = "Writing to") -> StoreError:
+        msg = str(exc)
+        if "locked" in msg or "busy" in msg:
+            return StoreError(f"The database {self.path} is busy: another program has held it locked for "
+                              "more than 10 s. Nothing was changed; close the other twinlock (or wait) and "
+                              "try again.")
+        if "readonly" in msg or "read-only" in msg:
+            return StoreError(f"The database {self.path} is read-only (or its folder is): twinlock cannot "
+                              "record the attempt, so nothing was decided. Make the file and its folder "
+                              "writable by you.")
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            return self._describe_bad(f"is damaged ({msg})")
+        return StoreError(f"{doing} the database {self.path} failed ({msg}). Nothing was changed.")
+
     @contextmanager
     def _tx(self):
         with self._lock:
             if self._con is None:
                 raise StoreError("The database is closed.")
-            self._con.execute("BEGIN IMMEDIATE")
+            try:
+                self._con.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._sql_error(exc) from None
             try:
                 yield self._con
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._sql_error(exc) from None
             except BaseException:
-                self._con.execute("ROLLBACK")
+                self._rollback()
                 raise
             else:
-                self._con.execute("COMMIT")
+                try:
+                    self._con.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    raise self._sql_error(exc) from None
+
+    def _rollback(self) -> None:
+        try:
+            self._con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    @contextmanager
+    def transaction(self):
+        """One ``BEGIN IMMEDIATE`` transaction for the verifier's check-and-count steps."""
+        with self._tx() as con:
+            yield Tx(self, con)
 
     def _q(self, sql: str, args=()) -> list:
         with self._lock:
@@ -307,8 +496,10 @@ class Store:
                 raise StoreError("The database is closed.")
             try:
                 return self._con.execute(sql, args).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"Reading the database {self.path} failed ({exc}).") from None
+            except sqlite3.Error as exc:
+                raise self._sql_error(exc, "Reading") from None
+            except UnicodeDecodeError:
+                raise self._describe_bad("is damaged (text that cannot be decoded)") from None
 
     def close(self) -> None:
         with self._lock:
@@ -533,7 +724,45 @@ class Store:
              None if best_distance is None else float(best_distance),
              None if threshold is None else float(threshold), int(frames_used), fingerprint or "",
              provider or "", json.dumps(detail or {}, default=str), _png(snapshot)))
+        self._apply_retention(con)
         return int(cur.lastrowid)
+
+    def _finish_row(self, con, entry_id, decision, best_distance=None, threshold=None, frames_used=0,
+                    fingerprint="", provider="", detail=None, snapshot=None) -> int:
+        """Turn a "pending" row into the attempt's outcome (a new row if it is gone)."""
+        cur = con.execute(
+            "UPDATE audit SET decision = ?, best_distance = ?, threshold = ?, frames_used = ?, "
+            "fingerprint = ?, provider = ?, detail = ?, snapshot = ? WHERE id = ? AND decision = ?",
+            (str(decision), None if best_distance is None else float(best_distance),
+             None if threshold is None else float(threshold), int(frames_used), fingerprint or "",
+             provider or "", json.dumps(detail or {}, default=str), _png(snapshot), int(entry_id), PENDING))
+        if cur.rowcount == 1:
+            return int(entry_id)
+        return self._log(con, None if entry_id is None else self._row_profile(con, entry_id), decision,
+                         best_distance, threshold, frames_used, fingerprint, provider, detail, snapshot)
+
+    def _row_profile(self, con, entry_id):
+        row = con.execute("SELECT profile FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
+        return row[0] if row else None
+
+    def _apply_retention(self, con) -> None:
+        """Keep the newest ``audit_retention_rows`` rows and ``audit_retention_days`` days (settings;
+        unset or 0 = keep everything). Pending attempts are never pruned."""
+        vals = {}
+        for key in ("audit_retention_rows", "audit_retention_days"):
+            row = con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            try:
+                v = float(json.loads(row[0])) if row else 0.0
+            except (ValueError, TypeError):
+                v = 0.0
+            vals[key] = v if math.isfinite(v) and v > 0 else 0.0
+        if vals["audit_retention_days"]:
+            con.execute("DELETE FROM audit WHERE time < ? AND decision != ?",
+                        (time.time() - vals["audit_retention_days"] * 86400.0, PENDING))
+        if vals["audit_retention_rows"]:
+            keep = int(vals["audit_retention_rows"])
+            con.execute("DELETE FROM audit WHERE decision != ? AND id <= (SELECT id FROM audit ORDER BY id "
+                        "DESC LIMIT 1 OFFSET ?)", (PENDING, keep))
 
     def log_attempt(self, profile, decision, best_distance=None, threshold=None, frames_used=0,
                     fingerprint="", provider="", detail=None, snapshot=None) -> int:
@@ -576,18 +805,21 @@ class Store:
 
     # ------------------------------------------------------------------ lockout
     def lockout(self, name) -> LockoutState:
-        rows = self._q("SELECT failures, locked_until FROM lockout WHERE profile = ?", (name,))
-        return LockoutState(int(rows[0][0]), float(rows[0][1])) if rows else LockoutState()
+        rows = self._q(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,))
+        return _lock_from_row(rows[0] if rows else None)
 
     def set_lockout(self, name, state: LockoutState) -> None:
         with self._tx() as con:
             self._set_lockout(con, name, state)
 
     def _set_lockout(self, con, name, state: LockoutState) -> None:
-        con.execute("INSERT INTO lockout(profile, failures, locked_until) VALUES (?, ?, ?) "
+        con.execute("INSERT INTO lockout(profile, failures, locked_until, lock_s, boot_id, boot_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT(profile) DO UPDATE SET failures = excluded.failures, "
-                    "locked_until = excluded.locked_until",
-                    (name, int(state.failures), float(state.locked_until)))
+                    "locked_until = excluded.locked_until, lock_s = excluded.lock_s, "
+                    "boot_id = excluded.boot_id, boot_at = excluded.boot_at",
+                    (name, int(state.failures), float(state.locked_until), float(state.lock_s),
+                     str(state.boot_id or ""), float(state.boot_at)))
 
     def record_outcome(self, name, state, **log) -> tuple[int, LockoutState]:
         """Write a finished attempt's audit entry and the new lockout state in one transaction.
@@ -597,9 +829,8 @@ class Store:
         Returns (audit id, the lockout state written)."""
         with self._tx() as con:
             if callable(state):
-                row = con.execute("SELECT failures, locked_until FROM lockout WHERE profile = ?",
-                                  (name,)).fetchone()
-                state = state(LockoutState(int(row[0]), float(row[1])) if row else LockoutState())
+                row = con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone()
+                state = state(_lock_from_row(row))
             self._set_lockout(con, name, state)
             return self._log(con, name, **log), state
 
@@ -620,56 +851,124 @@ class Store:
         data = json.dumps(doc, indent=1).encode("utf-8")
         return atomic_write_bytes(path, data, mode=0o600)
 
-    def import_profile(self, path, name=None, overwrite: bool = False) -> Profile:
+    def import_profile(self, path, name=None, overwrite: bool = False, policy_check=None) -> Profile:
+        """Read a profile export; every field is checked before anything is written.
+
+        ``policy_check(threshold, policy_dict)`` raises ValueError for values the verifier
+        would refuse (the verifier's :func:`~desktop_app.core.verifier.check_profile_values`
+        by default). Replacing an existing profile (``overwrite``) keeps its lockout state:
+        an import never resets failures."""
         p = Path(path)
         what = f"The file {p}"
         try:
-            doc = json.loads(p.read_bytes().decode("utf-8"))
+            st = os.stat(p)
         except FileNotFoundError:
             raise StoreError(f"{what} does not exist.") from None
-        except (OSError, UnicodeDecodeError, ValueError):
+        except OSError as exc:
+            raise StoreError(f"{what} cannot be read ({exc.strerror}).") from None
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
+            raise StoreError(f"{what} is {kind}; a profile export is a .json file.")
+        if st.st_size > MAX_IMPORT_BYTES:
+            raise StoreError(f"{what} is {st.st_size / 2**20:.0f} MiB, larger than any profile export "
+                             f"({MAX_IMPORT_BYTES // 2**20} MiB at most).")
+        try:
+            with open(p, "rb") as fh:
+                raw = fh.read(MAX_IMPORT_BYTES + 1)
+            doc = json.loads(raw.decode("utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
             raise StoreError(f"{what} is not a twinlock profile export (not readable JSON).") from None
         if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
             raise StoreError(f"{what} is not a twinlock profile export.")
-        if int(doc.get("version", 0)) > EXPORT_VERSION:
+        version = doc.get("version", 0)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise StoreError(f"{what} has an invalid format version ({str(version)[:20]!r}); export the "
+                             "profile again.")
+        if version > EXPORT_VERSION:
             raise StoreError(f"{what} was exported by a newer twinlock (format version "
-                             f"{doc.get('version')}). Update twinlock.")
+                             f"{version}). Update twinlock.")
         target = validate_profile_name(name if name is not None else doc.get("name", ""))
         try:
             refs = doc["references"]
+            if not isinstance(refs, list) or not refs or len(refs) > MAX_IMPORT_REFERENCES:
+                raise ValueError(f"it needs 1 to {MAX_IMPORT_REFERENCES} references")
             images, crops, embs, fps, created = [], [], [], [], []
             for r in refs:
-                img = _unpng(base64.b64decode(r["image_png"]))
-                if img is None or img.shape != (28, 28):
-                    raise ValueError("bad image")
-                images.append(img.astype(np.uint8))
-                crops.append(None if r.get("crop_png") is None else _unpng(base64.b64decode(r["crop_png"])))
-                e = np.asarray(r["embedding"], dtype=np.float32)
-                if e.ndim != 1 or not np.all(np.isfinite(e)):
-                    raise ValueError("bad embedding")
+                if not isinstance(r, dict):
+                    raise ValueError("a reference is not an object")
+                img = _unpng(base64.b64decode(r["image_png"], validate=True))
+                if img is None or img.shape != (28, 28) or img.dtype != np.uint8:
+                    raise ValueError("a reference image is not a 28x28 8-bit image")
+                images.append(img)
+                crop = None
+                if r.get("crop_png") is not None:
+                    crop = _unpng(base64.b64decode(r["crop_png"], validate=True))
+                    if crop.dtype != np.uint8 or crop.ndim != 2 or max(crop.shape) > 4096:
+                        raise ValueError("a reference crop is not an 8-bit grey image")
+                crops.append(crop)
+                vals = r["embedding"]
+                if not isinstance(vals, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                         for v in vals):
+                    raise ValueError("an embedding is not a list of numbers")
+                e = np.asarray(vals, dtype=np.float32)
+                if e.ndim != 1 or not (MIN_EMBEDDING_DIM <= e.size <= MAX_EMBEDDING_DIM) or \
+                        not np.all(np.isfinite(e)):
+                    raise ValueError(f"an embedding has {e.size} numbers or is not finite "
+                                     f"({MIN_EMBEDDING_DIM}..{MAX_EMBEDDING_DIM} finite numbers expected)")
                 embs.append(e)
-                fps.append(str(r["fingerprint"]))
-                created.append(float(r.get("created", time.time())))
-            if not images or len({e.size for e in embs}) != 1:
-                raise ValueError("no references or mixed embedding sizes")
+                fp = r["fingerprint"]
+                if not isinstance(fp, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", fp):
+                    raise ValueError("a reference has no valid model fingerprint")
+                fps.append(fp)
+                c = r.get("created", time.time())
+                if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c):
+                    raise ValueError("a reference's creation time is not a number")
+                created.append(float(c))
+            if len({e.size for e in embs}) != 1 or len(set(fps)) != 1:
+                raise ValueError("the references mix embedding sizes or models")
             threshold = doc.get("threshold")
+            if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+                raise ValueError("the threshold is not a number")
             threshold = None if threshold is None else float(threshold)
             policy = doc.get("policy") or {}
             if not isinstance(policy, dict):
-                raise ValueError("bad policy")
-        except (KeyError, TypeError, ValueError, StoreError, base64.binascii.Error):
-            raise StoreError(f"{what} is a damaged twinlock profile export (its references cannot be "
-                             "read). Export the profile again.") from None
+                raise ValueError("the policy is not an object")
+            pc = doc.get("created")
+            if pc is not None and (isinstance(pc, bool) or not isinstance(pc, (int, float)) or not math.isfinite(pc)):
+                raise ValueError("the creation time is not a number")
+            max_norm = max(float(np.linalg.norm(e)) for e in embs)
+            if threshold is not None:
+                if not (math.isfinite(threshold) and threshold > 0):
+                    raise ValueError(f"the threshold {threshold} is not a positive number")
+                if threshold >= 2 * max_norm:
+                    raise ValueError(f"the threshold {threshold:g} is at least the largest possible distance "
+                                     f"between its embeddings ({2 * max_norm:.3g}): it would accept any symbol")
+            if policy_check is None:
+                from .verifier import check_profile_values as policy_check
+            policy_check(threshold, policy)
+        except (KeyError, TypeError, ValueError, StoreError, base64.binascii.Error, OverflowError) as exc:
+            why = str(exc) if isinstance(exc, ValueError) and str(exc) else "its references cannot be read"
+            if isinstance(exc, KeyError):
+                why = f"the field {exc} is missing"
+            raise StoreError(f"{what} is not a usable twinlock profile export ({why}). Nothing was "
+                             "imported; export the profile again.") from None
         with self._tx() as con:
             row = con.execute("SELECT id FROM profiles WHERE name = ?", (target,)).fetchone()
+            kept_lock = None
             if row is not None:
                 if not overwrite:
                     raise ProfileExists(f"A profile named '{target}' already exists. Import under "
                                         "another name (--name) or replace it (--overwrite).")
                 con.execute("DELETE FROM profiles WHERE id = ?", (row[0],))
-                con.execute("DELETE FROM lockout WHERE profile = ?", (target,))
+                kept_lock = self.lockout_in(con, target)      # the lockout state stays as it was
             pid = self._insert_profile(con, target, threshold, policy, doc.get("created"))
             for img, crop, e, fp, c in zip(images, crops, embs, fps, created):
                 self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c)
-            self._log(con, target, "profile_imported", detail={"file": str(p), "references": len(images)})
+            self._log(con, target, "profile_imported",
+                      detail={"file": str(p), "references": len(images), "replaced": row is not None,
+                              "failures_kept": None if kept_lock is None else kept_lock.failures})
         return self.get_profile(target)
+
+    def lockout_in(self, con, name) -> LockoutState:
+        return _lock_from_row(con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?",
+                                          (name,)).fetchone())

@@ -18,17 +18,19 @@ that a restart does not reset it.
 """
 from __future__ import annotations
 
+import os
+import socket
 import time
-from collections import deque
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
 from .metrics import pairwise_distances
 from .preprocess import PreprocessConfig, PreprocessResult, preprocess
-from .store import LockoutState, Store, StoreError
+from .store import ABANDONED, PENDING, LockoutState, Store, StoreError, boot_clock, boot_id, process_alive
 
 FINAL_STATES = ("granted", "denied", "locked")
+STALE_PENDING_S = 6 * 3600.0        # a pending attempt this old is abandoned whatever its process
 
 
 @dataclass
@@ -48,6 +50,15 @@ class Policy:
 
 
     def validate(self) -> "Policy":
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "save_denied_snapshots":
+                continue
+            if v is None and f.name == "threshold":
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or \
+                    not np.isfinite(v):
+                raise ValueError(f"{f.name} must be a finite number, not {v!r:.40}")
         if self.threshold is not None and not (np.isfinite(self.threshold) and self.threshold > 0):
             raise ValueError("the threshold must be a positive number")
         if not (isinstance(self.n, int) and 1 <= self.n <= 100):
@@ -110,19 +121,65 @@ class Policy:
         return float(min(self.lockout_max_s, self.lockout_base_s * self.lockout_factor ** (failures - self.lockout_after)))
 
 
+# The bounds the settings dialog allows; an imported or stored profile must stay inside them.
+POLICY_BOUNDS = {"k": (1, 20), "n": (1, 50), "time_limit_s": (1.0, 300.0), "max_frames": (1, 10000),
+                 "k_nearest": (1, 20), "lockout_after": (1, 100), "lockout_base_s": (0.1, 86400.0),
+                 "lockout_factor": (1.0, 10.0), "lockout_max_s": (1.0, 7 * 86400.0),
+                 "change_factor": (0.1, 10.0)}
+_INT_FIELDS = {"k", "n", "max_frames", "k_nearest", "lockout_after"}
+
+
+def check_profile_values(threshold, policy: dict) -> Policy:
+    """Validate a profile's own threshold and policy (an import, a stored profile) against
+    the settings' bounds; raises ValueError saying which value is wrong."""
+    if not isinstance(policy, dict):
+        raise ValueError("the policy is not an object")
+    for key, v in policy.items():
+        if key not in POLICY_BOUNDS and key not in ("threshold", "save_denied_snapshots"):
+            raise ValueError(f"the policy has an unknown field '{str(key)[:40]}'")
+        if key == "save_denied_snapshots":
+            if not isinstance(v, bool):
+                raise ValueError("save_denied_snapshots must be true or false")
+            continue
+        if key == "threshold" and v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise ValueError(f"the policy's {key} must be a number, not {v!r:.40}")
+        if key in _INT_FIELDS and not float(v).is_integer():
+            raise ValueError(f"the policy's {key} must be a whole number, not {v!r}")
+        if key in POLICY_BOUNDS:
+            lo, hi = POLICY_BOUNDS[key]
+            if not lo <= v <= hi:
+                raise ValueError(f"the policy's {key} is {v:g}; it must be between {lo:g} and {hi:g}")
+    pol = Policy().updated(policy)
+    if threshold is not None:
+        pol = replace(pol, threshold=float(threshold))
+    return pol.validate()
+
+
 def resolve_policy(store: Store, profile: str, embedder) -> Policy:
     """Policy defaults <- app setting "policy" <- the profile's policy <- its threshold;
-    a threshold still unset is the model's calibrated default."""
+    a threshold still unset is the model's calibrated default. Unusable stored values
+    raise StoreError (what is wrong and what to do), never a traceback."""
     prof = store.get_profile(profile)
-    pol = Policy().updated(store.get_setting("policy", {}) or {})
-    if store.get_setting("save_denied_snapshots", None) is not None:
-        pol = replace(pol, save_denied_snapshots=bool(store.get_setting("save_denied_snapshots")))
-    pol = pol.updated(prof.policy or {})
-    if prof.threshold is not None:
-        pol = replace(pol, threshold=float(prof.threshold))
-    if pol.threshold is None:
-        pol = replace(pol, threshold=float(embedder.contract.default_threshold))
-    return pol.validate()
+    try:
+        pol = Policy().updated(store.get_setting("policy", {}) or {})
+        if store.get_setting("save_denied_snapshots", None) is not None:
+            pol = replace(pol, save_denied_snapshots=bool(store.get_setting("save_denied_snapshots")))
+        pol = pol.updated(prof.policy or {})
+        if prof.threshold is not None:
+            pol = replace(pol, threshold=float(prof.threshold))
+        if pol.threshold is None:
+            pol = replace(pol, threshold=float(embedder.contract.default_threshold))
+        pol = pol.validate()
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise StoreError(f"Profile '{prof.name}' (or the app's policy setting) holds an unusable value: "
+                         f"{exc}. Fix it in Settings, or re-import/re-enroll the profile.") from None
+    if embedder.contract.normalized and pol.threshold >= 2.0:
+        raise StoreError(f"Profile '{prof.name}' has threshold {pol.threshold:g}: with normalised embeddings "
+                         "no two symbols are farther apart than 2, so it would accept anything. Calibrate "
+                         "it again ('twinlock calibrate') or reset it ('twinlock calibrate --reset').")
+    return pol
 
 
 def _digits_to_differ(a: float, b: float, digits: int = 3) -> int:
@@ -182,7 +239,10 @@ class Verifier:
     """One profile's verification with one embedder. Not thread-safe: one caller feeds it."""
 
     def __init__(self, store: Store, embedder, profile: str, policy: Policy | None = None,
-                 preprocess_config: PreprocessConfig | None = None, clock=time.time):
+                 preprocess_config: PreprocessConfig | None = None, clock=time.time,
+                 boot_clock=boot_clock, overrides: dict | None = None):
+        """``overrides``: what an admin changed for this run only (e.g. {"threshold": 0.9});
+        audited with every decision, and a grant under an override never resets failures."""
         self.store = store
         self.embedder = embedder
         self.profile = store.get_profile(profile).name
@@ -193,6 +253,9 @@ class Verifier:
         self.policy = policy.validate()
         self.preprocess_config = preprocess_config or PreprocessConfig()
         self.clock = clock
+        self.boot_clock = boot_clock
+        self.overrides = dict(overrides or {})
+        self._pending_id = None
         self.references = store.reference_embeddings(self.profile, embedder.fingerprint)
         self._active = False
         self._started = False
@@ -238,15 +301,49 @@ class Verifier:
         return now
 
     def lockout_remaining(self) -> float:
-        return self.store.lockout(self.profile).remaining(self.clock())
+        return self.store.lockout(self.profile).remaining(self.clock(), self.boot_clock())
 
-    def _locked_state(self, audit: bool) -> AttemptState:
-        rem = self.lockout_remaining()
-        audit_id = None
-        if audit:
-            audit_id = self.store.log_attempt(
-                self.profile, "locked", threshold=self.policy.threshold, fingerprint=self.embedder.fingerprint,
-                provider=getattr(self.embedder, "provider", ""), detail={"lockout_remaining_s": round(rem, 1)})
+    def _new_lock(self, old: LockoutState, failures: int, now: float) -> tuple[LockoutState, float]:
+        delay = self.policy.lockout_delay(failures)
+        if delay <= 0:
+            return LockoutState(failures, old.locked_until, old.lock_s, old.boot_id, old.boot_at), 0.0
+        return LockoutState(failures, now + delay, delay, boot_id(), self.boot_clock()), delay
+
+    def _common_detail(self) -> dict:
+        d = {"pid": os.getpid(), "host": socket.gethostname(), "boot": boot_id()}
+        if self.overrides:
+            d["override"] = self.overrides
+        return d
+
+    def _settle(self, tx, now: float) -> LockoutState:
+        """Inside the attempt's first transaction: count abandoned attempts as failures and
+        repair a lock end further out than the policy allows (tampering)."""
+        p = self.policy
+        lock = tx.lockout(self.profile)
+        for rid, t0, det in tx.pending(self.profile):
+            if rid == self._pending_id:
+                continue
+            if process_alive(det) and now - t0 < STALE_PENDING_S:
+                continue
+            lock, delay = self._new_lock(lock, lock.failures + 1, now)
+            det = {**det, "reason": "the attempt never finished (its process ended or was killed): "
+                                    "counted as a failure", "failures": lock.failures}
+            tx.finish_row(rid, ABANDONED, detail=det)
+            tx.set_lockout(self.profile, lock)
+        wall = lock.locked_until - now
+        if wall > p.lockout_max_s + 1.0 or lock.lock_s > p.lockout_max_s + 1.0:
+            fixed = LockoutState(lock.failures, now + p.lockout_max_s, p.lockout_max_s, boot_id(),
+                                 self.boot_clock())
+            tx.log(self.profile, "lockout_tampered", detail={
+                "reason": f"the lock ended {wall:.0f} s from now, beyond the longest lockout "
+                          f"({p.lockout_max_s:g} s): a clock or database was tampered with; the lock "
+                          "was set to the longest lockout", "locked_until": lock.locked_until,
+                "lock_s": lock.lock_s, "now": now})
+            tx.set_lockout(self.profile, fixed)
+            lock = fixed
+        return lock
+
+    def _locked_state(self, audit_id, rem: float) -> AttemptState:
         self._active = False
         self._attempts_left_now = 0 if self._attempts_left() is not None else None
         st = self._state("locked", True, reason=f"locked out: try again in {int(np.ceil(rem))} s",
@@ -267,12 +364,34 @@ class Verifier:
 
     # ------------------------------------------------------------------ attempt
     def start_attempt(self, t: float | None = None) -> AttemptState:
-        """Begin a new attempt: "waiting", or "locked" (audited) while the profile is locked."""
+        """Begin a new attempt: "waiting", or "locked" (audited) while the profile is locked.
+
+        One transaction: abandoned attempts of this profile are counted as failures, the lock
+        is checked, and the attempt is written as "pending" -- so an attempt whose process
+        is killed still counts, at the next start."""
+        if self._active:                      # an attempt left open is ended first, never dropped
+            self.finish(reason="cancelled")
         self._reset_attempt()
         self._started = True
-        self._attempts_left_now = self._attempts_left()
-        if self.lockout_remaining() > 0:
-            return self._locked_state(audit=True)
+        now = self.clock()
+        p = self.policy
+        with self.store.transaction() as tx:
+            lock = self._settle(tx, now)
+            rem = lock.remaining(now, self.boot_clock())
+            self._attempts_left_now = p.attempts_left(lock.failures)
+            if rem > 0:
+                audit_id = tx.log(self.profile, "locked", threshold=p.threshold,
+                                  fingerprint=self.embedder.fingerprint,
+                                  provider=getattr(self.embedder, "provider", ""),
+                                  detail={"lockout_remaining_s": round(rem, 1), **self._common_detail()})
+                self._pending_id = None
+            else:
+                self._pending_id = tx.log(self.profile, PENDING, threshold=p.threshold,
+                                          fingerprint=self.embedder.fingerprint,
+                                          provider=getattr(self.embedder, "provider", ""),
+                                          detail={"k": p.k, "n": p.n, **self._common_detail()})
+        if rem > 0:
+            return self._locked_state(audit_id, rem)
         self._active = True
         if t is not None:
             self._t0 = float(t)
@@ -380,7 +499,6 @@ class Verifier:
     def _finish(self, decision: str, reason: str, distance=None, pre=None) -> AttemptState:
         p = self.policy
         now = self.clock()
-        delay = {"s": 0.0}
         snapshot = self._best_image if (decision == "denied" and p.save_denied_snapshots) else None
         detail = {"reason": reason, "k": p.k, "n": p.n, "matches": self._matches(),
                   "frames_seen": self._frames_seen, "elapsed_s": round(self._elapsed, 3),
@@ -388,30 +506,50 @@ class Verifier:
         if self._changed:
             detail["symbol_changed"] = True
 
-        def next_lockout(old: LockoutState) -> LockoutState:     # runs inside the store's transaction
-            new = old                                    # no symbol / cancelled: neither
-            if decision == "granted":
-                new = LockoutState(0, 0.0)
-            elif decision == "denied":
-                failures = old.failures + 1
-                delay["s"] = p.lockout_delay(failures)
-                new = LockoutState(failures, now + delay["s"] if delay["s"] > 0 else old.locked_until)
-            detail["failures"] = new.failures
-            return new
-
-        audit_id, lock = self.store.record_outcome(
-            self.profile, next_lockout, decision=decision, best_distance=self._best, threshold=p.threshold,
-            frames_used=self._frames_used, fingerprint=self.embedder.fingerprint,
-            provider=getattr(self.embedder, "provider", ""), detail=detail, snapshot=snapshot)
-        if delay["s"] > 0:
-            reason += f"; locked out for {delay['s']:g} s after {lock.failures} denied attempts"
+        detail.update(self._common_detail())
+        boot_now = self.boot_clock()
+        with self.store.transaction() as tx:
+            lock = self._settle(tx, now)
+            locked_meanwhile = lock.remaining(now, boot_now) > 0 and decision in ("granted", "denied")
+            delay = 0.0
+            if decision == "denied" or decision == ABANDONED:
+                lock, delay = self._new_lock(lock, lock.failures + 1, now)
+            elif decision == "granted" and not locked_meanwhile and not self.overrides:
+                lock = LockoutState(0, 0.0)
+            if locked_meanwhile:
+                # another attempt locked the profile while this one ran: no grant while locked
+                reason = (f"locked out by another attempt while this one ran ({decision} is not "
+                          "given while locked)")
+                detail["would_have_been"] = decision
+                decision = "locked"
+            detail["reason"] = reason
+            detail["failures"] = lock.failures
+            tx.set_lockout(self.profile, lock)
+            log = dict(best_distance=self._best, threshold=p.threshold, frames_used=self._frames_used,
+                       fingerprint=self.embedder.fingerprint, provider=getattr(self.embedder, "provider", ""),
+                       detail=detail, snapshot=snapshot)
+            if self._pending_id is not None:
+                audit_id = tx.finish_row(self._pending_id, decision, **log)
+            else:
+                audit_id = tx.log(self.profile, decision, **log)
+        self._pending_id = None
+        if delay > 0:
+            reason += f"; locked out for {delay:g} s after {lock.failures} denied attempts"
         self._active = False
         left = p.attempts_left(lock.failures)
-        self._attempts_left_now = 0 if (left is not None and lock.remaining(now) > 0) else left
+        rem = lock.remaining(now, boot_now)
+        self._attempts_left_now = 0 if (left is not None and rem > 0) else left
         self.state = self._state(decision, True, distance=distance, reason=reason, pre=pre, audit_id=audit_id)
-        if decision == "denied":
-            self.state.lockout_remaining_s = lock.remaining(now)
+        if decision in ("denied", "locked", ABANDONED):
+            self.state.lockout_remaining_s = rem
         return self.state
+
+    def abandon(self, reason: str = "interrupted") -> AttemptState:
+        """The attempt is cut short (a signal, the window closed): recorded as "abandoned" and
+        counted as a failure, acquired frames or not -- interrupting never hides a try."""
+        if not self._active:
+            return self.state
+        return self._finish(ABANDONED, f"{reason}: the attempt was not finished; counted as a failure")
 
     def reload_references(self) -> None:
         """Read the profile's references again (after an enrollment or a model switch)."""
