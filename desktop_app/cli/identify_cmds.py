@@ -118,6 +118,8 @@ def cmd_duplicates(args) -> int:
         raise SetupError(f"{folder} holds no image files (.png, .jpg, .bmp, .tif, .webp)")
     if args.threshold is not None and not (np.isfinite(args.threshold) and args.threshold > 0):
         raise SetupError("--threshold must be a positive number")
+    if not (np.isfinite(args.pixel_threshold) and args.pixel_threshold > 0):
+        raise SetupError("--pixel-threshold must be a positive number (0.15 is the default)")
     _, emb = _open(args)
     thr = args.threshold if args.threshold is not None else default_threshold(emb.contract)
     images, kept, skipped = [], [], []
@@ -133,7 +135,8 @@ def cmd_duplicates(args) -> int:
         images.append(res.image)
         kept.append(p)
     vecs = emb.embed_images(np.stack(images)) if images else np.zeros((0, emb.dim), np.float32)
-    groups = find_duplicates(vecs, thr)
+    groups = find_duplicates(vecs, thr, images=np.stack(images) if images else None,
+                             pixel_threshold=args.pixel_threshold)
     rel = [str(p.relative_to(folder)) for p in kept]
     if args.sheet and groups:
         out = Path(args.sheet)
@@ -223,7 +226,9 @@ def register(sub) -> None:
     p = sub.add_parser("duplicates", help="group near-duplicate symbol images in a folder")
     p.add_argument("folder", metavar="FOLDER")
     p.add_argument("--threshold", type=float, default=None,
-                   help="embedding distance for near-duplicates (default: 0.3 x the model's default threshold)")
+                   help="embedding distance for near-duplicates (default: 0.5 x the model's default threshold)")
+    p.add_argument("--pixel-threshold", type=float, default=0.15,
+                   help="distance of the 28x28 model-form images for near-duplicates (0..1.41, default 0.15)")
     p.add_argument("--sheet", metavar="DIR", help="write a contact sheet PNG of each group into DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
