@@ -160,6 +160,9 @@ def cmd_enroll(args) -> int:
     images = np.stack([r.image for r in good])
     crops = [r.crop for r in good]
     vecs = emb.embed_images(images)
+    from .identify_cmds import enroll_strength_gate      # issue 13: verdict; refuse weak unless --allow-weak
+    if not enroll_strength_gate(args, store, emb, name, vecs):
+        return EXIT_DENIED
     n = store.add_references(name, images, crops, vecs, emb.fingerprint, create=True, source=desc)
     prof = store.get_profile(name)
     print(f"enrolled {n} reference image(s) into profile '{name}' (now {prof.n_references}; "
@@ -289,6 +292,8 @@ def cmd_profiles(args) -> int:
         print(f"policy:      {json.dumps(p.policy) if p.policy else 'app defaults'}")
         print(f"failures:    {lock.failures} consecutive denied"
               + (f"; locked for {lock.remaining():.0f} s" if lock.remaining() > 0 else ""))
+        from .identify_cmds import profile_strength_lines   # issue 13: repeat the strength verdict
+        profile_strength_lines(store, _embedder(args, store), p.name)
         return EXIT_OK
     if act == "remove":
         store.get_profile(args.name)
