@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
@@ -66,6 +67,24 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("twinlock: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`twinlock audit | head -0`): no traceback, and none at exit either
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except OSError:
+            pass
+        print("twinlock: the output was closed before everything was written", file=sys.stderr)
+        return EXIT_SETUP
+    except MemoryError:
+        print("twinlock: out of memory (an input is too large)", file=sys.stderr)
+        return EXIT_SETUP
+    except Exception as exc:          # the last net: one line, exit 4, never a traceback
+        if os.environ.get("TWINLOCK_TRACEBACK"):
+            raise
+        print(f"twinlock: internal error ({type(exc).__name__}: {str(exc)[:300]}). Nothing more was "
+              "changed; please report this (TWINLOCK_TRACEBACK=1 shows the traceback).", file=sys.stderr)
+        return EXIT_SETUP
 
 
 if __name__ == "__main__":

@@ -2,11 +2,20 @@
 
 ``twinlock verify`` exits 0 granted, 1 denied, 2 no symbol or timeout, 3 locked out,
 4 usage or setup error, so it can sit behind pam_exec or a script.
+
+Admin actions (enroll, calibrate --apply/--reset, profiles remove/import/export, doctor
+--reembed, and verify's --threshold/-k/-n/--debug overrides) need the admin passphrase
+once one is set (in the app's Settings): from ``--passphrase-file FILE`` (its first line),
+``$TWINLOCK_PASSPHRASE``, or a prompt when run in a terminal. A wrong passphrase is
+audited ("passphrase_failed") and changes nothing.
 """
 from __future__ import annotations
 
 import functools
 import json
+import math
+import os
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -28,13 +37,59 @@ def _friendly(fn):
         from desktop_app.core.calibration import CalibrationError
         from desktop_app.core.camera import CameraError
         from desktop_app.core.contract import ContractError
+        from desktop_app.core.passphrase import PassphraseError
         from desktop_app.core.store import StoreError
 
         try:
             return fn(args)
-        except (ContractError, StoreError, CameraError, CalibrationError) as exc:
+        except (ContractError, StoreError, CameraError, CalibrationError, PassphraseError) as exc:
             raise SetupError(str(exc)) from None
     return wrapper
+
+
+def _read_passphrase(args) -> str | None:
+    f = getattr(args, "passphrase_file", None)
+    if f:
+        pf = Path(f)
+        if not pf.is_file():
+            raise SetupError(f"--passphrase-file {f}: not a regular file")
+        try:
+            with open(pf, encoding="utf-8") as fh:
+                return fh.readline(4096).rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SetupError(f"--passphrase-file {f} cannot be read ({exc})") from None
+    env = os.environ.get("TWINLOCK_PASSPHRASE")
+    if env is not None:
+        return env
+    if sys.stdin.isatty():
+        import getpass
+
+        try:
+            return getpass.getpass("twinlock admin passphrase: ")
+        except EOFError:
+            return None
+    return None
+
+
+def _admin(args, store, action: str, profile: str | None = None) -> bool:
+    """Ask for the admin passphrase when one is set; True when one was set and given.
+    A wrong or missing passphrase raises SetupError (exit 4), a wrong one is audited."""
+    from desktop_app.core.passphrase import is_hash, verify_passphrase
+
+    stored = store.get_setting("admin_passphrase", None)
+    if not stored:
+        return False
+    if not is_hash(stored):
+        raise SetupError("The stored admin passphrase is damaged, so admin actions are refused. Set a new "
+                         "one in the app (Tools > Settings) after restoring the database from a backup.")
+    given = _read_passphrase(args)
+    if given is None:
+        raise SetupError(f"{action} needs the admin passphrase: pass --passphrase-file FILE, set "
+                         "$TWINLOCK_PASSPHRASE, or run it in a terminal to be asked. Nothing was changed.")
+    if not verify_passphrase(given, stored):
+        store.log_attempt(profile, "passphrase_failed", detail={"action": action, "via": "cli"})
+        raise SetupError(f"wrong admin passphrase for {action}; nothing was changed (this is audited).")
+    return True
 
 
 def _common(p) -> None:
@@ -43,6 +98,9 @@ def _common(p) -> None:
                                                   "model, or the shipped default)")
     p.add_argument("--provider", choices=("auto", "cuda", "cpu"), default=None,
                    help="ONNX Runtime provider (default: the app setting, 'auto')")
+    p.add_argument("--passphrase-file", metavar="FILE",
+                   help="admin passphrase (first line of FILE; else $TWINLOCK_PASSPHRASE or a prompt), "
+                        "needed for admin actions once a passphrase is set")
 
 
 def _store(args, create=True):
@@ -54,7 +112,8 @@ def _store(args, create=True):
 def _embedder(args, store):
     from desktop_app.core.settings import load_embedder
 
-    return load_embedder(store, args.model, args.provider, progress=_bar("re-embedding references"))
+    # never re-embeds: switching models is an explicit admin action (doctor --reembed, the app)
+    return load_embedder(store, args.model, args.provider, reembed=False)
 
 
 def _bar(desc):
@@ -73,6 +132,18 @@ def _bar(desc):
     return progress
 
 
+def _camera_index(text: str) -> int:
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a camera is a number 0..63, not {text!r}") from None
+    if not 0 <= v <= 63:
+        raise argparse.ArgumentTypeError(f"a camera is a number 0..63, not {v}")
+    return v
+
+
 def _ts(t: float) -> str:
     return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -88,13 +159,13 @@ def _frames_from_spec(args):
     from desktop_app.core.preprocess import load_image
 
     if args.images:
-        def gen():
-            for p in args.images:
-                try:
-                    yield load_image(p), str(p)
-                except ValueError as exc:
-                    print(f"skipped {p}: {exc}", file=sys.stderr)
-        return gen(), f"{len(args.images)} image files", False
+        loaded = []
+        for p in args.images:              # every file is read before anything is enrolled
+            try:
+                loaded.append((load_image(p), str(p)))
+            except ValueError as exc:
+                raise SetupError(f"{exc} Nothing was enrolled.") from None
+        return iter(loaded), f"{len(args.images)} image files", False
     spec = args.camera if args.camera is not None else args.video
     src = open_source(int(spec) if args.camera is not None else spec)
 
@@ -121,7 +192,13 @@ def cmd_enroll(args) -> int:
     name = validate_profile_name(args.profile)
     if not args.images and args.camera is None and args.video is None:
         raise SetupError("enroll needs images, --camera N or --video FILE")
+    if not 1 <= args.count <= 100:
+        raise SetupError(f"--count must be between 1 and 100 (got {args.count})")
+    for opt, v in (("--interval", args.interval), ("--timeout", args.timeout)):
+        if not (math.isfinite(v) and 0 <= v <= 3600):
+            raise SetupError(f"{opt} must be between 0 and 3600 seconds (got {v:g})")
     store = _store(args)
+    _admin(args, store, "enroll", name)
     emb = _embedder(args, store)
     frames, desc, live = _frames_from_spec(args)
     count = args.count
@@ -186,11 +263,17 @@ def cmd_enroll(args) -> int:
 
 
 # --------------------------------------------------------------------------- verify
+class _Interrupted(Exception):
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
 @_friendly
 def cmd_verify(args) -> int:
     from desktop_app.core.camera import ImageSource, make_source
     from desktop_app.core.preprocess import load_image
-    from desktop_app.core.verifier import Verifier, resolve_policy
+    from desktop_app.core.verifier import Verifier, compare_text, resolve_policy
 
     sources = [x for x in (args.image, args.video, args.camera) if x is not None]
     if len(sources) != 1:
@@ -198,18 +281,31 @@ def cmd_verify(args) -> int:
     store = _store(args, create=False) if Path(_db_path(args)).exists() else None
     if store is None:
         raise SetupError(f"There is no twinlock database at {_db_path(args)}: enroll a profile first.")
-    emb = _embedder(args, store)
-    pol = resolve_policy(store, args.profile, emb)
     over = {}
     if args.k is not None:
         over["k"] = args.k
     if args.n is not None:
         over["n"] = args.n
-    if args.time_limit is not None:
-        over["time_limit_s"] = args.time_limit
     if args.threshold is not None:
         over["threshold"] = args.threshold
-    pol = pol.updated(over)
+    admin = False
+    if over or args.debug:
+        # an override loosens (or changes) the decision rule, --debug shows distances: admin only
+        admin = _admin(args, store, "verify " + " ".join(f"--{k}" if len(k) > 1 else f"-{k}"
+                                                         for k in [*over, *(["debug"] if args.debug else [])]),
+                       args.profile)
+    emb = _embedder(args, store)
+    pol = resolve_policy(store, args.profile, emb)
+    if args.time_limit is not None:
+        if not (math.isfinite(args.time_limit) and 0 < args.time_limit <= 3600):
+            raise SetupError(f"--time-limit must be between 0 and 3600 seconds (got {args.time_limit:g})")
+        pol = pol.updated({"time_limit_s": args.time_limit})
+    try:
+        pol = pol.updated(over)
+        if "threshold" in over and not (math.isfinite(args.threshold) and args.threshold > 0):
+            raise ValueError("the threshold must be a positive number")
+    except ValueError as exc:
+        raise SetupError(f"bad policy: {exc}") from None
     if args.image is not None:
         frames = []
         for p in args.image:
@@ -230,32 +326,68 @@ def cmd_verify(args) -> int:
         pol = pol.validate()
     except ValueError as exc:
         raise SetupError(f"bad policy: {exc}") from None
-    ver = Verifier(store, emb, args.profile, pol)
-    st = ver.start_attempt()
-    if not st.final:
-        with src:
-            while True:
-                f = src.read()
-                if f is None:
-                    st = ver.finish(reason="end of input")
-                    break
-                st = ver.feed(f.image, t=f.t)
-                if args.verbose and not st.final:
-                    print(f"frame {f.index}: {st.state} distance {_fmt(st.distance)} {st.reason}",
-                          file=sys.stderr)
-                if st.final:
-                    break
+    overrides = {k: v for k, v in over.items()}
+    if overrides:
+        overrides["by"] = "admin passphrase" if admin else "cli (no passphrase set)"
+    ver = Verifier(store, emb, args.profile, pol, overrides=overrides or None)
+    show_distances = args.debug
+
+    def on_signal(signum, frame):
+        raise _Interrupted(signum)
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            old[sig] = signal.signal(sig, on_signal)
+    interrupted = None
+    try:
+        try:
+            st = ver.start_attempt()
+            if not st.final:
+                with src:
+                    while True:
+                        f = src.read()
+                        if f is None:
+                            st = ver.finish(reason="end of input")
+                            break
+                        st = ver.feed(f.image, t=f.t)
+                        if args.verbose and not st.final:
+                            extra = f" distance {_fmt(st.distance)}" if show_distances else ""
+                            print(f"frame {f.index}: {st.state}{extra} {st.reason}", file=sys.stderr)
+                        if st.final:
+                            break
+        except (_Interrupted, KeyboardInterrupt) as exc:
+            interrupted = getattr(exc, "signum", signal.SIGINT)
+            # further signals must not cut the recording of this one short
+            for sig in old:
+                signal.signal(sig, signal.SIG_IGN)
+            st = ver.abandon(f"interrupted by {signal.Signals(interrupted).name}")
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    if interrupted is not None:
+        print(f"twinlock: interrupted ({signal.Signals(interrupted).name}); the attempt was recorded as "
+              "abandoned and counts as a failure", file=sys.stderr)
+        return 128 + int(interrupted)
     code = EXIT_FOR_DECISION.get(st.state, EXIT_NO_SYMBOL)
+    reveal = show_distances or st.state == "granted"
     if args.json:
-        print(json.dumps({"decision": st.state, "exit": code, "best_distance": st.best_distance,
-                          "threshold": st.threshold, "matches": st.matches, "k": st.k, "n": st.n,
-                          "frames_used": st.frames_used, "frames_seen": st.frames_seen,
-                          "lockout_remaining_s": round(st.lockout_remaining_s, 1), "reason": st.reason,
-                          "model": emb.contract.short_fingerprint, "provider": emb.provider}))
+        out = {"decision": st.state, "exit": code, "threshold": st.threshold, "matches": st.matches,
+               "k": st.k, "n": st.n, "frames_used": st.frames_used, "frames_seen": st.frames_seen,
+               "lockout_remaining_s": round(st.lockout_remaining_s, 1), "attempts_left": st.attempts_left,
+               "reason": st.reason, "model": emb.contract.short_fingerprint, "provider": emb.provider}
+        if reveal:
+            out["best_distance"] = st.best_distance
+        print(json.dumps(out))
     else:
         label = {"no_symbol": "no symbol"}.get(st.state, st.state)
-        print(f"{label}: {st.reason} (best distance {_fmt(st.best_distance)}, threshold "
-              f"{st.threshold:.3f}, {st.frames_used} frame(s) used)")
+        extra = ""
+        if reveal and st.best_distance is not None:
+            extra = f"best {compare_text(st.best_distance, st.threshold)}, "
+        left = ""
+        if st.state in ("denied", "abandoned") and st.attempts_left is not None and st.lockout_remaining_s <= 0:
+            left = f"; {st.attempts_left} attempt(s) left before a lockout"
+        print(f"{label}: {st.reason} ({extra}{st.frames_used} frame(s) used{left})")
     return code
 
 
@@ -276,7 +408,7 @@ def cmd_profiles(args) -> int:
             print("no profiles yet: twinlock enroll NAME IMAGES...")
         for p in profs:
             lock = store.lockout(p.name)
-            extra = f", locked {lock.remaining():.0f} s" if lock.remaining() > 0 else ""
+            extra = f", locked {math.ceil(lock.remaining()):.0f} s" if lock.remaining() > 0 else ""
             thr = "model default" if p.threshold is None else f"{p.threshold:.3f}"
             print(f"{p.name}\t{p.n_references} references\tthreshold {thr}\tcreated {_ts(p.created)}{extra}")
         return EXIT_OK
@@ -297,6 +429,7 @@ def cmd_profiles(args) -> int:
         return EXIT_OK
     if act == "remove":
         store.get_profile(args.name)
+        _admin(args, store, "profiles remove", args.name)
         if not args.yes:
             if not sys.stdin.isatty():
                 raise SetupError(f"removing '{args.name}' deletes its references: add --yes to confirm")
@@ -309,12 +442,32 @@ def cmd_profiles(args) -> int:
     if act == "export":
         if not args.file:
             raise SetupError("profiles export NAME FILE: the file to write is missing")
-        out = store.export_profile(args.name, args.file)
-        print(f"exported '{args.name}' to {out}")
+        prof = store.get_profile(args.name)
+        _admin(args, store, "profiles export", prof.name)
+        rem = store.lockout(prof.name).remaining()
+        if rem > 0:
+            store.log_attempt(prof.name, "export_refused", detail={"reason": "the profile is locked out",
+                                                                  "lockout_remaining_s": round(rem, 1)})
+            raise SetupError(f"profile '{prof.name}' is locked out for {math.ceil(rem)} s: it cannot be exported "
+                             "until the lockout ends (this was audited).")
+        dest = Path(args.file)
+        if dest.is_dir():
+            raise SetupError(f"{dest} is a folder: give the export a file name, e.g. {dest / (prof.name + '.json')}")
+        if dest.exists() and not dest.is_file():
+            raise SetupError(f"{dest} exists and is not a regular file; choose another file name")
+        try:
+            out = store.export_profile(prof.name, dest)
+        except OSError as exc:
+            raise SetupError(f"cannot write {dest} ({exc.strerror or exc}): choose a folder you can write "
+                             "to. Nothing was written.") from None
+        store.log_attempt(prof.name, "profile_exported", detail={"file": str(Path(out).resolve()),
+                                                                "references": prof.n_references})
+        print(f"exported '{prof.name}' to {out}")
         return EXIT_OK
     if act == "import":
         # "profiles import FILE": the positional NAME is the file here
         path = args.file or args.name
+        _admin(args, store, "profiles import", args.as_name)
         p = store.import_profile(path, name=args.as_name, overwrite=args.overwrite)
         print(f"imported profile '{p.name}' ({p.n_references} references) from {path}")
         return EXIT_OK
@@ -345,6 +498,8 @@ def cmd_calibrate(args) -> int:
 
     store = _store(args)
     prof = store.get_profile(args.profile)
+    if args.reset or args.apply:
+        _admin(args, store, "calibrate --reset" if args.reset else "calibrate --apply", prof.name)
     if args.reset:
         cal.reset_threshold(store, prof.name)
         print(f"profile '{prof.name}' uses the model's calibrated default threshold again")
@@ -388,6 +543,7 @@ def cmd_calibrate(args) -> int:
 
 
 # --------------------------------------------------------------------------- doctor
+@_friendly
 def cmd_doctor(args) -> int:
     from desktop_app.core.camera import list_cameras
     from desktop_app.core.contract import ContractError
@@ -395,12 +551,17 @@ def cmd_doctor(args) -> int:
     from desktop_app.core.settings import active_model_path, load_embedder
     from desktop_app.core.store import Store, StoreError
 
+    if not 1 <= args.max_cameras <= 64:
+        raise SetupError(f"--max-cameras must be between 1 and 64 (got {args.max_cameras})")
     problems = 0
     store = None
-    dbp = database_path(args.db)
+    try:
+        dbp = database_path(args.db)
+    except (StoreError, OSError, ValueError) as exc:
+        raise SetupError(str(exc)) from None
     print(f"database:  {dbp}")
     try:
-        store = Store(args.db, create=False) if dbp.exists() else None
+        store = Store(args.db, create=False) if (dbp.exists() or dbp.is_symlink()) else None
         if store is None:
             print("           (not created yet: it is created at the first enrollment)")
         else:
@@ -410,6 +571,13 @@ def cmd_doctor(args) -> int:
                   f"{sum(p.n_references for p in profs)} reference(s)")
             if integ != "ok":
                 problems += 1
+            bad = store.check_references()
+            for line in bad[:10]:
+                print(f"  PROBLEM: {line}")
+            if bad:
+                problems += len(bad)
+                print(f"           {len(bad)} damaged reference(s): re-enroll those profiles (or restore a "
+                      "backup)")
     except StoreError as exc:
         print(f"  PROBLEM: {exc}")
         problems += 1
@@ -429,16 +597,24 @@ def cmd_doctor(args) -> int:
     except ContractError as exc:
         print(f"  PROBLEM: {exc}")
         problems += 1
+    except StoreError as exc:
+        print(f"  PROBLEM: {exc}")
+        problems += 1
     if store is not None and emb is not None:
         stale = store.stale_references(emb.fingerprint)
         if stale and args.reembed:
-            n = store.reembed_all(emb, progress=_bar("re-embedding"))
+            try:
+                _admin(args, store, "doctor --reembed")
+                n = store.reembed_all(emb, progress=_bar("re-embedding"))
+            except StoreError as exc:
+                raise SetupError(str(exc)) from None
             store.log_attempt(None, "reembedded", fingerprint=emb.fingerprint, provider=emb.provider,
                               detail={"references": n, "stale": stale})
             print(f"           re-embedded {n} reference(s) for this model")
         elif stale:
-            print(f"  NOTE: {stale} reference(s) were embedded by another model; they are re-embedded "
-                  "automatically on the next verify/enroll (or now with --reembed)")
+            print(f"  NOTE: {stale} reference(s) were embedded by another model; verify refuses those "
+                  "profiles until they are re-embedded for this one (an admin action: doctor --reembed, "
+                  "or choose the model in the app)")
     t0 = time.monotonic()
     cams = list_cameras(args.max_cameras)
     took = time.monotonic() - t0
@@ -458,7 +634,7 @@ def register(sub) -> None:
     p.add_argument("profile", help="profile name (created if new, else references are added)")
     p.add_argument("images", nargs="*", help="image files (photos of the symbol, or 28x28 images)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--camera", type=int, metavar="N", help="capture from webcam N")
+    g.add_argument("--camera", type=_camera_index, metavar="N", help="capture from webcam N")
     g.add_argument("--video", metavar="FILE", help="take frames from a video file")
     p.add_argument("--count", type=int, default=5, help="references to capture (camera/video; default 5)")
     p.add_argument("--interval", type=float, default=0.5, help="seconds between camera captures")
@@ -472,14 +648,18 @@ def register(sub) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--image", action="append", metavar="FILE", help="an image (repeat for several)")
     g.add_argument("--video", metavar="FILE", help="frames of a video file (time limit in video time)")
-    g.add_argument("--camera", type=int, metavar="N", help="webcam N")
+    g.add_argument("--camera", type=_camera_index, metavar="N", help="webcam N")
     p.add_argument("-k", type=int, default=None, help="matching frames needed (default: policy, 2)")
     p.add_argument("-n", type=int, default=None, help="of the last n acquired frames (default: policy, 3)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds (default: policy, 10)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="override the profile's threshold (for testing; set it with 'calibrate')")
+                   help="override the profile's threshold for this run (admin: needs the passphrase when "
+                        "one is set; audited as an override; a grant under it never resets failures)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="print every frame's state on stderr")
+    p.add_argument("--debug", action="store_true",
+                   help="show distances (per frame with -v, and of a denied attempt); needs the admin "
+                        "passphrase when one is set. Without it a denial does not say how close it came.")
     _common(p)
     p.set_defaults(func=cmd_verify)
 
@@ -517,6 +697,6 @@ def register(sub) -> None:
 
     p = sub.add_parser("doctor", help="check model, provider, cameras and database")
     p.add_argument("--reembed", action="store_true", help="re-embed references made by another model")
-    p.add_argument("--max-cameras", type=int, default=6)
+    p.add_argument("--max-cameras", type=int, default=6, help="webcam indices to probe (1..64, default 6)")
     _common(p)
     p.set_defaults(func=cmd_doctor)

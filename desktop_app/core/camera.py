@@ -26,6 +26,9 @@ except Exception:  # pragma: no cover - older builds
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
 
+MAX_CAMERA_INDEX = 63
+
+
 class CameraError(RuntimeError):
     """A frame source cannot be opened or stopped delivering; the message is for the user."""
 
@@ -106,6 +109,10 @@ class WebcamSource(FrameSource):
         # release (another capture backend; tests use it to stand in for a webcam)
         self.capture_factory = capture_factory
         self.index = int(index)
+        if not 0 <= self.index <= MAX_CAMERA_INDEX:
+            # OpenCV's V4L2 backend crashes the process (SIGSEGV) on a negative index
+            raise CameraError(f"camera {self.index} does not exist: a camera is a number from 0 to "
+                              f"{MAX_CAMERA_INDEX}.")
         self.resolution = tuple(resolution) if resolution else None
         self.mjpeg = mjpeg
         self.read_timeout_s = read_timeout_s
@@ -225,8 +232,15 @@ class VideoFileSource(FrameSource):
     def open(self) -> None:
         if self._cap is not None:
             return
-        if not self.path.is_file():
+        if not self.path.exists():
             raise CameraError(f"The video file {self.path} does not exist.")
+        if self.path.is_dir():
+            raise CameraError(f"{self.path} is a folder with no images in it, not a video file.")
+        if not self.path.is_file():
+            raise CameraError(f"{self.path} is not a regular file (a device, FIFO or socket), so it is not "
+                              "a video file; give a video file or a folder of images.")
+        if self.path.stat().st_size == 0:
+            raise CameraError(f"The video file {self.path} is empty (0 bytes).")
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
@@ -370,6 +384,7 @@ def list_cameras(max_index: int = 6, timeout_s: float = 3.0) -> list[CameraInfo]
     after about ``timeout_s`` at most; a camera that does not answer in time is left out."""
     results: dict[int, CameraInfo] = {}
     lock = threading.Lock()
+    max_index = max(0, min(int(max_index), MAX_CAMERA_INDEX + 1))
 
     def probe(i: int):
         cap = cv2.VideoCapture(i)

@@ -89,32 +89,60 @@ def _fmt_dims(dims: list) -> str:
     return "[" + ", ".join("N" if d is None else str(d) for d in dims) + "]"
 
 
-def read_contract(path: str | os.PathLike) -> ModelContract:
-    """Load the model file at ``path``, validate it against the contract, return the contract.
+def _wire_fields(data: bytes):
+    """Top-level protobuf fields of a serialised message: (field number, raw bytes) in order."""
+    out, i, n = [], 0, len(data)
 
-    Raises :class:`ContractError` (never a protobuf or numpy traceback) for: a missing or
-    unreadable file, a file that is not ONNX or is truncated, a model without a twinlock
-    contract, a contract version newer than this app knows, a wrong input rank/size/type,
-    a fingerprint that does not match the weights.
-    """
-    import onnx
+    def varint(j):
+        shift = v = 0
+        while True:
+            if j >= n or shift > 63:
+                raise ValueError("truncated varint")
+            b = data[j]
+            v |= (b & 0x7F) << shift
+            j += 1
+            if not b & 0x80:
+                return v, j
+            shift += 7
 
-    p = Path(path)
-    what = f"The model file {p}"
-    if not p.exists():
-        raise ContractError(f"{what} does not exist. Check the path, or run 'twinlock doctor' "
-                            "to see which model is configured.")
-    if p.is_dir():
-        raise ContractError(f"{what} is a folder, not an .onnx file.")
+    while i < n:
+        start = i
+        tag, i = varint(i)
+        field, wt = tag >> 3, tag & 7
+        if wt == 0:
+            _, i = varint(i)
+        elif wt == 1:
+            i += 8
+        elif wt == 2:
+            ln, i = varint(i)
+            i += ln
+        elif wt == 5:
+            i += 4
+        else:
+            raise ValueError(f"unsupported wire type {wt}")
+        if i > n or field == 0:
+            raise ValueError("truncated field")
+        out.append((field, data[start:i]))
+    return out
+
+
+def wire_fingerprint(data: bytes) -> str | None:
+    """:func:`graph_fingerprint` computed from the file's bytes without importing onnx:
+    the top-level fields minus metadata_props (14) with an empty doc_string (6). Equal to
+    graph_fingerprint when the file is canonically serialised (as onnx.save writes it);
+    None when the bytes cannot be split. A mismatch is never trusted: the caller then
+    checks with onnx itself."""
     try:
-        model = onnx.load(str(p), load_external_data=False)
-    except Exception as exc:  # protobuf DecodeError, OSError, ...
-        raise ContractError(f"{what} is not a readable ONNX model (it may be truncated or corrupt: "
-                            f"{type(exc).__name__}). Export it again with 'twinlock export'.") from None
-    if len(model.graph.node) == 0 or len(model.graph.input) == 0:
-        raise ContractError(f"{what} holds no graph (empty, truncated or not an ONNX model). "
-                            "Export it again with 'twinlock export'.")
-    meta = {kv.key: kv.value for kv in model.metadata_props}
+        fields_ = [(f, raw) for f, raw in _wire_fields(data) if f not in (6, 14)]
+    except ValueError:
+        return None
+    fields_.append((6, b"\x32\x00"))
+    fields_.sort(key=lambda x: x[0])          # stable: repeated fields keep their order
+    return hashlib.sha256(b"".join(raw for _, raw in fields_)).hexdigest()
+
+
+def _parse_doc(p: Path, meta: dict) -> ModelContract:
+    what = f"The model file {p}"
     if CONTRACT_KEY not in meta:
         raise ContractError(f"{what} has no twinlock model contract in its metadata, so twinlock "
                             "cannot know how to feed it or what threshold to use. Export it with "
@@ -145,24 +173,27 @@ def read_contract(path: str | os.PathLike) -> ModelContract:
             default_threshold_key=str(doc.get("default_threshold", DEFAULT_THRESHOLD_KEY)),
             provenance=dict(doc.get("provenance", {})),
             fingerprint=meta.get(FINGERPRINT_KEY, ""), raw=doc)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ContractError(f"{what} has an incomplete twinlock contract (missing or bad field {exc}). "
                             "Export it again.") from None
+    return contract
 
-    graph_inputs = [i for i in model.graph.input
-                    if i.name not in {t.name for t in model.graph.initializer}]
-    by_name = {i.name: i for i in graph_inputs}
-    if contract.input_name not in by_name or len(graph_inputs) != 1:
+
+def _check_contract(p: Path, contract: ModelContract, inputs: list, outputs: dict) -> None:
+    """``inputs``: [(name, dims, is_float)] of the graph's real inputs; ``outputs``: name -> dims."""
+    what = f"The model file {p}"
+    size = contract.image_size
+    by_name = {name: (dims, flt) for name, dims, flt in inputs}
+    if contract.input_name not in by_name or len(inputs) != 1:
         raise ContractError(f"{what} should have exactly one input named '{contract.input_name}', "
-                            f"it has {[i.name for i in graph_inputs]}.")
-    vi = by_name[contract.input_name]
-    dims = _dim_values(vi)
+                            f"it has {[i[0] for i in inputs]}.")
+    dims, is_float = by_name[contract.input_name]
     if len(dims) != 4:
         raise ContractError(f"{what} takes a rank-{len(dims)} input {_fmt_dims(dims)}; twinlock feeds "
                             f"[N, 1, {size}, {size}] images. Export the embedding tower, not a pair head.")
-    if dims[1:] != [1, size, size]:
+    if list(dims[1:]) != [1, size, size]:
         raise ContractError(f"{what} takes input shape {_fmt_dims(dims)}; twinlock needs [N, 1, {size}, {size}].")
-    if vi.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+    if not is_float:
         raise ContractError(f"{what} takes a non-float32 input; twinlock feeds float32.")
     if size != 28:
         raise ContractError(f"{what} expects {size}x{size} images; this twinlock prepares 28x28 only.")
@@ -171,10 +202,12 @@ def read_contract(path: str | os.PathLike) -> ModelContract:
                             "white ink on black only.")
     if contract.metric != "euclidean":
         raise ContractError(f"{what} uses distance metric '{contract.metric}'; twinlock knows 'euclidean'.")
-    outputs = {o.name: o for o in model.graph.output}
     if contract.output_name not in outputs:
         raise ContractError(f"{what} has no output named '{contract.output_name}'.")
-    out_dims = _dim_values(outputs[contract.output_name])
+    out_dims = outputs[contract.output_name]
+    if not (1 <= contract.embedding_dim <= 4096):
+        raise ContractError(f"{what} declares {contract.embedding_dim}-number embeddings; twinlock "
+                            "expects 1 to 4096. Export it again.")
     if len(out_dims) != 2 or (isinstance(out_dims[1], int) and out_dims[1] != contract.embedding_dim):
         raise ContractError(f"{what} gives output {_fmt_dims(out_dims)} but its contract promises "
                             f"[N, {contract.embedding_dim}] embeddings. Export it again.")
@@ -185,19 +218,91 @@ def read_contract(path: str | os.PathLike) -> ModelContract:
     for key, op in contract.thresholds.items():
         try:
             t = float(op["threshold"])
-            ok = math.isfinite(t) and t >= 0
+            ok = math.isfinite(t) and t > 0
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:
             raise ContractError(f"{what} carries a bad calibrated threshold '{key}' ({op!r:.80}); "
-                                "a threshold is a distance >= 0. Export it again.")
+                                "a threshold is a distance > 0. Export it again.")
     if contract.default_threshold_key not in contract.thresholds:
         raise ContractError(f"{what} names default threshold '{contract.default_threshold_key}' "
                             "but carries no such calibrated threshold. Export it again.")
     if not contract.fingerprint:
         raise ContractError(f"{what} has no fingerprint. Export it again with 'twinlock export'.")
-    actual = graph_fingerprint(model)
-    if actual != contract.fingerprint:
-        raise ContractError(f"{what} does not match its own fingerprint: its graph or weights were "
-                            "changed after export. Export it again.")
+
+
+def _fingerprint_mismatch(p: Path) -> ContractError:
+    return ContractError(f"The model file {p} does not match its own fingerprint: its graph or weights "
+                         "were changed after export. Export it again.")
+
+
+def _check_path(p: Path) -> None:
+    what = f"The model file {p}"
+    if not p.exists():
+        raise ContractError(f"{what} does not exist. Check the path, or run 'twinlock doctor' "
+                            "to see which model is configured.")
+    if p.is_dir():
+        raise ContractError(f"{what} is a folder, not an .onnx file.")
+    if not p.is_file():
+        raise ContractError(f"{what} is not a regular file (a device, FIFO or socket).")
+
+
+def read_contract(path: str | os.PathLike) -> ModelContract:
+    """Load the model file at ``path``, validate it against the contract, return the contract.
+
+    Raises :class:`ContractError` (never a protobuf or numpy traceback) for: a missing or
+    unreadable file, a file that is not ONNX or is truncated, a model without a twinlock
+    contract, a contract version newer than this app knows, a wrong input rank/size/type,
+    a fingerprint that does not match the weights. Imports onnx (slow, ~1 s): the runtime
+    uses :func:`read_contract_from_session` instead.
+    """
+    import onnx
+
+    p = Path(path)
+    what = f"The model file {p}"
+    _check_path(p)
+    try:
+        model = onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError, OSError, ...
+        raise ContractError(f"{what} is not a readable ONNX model (it may be truncated or corrupt: "
+                            f"{type(exc).__name__}). Export it again with 'twinlock export'.") from None
+    if len(model.graph.node) == 0 or len(model.graph.input) == 0:
+        raise ContractError(f"{what} holds no graph (empty, truncated or not an ONNX model). "
+                            "Export it again with 'twinlock export'.")
+    meta = {kv.key: kv.value for kv in model.metadata_props}
+    contract = _parse_doc(p, meta)
+    inits = {t.name for t in model.graph.initializer}
+    inputs = [(i.name, _dim_values(i), i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT)
+              for i in model.graph.input if i.name not in inits]
+    outputs = {o.name: _dim_values(o) for o in model.graph.output}
+    _check_contract(p, contract, inputs, outputs)
+    if graph_fingerprint(model) != contract.fingerprint:
+        raise _fingerprint_mismatch(p)
+    return contract
+
+
+def _ort_dims(shape) -> list:
+    return [int(d) if isinstance(d, int) else None for d in (shape or [])]
+
+
+def read_contract_from_session(path: str | os.PathLike, session, data: bytes) -> ModelContract:
+    """The same checks as :func:`read_contract`, from an ONNX Runtime session made from
+    ``data`` (the file's bytes): the contract from ``get_modelmeta().custom_metadata_map``,
+    inputs and outputs from the session, the fingerprint from the bytes
+    (:func:`wire_fingerprint`). Imports onnx only when the bytes are not canonical."""
+    p = Path(path)
+    meta = dict(session.get_modelmeta().custom_metadata_map or {})
+    contract = _parse_doc(p, meta)
+    inputs = [(i.name, _ort_dims(i.shape), i.type == "tensor(float)") for i in session.get_inputs()]
+    outputs = {o.name: _ort_dims(o.shape) for o in session.get_outputs()}
+    _check_contract(p, contract, inputs, outputs)
+    if wire_fingerprint(data) != contract.fingerprint:
+        import onnx
+
+        try:
+            model = onnx.load_model_from_string(data)
+        except Exception:
+            raise _fingerprint_mismatch(p) from None
+        if graph_fingerprint(model) != contract.fingerprint:
+            raise _fingerprint_mismatch(p)
     return contract

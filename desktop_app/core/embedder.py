@@ -4,6 +4,12 @@ Providers are asked for in the order CUDA -> CPU (or CPU only when the user pref
 the provider that is actually active is reported by :attr:`Embedder.provider`. An
 onnxruntime-gpu install on a machine without the CUDA libraries falls back to the CPU
 quietly (ORT's own error line is silenced; the fallback is reported instead).
+
+At load the contract is read through ONNX Runtime's model metadata (``onnx`` is not
+imported: it costs about a second per ``twinlock verify``), and the model must pass a
+probe: ten fixed digit images must give finite embeddings of the size the contract
+promises, and different digits must not land on (nearly) the same point -- a model whose
+output is NaN, constant, or of another size is refused before it can grant anything.
 """
 from __future__ import annotations
 
@@ -12,10 +18,55 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import ContractError, ModelContract, read_contract
+from .contract import ContractError, ModelContract, _check_path, _wire_fields, read_contract_from_session
 from .paths import DEFAULT_MODEL
 
 PROVIDER_NAMES = {"CUDAExecutionProvider": "CUDA", "CPUExecutionProvider": "CPU"}
+MAX_MODEL_BYTES = 1 << 30
+PROBE_DIGITS = "0123456789"
+_PROBES: list = []
+
+
+def probe_images() -> np.ndarray:
+    """Ten fixed 28x28 images of the digits 0-9 (white on black, MNIST-like framing)."""
+    if not _PROBES:
+        import cv2
+
+        out = []
+        for ch in PROBE_DIGITS:
+            big = np.zeros((112, 112), np.uint8)
+            cv2.putText(big, ch, (22, 96), cv2.FONT_HERSHEY_SIMPLEX, 3.2, 255, 12, cv2.LINE_AA)
+            ys, xs = np.nonzero(big)
+            crop = big[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+            h, w = crop.shape
+            sc = 20 / max(h, w)
+            crop = cv2.resize(crop, (max(1, round(w * sc)), max(1, round(h * sc))), interpolation=cv2.INTER_AREA)
+            img = np.zeros((28, 28), np.uint8)
+            h, w = crop.shape
+            y0, x0 = (28 - h) // 2, (28 - w) // 2
+            img[y0:y0 + h, x0:x0 + w] = crop
+            out.append(img)
+        _PROBES.append(np.stack(out))
+    return _PROBES[0]
+
+
+def check_probe_output(emb: np.ndarray, dim: int, threshold: float, what: str) -> None:
+    """Refuse a model whose probe embeddings are non-finite, of the wrong size, or collapsed."""
+    from .metrics import pairwise_distances
+
+    e = np.asarray(emb)
+    if e.ndim != 2 or e.shape != (len(PROBE_DIGITS), dim):
+        raise ContractError(f"{what} gives embeddings of shape {list(e.shape[1:])} but its contract promises "
+                            f"{dim} numbers. Export it again.")
+    if not np.all(np.isfinite(e)):
+        raise ContractError(f"{what} gives non-finite embeddings (NaN or infinity) for plain digit images: "
+                            "it is broken. Export it again; nothing was compared or stored.")
+    d = pairwise_distances(e.astype(np.float32), e.astype(np.float32))
+    off = d[~np.eye(len(e), dtype=bool)]
+    if np.median(off) < threshold or off.min() < 0.1 * threshold:
+        raise ContractError(f"{what} maps different digits to (nearly) the same point (median distance "
+                            f"{np.median(off):.3g}, smallest {off.min():.3g}, threshold {threshold:.3g}): it "
+                            "would accept other symbols as yours. Use another model.")
 
 
 def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
@@ -45,7 +96,22 @@ class Embedder:
         import onnxruntime as ort
 
         self.path = resolve_model_path(model_path)
-        self.contract: ModelContract = read_contract(self.path)
+        what = f"The model file {self.path}"
+        _check_path(self.path)
+        try:
+            size = self.path.stat().st_size
+            if size > MAX_MODEL_BYTES:
+                raise ContractError(f"{what} is {size / 2**30:.1f} GiB: too large for a twinlock model.")
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise ContractError(f"{what} cannot be read ({exc.strerror}).") from None
+        try:
+            top = {f for f, _ in _wire_fields(data)}
+        except ValueError:
+            top = set()
+        if 7 not in top:
+            raise ContractError(f"{what} is not a readable ONNX model (it may be empty, truncated or "
+                                "corrupt). Export it again with 'twinlock export'.")
         so = ort.SessionOptions()
         # one frame at a time is tiny: one thread avoids spinning idle cores, and
         # spinning is off so an idle app uses no CPU.
@@ -57,10 +123,12 @@ class Embedder:
         requested = _requested_providers(preference)
         try:
             ort.set_default_logger_severity(4)
-            self.session = ort.InferenceSession(str(self.path), so, providers=requested)
+            self.session = ort.InferenceSession(data, so, providers=requested)
         except Exception as exc:
-            raise ContractError(f"ONNX Runtime could not load {self.path}: {exc}. "
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise ContractError(f"ONNX Runtime could not load {self.path}: {first}. "
                                 "Export the model again.") from None
+        self.contract: ModelContract = read_contract_from_session(self.path, self.session, data)
         active = self.session.get_providers()
         self.provider = PROVIDER_NAMES.get(active[0], active[0])
         self.fallback_reason = ""
@@ -72,8 +140,14 @@ class Embedder:
         c = self.contract
         self._input = c.input_name
         self._output = c.output_name
-        if warmup:
-            self.embed(np.zeros((1, 1, c.image_size, c.image_size), np.float32))
+        try:
+            probe = self.embed_images(probe_images())
+        except ContractError:
+            raise
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise ContractError(f"{what} fails when it is run ({first}). Export it again.") from None
+        check_probe_output(probe, c.embedding_dim, c.default_threshold, what)
 
     @property
     def fingerprint(self) -> str:

@@ -286,7 +286,7 @@ def process_alive(detail: dict) -> bool:
 class Tx:
     """The lockout and audit operations of one open ``BEGIN IMMEDIATE`` transaction."""
 
-    def __init__(self, store: "Store", con: sqlite3.Connection):
+    def __init__(self, store: Store, con: sqlite3.Connection):
         self.store, self.con = store, con
 
     def lockout(self, name) -> LockoutState:
@@ -662,6 +662,34 @@ class Store:
             cur = con.execute("DELETE FROM refs WHERE id = ? AND profile_id = ?", (int(ref_id), pid))
             if cur.rowcount == 0:
                 raise StoreError(f"Profile '{name}' has no reference {ref_id}.")
+
+    def check_references(self) -> list[str]:
+        """Decode every stored reference image and crop and check every embedding: one line
+        per damaged reference (empty when all are sound)."""
+        bad = []
+        rows = self._q("SELECT r.id, p.name, r.image, r.crop, r.embedding, r.dim FROM refs r "
+                       "JOIN profiles p ON p.id = r.profile_id ORDER BY r.id")
+        for rid, name, image, crop, e, dim in rows:
+            what = f"reference {rid} of profile '{name}'"
+            try:
+                img = _unpng(image)
+                if img.shape != (28, 28) or img.dtype != np.uint8:
+                    bad.append(f"{what}: its 28x28 image is {img.dtype} {list(img.shape)}")
+                    continue
+                if crop is not None:
+                    c = _unpng(crop)
+                    if c.dtype != np.uint8:
+                        bad.append(f"{what}: its crop is not an 8-bit image")
+                        continue
+            except StoreError:
+                bad.append(f"{what}: a stored image cannot be decoded")
+                continue
+            emb = np.frombuffer(e or b"", dtype=np.float32) if len(e or b"") % 4 == 0 else np.zeros(0)
+            if emb.size != dim or emb.size == 0:
+                bad.append(f"{what}: its embedding has the wrong size")
+            elif not np.all(np.isfinite(emb)):
+                bad.append(f"{what}: its embedding is not finite (NaN or infinity)")
+        return bad
 
     def stale_references(self, fingerprint) -> int:
         """How many references were embedded by a model other than ``fingerprint``."""

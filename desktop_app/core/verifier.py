@@ -49,7 +49,7 @@ class Policy:
     change_factor: float = 1.0      # consecutive frames farther apart than this x threshold: a change
 
 
-    def validate(self) -> "Policy":
+    def validate(self) -> Policy:
         for f in fields(self):
             v = getattr(self, f.name)
             if f.name == "save_denied_snapshots":
@@ -91,10 +91,10 @@ class Policy:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict | None) -> "Policy":
+    def from_dict(cls, d: dict | None) -> Policy:
         return cls().updated(d or {})
 
-    def updated(self, d: dict) -> "Policy":
+    def updated(self, d: dict) -> Policy:
         """A copy with the known keys of ``d`` applied (ints kept ints); unknown keys ignored."""
         known = {f.name: f.type for f in fields(self)}
         vals = {}
@@ -118,7 +118,8 @@ class Policy:
         """Seconds of lockout after ``failures`` consecutive denials (0 below lockout_after)."""
         if failures < self.lockout_after:
             return 0.0
-        return float(min(self.lockout_max_s, self.lockout_base_s * self.lockout_factor ** (failures - self.lockout_after)))
+        grown = self.lockout_base_s * self.lockout_factor ** min(failures - self.lockout_after, 64)
+        return float(min(self.lockout_max_s, grown))
 
 
 # The bounds the settings dialog allows; an imported or stored profile must stay inside them.
@@ -325,7 +326,7 @@ class Verifier:
                 continue
             if process_alive(det) and now - t0 < STALE_PENDING_S:
                 continue
-            lock, delay = self._new_lock(lock, lock.failures + 1, now)
+            lock, _ = self._new_lock(lock, lock.failures + 1, now)
             det = {**det, "reason": "the attempt never finished (its process ended or was killed): "
                                     "counted as a failure", "failures": lock.failures}
             tx.finish_row(rid, ABANDONED, detail=det)
@@ -556,6 +557,13 @@ class Verifier:
         self.references = self.store.reference_embeddings(self.profile, self.embedder.fingerprint)
 
 
-__all__ = ["Policy", "AttemptState", "Verifier", "resolve_policy", "frame_distances", "FINAL_STATES",
-           "compare_text",
-           "StoreError"]
+__all__ = [
+    "FINAL_STATES",
+    "AttemptState",
+    "Policy",
+    "StoreError",
+    "Verifier",
+    "compare_text",
+    "frame_distances",
+    "resolve_policy",
+]
