@@ -68,12 +68,13 @@ def close_pairs(emb: np.ndarray, threshold: float, block: int = 2048,
     n = e.shape[0]
     sq = np.einsum("ij,ij->i", e, e)
     t2 = float(threshold) ** 2
+    tol = 1e-5 * float(sq.max(initial=0.0)) + 1e-6
     out_i, out_j, out_d = [], [], []
     for s in range(0, n, block):
         a = e[s:s + block]
         rest = e[s:]                                        # upper triangle: columns from s on
         d2 = sq[s:s + block, None] + sq[None, s:] - 2.0 * (a @ rest.T)
-        ii, jj = np.nonzero(d2 <= t2 + 1e-6)
+        ii, jj = np.nonzero(d2 <= t2 + tol)                 # slack for float32 rounding; confirmed below
         keep = jj > ii                                      # j > i within the block's own rows
         ii, jj = ii[keep], jj[keep]
         if ii.size:
