@@ -145,3 +145,97 @@ def on_modal(action, delay=30):
 
     QTimer.singleShot(delay, poll)
     return seen
+
+
+# --- soak: the real window on a looping video, attempts back to back ------------------------
+def soak_video(path: Path, per_digit: int = 24, size=(320, 240)) -> Path:
+    """A video that alternates an enrolled 3, another digit (7) and blank paper, so that a
+    soak's back-to-back attempts are granted, denied and see frames without a symbol."""
+    frames = (digit_frames(3, per_digit, seed=300, size=size) + digit_frames(7, per_digit, seed=700, size=size)
+              + [render_frame(None, seed=900 + i, size=size) for i in range(4)])
+    return write_video(path, frames)
+
+
+def rss_mib() -> float | None:
+    """This process's resident memory (Linux /proc; None elsewhere)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def singleton_refcounts() -> dict:
+    import gc
+    import sys
+
+    gc.collect()
+    return {"True": sys.getrefcount(True), "False": sys.getrefcount(False), "None": sys.getrefcount(None)}
+
+
+class SoakDriver:
+    """Keeps unlock attempts running back to back on a MainWindow through its own slots
+    (start_attempt after every attempt_finished) and counts what the window processed:
+    every frame the capture worker delivered to the window (on_frame ran for it: preprocess
+    in the worker, embed + verifier in on_frame during an attempt) and every outcome."""
+
+    def __init__(self, win):
+        from collections import Counter
+
+        from PySide6.QtCore import QTimer
+
+        self.win = win
+        self.frames = 0
+        self.frames_embedded = 0
+        self.outcomes = Counter()
+        self.running = False
+        self._single_shot = QTimer.singleShot
+        win.capture.frame.connect(self._on_frame)
+        win.attempt_finished.connect(self._on_finished)
+
+    def _on_frame(self, fr, result) -> None:
+        self.frames += 1
+
+    def _on_finished(self, st) -> None:
+        self.outcomes[st.state] += 1
+        self.frames_embedded += st.frames_used
+        if self.running:
+            self._single_shot(0, self._next)
+
+    def _next(self) -> None:
+        if self.running and not self.win.attempt_active:
+            self.win.start_attempt()
+
+    def start(self) -> None:
+        self.running = True
+        self._next()
+
+    def stop(self) -> None:
+        self.running = False
+        self.win.cancel_attempt()
+
+    def run_until(self, app, done, samples: list | None = None, sample_every: int = 1000) -> None:
+        """Process events until ``done(self)``; every ``sample_every`` frames append
+        (frames, seconds, RSS MiB) to ``samples``. Restarts the attempt loop if it stalled
+        (e.g. a dropped final state), so the soak measures the pipeline, not a race."""
+        import time
+
+        from PySide6.QtCore import QEventLoop
+
+        wait = QEventLoop.ProcessEventsFlag.WaitForMoreEvents     # the window's 200 ms timer wakes it
+        t0 = time.monotonic()
+        next_sample = 0
+        last_frames, last_change = -1, t0
+        while not done(self):
+            app.processEvents(wait)
+            if self.frames != last_frames:
+                last_frames, last_change = self.frames, time.monotonic()
+            elif time.monotonic() - last_change > 30:
+                raise AssertionError(f"no frame reached the window for 30 s (after {self.frames} frames)")
+            if self.running and not self.win.attempt_active:
+                self._next()
+            if samples is not None and self.frames >= next_sample:
+                samples.append((self.frames, time.monotonic() - t0, rss_mib()))
+                next_sample += sample_every

@@ -3,7 +3,10 @@ there (pure function, thread-safe) and hands (frame, preprocess result) to the G
 a signal. The GUI thread never waits on the camera.
 
 When the GUI is busy, frames are dropped rather than queued (only one frame is ever in
-flight), so the picture stays live and memory stays flat.
+flight), so the picture stays live and memory stays flat. A source that is not paced in
+real time (a video read as fast as possible: the soak test and benchmark) can ask the
+worker to wait for the GUI instead (``drop_frames=False``), so every frame it reads is
+processed and none is decoded in vain.
 """
 from __future__ import annotations
 
@@ -23,10 +26,11 @@ class CaptureWorker(QObject):
     ended = Signal()                    # a finite source (video, images) ran out
     fps = Signal(float)
 
-    def __init__(self, opener, preprocess_config=None):
+    def __init__(self, opener, preprocess_config=None, drop_frames: bool = True):
         super().__init__()
         self._opener = opener
         self._cfg = preprocess_config
+        self._drop = drop_frames
         self._stop = threading.Event()
         self._in_flight = threading.BoundedSemaphore(1)
         self.source = None
@@ -67,8 +71,13 @@ class CaptureWorker(QObject):
                 if fr is None:
                     self.ended.emit()
                     return
-                if not self._in_flight.acquire(blocking=False):
-                    continue                    # the GUI is behind: drop this frame
+                if self._drop:
+                    if not self._in_flight.acquire(blocking=False):
+                        continue                # the GUI is behind: drop this frame
+                else:
+                    while not self._in_flight.acquire(timeout=0.1):
+                        if self._stop.is_set():
+                            return              # (the finally closes the source)
                 result = preprocess(fr.image, self._cfg)
                 self.frame.emit(fr, result)
                 shown += 1
@@ -100,10 +109,10 @@ class Capture(QObject):
         self.description = ""
         self.running = False
 
-    def start(self, opener, preprocess_config=None) -> None:
+    def start(self, opener, preprocess_config=None, drop_frames: bool = True) -> None:
         self.stop()
         th = QThread()
-        wk = CaptureWorker(opener, preprocess_config)
+        wk = CaptureWorker(opener, preprocess_config, drop_frames)
         wk.moveToThread(th)
         th.started.connect(wk.run)
         wk.frame.connect(self._on_frame)

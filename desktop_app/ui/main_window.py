@@ -28,20 +28,35 @@ def fmt_countdown(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def attempts_left_text(left) -> str:
+    """"2 attempts left before a lockout" (core Policy.attempts_left), "" when denials never lock."""
+    if left is None:
+        return ""
+    if left <= 0:
+        return "locked out"
+    return f"{left} attempt{'s' if left != 1 else ''} left before a lockout"
+
+
 def describe_state(st, profile: str) -> tuple[str, str, str]:
-    """(banner state, big text, detail) for a core AttemptState."""
+    """(banner state, big text, detail) for a core AttemptState. The words are the core's
+    (its reason says what the frames showed; compare_text never rounds to a lie)."""
+    from desktop_app.core.verifier import compare_text
+
     s = st.state
+    left = attempts_left_text(getattr(st, "attempts_left", None))
     if s == "locked":
         return ("locked", f"LOCKED OUT {fmt_countdown(st.lockout_remaining_s)}",
                 st.reason or "Too many failed attempts. Wait for the countdown.")
     if s == "granted":
-        d = "" if st.best_distance is None else f"distance {st.best_distance:.3f} ≤ threshold {st.threshold:.3f}"
+        d = "" if st.best_distance is None else compare_text(st.best_distance, st.threshold)
         return ("granted", f"GRANTED — {profile}", d)
     if s == "denied":
-        d = st.reason or ""
+        parts = [st.reason] if st.reason else []
         if st.best_distance is not None:
-            d = (d + " · " if d else "") + f"best distance {st.best_distance:.3f} > threshold {st.threshold:.3f}"
-        return ("denied", "DENIED", d)
+            parts.append("best " + compare_text(st.best_distance, st.threshold))
+        if left and "locked out" not in (st.reason or ""):
+            parts.append(left)
+        return ("denied", "DENIED", " · ".join(parts))
     if s == "cancelled":
         return ("waiting", "CANCELLED", "Press Space to try again.")
     if s == "no_symbol":
@@ -50,8 +65,10 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
                 + ("" if st.final else f" · {st.time_left_s:.0f} s left"))
     if s == "checking":
         return ("checking", f"CHECKING  {st.matches} of {st.k}",
-                f"{st.matches} matching of the last {st.n} frames needed {st.k} · {st.time_left_s:.0f} s left")
-    return ("checking", "SHOW YOUR SYMBOL", f"inside the dashed box · {st.time_left_s:.0f} s left")
+                f"{st.matches} of {st.frames_used} frame{'s' if st.frames_used != 1 else ''} matched; "
+                f"{st.k} of {st.n} needed · {st.time_left_s:.0f} s left")
+    return ("checking", "SHOW YOUR SYMBOL", f"inside the dashed box · {st.time_left_s:.0f} s left"
+            + (f" · {left}" if left else ""))
 
 
 class MainWindow(QMainWindow):
@@ -69,6 +86,9 @@ class MainWindow(QMainWindow):
         self._last_result = None
         self._grant_process: QProcess | None = None
         self.camera_error = ""                  # why there is no camera picture, "" when fine
+        # a video file plays at its own frame rate; False reads it as fast as this window
+        # takes the frames (every frame processed: the soak test and benchmarks/bench_soak.py)
+        self.video_realtime = True
         self.setWindowTitle("twinlock")
         self.capture = Capture(self)
         self.capture.frame.connect(self.on_frame)
@@ -250,11 +270,13 @@ class MainWindow(QMainWindow):
         self.camera_status.setText(f"camera: opening {spec}…")
         self.frame_view.set_message(f"Opening {'video ' if is_file else 'camera '}{spec}…")
 
+        realtime = is_file and self.video_realtime
+
         def opener():
-            return open_source(spec, resolution=resolution, loop=is_file, realtime=is_file)
+            return open_source(spec, resolution=resolution, loop=is_file, realtime=realtime)
 
         self.camera_error = ""
-        self.capture.start(opener)
+        self.capture.start(opener, drop_frames=not is_file or realtime)
 
     def restart_camera(self) -> None:
         self.start_camera()
@@ -361,6 +383,7 @@ class MainWindow(QMainWindow):
         self.attempt_active = not st.final and st.state != "locked"
         self.match_bar.setRange(0, max(1, st.k))
         self.time_bar.setRange(0, max(1, int(round(v.policy.time_limit_s))))
+        self.time_bar.setFormat("%v s")
         self.show_attempt_state(st)
 
     def cancel_attempt(self, reason: str = "cancelled") -> None:
@@ -375,7 +398,10 @@ class MainWindow(QMainWindow):
         self.banner.set_state(state, big, detail)
         self.distance_bar.set_values(st.distance if st.distance is not None else st.best_distance, st.threshold)
         self.match_bar.setValue(min(st.matches, self.match_bar.maximum()))
-        self.time_bar.setValue(max(0, int(round(st.time_left_s))))
+        if st.final or st.state == "locked":
+            self.idle_time_bar()
+        else:
+            self.time_bar.setValue(max(0, int(round(st.time_left_s))))
         self.state_shown.emit(state)
         if st.final or st.state == "locked":
             was_active = self.attempt_active
@@ -421,16 +447,25 @@ class MainWindow(QMainWindow):
         if remaining > 0:
             self.banner.set_state("locked", f"LOCKED OUT {fmt_countdown(remaining)}",
                                   "Too many failed attempts. Wait for the countdown.")
+            self.match_bar.setValue(0)
+            self.idle_time_bar()
             self.state_shown.emit("locked")
             return
         if self.camera_error:
             self.show_no_camera()
             return
-        self.banner.set_state("waiting", "READY",
-                              detail or f"Press Space to unlock as “{name}”, then show your symbol.")
+        left = attempts_left_text(v.policy.attempts_left(self.ctx.store.lockout(name).failures))
+        text = detail or f"Press Space to unlock as “{name}”, then show your symbol."
+        self.banner.set_state("waiting", "READY", text + (f" · {left}" if left else ""))
         self.distance_bar.set_values(None, v.policy.threshold)
         self.match_bar.setValue(0)
+        self.idle_time_bar()
         self.state_shown.emit("waiting")
+
+    def idle_time_bar(self) -> None:
+        """Outside an attempt there is no time running: the bar says so (never a stale value)."""
+        self.time_bar.setValue(0)
+        self.time_bar.setFormat("— (no attempt running)")
 
     def run_grant_command(self) -> None:
         cmd = (self.ctx.store.get_setting("command_on_grant", "") or "").strip()
@@ -578,7 +613,8 @@ class MainWindow(QMainWindow):
                 self.ctx.load_model()
             self.refresh_status()
             if dlg.camera_changed:
-                self.ctx.camera_spec = None
+                if dlg.picker.spec() != dlg.camera_before:     # a new source (stored): use it
+                    self.ctx.camera_spec = None
                 self.start_camera()
             self.show_ready()
 
