@@ -256,6 +256,9 @@ class SummaryPage(QWizardPage):
         self.table = QTableWidget()
         self.table.setObjectName("distanceTable")
         lay.addWidget(self.table, 1)
+        from .identify_dialog import StrengthPanel      # issue 13: symbol strength (core verdict)
+        self.strength = StrengthPanel(ctx)
+        lay.addWidget(self.strength)
 
     def threshold_for(self, profile: str) -> float:
         from desktop_app.core.store import StoreError
@@ -295,6 +298,7 @@ class SummaryPage(QWizardPage):
                 self.table.setItem(i, j, cell)
             self.table.verticalHeaderItem(i).setIcon(QIcon(to_pixmap(items[i].image)))
         self.table.resizeColumnsToContents()
+        self.strength.assess(wiz.profile_page.profile(), self.embeddings)
 
     def validatePage(self) -> bool:
         return self.wizard().save()
@@ -323,6 +327,8 @@ class EnrollWizard(QWizard):
         items = self.capture_page.items
         name = self.profile_page.profile()
         srcs = {("camera" if c.source == "camera" else "files") for c in items}
+        if not self.summary_page.strength.allow_save(self):    # below the policy level, no override
+            return False
         try:
             self.ctx.store.add_references(
                 name, np.stack([c.image for c in items]), [c.crop for c in items],
@@ -331,6 +337,7 @@ class EnrollWizard(QWizard):
         except (StoreError, ValueError) as exc:
             QMessageBox.critical(self, "Could not save", f"Nothing was saved: {exc}")
             return False
+        self.summary_page.strength.record(name)             # audits an override
         self.saved_profile = name
         return True
 

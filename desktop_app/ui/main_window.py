@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
         self._action(p, "&Import profile…", self.import_profile, None, "actionImportProfile")
         t = mb.addMenu("&Tools")
         self._action(t, "&Calibrate threshold…", self.open_calibration, "Ctrl+T", "actionCalibrate")
+        self._action(t, "&Identify…", self.open_identify, "Ctrl+I", "actionIdentify")
         self._action(t, "Export a new &model…", self.open_export, "Ctrl+M", "actionExport")
         self._action(t, "&Audit log…", self.open_audit, "Ctrl+L", "actionAudit")
         self._action(t, "&Settings…", self.open_settings, "Ctrl+,", "actionSettings")
@@ -580,6 +581,15 @@ class MainWindow(QMainWindow):
         dlg.exec()
         self.invalidate_verifier()
         self.show_ready()
+
+    def open_identify(self) -> None:
+        if self.ctx.embedder is None:
+            QMessageBox.warning(self, "No model", f"Identifying needs a usable model.\n\n{self.ctx.model_error}")
+            return
+        from .identify_dialog import IdentifyDialog
+
+        dlg = IdentifyDialog(self.ctx, self.capture, self)
+        dlg.exec()
 
     def open_export(self) -> None:
         if not self._admin("change the model"):
