@@ -5,6 +5,8 @@ an environment variable, then the platform's user directory (platformdirs).
 
 - ``TWINLOCK_HOME``   user data folder (database, settings, installed models)
 - ``TWINLOCK_DB``     the SQLite enrollment/audit database
+- ``TWINLOCK_CONFIG`` the config file that keeps the data folder chosen in the app
+  (default: the platform's user config folder, see :mod:`desktop_app.core.config`)
 - ``TWINLOCK_MODEL``  the ONNX model to use instead of the configured/shipped one
 - ``TWINLOCK_DATA_DIR`` the MNIST folder used by training/evaluation/calibration
 """
@@ -34,13 +36,26 @@ def data_home(override: str | os.PathLike | None = None) -> Path:
     return p
 
 
+DB_NAME = "twinlock.sqlite3"
+
+
 def database_path(override: str | os.PathLike | None = None) -> Path:
+    """The database, decided here for the app and the CLI alike: ``override`` (--db) >
+    ``$TWINLOCK_DB`` > ``$TWINLOCK_HOME``/twinlock.sqlite3 > the data folder chosen in the
+    app (core.config) > the platform's user data folder. A damaged config file raises
+    core.config.ConfigError (a StoreError) with what to do."""
     if override:
         return Path(override)
     env = os.environ.get("TWINLOCK_DB")
     if env:
         return Path(env)
-    return data_home() / "twinlock.sqlite3"
+    if not os.environ.get("TWINLOCK_HOME"):
+        from . import config
+
+        folder = config.data_folder()
+        if folder is not None:
+            return folder / DB_NAME
+    return data_home() / DB_NAME
 
 
 def mnist_dir(override: str | os.PathLike | None = None) -> Path:

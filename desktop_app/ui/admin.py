@@ -1,6 +1,7 @@
-"""The admin passphrase gate: once a passphrase is set, enrolling, removing a profile,
-calibrating, changing the model or the settings asks for it. The check itself is
-core ``passphrase.verify_passphrase`` (scrypt, constant time)."""
+"""The admin passphrase gate: once a passphrase is set, enrolling, removing, exporting or
+importing a profile, calibrating, changing the model or the settings asks for it. The check
+itself is core ``passphrase.verify_passphrase`` (scrypt, constant time); every wrong
+passphrase is audited ("passphrase_failed", as the CLI does)."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox,
@@ -12,9 +13,11 @@ MAX_TRIES = 3
 
 
 class PassphraseDialog(QDialog):
-    def __init__(self, ctx, action: str, parent=None):
+    def __init__(self, ctx, action: str, parent=None, profile: str | None = None):
         super().__init__(parent)
         self.ctx = ctx
+        self.action = action
+        self.profile = profile
         self.tries = 0
         self.setWindowTitle("Admin passphrase")
         lay = QVBoxLayout(self)
@@ -46,6 +49,11 @@ class PassphraseDialog(QDialog):
             return
         self.tries += 1
         self.edit.clear()
+        try:
+            self.ctx.store.log_attempt(self.profile, "passphrase_failed",
+                                       detail={"action": self.action, "via": "app", "try": self.tries})
+        except Exception:       # an audit that cannot be written must not open the gate
+            pass
         if self.tries >= MAX_TRIES:
             self.error.setText("Wrong passphrase. Giving up after 3 tries.")
             self.reject()
@@ -53,9 +61,9 @@ class PassphraseDialog(QDialog):
             self.error.setText(f"Wrong passphrase ({MAX_TRIES - self.tries} tries left).")
 
 
-def require_admin(parent, ctx, action: str) -> bool:
+def require_admin(parent, ctx, action: str, profile: str | None = None) -> bool:
     """True when no passphrase is set, or the user typed the right one."""
     if not ctx.admin_required():
         return True
-    dlg = PassphraseDialog(ctx, action, parent)
+    dlg = PassphraseDialog(ctx, action, parent, profile)
     return dlg.exec() == QDialog.DialogCode.Accepted

@@ -39,19 +39,39 @@ def create_window(args, app=None):
     from .context import AppContext
     from .main_window import MainWindow
 
+    from desktop_app.core.instance import AlreadyRunning, InstanceLock
+    from desktop_app.core.paths import database_path
+
+    from .settings_dialog import migrate_qsettings_data_folder
+
     camera = args.camera if args.camera is not None else args.video
-    db = args.db
-    if db is None and not os.environ.get("TWINLOCK_DB") and not os.environ.get("TWINLOCK_HOME"):
-        from .settings_dialog import configured_data_folder
-        folder = configured_data_folder()
-        if folder:
-            from pathlib import Path
-            db = str(Path(folder) / "twinlock.sqlite3")
+    try:
+        migrate_qsettings_data_folder()
+        # one decision for the app and the CLI: --db > $TWINLOCK_DB > $TWINLOCK_HOME > the data
+        # folder chosen in Settings (core.config) > the user data folder
+        db = database_path(args.db)
+    except StoreError as exc:
+        QMessageBox.critical(None, "twinlock: cannot find the database", str(exc))
+        return None, None
+    lock = InstanceLock(db)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(f"twinlock-app: {exc}", file=sys.stderr)
+        QMessageBox.warning(None, "twinlock is already running", str(exc))
+        return None, None
+    except OSError as exc:
+        QMessageBox.critical(None, "twinlock: cannot open the database",
+                             f"Cannot create {lock.path} ({exc.strerror or exc}). Choose a data folder you can "
+                             "write to (--db PATH, or Tools ▸ Settings in a working start).")
+        return None, None
     try:
         ctx = AppContext.open(db=db, model=args.model, camera=camera)
     except StoreError as exc:
+        lock.release()
         QMessageBox.critical(None, "twinlock: cannot open the database", str(exc))
         return None, None
+    ctx.extra["instance_lock"] = lock
     win = MainWindow(ctx)
     return ctx, win
 

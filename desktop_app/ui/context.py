@@ -85,3 +85,6 @@ class AppContext:
             self.store.close()
         except Exception:
             pass
+        lock = self.extra.pop("instance_lock", None)      # core.instance.InstanceLock (the app's)
+        if lock is not None:
+            lock.release()

@@ -488,8 +488,8 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Ran: {cmd}", 5000)
 
     # --- other screens ------------------------------------------------------------------
-    def _admin(self, action: str) -> bool:
-        return require_admin(self, self.ctx, action)
+    def _admin(self, action: str, profile: str | None = None) -> bool:
+        return require_admin(self, self.ctx, action, profile)
 
     def open_enrollment(self) -> None:
         if self.ctx.embedder is None:
@@ -530,8 +530,24 @@ class MainWindow(QMainWindow):
         self.refresh_profiles()
 
     def export_profile(self, path: str | None = None) -> None:
+        """The export holds the reference images (the symbol itself): admin passphrase,
+        refused while the profile is locked out, audited (as `twinlock profiles export`)."""
+        import math
+
         name = self.current_profile()
         if not name:
+            QMessageBox.information(self, "Export profile", "There is no profile to export.")
+            return
+        store = self.ctx.store
+        rem = store.lockout(name).remaining()
+        if rem > 0:
+            store.log_attempt(name, "export_refused", detail={"reason": "the profile is locked out",
+                                                             "lockout_remaining_s": round(rem, 1), "via": "app"})
+            QMessageBox.warning(self, "Export profile",
+                                f"“{name}” is locked out for {math.ceil(rem)} s after repeated denials: it cannot "
+                                "be exported until the lockout ends. (This was audited.)")
+            return
+        if not self._admin(f"export the profile “{name}” (the file holds your symbol's images)", name):
             return
         if not path:
             path, _ = QFileDialog.getSaveFileName(self, "Export profile", f"{name}.twinlock.json",
@@ -539,11 +555,18 @@ class MainWindow(QMainWindow):
         if not path:
             return
         from desktop_app.core.store import StoreError
+        dest = Path(path)
+        if dest.is_dir():
+            QMessageBox.critical(self, "Export profile", f"{dest} is a folder: choose a file name. Nothing was written.")
+            return
         try:
-            out = self.ctx.store.export_profile(name, path)
-            self.statusBar().showMessage(f"Exported “{name}” to {out}", 6000)
+            out = store.export_profile(name, dest)
         except (StoreError, OSError) as exc:
-            QMessageBox.critical(self, "Export profile", str(exc))
+            QMessageBox.critical(self, "Export profile", f"Nothing was written: {exc}")
+            return
+        store.log_attempt(name, "profile_exported", detail={"file": str(Path(out).resolve()), "via": "app",
+                                                           "references": store.get_profile(name).n_references})
+        self.statusBar().showMessage(f"Exported “{name}” to {out}", 6000)
 
     def import_profile(self, path: str | None = None) -> None:
         if not self._admin("import a profile"):

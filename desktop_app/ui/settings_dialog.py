@@ -27,9 +27,24 @@ def qsettings() -> QSettings:
 
 
 def configured_data_folder() -> str | None:
-    """The data folder chosen in the settings (kept outside the database, which lives in it)."""
-    v = qsettings().value(DATA_FOLDER_KEY, "")
-    return str(v) if v else None
+    """The data folder chosen in the settings. It is kept outside the database (which lives
+    in it), in core.config's file, so the CLI (``twinlock verify`` behind pam_exec) reads
+    the same database as the app. ConfigError (a StoreError) for a damaged config file."""
+    from desktop_app.core import config
+
+    f = config.data_folder()
+    return str(f) if f else None
+
+
+def migrate_qsettings_data_folder() -> None:
+    """Older versions kept the data folder in QSettings only: move it to core.config once."""
+    from desktop_app.core import config
+
+    old = qsettings().value(DATA_FOLDER_KEY, "")
+    if old and config.data_folder() is None:
+        config.set_data_folder(str(old))
+    if old:
+        qsettings().remove(DATA_FOLDER_KEY)
 
 
 class NewPassphraseDialog(QDialog):
@@ -86,9 +101,20 @@ class SettingsDialog(QDialog):
 
         cam = QGroupBox("Camera")
         cl = QVBoxLayout(cam)
-        self.camera_before = st.get_setting("camera", DEFAULTS.get("camera", 0))
+        stored_camera = st.get_setting("camera", DEFAULTS.get("camera", 0))
+        session = getattr(ctx, "camera_spec", None)       # --video / --camera / File ▸ Choose camera
+        # the picker shows the source in use now (a video is never shown as "camera 0")
+        self.camera_before = session if session is not None else stored_camera
         self.picker = CameraPicker(self.camera_before)
         cl.addWidget(self.picker)
+        if session is not None and session != stored_camera:
+            self.session_note = QLabel(f"In use now: {session} (chosen for this session). "
+                                       f"At the next start without --video/--camera: {stored_camera}.")
+        else:
+            self.session_note = QLabel("")
+        self.session_note.setObjectName("cameraInUse")
+        self.session_note.setWordWrap(True)
+        cl.addWidget(self.session_note)
         rrow = QHBoxLayout()
         rrow.addWidget(QLabel("Resolution:"))
         self.resolution = QComboBox()
@@ -121,7 +147,12 @@ class SettingsDialog(QDialog):
         data = QGroupBox("Data folder")
         dl = QVBoxLayout(data)
         drow = QHBoxLayout()
-        self.data_edit = QLineEdit(configured_data_folder() or "")
+        try:
+            self.data_before = configured_data_folder() or ""
+        except ValueError as exc:              # a damaged config file: say so, offer to fix it
+            self.data_before = ""
+            self._config_problem = str(exc)
+        self.data_edit = QLineEdit(self.data_before)
         self.data_edit.setObjectName("dataFolder")
         self.data_edit.setPlaceholderText(os.environ.get("TWINLOCK_HOME") or "default user data folder")
         drow.addWidget(self.data_edit, 1)
@@ -129,8 +160,10 @@ class SettingsDialog(QDialog):
         b.clicked.connect(self._browse_data)
         drow.addWidget(b)
         dl.addLayout(drow)
-        note = QLabel(f"In use now: {ctx.store.path}\nA new folder takes effect at the next start "
-                      "(the database there is created empty, or reused).")
+        note = QLabel(f"In use now: {ctx.store.path}\nA new folder takes effect at the next start of the "
+                      "app and at once for the twinlock command line (the database there is created empty, "
+                      "or reused). $TWINLOCK_DB, $TWINLOCK_HOME and --db override it."
+                      + (f"\n{self._config_problem}" if getattr(self, "_config_problem", "") else ""))
         note.setWordWrap(True)
         dl.addWidget(note)
         left.addWidget(data)
@@ -278,17 +311,34 @@ class SettingsDialog(QDialog):
         cam = self.picker.spec()
         res = self.resolution.currentData()
         prov = self.provider.currentData()
-        st.set_setting("policy", pol)
-        st.set_setting("save_denied_snapshots", self.snapshots.isChecked())
-        st.set_setting("camera", cam)
-        st.set_setting("resolution", res)
-        st.set_setting("provider", prov)
-        st.set_setting("command_on_grant", self.command.text().strip())
-        if self.passphrase_action and self.passphrase_action[0] == "set":
-            self.ctx.set_passphrase(self.passphrase_action[1])
-        elif self.passphrase_action and self.passphrase_action[0] == "remove":
+        if folder != self.data_before:
+            from desktop_app.core import config
+            try:
+                config.set_data_folder(folder or None)   # first: nothing else is saved if it fails
+            except config.ConfigError as exc:
+                self.error.setText(f"Not saved: {exc}")
+                return
+        old = {k: st.get_setting(k, None) for k in ("policy", "save_denied_snapshots", "camera", "resolution",
+                                                    "provider", "command_on_grant")}
+        new = {"policy": pol, "save_denied_snapshots": self.snapshots.isChecked(), "resolution": res,
+               "provider": prov, "command_on_grant": self.command.text().strip()}
+        if cam != self.camera_before:          # only a camera the user picked here is stored
+            new["camera"] = cam
+        for k, v in new.items():
+            st.set_setting(k, v)
+        changed = {k: {"old": old[k], "new": v} for k, v in new.items() if old[k] != v}
+        if folder != self.data_before:
+            changed["data_folder"] = {"old": self.data_before or None, "new": folder or None}
+        if changed:
+            st.log_attempt(None, "settings_changed", detail={"changed": changed, "via": "app"})
+        act = self.passphrase_action
+        if act and act[0] == "set":
+            had = self.ctx.admin_required()
+            self.ctx.set_passphrase(act[1])
+            st.log_attempt(None, "passphrase_changed" if had else "passphrase_set", detail={"via": "app"})
+        elif act and act[0] == "remove":
             self.ctx.set_passphrase(None)
-        qsettings().setValue(DATA_FOLDER_KEY, folder)
+            st.log_attempt(None, "passphrase_removed", detail={"via": "app"})
         self.provider_changed = prov != self.provider_before
         self.camera_changed = cam != self.camera_before or list(res) != list(self.resolution_before)
         self.accept()

@@ -1,0 +1,211 @@
+"""Admin actions in the app: one database for the app and the CLI (chosen in Settings, kept
+in core.config), every admin action gated and audited, profile export guarded, one app
+window per database."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ui_support import ctx, enroll_from_video, isolated_qsettings, on_modal, ui_model, videos  # noqa: F401
+
+from desktop_app.core.instance import AlreadyRunning, InstanceLock
+from desktop_app.ui.main_window import MainWindow
+from desktop_app.ui.settings_dialog import SettingsDialog
+
+import pytest
+
+
+def twinlock_cli() -> list[str]:
+    exe = Path(sys.executable).with_name("twinlock")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "desktop_app.cli.main"]
+
+
+def decisions(store, decision):
+    return store.audit(decision=decision, limit=1000)
+
+
+def test_data_folder_chosen_in_the_app_is_followed_by_the_cli(qtbot, tmp_path, monkeypatch, isolated_qsettings,
+                                                               ui_model, videos):
+    """Settings ▸ Data folder writes core.config in the platform config dir; the app's next
+    start and the real `twinlock profiles list` (same HOME / XDG_CONFIG_HOME, no --db) both
+    open the database there."""
+    from desktop_app.core.config import config_path
+    from desktop_app.ui.app import build_parser, create_window
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWINLOCK_")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"))
+    for k in [k for k in os.environ if k.startswith("TWINLOCK_")]:
+        monkeypatch.delenv(k)
+    for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(k, env[k])
+    assert config_path() == home / ".config" / "twinlock" / "config.json"
+
+    # first start: the default user data folder
+    args = build_parser().parse_args(["--video", str(videos["three"]), "--model", str(ui_model)])
+    c, win = create_window(args)
+    qtbot.addWidget(win)
+    assert c.store.path == home / ".local/share/twinlock/twinlock.sqlite3"
+    dlg = SettingsDialog(c, win)
+    qtbot.addWidget(dlg)
+    chosen = tmp_path / "my data"
+    dlg.data_edit.setText(str(chosen))
+    dlg.save()
+    assert dlg.result() == 1, dlg.error.text()
+    assert config_path().is_file() and str(chosen) in config_path().read_text()
+    changed = decisions(c.store, "settings_changed")
+    assert changed and changed[0].detail["changed"]["data_folder"]["new"] == str(chosen)
+    win.close()
+    c.close()
+
+    # the next start opens the database in the chosen folder; a profile enrolled there ...
+    c, win = create_window(args)
+    qtbot.addWidget(win)
+    assert c.store.path == chosen / "twinlock.sqlite3"
+    enroll_from_video(c, videos["three"], "zoe", count=2)
+    win.close()
+    c.close()
+    # ... is what the command line sees, with no --db and no TWINLOCK_* variable
+    out = subprocess.run(twinlock_cli() + ["profiles", "list"], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "zoe" in out.stdout
+    doctor = subprocess.run(twinlock_cli() + ["profiles", "show", "zoe"], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert doctor.returncode == 0, doctor.stderr
+
+    # a damaged config file: one clear message, no traceback
+    config_path().write_text("{not json")
+    out = subprocess.run(twinlock_cli() + ["profiles", "list"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 4 and "config file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_settings_and_passphrase_changes_are_audited(qtbot, ctx):
+    dlg = SettingsDialog(ctx)
+    qtbot.addWidget(dlg)
+    dlg.k.setValue(3)
+    dlg.n.setValue(4)
+    dlg.command.setText("true")
+    dlg.passphrase_action = ("set", "open sesame 1")
+    dlg.save()
+    assert dlg.result() == 1, dlg.error.text()
+    ch = decisions(ctx.store, "settings_changed")[0].detail["changed"]
+    assert ch["policy"]["new"]["k"] == 3 and ch["command_on_grant"] == {"old": None, "new": "true"}
+    assert "admin_passphrase" not in ch                       # never the hash in the log
+    assert len(decisions(ctx.store, "passphrase_set")) == 1
+
+    dlg = SettingsDialog(ctx)
+    qtbot.addWidget(dlg)
+    dlg.passphrase_action = ("set", "open sesame 2")
+    dlg.save()
+    assert len(decisions(ctx.store, "passphrase_changed")) == 1
+    assert len(decisions(ctx.store, "settings_changed")) == 1    # nothing else changed: no entry
+    assert ctx.check_passphrase("open sesame 2")
+
+
+def test_failed_passphrase_attempts_are_audited(qtbot, ctx):
+    from desktop_app.ui.admin import require_admin
+
+    ctx.set_passphrase("open sesame")
+
+    def two_wrong(w):
+        for _ in range(2):
+            w.edit.setText("nope")
+            w._check()
+        w.reject()
+
+    on_modal(two_wrong)
+    assert not require_admin(None, ctx, "change the settings")
+    failed = decisions(ctx.store, "passphrase_failed")
+    assert len(failed) == 2 and failed[0].detail["action"] == "change the settings"
+    assert "nope" not in str(failed[0].detail)
+
+
+def test_profile_export_needs_the_passphrase_is_refused_while_locked_and_audited(qtbot, ctx, tmp_path, videos):
+    enroll_from_video(ctx, videos["three"], "alice", count=2)
+    ctx.set_passphrase("open sesame")
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    dest = tmp_path / "alice.json"
+
+    def wrong(w):
+        w.edit.setText("guess")
+        w._check()
+        w.reject()
+
+    on_modal(wrong)
+    win.export_profile(str(dest))
+    assert not dest.exists()
+    assert decisions(ctx.store, "passphrase_failed")[0].profile == "alice"
+    assert not decisions(ctx.store, "profile_exported")
+
+    def right(w):
+        w.edit.setText("open sesame")
+        w._check()
+
+    on_modal(right)
+    win.export_profile(str(dest))
+    assert dest.is_file() and "alice" in dest.read_text()
+    ex = decisions(ctx.store, "profile_exported")
+    assert len(ex) == 1 and ex[0].profile == "alice" and ex[0].detail["file"] == str(dest.resolve())
+
+    # locked out: refused before any passphrase is asked, audited, nothing written
+    import time
+
+    from desktop_app.core.store import LockoutState
+    ctx.store.set_lockout("alice", LockoutState(5, time.time() + 60))
+    assert ctx.store.lockout("alice").remaining() > 0
+    seen = on_modal(lambda w: w.accept())
+    dest2 = tmp_path / "again.json"
+    win.export_profile(str(dest2))
+    assert seen == ["QMessageBox"]               # the refusal, not the passphrase dialog
+    assert not dest2.exists()
+    refused = decisions(ctx.store, "export_refused")
+    assert len(refused) == 1 and refused[0].detail["reason"] == "the profile is locked out"
+    win.close()
+
+
+def test_second_app_on_the_same_database_says_so_and_exits(qtbot, tmp_path, ui_model, videos, isolated_qsettings):
+    from desktop_app.ui.app import build_parser, create_window
+
+    db = tmp_path / "one.sqlite3"
+    args = build_parser().parse_args(["--video", str(videos["three"]), "--model", str(ui_model), "--db", str(db)])
+    c1, w1 = create_window(args)
+    qtbot.addWidget(w1)
+    texts = []
+    seen = on_modal(lambda w: (texts.append(w.text()), w.accept()))
+    c2, w2 = create_window(args)
+    assert (c2, w2) == (None, None)
+    assert seen == ["QMessageBox"] and "already running on the database" in texts[0] and str(db) in texts[0]
+    assert str(os.getpid()) in texts[0]
+
+    # the command line is not blocked by the app's lock: a concurrent CLI on the same database works
+    out = subprocess.run(twinlock_cli() + ["profiles", "list", "--db", str(db)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    # another database: a second window is fine; closing the first frees its database
+    w1.close()
+    c1.close()
+    c3, w3 = create_window(args)
+    assert c3 is not None
+    qtbot.addWidget(w3)
+    w3.close()
+    c3.close()
+
+
+def test_instance_lock_is_freed_when_the_holder_dies(tmp_path):
+    db = tmp_path / "x.sqlite3"
+    code = ("import sys, time; from desktop_app.core.instance import InstanceLock; "
+            f"InstanceLock({str(db)!r}).acquire(); print('held', flush=True); time.sleep(60)")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        with pytest.raises(AlreadyRunning, match=f"process {p.pid}"):
+            InstanceLock(db).acquire()
+    finally:
+        p.kill()
+        p.wait(10)
+    with InstanceLock(db) as lock:                # a crashed holder leaves no stale lock
+        assert lock.held
