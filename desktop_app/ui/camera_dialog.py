@@ -46,6 +46,9 @@ class CameraPicker(QWidget):
         self.cam_status = QLabel("Looking for webcams…")
         self.path_edit = QLineEdit()
         self.path_edit.setObjectName("videoPath")
+        self.path_edit.setPlaceholderText("a video file or a folder of images")
+        # typing a path chooses the file option (it was ignored unless its radio was clicked)
+        self.path_edit.textEdited.connect(lambda *_: self.file_radio.setChecked(True))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         lay.addWidget(self.webcam_radio, 0, 0)
@@ -76,7 +79,7 @@ class CameraPicker(QWidget):
         if not cams:
             self.cam_status.setText("No webcam found. Connect one, or choose a video file.")
             if keep is not None:
-                self.cam_combo.addItem(f"camera {keep} (not responding)", keep)
+                self.cam_combo.addItem(f"camera {keep} (not found)", keep)
         else:
             self.cam_status.setText(f"{len(cams)} webcam(s) found.")
             i = self.cam_combo.findData(keep)
