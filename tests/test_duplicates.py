@@ -105,6 +105,10 @@ def test_components_and_groups():
     assert [g.members for g in groups] == [[0, 2, 5], [1, 3]]
     assert groups[0].max_distance == pytest.approx(0.15, abs=1e-6)
     assert find_duplicates(np.zeros((0, 4), np.float32), 0.1) == []
+    # a chain of merely similar images: grouped around a leader, or all together with chain=True
+    line = np.array([[0, 0], [0.15, 0], [0.3, 0], [0.45, 0]], np.float32)
+    assert [g.members for g in find_duplicates(line, 0.2)] == [[0, 1, 2]]
+    assert [g.members for g in find_duplicates(line, 0.2, chain=True)] == [[0, 1, 2, 3]]
 
 
 def test_contact_sheet_layout():

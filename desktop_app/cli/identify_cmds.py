@@ -104,7 +104,8 @@ def _image_files(folder: Path) -> list[Path]:
 def cmd_duplicates(args) -> int:
     from tqdm import tqdm
 
-    from desktop_app.core.duplicates import contact_sheet, default_threshold, find_duplicates
+    from desktop_app.core.duplicates import (DEFAULT_PIXEL_THRESHOLD, contact_sheet, default_threshold,
+                                             find_duplicates)
     from desktop_app.core.paths import atomic_write_bytes
     from desktop_app.core.preprocess import load_image, prepare_image
 
@@ -119,7 +120,8 @@ def cmd_duplicates(args) -> int:
     if args.threshold is not None and not (np.isfinite(args.threshold) and args.threshold > 0):
         raise SetupError("--threshold must be a positive number")
     if not (np.isfinite(args.pixel_threshold) and args.pixel_threshold > 0):
-        raise SetupError("--pixel-threshold must be a positive number (0.15 is the default)")
+        raise SetupError("--pixel-threshold must be a positive number (the default is "
+                         f"{DEFAULT_PIXEL_THRESHOLD})")
     _, emb = _open(args)
     thr = args.threshold if args.threshold is not None else default_threshold(emb.contract)
     images, kept, skipped = [], [], []
@@ -212,6 +214,8 @@ def profile_strength_lines(store, emb, name: str) -> None:
 
 
 def register(sub) -> None:
+    from desktop_app.core.duplicates import DEFAULT_PIXEL_THRESHOLD
+
     p = sub.add_parser("identify", help="say which symbol an image shows (nearest labelled gallery images)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--gallery", metavar="FOLDER", help="labelled images FOLDER/<label>/* (default: the "
@@ -227,8 +231,9 @@ def register(sub) -> None:
     p.add_argument("folder", metavar="FOLDER")
     p.add_argument("--threshold", type=float, default=None,
                    help="embedding distance for near-duplicates (default: 0.5 x the model's default threshold)")
-    p.add_argument("--pixel-threshold", type=float, default=0.15,
-                   help="distance of the 28x28 model-form images for near-duplicates (0..1.41, default 0.15)")
+    p.add_argument("--pixel-threshold", type=float, default=DEFAULT_PIXEL_THRESHOLD,
+                   help="distance of the 28x28 model-form images for near-duplicates (0..1.41, default "
+                        f"{DEFAULT_PIXEL_THRESHOLD})")
     p.add_argument("--sheet", metavar="DIR", help="write a contact sheet PNG of each group into DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)

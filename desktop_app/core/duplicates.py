@@ -14,8 +14,9 @@ drawings apart; the embedding keeps two different symbols with similar pixels ap
 The search runs on the image descriptors: exact radius neighbours, squared distances from
 matrix products, block by block over the upper triangle only (memory bounded by ``block``
 rows), first in a 48-dimensional principal-component projection (distances there are never
-larger, so no pair is missed) and then confirmed in full. Groups are the connected
-components of the near-duplicate pairs (vectorised union-find).
+larger, so no pair is missed) and then confirmed in full. Groups form around leaders (each
+member a near-duplicate of its group's leader), or optionally as the connected components of
+the near-duplicate pairs (vectorised union-find), which chain merely similar images together.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import numpy as np
 # defaults: the embedding radius as a fraction of the model's default (verification)
 # threshold, and the image-descriptor radius (unit vectors: 0 = identical, 1.41 = unrelated)
 DEFAULT_FRACTION = 0.5
-DEFAULT_PIXEL_THRESHOLD = 0.15
+DEFAULT_PIXEL_THRESHOLD = 0.12
 SEARCH_DIM = 48
 
 
@@ -118,11 +119,15 @@ class DuplicateGroup:
 
 
 def find_duplicates(emb: np.ndarray, threshold: float, images=None,
-                    pixel_threshold: float = DEFAULT_PIXEL_THRESHOLD, block: int = 2048) -> list[DuplicateGroup]:
+                    pixel_threshold: float = DEFAULT_PIXEL_THRESHOLD, block: int = 2048,
+                    chain: bool = False) -> list[DuplicateGroup]:
     """Groups (two or more members) of near-duplicates, largest first.
 
     ``emb`` [N,D] model embeddings; ``images`` [N,28,28] their model-form images (without
-    them, the embedding distance alone decides). ``max_distance`` is the embedding distance."""
+    them, the embedding distance alone decides). Groups are formed around leaders
+    (:func:`leader_groups`), or with ``chain`` as connected components (a chain of near
+    duplicates is one group). ``max_distance``: the largest embedding distance to the leader
+    (with ``chain``: of a near-duplicate pair in the group)."""
     emb = np.asarray(emb, np.float32)
     n = int(emb.shape[0])
     if images is not None:
@@ -134,15 +139,48 @@ def find_duplicates(emb: np.ndarray, threshold: float, images=None,
         i, j, d = i[keep], j[keep], d[keep]
     else:
         i, j, d = close_pairs(emb, threshold, block)
-    root = components(n, i, j)
-    groups: dict[int, list[int]] = {}
-    for k in np.flatnonzero(np.bincount(root, minlength=n)[root] > 1):
-        groups.setdefault(int(root[k]), []).append(int(k))
-    worst: dict[int, float] = {}
-    for a, dist in zip(root[i], d):
-        worst[int(a)] = max(worst.get(int(a), 0.0), float(dist))
-    out = [DuplicateGroup(m, worst.get(r, 0.0)) for r, m in groups.items()]
+    if chain:
+        root = components(n, i, j)
+        groups: dict[int, list[int]] = {}
+        for k in np.flatnonzero(np.bincount(root, minlength=n)[root] > 1):
+            groups.setdefault(int(root[k]), []).append(int(k))
+        worst: dict[int, float] = {}
+        for a, dist in zip(root[i], d):
+            worst[int(a)] = max(worst.get(int(a), 0.0), float(dist))
+        out = [DuplicateGroup(m, worst.get(r, 0.0)) for r, m in groups.items()]
+    else:
+        out = leader_groups(n, i, j, d)
     out.sort(key=lambda g: (-len(g.members), g.members[0]))
+    return out
+
+
+def leader_groups(n: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> list[DuplicateGroup]:
+    """Groups around leaders: the image with the most near-duplicates and those of them not yet
+    grouped, then the next, ... Every member is a near-duplicate of its group's leader, so
+    long chains of merely similar images (MNIST's many plain 1s) do not merge into one group."""
+    if len(i) == 0:
+        return []
+    src = np.concatenate([i, j])
+    dst = np.concatenate([j, i])
+    dist = np.concatenate([d, d])
+    order = np.argsort(src, kind="stable")
+    src, dst, dist = src[order], dst[order], dist[order]
+    start = np.searchsorted(src, np.arange(n + 1))
+    degree = np.diff(start)
+    assigned = np.zeros(n, bool)
+    out = []
+    for node in np.lexsort((np.arange(n), -degree)):
+        if degree[node] == 0:
+            break
+        if assigned[node]:
+            continue
+        nb, nd = dst[start[node]:start[node + 1]], dist[start[node]:start[node + 1]]
+        free = ~assigned[nb]
+        if not free.any():
+            continue
+        members = np.concatenate([[node], nb[free]])
+        assigned[members] = True
+        out.append(DuplicateGroup(sorted(int(m) for m in members), float(nd[free].max())))
     return out
 
 
