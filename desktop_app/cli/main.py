@@ -32,8 +32,8 @@ class SetupError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # usage errors exit 4, not argparse's 2 (2 means "no symbol")
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_SETUP, f"{self.prog}: error: {message}\n")
+        # one line: what is wrong, and where the usage is
+        self.exit(EXIT_SETUP, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         from desktop_app.core.threads import limit_blas_threads
         limit_blas_threads(1)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()           # a closed pipe is reported here, not at interpreter exit
+        return code
     except SetupError as exc:
         print(f"twinlock: {exc}", file=sys.stderr)
         return EXIT_SETUP

@@ -340,13 +340,18 @@ def cmd_verify(args) -> int:
         if sig is not None:
             old[sig] = signal.signal(sig, on_signal)
     interrupted = None
+    src.open()                      # a source that cannot be opened is an error before any attempt
     try:
         try:
             st = ver.start_attempt()
             if not st.final:
                 with src:
                     while True:
-                        f = src.read()
+                        try:
+                            f = src.read()
+                        except Exception:
+                            ver.finish(reason="the source failed")     # recorded, never left pending
+                            raise
                         if f is None:
                             st = ver.finish(reason="end of input")
                             break
@@ -356,6 +361,8 @@ def cmd_verify(args) -> int:
                             print(f"frame {f.index}: {st.state}{extra} {st.reason}", file=sys.stderr)
                         if st.final:
                             break
+            else:
+                src.close()
         except (_Interrupted, KeyboardInterrupt) as exc:
             interrupted = getattr(exc, "signum", signal.SIGINT)
             # further signals must not cut the recording of this one short

@@ -258,6 +258,7 @@ class Verifier:
         self.overrides = dict(overrides or {})
         self._pending_id = None
         self.references = store.reference_embeddings(self.profile, embedder.fingerprint)
+        self._check_references()
         self._active = False
         self._started = False
         self._attempts_left_now = None
@@ -555,6 +556,15 @@ class Verifier:
     def reload_references(self) -> None:
         """Read the profile's references again (after an enrollment or a model switch)."""
         self.references = self.store.reference_embeddings(self.profile, self.embedder.fingerprint)
+        self._check_references()
+
+    def _check_references(self) -> None:
+        r = np.asarray(self.references)
+        dim = int(getattr(self.embedder, "dim", r.shape[-1]))
+        if r.ndim != 2 or r.shape[1] != dim or not np.all(np.isfinite(r)):
+            raise StoreError(f"Profile '{self.profile}' holds references the model cannot be compared with "
+                             f"({r.shape[-1] if r.ndim == 2 else '?'} numbers each, the model gives {dim}, or "
+                             "not finite). Re-enroll it, or re-import a good export.")
 
 
 __all__ = [
