@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ui_support import (ctx, digit_frames, enroll_from_video, isolated_qsettings, ui_model,  # noqa: F401
-                        videos)
+from ui_support import (ctx, digit_frames, enroll_from_video, isolated_qsettings, on_modal,  # noqa: F401
+                        ui_model, videos)
 
 from desktop_app.core import calibration, metrics
 from desktop_app.ui.calibration_dialog import CalibrationDialog, describe_point
@@ -50,8 +50,16 @@ def test_calibration_dialog_computes_and_applies(qtbot, ctx, videos, sample_file
     assert dlg.rates.eer.at(0).x() == pytest.approx(et) and dlg.rates.eer.at(0).y() == pytest.approx(e)
     assert dlg.det.curve.count() > 0 and dlg.det.point.count() == 1
 
-    # preset: target FAR 1e-2 -> the core's recommendation; 16 impostors cannot support it
-    dlg.preset_buttons[0].click()
+    # presets the 16 impostor comparisons cannot support are disabled, with the reason
+    for b, f in zip(dlg.preset_buttons, (1e-2, 1e-3, 1e-4)):
+        assert not b.isEnabled()
+        assert f"needs at least {int(np.ceil(3 / f)):,} impostor comparisons" in b.toolTip()
+        assert "these samples have 16" in b.toolTip()
+    assert dlg.preset_note.isVisible() if dlg.isVisible() else True
+    assert "needs at least 300 impostor comparisons" in dlg.preset_note.text()
+
+    # the core's recommendation, chosen programmatically, is flagged as unsupported
+    dlg.choose_far(1e-2)
     rec = calibration.recommend(dlg.data, 1e-2)
     assert dlg.threshold == pytest.approx(rec["threshold"])
     assert "target FAR 0.01" in dlg.point_label.text()
@@ -65,13 +73,19 @@ def test_calibration_dialog_computes_and_applies(qtbot, ctx, videos, sample_file
     op = metrics.operating_point(g, i, dlg.threshold)
     assert f"FRR {op.frr * 100:.2f}%" in dlg.point_label.text() or op.frr == 0
 
-    dlg.preset_buttons[1].click()
-    chosen = dlg.threshold
+    # a threshold stricter than the model default is applied without a question, audited
+    default = ctx.embedder.contract.default_threshold
+    chosen = float(min(default * 0.9, np.median(g)))
+    dlg.set_threshold(chosen, None)
+    seen = on_modal(lambda w: w.reject())
     dlg.apply_button.click()
+    assert seen == []
+    seen.cancel()
     assert ctx.store.get_profile("alice").threshold == pytest.approx(chosen)
     entry = ctx.store.audit(profile="alice", decision="threshold_set")[0]
     assert entry.threshold == pytest.approx(chosen)
-    assert entry.detail["target_far"] == 1e-3 and entry.detail["impostor"] == 16
+    assert entry.detail["impostor"] == 16 and entry.detail["genuine"] == 8
+    assert entry.detail["looser_than_default"] is False
     assert "now uses threshold" in dlg.current_label.text()
 
     dlg.reset_button.click()
@@ -147,3 +161,83 @@ def test_labelled_folder_with_progress_and_a_bad_folder(qtbot, ctx, videos, tmp_
     assert "labelled folder" in dlg.data.source
     assert dlg.data.impostor.size > dlg.data.genuine.size > 0
     assert dlg.compute_button.isEnabled() and not dlg.cancel_button.isEnabled()
+
+
+def test_a_looser_threshold_is_applied_only_after_a_confirmation_in_words(qtbot, ctx, videos, sample_files):
+    """The issue's case: few impostors, a threshold at the edge of the impostor distances,
+    looser than the model default. Apply asks, in words; No leaves it; Yes applies and
+    audits the counts behind it."""
+    enroll_from_video(ctx, videos["three"], "dora", count=5)
+    dlg = CalibrationDialog(ctx, "dora")
+    qtbot.addWidget(dlg)
+    dlg.mode.setCurrentIndex(1)
+    dlg.genuine_files, dlg.impostor_files = sample_files
+    dlg.compute_button.click()
+    qtbot.waitUntil(lambda: dlg.data is not None, timeout=15000)
+    default = ctx.embedder.contract.default_threshold
+    loose = float(min(dlg.data.impostor.min() * 0.999, dlg._hi))
+    loose = max(loose, default * 1.2)
+    dlg.set_threshold(loose, None)
+    risk = calibration.threshold_risk(loose, dlg.data.genuine, dlg.data.impostor, default)
+    assert risk.looser_than_default and risk.needs_confirmation
+    texts = []
+
+    def say_no(w):
+        texts.append(w.text())
+        w.button(w.StandardButton.No).click()
+
+    on_modal(say_no)
+    dlg.apply_button.click()
+    assert texts and "looser than the model's calibrated default" in texts[0]
+    assert f"{risk.words}" in texts[0] and "other symbols may be accepted" in texts[0]
+    assert ctx.store.get_profile("dora").threshold is None          # No: nothing changed
+    assert not ctx.store.audit(profile="dora", decision="threshold_set")
+    assert "Not applied" in dlg.source_label.text()
+
+    on_modal(lambda w: w.button(w.StandardButton.Yes).click())
+    dlg.apply_button.click()
+    assert ctx.store.get_profile("dora").threshold == pytest.approx(loose)
+    e = ctx.store.audit(profile="dora", decision="threshold_set")[0]
+    assert e.detail["confirmed"] is True and e.detail["looser_than_default"] is True
+    assert e.detail["impostor"] == 16 and e.detail["false_accepts"] == risk.false_accepts
+    assert e.detail["far_upper_95"] == pytest.approx(risk.far_upper, rel=1e-3)
+    assert e.detail["words"] == risk.words
+
+
+def test_rule_of_three_words():
+    assert calibration.one_in_words(3 / 26) == "about 1 in 9"
+    assert calibration.far_upper_bound(0, 26) == pytest.approx(3 / 26)
+    assert calibration.far_upper_bound(1, 26) > 1 / 26
+    assert calibration.one_in_words(1 / 1234) == "about 1 in 1,200"
+    ok, why = calibration.preset_support(26, 1e-2)
+    assert not ok and "300" in why and "26" in why
+    assert calibration.preset_support(3000, 1e-3) == (True, "")
+    r = calibration.threshold_risk(0.5, [0.1, 0.2], [0.6, 0.7], default_threshold=0.8, target_far=None)
+    assert not r.needs_confirmation
+    r = calibration.threshold_risk(0.5, [0.1, 0.2], [0.6, 0.7], default_threshold=0.8, target_far=1e-3)
+    assert r.unsupported and r.needs_confirmation
+
+
+def test_dialog_fits_1280x800_with_help_and_live_camera(qtbot, ctx, videos):
+    from desktop_app.core.camera import open_source
+    from desktop_app.ui.capture import Capture
+
+    enroll_from_video(ctx, videos["three"], "emil", count=2)
+    cap = Capture()
+    dlg = CalibrationDialog(ctx, "emil", cap)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    hint = dlg.minimumSizeHint()
+    assert hint.width() <= 1280 - 20 and hint.height() <= 800 - 60, hint
+    assert dlg.width() <= 1280 - 20 and dlg.height() <= 800 - 60, dlg.size()
+    for w in (dlg.apply_button, dlg.det, dlg.reset_button):        # nothing off-screen
+        r = w.geometry()
+        pos = w.mapTo(dlg, r.topLeft() - r.topLeft())
+        assert pos.x() + w.width() <= dlg.width() and pos.y() + w.height() <= dlg.height()
+    help_ = dlg.live_help
+    assert help_.wordWrap() and help_.height() >= help_.heightForWidth(help_.width())   # not cut
+    assert not dlg.preview.has_frame()
+    cap.start(lambda: open_source(str(videos["three"]), loop=True, realtime=True))
+    qtbot.waitUntil(dlg.preview.has_frame, timeout=5000)    # the live camera is shown while recording
+    cap.shutdown()
+    dlg.close()

@@ -128,14 +128,29 @@ def enroll_from_video(ctx, video: Path, profile: str, count: int = 5) -> int:
                                     create=not ctx.store.has_profile(profile), source="test")
 
 
-def on_modal(action, delay=30):
-    """Run ``action(dialog)`` on the next modal dialog (exec() blocks the test)."""
+class _Seen(list):
+    """The names of the modal dialogs handled; cancel() stops waiting for one."""
+    cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def on_modal(action, delay=30, give_up_ms=20000):
+    """Run ``action(dialog)`` on the next modal dialog (exec() blocks the test). Stops
+    polling after ``give_up_ms`` or cancel(), so a dialog that never came cannot be
+    answered in a later test."""
+    import time
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    seen = []
+    seen = _Seen()
+    end = time.monotonic() + give_up_ms / 1000.0
 
     def poll():
+        if seen.cancelled or time.monotonic() > end:
+            return
         w = QApplication.activeModalWidget()
         if w is None:
             QTimer.singleShot(delay, poll)

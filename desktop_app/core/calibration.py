@@ -203,3 +203,93 @@ def reset_threshold(store, profile) -> None:
     old = store.get_profile(profile).threshold
     store.set_threshold(profile, None)
     store.log_attempt(profile, "threshold_reset", detail={"old": old})
+
+
+# --------------------------------------------------------------------------- loosening rule
+# A threshold is a promise about other people's symbols. Calibration must never loosen the
+# lock quietly: a threshold looser than the model's calibrated default, or a target FAR the
+# impostor count cannot support, is applied only after the user confirmed it in words.
+
+def far_upper_bound(false_accepts: int, impostor: int) -> float:
+    """The FAR these samples cannot rule out (95%): by the rule of three 3/n when no impostor
+    was accepted, else the upper end of the Wilson interval."""
+    n = int(impostor)
+    if n <= 0:
+        return 1.0
+    if int(false_accepts) == 0:
+        return min(1.0, 3.0 / n)
+    return metrics.wilson_interval(int(false_accepts), n)[1]
+
+
+def one_in_words(rate: float) -> str:
+    """0.115 -> "about 1 in 9"; 1.0 -> "every"; tiny -> "about 1 in 1,000,000"."""
+    if rate >= 0.75:
+        return "nearly every"
+    if rate <= 0:
+        return "no"
+    n = 1.0 / rate
+    if n < 20:
+        k = int(round(n))
+    else:
+        mag = 10 ** max(0, int(np.floor(np.log10(n))) - 1)     # two significant figures
+        k = int(round(n / mag) * mag)
+    return f"about 1 in {k:,}"
+
+
+def preset_support(impostor: int, target_far: float) -> tuple[bool, str]:
+    """Whether a target-FAR preset can be offered for ``impostor`` comparisons, and why not."""
+    need = int(np.ceil(3.0 / float(target_far)))
+    if metrics.supports_far(int(impostor), float(target_far)):
+        return True, ""
+    return False, (f"FAR {target_far:g} needs at least {need:,} impostor comparisons (rule of three); "
+                   f"these samples have {int(impostor):,}. Record or load more impostor samples.")
+
+
+@dataclass
+class ThresholdRisk:
+    threshold: float
+    default_threshold: float | None
+    looser_than_default: bool
+    unsupported: bool            # a target FAR was asked for that the impostor count cannot support
+    false_accepts: int
+    impostor: int
+    genuine: int
+    far_upper: float
+    words: str                   # "about 1 in 9 other symbols may be accepted"
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.looser_than_default or self.unsupported
+
+    def message(self) -> str:
+        """What the confirmation says, in words first and numbers after."""
+        parts = []
+        if self.looser_than_default:
+            parts.append(f"This threshold ({self.threshold:.3f}) is looser than the model's calibrated default "
+                         f"({self.default_threshold:.3f}): it accepts symbols farther from yours.")
+        if self.unsupported:
+            parts.append(f"{self.impostor:,} impostor comparisons are too few to support the chosen FAR.")
+        parts.append(f"On these samples {self.words}: {self.false_accepts:,} of {self.impostor:,} impostor "
+                     f"comparisons were accepted, and with {self.impostor:,} the rate may be as high as "
+                     f"{100 * self.far_upper:.1f}% (95%).")
+        return " ".join(parts)
+
+    def as_detail(self) -> dict:
+        return {"default_threshold": self.default_threshold, "looser_than_default": self.looser_than_default,
+                "unsupported": self.unsupported, "false_accepts": self.false_accepts, "impostor": self.impostor,
+                "genuine": self.genuine, "far_upper_95": round(self.far_upper, 6), "words": self.words}
+
+
+def threshold_risk(threshold: float, genuine, impostor, default_threshold: float | None,
+                   target_far: float | None = None) -> ThresholdRisk:
+    """The rule: is ``threshold`` looser than the model's calibrated default, or is a target
+    FAR claimed that the impostor count cannot support (rule of three)? With the words a
+    confirmation must say ("about 1 in 9 other symbols may be accepted")."""
+    op = metrics.operating_point(genuine, impostor, float(threshold))
+    upper = far_upper_bound(op.false_accepts, op.impostor)
+    looser = default_threshold is not None and float(threshold) > float(default_threshold) + 1e-12
+    unsupported = target_far is not None and not metrics.supports_far(op.impostor, float(target_far))
+    words = f"{one_in_words(upper)} other symbols may be accepted"
+    return ThresholdRisk(float(threshold), None if default_threshold is None else float(default_threshold),
+                         bool(looser), bool(unsupported), int(op.false_accepts), int(op.impostor),
+                         int(op.genuine), float(upper), words)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QGr
 from desktop_app.core import metrics
 
 from .charts import DetChart, HistogramChart, RateChart
+from .widgets import FrameView
 from .workers import Job
 
 PRESETS = (1e-2, 1e-3, 1e-4)
@@ -108,13 +109,25 @@ class CalibrationDialog(QDialog):
         self.live_counts.setObjectName("liveCounts")
         clear = QPushButton("Clear")
         clear.clicked.connect(self.clear_live)
+        # the live camera, so you see what is being recorded (ROI green when a symbol is found)
+        self.preview = FrameView()
+        self.preview.setObjectName("livePreview")
+        self.preview.setMinimumSize(240, 180)
+        self.preview.setFixedHeight(180)
+        self.preview.set_message("No camera picture yet.")
+        ll.addRow(self.preview)
         ll.addRow(self.rec_gen)
         ll.addRow(self.rec_imp)
-        ll.addRow(self.live_counts)
-        ll.addRow(clear)
-        ll.addRow(QLabel("Genuine: show your enrolled symbol, varied a little.\n"
-                         "Impostor: show other symbols and digits.\n"
-                         f"{LIVE_RATE_HZ:g} frames per second are taken."))
+        row_c = QHBoxLayout()
+        row_c.addWidget(self.live_counts, 1)
+        row_c.addWidget(clear)
+        ll.addRow(row_c)
+        self.live_help = QLabel("Genuine: show your enrolled symbol, varied a little. "
+                                "Impostor: show other symbols and digits. "
+                                f"{LIVE_RATE_HZ:g} frames per second are taken.")
+        self.live_help.setObjectName("liveHelp")
+        self.live_help.setWordWrap(True)
+        ll.addRow(self.live_help)
         self.stack.addWidget(live)
 
         files = QWidget()
@@ -183,6 +196,7 @@ class CalibrationDialog(QDialog):
         self.rates = RateChart()
         self.det = DetChart()
         for c in (self.hist, self.rates, self.det):
+            c.setMinimumSize(280, 220)        # three charts + the samples fit a 1280×800 screen
             charts.addWidget(c)
         top.addWidget(charts, 1)
         outer.addLayout(top, 1)
@@ -205,6 +219,11 @@ class CalibrationDialog(QDialog):
         self.slider.valueChanged.connect(self._slider_moved)
         prow.addWidget(self.slider, 1)
         tl.addLayout(prow)
+        self.preset_note = QLabel("")
+        self.preset_note.setObjectName("presetNote")
+        self.preset_note.setWordWrap(True)
+        self.preset_note.setVisible(False)
+        tl.addWidget(self.preset_note)
         self.point_label = QLabel("Compute the distances first.")
         self.point_label.setObjectName("pointLabel")
         self.point_label.setWordWrap(True)
@@ -233,10 +252,24 @@ class CalibrationDialog(QDialog):
         brow.addWidget(close)
         tl.addLayout(brow)
         outer.addWidget(thr)
-        self.resize(1280, 760)
+        self._fit_screen()
+
+    def _fit_screen(self) -> None:
+        """Start at a size that fits the screen (1280×800 included) with the title bar."""
+        from PySide6.QtGui import QGuiApplication
+
+        scr = self.screen() or QGuiApplication.primaryScreen()
+        avail = scr.availableGeometry() if scr is not None else None
+        w, h = 1240, 720
+        if avail is not None:
+            w, h = min(w, avail.width() - 40), min(h, avail.height() - 60)
+        hint = self.minimumSizeHint()
+        self.resize(max(w, min(hint.width(), 1240)), max(h, min(hint.height(), 720)))
 
     # --- samples ----------------------------------------------------------------------
     def on_frame(self, fr, result) -> None:
+        if self.mode.currentIndex() == 0:
+            self.preview.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok)
         if not result.ok:
             return
         now = time.monotonic()
@@ -371,15 +404,31 @@ class CalibrationDialog(QDialog):
         self._lo, self._hi = max(1e-4, 0.9 * lo), max(hi * 1.02, 2e-4)
         self._enable_threshold(True)
         # start at the profile's current threshold when it lies in range, else at FAR 1e-3
+        # when the samples support it, else at the current threshold moved into range
         cur = self.current_threshold()
         if cur is not None and self._lo <= cur <= self._hi:
             self.set_threshold(cur, None)
-        else:
+        elif self.preset_buttons[PRESETS.index(1e-3)].isEnabled():
             self.choose_far(1e-3)
+        else:
+            self.set_threshold(min(max(cur if cur is not None else self._lo, self._lo), self._hi), None)
 
     def _enable_threshold(self, on: bool) -> None:
-        for b in self.preset_buttons:
-            b.setEnabled(on)
+        """Presets only where the impostor count supports them (core preset_support): a
+        disabled one says why in its tooltip and under the buttons."""
+        from desktop_app.core.calibration import preset_support
+
+        reasons = []
+        for f, b in zip(PRESETS, self.preset_buttons):
+            ok, why = (True, "") if self.data is None else preset_support(self.data.impostor.size, f)
+            b.setEnabled(on and ok)
+            b.setToolTip(why or f"the threshold at which FAR {f:g} is expected")
+            if on and not ok:
+                reasons.append(why)
+        self.preset_note.setText("Disabled presets: " + " ".join(reasons[:1]) +
+                                 (f" (and {len(reasons) - 1} stricter)" if len(reasons) > 1 else "")
+                                 if reasons else "")
+        self.preset_note.setVisible(bool(reasons))
         self.slider.setEnabled(on)
         self.apply_button.setEnabled(on)
 
@@ -444,13 +493,28 @@ class CalibrationDialog(QDialog):
         from desktop_app.core.calibration import CalibrationError, apply_threshold
         from desktop_app.core.store import StoreError
 
+        from desktop_app.core.calibration import threshold_risk
+
         if self.data is None or self.threshold is None:
             return
         op = self.op
+        default = None if self.ctx.embedder is None else float(self.ctx.embedder.contract.default_threshold)
+        risk = threshold_risk(self.threshold, self.data.genuine, self.data.impostor, default, self.target_far)
         detail = {"far": op.far, "frr": op.frr, "genuine": op.genuine, "impostor": op.impostor,
                   "false_accepts": op.false_accepts, "false_rejects": op.false_rejects,
                   "target_far": self.target_far,
-                  "supported": bool(self.target_far is None or metrics.supports_far(op.impostor, self.target_far))}
+                  "supported": bool(self.target_far is None or metrics.supports_far(op.impostor, self.target_far)),
+                  **risk.as_detail()}
+        if risk.needs_confirmation:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Loosen the lock?",
+                              risk.message() + "\n\nApply this threshold anyway?",
+                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+            box.setDefaultButton(QMessageBox.StandardButton.No)
+            box.setObjectName("confirmLooser")
+            if box.exec() != QMessageBox.StandardButton.Yes:
+                self.source_label.setText("Not applied: the threshold stays as it was.")
+                return
+            detail["confirmed"] = True
         try:
             apply_threshold(self.ctx.store, self.profile, self.threshold, source=self.data.source, detail=detail)
         except (CalibrationError, StoreError, ValueError) as exc:
