@@ -93,9 +93,17 @@ def test_without_torch_the_dialog_says_how_to_install_it(qtbot, ctx, monkeypatch
     monkeypatch.setattr(export_dialog, "torch_available", lambda: False)
     dlg = ExportDialog(ctx)
     qtbot.addWidget(dlg)
-    assert 'pip install -e ".[train]"' in dlg.torch_label.text()
+    import shlex
+    import sys
+
+    hint = dlg.torch_label.text()
+    assert f"{shlex.quote(sys.executable)} -m pip install -e" in hint and "[train]" in hint   # the venv's pip
     assert not dlg.ckpt_radio.isEnabled() and not dlg.train_radio.isEnabled()
     assert dlg.onnx_radio.isChecked()
+    # the Browse… buttons of the disabled options are disabled too; the chosen one's is not
+    from PySide6.QtWidgets import QPushButton
+    browse = {b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton) if b.objectName().startswith("browse")}
+    assert browse == {"browseCheckpoint": False, "browseData": False, "browseOnnx": True}
     # an already exported model that breaks the contract: a clear message, nothing switched
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")
@@ -112,3 +120,22 @@ def test_progress_lines_are_understood():
     assert progress_of(" 7%|▋ | 7/100") == (7, 100, "")
     assert progress_of("epoch 3/12: loss 0.1054  train acc 98.14%") == (3, 12, "training: epoch 3 of 12")
     assert progress_of("parity ok: max |torch - onnxruntime| = 1.2e-07") is None
+
+
+def test_browse_buttons_follow_the_chosen_option(qtbot, ctx, monkeypatch):
+    from PySide6.QtWidgets import QPushButton
+
+    monkeypatch.setattr(export_dialog, "torch_available", lambda: True)
+    dlg = ExportDialog(ctx)
+    qtbot.addWidget(dlg)
+
+    def states():
+        return {b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton)
+                if b.objectName().startswith("browse")}
+
+    assert dlg.ckpt_radio.isChecked()
+    assert states() == {"browseCheckpoint": True, "browseData": False, "browseOnnx": False}
+    dlg.train_radio.setChecked(True)
+    assert states() == {"browseCheckpoint": False, "browseData": True, "browseOnnx": False}
+    dlg.onnx_radio.setChecked(True)
+    assert states() == {"browseCheckpoint": False, "browseData": False, "browseOnnx": True}

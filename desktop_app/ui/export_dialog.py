@@ -23,7 +23,17 @@ from desktop_app.core.paths import REPO_ROOT, mnist_dir
 
 from .workers import Job
 
-TRAIN_EXTRA_HINT = 'pip install -e ".[train]"'
+def train_extra_hint() -> str:
+    """The install command with this interpreter's own pip (the venv the app runs in), quoted
+    for a shell: "/path/.venv/bin/python -m pip install -e '/repo[train]'"."""
+    import shlex
+    import sys
+
+    target = f"{REPO_ROOT}[train]" if (REPO_ROOT / "pyproject.toml").is_file() else "twinlock[train]"
+    return f"{shlex.quote(sys.executable)} -m pip install -e {shlex.quote(target)}"
+
+
+TRAIN_EXTRA_HINT = train_extra_hint()
 _PCT = re.compile(r"(\d{1,3})%\|")
 _EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
 
@@ -104,6 +114,7 @@ class ExportDialog(QDialog):
         self.ckpt_edit.setObjectName("checkpointPath")
         self.ckpt_edit.setPlaceholderText("runs/…/best.pt")
         b1 = QPushButton("Browse…")
+        b1.setObjectName("browseCheckpoint")
         b1.clicked.connect(lambda: self._browse(self.ckpt_edit, "Checkpoint (*.pt)"))
         g.addWidget(self.ckpt_radio, 0, 0)
         g.addWidget(self.ckpt_edit, 0, 1)
@@ -115,6 +126,7 @@ class ExportDialog(QDialog):
         self.data_edit.setObjectName("dataDir")
         trow.addWidget(self.data_edit, 1)
         b2 = QPushButton("Browse…")
+        b2.setObjectName("browseData")
         b2.clicked.connect(lambda: self._browse_dir(self.data_edit))
         trow.addWidget(b2)
         trow.addWidget(QLabel("epochs:"))
@@ -128,7 +140,9 @@ class ExportDialog(QDialog):
         self.onnx_edit = QLineEdit()
         self.onnx_edit.setObjectName("onnxPath")
         b3 = QPushButton("Browse…")
+        b3.setObjectName("browseOnnx")
         b3.clicked.connect(lambda: self._browse(self.onnx_edit, "ONNX model (*.onnx)"))
+        self._browse_buttons = (b1, b2, b3)
         g.addWidget(self.onnx_edit, 2, 1)
         g.addWidget(b3, 2, 2)
         g.addWidget(QLabel("Write the new model to:"), 3, 0)
@@ -218,6 +232,10 @@ class ExportDialog(QDialog):
         for w in (self.data_edit, self.epochs):
             w.setEnabled(self.train_radio.isChecked())
         self.onnx_edit.setEnabled(self.onnx_radio.isChecked())
+        b_ckpt, b_data, b_onnx = getattr(self, "_browse_buttons", (None, None, None))
+        for b, radio in ((b_ckpt, self.ckpt_radio), (b_data, self.train_radio), (b_onnx, self.onnx_radio)):
+            if b is not None:                 # a disabled option's Browse… is disabled with it
+                b.setEnabled(radio.isChecked())
         self.out_edit.setEnabled(not self.onnx_radio.isChecked())
 
     def _show_current(self) -> None:
