@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QLabel, QLineEdit, QListWidget, QListWidgetItem, QMessageBox,
@@ -65,6 +65,13 @@ class ProfilePage(QWizardPage):
         self.combo.activated.connect(lambda _: self.existing_radio.setChecked(True))
         self.new_radio.toggled.connect(lambda _: self.completeChanged.emit())
         self.name_edit.textChanged.connect(lambda _: self.completeChanged.emit())
+
+    def initializePage(self) -> None:
+        # type the name at once (the wizard opens on this page)
+        self.name_edit.setFocus()
+        # again once the window is up (the wizard moves focus to its buttons when shown);
+        # the page is the timer's context, so a closed wizard cancels it
+        QTimer.singleShot(0, self, lambda: self.name_edit.setFocus())
 
     def is_new(self) -> bool:
         return self.new_radio.isChecked()
@@ -161,8 +168,13 @@ class CapturePage(QWizardPage):
         self.import_errors.setStyleSheet("color: #8a4b00")
         right.addWidget(self.import_errors)
         outer.addLayout(right)
+        for b in (self.capture_button, self.discard_button, self.import_button):
+            b.setAutoDefault(False)            # Enter is Next, never a click on the last button used
+            b.setDefault(False)
         QShortcut(QKeySequence("Space"), self, self.capture_current)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self, self.discard_selected)
+        for key in ("Return", "Enter"):
+            QShortcut(QKeySequence(key), self, self._enter)
         self.capture.frame.connect(self.on_frame)
         self._update()
 
@@ -176,7 +188,19 @@ class CapturePage(QWizardPage):
             self.digit.set_image(None, result.reason)
             self.gate.setText(f"Not usable: {result.reason}")
 
+    def _enter(self) -> None:
+        """Enter: Next when the references are all taken; otherwise say what is missing."""
+        if self.isComplete() and self.wizard() is not None:
+            self.wizard().next()
+        else:
+            self.gate.setText(f"Take {self.k_spin.value() - len(self.items)} more reference(s) first "
+                              "(Capture: Space), then Enter goes on.")
+
     def capture_current(self) -> bool:
+        if len(self.items) >= self.k_spin.value():
+            self.gate.setText(f"All {self.k_spin.value()} references are taken: press Next (Enter), or "
+                              "discard one (Del) to retake it.")
+            return False
         if self._latest is None:
             self.gate.setText("No camera picture yet. Import image files instead, or choose a camera "
                               "in the main window (File ▸ Choose camera or video…).")
@@ -247,7 +271,7 @@ class SummaryPage(QWizardPage):
         self.embeddings = None
         self.report = None
         self.setTitle("Consistency")
-        self.setSubTitle("How far your references are from each other. Finish saves them.")
+        self.setSubTitle("How far your references are from each other. Save stores them.")
         lay = QVBoxLayout(self)
         self.message = QLabel("")
         self.message.setObjectName("consistencyMessage")

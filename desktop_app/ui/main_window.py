@@ -105,6 +105,46 @@ class MainWindow(QMainWindow):
         self.refresh_profiles()
         self.refresh_status()
         self.show_ready()
+        self.refresh_hint()
+
+    # --- first-run hint ------------------------------------------------------------------
+    def hint_steps(self) -> list[tuple[str, bool]]:
+        st = self.ctx.store
+        enrolled = bool(self.ctx.profile_names())
+        tested = bool(st.audit(decision=("granted", "denied"), limit=1))
+        calibrated = bool(st.audit(decision=("threshold_set", "threshold_reset"), limit=1))
+        return [("enroll your symbol (Profile ▸ Enroll…, Ctrl+E)", enrolled),
+                ("test an unlock (Space, then show it)", tested),
+                ("calibrate the threshold on your own captures (Tools ▸ Calibrate threshold…, Ctrl+T)", calibrated)]
+
+    def refresh_hint(self) -> None:
+        if self.ctx.store.get_setting("first_run_hint_dismissed", False):
+            self._hint_steps = None
+            self.hint_box.setVisible(False)
+            return
+        steps = self.hint_steps()
+        self._hint_steps = steps
+        if all(done for _, done in steps):
+            self.hint_box.setVisible(False)
+            return
+        parts = [f"{'✓' if done else str(i + 1) + '.'} {'<s>' + text + '</s>' if done else text}"
+                 for i, (text, done) in enumerate(steps)]
+        self.hint_label.setText("<b>Getting started:</b> " + "  →  ".join(parts) +
+                                "  ·  Help ▸ Guide (F1) explains each window.")
+        self.hint_box.setVisible(True)
+
+    def dismiss_hint(self) -> None:
+        self.ctx.store.set_setting("first_run_hint_dismissed", True)
+        self.refresh_hint()
+
+    def show_hint_again(self) -> None:
+        self.ctx.store.set_setting("first_run_hint_dismissed", False)
+        self.refresh_hint()
+
+    def open_guide(self) -> None:
+        from .guide import GuideDialog
+
+        GuideDialog(self).exec()
 
     # --- layout -----------------------------------------------------------------------
     def _build(self) -> None:
@@ -133,6 +173,24 @@ class MainWindow(QMainWindow):
 
         self.banner = StateBanner()
         outer.addWidget(self.banner)
+
+        # first run: the three steps, ticked off as they are done, until dismissed
+        self.hint_box = QWidget()
+        self.hint_box.setObjectName("firstRunHint")
+        hl = QHBoxLayout(self.hint_box)
+        hl.setContentsMargins(8, 2, 8, 2)
+        self.hint_label = QLabel("")
+        self.hint_label.setObjectName("firstRunHintText")
+        self.hint_label.setWordWrap(True)
+        hl.addWidget(self.hint_label, 1)
+        self.hint_close = QPushButton("Don't show again")
+        self.hint_close.setObjectName("firstRunHintClose")
+        self.hint_close.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hint_close.clicked.connect(lambda *_: self.dismiss_hint())
+        hl.addWidget(self.hint_close)
+        self.hint_box.setStyleSheet("#firstRunHint { background: #e8f0fb; border-radius: 4px; }")
+        self._hint_steps = None
+        outer.addWidget(self.hint_box)
 
         mid = QHBoxLayout()
         self.frame_view = FrameView()
@@ -217,6 +275,9 @@ class MainWindow(QMainWindow):
         self._action(t, "&Audit log…", self.open_audit, "Ctrl+L", "actionAudit")
         self._action(t, "&Settings…", self.open_settings, "Ctrl+,", "actionSettings")
         h = mb.addMenu("&Help")
+        self._action(h, "&Guide…", self.open_guide, QKeySequence.StandardKey.HelpContents, "actionGuide")
+        self._action(h, "Show the &getting-started steps", self.show_hint_again, None, "actionHint")
+        h.addSeparator()
         self._action(h, "&About twinlock", self.about)
 
     # --- status -----------------------------------------------------------------------
@@ -239,6 +300,8 @@ class MainWindow(QMainWindow):
             self.profile_combo.setCurrentText(current)
         self.profile_combo.blockSignals(False)
         self.on_profile_changed(self.profile_combo.currentText())
+        if hasattr(self, "hint_label"):
+            self.refresh_hint()
 
     def current_profile(self) -> str:
         return self.profile_combo.currentText()
@@ -408,6 +471,8 @@ class MainWindow(QMainWindow):
             was_active = self.attempt_active
             self.attempt_active = False
             self._final_shown_at = time.monotonic()
+            if self._hint_steps is not None and not self._hint_steps[1][1] and st.state in ("granted", "denied"):
+                self.refresh_hint()               # step 2 done
             if was_active or st.state == "locked":
                 self.attempt_finished.emit(st)
             if st.state == "granted" and was_active:
@@ -501,10 +566,19 @@ class MainWindow(QMainWindow):
 
         self.cancel_attempt()
         wiz = EnrollWizard(self.ctx, self.capture, self, preselect=self.current_profile())
-        if wiz.exec():
+        saved = bool(wiz.exec()) and wiz.saved_profile
+        if saved:
             self.refresh_profiles(select=wiz.saved_profile)
         self.invalidate_verifier()
-        self.show_ready()
+        if saved:
+            n = self.ctx.store.get_profile(wiz.saved_profile).n_references
+            msg = (f"Saved: “{wiz.saved_profile}” has {n} reference{'s' if n != 1 else ''}. Test it now: press "
+                   "Space and show your symbol; then calibrate (Tools ▸ Calibrate threshold…, Ctrl+T).")
+            self.statusBar().showMessage(msg, 15000)
+            self.show_ready(msg)
+        else:
+            self.show_ready()
+        self.refresh_hint()
 
     def remove_profile(self) -> None:
         names = self.ctx.profile_names()
@@ -604,6 +678,7 @@ class MainWindow(QMainWindow):
         dlg.exec()
         self.invalidate_verifier()
         self.show_ready()
+        self.refresh_hint()
 
     def open_identify(self) -> None:
         if self.ctx.embedder is None:
