@@ -190,11 +190,12 @@ def test_calibrate_from_images_and_labelled_folder(assets, env, capsys):
     out = capsys.readouterr()
     assert "1 genuine, 1 impostor" in out.out and "not applied" in out.out and "cannot support" in out.err
     assert main(["calibrate", "alice", "--labelled", str(assets["labelled"]), "--target-far", "0.1",
-                 "--apply"]) == 0
+                 "--apply", "--yes"]) == 0
     s = Store(env)
     t = s.get_profile("alice").threshold
     assert t is not None and 0 < t < 2
-    assert s.audit(decision="threshold_set")[0].detail["target_far"] == 0.1
+    entry = s.audit(decision="threshold_set")[0]
+    assert entry.detail["target_far"] == 0.1 and "looser_than_default" in entry.detail
     assert main(["calibrate", "alice", "--reset"]) == 0
     assert Store(env).get_profile("alice").threshold is None
 

@@ -467,3 +467,23 @@ def test_store_refuses_what_is_not_a_regular_file(tmp_path):
     with pytest.raises(StoreError, match="empty"):
         Store(empty)
     assert empty.stat().st_size == 0
+
+
+def test_calibrate_apply_never_loosens_the_lock_without_a_confirmation(assets, db, capsys):
+    """The core rule (calibration.threshold_risk): looser than the model default, or a FAR the
+    impostor count cannot support, is applied only with --yes (or a yes at the prompt), audited."""
+    args = ["calibrate", "alice", "--genuine", assets["d3"], "--impostor",
+            *[assets[f"d{d}"] for d in range(10) if d != 3], "--target-far", "0.5", "--apply"]
+    capsys.readouterr()
+    assert main(args) == 4
+    err = capsys.readouterr().err
+    assert "looser than the model's calibrated default" in err and "needs a confirmation" in err
+    s = Store(db)
+    assert s.get_profile("alice").threshold is None and not s.audit(decision="threshold_set")
+    s.close()
+    assert main([*args, "--yes"]) == 0
+    s = Store(db)
+    e = s.audit(decision="threshold_set")[0]
+    assert e.detail["looser_than_default"] is True and e.detail["confirmed"] is True
+    assert s.get_profile("alice").threshold > 0.48
+    s.close()
