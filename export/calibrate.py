@@ -128,14 +128,22 @@ def thresholds_from_distances(genuine, impostor) -> dict:
     return out
 
 
-DEFAULT_RULE = ("camera_far_1e-3 (measured as the app uses the model: camera-like frames, nearest "
-                "reference) when present, supported by the comparison count and its FRR is at most "
-                f"{MAX_DEFAULT_FRR:.0%}; else far_1e-3 (clean image pairs) under the same conditions; else eer")
+MAX_SYMBOL_DEFAULT_FRR = 0.30  # the unseen-symbol point is the default unless its FRR is above this
+
+DEFAULT_RULE = ("for a model calibrated on unseen symbols (held-out alphabets): symbol_far_1e-3 (all "
+                "pairs of symbols the model never saw) when supported by the comparison count and its "
+                f"FRR is at most {MAX_SYMBOL_DEFAULT_FRR:.0%}; otherwise camera_far_1e-3 (measured as the "
+                "app uses the model: camera-like frames of digits, nearest reference) when present, "
+                f"supported and its FRR is at most {MAX_DEFAULT_FRR:.0%}; else far_1e-3 (clean digit "
+                "pairs) under the same conditions; else eer")
 
 
 def choose_default(thresholds: dict) -> str:
     """The app's default operating point (see DEFAULT_RULE): few false accepts on what the app
-    actually compares, at a usable FRR."""
+    actually compares (a personal symbol, not one of ten digits), at a usable FRR."""
+    op = thresholds.get("symbol_far_1e-3")
+    if op and op.get("supported") and op["frr"] <= MAX_SYMBOL_DEFAULT_FRR:
+        return "symbol_far_1e-3"
     for key in ("camera_far_1e-3", "far_1e-3"):
         op = thresholds.get(key)
         if op and op.get("supported") and op["frr"] <= MAX_DEFAULT_FRR:

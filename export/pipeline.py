@@ -7,6 +7,9 @@ Order of work, each step able to refuse (then nothing is written at the destinat
    must agree to 1e-5;
 3. calibration with ONNX Runtime on held-out images: EER, FAR 1e-3 and 1e-4 thresholds;
 4. optionally int8 quantization, re-calibrated, refused when it loses too much accuracy;
+   then, on the final graph, camera-like frames of the held-out digits (``camera_*``) and,
+   for a model trained with Omniglot, the held-out alphabets: symbols it never saw, as
+   clean pairs (``symbol_*``) and as camera-like frames (``symbol_camera_*``);
 5. the final bytes go to a temporary file beside the destination, are checked again
    (ONNX checker, contract, fingerprint, parity) and only then renamed over it.
 """
@@ -141,7 +144,7 @@ def with_contract(proto, contract: dict):
 def _provisional(proto, cfg, dim, normalized):
     """The graph with a placeholder contract, so the app's Embedder can run it for
     parity and calibration before the thresholds exist. Never leaves the work folder."""
-    th = {PROVISIONAL_KEY: {"threshold": 0.0}}
+    th = {PROVISIONAL_KEY: {"threshold": 1e-6}}   # a placeholder (> 0); never leaves the work folder
     return with_contract(proto, build_contract(cfg, dim, normalized, th, PROVISIONAL_KEY,
                                                {"note": "provisional, not calibrated"}))
 
@@ -184,6 +187,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
                       max_frr_increase_points: float = qnt.MAX_FRR_INCREASE_POINTS,
                       allow_synthetic: bool = True, tolerance: float = par.TOLERANCE,
                       camera: bool = True, camera_probes: int = 1500,
+                      symbols: bool = True, omniglot=None, symbol_probes: int = 1500,
                       progress: bool = True, log=print, _tamper=None) -> ExportResult:
     """Export ``checkpoint`` to ``dest`` (see the module doc). Raises :class:`ExportError`.
 
@@ -262,6 +266,34 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
                 _embedder(cam_prov, log), calib.images, calib.labels,
                 source=calib.description["description"], probes=camera_probes, seed=seed,
                 progress=progress))
+        held = None
+        if symbols:
+            from training.evaluate import omniglot_holdout
+            try:
+                held = omniglot_holdout(ckpt, omniglot)
+            except ValueError as exc:
+                raise ExportError(f"cannot calibrate on the held-out alphabets: {exc}") from None
+        if held is not None:
+            sym_prov = work / "symbols.onnx"
+            _save(_provisional(final_graph, cfg, dim, normalized), sym_prov)
+            emb_s = _embedder(sym_prov, log)
+            names = sorted({held.alphabets[a] for a in np.unique(held.alphabet)})
+            src = (f"the {len(held.images)} drawings of {np.unique(held.character).size} characters of "
+                   f"the {len(names)} Omniglot background alphabets held out of training "
+                   f"({', '.join(names)}): symbols the model never saw")
+            log(f"calibrating on unseen symbols: {src}")
+            e = cal.embed_all(emb_s, held.images, progress=progress)
+            g_s, i_s = cal.pair_distances(e, held.character, progress=progress)
+            for k, v in cal.thresholds_from_distances(g_s, i_s).items():
+                thresholds[f"symbol_{k}"] = dict(v, source=f"all pairs of {src}")
+            del g_s, i_s
+            if camera:
+                from .camera_calibration import camera_thresholds
+                log("calibrating on camera-like frames of the unseen symbols (nearest reference)")
+                cam_s = camera_thresholds(emb_s, held.images, held.character, source=src,
+                                          probes=symbol_probes, seed=seed, progress=progress,
+                                          profiles_per_label=1)
+                thresholds.update({f"symbol_{k}": v for k, v in cam_s.items()})
         default_key = cal.choose_default(thresholds)
         provenance = {
             "training_data": _training_data(ckpt),
@@ -374,6 +406,11 @@ def _training_data(ckpt: dict) -> str:
         text += f"; classes trained on: {', '.join(str(int(c)) for c in classes)}"
     if cfg.get("data_dir"):
         text += f" (data dir {cfg['data_dir']})"
+    held = split.get("omniglot_holdout_alphabets")
+    if held:
+        tr = split.get("omniglot_train_alphabets") or []
+        text += (f"; Omniglot background set (never the evaluation set), {len(tr)} alphabets trained on, "
+                 f"{len(held)} held out for validation and calibration: {', '.join(held)}")
     return text
 
 

@@ -5,6 +5,9 @@
 - ROC AUC, EER and FRR at FAR 1e-2..1e-5 over ALL pairs among the test embeddings
 - 1-NN digit label of each test image against the training-set gallery
 - with held-out classes: the same on pairs involving the unseen digits
+- with Omniglot (the checkpoint was trained with it): on the held-out *alphabets* (symbols
+  the model never saw), 20-way within-alphabet one-shot accuracy (Koch's protocol, seeded
+  trials, 95% CI) and 1:1 verification over all pairs of their drawings
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from training.pairs import seed_protocol_pairs
 from training.train import embed
 
 FARS = (1e-2, 1e-3, 1e-4, 1e-5)
+ONE_SHOT_TRIALS = 1000
+ONE_SHOT_SEED = 2015
 TEST_PAIR_SEED = 1234          # the test pairs are the same for every model
 VAL_PAIR_SEED = 4321
 
@@ -33,10 +38,39 @@ def _pairs(emb, labels, seed, mask=None):
     return np.linalg.norm(emb[i] - emb[j], axis=1), same
 
 
+def omniglot_figures(model, held, mean: float, std: float, trials: int = ONE_SHOT_TRIALS,
+                     ways: int = 20) -> dict:
+    """One-shot and all-pairs figures on ``held`` (Symbols of the held-out alphabets)."""
+    e = embed(model, held.images, mean, std)
+    names = [held.alphabets[a] for a in np.unique(held.alphabet)]
+    out = {"alphabets": names, "drawings": int(len(e)), "characters": int(np.unique(held.character).size)}
+    out["one_shot"] = M.one_shot_trials(e, held.character, held.alphabet, held.drawer, ways=ways,
+                                        trials=trials, seed=ONE_SHOT_SEED)
+    gen, imp = M.all_pairs(e, held.character)
+    out["all_pairs"] = M.summary(gen, imp, FARS[:3])
+    return out
+
+
+def omniglot_holdout(ck: dict, omniglot=None):
+    """The held-out alphabets' Symbols for a checkpoint trained with Omniglot, or None."""
+    cfg = ck["config"]
+    held = (ck.get("class_split") or {}).get("omniglot_holdout_alphabets") or []
+    src = omniglot if omniglot is not None else cfg.get("omniglot")
+    if not held or src is None:
+        return None
+    from training import omniglot as O
+    sym = O.load(src) if not isinstance(src, O.Symbols) else src
+    missing = [a for a in held if a not in sym.alphabets]
+    if missing:
+        raise O.OmniglotError(f"the checkpoint's held-out alphabets {missing} are not in {src}")
+    return sym.subset(held)
+
+
 def evaluate(checkpoint, data_dir=None, images=None, log: Callable[[str], None] = print,
-             progress: bool = True) -> dict:
+             progress: bool = True, omniglot=None) -> dict:
     """Figures for ``checkpoint`` (a path or a loaded dict). ``images`` may supply
-    {"train": (x, y), "test": (x, y)} instead of MNIST (tests)."""
+    {"train": (x, y), "test": (x, y)} instead of MNIST and ``omniglot`` a Symbols or an npz
+    path instead of the checkpoint's (tests)."""
     t0 = time.time()
     ck = load_checkpoint(checkpoint) if not isinstance(checkpoint, dict) else checkpoint
     cfg = ck["config"]
@@ -94,6 +128,10 @@ def evaluate(checkpoint, data_dir=None, images=None, log: Callable[[str], None] 
                           "pairs": int(d_u.size), "nn_accuracy": float(np.mean(nn_label[unseen] == y_te[unseen])),
                           "all_pairs": M.summary(gen, imp, FARS)}
         del gen, imp
+    held = omniglot_holdout(ck, omniglot)
+    if held is not None:
+        log("Omniglot held-out alphabets ...")
+        res["omniglot"] = omniglot_figures(model, held, mean, std)
     res["eval_seconds"] = time.time() - t0
     return res
 
@@ -120,6 +158,21 @@ def format_table(res: dict) -> str:
         h = res["holdout"]
         lines += block(f"unseen digits {h['classes']} (pairs involving them)", h["all_pairs"],
                        h["pair_accuracy"], h["nn_accuracy"])
+    if "omniglot" in res:
+        o = res["omniglot"]
+        r, os_ = o["all_pairs"], o["one_shot"]
+        lines += [f"held-out Omniglot alphabets (never trained on): {', '.join(o['alphabets'])}",
+                  f"  {o['characters']} characters, {o['drawings']} drawings",
+                  f"  {os_['ways']}-way one-shot within an alphabet {os_['accuracy']:8.4%}  "
+                  f"(95% CI {os_['ci95'][0]:.2%}-{os_['ci95'][1]:.2%}; {os_['trials']} trials, "
+                  f"{os_['queries']} queries, seed {os_['seed']})",
+                  f"  ROC AUC                       {r['roc_auc']:.6f}",
+                  f"  EER                           {r['eer']:8.4%}  (threshold {r['eer_threshold']:.4f})"]
+        for k, op in r["at_far"].items():
+            flag = "" if op["supported"] else "  (too few impostor pairs to support)"
+            lines.append(f"  FRR at FAR {k:<6}             {op['frr']:8.4%}  (threshold {op['threshold']:.4f}; "
+                         f"{op['false_rejects']:,} of {op['genuine']:,} genuine rejected, "
+                         f"{op['false_accepts']:,} of {op['impostor']:,} impostor accepted){flag}")
     return "\n".join(lines)
 
 

@@ -231,13 +231,21 @@ def convert(bg: Background, thicken_px: int, progress: Callable[[int, int], None
 
 
 def held_out_alphabets(bg_alphabets, alphabet_of_char, n: int = HELD_OUT, seed: int = 0,
-                       min_chars: int = MIN_WAYS) -> list:
-    """Seeded choice of ``n`` alphabets (among those with >= ``min_chars`` characters) kept
-    out of training: they pick the best epoch and calibrate the unseen-symbol thresholds."""
+                       min_chars: int = MIN_WAYS, drawings_per_char=None, min_drawings: int = 16) -> list:
+    """Seeded choice of ``n`` alphabets kept out of training (they pick the best epoch and
+    calibrate the unseen-symbol thresholds), among those with >= ``min_chars`` characters --
+    counting only characters with >= ``min_drawings`` drawings in ``drawings_per_char`` when
+    given (an alphabet the app mostly fails to acquire, like Braille's loose dots, cannot
+    measure verification)."""
     aoc = np.asarray(alphabet_of_char)
-    counts = np.bincount(aoc[aoc >= 0], minlength=len(bg_alphabets))
+    ok = aoc >= 0
+    if drawings_per_char is not None:
+        dpc = np.zeros(aoc.size, np.int64)
+        dpc[:len(drawings_per_char)] = np.asarray(drawings_per_char)[:aoc.size]
+        ok &= dpc >= min_drawings
+    counts = np.bincount(aoc[ok], minlength=len(bg_alphabets))
     big = [a for i, a in enumerate(bg_alphabets) if counts[i] >= min_chars]
-    if len(big) <= n:
+    if len(big) < n:
         big = list(bg_alphabets)
     if n >= len(bg_alphabets):
         raise ValueError(f"cannot hold out {n} of {len(bg_alphabets)} alphabets")

@@ -38,6 +38,11 @@ def register(subparsers) -> None:
                    help="skip the thresholds measured on camera-like frames (camera_far_1e-3/1e-4)")
     p.add_argument("--camera-probes", type=int, default=1500, metavar="N",
                    help="calibration images filmed as camera-like probe frames (1500)")
+    p.add_argument("--omniglot", metavar="NPZ",
+                   help="converted Omniglot background set (default: the checkpoint's); its held-out "
+                        "alphabets calibrate the unseen-symbol thresholds (symbol_*)")
+    p.add_argument("--no-symbol-calibration", action="store_true",
+                   help="skip the unseen-symbol thresholds (symbol_*) of a model trained with Omniglot")
     p.add_argument("--card", metavar="MD", help="also write a model card (markdown) here")
     p.add_argument("--eval-json", metavar="JSON",
                    help="figures from 'twinlock evaluate' to put in the model card")
@@ -88,7 +93,8 @@ def cmd_export(args) -> int:
             calib_count=args.calib_count or None, seed=args.seed,
             max_eer_increase_points=args.max_eer_increase, max_frr_increase_points=args.max_frr_increase,
             allow_synthetic=not args.no_synthetic_fallback, progress=not args.no_progress, log=log,
-            camera=not args.no_camera_calibration, camera_probes=args.camera_probes)
+            camera=not args.no_camera_calibration, camera_probes=args.camera_probes,
+            symbols=not args.no_symbol_calibration, omniglot=args.omniglot)
         if args.card:
             from pathlib import Path
 
@@ -134,6 +140,10 @@ def _command_line(args) -> str:
         parts.append("--no-camera-calibration")
     elif args.camera_probes != 1500:
         parts += ["--camera-probes", str(args.camera_probes)]
+    if args.omniglot:
+        parts += ["--omniglot", args.omniglot]
+    if args.no_symbol_calibration:
+        parts.append("--no-symbol-calibration")
     if args.card:
         parts += ["--card", args.card]
     if args.eval_json:
@@ -156,7 +166,8 @@ def cmd_model_info(args) -> int:
         emb = Embedder(path, preference=args.provider, warmup=False)
         provider, fallback = emb.provider, emb.fallback_reason
     except ContractError as exc:
-        provider, fallback = "none", str(exc)
+        # a contract that reads but a model ONNX Runtime cannot load or run is not usable (exit 4)
+        raise _setup_error(str(exc)) from None
     card = path.with_suffix(".md")
     if args.json:
         print(json.dumps({"path": str(path), "fingerprint": c.fingerprint, "provider": provider,

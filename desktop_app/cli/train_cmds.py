@@ -67,16 +67,41 @@ def register(sub) -> None:
     p.add_argument("--junk-per-batch", type=int, default=0,
                    help="non-digit negatives (printed text, shapes) added to each batch with --camera-data "
                         "(default: %(default)s; experimental: they cost genuine matches, see docs/benchmarks.md)")
+    p.add_argument("--omniglot", metavar="NPZ",
+                   help="the Omniglot background set in model form, built by `python -m training.omniglot` "
+                        "(twin): batches mix MNIST digits with P x K Omniglot characters")
+    p.add_argument("--omniglot-per-batch", type=int, default=128,
+                   help="Omniglot drawings in each batch (default: %(default)s; the rest are MNIST)")
+    p.add_argument("--omniglot-k", type=int, default=4, help="drawings per Omniglot class in a batch (K)")
+    p.add_argument("--omniglot-holdout", type=int, default=6,
+                   help="Omniglot alphabets held out for validation and calibration (default: %(default)s)")
+    p.add_argument("--no-rotations", action="store_true",
+                   help="do not add rotated Omniglot characters as new classes")
+    p.add_argument("--ghost-batch", type=int, default=0,
+                   help="batch norm over chunks of this many images (0: whole batch); set it to "
+                        "batch/N to make one process compute what N torchrun processes do")
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                   help="where to train (default: %(default)s; under torchrun: gloo on CPU, NCCL on CUDA)")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights with a new schedule (keeps its held-out "
+                        "alphabets and validation split; its training time is counted)")
+    p.add_argument("--max-train", type=int, default=None,
+                   help="use only this many MNIST training images (a shorter epoch)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
     p.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate a training checkpoint on the MNIST test set (needs torch)",
                        description="Pair accuracy (seed protocol, threshold from validation), ROC AUC, EER, "
-                                   "FRR at FAR 1e-2..1e-5 over all test pairs, 1-NN accuracy.")
+                                   "FRR at FAR 1e-2..1e-5 over all test pairs, 1-NN accuracy; with "
+                                   "Omniglot: 20-way one-shot and all-pairs verification on the held-out "
+                                   "alphabets.")
     e.add_argument("checkpoint", help="a .pt file written by `twinlock train`")
     e.add_argument("--data-dir", help="MNIST folder (default: the one the checkpoint was trained on)")
     e.add_argument("--json", dest="json_out", metavar="PATH",
                    help="write the figures here (default: next to the checkpoint, <name>.eval.json)")
+    e.add_argument("--omniglot", metavar="NPZ",
+                   help="the converted Omniglot background set (default: the one the checkpoint was trained "
+                        "with); its held-out alphabets give the unseen-symbol figures")
     e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     e.set_defaults(func=cmd_evaluate)
 
@@ -116,9 +141,22 @@ def cmd_train(args) -> int:
                           holdout_classes=args.holdout_classes, data_dir=args.data_dir, out_dir=args.out,
                           seed=args.seed, threads=args.threads, val_size=args.val_size,
                           camera_data=None if seed else args.camera_data, camera_fraction=args.camera_fraction,
-                          junk_per_batch=args.junk_per_batch)
+                          junk_per_batch=args.junk_per_batch,
+                          omniglot=None if seed else args.omniglot, omniglot_per_batch=args.omniglot_per_batch,
+                          omniglot_k=args.omniglot_k, omniglot_holdout=args.omniglot_holdout,
+                          rotations=not args.no_rotations, ghost_batch=args.ghost_batch, device=args.device,
+                          init=args.init, max_train=args.max_train)
         if not 0.0 <= cfg.camera_fraction <= 1.0 or cfg.junk_per_batch < 0:
             raise SetupError("--camera-fraction must be between 0 and 1 and --junk-per-batch at least 0")
+        if cfg.omniglot:                          # fail before MNIST is loaded, not minutes later
+            from training.omniglot import load as load_omniglot
+            try:
+                load_omniglot(cfg.omniglot)
+            except ValueError as exc:
+                raise SetupError(str(exc)) from None
+            if cfg.omniglot_k < 2 or not 0 < cfg.omniglot_per_batch < cfg.batch_size:
+                raise SetupError("--omniglot-k must be at least 2 and --omniglot-per-batch between 1 and "
+                                 "the batch size")
         if cfg.camera_data:                       # fail before MNIST is loaded, not minutes later
             from training.camera_data import load as load_camera_data
             try:
@@ -154,8 +192,9 @@ def cmd_evaluate(args) -> int:
     import torch
     torch.set_num_threads(max(1, args.threads))
     try:
-        res = evaluate(args.checkpoint, data_dir=args.data_dir, log=lambda m: print(m, file=sys.stderr))
-    except (IdxError, DownloadError, CheckpointError) as exc:
+        res = evaluate(args.checkpoint, data_dir=args.data_dir, log=lambda m: print(m, file=sys.stderr),
+                       omniglot=args.omniglot)
+    except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
         raise SetupError(str(exc)) from None
     print(format_table(res))
     out = Path(args.json_out) if args.json_out else Path(args.checkpoint).with_suffix(".eval.json")

@@ -256,24 +256,31 @@ def one_shot_trials(embeddings: np.ndarray, classes: np.ndarray, groups: np.ndar
     c, g, d = (np.asarray(a) for a in (classes, groups, drawers))
     rng = np.random.default_rng(seed)
     where = {(int(ci), int(di)): k for k, (ci, di) in enumerate(zip(c, d))}
+    # (a drawing missing for a drawer, e.g. one the app did not acquire, just limits the choice)
     usable = []
     for grp in np.unique(g):
         cls = np.unique(c[g == grp])
-        if cls.size >= ways:
-            usable.append((grp, cls))
+        if cls.size < ways:
+            continue
+        ds = np.unique(d[g == grp])
+        sets = [np.unique(c[(g == grp) & (d == dd)]) for dd in ds]
+        pairs = []                             # drawer pairs who both drew >= ``ways`` of its classes
+        for i in range(len(ds)):
+            for j in range(i + 1, len(ds)):
+                both = np.intersect1d(sets[i], sets[j])
+                if both.size >= ways:
+                    pairs.append((ds[i], ds[j], both))
+        if pairs:
+            usable.append((grp, pairs))
     if not usable:
         raise ValueError(f"no group has {ways} classes for {ways}-way one-shot trials")
     acc = []
     for _ in range(trials):
-        grp, cls = usable[rng.integers(len(usable))]
-        for _attempt in range(50):
-            pick = rng.choice(cls, size=ways, replace=False)
-            common = set.intersection(*({int(x) for x in d[c == k]} for k in pick))
-            if len(common) >= 2:
-                break
-        else:
-            raise ValueError(f"no two drawers drew {ways} classes of one group")
-        d1, d2 = rng.choice(sorted(common), size=2, replace=False)
+        grp, pairs = usable[rng.integers(len(usable))]
+        d1, d2, both = pairs[rng.integers(len(pairs))]
+        if rng.random() < 0.5:
+            d1, d2 = d2, d1
+        pick = rng.choice(both, size=ways, replace=False)
         ref = e[[where[(int(k), int(d1))] for k in pick]]
         qry = e[[where[(int(k), int(d2))] for k in pick]]
         nearest = pairwise_distances(qry, ref).argmin(1)
