@@ -217,3 +217,24 @@ def test_cli_enroll_default_policy(cli_env, capsys):
     out = capsys.readouterr().out
     assert "strength:    weak" in out
     assert rc == (1 if knows else 0)
+
+
+def test_cli_strength_verb(cli_env, capsys):
+    from desktop_app.cli.main import main
+    from desktop_app.core.store import Store
+
+    _, files = cli_env
+    assert main(["strength"]) == 0
+    assert "minimum strength for enrollment:" in capsys.readouterr().out
+    assert main(["strength", "--minimum", "strong"]) == 0
+    assert "now requires at least 'strong'" in capsys.readouterr().out
+    with Store() as s:
+        assert policy_level(s) == "strong"
+        assert s.audit(decision="settings_changed")[0].detail["enroll_min_strength"] == "strong"
+    assert main(["enroll", "zed", *files, "--allow-weak"]) == 0
+    capsys.readouterr()
+    assert main(["strength", "zed"]) == 0
+    assert "strength:    weak: this looks like the digit 7" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["strength", "--minimum", "medium"])
+    assert exc.value.code == 4

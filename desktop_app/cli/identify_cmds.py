@@ -3,6 +3,7 @@ symbol-strength verdict that ``enroll`` and ``profiles show`` print.
 
     twinlock identify IMAGE... [--gallery FOLDER] [--all-symbols] [--json]
     twinlock duplicates FOLDER [--threshold T] [--sheet DIR] [--json]
+    twinlock strength [PROFILE] [--minimum weak|fair|strong]
 
 ``identify`` exits 0 when every image was identified, 2 when some image held no usable
 symbol; ``duplicates`` exits 0. Bad input is exit 4 with one clear line.
@@ -213,6 +214,40 @@ def profile_strength_lines(store, emb, name: str) -> None:
     print_strength(rep)
 
 
+@_friendly
+def cmd_strength(args) -> int:
+    """Show a profile's verdict, or set the minimum strength enrollment requires (admin)."""
+    from desktop_app.core.strength import (LEVELS, POLICY_SETTING, default_policy, policy_level,
+                                           set_policy_level)
+    from desktop_app.core.store import Store
+
+    store = Store(args.db)
+    emb = None
+    if args.minimum:
+        from . import runtime_cmds
+
+        admin = getattr(runtime_cmds, "_admin", None)       # the admin passphrase, once one is set
+        if admin is not None:
+            admin(args, store, "strength --minimum")
+        old = policy_level(store)
+        set_policy_level(store, args.minimum)
+        store.log_attempt(None, "settings_changed", detail={POLICY_SETTING: args.minimum, "was": old,
+                                                            "via": "cli"})
+        print(f"enrollment now requires at least '{args.minimum}' (was '{old}')")
+    if args.profile:
+        _, emb = _open(args)
+        profile_strength_lines(store, emb, args.profile)
+    if not args.minimum and not args.profile:
+        _, emb = _open(args)
+        lvl = store.get_setting(POLICY_SETTING, None)
+        print(f"minimum strength for enrollment: {policy_level(store, emb.contract)}"
+              + ("" if lvl else f" (default for this model; one of {', '.join(LEVELS)}; "
+                 f"'{default_policy(emb.contract)}' because the model "
+                 + ("was trained on symbols" if default_policy(emb.contract) == "fair" else
+                    "has only seen digits, so the verdict is advisory") + ")"))
+    return EXIT_OK
+
+
 def register(sub) -> None:
     from desktop_app.core.duplicates import DEFAULT_PIXEL_THRESHOLD
 
@@ -238,6 +273,15 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
     p.set_defaults(func=cmd_duplicates)
+
+    p = sub.add_parser("strength", help="a profile's symbol-strength verdict; the minimum strength enrollment needs")
+    p.add_argument("profile", nargs="?", help="the profile to judge")
+    p.add_argument("--minimum", choices=("weak", "fair", "strong"),
+                   help="set the minimum strength for enrollment (admin): weak = never refuse, fair = refuse "
+                        "weak symbols, strong = refuse all but strong ones")
+    p.add_argument("--passphrase-file", metavar="FILE", help="admin passphrase (first line of FILE)")
+    _common(p)
+    p.set_defaults(func=cmd_strength)
 
     # `twinlock enroll --allow-weak` (enroll itself lives in runtime_cmds, registered before us)
     enroll = sub.choices.get("enroll")
