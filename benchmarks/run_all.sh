@@ -10,3 +10,4 @@ $PY -m benchmarks.bench_export --checkpoint runs/camonly/best.pt --data-dir "$DA
 $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --write docs/benchmarks.md
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 $PY -m benchmarks.bench_speed
+$PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
