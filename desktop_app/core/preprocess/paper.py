@@ -1,0 +1,68 @@
+"""Find the paper (card, page, sticky note) that the symbol is on.
+
+With the pen strokes wiped off (a morphological closing wider than a stroke), the paper is
+the region enclosed by sharp brightness steps: a card's edge is a sharp step, a soft shadow
+or a light gradient is not (measured on the logarithm of brightness, so a shadow's depth
+does not matter, only how sharp its edge is). The paper is the step-free region that covers
+most of the middle of the view, holes filled, roughly convex, with pen strokes on it. A finger at the card's edge, the desk or the
+wall beside it lie outside it."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def find_paper(g: np.ndarray, polarity: str, cfg):
+    """(mask uint8 0/1 of the paper, its outline as float32 [K, 2] in working pixels), or
+    (None, None) when no paper edge is in view (the paper fills the region) or none is found."""
+    if not cfg.find_paper:
+        return None, None
+    h, w = g.shape
+    s = min(h, w)
+    k = max(3, int(cfg.paper_ink_kernel * s) | 1)
+    el = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    clean = cv2.morphologyEx(g, cv2.MORPH_CLOSE if polarity == "dark_on_light" else cv2.MORPH_OPEN, el)
+    lg = cv2.log(clean.astype(np.float32) + 8.0)
+    lg = cv2.GaussianBlur(lg, (0, 0), 1.0)
+    gx = cv2.Sobel(lg, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(lg, cv2.CV_32F, 0, 1, ksize=3)
+    edge = (cv2.magnitude(gx, gy) >= 8.0 * cfg.paper_edge).astype(np.uint8)
+    if not edge.any():
+        return None, None
+    edge = cv2.dilate(edge, np.ones((3, 3), np.uint8))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(1 - edge, connectivity=4)
+    if n < 2:
+        return None, None
+    cy0, cy1, cx0, cx1 = h // 4, h - h // 4, w // 4, w - w // 4
+    overlap = np.bincount(lab[cy0:cy1, cx0:cx1].ravel(), minlength=n)
+    overlap[0] = 0
+    best = int(np.argmax(overlap))
+    if overlap[best] == 0:
+        return None, None
+    region = cv2.dilate((lab == best).astype(np.uint8), np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None, None
+    c = max(contours, key=cv2.contourArea)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.drawContours(mask, [c], -1, 1, thickness=-1)
+    frac = float(mask.sum()) / float(h * w)
+    if frac >= cfg.paper_full or frac < cfg.paper_min_area:
+        return None, None
+    hull = cv2.convexHull(c)
+    if cv2.contourArea(c) < cfg.paper_solidity * max(1.0, cv2.contourArea(hull)):
+        return None, None                    # no card or page: the gaps between thick strokes?
+    # the paper is lighter (in ink terms: less ink-like) than what lies around it; else the
+    # "paper" is the inside of a big symbol's loops, and the ROI is all one sheet
+    inkish = cv2.bitwise_not(clean) if polarity == "dark_on_light" else clean
+    lv_in = float(np.median(inkish[mask > 0]))
+    lv_out = float(np.median(inkish[mask == 0]))
+    if lv_out - lv_in < cfg.paper_contrast:
+        return None, None
+    # the symbol is on the paper: a region with no pen stroke in it (a loop of a big digit) is not
+    ink = cv2.subtract(clean, g) if polarity == "dark_on_light" else cv2.subtract(g, clean)
+    inner = cv2.erode(mask, np.ones((5, 5), np.uint8))
+    if int(np.count_nonzero((ink >= cfg.min_contrast) & (inner > 0))) < max(4, int(cfg.speck * h * w)):
+        return None, None
+    outline = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True).reshape(-1, 2)
+    return mask, outline.astype(np.float32)
