@@ -87,6 +87,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="twinlock-shots-"))
     os.environ["TWINLOCK_HOME"] = str(tmp / "home")
+    os.environ["TWINLOCK_CONFIG"] = str(tmp / "config.json")     # never the user's config file
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -175,21 +176,40 @@ def main(argv=None) -> int:
     win.start_camera()
     cal = CalibrationDialog(ctx, "alice", win.capture, win)
     cal.show()
+    # live capture first: the camera is shown while samples are recorded
+    cal.rec_gen.setChecked(True)
+    wait(2500)
+    grab(cal, out, "calibration_live")
+    ctx.camera_spec = str(impostor_video)
+    win.start_camera()
+    cal.rec_imp.setChecked(True)
+    wait(2500)
+    cal.rec_imp.setChecked(False)
     if mnist and (mnist / "t10k-images-idx3-ubyte.gz").exists():
         cal.mode.setCurrentIndex(3)
         cal.mnist_edit.setText(str(mnist))
         cal.mnist_limit.setValue(3000)
-    else:                                       # live capture of genuine and impostor frames
-        cal.rec_gen.setChecked(True)
-        wait(2500)
-        ctx.camera_spec = str(impostor_video)
-        win.start_camera()
-        cal.rec_imp.setChecked(True)
-        wait(2500)
     cal.compute()
     wait_until(lambda: cal.data is not None, 120)
-    cal.choose_far(1e-3)
+    if cal.preset_buttons[1].isEnabled():
+        cal.choose_far(1e-3)
     grab(cal, out, "calibration")
+    # a threshold looser than the model default: Apply asks first, in words
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    cal.set_threshold(min(cal._hi, 1.5 * ctx.embedder.contract.default_threshold), None)
+
+    def answer():
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            grab(box, out, "calibration_confirm")
+            box.button(QMessageBox.StandardButton.No).click()
+        else:
+            QTimer.singleShot(100, answer)
+
+    QTimer.singleShot(300, answer)
+    cal.apply()
     cal.close()
 
     # --- export dialog ----------------------------------------------------------------
@@ -225,6 +245,12 @@ def main(argv=None) -> int:
     au.show()
     grab(au, out, "audit")
     au.close()
+    from desktop_app.ui.guide import GuideDialog
+    gd = GuideDialog(win)
+    gd.show()
+    wait(300)
+    grab(gd, out, "guide")
+    gd.close()
 
     # --- no camera ------------------------------------------------------------------------
     ctx.camera_spec = str(tmp / "unplugged.avi")

@@ -25,7 +25,7 @@ def test_denied_says_what_the_frames_showed_and_the_attempts_left(qtbot, ctx, vi
     ctx.store.set_setting("policy", {"k": 2, "n": 3, "time_limit_s": 8.0, "max_frames": 30, "lockout_after": 3})
     win = make_window(qtbot, ctx, videos["seven"])
     assert "3 attempts left before a lockout" in win.banner.text()
-    assert win.time_bar.text() == "— (no attempt running)"
+    assert win.time_bar.text() == "not running"
     win.start_attempt()
     assert win.time_bar.text().endswith(" s")               # running: the seconds left
     with qtbot.waitSignal(win.attempt_finished, timeout=8000) as sig:
@@ -36,10 +36,10 @@ def test_denied_says_what_the_frames_showed_and_the_attempts_left(qtbot, ctx, vi
     assert "frames matched" in text and "needed" in text, text
     assert "no match in" not in text
     assert "2 attempts left before a lockout" in text, text
-    assert win.time_bar.text() == "— (no attempt running)"  # not the seconds of the attempt that ended
+    assert win.time_bar.text() == "not running"  # not the seconds of the attempt that ended
     win.show_ready()
     assert "2 attempts left before a lockout" in win.banner.text()
-    assert win.time_bar.text() == "— (no attempt running)"
+    assert win.time_bar.text() == "not running"
     win.close()
 
 
@@ -63,10 +63,10 @@ def test_locked_out_shows_no_running_time(qtbot, ctx, videos):
     with qtbot.waitSignal(win.attempt_finished, timeout=8000) as sig:
         win.start_attempt()
     assert sig.args[0].state == "denied"
-    assert win.time_bar.text() == "— (no attempt running)"
+    assert win.time_bar.text() == "not running"
     win.show_ready()
     assert win.banner.state == "locked"
-    assert win.time_bar.text() == "— (no attempt running)" and win.match_bar.value() == 0
+    assert win.time_bar.text() == "not running" and win.match_bar.value() == 0
     win.close()
 
 

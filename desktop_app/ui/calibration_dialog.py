@@ -105,7 +105,7 @@ class CalibrationDialog(QDialog):
         self.rec_imp.setObjectName("recordImpostor")
         self.rec_gen.toggled.connect(lambda on: on and self.rec_imp.setChecked(False))
         self.rec_imp.toggled.connect(lambda on: on and self.rec_gen.setChecked(False))
-        self.live_counts = QLabel("0 genuine, 0 impostor frames")
+        self.live_counts = QLabel("0 genuine · 0 impostor")
         self.live_counts.setObjectName("liveCounts")
         clear = QPushButton("Clear")
         clear.clicked.connect(self.clear_live)
@@ -118,9 +118,10 @@ class CalibrationDialog(QDialog):
         ll.addRow(self.preview)
         ll.addRow(self.rec_gen)
         ll.addRow(self.rec_imp)
+        self.live_counts.setWordWrap(True)
         row_c = QHBoxLayout()
         row_c.addWidget(self.live_counts, 1)
-        row_c.addWidget(clear)
+        row_c.addWidget(clear, 0)
         ll.addRow(row_c)
         self.live_help = QLabel("Genuine: show your enrolled symbol, varied a little. "
                                 "Impostor: show other symbols and digits. "
@@ -282,12 +283,12 @@ class CalibrationDialog(QDialog):
         else:
             return
         self._last_sample = now
-        self.live_counts.setText(f"{len(self.live_genuine)} genuine, {len(self.live_impostor)} impostor frames")
+        self.live_counts.setText(f"{len(self.live_genuine)} genuine · {len(self.live_impostor)} impostor")
 
     def clear_live(self) -> None:
         self.live_genuine.clear()
         self.live_impostor.clear()
-        self.live_counts.setText("0 genuine, 0 impostor frames")
+        self.live_counts.setText("0 genuine · 0 impostor")
 
     def _pick_files(self, genuine: bool) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Genuine images" if genuine else "Impostor images",

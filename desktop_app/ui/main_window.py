@@ -531,7 +531,7 @@ class MainWindow(QMainWindow):
     def idle_time_bar(self) -> None:
         """Outside an attempt there is no time running: the bar says so (never a stale value)."""
         self.time_bar.setValue(0)
-        self.time_bar.setFormat("— (no attempt running)")
+        self.time_bar.setFormat("not running")
 
     def run_grant_command(self) -> None:
         cmd = (self.ctx.store.get_setting("command_on_grant", "") or "").strip()
