@@ -170,6 +170,8 @@ def cmd_duplicates(args) -> int:
 def print_strength(report, file=None) -> None:
     out = file or sys.stdout
     print(f"strength:    {report.text}", file=out)
+    print(f"             {report.accepted:,} of {report.gallery_size:,} common symbols within the threshold "
+          f"{report.threshold:.3f}; minimum for enrollment: {report.policy}", file=out)
     if report.nearest:
         print("             nearest common symbols: " + ", ".join(
             f"{n.label} ({n.kind}) {n.distance:.2f}" for n in report.nearest[:5]), file=out)

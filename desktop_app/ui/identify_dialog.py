@@ -250,7 +250,8 @@ class StrengthPanel(QWidget):
             self.override.setVisible(False)
             return
         rep = self.report
-        text = "Strength \u2014 " + rep.text[0].upper() + rep.text[1:] + "."
+        text = ("Strength \u2014 " + rep.text[0].upper() + rep.text[1:] + f". {rep.accepted:,} of "
+                f"{rep.gallery_size:,} common symbols lie within the threshold {rep.threshold:.3f}.")
         if not rep.allowed:
             text += "\n" + rep.refusal()
         self.verdict.setText(text)
