@@ -87,3 +87,51 @@ def switch_model(store, new_path, preference: str | None = None, progress=None):
     store.log_attempt(None, "model_switched", fingerprint=emb.fingerprint, provider=emb.provider,
                       detail={"old": str(old), "new": str(path.resolve()), "references": n})
     return emb
+
+
+# --------------------------------------------------------------------------- audited changes
+SECRET_KEYS = ("admin_passphrase",)
+
+
+def save_settings(store, values: dict, via: str = "app") -> dict:
+    """Store ``values`` (setting -> value) and audit what changed, old and new, as one
+    "settings_changed" entry (none when nothing changed). Secrets (the passphrase hash) are
+    never written to the log: use :func:`set_admin_passphrase`. Returns the changes."""
+    changed = {}
+    for key, value in values.items():
+        if key in SECRET_KEYS:
+            raise ValueError(f"{key} is changed with set_admin_passphrase, not save_settings")
+        old = store.get_setting(key, None)
+        if old != value:
+            changed[key] = {"old": old, "new": value}
+            store.set_setting(key, value)
+    return changed
+
+
+def audit_settings_change(store, changed: dict, via: str = "app") -> int | None:
+    """One audit entry for a set of changes (settings and, e.g., the data folder)."""
+    if not changed:
+        return None
+    return store.log_attempt(None, "settings_changed", detail={"changed": changed, "via": via})
+
+
+def set_admin_passphrase(store, text: str | None, via: str = "app") -> str:
+    """Set (scrypt-hashed), change or remove (None) the admin passphrase, audited as
+    "passphrase_set" / "passphrase_changed" / "passphrase_removed" (never the hash).
+    PassphraseError for a weak one; nothing is stored then. Returns the decision logged."""
+    from .passphrase import hash_passphrase
+
+    had = bool(store.get_setting("admin_passphrase", None))
+    if text is None:
+        store.set_setting("admin_passphrase", None)
+        decision = "passphrase_removed"
+    else:
+        store.set_setting("admin_passphrase", hash_passphrase(text))     # checks strength first
+        decision = "passphrase_changed" if had else "passphrase_set"
+    store.log_attempt(None, decision, detail={"via": via})
+    return decision
+
+
+def audit_failed_passphrase(store, action: str, profile: str | None = None, via: str = "app", **extra) -> int:
+    """A wrong admin passphrase ("passphrase_failed"; the text typed is never logged)."""
+    return store.log_attempt(profile, "passphrase_failed", detail={"action": action, "via": via, **extra})

@@ -49,9 +49,9 @@ class PassphraseDialog(QDialog):
             return
         self.tries += 1
         self.edit.clear()
+        from desktop_app.core.settings import audit_failed_passphrase
         try:
-            self.ctx.store.log_attempt(self.profile, "passphrase_failed",
-                                       detail={"action": self.action, "via": "app", "try": self.tries})
+            audit_failed_passphrase(self.ctx.store, self.action, self.profile, via="app", attempt=self.tries)
         except Exception:       # an audit that cannot be written must not open the gate
             pass
         if self.tries >= MAX_TRIES:

@@ -77,8 +77,11 @@ class AppContext:
         return h is not None and passphrase.verify_passphrase(text, h)
 
     def set_passphrase(self, text: str | None) -> None:
-        """Set (hash) or remove (None) the admin passphrase. PassphraseError for a weak one."""
-        self.store.set_setting("admin_passphrase", None if text is None else passphrase.hash_passphrase(text))
+        """Set (hash) or remove (None) the admin passphrase, audited (core settings.
+        set_admin_passphrase). PassphraseError for a weak one."""
+        from desktop_app.core.settings import set_admin_passphrase
+
+        set_admin_passphrase(self.store, text, via="app")
 
     def close(self) -> None:
         try:

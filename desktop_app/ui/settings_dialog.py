@@ -318,27 +318,21 @@ class SettingsDialog(QDialog):
             except config.ConfigError as exc:
                 self.error.setText(f"Not saved: {exc}")
                 return
-        old = {k: st.get_setting(k, None) for k in ("policy", "save_denied_snapshots", "camera", "resolution",
-                                                    "provider", "command_on_grant")}
-        new = {"policy": pol, "save_denied_snapshots": self.snapshots.isChecked(), "resolution": res,
-               "provider": prov, "command_on_grant": self.command.text().strip()}
+        from desktop_app.core.settings import audit_settings_change, save_settings, set_admin_passphrase
+
+        values = {"policy": pol, "save_denied_snapshots": self.snapshots.isChecked(), "resolution": res,
+                  "provider": prov, "command_on_grant": self.command.text().strip()}
         if cam != self.camera_before:          # only a camera the user picked here is stored
-            new["camera"] = cam
-        for k, v in new.items():
-            st.set_setting(k, v)
-        changed = {k: {"old": old[k], "new": v} for k, v in new.items() if old[k] != v}
+            values["camera"] = cam
+        changed = save_settings(st, values)
         if folder != self.data_before:
             changed["data_folder"] = {"old": self.data_before or None, "new": folder or None}
-        if changed:
-            st.log_attempt(None, "settings_changed", detail={"changed": changed, "via": "app"})
+        audit_settings_change(st, changed, via="app")
         act = self.passphrase_action
         if act and act[0] == "set":
-            had = self.ctx.admin_required()
-            self.ctx.set_passphrase(act[1])
-            st.log_attempt(None, "passphrase_changed" if had else "passphrase_set", detail={"via": "app"})
+            set_admin_passphrase(st, act[1], via="app")
         elif act and act[0] == "remove":
-            self.ctx.set_passphrase(None)
-            st.log_attempt(None, "passphrase_removed", detail={"via": "app"})
+            set_admin_passphrase(st, None, via="app")
         self.provider_changed = prov != self.provider_before
         self.camera_changed = cam != self.camera_before or list(res) != list(self.resolution_before)
         self.accept()
