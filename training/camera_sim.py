@@ -6,6 +6,10 @@ texture, perspective and rotation (±15°), scale, uneven light and a shadow, de
 blur, sensor noise, JPEG compression, and clutter at the frame edges. Junk frames hold no
 symbol: blank paper, uniform colour, noise, skin-toned blobs, printed letters, shapes.
 
+``render_scene`` draws the named SCENE_KINDS: a card smaller than the view on a coloured
+background, rotated (±30°) or in perspective, dark and textured backgrounds, ruled and squared
+paper, red/blue pens, pencil, felt pen, highlighter, a thumb at the card's edge.
+
 Everything is driven by a numpy Generator, so ``seed`` reproduces a set exactly. Export uses
 it to calibrate thresholds on camera-like frames of held-out TRAINING-set digits; the
 benchmarks use it on TEST-set digits. (numpy + OpenCV only: no torch.)
@@ -133,6 +137,141 @@ def session(base: np.ndarray, rng: np.random.Generator, count: int) -> list[np.n
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Named scene kinds: a card, page or sticky note held up or lying in view, as people show them.
+# Each kind varies one thing from a common base (a card about the size of the ROI, centred,
+# on a plain desk); ``render_scene(kind, digit28, rng)`` draws one, ``digit28=None`` the same
+# scene without a symbol (a blank card: must never be acquired).
+
+SCENE_KINDS = ("card_small_on_colour", "card_rotated", "card_perspective", "dark_background",
+               "textured_background", "ruled_paper", "grid_paper", "pen_red", "pen_blue", "pencil",
+               "felt_pen", "highlighter", "thumb_at_edge")
+
+PENS = {  # BGR ink colour, stroke width change (see _ink_alpha), opacity
+    "black": ((25, 25, 25), 0, 1.0),
+    "red": ((40, 40, 190), 0, 1.0),
+    "blue": ((160, 70, 25), 0, 1.0),
+    "pencil": ((115, 110, 105), -2, 0.8),
+    "felt": ((20, 20, 20), 3, 1.0),
+    "highlighter": ((60, 215, 235), 4, 0.85),
+}
+
+
+def _background(rng, h, w, kind):
+    if kind == "dark":
+        base = rng.uniform(8, 45, 3)
+        return np.clip(base[None, None, :] + rng.normal(0, 2, (h, w, 1)), 0, 255).astype(np.float32)
+    if kind == "textured":                     # wood grain / fabric: stripes and blotches
+        base = np.array([rng.uniform(40, 120), rng.uniform(60, 140), rng.uniform(80, 170)])
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        ang = rng.uniform(0, np.pi)
+        f = rng.uniform(0.05, 0.3)
+        stripes = np.sin((np.cos(ang) * xx + np.sin(ang) * yy) * f + 3 * np.sin(yy * 0.01))
+        blot = cv2.resize(rng.normal(0, 1, (h // 16, w // 16)).astype(np.float32), (w, h))
+        tex = 18 * stripes + 14 * blot + rng.normal(0, 6, (h, w))
+        return np.clip(base[None, None, :] + tex[..., None], 0, 255).astype(np.float32)
+    # "colour": a saturated wall, shirt or desk
+    base = rng.uniform(0, 255, 3)
+    base[int(rng.integers(3))] = rng.uniform(0, 60)     # at least one channel low: a real colour
+    low = cv2.resize(rng.normal(0, 1, (4, 6)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.clip(base[None, None, :] * 0.8 + 12 * low[..., None], 0, 255).astype(np.float32)
+
+
+def _lines(card, rng, grid):
+    """Ruled (or squared) paper: thin light-blue/grey printed lines across the card."""
+    ch, cw = card.shape[:2]
+    step = int(min(ch, cw) * rng.uniform(0.06, 0.1))
+    col = np.array([rng.uniform(150, 220), rng.uniform(140, 200), rng.uniform(110, 180)], np.float32)
+    th = 1 if rng.random() < 0.6 else 2
+    off = int(rng.integers(step))
+    for y in range(off, ch, step):
+        cv2.line(card, (0, y), (cw, y), tuple(float(c) for c in col), th, cv2.LINE_AA)
+    if grid:
+        for x in range(off, cw, step):
+            cv2.line(card, (x, 0), (x, ch), tuple(float(c) for c in col), th, cv2.LINE_AA)
+
+
+def render_scene(kind: str, digit28: np.ndarray | None, rng: np.random.Generator, size=(640, 480)) -> np.ndarray:
+    """One camera-like BGR frame of scene ``kind`` (see SCENE_KINDS) showing ``digit28``
+    (an MNIST image, white on black) written on a card; None: the same scene, blank card."""
+    if kind not in SCENE_KINDS:
+        raise ValueError(f"unknown scene kind {kind!r}: one of {', '.join(SCENE_KINDS)}")
+    w, h = size
+    roi = 0.7 * min(w, h)
+    bg_kind = {"dark_background": "dark", "textured_background": "textured",
+               "card_small_on_colour": "colour"}.get(kind, "colour" if rng.random() < 0.5 else "dark")
+    frame = _background(rng, h, w, bg_kind)
+    # the card: about the ROI's size (a quarter of it for card_small_on_colour), near the centre
+    if kind == "card_small_on_colour":
+        side = roi * rng.uniform(0.5, 0.95)
+    elif kind in ("ruled_paper", "grid_paper"):
+        side = roi * rng.uniform(0.9, 1.6)
+    else:
+        side = roi * rng.uniform(0.7, 1.3)
+    aspect = rng.uniform(0.7, 1.0) if rng.random() < 0.7 else 1.0
+    cw, ch = int(side), int(side * aspect)
+    card = _paper(rng, ch, cw)
+    if kind in ("ruled_paper", "grid_paper"):
+        _lines(card, rng, grid=kind == "grid_paper")
+    pen = {"pen_red": "red", "pen_blue": "blue", "pencil": "pencil", "felt_pen": "felt",
+           "highlighter": "highlighter"}.get(kind, str(rng.choice(["black", "blue", "black", "red"])))
+    if digit28 is not None:
+        col, dk, opacity = PENS[pen]
+        dsz = int(min(cw, ch) * rng.uniform(0.5, 0.7))
+        dsz = int(np.clip(dsz, 0.2 * roi, 0.6 * roi))
+        big = cv2.resize(digit28.astype(np.float32) / 255.0, (dsz, dsz), interpolation=cv2.INTER_CUBIC)
+        big = np.clip((big - 0.35) * 3.0, 0, 1)
+        k = (dk + int(rng.integers(-1, 2))) * max(1, dsz // 90)
+        if k > 0:
+            big = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+        elif k < 0:
+            big = cv2.erode(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (-2 * k + 1, -2 * k + 1)))
+        alpha = cv2.GaussianBlur(big, (3, 3), 0.8)[..., None] * opacity
+        ink = np.array(col, np.float32) + rng.uniform(-10, 10, 3)
+        ox = int((cw - dsz) / 2 + rng.uniform(-0.08, 0.08) * cw)
+        oy = int((ch - dsz) / 2 + rng.uniform(-0.08, 0.08) * ch)
+        ox, oy = int(np.clip(ox, 0, cw - dsz)), int(np.clip(oy, 0, ch - dsz))
+        region = card[oy:oy + dsz, ox:ox + dsz]
+        if pen == "highlighter":                              # transparent ink multiplies the paper
+            card[oy:oy + dsz, ox:ox + dsz] = region * (1 - alpha) + region * (ink / 255.0) * alpha
+        else:
+            card[oy:oy + dsz, ox:ox + dsz] = region * (1 - alpha) + ink * alpha
+    # place the card: rotation (±30° for card_rotated, else ±8°), perspective for card_perspective
+    src = np.float32([[0, 0], [cw, 0], [cw, ch], [0, ch]])
+    c = np.array([w / 2 + rng.uniform(-0.05, 0.05) * w, h / 2 + rng.uniform(-0.05, 0.05) * h])
+    th = np.deg2rad(rng.uniform(-30, 30) if kind == "card_rotated" else rng.uniform(-8, 8))
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    corners = (src - [cw / 2, ch / 2]) @ rot.T + c
+    jit = 0.14 if kind == "card_perspective" else 0.03
+    corners += rng.uniform(-jit, jit, (4, 2)) * side
+    M = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    warped = cv2.warpPerspective(card, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                 borderValue=(-1, -1, -1))
+    mask = (warped[..., 0] >= 0).astype(np.float32)
+    mask = cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None]
+    frame = np.where(mask > 0, np.maximum(warped, 0) * mask + frame * (1 - mask), frame)
+    if kind == "thumb_at_edge":               # a thumb holding the card's edge, from the frame edge
+        e = int(rng.integers(4))
+        p = corners[[0, 1, 2, 3]]
+        a, b = p[e], p[(e + 1) % 4]            # one card edge
+        t = rng.uniform(0.25, 0.75)
+        at = a + t * (b - a)
+        out = (at - c) / (np.linalg.norm(at - c) + 1e-6)
+        centre = at + out * rng.uniform(-0.02, 0.06) * side
+        col = (rng.uniform(90, 160), rng.uniform(120, 190), rng.uniform(170, 235))
+        ang = np.degrees(np.arctan2(out[1], out[0]))
+        axes = (int(side * rng.uniform(0.18, 0.26)), int(side * rng.uniform(0.1, 0.14)))
+        thumb = np.zeros((h, w), np.float32)
+        cv2.ellipse(thumb, (int(centre[0]), int(centre[1])), axes, ang, 0, 360, 1.0, -1)
+        # the rest of the hand: from the thumb out to the frame edge
+        far = centre + out * 2 * max(w, h)
+        cv2.line(thumb, (int(centre[0]), int(centre[1])), (int(far[0]), int(far[1])), 1.0, int(1.6 * axes[1]))
+        thumb = cv2.GaussianBlur(thumb, (0, 0), 2.0)[..., None]
+        shade = 0.85 + 0.15 * rng.random()
+        frame = frame * (1 - thumb) + np.array(col, np.float32) * shade * thumb
+    return _finish(rng, frame, h, w, clutter=False)
+
+
 JUNK_KINDS = ("blank_paper", "uniform", "noise", "skin_blob", "letters", "shapes")
 
 
@@ -189,6 +328,9 @@ def main(argv=None):
         cv2.imwrite(str(out / f"digit_{i:03d}_label{y[j]}.jpg"), render_digit(x[j], rng))
     for kind in JUNK_KINDS:
         cv2.imwrite(str(out / f"junk_{kind}.jpg"), render_junk(kind, rng))
+    for kind in SCENE_KINDS:
+        j = int(rng.integers(len(x)))
+        cv2.imwrite(str(out / f"scene_{kind}_label{y[j]}.jpg"), render_scene(kind, x[j], rng))
 
 
 if __name__ == "__main__":

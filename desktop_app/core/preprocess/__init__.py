@@ -116,9 +116,17 @@ def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
     if code:
         return fail(code, roi, quality, reason=None if code != "blank" else
                     "the picture is uniform (no ink found): show the paper with your symbol")
-    pol = polarity(g, cfg)
-    # 2. the paper
-    paper, outline = find_paper(g, pol, cfg)
+    # 2. the paper (found as for dark ink first: the polarity is then judged on the paper
+    #    alone, as a page's edge or a dark table beside it stands out either way)
+    paper, outline = find_paper(g, "dark_on_light" if cfg.polarity == "auto" else cfg.polarity, cfg)
+    where = None
+    if paper is not None:
+        r = max(1, int(round(cfg.paper_margin * min(g.shape)))) * 2 + 1
+        where = cv2.erode(paper, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (r, r)))
+        where = where if where.any() else None
+    pol = polarity(g, cfg, where)
+    if pol != "dark_on_light" and cfg.polarity == "auto":
+        paper, outline = find_paper(g, pol, cfg)
     if paper is not None:
         quality["paper"] = float(paper.mean())
     start = dict(quality)

@@ -7,9 +7,10 @@ import numpy as np
 from .form import percentiles
 
 
-def polarity(g: np.ndarray, cfg) -> str:
+def polarity(g: np.ndarray, cfg, where: np.ndarray | None = None) -> str:
     """Dark ink on light paper, or light on dark: which way do thin features stand out from
-    the local background (a wide median, blind to polarity and to loops inside the symbol)?"""
+    the local background (a wide median, blind to polarity and to loops inside the symbol)?
+    ``where``: only there (the paper, away from its edge, whose step is either way)."""
     if cfg.polarity != "auto":
         return cfg.polarity
     h, w = g.shape
@@ -18,8 +19,8 @@ def polarity(g: np.ndarray, cfg) -> str:
     small = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
     med = cv2.medianBlur(small, max(3, (s // 16) | 1))
     med = cv2.resize(med, (w, h), interpolation=cv2.INTER_LINEAR)
-    dark = percentiles(cv2.subtract(med, g), (99.8,))[0]
-    light = percentiles(cv2.subtract(g, med), (99.8,))[0]
+    dark = percentiles(cv2.subtract(med, g), (99.8,), where)[0]
+    light = percentiles(cv2.subtract(g, med), (99.8,), where)[0]
     return "dark_on_light" if dark >= 0.9 * light else "light_on_dark"
 
 

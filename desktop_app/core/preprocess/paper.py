@@ -62,7 +62,7 @@ def find_paper(g: np.ndarray, polarity: str, cfg):
     # the symbol is on the paper: a region with no pen stroke in it (a loop of a big digit) is not
     ink = cv2.subtract(clean, g) if polarity == "dark_on_light" else cv2.subtract(g, clean)
     inner = cv2.erode(mask, np.ones((5, 5), np.uint8))
-    if int(np.count_nonzero((ink >= cfg.min_contrast) & (inner > 0))) < max(4, int(cfg.speck * h * w)):
+    if int(np.count_nonzero((ink >= 0.5 * cfg.min_contrast) & (inner > 0))) < max(4, int(cfg.speck * h * w / 4)):
         return None, None
     outline = cv2.approxPolyDP(hull, 0.02 * cv2.arcLength(hull, True), True).reshape(-1, 2)
     return mask, outline.astype(np.float32)
