@@ -209,3 +209,40 @@ def test_instance_lock_is_freed_when_the_holder_dies(tmp_path):
         p.wait(10)
     with InstanceLock(db) as lock:                # a crashed holder leaves no stale lock
         assert lock.held
+
+
+def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, videos):
+    """`twinlock-app --video` as a process (offscreen): it takes the database's instance lock,
+    processes frames, and SIGTERM (a logout) closes it normally: exit 0, lock released."""
+    import signal
+    import time
+
+    from desktop_app.core.instance import lock_path
+
+    db = tmp_path / "app.sqlite3"
+    exe = Path(sys.executable).with_name("twinlock-app")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "desktop_app.ui.app"]
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    p = subprocess.Popen(cmd + ["--video", str(videos["three"]), "--model", str(ui_model), "--db", str(db)],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        lock = lock_path(db)
+        while time.monotonic() < deadline and not (lock.exists() and lock.read_text().strip() == str(p.pid)):
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.1)
+        assert lock.read_text().strip() == str(p.pid)
+        with pytest.raises(AlreadyRunning):
+            InstanceLock(db).acquire()
+        time.sleep(2.0)                               # frames flowing
+        assert p.poll() is None
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+    assert p.returncode == 0, err
+    assert "Traceback" not in err and "Fatal" not in err
+    with InstanceLock(db) as again:
+        assert again.held

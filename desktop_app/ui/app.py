@@ -118,10 +118,28 @@ def main(argv: list[str] | None = None) -> int:
     win.resize(1100, 720)
     win.show()
     win.start_camera()
+    _quit_on_signals(win)
     try:
         return app.exec()
     finally:
         ctx.close()
+
+
+def _quit_on_signals(win) -> None:
+    """SIGTERM (logout, systemd, kill) and Ctrl+C close the window the normal way (the
+    camera thread stopped, the database and the instance lock released), exit status 0.
+    Python runs signal handlers between bytecodes: the window's 200 ms timer gives it the
+    chance while Qt's event loop waits."""
+    import signal
+
+    def handler(signum, frame):
+        win.close()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):      # not the main thread / not supported here
+            pass
 
 
 if __name__ == "__main__":
