@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import tempfile
 import time
@@ -259,6 +260,7 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(13)
     with tempfile.TemporaryDirectory() as td:
         cache = Path(td) / "db.sqlite3"
+        load0 = os.getloadavg()[0]
         body = ["## Identify, duplicates and symbol strength (issue 13)", "",
                 f"`python -m benchmarks.bench_identify --data-dir {a.data_dir} --photos {a.photos}"
                 + (" --strength" if a.strength else "") + f"` — model {emb.contract.short_fingerprint} "
@@ -271,6 +273,8 @@ def main(argv=None) -> int:
         if a.strength:
             body += ["", "### Strength verdicts of the 30 benchmark profiles vs their impostor grants", ""]
             body += bench_strength(emb, a.data_dir, cache)
+    body += ["", f"Load average of this shared machine (2 cores) at the start and the end: {load0:.1f} / "
+             f"{os.getloadavg()[0]:.1f} (other jobs ran beside it: the times are upper bounds)."]
     text = "\n".join(body)
     print(text)
     if not a.no_write:

@@ -20,6 +20,7 @@ the near-duplicate pairs (vectorised union-find), which chain merely similar ima
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import cv2
@@ -30,33 +31,55 @@ import numpy as np
 DEFAULT_FRACTION = 0.5
 DEFAULT_PIXEL_THRESHOLD = 0.12
 SEARCH_DIM = 48
+GRID_MIN = 8192      # from this many points on, the search is binned (see _grid_candidates)
 
 
 def default_threshold(contract) -> float:
     return float(DEFAULT_FRACTION * contract.default_threshold)
 
 
+def _blur_pool_matrix() -> np.ndarray:
+    """[14,28]: a Gaussian blur (sigma 1 px) followed by 2x2 average pooling, as one matrix."""
+    t = np.arange(28)
+    k = np.exp(-0.5 * (t[:, None] - t[None, :]) ** 2)
+    k /= k.sum(axis=1, keepdims=True)
+    pool = np.zeros((14, 28))
+    pool[np.arange(14), 2 * np.arange(14)] = pool[np.arange(14), 2 * np.arange(14) + 1] = 0.5
+    return (pool @ k).astype(np.float32)
+
+
+_BP = _blur_pool_matrix()
+
+
 def image_descriptors(images) -> np.ndarray:
-    """Model-form images [N,28,28] -> [N,196] float32 unit vectors (blurred, 2x2-pooled, centred)."""
+    """Model-form images [N,28,28] -> [N,196] float32 unit vectors (blurred, 2x2-pooled, centred),
+    for all images at once (two batched matrix products)."""
     x = np.asarray(images, np.float32).reshape(-1, 28, 28)
     if len(x) == 0:
         return np.zeros((0, 196), np.float32)
-    x = np.stack([cv2.GaussianBlur(i, (0, 0), 1.0) for i in x])
-    x = x.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(x), -1)
-    x -= x.mean(axis=1, keepdims=True)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(n, 1e-6)).astype(np.float32)
+    out = np.empty((len(x), 196), np.float32)
+    for s in range(0, len(x), 8192):
+        b = x[s:s + 8192]
+        y = (b.reshape(-1, 28) @ _BP.T).reshape(-1, 28, 14).transpose(0, 2, 1)   # columns, then rows
+        y = (np.ascontiguousarray(y).reshape(-1, 28) @ _BP.T).reshape(-1, 196)
+        y -= y.mean(axis=1, keepdims=True)
+        y /= np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-6)
+        out[s:s + 8192] = y
+    return out
 
 
 def _project(x: np.ndarray, dim: int) -> np.ndarray:
-    """Orthogonal projection on the top ``dim`` principal axes (distances can only shrink)."""
+    """Orthogonal projection on the top ``dim`` principal axes (distances can only shrink);
+    the axes from the eigenvectors of a sample's covariance (small: D x D)."""
     if x.shape[1] <= dim or x.shape[0] <= dim:
         return x
     rng = np.random.default_rng(0)
-    sample = x[rng.choice(len(x), size=min(len(x), 5000), replace=False)]
+    sample = x[rng.choice(len(x), size=min(len(x), 5000), replace=False)].astype(np.float64)
     mu = sample.mean(axis=0)
-    _, _, vt = np.linalg.svd(sample - mu, full_matrices=False)
-    return np.ascontiguousarray((x - mu) @ vt[:dim].T, dtype=np.float32)
+    c = sample - mu
+    w, v = np.linalg.eigh(c.T @ c)
+    axes = v[:, np.argsort(w)[::-1][:dim]]
+    return np.ascontiguousarray((x - mu.astype(np.float32)) @ axes.astype(np.float32), dtype=np.float32)
 
 
 def close_pairs(emb: np.ndarray, threshold: float, block: int = 2048,
@@ -71,7 +94,10 @@ def close_pairs(emb: np.ndarray, threshold: float, block: int = 2048,
     t2 = float(threshold) ** 2
     tol = 1e-5 * float(sq.max(initial=0.0)) + 1e-6
     out_i, out_j, out_d = [], [], []
-    for s in range(0, n, block):
+    if n >= GRID_MIN:
+        out_i, out_j = _grid_candidates(e, sq, t2 + tol, float(threshold), block)
+        out_d = [np.zeros(len(x), np.float32) for x in out_i]
+    for s in range(0, n if n < GRID_MIN else 0, block):
         a = e[s:s + block]
         rest = e[s:]                                        # upper triangle: columns from s on
         d2 = sq[s:s + block, None] + sq[None, s:] - 2.0 * (a @ rest.T)
@@ -89,6 +115,47 @@ def close_pairs(emb: np.ndarray, threshold: float, block: int = 2048,
     exact = np.linalg.norm(full[i] - full[j], axis=1)       # confirm the candidates in full
     keep = exact <= threshold
     return i[keep].astype(np.int64), j[keep].astype(np.int64), exact[keep].astype(np.float32)
+
+
+def _grid_candidates(e: np.ndarray, sq: np.ndarray, t2: float, threshold: float, block: int,
+                     dims: int = 4) -> tuple[list, list]:
+    """Candidate pairs (i < j) with squared distance <= t2, searched cell by cell.
+
+    The points are binned on their first ``dims`` coordinates (the leading principal
+    components) in cells ``threshold`` wide; two points within ``threshold`` lie in the same or
+    in neighbouring cells, so each cell is compared only with itself and the neighbours that
+    follow it in key order (each pair of cells once). Exact: nothing within range is missed."""
+    g = min(dims, e.shape[1])
+    cell = np.floor(e[:, :g] / threshold).astype(np.int64)
+    cell -= cell.min(axis=0) - 1                         # a margin of one cell on every side
+    ext = cell.max(axis=0) + 2
+    strides = np.concatenate([[1], np.cumprod(ext[:-1])]).astype(np.int64)
+    key = cell @ strides
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    uniq, start = np.unique(skey, return_index=True)
+    end = np.append(start[1:], len(skey))
+    where = dict(zip(uniq.tolist(), zip(start.tolist(), end.tolist())))
+    offs = sorted({int(np.dot(o, strides)) for o in itertools.product((-1, 0, 1), repeat=g)})
+    offs = [o for o in offs if o >= 0]                   # o > 0: each neighbouring pair of cells once
+    out_i, out_j = [], []
+    for k, (s0, s1) in zip(uniq.tolist(), zip(start.tolist(), end.tolist())):
+        cand = [order[s0:s1]] + [order[slice(*where[k + o])] for o in offs[1:] if (k + o) in where]
+        c = np.concatenate(cand)
+        own = s1 - s0
+        ec, sqc = e[c], sq[c]
+        step = max(1, block // 2)
+        for r in range(0, own, step):
+            a = c[r:min(r + step, own)]                         # this cell's rows only
+            d2 = sq[a][:, None] + sqc[None, :] - 2.0 * (e[a] @ ec.T)
+            m = d2 <= t2
+            m[:, :own] &= a[:, None] < c[None, :own]          # inside the cell: i < j once
+            ii, jj = np.nonzero(m)
+            if ii.size:
+                x, y = a[ii], c[jj]
+                out_i.append(np.minimum(x, y))
+                out_j.append(np.maximum(x, y))
+    return out_i, out_j
 
 
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
