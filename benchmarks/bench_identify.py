@@ -236,6 +236,10 @@ def bench_strength(emb, data_dir: str, cache_db: Path, frames: int = 6) -> list[
             f"The finer signal is how many *other* digits' gallery drawings a profile accepts: {len(flagged)} profiles "
             f"accept some; they hold {sum(r[6] for r in flagged)} of the {fa_all} impostor frames accepted and "
             f"{sum(r[3] for r in flagged)} of the {gr_all} impostor attempts granted."]
+    top = sorted(rows, key=lambda r: -r[5])[:max(1, len(rows) // 6)]
+    out += ["", f"The {len(top)} profiles that accept the most other digits' drawings "
+            f"({', '.join(f'{r[0]} ({r[5]})' for r in top)}) hold {sum(r[6] for r in top)} of the {fa_all} "
+            f"impostor frames accepted and {sum(r[3] for r in top)} of the {gr_all} attempts granted."]
     return out
 
 
