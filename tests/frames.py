@@ -161,3 +161,90 @@ def junk_frames(size=(640, 480), seed: int = 0) -> dict[str, np.ndarray]:
     out["smooth_noise"] = np.clip(cv2.resize(g, (w, h), interpolation=cv2.INTER_CUBIC), 0, 255) \
         .astype(np.uint8)[..., None].repeat(3, 2)
     return out
+
+
+def render_card(digit: int | str | None, seed: int = 0, size=(640, 480), *, card: float = 0.6,
+                background=(40, 140, 60), angle: float = 0.0, perspective: float = 0.0,
+                ink=(30, 30, 30), thickness: int | None = None, digit_frac: float = 0.6,
+                lines: str = "", thumb: bool = False, blur: float = 0.8, noise: float = 3.0,
+                jpeg: int | None = 85, card_colour=(225, 230, 235)) -> np.ndarray:
+    """A card (index card / sticky note) held up in front of a plain ``background`` (BGR),
+    ``card`` = its side as a fraction of min(H, W), rotated by ``angle`` degrees, its corners
+    moved by up to ``perspective`` x its side; ``digit`` drawn on it in ``ink`` (None: blank),
+    ``digit_frac`` of the card's side; ``lines`` "ruled" or "grid": printed light-blue lines;
+    ``thumb``: a skin-coloured thumb over the card's right edge, from the frame edge."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    side = int(card * min(w, h))
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = np.float32(background)
+    sheet = np.empty((side, side, 3), np.float32)
+    sheet[:] = np.float32(card_colour) + rng.normal(0, 2, (side, side, 1)).astype(np.float32)
+    if lines:
+        step = max(6, side // 12)
+        for t in range(step // 2, side, step):
+            cv2.line(sheet, (0, t), (side, t), (215, 180, 150), 1, cv2.LINE_AA)
+            if lines == "grid":
+                cv2.line(sheet, (t, 0), (t, side), (215, 180, 150), 1, cv2.LINE_AA)
+    if digit is not None:
+        dsz = int(digit_frac * side)
+        a = digit_strokes(digit, dsz, thickness=thickness, jitter=0.03, seed=seed)[..., None]
+        o = (side - dsz) // 2
+        sheet[o:o + dsz, o:o + dsz] = sheet[o:o + dsz, o:o + dsz] * (1 - a) + np.float32(ink) * a
+    src = np.float32([[0, 0], [side, 0], [side, side], [0, side]])
+    th = np.deg2rad(angle)
+    rot = np.float32([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    dst = (src - side / 2) @ rot.T + np.float32([w / 2, h / 2])
+    dst += rng.uniform(-perspective, perspective, (4, 2)).astype(np.float32) * side
+    M = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    warped = cv2.warpPerspective(sheet, M, (w, h), flags=cv2.INTER_LINEAR, borderValue=(-1, -1, -1))
+    m = (warped[..., :1] >= 0).astype(np.float32)
+    img = np.maximum(warped, 0) * m + img * (1 - m)
+    if thumb:
+        t = np.zeros((h, w), np.float32)
+        cx, cy = int(dst[1:3, 0].mean()), int(h / 2 + 0.15 * side)
+        cv2.ellipse(t, (cx, cy), (int(0.16 * side), int(0.09 * side)), 0, 0, 360, 1.0, -1)
+        cv2.rectangle(t, (cx, cy - int(0.09 * side)), (w, cy + int(0.09 * side)), 1.0, -1)
+        t = cv2.GaussianBlur(t, (0, 0), 1.5)[..., None]
+        img = img * (1 - t) + np.float32((120, 150, 205)) * t
+    if blur > 0:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
+    img = img + rng.normal(0, noise, img.shape).astype(np.float32)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if jpeg:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return out
+
+
+def photo_of_page(digit: int | str | None, seed: int = 0, size=(1600, 1200), *, symbol: float = 0.12,
+                  crop: bool = False) -> np.ndarray:
+    """A phone photo of a page on a table: the page covers most of the frame with its edge
+    and the dark table at the left and bottom, vignetting and a soft shadow, a ``symbol``
+    (fraction of the image height) high digit; ``crop``: the photo cropped tight around the
+    digit (the symbol then fills ~90% of the image, touching its border)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = np.float32((60, 80, 110))                                 # the table
+    page = np.float32([[0.12 * w, -0.1 * h], [1.1 * w, -0.1 * h], [1.1 * w, 0.86 * h], [0.1 * w, 0.9 * h]])
+    m = _fill_quad(h, w, page)[..., None]
+    img = img * (1 - m) + np.float32((228, 232, 236)) * m
+    dsz = int(symbol * h)
+    cx, cy = int(0.55 * w), int(0.45 * h)
+    a = np.zeros((h, w), np.float32)
+    a[cy - dsz // 2:cy - dsz // 2 + dsz, cx - dsz // 2:cx - dsz // 2 + dsz] = digit_strokes(
+        digit, dsz, thickness=max(2, dsz // 14), jitter=0.03, seed=seed) if digit is not None else 0
+    img = img * (1 - a[..., None]) + np.float32((35, 30, 30)) * a[..., None]
+    yy, xx = np.ogrid[0:h, 0:w]
+    vign = 1 - 0.35 * (((xx - w / 2) / w) ** 2 + ((yy - h / 2) / h) ** 2) * 2
+    sh = np.zeros((h, w), np.float32)
+    cv2.fillConvexPoly(sh, np.int32([[0.6 * w, 0], [w, 0], [w, 0.5 * h], [0.8 * w, 0.6 * h]]), 1.0)
+    sh = cv2.GaussianBlur(sh, (0, 0), 0.04 * w)
+    img = img * (vign * (1 - 0.35 * sh))[..., None].astype(np.float32)
+    img = cv2.GaussianBlur(img, (0, 0), 1.2) + rng.normal(0, 3, img.shape).astype(np.float32)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if crop:
+        r = int(0.55 * dsz)
+        out = out[cy - r:cy + r, cx - int(0.8 * r):cx + int(0.8 * r)].copy()
+    return out
