@@ -266,7 +266,7 @@ def cmd_enroll(args) -> int:
 
 
 # --------------------------------------------------------------------------- verify
-class _Interrupted(Exception):
+class _Interrupted(BaseException):       # not an Exception: no error handler may swallow it
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
