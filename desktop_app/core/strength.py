@@ -70,7 +70,7 @@ class StrengthReport:
     gallery_size: int
     accepted: int                           # gallery symbols within the threshold
     by_label: list[LabelCount]              # symbols with accepted drawings, most-matched first
-    nearest: list[Neighbour]                # the nearest few gallery symbols
+    nearest: list[Neighbour]                # the nearest few distinct gallery symbols (one drawing each)
     policy: str = DEFAULT_POLICY            # the minimum level the policy allows
     fingerprint: str = ""
     looks_like: LabelCount | None = None    # the common symbol it is taken for (weak)
@@ -155,7 +155,10 @@ def assess(ref_embeddings: np.ndarray, gallery_embeddings: np.ndarray, labels, k
     by = [LabelCount(str(u).split("\x1f", 1)[1], str(u).split("\x1f", 1)[0], int(a), int(t))
           for u, a, t in zip(uniq, acc_counts, totals) if a > 0]
     by.sort(key=lambda c: (-c.fraction if c.total >= MIN_LABEL_SAMPLES else 0.0, -c.accepted, c.label))
-    order = np.argsort(d, kind="stable")[:top]
+    # the nearest drawing of each of the ``top`` nearest distinct symbols
+    srt = np.argsort(d, kind="stable")
+    _, first = np.unique(keys[srt], return_index=True) if n else (None, np.zeros(0, int))
+    order = srt[np.sort(first)[:top]]
     nearest = [Neighbour(int(i), str(labels[i]), str(kinds[i]), float(d[i]),
                          images[i] if images is not None else np.zeros((28, 28), np.uint8)) for i in order]
     common = [c for c in by if c.total >= MIN_LABEL_SAMPLES and c.fraction >= WEAK_LABEL_FRACTION and c.accepted >= 2]
