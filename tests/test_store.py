@@ -1,6 +1,5 @@
 """The SQLite store: profiles, references, settings, audit, lockout, export/import, damage."""
 import hashlib
-import json
 import os
 import sqlite3
 import stat

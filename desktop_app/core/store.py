@@ -990,7 +990,7 @@ class Store:
                 con.execute("DELETE FROM profiles WHERE id = ?", (row[0],))
                 kept_lock = self.lockout_in(con, target)      # the lockout state stays as it was
             pid = self._insert_profile(con, target, threshold, policy, doc.get("created"))
-            for img, crop, e, fp, c in zip(images, crops, embs, fps, created):
+            for img, crop, e, fp, c in zip(images, crops, embs, fps, created, strict=True):
                 self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c)
             self._log(con, target, "profile_imported",
                       detail={"file": str(p), "references": len(images), "replaced": row is not None,
