@@ -167,11 +167,13 @@ def render_card(digit: int | str | None, seed: int = 0, size=(640, 480), *, card
                 background=(40, 140, 60), angle: float = 0.0, perspective: float = 0.0,
                 ink=(30, 30, 30), thickness: int | None = None, digit_frac: float = 0.6,
                 lines: str = "", thumb: bool = False, blur: float = 0.8, noise: float = 3.0,
-                jpeg: int | None = 85, card_colour=(225, 230, 235)) -> np.ndarray:
+                jpeg: int | None = 85, card_colour=(225, 230, 235), line_colour=(215, 180, 150),
+                line_width: int = 1) -> np.ndarray:
     """A card (index card / sticky note) held up in front of a plain ``background`` (BGR),
     ``card`` = its side as a fraction of min(H, W), rotated by ``angle`` degrees, its corners
     moved by up to ``perspective`` x its side; ``digit`` drawn on it in ``ink`` (None: blank),
-    ``digit_frac`` of the card's side; ``lines`` "ruled" or "grid": printed light-blue lines;
+    ``digit_frac`` of the card's side; ``lines`` "ruled" or "grid": printed lines (light blue
+    unless ``line_colour``, ``line_width`` px);
     ``thumb``: a skin-coloured thumb over the card's right edge, from the frame edge."""
     rng = np.random.default_rng(seed)
     w, h = size
@@ -183,9 +185,9 @@ def render_card(digit: int | str | None, seed: int = 0, size=(640, 480), *, card
     if lines:
         step = max(6, side // 12)
         for t in range(step // 2, side, step):
-            cv2.line(sheet, (0, t), (side, t), (215, 180, 150), 1, cv2.LINE_AA)
+            cv2.line(sheet, (0, t), (side, t), line_colour, line_width, cv2.LINE_AA)
             if lines == "grid":
-                cv2.line(sheet, (t, 0), (t, side), (215, 180, 150), 1, cv2.LINE_AA)
+                cv2.line(sheet, (t, 0), (t, side), line_colour, line_width, cv2.LINE_AA)
     if digit is not None:
         dsz = int(digit_frac * side)
         a = digit_strokes(digit, dsz, thickness=thickness, jitter=0.03, seed=seed)[..., None]

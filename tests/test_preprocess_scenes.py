@@ -31,7 +31,9 @@ SCENES = {
     "red_pen": dict(card=0.6, ink=(40, 40, 190)),
     "highlighter": dict(card=0.7, ink=(60, 215, 235), thickness=14),
     "thumb_at_edge": dict(card=0.6, thumb=True),
-    "grid_paper": dict(card=0.9, lines="grid", background=(30, 30, 30)),
+    "grid_paper": dict(card=0.9, lines="grid", background=(30, 30, 30), line_colour=(170, 120, 80), line_width=3),
+    "ruled_paper": dict(card=0.9, lines="ruled", background=(30, 30, 30), line_colour=(170, 120, 80),
+                        line_width=3),
 }
 
 

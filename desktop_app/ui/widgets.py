@@ -3,8 +3,8 @@ view, the distance-against-threshold bar and the big state banner. They only sho
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from .imaging import to_qimage
@@ -13,6 +13,7 @@ GREEN = QColor(30, 150, 60)
 RED = QColor(200, 40, 40)
 AMBER = QColor(220, 150, 20)
 BLUE = QColor(40, 90, 170)
+PAPER = QColor(230, 230, 240)   # the outline of the paper the symbol was found on
 GREY = QColor(110, 110, 110)
 
 
@@ -25,6 +26,7 @@ class FrameView(QWidget):
         self._roi = None          # (x, y, w, h) in frame pixels: where the symbol is looked for
         self._bbox = None         # (x, y, w, h) in frame pixels: the ink found
         self._found = False
+        self._paper = None        # [K, 2] frame pixels: the outline of the paper found, if any
         self._message = "No camera"
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -33,9 +35,12 @@ class FrameView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
 
-    def set_frame(self, frame: np.ndarray | None, roi=None, bbox=None, found: bool = False) -> None:
+    def set_frame(self, frame: np.ndarray | None, roi=None, bbox=None, found: bool = False,
+                  paper=None) -> None:
+        """``paper``: the outline of the card/page found (PreprocessResult.paper), drawn too."""
         self._image = None if frame is None else to_qimage(frame)
         self._roi, self._bbox, self._found = roi, bbox, found
+        self._paper = None if paper is None else np.asarray(paper, np.float64).reshape(-1, 2)
         self.update()
 
     def set_message(self, text: str) -> None:
@@ -77,6 +82,9 @@ class FrameView(QWidget):
             pen = QPen(GREEN if self._found else AMBER, 3, Qt.PenStyle.DashLine)
             p.setPen(pen)
             p.drawRect(mapped(self._roi))
+        if self._paper is not None and len(self._paper) >= 3:
+            p.setPen(QPen(PAPER, 2, Qt.PenStyle.DotLine))
+            p.drawPolygon(QPolygonF([QPointF(target.x() + x * s, target.y() + y * s) for x, y in self._paper]))
         if self._bbox is not None:
             p.setPen(QPen(BLUE, 2))
             p.drawRect(mapped(self._bbox))

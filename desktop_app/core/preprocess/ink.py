@@ -82,8 +82,10 @@ def remove_lines(binary: np.ndarray, cfg, angle: float = 0.0) -> bool:
     lines = np.zeros_like(b)
     for long_k, thick_k in (((L, 1), (1, t)), ((1, L), (t, 1))):
         # (zero outside the view: a stroke cut by the border is not a longer run)
-        run = cv2.morphologyEx(b, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, long_k),
-                               borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        # (a printed line broken by a pixel or two of noise is still one line: gaps closed first)
+        bridged = cv2.morphologyEx(b, cv2.MORPH_CLOSE, np.ones((5, 1) if long_k[0] == 1 else (1, 5), np.uint8))
+        run = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, long_k),
+                               borderType=cv2.BORDER_CONSTANT, borderValue=0) & b
         # thin runs only: a band, a blob or the desk also has long runs, but is thick
         thick = cv2.morphologyEx(run, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, thick_k),
                                  borderType=cv2.BORDER_CONSTANT, borderValue=0)

@@ -21,7 +21,12 @@ def polarity(g: np.ndarray, cfg, where: np.ndarray | None = None) -> str:
     med = cv2.resize(med, (w, h), interpolation=cv2.INTER_LINEAR)
     dark = percentiles(cv2.subtract(med, g), (99.8,), where)[0]
     light = percentiles(cv2.subtract(g, med), (99.8,), where)[0]
-    return "dark_on_light" if dark >= 0.9 * light else "light_on_dark"
+    if dark >= 0.9 * light:
+        return "dark_on_light"
+    # light thin features also show where thick dark strokes leave light gaps (the loops of
+    # a marker digit): light ink needs a dark background, i.e. most of the view dark
+    lo, mid, hi = percentiles(g, (2, 50, 98), where)
+    return "light_on_dark" if mid <= (lo + hi) / 2 else "dark_on_light"
 
 
 def ink_bright(g: np.ndarray, polarity_: str) -> np.ndarray:
