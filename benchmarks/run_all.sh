@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every table and plot in docs/benchmarks.md (takes about an hour on 2 cores).
+# Regenerate every table and plot in docs/benchmarks.md (about two hours on 2 cores, one of them the soak).
 # MNIST: $TWINLOCK_DATA_DIR, else ../shared/data/mnist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +10,6 @@ $PY -m benchmarks.bench_export --checkpoint runs/camonly/best.pt --data-dir "$DA
 $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --write docs/benchmarks.md
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 $PY -m benchmarks.bench_speed
+$PY -m benchmarks.bench_speed --verify-latency   # whole `twinlock verify` processes (issue 15)
+QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_soak --minutes 60   # the main window for an hour of frames
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
