@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     end = t0 + args.minutes * 60
     while time.monotonic() < end:
         nxt = min(end, time.monotonic() + args.sample_s)
-        drv.run_until(app, lambda d: time.monotonic() >= nxt)
+        drv.run_until(app, lambda d, until=nxt: time.monotonic() >= until)
         sample()
     drv.stop()
     alive = []

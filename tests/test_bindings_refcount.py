@@ -17,8 +17,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 from ui_support import ctx, isolated_qsettings, ui_model  # noqa: F401
 
@@ -66,7 +64,8 @@ def test_installed_bindings_match_the_pin():
     assert pins.get("PySide6-Essentials"), f"PySide6-Essentials is not pinned exactly in pyproject.toml: {deps}"
     pinned = pins["PySide6-Essentials"]
     assert PySide6.__version__ == pinned, \
-        f"PySide6 {PySide6.__version__} is installed but pyproject.toml pins {pinned}: reinstall (.venv/bin/pip install -e .)"
+        f"PySide6 {PySide6.__version__} is installed but pyproject.toml pins {pinned}: " \
+        "reinstall (.venv/bin/pip install -e .)"
     assert shiboken6.__version__ == pinned, f"shiboken6 {shiboken6.__version__} != PySide6 pin {pinned}"
     assert pins.get("PySide6-Addons", pinned) == pinned, "PySide6-Addons and -Essentials are pinned differently"
     assert not PySide6.__version__.startswith("6.12.0"), "PySide6 6.12.0 leaks a reference to True per emission"

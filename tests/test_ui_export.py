@@ -102,7 +102,8 @@ def test_without_torch_the_dialog_says_how_to_install_it(qtbot, ctx, monkeypatch
     assert dlg.onnx_radio.isChecked()
     # the Browse… buttons of the disabled options are disabled too; the chosen one's is not
     from PySide6.QtWidgets import QPushButton
-    browse = {b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton) if b.objectName().startswith("browse")}
+    browse = {b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton)
+              if b.objectName().startswith("browse")}
     assert browse == {"browseCheckpoint": False, "browseData": False, "browseOnnx": True}
     # an already exported model that breaks the contract: a clear message, nothing switched
     bad = tmp_path / "bad.onnx"

@@ -631,7 +631,8 @@ class MainWindow(QMainWindow):
         from desktop_app.core.store import StoreError
         dest = Path(path)
         if dest.is_dir():
-            QMessageBox.critical(self, "Export profile", f"{dest} is a folder: choose a file name. Nothing was written.")
+            QMessageBox.critical(self, "Export profile",
+                                 f"{dest} is a folder: choose a file name. Nothing was written.")
             return
         try:
             out = store.export_profile(name, dest)

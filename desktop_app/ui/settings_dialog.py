@@ -10,8 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
                                QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QMessageBox, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout)
 
 from desktop_app.core.passphrase import PassphraseError, check_new
 
