@@ -55,6 +55,20 @@ def test_rounding_never_prints_an_equal_pair_as_a_comparison():
     assert describe_state(st, "alice")[2] == "distance 0.200 ≤ threshold 0.823"
 
 
+def test_distance_bar_never_shows_an_equal_looking_pair(qtbot):
+    from desktop_app.ui.widgets import DistanceBar
+
+    bar = DistanceBar()
+    qtbot.addWidget(bar)
+    bar.set_values(1.50804, 1.50796)
+    a, b = bar.text().replace("distance ", "").split(" > threshold ")     # was "1.508  /  threshold 1.508"
+    assert a != b, bar.text()
+    bar.set_values(0.2, 0.823)
+    assert bar.text() == "distance 0.200 ≤ threshold 0.823"
+    bar.set_values(None, 0.823)
+    assert bar.text() == "distance —  /  threshold 0.823"
+
+
 def test_locked_out_shows_no_running_time(qtbot, ctx, videos):
     enroll_from_video(ctx, videos["three"], "bob", count=2)
     ctx.store.set_setting("policy", {"k": 2, "n": 3, "time_limit_s": 8.0, "max_frames": 8,

@@ -140,6 +140,9 @@ class DistanceBar(QWidget):
         self.update()
 
     def text(self) -> str:
+        if self.distance is not None and self.threshold is not None:
+            from desktop_app.core.verifier import compare_text   # never "1.508 > 1.508"
+            return compare_text(self.distance, self.threshold)
         t = "—" if self.threshold is None else f"{self.threshold:.3f}"
         d = "—" if self.distance is None else f"{self.distance:.3f}"
         return f"distance {d}  /  threshold {t}"
