@@ -57,6 +57,24 @@ def evaluation_section(ev: dict) -> str:
         rows.append(f"| comparisons | {int(ap.get('genuine', 0)):,} genuine, "
                     f"{int(ap.get('impostor', 0)):,} impostor |")
         out += rows + [""]
+    om = ev.get("omniglot") if isinstance(ev, dict) else None
+    if isinstance(om, dict) and "one_shot" in om:
+        os_, ap2 = om["one_shot"], om["all_pairs"]
+        rows = [f"Unseen symbols: the {len(om['alphabets'])} Omniglot background alphabets held out of "
+                f"training ({', '.join(om['alphabets'])}; {om['characters']} characters, "
+                f"{om['drawings']:,} drawings acquired by the app's preprocessing).", "",
+                "| figure (held-out alphabets) | value |", "|---|---|",
+                f"| {os_['ways']}-way one-shot within an alphabet (Koch's protocol; {os_['trials']} seeded "
+                f"trials, {os_['queries']:,} queries) | {_pct(os_['accuracy'])} (95% CI "
+                f"{_pct(os_['ci95'][0])}–{_pct(os_['ci95'][1])}) |",
+                f"| ROC AUC (all pairs) | {float(ap2.get('roc_auc', float('nan'))):.6f} |",
+                f"| EER (all pairs) | {_pct(ap2['eer'])} |"]
+        for k, op in (ap2.get("at_far") or {}).items():
+            sup = "" if op.get("supported", True) else " (too few impostor pairs to support)"
+            rows.append(f"| FRR at FAR {k} | {_pct(op['frr'])} ({op['false_rejects']:,} of "
+                        f"{op['genuine']:,} genuine; {op['false_accepts']:,} of {op['impostor']:,} "
+                        f"impostor accepted){sup} |")
+        out += rows + [""]
     out += ["<details><summary>every figure in the evaluate JSON</summary>", "",
             figures_table(ev), "", "</details>"]
     return "\n".join(out)
@@ -129,7 +147,8 @@ def model_card(model_path, evaluation: dict | None = None, command: str | None =
            f"{(p.get('checkpoint') or {}).get('created')}",
            ""]
     if evaluation:
-        out += ["## Figures from `twinlock evaluate` (MNIST test set)", ""]
+        out += ["## Figures from `twinlock evaluate` (MNIST test set"
+                + ("; held-out Omniglot alphabets)" if "omniglot" in evaluation else ")"), ""]
         if q:
             out += ["These are the figures of the float checkpoint this file was quantized from (PyTorch); "
                     "what int8 changes is measured under *Quantization* below, on the calibration "
@@ -151,6 +170,11 @@ def model_card(model_path, evaluation: dict | None = None, command: str | None =
                f"{c.thresholds['camera_far_1e-3'].get('source', '')}. They are single-frame rates; "
                "the camera images are simulated (training/camera_sim.py), not a real webcam.", ""]
               if "camera_far_1e-3" in c.thresholds else []),
+            *([f"The symbol_* points are for symbols the model never saw: "
+               f"{c.thresholds['symbol_far_1e-3'].get('source', '')}; symbol_camera_* are camera-like "
+               f"frames of those drawings against the nearest reference "
+               f"({c.thresholds.get('symbol_camera_far_1e-3', {}).get('source', 'not measured')}).", ""]
+              if "symbol_far_1e-3" in c.thresholds else []),
             f"Default: **{c.default_threshold_key}** (threshold {c.default_threshold:.5f}). Rule: "
             f"{p.get('default_threshold_rule', '')}. An unlock should let almost no one else in "
             "(FAR 1e-3 is about one accepted impostor frame in a thousand) while the owner rarely "

@@ -48,6 +48,15 @@ def omniglot_figures(model, held, mean: float, std: float, trials: int = ONE_SHO
                                         trials=trials, seed=ONE_SHOT_SEED)
     gen, imp = M.all_pairs(e, held.character)
     out["all_pairs"] = M.summary(gen, imp, FARS[:3])
+    del gen, imp
+    per = {}
+    for a in np.unique(held.alphabet):            # within one alphabet: the hardest impostors
+        m = held.alphabet == a
+        g, i = M.all_pairs(e[m], held.character[m])
+        op = M.threshold_at_far(g, i, 1e-3)
+        per[held.alphabets[a]] = {"drawings": int(m.sum()), "eer": M.eer(g, i)[0],
+                                  "frr_at_far_1e-3": op.frr, "genuine": op.genuine, "impostor": op.impostor}
+    out["per_alphabet"] = per
     return out
 
 
@@ -168,6 +177,9 @@ def format_table(res: dict) -> str:
                   f"{os_['queries']} queries, seed {os_['seed']})",
                   f"  ROC AUC                       {r['roc_auc']:.6f}",
                   f"  EER                           {r['eer']:8.4%}  (threshold {r['eer_threshold']:.4f})"]
+        for name, pa in o.get("per_alphabet", {}).items():
+            lines.append(f"  within {name}: {pa['drawings']} drawings, EER {pa['eer']:.2%}, "
+                         f"FRR at FAR 1e-3 {pa['frr_at_far_1e-3']:.2%}")
         for k, op in r["at_far"].items():
             flag = "" if op["supported"] else "  (too few impostor pairs to support)"
             lines.append(f"  FRR at FAR {k:<6}             {op['frr']:8.4%}  (threshold {op['threshold']:.4f}; "

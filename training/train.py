@@ -428,9 +428,9 @@ def train(cfg: TrainConfig, images=None, labels=None, resume: str | os.PathLike 
                     metrics={"history": history, "best": best, "train_seconds": seconds},
                     class_split={"train_classes": [c for c in range(10) if c not in cfg.holdout_classes],
                                  "holdout_classes": list(cfg.holdout_classes),
-                                 "omniglot_holdout_alphabets": list(held),
-                                 "omniglot_train_alphabets": [a for a in (omni[0].alphabets if omni else [])
-                                                              if a not in held]},
+                                 **({"omniglot_holdout_alphabets": list(held),
+                                     "omniglot_train_alphabets": [a for a in omni[0].alphabets if a not in held]}
+                                    if omni else {})},
                     val_indices=va.tolist(), epoch=epoch, optimizer=opt.state_dict(),
                     scheduler=sched.state_dict() if sched is not None else None, rng=_rng_state())
 

@@ -44,6 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-symbol-calibration", action="store_true",
                    help="skip the unseen-symbol thresholds (symbol_*) of a model trained with Omniglot")
     p.add_argument("--card", metavar="MD", help="also write a model card (markdown) here")
+    p.add_argument("--card-notes", metavar="MD", help="markdown appended to the model card")
     p.add_argument("--eval-json", metavar="JSON",
                    help="figures from 'twinlock evaluate' to put in the model card")
     p.add_argument("--reproduce", action="append", default=[], metavar="CMD",
@@ -108,8 +109,15 @@ def cmd_export(args) -> int:
                 except (OSError, ValueError) as exc:
                     raise ExportError(f"cannot read --eval-json {args.eval_json}: {exc} (the model "
                                       f"was written to {result.path}; the card was not)") from None
+            notes = ""
+            if args.card_notes:
+                try:
+                    notes = Path(args.card_notes).read_text()
+                except OSError as exc:
+                    raise ExportError(f"cannot read --card-notes {args.card_notes}: {exc} (the model "
+                                      f"was written to {result.path}; the card was not)") from None
             text = model_card(result.path, evaluation=evaluation, commands=args.reproduce,
-                              command=_command_line(args))
+                              command=_command_line(args), notes=notes)
             atomic_write_bytes(args.card, text.encode(), mode=0o644)
             log(f"wrote the model card {args.card}")
     except ExportError as exc:
@@ -148,6 +156,8 @@ def _command_line(args) -> str:
         parts += ["--card", args.card]
     if args.eval_json:
         parts += ["--eval-json", args.eval_json]
+    if args.card_notes:
+        parts += ["--card-notes", args.card_notes]
     for cmd in args.reproduce:
         parts += ["--reproduce", cmd]
     return " ".join(shlex.quote(str(p)) for p in parts)
