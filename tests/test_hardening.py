@@ -487,3 +487,25 @@ def test_calibrate_apply_never_loosens_the_lock_without_a_confirmation(assets, d
     assert e.detail["looser_than_default"] is True and e.detail["confirmed"] is True
     assert s.get_profile("alice").threshold > 0.48
     s.close()
+
+
+def test_a_pending_attempt_of_a_reused_pid_is_abandoned(assets, db):
+    """pid 1 is alive, but it is not the process that started this attempt (its start time
+    differs): the attempt is counted as a failure, not trusted as running."""
+    import socket
+
+    from desktop_app.core.store import PENDING, boot_id
+
+    s = Store(db)
+    with s.transaction() as tx:
+        tx.log("alice", PENDING, detail={"pid": 1, "pstart": "0", "host": socket.gethostname(),
+                                         "boot": boot_id()})
+    emb = Embedder(assets["model"], "cpu")
+    v = Verifier(s, emb, "alice", Policy(lockout_after=5))
+    v.start_attempt()
+    assert [e.decision for e in s.audit(profile="alice", limit=2)] == ["pending", "abandoned"]
+    assert s.lockout("alice").failures == 1
+    v.finish(reason="cancelled")
+    with pytest.raises(ValueError, match="between 1 and 50"):
+        s.set_policy("alice", {"n": 1000})
+    s.close()

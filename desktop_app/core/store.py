@@ -259,6 +259,16 @@ def _lock_from_row(row) -> LockoutState:
     return LockoutState(int(row[0]), float(row[1]), float(row[2]), str(row[3] or ""), float(row[4]))
 
 
+def process_start(pid: int | None = None) -> str:
+    """The start time of process ``pid`` (Linux /proc; "" elsewhere): with the pid it names
+    one process, so a reused pid is not taken for the process that started an attempt."""
+    try:
+        stat_line = Path(f"/proc/{os.getpid() if pid is None else int(pid)}/stat").read_text()
+        return stat_line.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError, ValueError):
+        return ""
+
+
 def process_alive(detail: dict) -> bool:
     """Whether the process that started a pending attempt (``detail``: pid, host, boot) may
     still run it. A process of another host is assumed alive; one of an earlier boot is not."""
@@ -280,7 +290,8 @@ def process_alive(detail: dict) -> bool:
         return False
     except OSError:
         return True
-    return True
+    started = detail.get("pstart", "")
+    return not started or process_start(pid) in ("", started)
 
 
 class Tx:
@@ -579,6 +590,12 @@ class Store:
             con.execute("UPDATE profiles SET threshold = ? WHERE name = ?", (threshold, name))
 
     def set_policy(self, name, policy: dict) -> None:
+        from .verifier import check_profile_values
+
+        try:
+            check_profile_values(None, policy or {})
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"a profile policy out of bounds: {exc}") from None
         self._profile_row(name)
         with self._tx() as con:
             con.execute("UPDATE profiles SET policy = ? WHERE name = ?", (json.dumps(policy or {}), name))

@@ -27,9 +27,11 @@ import numpy as np
 
 from .metrics import pairwise_distances
 from .preprocess import PreprocessConfig, PreprocessResult, preprocess
-from .store import ABANDONED, PENDING, LockoutState, Store, StoreError, boot_clock, boot_id, process_alive
+from .store import (ABANDONED, PENDING, LockoutState, Store, StoreError, boot_clock, boot_id, process_alive,
+                    process_start)
 
 FINAL_STATES = ("granted", "denied", "locked")
+_PSTART = process_start()
 STALE_PENDING_S = 6 * 3600.0        # a pending attempt this old is abandoned whatever its process
 
 
@@ -312,7 +314,7 @@ class Verifier:
         return LockoutState(failures, now + delay, delay, boot_id(), self.boot_clock()), delay
 
     def _common_detail(self) -> dict:
-        d = {"pid": os.getpid(), "host": socket.gethostname(), "boot": boot_id()}
+        d = {"pid": os.getpid(), "pstart": _PSTART, "host": socket.gethostname(), "boot": boot_id()}
         if self.overrides:
             d["override"] = self.overrides
         return d
