@@ -89,3 +89,30 @@ def test_fresh_process_prints_nothing_at_the_user(model_path, preference):
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() in ("CPU", "CUDA")
     assert r.stderr == "", f"stderr was not empty:\n{r.stderr}"
+
+
+def test_contract_is_read_without_onnx_and_a_changed_weight_is_still_caught(tmp_path):
+    """The runtime reads the contract through ONNX Runtime and fingerprints the file's bytes
+    (no `import onnx`, ~1 s of every verify); a model whose weights changed after export is
+    still refused."""
+    import subprocess
+    import sys
+
+    from desktop_app.core.contract import read_contract, wire_fingerprint
+    from desktop_app.core.paths import DEFAULT_MODEL
+
+    if not DEFAULT_MODEL.exists():
+        pytest.skip("the shipped model has not been exported yet")
+    data = DEFAULT_MODEL.read_bytes()
+    assert wire_fingerprint(data) == read_contract(DEFAULT_MODEL).fingerprint
+    code = ("import sys; from desktop_app.core.embedder import Embedder; e = Embedder(None, 'cpu'); "
+            "print('onnx' in sys.modules, e.dim)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", str(read_contract(DEFAULT_MODEL).embedding_dim)]
+    bad = bytearray(data)
+    i = len(bad) // 2                      # inside the weights
+    bad[i] ^= 0x01
+    p = tmp_path / "changed.onnx"
+    p.write_bytes(bytes(bad))
+    with pytest.raises(ContractError, match="does not match its own fingerprint"):
+        Embedder(p, "cpu")
