@@ -509,3 +509,17 @@ def test_a_pending_attempt_of_a_reused_pid_is_abandoned(assets, db):
     with pytest.raises(ValueError, match="between 1 and 50"):
         s.set_policy("alice", {"n": 1000})
     s.close()
+
+
+def test_an_audit_time_off_the_boot_clock_is_flagged(assets, db):
+    """A process with its clock a day ahead writes a forged time; the next honest row says
+    its wall time disagrees with the boot clock's reckoning (and by how much)."""
+    s = Store(db)
+    s.log_attempt("alice", "no_symbol")
+    s._q("UPDATE audit SET time = time + 86400 WHERE id = (SELECT MAX(id) FROM audit)")   # the forged row
+    s.log_attempt("alice", "no_symbol")
+    flagged = s.audit(limit=1)[0]
+    assert flagged.detail["clock_skew_s"] == pytest.approx(-86400, abs=60)
+    s.log_attempt("alice", "no_symbol")
+    assert "clock_skew_s" not in s.audit(limit=1)[0].detail        # honest after honest: no flag
+    s.close()

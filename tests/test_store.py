@@ -342,19 +342,19 @@ def test_load_embedder_reembeds_stale_references(store, pixel, monkeypatch):
 
 
 def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monkeypatch):
-    """A (pretend) schema 3 adds a column: a schema-2 file is migrated in place, data kept."""
+    """A (pretend) schema 4 adds a column: a schema-3 file is migrated in place, data kept."""
     import desktop_app.core.store as store_mod
 
     p = tmp_path / "db"
     _make_db(p)
 
-    def to_3(con):
+    def to_4(con):
         con.execute("ALTER TABLE profiles ADD COLUMN note TEXT DEFAULT 'migrated'")
 
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(store_mod.MIGRATIONS, 2, to_3)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 3, to_4)
     s = Store(p)
-    assert s.schema_version == 3
+    assert s.schema_version == 4
     assert s._q("SELECT note FROM profiles WHERE name = 'a'")[0][0] == "migrated"
     assert s.get_profile("a").n_references == 2
     s.close()
@@ -364,15 +364,15 @@ def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monke
         raise RuntimeError("migration bug")
 
     q = tmp_path / "db2"
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
-    _make_db(q)
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(store_mod.MIGRATIONS, 2, broken)
+    _make_db(q)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 3, broken)
     with pytest.raises(StoreError, match="Upgrading the database.*migration bug.*left as it was"):
         Store(q)
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
     s = Store(q)                                      # the failed migration rolled back whole
-    assert s.schema_version == 2 and "other" not in [r[1] for r in s._q("PRAGMA table_info(profiles)")]
+    assert s.schema_version == 3 and "other" not in [r[1] for r in s._q("PRAGMA table_info(profiles)")]
     s.close()
 
 
@@ -385,8 +385,8 @@ def test_a_schema_1_database_gets_the_lockout_clock_columns(tmp_path, monkeypatc
     s.set_setting("x", 1)
     s._q("INSERT INTO lockout(profile, failures, locked_until) VALUES ('a', 4, 5.0)")
     s.close()
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
     s = Store(p)
-    assert s.schema_version == 2 and s.get_setting("x") == 1
+    assert s.schema_version == 3 and s.get_setting("x") == 1
     assert s.lockout("a") == LockoutState(4, 5.0, 0.0, "", 0.0)
     s.close()

@@ -41,7 +41,7 @@ import numpy as np
 
 from .paths import atomic_write_bytes, database_path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APP_ID = "twinlock"
 EXPORT_FORMAT = "twinlock-profile"
 EXPORT_VERSION = 1
@@ -245,8 +245,16 @@ def _migrate_2(con: sqlite3.Connection) -> None:
     """)
 
 
+def _migrate_3(con: sqlite3.Connection) -> None:
+    _run_script(con, """
+        ALTER TABLE audit ADD COLUMN boot TEXT NOT NULL DEFAULT '';
+        ALTER TABLE audit ADD COLUMN boot_at REAL NOT NULL DEFAULT 0
+    """)
+
+
 # MIGRATIONS[v] brings a database from schema version v to v + 1 (inside one transaction)
-MIGRATIONS = {0: _migrate_1, 1: _migrate_2}
+MIGRATIONS = {0: _migrate_1, 1: _migrate_2, 2: _migrate_3}
+CLOCK_SKEW_S = 120.0        # an audit time this far off the boot clock's reckoning is flagged
 
 PENDING = "pending"
 ABANDONED = "abandoned"
@@ -762,13 +770,24 @@ class Store:
     # ------------------------------------------------------------------ audit
     def _log(self, con, profile, decision, best_distance=None, threshold=None, frames_used=0,
              fingerprint="", provider="", detail=None, snapshot=None) -> int:
+        now, boot, boot_at = time.time(), boot_id(), boot_clock()
+        detail = dict(detail or {})
+        if boot:
+            # the wall time is written as it is, but one that disagrees with the boot clock's
+            # reckoning from the previous row of this boot (a clock moved, a forged time) is flagged
+            prev = con.execute("SELECT time, boot_at FROM audit WHERE boot = ? ORDER BY id DESC LIMIT 1",
+                               (boot,)).fetchone()
+            if prev is not None:
+                skew = now - (float(prev[0]) + (boot_at - float(prev[1])))
+                if abs(skew) > CLOCK_SKEW_S:
+                    detail["clock_skew_s"] = round(skew, 1)
         cur = con.execute(
             "INSERT INTO audit(time, profile, decision, best_distance, threshold, frames_used, "
-            "fingerprint, provider, detail, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), profile, str(decision),
+            "fingerprint, provider, detail, snapshot, boot, boot_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (now, profile, str(decision),
              None if best_distance is None else float(best_distance),
              None if threshold is None else float(threshold), int(frames_used), fingerprint or "",
-             provider or "", json.dumps(detail or {}, default=str), _png(snapshot)))
+             provider or "", json.dumps(detail, default=str), _png(snapshot), boot, boot_at))
         self._apply_retention(con)
         return int(cur.lastrowid)
 
