@@ -41,7 +41,8 @@ import numpy as np
 from .checks import check_filled, check_frame, check_symbol, rim_share
 from .config import FIT_SIZE, MODEL_SIZE, REASONS, PreprocessConfig, PreprocessResult, fail, roi_rect
 from .form import cut_ink, mnist_form, percentiles, stroke_width
-from .ink import View, binarise, components, frontier_mask, group_ink, is_clutter, regrow_faint, remove_lines, sharpness
+from .ink import (View, binarise, components, frontier_mask, gap, group_ink, is_clutter, regrow_faint, remove_lines,
+                  sharpness)
 from .light import ink_bright, normalise_light, polarity
 from .loading import MAX_IMAGE_FILE_MB, MAX_IMAGE_MEGAPIXELS, ImageError, load_image, to_gray_u8
 from .paper import find_paper
@@ -150,9 +151,12 @@ def _paper_angle(outline) -> float:
     return ang - 90.0 if ang > 45.0 else ang
 
 
-def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper, outline, file_mode):
+def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper, outline, file_mode,
+                 exclude=None):
     """Steps 3-7 on the working-size view ``g``: (result, whether a failure is worth the
-    rescue pass, i.e. the ink ran into the edge)."""
+    rescue pass, i.e. the ink ran into the edge). ``exclude``: clutter found on a first look
+    (a desk band, a sleeve), never ink and judged as an edge; the ink level is then taken
+    from the rest, so a faint pencil symbol next to a dark desk is binarised at its own level."""
     x, y = roi[0], roi[1]
     h, w = g.shape
     s = min(h, w)
@@ -168,6 +172,8 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     inv = ink_bright(g, pol)
     norm, bg = normalise_light(inv, cfg, paper)
     smooth = cv2.GaussianBlur(norm, (3, 3), 0)
+    if exclude is not None:
+        smooth[exclude > 0] = 0
     ink_level = percentiles(smooth, (99.9,))[0]
     quality["contrast"] = ink_level
     if ink_level < cfg.min_contrast:
@@ -175,6 +181,8 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     grad = cv2.magnitude(cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
     margin = max(1, int(round(cfg.edge_margin * s)))
     frontier, band, inside = frontier_mask(h, w, margin, paper, int(round(cfg.paper_margin * s)), file_mode)
+    if exclude is not None:
+        frontier = frontier | (cv2.dilate(exclude, np.ones((2 * margin + 3,) * 2, np.uint8)) > 0)
     v = View(inv, norm, bg, smooth, grad, ink_level, frontier, band, inside, margin,
              max(4, int(cfg.speck * h * w)), file_mode)
 
@@ -194,7 +202,23 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         crowded = len(comps) > cfg.max_components
         return failed("noise" if crowded else "too_large", reason=None if crowded else
                       "too much ink in the frame area: show a single symbol on plain paper"), False
-    comps = [c for c in comps if not is_clutter(c, labels, v, cfg)]
+    kinds = {c.id: is_clutter(c, labels, v, cfg) for c in comps}
+    clutter = [c for c in comps if kinds[c.id]]
+    thick = [c for c in clutter if kinds[c.id] == "thick"]
+    comps = [c for c in comps if not kinds[c.id]]
+    if clutter and exclude is None:
+        # a second look without the clutter, if the ink left is much fainter than it was
+        rest = sum(c.area for c in comps)
+        cl = np.isin(labels, [c.id for c in clutter]).astype(np.uint8)
+        cl = cv2.dilate(cl, np.ones((2 * margin + 1,) * 2, np.uint8))
+        level = percentiles(smooth, (99.9,), (1 - cl))[0]
+        if level >= cfg.min_contrast and (level < cfg.faint_symbol * ink_level or rest < v.speck * 4):
+            q2 = {k: quality[k] for k in ("mean", "std", "paper") if k in quality}
+            res2, retry2 = _find_symbol(a, g, g_full, roi, scale, pol, q2, cfg, t0, rescue, paper, outline,
+                                        file_mode, exclude=cl)
+            if res2.ok:
+                res2.quality["relook"] = 1.0
+                return res2, False
     if not comps:
         return failed("blank"), True
     total_ink = sum(c.area for c in comps)
@@ -203,6 +227,10 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     members, box, code, fbox = group_ink(comps, v, cfg)
     if code:
         return failed(code, None if fbox is None else to_frame(fbox)), True
+    # the symbol right next to a solid piece of background may run on under it (a dark shadow)
+    near = [c for c in thick if gap(c, box) <= cfg.group_distance * s]
+    if near:
+        return failed("edge", to_frame(near[0].box)), True
     sym = np.isin(labels, list(members)).astype(np.uint8)
     sym, box = regrow_faint(sym, box, labels, stats, n, members, v, cfg)
     group_area = int(sym.sum())
@@ -225,7 +253,8 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         sharp *= max(1.0, max(x1 - x0, y1 - y0) / cfg.sharpness_ref_px)
     quality["sharpness"] = sharp
     # (the rescue pass kept only ink near edges at least min_sharpness steep: it asks for more)
-    if sharp < cfg.min_sharpness * (cfg.rescue_sharpness if rescue else 1.0):
+    # (a second look, too, is a second chance: it asks for a sharper symbol)
+    if sharp < cfg.min_sharpness * (cfg.rescue_sharpness if rescue or exclude is not None else 1.0):
         return failed("blurred", bbox), False
     mask = sym[y0:y1, x0:x1]
     # (the rescue pass asks for sharp edges, which a filled shape's soft rim has not; and its

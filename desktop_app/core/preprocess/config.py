@@ -28,6 +28,7 @@ class PreprocessConfig:
     find_paper: bool = True          # off: the whole ROI is taken as paper (the old rule)
     paper_ink_kernel: float = 0.07   # closing this wide (fraction of ROI) wipes pen strokes off the paper
     paper_edge: float = 0.10         # log-brightness step per pixel that is a paper edge (soft shadows are less)
+    paper_edge_weak: float = 0.5     # ... and this fraction of it where it continues such a step (hysteresis)
     paper_min_area: float = 0.06     # a paper smaller than this (fraction of the ROI area) is not one
     paper_contrast: float = 25.0     # what lies around the paper is this much darker (grey levels)
     paper_solidity: float = 0.8      # a card or page is roughly convex (a thumb's bay allowed)
@@ -47,6 +48,7 @@ class PreprocessConfig:
     group_distance: float = 0.12     # components this close (fraction of ROI) join the symbol
     bar_ratio: float = 6.0           # border bar: long/short side of its box at least this ...
     bar_width: float = 0.06          # ... and its width at most this (fraction of ROI): a pen or cable
+    clutter_thickness: float = 0.035 # a solid piece at the edge this thick (half-width, fraction of ROI): background
     faint_symbol: float = 0.75       # a symbol fainter than this x the strongest ink is binarised again
     min_group_share: float = 0.35    # the symbol must hold this share of all the ink in view (else clutter)
     # --- checks

@@ -145,18 +145,36 @@ def _comp_mask(labels, c: Comp):
     return m
 
 
-def is_clutter(c: Comp, labels, v: View, cfg) -> bool:
-    """A sizeable component touching the edge that is no ink: soft (shading) or a long,
-    straight, even bar (a pen or a cable lying in view)."""
+def is_clutter(c: Comp, labels, v: View, cfg) -> str:
+    """A sizeable component touching the edge that is no ink: "soft" (shading), "bar" (a
+    long, straight, even bar: a pen or a cable lying in view) or "thick" (a solid piece: the
+    desk, a wall, a sleeve); "" when it may be ink."""
     if not ((c.at_border or c.on_band) and c.area >= 4 * v.speck):
-        return False
+        return ""
     x, y, w, h = c.box
-    if sharpness(v, _comp_mask(labels, c), (x, y, x + w, y + h)) < cfg.min_sharpness:
-        return True
+    m = _comp_mask(labels, c)
+    if sharpness(v, m, (x, y, x + w, y + h)) < cfg.min_sharpness:
+        return "soft"
+    # thick and solid at the edge: the desk, a wall, a sleeve; no pen stroke is that wide
+    sub = m[y:y + h, x:x + w]
+    if float(cv2.distanceTransform(sub, cv2.DIST_L2, 3).max()) >= cfg.clutter_thickness * v.side:
+        pts = cv2.findNonZero(sub)
+        r = max(2, int(cfg.clutter_thickness * v.side))
+        body = cv2.morphologyEx(sub, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+        # ... with no strokes attached (a shadow band running onto the symbol takes ink with it)
+        if c.area >= cfg.max_solidity * cv2.contourArea(cv2.convexHull(pts)) and \
+                int(sub.sum()) - int(body.sum()) <= 0.15 * c.area:
+            return "thick"
     pts = cv2.findNonZero((labels[y:y + h, x:x + w] == c.id).astype(np.uint8))
     (_, _), (a_, b_), _ = cv2.minAreaRect(pts)
     long_, short = max(a_, b_), max(1.0, min(a_, b_))
-    return long_ / short >= cfg.bar_ratio and short <= cfg.bar_width * v.side and c.area >= 0.6 * long_ * short
+    bar = long_ / short >= cfg.bar_ratio and short <= cfg.bar_width * v.side and c.area >= 0.6 * long_ * short
+    return "bar" if bar else ""
+
+
+def gap(c: Comp, box) -> float:
+    """Distance between ``c``'s box and ``box`` (x0, y0, x1, y1), 0 when they overlap."""
+    return _gap(c, box)
 
 
 def _gap(c: Comp, box) -> float:

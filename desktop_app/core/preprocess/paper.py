@@ -26,9 +26,18 @@ def find_paper(g: np.ndarray, polarity: str, cfg):
     lg = cv2.GaussianBlur(lg, (0, 0), 1.0)
     gx = cv2.Sobel(lg, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(lg, cv2.CV_32F, 0, 1, ksize=3)
-    edge = (cv2.magnitude(gx, gy) >= 8.0 * cfg.paper_edge).astype(np.uint8)
-    if not edge.any():
+    mag = cv2.magnitude(gx, gy)
+    strong = mag >= 8.0 * cfg.paper_edge
+    if not strong.any():
         return None, None
+    # hysteresis: a card's edge fades where the background behind it is lighter; the weaker
+    # part still counts where it continues a sharp one (a lone soft shadow edge does not)
+    weak = (mag >= 8.0 * cfg.paper_edge * cfg.paper_edge_weak).astype(np.uint8)
+    nw, wl = cv2.connectedComponents(weak, connectivity=8)
+    keep = np.zeros(nw, bool)
+    keep[np.unique(wl[strong])] = True
+    keep[0] = False
+    edge = keep[wl].astype(np.uint8)
     edge = cv2.dilate(edge, np.ones((3, 3), np.uint8))
     n, lab, stats, _ = cv2.connectedComponentsWithStats(1 - edge, connectivity=4)
     if n < 2:
