@@ -153,7 +153,7 @@ PENS = {  # BGR ink colour, stroke width change (see _ink_alpha), opacity
     "blue": ((160, 70, 25), 0, 1.0),
     "pencil": ((115, 110, 105), -2, 0.8),
     "felt": ((20, 20, 20), 3, 1.0),
-    "highlighter": ((60, 215, 235), 4, 0.85),
+    "highlighter": ((60, 215, 235), 2, 0.85),   # a chisel tip, about a felt pen's width
 }
 
 
@@ -260,7 +260,7 @@ def render_scene(kind: str, digit28: np.ndarray | None, rng: np.random.Generator
         centre = at + out * rng.uniform(-0.02, 0.06) * side
         col = (rng.uniform(90, 160), rng.uniform(120, 190), rng.uniform(170, 235))
         ang = np.degrees(np.arctan2(out[1], out[0]))
-        axes = (int(side * rng.uniform(0.18, 0.26)), int(side * rng.uniform(0.1, 0.14)))
+        axes = (int(side * rng.uniform(0.1, 0.16)), int(side * rng.uniform(0.07, 0.1)))   # reaches ~15% in
         thumb = np.zeros((h, w), np.float32)
         cv2.ellipse(thumb, (int(centre[0]), int(centre[1])), axes, ang, 0, 360, 1.0, -1)
         # the rest of the hand: from the thumb out to the frame edge

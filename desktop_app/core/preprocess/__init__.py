@@ -174,15 +174,18 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     smooth = cv2.GaussianBlur(norm, (3, 3), 0)
     if exclude is not None:
         smooth[exclude > 0] = 0
-    ink_level = percentiles(smooth, (99.9,))[0]
-    quality["contrast"] = ink_level
-    if ink_level < cfg.min_contrast:
-        return failed("too_dark" if quality["mean"] < cfg.dark_mean else "blank"), False
-    grad = cv2.magnitude(cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
     margin = max(1, int(round(cfg.edge_margin * s)))
     frontier, band, inside = frontier_mask(h, w, margin, paper, int(round(cfg.paper_margin * s)), file_mode)
     if exclude is not None:
         frontier = frontier | (cv2.dilate(exclude, np.ones((2 * margin + 3,) * 2, np.uint8)) > 0)
+    # the ink level: on the paper only, off the ROI border (its edge, a sliver of desk at
+    # the border and what lies beyond are no ink)
+    level_mask = (~band).astype(np.uint8) if inside is None else inside & (~band).astype(np.uint8)
+    ink_level = percentiles(smooth, (99.9,), level_mask)[0]
+    quality["contrast"] = ink_level
+    if ink_level < cfg.min_contrast:
+        return failed("too_dark" if quality["mean"] < cfg.dark_mean else "blank"), False
+    grad = cv2.magnitude(cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
     v = View(inv, norm, bg, smooth, grad, ink_level, frontier, band, inside, margin,
              max(4, int(cfg.speck * h * w)), file_mode)
 
