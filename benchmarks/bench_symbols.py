@@ -73,10 +73,12 @@ def main(argv=None) -> int:
     t0 = time.time()
     held, names = held_out(read_contract(a.model), a.omniglot)
     digits = load_mnist(a.data_dir, "test", download=False)
-    rows = [("twinlock default (this file)", figures(Path(a.model), held, digits))]
+    rows = [(f"`{Path(a.model).name}`", figures(Path(a.model), held, digits))]
     if a.baseline:
-        rows.append(("baseline", figures(Path(a.baseline), held, digits)))
-    lines = [f"Reproduce: `python -m benchmarks.bench_symbols --omniglot {a.omniglot}"
+        rows.append((f"`{Path(a.baseline).name}` (baseline)", figures(Path(a.baseline), held, digits)))
+    model_arg = "" if Path(a.model).resolve() == (ROOT / "assets/models/twinlock-default.onnx").resolve() \
+        else f" --model {a.model}"
+    lines = [f"Reproduce: `python -m benchmarks.bench_symbols{model_arg} --omniglot {a.omniglot}"
              f"{' --data-dir ' + a.data_dir if a.data_dir else ''}"
              f"{' --baseline ' + a.baseline if a.baseline else ''}`  ",
              f"{machine()}; ONNX Runtime CPU; {time.time() - t0:.0f} s.", "",
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
         s, o, dflt = r["summary"], r["one_shot"], r["at_default"]
         f3, f4 = s["at_far"]["0.001"], s["at_far"]["0.0001"]
         lines.append(
-            f"| {name} `{r['fingerprint']}` | {pct(o['accuracy'], 1)} ({pct(o['ci95'][0], 1)}–{pct(o['ci95'][1], 1)}; "
+            f"| {name} {r['fingerprint']} | {pct(o['accuracy'], 1)} ({pct(o['ci95'][0], 1)}–{pct(o['ci95'][1], 1)}; "
             f"{o['trials']} trials) | {pct(s['eer'])} | {pct(f3['frr'], 1)} ({f3['false_rejects']:,}/{f3['genuine']:,}) | "
             f"{pct(f4['frr'], 1)} | {r['threshold']:.3f} (`{r['default_key']}`) | "
             f"{dflt['far']:.2e} ({dflt['false_accepts']:,}/{dflt['impostor']:,}) / {pct(dflt['frr'], 1)} | "

@@ -60,6 +60,37 @@ def test_shipped_model_is_small_and_valid(embedder):
     assert op["supported"] and op["impostor"] >= 3 / 1e-3
 
 
+SYMBOLS_MODEL = DEFAULT_MODEL.with_name("twinlock-symbols.onnx")
+
+
+def test_any_symbol_model_is_calibrated_for_unseen_symbols():
+    """The any-symbol model (issue 12), shipped beside the default: trained on MNIST + Omniglot
+    background, thresholds for symbols it never saw (held-out alphabets), the MNIST ones kept
+    as named operating points, the default by the export rule, and a card that matches it."""
+    from export.calibrate import choose_default   # numpy only: no torch needed
+    assert 10_000 < SYMBOLS_MODEL.stat().st_size < 1_000_000
+    emb = Embedder(SYMBOLS_MODEL)
+    c = emb.contract
+    held = c.provenance["omniglot_holdout_alphabets"]
+    assert len(held) >= 5
+    assert "Omniglot background set" in c.provenance["training_data"]
+    for key in ("symbol_eer", "symbol_far_1e-3", "symbol_far_1e-4", "symbol_camera_far_1e-3"):
+        op = c.thresholds[key]
+        assert all(a in op["source"] for a in held), key
+        assert 0 < op["threshold"] < 2 and op["genuine"] > 2_000
+    assert c.thresholds["symbol_far_1e-3"]["supported"] and c.thresholds["symbol_far_1e-3"]["impostor"] > 1_000_000
+    assert {"eer", "far_1e-3", "far_1e-4", "camera_far_1e-3"} <= set(c.thresholds)
+    assert c.default_threshold_key == choose_default(c.thresholds)
+    card = SYMBOLS_MODEL.with_suffix(".md").read_text()
+    assert c.fingerprint in card and "20-way one-shot" in card
+    for key, op in c.thresholds.items():
+        assert f"{float(op['threshold']):.5f}" in card, key
+    # it still tells rendered digits apart, as the default does
+    gallery, gl, queries, ql = gallery_and_queries()
+    d = pairwise_distances(emb.embed_images(queries), emb.embed_images(gallery))
+    assert np.mean(gl[d.argmin(1)] == ql) >= 0.9
+
+
 def test_card_matches_the_model():
     assert DEFAULT_MODEL_CARD.is_file(), f"the model card {DEFAULT_MODEL_CARD} is missing"
     text = DEFAULT_MODEL_CARD.read_text()
