@@ -22,7 +22,12 @@ def shipped():
     return Embedder(DEFAULT_MODEL, "cpu")
 
 
-def test_synthetic_digits_are_labelled(shipped, tmp_path):
+@pytest.mark.parametrize("model", ["twinlock-default.onnx", "twinlock-symbols.onnx"])
+def test_synthetic_digits_are_labelled(model, tmp_path):
+    path = DEFAULT_MODEL.parent / model
+    if not path.exists():
+        pytest.skip(f"{model} is not shipped")
+    shipped = Embedder(path, "cpu")
     eg = embedded_gallery(shipped, db=tmp_path / "db.sqlite3")
     m = eg.gallery.kinds == "digit"
     imgs = np.stack([prepare_image(S.digit(d, s)).image for d in range(10) for s in range(2)])

@@ -73,8 +73,7 @@ def test_crossed_spirals(shipped, eg):
     c = shipped.contract
     default = _assess(eg, spir, c.default_threshold)
     if model_knows_symbols(c):
-        assert default.level == "strong", default.text
-        assert default.text.startswith(f"strong: none of {len(eg):,} common symbols comes within the threshold")
+        _symbol_model_verdicts(shipped, eg)
         return
     assert default.level == "weak"
     strict = float(c.thresholds["far_1e-4"]["threshold"])
@@ -84,6 +83,33 @@ def test_crossed_spirals(shipped, eg):
     assert s.nearest[0].distance > strict
     w = _assess(eg, seven, strict)
     assert w.level == "weak" and w.looks_like.label == "7"
+
+
+def _symbol_model_verdicts(emb, eg):
+    """A model trained on symbols: the spirals are not weak at its default threshold (measured
+    with twinlock-symbols.onnx: "fair", 3 Omniglot characters within its MNIST-calibrated 0.347)
+    and strong at its unseen-symbol threshold; a 7 stays weak and is named."""
+    c = emb.contract
+    spir = _embed(emb, [S.crossed_spirals(s) for s in range(4)])
+    default = _assess(eg, spir, c.default_threshold)
+    assert default.level in ("fair", "strong") and default.accepted <= 10, default.text
+    assert default.allowed                                      # the default policy for it: "fair"
+    sym = float(c.thresholds["symbol_far_1e-3"]["threshold"])
+    strict = _assess(eg, spir, sym)
+    assert strict.level == "strong", strict.text
+    assert strict.text.startswith(f"strong: none of {len(eg):,} common symbols comes within the threshold")
+    seven = _assess(eg, _embed(emb, [S.seven(s) for s in range(4)]), c.default_threshold)
+    assert seven.level == "weak" and seven.looks_like.label == "7"
+
+
+def test_the_shipped_symbols_model(tmp_path):
+    """The any-symbol model shipped beside the default (assets/models/twinlock-symbols.onnx)."""
+    path = DEFAULT_MODEL.parent / "twinlock-symbols.onnx"
+    if not path.exists():
+        pytest.skip("no symbols model shipped")
+    emb = Embedder(path, "cpu")
+    assert model_knows_symbols(emb.contract) and default_policy(emb.contract) == "fair"
+    _symbol_model_verdicts(emb, embedded_gallery(emb, db=tmp_path / "db.sqlite3"))
 
 
 # ------------------------------------------------------------------ the rule on known embeddings
