@@ -266,15 +266,20 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads")
     ap.add_argument("--strength", action="store_true", help="also the 30-profile strength comparison (slow)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--section", default="identify", help="section of docs/benchmarks.md to write")
     a = ap.parse_args(argv)
     emb = Embedder(a.model, "cpu", intra_op_threads=a.threads)
     rng = np.random.default_rng(13)
     with tempfile.TemporaryDirectory() as td:
         cache = Path(td) / "db.sqlite3"
         load0 = os.getloadavg()[0]
-        body = ["## Identify, duplicates and symbol strength (issue 13)", "",
+        title = "## Identify, duplicates and symbol strength (issue 13)"
+        if a.model:
+            title += f": {Path(a.model).name}"
+        body = [title, "",
                 f"`python -m benchmarks.bench_identify --data-dir {a.data_dir} --photos {a.photos}"
-                + (" --strength" if a.strength else "") + f"` — model {emb.contract.short_fingerprint} "
+                + (" --strength" if a.strength else "") + (f" --model {a.model}" if a.model else "")
+                + (f" --section {a.section}" if a.section != "identify" else "") + f"` — model {emb.contract.short_fingerprint} "
                 f"({Path(emb.path).name}), {machine()}, ONNX Runtime CPU with {a.threads} threads.", "",
                 "### Identify: real phone photos (7 writers × 10 digits)", ""]
         body += bench_photos(emb, Path(a.photos), cache)
@@ -289,7 +294,7 @@ def main(argv=None) -> int:
     text = "\n".join(body)
     print(text)
     if not a.no_write:
-        write_section("identify", text)
+        write_section(a.section, text)
     return 0
 
 
