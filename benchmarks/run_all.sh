@@ -11,6 +11,7 @@ $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --w
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 $PY -m benchmarks.bench_speed
 $PY -m benchmarks.bench_speed --verify-latency   # whole `twinlock verify` processes (issue 15)
+$PY -m benchmarks.bench_attempt_rule --data-dir "$DATA"   # first-n + change-of-symbol rule (issue 15)
 QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_soak --minutes 60   # the main window for an hour of frames
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model assets/models/twinlock-symbols.onnx --section identify_symbols
