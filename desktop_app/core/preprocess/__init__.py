@@ -99,15 +99,23 @@ def _model_form(a) -> PreprocessResult:
 def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
     """Steps 1-7 on ``part`` (the ROI, or the whole image) analysed with its longest side at ``work``."""
     quality: dict = {}
-    luma = to_gray_u8(part)
-    g_full = to_gray_u8(part, cfg.colour_ink) if cfg.colour_ink else luma
-    if g_full is None:
-        return fail("bad_frame", roi, quality, reason="the frame has an unsupported pixel format")
-    H, W = g_full.shape
+    H, W = part.shape[:2]
     scale = max(H, W) / float(work)
     size = (max(1, int(round(W / scale))), max(1, int(round(H / scale))))
-    g = cv2.resize(g_full, size, interpolation=cv2.INTER_AREA) if scale != 1.0 else g_full
-    lum = cv2.resize(luma, size, interpolation=cv2.INTER_AREA) if scale != 1.0 else luma
+    plain = part.dtype == np.uint8 and (part.ndim == 2 or part.shape[2] in (1, 3, 4))
+    if plain and scale != 1.0:
+        # shrink first, then the colour arithmetic on the small view (speed); the full
+        # resolution is read again only around the symbol found (FullRes)
+        small = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
+        lum, g = to_gray_u8(small), to_gray_u8(small, cfg.colour_ink)
+    else:
+        lum, g = to_gray_u8(part), to_gray_u8(part, cfg.colour_ink)
+        if g is not None and scale != 1.0:
+            lum = cv2.resize(lum, size, interpolation=cv2.INTER_AREA)
+            g = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
+    if g is None:
+        return fail("bad_frame", roi, quality, reason="the frame has an unsupported pixel format")
+    g_full = FullRes(part, cfg.colour_ink)
 
     # 1. the frame as a whole (in luminance: a saturated colour is not "dark")
     mean, std = cv2.meanStdDev(lum)
@@ -140,6 +148,16 @@ def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
             res2.quality["rescue"] = 1.0
             return res2
     return res
+
+
+class FullRes:
+    """The full-resolution "gray" of the region, computed only for the part that is cut."""
+
+    def __init__(self, part, colour_ink):
+        self.part, self.colour_ink, self.shape = part, colour_ink, part.shape[:2]
+
+    def __getitem__(self, idx):
+        return to_gray_u8(self.part[idx], self.colour_ink)
 
 
 def _paper_angle(outline) -> float:

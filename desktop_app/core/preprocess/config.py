@@ -26,7 +26,7 @@ class PreprocessConfig:
     bright_mean: float = 240.0       # mean grey above which a uniform frame is "too bright"
     # --- find the paper (camera and files): the light region the symbol is on
     find_paper: bool = True          # off: the whole ROI is taken as paper (the old rule)
-    paper_ink_kernel: float = 0.07   # closing this wide (fraction of ROI) wipes pen strokes off the paper
+    paper_ink_kernel: float = 0.09   # closing this wide (fraction of ROI) wipes pen strokes off the paper
     paper_edge: float = 0.10         # log-brightness step per pixel that is a paper edge (soft shadows are less)
     paper_edge_weak: float = 0.5     # ... and this fraction of it where it continues such a step (hysteresis)
     paper_min_area: float = 0.06     # a paper smaller than this (fraction of the ROI area) is not one

@@ -75,6 +75,9 @@ def remove_lines(binary: np.ndarray, cfg, angle: float = 0.0) -> bool:
     L = max(9, int(cfg.line_length * min(h, w)))
     b = binary
     rot = None
+    if abs(angle) <= 2.0 and binary.sum(axis=1, dtype=np.int32).max() < L and \
+            binary.sum(axis=0, dtype=np.int32).max() < L:
+        return False                         # no row or column holds that much ink: no line (fast path)
     if abs(angle) > 2.0:
         rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         b = cv2.warpAffine(binary, rot, (w, h), flags=cv2.INTER_NEAREST)
