@@ -73,9 +73,10 @@ def test_a_tight_crop_around_the_symbol_is_acquired():
         assert not preprocess(img).ok
 
 
-def test_a_photo_of_a_page_with_a_small_symbol_is_acquired():
+@pytest.mark.parametrize("symbol", [0.12, 0.08])     # of the photo's height (1200 px)
+def test_a_photo_of_a_page_with_a_small_symbol_is_acquired(symbol):
     for d in (0, 3, 4):
-        res = prepare_image(photo_of_page(d, seed=d))
+        res = prepare_image(photo_of_page(d, seed=d, symbol=symbol))
         assert res.ok, (d, res.code, res.reason)
         assert _looks_like(res.image, d)
         x, y, w, h = res.bbox

@@ -78,7 +78,14 @@ def prepare_image(img, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     if a.ndim < 2 or min(a.shape[:2]) < 16:
         return fail("bad_frame", (0, 0, 0, 0), {}, reason="the image is empty or too small to hold a symbol")
     h, w = a.shape[:2]
-    return _acquire(a, a, (0, 0, w, h), min(cfg.file_work_size, max(h, w)), cfg, t0, file_mode=True)
+    res = _acquire(a, a, (0, 0, w, h), min(cfg.file_work_size, max(h, w)), cfg, t0, file_mode=True)
+    if not res.ok and res.code in ("blank", "too_small") and max(h, w) > 1.5 * cfg.file_work_size:
+        # a small symbol on a big page: a closer look, at twice the working size
+        closer = _acquire(a, a, (0, 0, w, h), min(2 * cfg.file_work_size, max(h, w)), cfg, t0, file_mode=True)
+        if closer.ok:
+            closer.quality["closer"] = 1.0
+            return closer
+    return res
 
 
 def _model_form(a) -> PreprocessResult:

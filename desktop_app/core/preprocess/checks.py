@@ -18,7 +18,8 @@ def check_symbol(quality: dict, others: int, group_area: int, total_ink: int, fi
         return "noise"
     lo = cfg.file_min_extent if file_mode else cfg.min_extent
     hi = cfg.file_max_extent if file_mode else cfg.max_extent
-    if quality["extent"] < lo or quality["ink_fraction"] < cfg.min_ink_fraction:
+    if quality["extent"] < lo or quality["ink_fraction"] < (cfg.file_min_ink_fraction if file_mode else
+                                                           cfg.min_ink_fraction):
         return "too_small"
     if quality["extent"] > hi:
         return "too_large"

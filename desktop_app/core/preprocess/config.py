@@ -53,6 +53,7 @@ class PreprocessConfig:
     min_group_share: float = 0.35    # the symbol must hold this share of all the ink in view (else clutter)
     # --- checks
     min_ink_fraction: float = 0.0015 # of ROI area
+    file_min_ink_fraction: float = 0.0002  # image files: of the image's area (a small symbol on a big page)
     max_ink_fraction: float = 0.35   # of ROI area
     min_extent: float = 0.12         # camera: longest ink-box side / ROI side
     max_extent: float = 0.85         # camera: larger means too close (or cut)
