@@ -96,3 +96,15 @@ def test_junk_image_files_are_refused(img):
 def test_a_blank_page_photo_is_refused():
     res = prepare_image(photo_of_page(None, seed=1))
     assert not res.ok and res.reason
+
+
+@pytest.mark.parametrize("angle", [-25, 15, 28])
+def test_a_tilted_card_gives_its_symbol_upright(angle):
+    from desktop_app.core.preprocess import PreprocessConfig
+
+    for d in (2, 4, 7):
+        frame = render_card(d, seed=d, card=0.6, angle=angle)
+        res = preprocess(frame)
+        assert res.ok and abs(res.quality["rotated"] - angle) < 5
+        tilted = preprocess(frame, PreprocessConfig(rectify=False))
+        assert _corr(res.image, CLEAN[d]) > 0.8 > _corr(tilted.image, CLEAN[d]) + 0.1

@@ -157,6 +157,18 @@ def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
     return res
 
 
+def upright(ink: np.ndarray, angle: float) -> np.ndarray:
+    """``ink`` rotated by ``angle`` degrees (the paper's tilt, as cv2.minAreaRect reports it)
+    on a canvas large enough to hold it: the symbol as drawn on the card."""
+    h, w = ink.shape[:2]
+    side = int(np.ceil(np.hypot(h, w))) + 2
+    M = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+    M[0, 2] += (side - w) / 2.0
+    M[1, 2] += (side - h) / 2.0
+    return cv2.warpAffine(ink.astype(np.float32), M, (side, side), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 class FullRes:
     """The full-resolution "gray" of the region, computed only for the part that is cut."""
 
@@ -292,7 +304,12 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         return failed("filled", bbox), False
 
     # 7. MNIST form
-    image = mnist_form(cut_ink(g_full, bg, mask, box, scale, pol, cfg, quality))
+    ink = cut_ink(g_full, bg, mask, box, scale, pol, cfg, quality)
+    angle = _paper_angle(outline) if cfg.rectify and outline is not None else 0.0
+    if abs(angle) >= cfg.rectify_min_angle:
+        ink = upright(ink, angle)                 # the card was held tilted: the symbol upright again
+        quality["rotated"] = angle
+    image = mnist_form(ink)
     pad = max(2, int(0.05 * max(bbox[2], bbox[3])))
     fh, fw = a.shape[0], a.shape[1]
     cx0, cy0 = max(0, bbox[0] - pad), max(0, bbox[1] - pad)

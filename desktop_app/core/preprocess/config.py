@@ -34,6 +34,8 @@ class PreprocessConfig:
     paper_solidity: float = 0.8      # a card or page is roughly convex (a thumb's bay allowed)
     paper_full: float = 0.97         # paper covering this much of the ROI: no paper edge in view
     paper_margin: float = 0.025      # ink this close to the paper's edge is the edge, not ink (fraction of ROI)
+    rectify: bool = True             # a card held tilted: its symbol is turned upright (rotation only)
+    rectify_min_angle: float = 4.0   # degrees: a smaller tilt is left as it is (handwriting slants too)
     # --- normalise the light
     background_kernel: float = 0.5   # background = opening this wide (fraction of the ROI), wider than strokes
     min_contrast: float = 40.0       # grey levels between ink and paper
