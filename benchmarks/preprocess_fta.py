@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     if junk_dir:
         junk_dir.mkdir(parents=True, exist_ok=True)
     print(f"junk ({a.junk} frames per kind): acquired")
+    junk_got = {}
     for kind in JUNK_KINDS:
         got = 0
         for i in range(a.junk):
@@ -110,6 +111,7 @@ def main(argv=None) -> int:
                 if junk_dir:
                     cv2.imwrite(str(junk_dir / f"{kind}_{i:04d}.jpg"), frame)
         print(f"  {kind:12s} {got}/{a.junk}")
+        junk_got[kind] = got
     t = np.asarray(times)
     print(f"preprocess: median {np.median(t):.2f} ms, p95 {np.percentile(t, 95):.2f} ms per frame "
           f"({t.size} frames)")
@@ -133,11 +135,11 @@ def main(argv=None) -> int:
             rows.append((kind, nf, why, blank))
             print(f"  {kind:22s} FTA {100.0 * nf / a.scenes:5.1f}%  ({why or '-'})  blank acquired {blank}/{a.scenes}")
     if a.write and rows:
-        _write(a, codes, rows, np.median(t))
+        _write(a, codes, rows, np.median(t), junk_got)
     return 0
 
 
-def _write(a, codes, rows, median_ms):
+def _write(a, codes, rows, median_ms, junk_got):
     from benchmarks.report import write_section
 
     cmd = (f"python -m benchmarks.preprocess_fta --split {a.split} --count {a.count} --junk {a.junk} "
@@ -146,6 +148,8 @@ def _write(a, codes, rows, median_ms):
     lines = [f"Preprocessing alone{' at ' + a.before if a.before else ''}: `{cmd}`", "",
              f"Simulator frames (`render_digit`, {a.split} split): FTA {100.0 * n_fail / a.count:.2f}% "
              f"of {a.count}. Median {median_ms:.2f} ms per frame (this run, a shared machine).", "",
+             f"Junk acquired ({a.junk} frames per kind; letters and shapes are plausible symbols): " +
+             ", ".join(f"{k} {v}/{a.junk}" for k, v in junk_got.items()), "",
              "| scene kind | FTA | reasons | blank cards acquired |", "|---|---|---|---|"]
     for kind, nf, why, blank in rows:
         lines.append(f"| {kind} | {100.0 * nf / a.scenes:.1f}% | {why or '-'} | {blank}/{a.scenes} |")

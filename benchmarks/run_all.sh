@@ -9,6 +9,12 @@ $PY -m benchmarks.bench_training --data-dir "$DATA" --threads 1
 $PY -m benchmarks.bench_export --checkpoint runs/camonly/best.pt --data-dir "$DATA"   # the shipped model's checkpoint: see the model card's "Reproduce"
 $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --write docs/benchmarks.md
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
+# preprocessing alone (issue 11): simulator frames, junk, every named scene kind; then the same at
+# bec5a77 (before issue 11); the real photos now and before
+$PY -m benchmarks.preprocess_fta --data-dir "$DATA" --count 1000 --junk 40 --scenes 100 --write docs/benchmarks.md
+$PY -m benchmarks.preprocess_fta --data-dir "$DATA" --count 1000 --junk 40 --scenes 100 --before bec5a77 --write docs/benchmarks.md
+$PY -m benchmarks.bench_real_photos --photos ../shared/data/real_photos --write docs/benchmarks.md
+$PY -m benchmarks.bench_real_photos --photos ../shared/data/real_photos --before bec5a77 --write docs/benchmarks.md
 $PY -m benchmarks.bench_speed
 $PY -m benchmarks.bench_speed --verify-latency   # whole `twinlock verify` processes (issue 15)
 $PY -m benchmarks.bench_attempt_rule --data-dir "$DATA"   # first-n + change-of-symbol rule (issue 15)
