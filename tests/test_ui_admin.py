@@ -22,6 +22,18 @@ def twinlock_cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "desktop_app.cli.main"]
 
 
+def open_window(args):
+    """create_window, failing (not hanging) if it shows a message box."""
+    from desktop_app.ui.app import create_window
+
+    unexpected = []
+    guard = on_modal(lambda w: (unexpected.append(w.text()), w.accept()))
+    c, win = create_window(args)
+    guard.cancel()
+    assert c is not None and not unexpected, unexpected
+    return c, win
+
+
 def decisions(store, decision):
     return store.audit(decision=decision, limit=1000)
 
@@ -32,7 +44,7 @@ def test_data_folder_chosen_in_the_app_is_followed_by_the_cli(qtbot, tmp_path, m
     start and the real `twinlock profiles list` (same HOME / XDG_CONFIG_HOME, no --db) both
     open the database there."""
     from desktop_app.core.config import config_path
-    from desktop_app.ui.app import build_parser, create_window
+    from desktop_app.ui.app import build_parser
 
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINLOCK_")}
@@ -45,7 +57,7 @@ def test_data_folder_chosen_in_the_app_is_followed_by_the_cli(qtbot, tmp_path, m
 
     # first start: the default user data folder
     args = build_parser().parse_args(["--video", str(videos["three"]), "--model", str(ui_model)])
-    c, win = create_window(args)
+    c, win = open_window(args)
     qtbot.addWidget(win)
     assert c.store.path == home / ".local/share/twinlock/twinlock.sqlite3"
     dlg = SettingsDialog(c, win)
@@ -61,7 +73,7 @@ def test_data_folder_chosen_in_the_app_is_followed_by_the_cli(qtbot, tmp_path, m
     c.close()
 
     # the next start opens the database in the chosen folder; a profile enrolled there ...
-    c, win = create_window(args)
+    c, win = open_window(args)
     qtbot.addWidget(win)
     assert c.store.path == chosen / "twinlock.sqlite3"
     enroll_from_video(c, videos["three"], "zoe", count=2)
@@ -172,7 +184,7 @@ def test_second_app_on_the_same_database_says_so_and_exits(qtbot, tmp_path, ui_m
 
     db = tmp_path / "one.sqlite3"
     args = build_parser().parse_args(["--video", str(videos["three"]), "--model", str(ui_model), "--db", str(db)])
-    c1, w1 = create_window(args)
+    c1, w1 = open_window(args)
     qtbot.addWidget(w1)
     texts = []
     seen = on_modal(lambda w: (texts.append(w.text()), w.accept()))
@@ -188,9 +200,7 @@ def test_second_app_on_the_same_database_says_so_and_exits(qtbot, tmp_path, ui_m
     # another database: a second window is fine; closing the first frees its database
     w1.close()
     c1.close()
-    c3, w3 = create_window(args)
-    assert c3 is not None
-    qtbot.addWidget(w3)
+    c3, w3 = open_window(args)
     w3.close()
     c3.close()
 
@@ -252,14 +262,14 @@ def test_a_data_folder_kept_in_qsettings_by_an_older_version_moves_to_the_config
                                                                                  isolated_qsettings, ui_model,
                                                                                  videos):
     from desktop_app.core import config
-    from desktop_app.ui.app import build_parser, create_window
+    from desktop_app.ui.app import build_parser
     from desktop_app.ui.settings_dialog import DATA_FOLDER_KEY, qsettings
 
     for k in ("TWINLOCK_DB", "TWINLOCK_HOME"):
         monkeypatch.delenv(k, raising=False)
     old = tmp_path / "old data"
     qsettings().setValue(DATA_FOLDER_KEY, str(old))
-    c, win = create_window(build_parser().parse_args(["--video", str(videos["three"]), "--model", str(ui_model)]))
+    c, win = open_window(build_parser().parse_args(["--video", str(videos["three"]), "--model", str(ui_model)]))
     qtbot.addWidget(win)
     assert c.store.path == old.resolve() / "twinlock.sqlite3"
     assert config.data_folder() == old.resolve()
