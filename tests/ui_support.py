@@ -156,7 +156,14 @@ def on_modal(action, delay=30, give_up_ms=20000):
             QTimer.singleShot(delay, poll)
             return
         seen.append(type(w).__name__)
-        action(w)
+        try:
+            action(w)
+        except BaseException:               # close the dialog, so a failed action cannot block exec()
+            try:
+                w.reject() if hasattr(w, "reject") else w.close()
+            except Exception:
+                pass
+            raise
 
     QTimer.singleShot(delay, poll)
     return seen
