@@ -29,7 +29,9 @@ def check_symbol(quality: dict, others: int, group_area: int, total_ink: int, fi
 def check_filled(mask: np.ndarray, quality: dict, cfg) -> bool:
     """A pen stroke is thin next to the symbol; a filled blob (a hand, a thumb, a sticker)
     is not: wide AND without the gaps and bays of a drawn symbol (thick marker digits stay in)."""
-    core = float(cv2.distanceTransform(mask, cv2.DIST_L2, 3).max()) / max(1, max(mask.shape))
+    # (padded: the crop is tight around the ink, and outside the image does not count as paper)
+    padded = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    core = float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max()) / max(1, max(mask.shape))
     quality["fill"] = core
     if core > cfg.max_fill:
         pts = cv2.findNonZero(mask)

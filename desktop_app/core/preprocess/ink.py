@@ -67,8 +67,9 @@ def binarise(v: View, cfg, rescue: bool) -> np.ndarray:
 
 def remove_lines(binary: np.ndarray, cfg, angle: float = 0.0) -> bool:
     """Ruled or squared paper: straight runs at least ``line_length`` long (horizontal and
-    vertical, in the paper's own orientation ``angle``) are printed lines, not ink: cleared
-    in place. A symbol's strokes are shorter and never perfectly straight for that long."""
+    vertical, in the paper's own orientation ``angle``), two or more of them, are printed
+    lines, not ink: cleared in place. A symbol's strokes are shorter and never perfectly
+    straight for that long; a single straight stroke (a "1", a "|") is left alone."""
     if not cfg.remove_lines:
         return False
     h, w = binary.shape
@@ -92,7 +93,10 @@ def remove_lines(binary: np.ndarray, cfg, angle: float = 0.0) -> bool:
         # thin runs only: a band, a blob or the desk also has long runs, but is thick
         thick = cv2.morphologyEx(run, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, thick_k),
                                  borderType=cv2.BORDER_CONSTANT, borderValue=0)
-        lines |= run & (1 - cv2.dilate(thick, np.ones((3, 3), np.uint8)))
+        found = run & (1 - cv2.dilate(thick, np.ones((3, 3), np.uint8)))
+        # printed lines come as a family of parallel lines; one long straight stroke is a symbol
+        if cv2.connectedComponents(cv2.dilate(found, np.ones((3, 3), np.uint8)), connectivity=8)[0] - 1 >= 2:
+            lines |= found
     if not lines.any():
         return False
     lines = cv2.dilate(lines, np.ones((3, 3), np.uint8))     # the lines' anti-aliased sides too
