@@ -215,9 +215,11 @@ def bench_strength(emb, data_dir: str, cache_db: Path, frames: int = 6) -> list[
         for name, d, e in profiles:
             rep = assess(e, eg.embeddings, g.labels, g.kinds, thr)
             ver = Verifier(store, emb, name, replace(pol))
-            grants = tries = fa = nf = 0
+            grants = tries = fa = nf = same = same_n = 0
             for sd, res, se in sessions:
-                if sd == d:
+                if sd == d:            # another writer's same digit: the guesser the verdict warns of
+                    same_n += 1
+                    same += bp.run_attempt(ver, res, se) == "granted"
                     continue
                 tries += 1
                 grants += bp.run_attempt(ver, res, se) == "granted"
@@ -226,21 +228,29 @@ def bench_strength(emb, data_dir: str, cache_db: Path, frames: int = 6) -> list[
                     fa += int((dist <= thr).sum())
                     nf += len(dist)
             other = sum(c.accepted for c in rep.by_label if c.kind == "digit" and c.label != str(d))
-            rows.append((name, d, rep, grants, tries, other, fa, nf))
+            rows.append((name, d, rep, grants, tries, other, fa, nf, same, same_n))
     out = [f"bench_pipeline's 30 profiles (`--seed 0`: the same enrollments), at the model's default threshold "
            f"{thr:.3f}. Impostors: 20 writers per digit (bench_pipeline's attempt writers, new captures, "
            f"{frames} frames), every other digit against each profile, through the real Verifier (2 of 3).", "",
-           "| profile | verdict | looks like | other digits' gallery drawings accepted | impostor frames accepted | impostor attempts granted |",
-           "|---|---|---|---|---|---|"]
-    for name, d, rep, gr, tr, other, fa, nf in rows:
+           "| profile | verdict | looks like | other writers' same digit granted | other digits' gallery drawings accepted | impostor frames accepted | impostor attempts granted |",
+           "|---|---|---|---|---|---|---|"]
+    for name, d, rep, gr, tr, other, fa, nf, same, same_n in rows:
         ll = symbol_label(rep)
-        out.append(f"| {name} | {rep.level} | {ll} | {other} | {fa} / {nf} | {gr} / {tr} |")
+        out.append(f"| {name} | {rep.level} | {ll} | {same} / {same_n} | {other} | {fa} / {nf} | {gr} / {tr} |")
     weak = [r for r in rows if r[2].level == "weak"]
     flagged = [r for r in rows if r[5] > 0]
     fa_all = sum(r[6] for r in rows)
     gr_all = sum(r[3] for r in rows)
-    out += ["", f"Verdicts: {len(weak)} of {len(rows)} weak (each profile is a digit: one of ten, as the verdict says). "
-            f"The finer signal is how many *other* digits' gallery drawings a profile accepts: {len(flagged)} profiles "
+    wk_same = sum(r[8] for r in weak), sum(r[9] for r in weak)
+    nw = [r for r in rows if r[2].level != "weak"]
+    nw_same = sum(r[8] for r in nw), sum(r[9] for r in nw)
+    out += ["", f"Verdicts: {len(weak)} of {len(rows)} weak (every profile is a digit, one of ten). Does \"weak\" "
+            f"predict the guesser who writes the same digit? Weak profiles let in {wk_same[0]} of {wk_same[1]} "
+            f"other writers' attempts at their digit"
+            + (f"; the {len(nw)} not called weak ({', '.join(f'{r[0]} {r[2].level}' for r in nw)}) "
+               f"{nw_same[0]} of {nw_same[1]}" if nw else "") + ".",
+            "", "Other digits: "
+            f"the finer signal is how many *other* digits' gallery drawings a profile accepts: {len(flagged)} profiles "
             f"accept some; they hold {sum(r[6] for r in flagged)} of the {fa_all} impostor frames accepted and "
             f"{sum(r[3] for r in flagged)} of the {gr_all} impostor attempts granted."]
     top = sorted(rows, key=lambda r: -r[5])[:max(1, len(rows) // 6)]

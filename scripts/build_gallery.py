@@ -3,7 +3,9 @@
 The gallery is what an enrolled symbol is compared with to judge its strength
 (desktop_app/core/strength.py) and what ``twinlock identify`` labels images against:
 
-- digits: 300 MNIST *training* images of each digit (many hands), in MNIST's own 28x28 form;
+- digits: 300 MNIST *training* images of each digit (many hands), in MNIST's own 28x28 form,
+  and 50 more of each as camera-like photos (training/camera_sim.py: paper, perspective, light,
+  blur, noise, JPEG) through the app's preprocessing, as an enrollment sees them;
 - letters: A-Z and a-z rendered with OpenCV's Hershey fonts (plain, italic and script faces)
   with handwriting-like distortion (random affine, elastic wobble, stroke width), 10 each;
 - shapes: circle, cross, plus, tick, arrow, star, heart drawn as wobbly pen strokes, 20 each;
@@ -161,7 +163,8 @@ def omniglot_sheets(zip_path: Path, per_character: int, rng: np.random.Generator
 
 
 def build(mnist: Path, omniglot: Path, digits_per_class: int = 300, letters_per_char: int = 10,
-          shapes_per_kind: int = 20, omniglot_per_char: int = 1, seed: int = 13):
+          shapes_per_kind: int = 20, omniglot_per_char: int = 1, seed: int = 13,
+          camera_digits_per_class: int = 50):
     rng = np.random.default_rng(seed)
     images, labels, kinds = [], [], []
     rejected: dict[str, int] = {}
@@ -180,6 +183,11 @@ def build(mnist: Path, omniglot: Path, digits_per_class: int = 300, letters_per_
         idx = rng.choice(np.flatnonzero(y == d), size=digits_per_class, replace=False)
         for i in sorted(idx):
             add(x[i], str(d), "digit")
+    from training.camera_sim import render_digit          # numpy + OpenCV only
+    for d in range(10):
+        idx = rng.choice(np.flatnonzero(y == d), size=camera_digits_per_class, replace=False)
+        for i in sorted(idx):
+            add(render_digit(x[i], rng), str(d), "digit")
     for ch in string.ascii_uppercase + string.ascii_lowercase:
         kind = "capital letter" if ch.isupper() else "lower-case letter"
         for _ in range(letters_per_char):
