@@ -44,7 +44,7 @@ from .form import cut_ink, mnist_form, percentiles, stroke_width
 from .ink import (View, binarise, components, frontier_mask, gap, group_ink, is_clutter, regrow_faint, remove_lines,
                   sharpness)
 from .light import ink_bright, normalise_light, polarity
-from .loading import MAX_IMAGE_FILE_MB, MAX_IMAGE_MEGAPIXELS, ImageError, load_image, to_gray_u8
+from .loading import MAX_IMAGE_FILE_MB, MAX_IMAGE_MEGAPIXELS, ImageError, gray_pair, load_image, to_gray_u8
 from .paper import find_paper
 
 __all__ = ["FIT_SIZE", "MAX_IMAGE_FILE_MB", "MAX_IMAGE_MEGAPIXELS", "MODEL_SIZE", "REASONS", "ImageError",
@@ -110,11 +110,17 @@ def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
     scale = max(H, W) / float(work)
     size = (max(1, int(round(W / scale))), max(1, int(round(H / scale))))
     plain = part.dtype == np.uint8 and (part.ndim == 2 or part.shape[2] in (1, 3, 4))
-    if plain and scale != 1.0:
-        # shrink first, then the colour arithmetic on the small view (speed); the full
-        # resolution is read again only around the symbol found (FullRes)
-        small = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
-        lum, g = to_gray_u8(small), to_gray_u8(small, cfg.colour_ink)
+    if plain and scale >= 2.0:
+        # shrink first by a whole factor (fast), then the colour arithmetic on the small view,
+        # then to the working size; the full resolution is read again only around the symbol
+        # found (FullRes)
+        k = int(scale)
+        pre = cv2.resize(part, (W // k, H // k), interpolation=cv2.INTER_AREA)
+        lum, g = gray_pair(pre, cfg.colour_ink)
+        if (g.shape[1], g.shape[0]) != size:
+            g = cv2.resize(g, size, interpolation=cv2.INTER_LINEAR)
+    elif plain and scale != 1.0:
+        lum, g = gray_pair(cv2.resize(part, size, interpolation=cv2.INTER_AREA), cfg.colour_ink)
     else:
         lum, g = to_gray_u8(part), to_gray_u8(part, cfg.colour_ink)
         if g is not None and scale != 1.0:

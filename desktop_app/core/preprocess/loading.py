@@ -35,6 +35,19 @@ def to_gray_u8(frame, colour_ink: float = 0.0) -> np.ndarray | None:
     return None
 
 
+def gray_pair(a: np.ndarray, colour_ink: float):
+    """(luminance, "gray" with ``colour_ink`` of the darkest channel) of a uint8 gray/BGR/BGRA
+    image, the luminance computed once."""
+    if a.ndim == 2 or a.shape[2] == 1:
+        g = a if a.ndim == 2 else a[..., 0]
+        return g, g
+    luma = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY if a.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+    if colour_ink <= 0:
+        return luma, luma
+    b, g, r = cv2.split(a)[:3]
+    return luma, cv2.addWeighted(luma, 1.0 - colour_ink, cv2.min(cv2.min(b, g), r), colour_ink, 0.0)
+
+
 class ImageError(ValueError):
     """An image file that twinlock cannot read: the message says what is wrong and what to do."""
 
