@@ -110,3 +110,18 @@ def test_a_tilted_card_gives_its_symbol_upright(angle):
         upright.append(_corr(res.image, CLEAN[d]))
         tilted.append(_corr(preprocess(frame, PreprocessConfig(rectify=False)).image, CLEAN[d]))
     assert np.mean(upright) > 0.8 and np.mean(upright) > np.mean(tilted) + 0.05, (upright, tilted)
+
+
+def test_a_card_seen_in_perspective_is_rectified():
+    from desktop_app.core.preprocess import PreprocessConfig
+
+    flat, skewed, rectified = [], [], 0
+    for d in (2, 3, 4, 5, 7):
+        for seed in (0, 1):
+            frame = render_card(d, seed=d + 10 * seed, card=0.6, perspective=0.12)
+            res = preprocess(frame)
+            assert res.ok, (d, res.code)
+            rectified += res.quality.get("rectified", 0)
+            flat.append(_corr(res.image, CLEAN[d]))
+            skewed.append(_corr(preprocess(frame, PreprocessConfig(rectify=False)).image, CLEAN[d]))
+    assert rectified >= 6 and np.mean(flat) > np.mean(skewed) + 0.04, (flat, skewed)

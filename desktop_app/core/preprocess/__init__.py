@@ -175,6 +175,59 @@ def upright(ink: np.ndarray, angle: float) -> np.ndarray:
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
+def _quad(outline):
+    """The outline's 4 corners as top-left, top-right, bottom-right, bottom-left (tilts up to
+    45 degrees), or None when they are not a plausible card (convex, corners 90 +- 35 degrees)."""
+    pts = np.asarray(outline, np.float64).reshape(-1, 2)
+    sm, df = pts.sum(1), pts[:, 1] - pts[:, 0]
+    q = np.array([pts[np.argmin(sm)], pts[np.argmin(df)], pts[np.argmax(sm)], pts[np.argmax(df)]])
+    if len({tuple(p) for p in q}) < 4:
+        return None
+    for i in range(4):
+        a, b, c = q[i - 1], q[i], q[(i + 1) % 4]
+        u, v = a - b, c - b
+        cos = float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-9))
+        if abs(cos) > np.cos(np.deg2rad(55)):
+            return None
+    if not cv2.isContourConvex(q.astype(np.float32).reshape(-1, 1, 2)):
+        return None
+    return q.astype(np.float32)
+
+
+def _skew(q) -> float:
+    """How far a quadrilateral is from a parallelogram: the larger relative difference of its
+    opposite sides (0 for a card seen square-on)."""
+    side = [float(np.linalg.norm(q[(i + 1) % 4] - q[i])) for i in range(4)]
+    return max(abs(side[0] - side[2]) / max(side[0], side[2]), abs(side[1] - side[3]) / max(side[1], side[3]))
+
+
+def _rectifying_homography(q):
+    """Homography taking the quadrilateral ``q`` (full-resolution region pixels) to an
+    upright rectangle of its mean side lengths."""
+    w = 0.5 * (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3]))
+    h = 0.5 * (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1]))
+    if w < 8 or h < 8:
+        return None
+    dst = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    return cv2.getPerspectiveTransform(q.astype(np.float32), dst)
+
+
+def warp_ink(ink: np.ndarray, H: np.ndarray, origin) -> np.ndarray:
+    """``ink`` (a crop whose top-left is ``origin`` in the region) through the homography ``H``
+    of the region, on a canvas just holding the result."""
+    h, w = ink.shape[:2]
+    T = np.array([[1, 0, origin[0]], [0, 1, origin[1]], [0, 0, 1]], np.float64)
+    Hc = H @ T
+    corners = cv2.perspectiveTransform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), Hc)[0]
+    lo, hi = corners.min(0), corners.max(0)
+    size = np.ceil(hi - lo).astype(int) + 2
+    if size.min() < 2 or size.max() > 8 * max(h, w):
+        return ink
+    Hc = np.array([[1, 0, -lo[0] + 1], [0, 1, -lo[1] + 1], [0, 0, 1]], np.float64) @ Hc
+    return cv2.warpPerspective(ink.astype(np.float32), Hc, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 class FullRes:
     """The full-resolution "gray" of the region, computed only for the part that is cut."""
 
@@ -312,7 +365,14 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     # 7. MNIST form
     ink = cut_ink(g_full, bg, mask, box, scale, pol, cfg, quality)
     angle = _paper_angle(outline) if cfg.rectify and outline is not None else 0.0
-    if abs(angle) >= cfg.rectify_min_angle:
+    quad = _quad(outline) if cfg.rectify and outline is not None and len(outline) == 4 else None
+    Hq = None if quad is None else _rectifying_homography(quad * scale)
+    if Hq is not None and (abs(angle) >= cfg.rectify_min_angle or _skew(quad) >= cfg.rectify_min_skew):
+        # the card is a tilted or foreshortened quadrilateral: the symbol as drawn on it
+        ink = warp_ink(ink, Hq, (int(x0 * scale), int(y0 * scale)))
+        quality["rotated"] = angle
+        quality["rectified"] = 1.0
+    elif abs(angle) >= cfg.rectify_min_angle:
         ink = upright(ink, angle)                 # the card was held tilted: the symbol upright again
         quality["rotated"] = angle
     image = mnist_form(ink)

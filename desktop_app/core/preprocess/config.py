@@ -36,6 +36,7 @@ class PreprocessConfig:
     paper_margin: float = 0.025      # ink this close to the paper's edge is the edge, not ink (fraction of ROI)
     rectify: bool = True             # a card held tilted: its symbol is turned upright (rotation only)
     rectify_min_angle: float = 4.0   # degrees: a smaller tilt is left as it is (handwriting slants too)
+    rectify_min_skew: float = 0.08   # a card foreshortened more (opposite sides differing) is rectified
     # --- normalise the light
     background_kernel: float = 0.5   # background = opening this wide (fraction of the ROI), wider than strokes
     min_contrast: float = 40.0       # grey levels between ink and paper
