@@ -84,8 +84,12 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch):
     assert "--threshold must be a positive number" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("search_dim", [None, 8])
-def test_close_pairs_is_exact(search_dim):
+@pytest.mark.parametrize("search_dim,grid", [(None, False), (8, False), (None, True), (8, True)])
+def test_close_pairs_is_exact(search_dim, grid, monkeypatch):
+    import desktop_app.core.duplicates as dup
+
+    if grid:                                  # the binned search that large sets use
+        monkeypatch.setattr(dup, "GRID_MIN", 100)
     rng = np.random.default_rng(3)
     x = rng.normal(size=(1500, 24)).astype(np.float32)
     x[700:705] = x[3] + 0.05 * rng.normal(size=(5, 24))
