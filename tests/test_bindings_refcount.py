@@ -18,7 +18,6 @@ import tomllib
 from pathlib import Path
 
 
-from ui_support import ctx, isolated_qsettings, ui_model  # noqa: F401
 
 N = 10_000
 TOLERANCE = 50          # out of 10,000 emissions; the 6.12.0 defect moves True by ~N

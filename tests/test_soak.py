@@ -20,8 +20,7 @@ import time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ui_support import (SoakDriver, ctx, enroll_from_video, isolated_qsettings, rss_mib,  # noqa: F401
-                        singleton_refcounts, soak_video, ui_model, videos)
+from ui_support import SoakDriver, enroll_from_video, rss_mib, singleton_refcounts, soak_video
 
 from desktop_app.ui.main_window import MainWindow
 

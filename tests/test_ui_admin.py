@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ui_support import ctx, enroll_from_video, isolated_qsettings, on_modal, ui_model, videos  # noqa: F401
+from ui_support import enroll_from_video, on_modal
 
 from desktop_app.core.instance import AlreadyRunning, InstanceLock
 from desktop_app.ui.main_window import MainWindow

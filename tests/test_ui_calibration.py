@@ -6,8 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ui_support import (ctx, digit_frames, enroll_from_video, isolated_qsettings, on_modal,  # noqa: F401
-                        ui_model, videos)
+from ui_support import digit_frames, enroll_from_video, on_modal
 
 from desktop_app.core import calibration, metrics
 from desktop_app.ui.calibration_dialog import CalibrationDialog, describe_point

@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
-from ui_support import ctx, digit_frames, isolated_qsettings, ui_model, videos  # noqa: F401
+from ui_support import digit_frames
 
 from desktop_app.ui.capture import Capture
 from desktop_app.ui.enroll_wizard import EnrollWizard

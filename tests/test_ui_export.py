@@ -8,7 +8,7 @@ import gzip
 import numpy as np
 import pytest
 
-from ui_support import ctx, enroll_from_video, isolated_qsettings, ui_model, videos  # noqa: F401
+from ui_support import enroll_from_video
 
 from desktop_app.ui import export_dialog
 from desktop_app.ui.export_dialog import ExportDialog

@@ -8,7 +8,6 @@ import pytest
 from PySide6.QtWidgets import QWizard
 
 import symbol_sheets as S
-from ui_support import ctx, isolated_qsettings, ui_model, videos  # noqa: F401
 
 from desktop_app.core.strength import set_policy_level
 from desktop_app.ui.capture import Capture

@@ -3,7 +3,7 @@ numbers never round to a lie, attempts left before a lockout are shown, the time
 is never stale outside an attempt, and Settings names the video that is the camera."""
 from __future__ import annotations
 
-from ui_support import ctx, enroll_from_video, isolated_qsettings, ui_model, videos  # noqa: F401
+from ui_support import enroll_from_video
 
 from desktop_app.core.verifier import AttemptState
 from desktop_app.ui.main_window import MainWindow, describe_state

@@ -8,8 +8,7 @@ import cv2
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
-from ui_support import (ctx, digit_frames, enroll_from_video, isolated_qsettings, on_modal,  # noqa: F401
-                        ui_model, videos)
+from ui_support import digit_frames, enroll_from_video, on_modal
 
 from desktop_app.ui.capture import Capture
 from desktop_app.ui.enroll_wizard import EnrollWizard

@@ -1,7 +1,7 @@
 """The admin passphrase gate and the settings dialog that sets it."""
 from __future__ import annotations
 
-from ui_support import ctx, isolated_qsettings, on_modal, ui_model  # noqa: F401
+from ui_support import on_modal
 
 from desktop_app.core.passphrase import verify_passphrase
 from desktop_app.ui.admin import PassphraseDialog, require_admin

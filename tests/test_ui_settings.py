@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ui_support import ctx, isolated_qsettings, ui_model  # noqa: F401
 
 from desktop_app.core.verifier import Policy
 from desktop_app.ui.audit_viewer import AuditViewer

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from ui_support import ctx, enroll_from_video, isolated_qsettings, ui_model, videos  # noqa: F401
+from ui_support import enroll_from_video
 
 from desktop_app.ui.main_window import MainWindow
 
