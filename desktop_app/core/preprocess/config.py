@@ -52,6 +52,8 @@ class PreprocessConfig:
     bar_ratio: float = 6.0           # border bar: long/short side of its box at least this ...
     bar_width: float = 0.06          # ... and its width at most this (fraction of ROI): a pen or cable
     clutter_thickness: float = 0.035 # a solid piece at the edge this thick (half-width, fraction of ROI): background
+    sliver_share: float = 0.9        # a border piece with this share within bar_width of the ROI border ...
+    sliver_length: float = 0.25      # ... and this long along it (fraction of ROI) is background, not ink
     faint_symbol: float = 0.75       # a symbol fainter than this x the strongest ink is binarised again
     min_group_share: float = 0.35    # the symbol must hold this share of all the ink in view (else clutter)
     # --- checks

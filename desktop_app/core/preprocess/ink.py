@@ -155,15 +155,25 @@ def _comp_mask(labels, c: Comp):
 def is_clutter(c: Comp, labels, v: View, cfg) -> str:
     """A sizeable component touching the edge that is no ink: "soft" (shading), "bar" (a
     long, straight, even bar: a pen or a cable lying in view) or "thick" (a solid piece: the
-    desk, a wall, a sleeve); "" when it may be ink."""
+    desk, a wall, a sleeve) or "sliver" (a thin strip along the ROI border); "" when it may
+    be ink."""
     if not ((c.at_border or c.on_band) and c.area >= 4 * v.speck):
         return ""
     x, y, w, h = c.box
     m = _comp_mask(labels, c)
     if sharpness(v, m, (x, y, x + w, y + h)) < cfg.min_sharpness:
         return "soft"
-    # thick and solid at the edge: the desk, a wall, a sleeve; no pen stroke is that wide
     sub = m[y:y + h, x:x + w]
+    # a sliver along the ROI border (the desk beyond a card that nearly fills the view, the
+    # page's edge): nearly all of it within a bar's width of the border, and long along it
+    if c.on_band:
+        H, W = labels.shape
+        d = max(2, int(cfg.bar_width * v.side))
+        near = sub.copy()
+        near[max(0, d - y):max(0, H - d - y), max(0, d - x):max(0, W - d - x)] = 0
+        if int(near.sum()) >= cfg.sliver_share * c.area and max(w, h) >= cfg.sliver_length * v.side:
+            return "sliver"
+    # thick and solid at the edge: the desk, a wall, a sleeve; no pen stroke is that wide
     if float(cv2.distanceTransform(sub, cv2.DIST_L2, 3).max()) >= cfg.clutter_thickness * v.side:
         pts = cv2.findNonZero(sub)
         r = max(2, int(cfg.clutter_thickness * v.side))
