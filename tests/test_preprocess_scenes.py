@@ -125,3 +125,13 @@ def test_a_card_seen_in_perspective_is_rectified():
             flat.append(_corr(res.image, CLEAN[d]))
             skewed.append(_corr(preprocess(frame, PreprocessConfig(rectify=False)).image, CLEAN[d]))
     assert rectified >= 6 and np.mean(flat) > np.mean(skewed) + 0.04, (flat, skewed)
+
+
+@pytest.mark.parametrize("img", [
+    None, np.zeros((0, 0, 3), np.uint8), np.zeros((5, 5), np.uint8), np.zeros((100, 100, 3), bool),
+    np.full((100, 120), np.nan, np.float32), np.zeros((100, 100, 2), np.uint8), "not an image",
+    np.zeros((2000, 30, 3), np.uint8),
+])
+def test_prepare_image_never_raises_for_odd_images(img):
+    res = prepare_image(img)
+    assert not res.ok and res.reason
