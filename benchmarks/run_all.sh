@@ -9,6 +9,10 @@ $PY -m benchmarks.bench_training --data-dir "$DATA" --threads 1
 $PY -m benchmarks.bench_export --checkpoint runs/camonly/best.pt --data-dir "$DATA"   # the shipped model's checkpoint: see the model card's "Reproduce"
 $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --write docs/benchmarks.md
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
+# unseen symbols (issue 12): the Omniglot background set through the app's preprocessing, then the
+# any-symbol model and the default on its held-out alphabets
+$PY -m training.omniglot --zip ../shared/data/omniglot/images_background.zip --mnist "$DATA" --out runs/omniglot2.npz
+$PY -m benchmarks.bench_symbols --model assets/models/twinlock-symbols.onnx --omniglot runs/omniglot2.npz --data-dir "$DATA" --baseline assets/models/twinlock-default.onnx
 # preprocessing alone (issue 11): simulator frames, junk, every named scene kind; then the same at
 # bec5a77 (before issue 11); the real photos now and before
 $PY -m benchmarks.preprocess_fta --data-dir "$DATA" --count 1000 --junk 40 --scenes 100 --write docs/benchmarks.md
