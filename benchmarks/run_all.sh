@@ -12,7 +12,7 @@ $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 # unseen symbols (issue 12): the Omniglot background set through the app's preprocessing, then the
 # any-symbol model and the default on its held-out alphabets
 $PY -m training.omniglot --zip ../shared/data/omniglot/images_background.zip --mnist "$DATA" --out runs/omniglot2.npz
-$PY -m benchmarks.bench_symbols --model assets/models/twinlock-symbols.onnx --omniglot runs/omniglot2.npz --data-dir "$DATA" --baseline assets/models/twinlock-default.onnx
+$PY -m benchmarks.bench_symbols --model desktop_app/assets/models/twinlock-symbols.onnx --omniglot runs/omniglot2.npz --data-dir "$DATA" --baseline desktop_app/assets/models/twinlock-default.onnx
 # preprocessing alone (issue 11): simulator frames, junk, every named scene kind; then the same at
 # bec5a77 (before issue 11); the real photos now and before
 $PY -m benchmarks.preprocess_fta --data-dir "$DATA" --count 1000 --junk 40 --scenes 100 --write docs/benchmarks.md
@@ -24,4 +24,4 @@ $PY -m benchmarks.bench_speed --verify-latency   # whole `twinlock verify` proce
 $PY -m benchmarks.bench_attempt_rule --data-dir "$DATA"   # first-n + change-of-symbol rule (issue 15)
 QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_soak --minutes 60   # the main window for an hour of frames
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
-$PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model assets/models/twinlock-symbols.onnx --section identify_symbols
+$PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model desktop_app/assets/models/twinlock-symbols.onnx --section identify_symbols

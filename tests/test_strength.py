@@ -104,7 +104,7 @@ def _symbol_model_verdicts(emb, eg):
 
 
 def test_the_shipped_symbols_model(tmp_path):
-    """The any-symbol model shipped beside the default (assets/models/twinlock-symbols.onnx)."""
+    """The any-symbol model shipped beside the default (desktop_app/assets/models/twinlock-symbols.onnx)."""
     path = DEFAULT_MODEL.parent / "twinlock-symbols.onnx"
     if not path.exists():
         pytest.skip("no symbols model shipped")

@@ -13,14 +13,18 @@ an environment variable, then the platform's user directory (platformdirs).
 from __future__ import annotations
 
 import os
+from importlib import resources
 import tempfile
 from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
 
 APP_NAME = "twinlock"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ASSETS_DIR = REPO_ROOT / "assets"
+REPO_ROOT = Path(__file__).resolve().parents[2]      # a checkout's root (benchmarks, docs); not
+                                                     # there in an installed copy
+# What ships with the app (the default model and its card, the common-symbols gallery) is
+# package data of desktop_app, so an installed wheel finds it wherever it runs from.
+ASSETS_DIR = Path(str(resources.files("desktop_app") / "assets"))
 DEFAULT_MODEL = ASSETS_DIR / "models" / "twinlock-default.onnx"
 DEFAULT_MODEL_CARD = ASSETS_DIR / "models" / "twinlock-default.md"
 

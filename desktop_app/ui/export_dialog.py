@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.util
-import os
 import re
 import sys
 from pathlib import Path
@@ -29,8 +28,9 @@ def train_extra_hint() -> str:
     import shlex
     import sys
 
-    target = f"{REPO_ROOT}[train]" if (REPO_ROOT / "pyproject.toml").is_file() else "twinlock[train]"
-    return f"{shlex.quote(sys.executable)} -m pip install -e {shlex.quote(target)}"
+    if (REPO_ROOT / "pyproject.toml").is_file():            # running from a checkout
+        return f"{shlex.quote(sys.executable)} -m pip install -e {shlex.quote(f'{REPO_ROOT}[train]')}"
+    return f"{shlex.quote(sys.executable)} -m pip install {shlex.quote('twinlock[train]')}"
 
 
 TRAIN_EXTRA_HINT = train_extra_hint()
@@ -295,10 +295,8 @@ class ExportDialog(QDialog):
         self.log.appendPlainText(f"$ twinlock {' '.join(args)}")
         p = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONPATH", str(REPO_ROOT) + os.pathsep + env.value("PYTHONPATH", ""))
         env.insert("PYTHONUNBUFFERED", "1")
         p.setProcessEnvironment(env)
-        p.setWorkingDirectory(str(REPO_ROOT))
         p.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         p.readyReadStandardOutput.connect(self._read_output)
         p.finished.connect(lambda code, status, name=name: self._step_done(name, code, status))
