@@ -131,7 +131,7 @@ def render_frame(digit: int | str | None, seed: int = 0, size=(640, 480), *, sca
         img = cv2.add(img, grain)
     out = np.clip(img, 0, 255).astype(np.uint8)
     if jpeg:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+        _ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
         out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return out
 
@@ -214,7 +214,7 @@ def render_card(digit: int | str | None, seed: int = 0, size=(640, 480), *, card
     img = img + rng.normal(0, noise, img.shape).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     if jpeg:
-        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+        _ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
         out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return out
 

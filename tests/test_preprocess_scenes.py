@@ -43,7 +43,7 @@ def test_a_card_in_view_gives_its_symbol(scene):
         res = preprocess(render_card(d, seed=d, **SCENES[scene]))
         assert res.ok, (scene, d, res.code, res.reason)
         assert _looks_like(res.image, d), (scene, d)
-        x, y, w, h = res.bbox                        # the symbol, not the card
+        _x, _y, w, h = res.bbox                        # the symbol, not the card
         assert max(w, h) < 0.5 * 480
 
 
@@ -79,7 +79,7 @@ def test_a_photo_of_a_page_with_a_small_symbol_is_acquired(symbol):
         res = prepare_image(photo_of_page(d, seed=d, symbol=symbol))
         assert res.ok, (d, res.code, res.reason)
         assert _looks_like(res.image, d)
-        x, y, w, h = res.bbox
+        _x, _y, w, h = res.bbox
         assert max(w, h) < 0.25 * 1200                 # the symbol, not the page's edge or the table
 
 

@@ -57,7 +57,7 @@ def _finish(rng, img, h, w, clutter=True):
     """Light, shadow, blur, noise, JPEG (img float32 BGR 0..255)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ang = rng.uniform(0, 2 * np.pi)
-    grad = 1 + rng.uniform(0.1, 0.45) * ((np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5)))
+    grad = 1 + rng.uniform(0.1, 0.45) * (np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5))
     cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
     vign = 1 - rng.uniform(0.05, 0.3) * (((xx - cx) / w) ** 2 + ((yy - cy) / h) ** 2) * 2
     light = grad * vign * rng.uniform(0.6, 1.1)
@@ -90,7 +90,7 @@ def _finish(rng, img, h, w, clutter=True):
     img = img + rng.normal(0, rng.uniform(2, 8), img.shape)
     img = np.clip(img, 0, 255).astype(np.uint8)
     q = int(rng.integers(50, 95))
-    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
+    _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])
     return cv2.imdecode(enc, cv2.IMREAD_COLOR)
 
 
@@ -132,7 +132,7 @@ def session(base: np.ndarray, rng: np.random.Generator, count: int) -> list[np.n
         m[:, 2] += rng.uniform(-4, 4, 2)
         f = cv2.warpAffine(base, m, (w, h), borderMode=cv2.BORDER_REFLECT)
         f = np.clip(f.astype(np.float32) + rng.normal(0, 3, f.shape), 0, 255).astype(np.uint8)
-        ok, enc = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))])
+        _ok, enc = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 95))])
         out.append(cv2.imdecode(enc, cv2.IMREAD_COLOR))
     return out
 

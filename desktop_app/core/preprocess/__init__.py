@@ -40,7 +40,7 @@ import numpy as np
 
 from .checks import check_filled, check_frame, check_symbol, rim_share
 from .config import FIT_SIZE, MODEL_SIZE, REASONS, PreprocessConfig, PreprocessResult, fail, roi_rect
-from .form import cut_ink, mnist_form, percentiles, stroke_width
+from .form import cut_ink, mnist_form, percentiles
 from .ink import (View, binarise, components, frontier_mask, gap, group_ink, is_clutter, regrow_faint, remove_lines,
                   sharpness)
 from .light import ink_bright, normalise_light, polarity
@@ -313,7 +313,7 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         level = percentiles(smooth, (99.9,), (1 - cl))[0]
         if level >= cfg.min_contrast and (level < cfg.faint_symbol * ink_level or rest < v.speck * 4):
             q2 = {k: quality[k] for k in ("mean", "std", "paper") if k in quality}
-            res2, retry2 = _find_symbol(a, g, g_full, roi, scale, pol, q2, cfg, t0, rescue, paper, outline,
+            res2, _retry2 = _find_symbol(a, g, g_full, roi, scale, pol, q2, cfg, t0, rescue, paper, outline,
                                         file_mode, exclude=cl)
             if res2.ok:
                 res2.quality["relook"] = 1.0

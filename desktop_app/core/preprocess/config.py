@@ -76,7 +76,7 @@ class PreprocessConfig:
     normalize_stroke: bool = True    # thicken hair-thin pen strokes toward MNIST's stroke width
     stroke_target: float = 0.12      # MNIST: 2-3 px strokes on a 20 px digit
 
-    def validate(self) -> "PreprocessConfig":
+    def validate(self) -> PreprocessConfig:
         if not 0.1 <= self.roi_fraction <= 1.0:
             raise ValueError("roi_fraction must be between 0.1 and 1.0")
         if not 48 <= self.work_size <= 1024 or not 48 <= self.file_work_size <= 2048:

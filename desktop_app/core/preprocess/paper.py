@@ -54,7 +54,7 @@ def _find_paper(g, polarity, cfg, f):
     keep[0] = False
     edge = keep[wl].astype(np.uint8)
     edge = cv2.dilate(edge, np.ones((3, 3), np.uint8))
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(1 - edge, connectivity=4)
+    n, lab, _stats, _ = cv2.connectedComponentsWithStats(1 - edge, connectivity=4)
     if n < 2:
         return None, None
     cy0, cy1, cx0, cx1 = h // 4, h - h // 4, w // 4, w - w // 4
