@@ -27,8 +27,8 @@ import numpy as np
 
 from benchmarks.report import machine, write_section
 from desktop_app.core.calibration import load_mnist_dir
-from desktop_app.core.duplicates import (DEFAULT_PIXEL_THRESHOLD, close_pairs, default_threshold,
-                                         find_duplicates, image_descriptors, SEARCH_DIM)
+from desktop_app.core.duplicates import (DEFAULT_PIXEL_THRESHOLD, default_threshold,
+                                         find_duplicates, SEARCH_DIM)
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.gallery import embedded_gallery
 from desktop_app.core.identify import identify
@@ -92,7 +92,7 @@ def _photo(img28, dx: int, dy: int, size: int, quality: int) -> np.ndarray:
     sheet = np.full((200, 200), 245, np.uint8)
     oy, ox = (200 - size) // 2 + dy, (200 - size) // 2 + dx
     sheet[oy:oy + size, ox:ox + size] = np.clip(245 - big.astype(np.float32) * 0.85, 0, 255).astype(np.uint8)
-    ok, buf = cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    _ok, buf = cv2.imencode(".jpg", sheet, [cv2.IMWRITE_JPEG_QUALITY, quality])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 

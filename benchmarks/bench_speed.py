@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -293,7 +292,7 @@ def main(argv=None):
         t0 = time.time()
         out = subprocess.run([sys.executable, "-c", COLD, str(vid), a.model or ""], capture_output=True,
                              text=True, cwd=Path(__file__).resolve().parents[1], check=True)
-        t_done, maxrss, ok, prov = out.stdout.split()
+        t_done, maxrss, ok, _prov = out.stdout.split()
         colds.append(float(t_done) - t0)
         rss.append(int(maxrss) / 1024)
     cold = float(np.median(colds))

@@ -24,8 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import machine, pct, write_section  # noqa: E402
-from desktop_app.core import metrics as M  # noqa: E402
+from benchmarks.report import machine, pct, write_section
+from desktop_app.core import metrics as M
 
 TRIALS, SEED = 1000, 2015
 

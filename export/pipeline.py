@@ -194,7 +194,6 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
     ``_tamper`` (tests only) may change the exported graph before the parity check, to
     prove that a graph which does not compute the tower is refused.
     """
-    import onnx
 
     dest = Path(dest)
     if dest.exists() and dest.is_dir():
@@ -240,7 +239,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, dest: str | os.PathLike, *,
             f"{', '.join(map(str, par.BATCHES))} (random and digit inputs)")
 
         log("calibrating with ONNX Runtime (all pairs among the calibration images)")
-        th_float, emb_cal, gen, imp = cal.calibrate(emb_float, calib, progress=progress)
+        th_float, _emb_cal, gen, imp = cal.calibrate(emb_float, calib, progress=progress)
         calib_desc = dict(calib.description, genuine_comparisons=int(gen.size),
                           impostor_comparisons=int(imp.size),
                           runtime=f"onnxruntime {_versions()['onnxruntime']} CPU", method="all pairs i<j, euclidean")

@@ -22,7 +22,6 @@ frame is; images it rejects are left out and counted.
 from __future__ import annotations
 
 import argparse
-import io
 import string
 import sys
 import zipfile

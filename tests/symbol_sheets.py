@@ -65,6 +65,6 @@ def from_model_form(img28: np.ndarray, offset=(0, 0), scale: float = 1.0, jpeg: 
     sheet[y:y + size, x:x + size] = np.clip(245 - big.astype(np.float32) * 0.85, 0, 255).astype(np.uint8)
     bgr = cv2.cvtColor(sheet, cv2.COLOR_GRAY2BGR)
     if jpeg:
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+        _ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
         bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
     return bgr

@@ -1,4 +1,5 @@
 """Frame sources: video files, image folders/lists, webcams that are not there."""
+import itertools
 import time
 
 import cv2
@@ -41,7 +42,7 @@ def test_video_loop_keeps_time_increasing(tmp_path):
     p = _write_video(tmp_path / "v.avi", n=5, fps=10.0)
     with VideoFileSource(p, loop=True) as src:
         ts = [src.read().t for _ in range(12)]
-    assert all(b > a for a, b in zip(ts, ts[1:]))
+    assert all(b > a for a, b in itertools.pairwise(ts))
 
 
 def test_realtime_video_is_paced(tmp_path):

@@ -1,7 +1,6 @@
 """twinlock export on a small random twin tower: the written file, parity, calibration,
 and every way export refuses (nothing written, an existing model kept byte for byte)."""
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +9,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from desktop_app.core import metrics  # noqa: E402
-from desktop_app.core.contract import read_contract  # noqa: E402
-from desktop_app.core.embedder import Embedder  # noqa: E402
-from export.calibrate import calibration_set  # noqa: E402
-from export.errors import ExportError  # noqa: E402
-from export.pipeline import export_checkpoint  # noqa: E402
-from export.synthetic import synthetic_digits  # noqa: E402
-from training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint  # noqa: E402
-from training.model import build_model  # noqa: E402
+from desktop_app.core import metrics
+from desktop_app.core.contract import read_contract
+from desktop_app.core.embedder import Embedder
+from export.calibrate import calibration_set
+from export.errors import ExportError
+from export.pipeline import export_checkpoint
+from export.synthetic import synthetic_digits
+from training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from training.model import build_model
 
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():

@@ -4,15 +4,20 @@ import onnx
 import pytest
 
 torch = pytest.importorskip("torch")
-import torch.nn.functional as F  # noqa: E402
+import torch.nn.functional as F
 
-from desktop_app.core.contract import read_contract  # noqa: E402
-from desktop_app.core.embedder import Embedder  # noqa: E402
-from export.errors import ExportError  # noqa: E402
-from export.pipeline import export_checkpoint  # noqa: E402
-from export.synthetic import synthetic_digits  # noqa: E402
-from training.model import build_model  # noqa: E402
-from test_export import VAL, fake_mnist, make_checkpoint, one_torch_thread  # noqa: E402,F401  (fixtures)
+from desktop_app.core.contract import read_contract
+from desktop_app.core.embedder import Embedder
+from export.errors import ExportError
+from export.pipeline import export_checkpoint
+from export.synthetic import synthetic_digits
+from training.model import build_model
+import test_export
+from test_export import VAL, make_checkpoint
+
+# fixtures shared with test_export (pytest finds fixtures among a module's names)
+fake_mnist = test_export.fake_mnist
+one_torch_thread = test_export.one_torch_thread
 
 
 def train_briefly(steps=25, seed=0):

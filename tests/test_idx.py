@@ -60,7 +60,7 @@ def test_corrupt_and_truncated_gzip(tmp_path, arrays):
 
 
 def test_wrong_magic_and_shape(tmp_path, arrays):
-    x, y = arrays
+    x, _y = arrays
     p = tmp_path / "labels"
     p.write_bytes(idx_bytes(x))          # an image file where labels are expected
     with pytest.raises(IdxError, match="wrong magic"):
@@ -125,7 +125,7 @@ def test_download_verifies_md5_and_loads(tmp_path, server, arrays, monkeypatch):
     md5 = _publish(root, arrays)
     monkeypatch.setattr(mnist, "MD5", md5)
     data = tmp_path / "data"
-    x, y = mnist.load_mnist(data, "train", mirrors=("http://127.0.0.1:9/dead/", url))
+    x, _y = mnist.load_mnist(data, "train", mirrors=("http://127.0.0.1:9/dead/", url))
     np.testing.assert_array_equal(x, arrays[0])
     assert sorted(p.name for p in data.iterdir()) == sorted(mnist.FILES["train"])
 

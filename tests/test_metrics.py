@@ -5,24 +5,24 @@ import pytest
 from desktop_app.core import metrics as M
 
 G = [0.1, 0.2, 0.3, 0.6]          # genuine distances
-I = [0.4, 0.5, 0.7, 0.8, 0.9]     # impostor distances
+IMP = [0.4, 0.5, 0.7, 0.8, 0.9]     # impostor distances
 
 
 def test_far_frr_by_hand():
-    far, frr = M.far_frr(G, I, [0.05, 0.2, 0.35, 0.5, 0.6, 1.0])
+    far, frr = M.far_frr(G, IMP, [0.05, 0.2, 0.35, 0.5, 0.6, 1.0])
     np.testing.assert_allclose(far, [0, 0, 0, 0.4, 0.4, 1.0])
     np.testing.assert_allclose(frr, [1.0, 0.5, 0.25, 0.25, 0.0, 0.0])
 
 
 def test_operating_point_counts():
-    op = M.operating_point(G, I, 0.5)
+    op = M.operating_point(G, IMP, 0.5)
     assert (op.false_accepts, op.false_rejects, op.genuine, op.impostor) == (2, 1, 4, 5)
     assert op.far == pytest.approx(0.4) and op.frr == pytest.approx(0.25)
 
 
 def test_eer_by_hand():
     # thresholds 0.4: FAR 1/5, FRR 1/4 (diff -0.05); 0.5: FAR 2/5, FRR 1/4 (diff +0.15) -> 0.4 wins
-    e, t = M.eer(G, I)
+    e, t = M.eer(G, IMP)
     assert e == pytest.approx((0.2 + 0.25) / 2)
     assert t == pytest.approx(0.4)
     e, t = M.eer([0.1, 0.2], [0.5, 0.6])          # separable: EER 0
@@ -31,24 +31,24 @@ def test_eer_by_hand():
 
 def test_roc_auc_by_hand():
     # 20 genuine/impostor combinations; only genuine 0.6 > impostors 0.4 and 0.5 are mis-ordered
-    assert M.roc_auc(G, I) == pytest.approx(18 / 20)
+    assert M.roc_auc(G, IMP) == pytest.approx(18 / 20)
     assert M.roc_auc([0.5], [0.5]) == pytest.approx(0.5)          # a tie counts half
     assert M.roc_auc([0.1, 0.2], [0.3]) == 1.0
 
 
 def test_threshold_at_far_by_hand():
-    op = M.threshold_at_far(G, I, 0.2)             # 1 of 5 impostors may be accepted
+    op = M.threshold_at_far(G, IMP, 0.2)             # 1 of 5 impostors may be accepted
     assert op.false_accepts == 1 and op.far == pytest.approx(0.2)
     assert 0.4 <= op.threshold < 0.5 and op.frr == pytest.approx(0.25)
-    op = M.threshold_at_far(G, I, 0.1)             # 0.1*5 < 1: no impostor may pass
+    op = M.threshold_at_far(G, IMP, 0.1)             # 0.1*5 < 1: no impostor may pass
     assert op.false_accepts == 0 and op.threshold < 0.4 and op.frr == pytest.approx(0.25)
     with pytest.raises(ValueError):
-        M.threshold_at_far(G, I, 0.0)
+        M.threshold_at_far(G, IMP, 0.0)
     assert not M.supports_far(5, 0.1) and M.supports_far(30, 0.1)
 
 
 def test_pair_accuracy_and_best_threshold_by_hand():
-    d = np.array(G + I)
+    d = np.array(G + IMP)
     same = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
     t, acc = M.best_accuracy_threshold(d, same)     # accept .1 .2 .3: 3 + 5 correct of 9
     assert t == pytest.approx(0.35) and acc == pytest.approx(8 / 9)
@@ -80,7 +80,7 @@ def test_nearest_neighbor_and_distances():
 
 
 def test_summary_and_wilson():
-    s = M.summary(G, I, fars=(0.2,))
+    s = M.summary(G, IMP, fars=(0.2,))
     assert s["genuine"] == 4 and s["impostor"] == 5
     assert s["eer"] == pytest.approx(0.225) and s["roc_auc"] == pytest.approx(0.9)
     assert s["at_far"]["0.2"]["frr"] == pytest.approx(0.25) and s["at_far"]["0.2"]["supported"] is False

@@ -3,7 +3,6 @@ reading and validation, damaged files, the evaluation set refused, the downloade
 local HTTP server, conversion through the app's own prepare_image, the alphabet split."""
 import hashlib
 import http.server
-import io
 import threading
 import zipfile
 from functools import partial

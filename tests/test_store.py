@@ -135,7 +135,7 @@ def test_settings_are_json(store):
     store.set_setting("policy", {"k": 1, "n": 2})
     assert store.get_setting("resolution") == [1280, 720]
     assert store.settings() == {"resolution": [1280, 720], "policy": {"k": 1, "n": 2}}
-    assert app_settings.get(store, "provider") == "auto"
+    assert store.get_setting("provider", app_settings.DEFAULTS["provider"]) == "auto"
     store.delete_setting("resolution")
     assert store.get_setting("resolution", "x") == "x"
 

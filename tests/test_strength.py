@@ -212,7 +212,7 @@ def test_cli_enroll_refuses_weak_then_override_is_audited(cli_env, capsys):
     from desktop_app.cli.main import main
     from desktop_app.core.store import Store
 
-    tmp, files = cli_env
+    _tmp, files = cli_env
     with Store() as s:
         set_policy_level(s, "fair")
     assert main(["enroll", "bob", *files]) == 1

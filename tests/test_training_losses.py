@@ -96,7 +96,7 @@ def test_negative_only_samples_are_pushed_from_digits_but_not_from_each_other():
     # two digits of class 0 at 0 and 0.2; two non-digits (labels < 0) at 0.5 and 0.55
     emb = torch.tensor([[0.0], [0.2], [0.5], [0.55]])
     labels = torch.tensor([0, 0, -1, -2])
-    loss, stats = batch_contrastive_loss(emb, labels, margin=1.0)
+    loss, _stats = batch_contrastive_loss(emb, labels, margin=1.0)
     # genuine: (0,1) d=.2 -> .02 ; impostors: digit-junk pairs only (junk-junk d=.05 is left out)
     neg = [0.5 * (1 - d) ** 2 for d in (0.5, 0.55, 0.3, 0.35)]
     assert loss.item() == pytest.approx(0.02 + sum(neg) / 4, abs=1e-4)

@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from test_training_run import synth_digits  # noqa: E402
-from training.checkpoint import load_checkpoint  # noqa: E402
-from training.omniglot import Symbols  # noqa: E402
-from training.train import OmniglotSampler, TrainConfig, train  # noqa: E402
+from test_training_run import synth_digits
+from training.checkpoint import load_checkpoint
+from training.omniglot import Symbols
+from training.train import OmniglotSampler, TrainConfig, train
 
 
 def synth_symbols(alphabets=None, drawers=8, seed=0) -> Symbols:
@@ -97,7 +97,7 @@ def test_training_keeps_held_out_alphabet_out_and_reports_it(trained, symbols):
 
 def test_evaluate_reports_one_shot_and_verification_on_held_out(trained, symbols, digits):
     from training.evaluate import evaluate, format_table
-    res, best, _ = trained
+    _res, best, _ = trained
     x, y = digits
     xt, yt = synth_digits(10, 3)
     ev = evaluate(best, images={"train": (x, y), "test": (xt, yt)}, omniglot=symbols, progress=False,

@@ -247,7 +247,7 @@ def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, video
         time.sleep(2.0)                               # frames flowing
         assert p.poll() is None
         p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=30)
+        _out, err = p.communicate(timeout=30)
     finally:
         if p.poll() is None:
             p.kill()

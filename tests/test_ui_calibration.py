@@ -70,7 +70,9 @@ def test_calibration_dialog_computes_and_applies(qtbot, ctx, videos, sample_file
     dlg.slider.setValue(dlg.slider.maximum() // 2)
     assert dlg.target_far is None
     op = metrics.operating_point(g, i, dlg.threshold)
-    assert f"FRR {op.frr * 100:.2f}%" in dlg.point_label.text() or op.frr == 0
+    from desktop_app.ui.calibration_dialog import _pct
+
+    assert f"FRR {_pct(op.frr)}" in dlg.point_label.text()
 
     # a threshold stricter than the model default is applied without a question, audited
     default = ctx.embedder.contract.default_threshold

@@ -8,7 +8,7 @@ import cv2
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
-from ui_support import digit_frames, enroll_from_video, on_modal
+from ui_support import digit_frames, on_modal
 
 from desktop_app.ui.capture import Capture
 from desktop_app.ui.enroll_wizard import EnrollWizard
@@ -103,7 +103,7 @@ def test_saving_is_confirmed_and_the_first_run_hint_follows(qtbot, ctx, tmp_path
 
 
 def test_help_guide_shows_the_readme_section_with_screenshots(qtbot, ctx):
-    from desktop_app.ui.guide import README, GuideDialog
+    from desktop_app.ui.guide import README
 
     win = MainWindow(ctx)
     qtbot.addWidget(win)

@@ -1,7 +1,7 @@
 """The verifier: k-of-n decisions, failures to acquire, time limit, lockout, audit.
 
 Mechanics run on a fixed pixel-pooling ONNX model (real ONNX Runtime); the last tests use
-the shipped, trained model and skip only while it has not been exported yet."""
+the shipped, trained model (which must be there)."""
 import numpy as np
 import pytest
 
@@ -294,8 +294,7 @@ def test_verifier_refuses_missing_or_foreign_profiles(store, pixel):
 # ---------------------------------------------------------------- the shipped, trained model
 @pytest.fixture(scope="module")
 def shipped():
-    if not DEFAULT_MODEL.exists():
-        pytest.skip(f"the shipped model {DEFAULT_MODEL} has not been exported yet")
+    assert DEFAULT_MODEL.is_file(), f"the shipped model {DEFAULT_MODEL} is missing"
     return Embedder(DEFAULT_MODEL, "cpu")
 
 

@@ -170,7 +170,7 @@ def load(path) -> dict:
     try:
         with np.load(p) as z:
             d = {k: z[k] for k in z.files}
-    except Exception as e:  # noqa: BLE001 - any unreadable archive
+    except Exception as e:
         raise ValueError(f"camera training data {p} is damaged ({e}): build it again with "
                          f"`python -m training.camera_data --out {p}`") from e
     for k in ("images", "labels", "sources", "junk"):

@@ -22,7 +22,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -140,7 +140,7 @@ def read_zip(path: str | os.PathLike, expected: dict | None = EXPECTED,
         n = len(entries)
         images = np.empty((n, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
         alpha_idx = {a: i for i, a in enumerate(alphabets)}
-        for k, (a, c, d, name) in enumerate(entries):
+        for k, (_a, _c, _d, name) in enumerate(entries):
             try:
                 raw = zf.read(name)
             except (zipfile.BadZipFile, OSError, ValueError) as exc:   # CRC error, truncated member
@@ -294,7 +294,7 @@ class Symbols:
     characters: list
     info: dict
 
-    def subset(self, alphabets) -> "Symbols":
+    def subset(self, alphabets) -> Symbols:
         ids = [self.alphabets.index(a) for a in alphabets]
         m = np.isin(self.alphabet, ids)
         return Symbols(self.images[m], self.alphabet[m], self.character[m], self.drawer[m],

@@ -22,7 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -82,7 +82,7 @@ class TrainConfig:
     init: str | None = None              # start from this checkpoint's weights (new optimizer and
                                          # schedule); its held-out alphabets are kept held out
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         c = dataclasses.replace(self)
         if c.arch == "seed":
             c.mean = 0.0 if c.mean is None else c.mean

@@ -147,7 +147,7 @@ def cmd_duplicates(args) -> int:
         for gi, g in enumerate(groups, 1):
             pics = [load_image(kept[i]) for i in g.members]
             sheet = contact_sheet(pics, [Path(rel[i]).name for i in g.members], cols=min(6, len(pics)), cell=128)
-            ok, buf = cv2.imencode(".png", sheet)
+            _ok, buf = cv2.imencode(".png", sheet)
             atomic_write_bytes(out / f"group-{gi:03d}.png", buf.tobytes())
     if args.json:
         print(json.dumps({"folder": str(folder), "threshold": thr, "images": len(kept),

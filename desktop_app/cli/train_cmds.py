@@ -25,7 +25,7 @@ def _classes(text: str) -> list[int]:
     try:
         out = sorted({int(t) for t in text.replace(" ", "").split(",") if t != ""})
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected digits separated by commas (e.g. 8,9), not {text!r}")
+        raise argparse.ArgumentTypeError(f"expected digits separated by commas (e.g. 8,9), not {text!r}") from None
     if any(c < 0 or c > 9 for c in out) or len(out) > 8:
         raise argparse.ArgumentTypeError("held-out classes must be digits 0-9, leaving at least two to train on")
     return out

@@ -45,7 +45,7 @@ class Gallery:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def subset(self, mask) -> "Gallery":
+    def subset(self, mask) -> Gallery:
         m = np.asarray(mask)
         return Gallery(self.images[m], self.labels[m], self.kinds[m], self.name,
                        _digest(self.images[m], self.labels[m], self.kinds[m]))
@@ -196,5 +196,16 @@ def cached_fingerprint(gallery: Gallery | None = None, db=None) -> str | None:
         return None
 
 
-__all__ = ["Gallery", "EmbeddedGallery", "GalleryError", "DEFAULT_GALLERY", "load_gallery", "save_gallery",
-           "folder_gallery", "embedded_gallery", "digit_gallery", "cache_dir", "cached_fingerprint"]
+__all__ = [
+    "DEFAULT_GALLERY",
+    "EmbeddedGallery",
+    "Gallery",
+    "GalleryError",
+    "cache_dir",
+    "cached_fingerprint",
+    "digit_gallery",
+    "embedded_gallery",
+    "folder_gallery",
+    "load_gallery",
+    "save_gallery",
+]

@@ -28,7 +28,7 @@ class InstanceLock:
         self.path = lock_path(db_path)
         self._fd: int | None = None
 
-    def acquire(self) -> "InstanceLock":
+    def acquire(self) -> InstanceLock:
         """Take the lock or raise AlreadyRunning (OSError when the folder is not writable)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -65,7 +65,7 @@ class InstanceLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def __enter__(self) -> "InstanceLock":
+    def __enter__(self) -> InstanceLock:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -93,8 +93,3 @@ def atomic_write_bytes(dest: str | os.PathLike, data: bytes, mode: int | None = 
     return dest
 
 
-def atomic_replace(src_tmp: str | os.PathLike, dest: str | os.PathLike) -> Path:
-    """Rename a completed temporary file over ``dest`` (same folder expected)."""
-    dest = Path(dest)
-    os.replace(src_tmp, dest)
-    return dest

@@ -24,11 +24,6 @@ DEFAULTS = {
 }
 
 
-def get(store, key):
-    """A setting's value, or its default."""
-    return store.get_setting(key, DEFAULTS.get(key))
-
-
 def active_model_path(store=None, override=None) -> Path:
     """override > $TWINLOCK_MODEL > setting "model_path" > the shipped default model."""
     if override:

@@ -127,7 +127,7 @@ def _writes(label: str, kind: str) -> str:
 
 
 def _plural(label: str, kind: str) -> str:
-    return f"{label}s" if kind != "shape" else f"{label}s"
+    return f"{label}s"
 
 
 def assess(ref_embeddings: np.ndarray, gallery_embeddings: np.ndarray, labels, kinds, threshold: float,

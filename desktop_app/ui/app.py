@@ -71,7 +71,7 @@ def create_window(args, app=None):
         lock.release()
         QMessageBox.critical(None, "twinlock: cannot open the database", str(exc))
         return None, None
-    ctx.extra["instance_lock"] = lock
+    ctx.instance_lock = lock
     win = MainWindow(ctx)
     return ctx, win
 

@@ -3,7 +3,7 @@ from. Only holds and loads; decisions live in desktop_app.core."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core import passphrase
@@ -16,11 +16,11 @@ class AppContext:
     embedder: object | None = None        # desktop_app.core.embedder.Embedder, None when unusable
     model_error: str = ""                 # why there is no embedder
     camera_spec: object = None            # int (webcam) or a path (video / images) or None
-    extra: dict = field(default_factory=dict)
+    instance_lock: object | None = None   # desktop_app.core.instance.InstanceLock held by the app
 
     @classmethod
     def open(cls, db: str | os.PathLike | None = None, model: str | None = None,
-             camera=None) -> "AppContext":
+             camera=None) -> AppContext:
         """Open the store (StoreError propagates: the caller shows it) and load the model
         (a ContractError is kept in :attr:`model_error`, the app still opens)."""
         from desktop_app.core.store import Store
@@ -88,6 +88,6 @@ class AppContext:
             self.store.close()
         except Exception:
             pass
-        lock = self.extra.pop("instance_lock", None)      # core.instance.InstanceLock (the app's)
+        lock, self.instance_lock = self.instance_lock, None
         if lock is not None:
             lock.release()

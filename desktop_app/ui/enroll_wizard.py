@@ -205,7 +205,7 @@ class CapturePage(QWizardPage):
             self.gate.setText("No camera picture yet. Import image files instead, or choose a camera "
                               "in the main window (File ▸ Choose camera or video…).")
             return False
-        fr, result = self._latest
+        _fr, result = self._latest
         if not result.ok:
             self.gate.setText(f"Not taken: {result.reason}")
             return False
