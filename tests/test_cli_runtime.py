@@ -359,3 +359,25 @@ def test_enroll_and_verify_from_a_webcam(assets, env, monkeypatch, capsys):
     assert main(["verify", "cam", "--camera", "1", "--time-limit", "0.5"]) == 1
     assert main(["doctor"]) == 0
     assert "camera:    camera 0: 640x480" in capsys.readouterr().out
+
+
+def test_verify_image_files_searches_the_whole_image(tmp_path, monkeypatch, capsys):
+    """`verify --image` reads a file the way `enroll IMAGE` does (prepare_image: the whole image
+    searched), not through the camera's centred ROI, which cuts a tightly cropped photo."""
+    from desktop_app.core.preprocess import prepare_image, preprocess
+    from frames import photo_of_page
+
+    monkeypatch.delenv("TWINLOCK_MODEL", raising=False)
+    monkeypatch.setenv("TWINLOCK_HOME", str(tmp_path / "home"))
+    db = str(tmp_path / "db.sqlite3")
+    crops = {}
+    for d, seed in ((3, 1), (3, 2), (3, 3), (3, 4), (7, 5)):
+        img = photo_of_page(d, seed=seed, crop=True)
+        assert prepare_image(img).ok and not preprocess(img).ok     # only the whole-image search finds it
+        p = tmp_path / f"crop{d}_{seed}.png"
+        cv2.imwrite(str(p), img)
+        crops[(d, seed)] = str(p)
+    assert main(["enroll", "alice", crops[(3, 1)], crops[(3, 2)], crops[(3, 3)], "--db", db]) == 0
+    assert main(["verify", "alice", "--image", crops[(3, 4)], "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["verify", "alice", "--image", crops[(7, 5)], "--db", db]) == 1

@@ -30,3 +30,19 @@ def test_frame_view_draws_the_paper_outline(qtbot):
             lit += max(near) > 120
             assert plain.pixelColor(int(x), int(y)).lightness() < 30
     assert lit >= 0.8 * 7 * len(pts)
+
+
+def test_the_main_window_shows_the_paper_it_found(qtbot, ctx):
+    """The window's frame slot passes the paper outline on to its camera view."""
+    from types import SimpleNamespace
+
+    from desktop_app.ui.main_window import MainWindow
+
+    frame = render_card(4, seed=4, card=0.5, angle=15)
+    res = preprocess(frame)
+    assert res.paper is not None
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.on_frame(SimpleNamespace(image=frame, t=0.0, index=0), res)
+    assert win.frame_view._paper is not None
+    assert np.allclose(win.frame_view._paper, np.asarray(res.paper, np.float64).reshape(-1, 2))

@@ -275,7 +275,7 @@ class _Interrupted(BaseException):       # not an Exception: no error handler ma
 @_friendly
 def cmd_verify(args) -> int:
     from desktop_app.core.camera import ImageSource, make_source
-    from desktop_app.core.preprocess import load_image
+    from desktop_app.core.preprocess import load_image, prepare_image
     from desktop_app.core.verifier import Verifier, compare_text, resolve_policy
 
     sources = [x for x in (args.image, args.video, args.camera) if x is not None]
@@ -358,7 +358,10 @@ def cmd_verify(args) -> int:
                         if f is None:
                             st = ver.finish(reason="end of input")
                             break
-                        st = ver.feed(f.image, t=f.t)
+                        if args.image is not None:        # image files: the whole image is searched
+                            st = ver.feed_preprocessed(prepare_image(f.image, ver.preprocess_config), t=f.t)
+                        else:
+                            st = ver.feed(f.image, t=f.t)
                         if args.verbose and not st.final:
                             extra = f" distance {_fmt(st.distance)}" if show_distances else ""
                             print(f"frame {f.index}: {st.state}{extra} {st.reason}", file=sys.stderr)

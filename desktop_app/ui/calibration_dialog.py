@@ -270,7 +270,8 @@ class CalibrationDialog(QDialog):
     # --- samples ----------------------------------------------------------------------
     def on_frame(self, fr, result) -> None:
         if self.mode.currentIndex() == 0:
-            self.preview.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok)
+            self.preview.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
+                            paper=result.paper)
         if not result.ok:
             return
         now = time.monotonic()

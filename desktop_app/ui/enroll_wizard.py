@@ -180,7 +180,8 @@ class CapturePage(QWizardPage):
 
     def on_frame(self, fr, result) -> None:
         self._latest = (fr, result)
-        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok)
+        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
+                            paper=result.paper)
         if result.ok:
             self.digit.set_image(result.image)
             self.gate.setText("Symbol found: press Capture (Space).")

@@ -164,7 +164,8 @@ class IdentifyDialog(QDialog):
         self._connected = on
 
     def on_frame(self, fr, result) -> None:
-        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok)
+        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
+                            paper=result.paper)
         now = time.monotonic()
         if now - self._last_live < 1.0 / LIVE_RATE_HZ:
             return

@@ -392,7 +392,8 @@ class MainWindow(QMainWindow):
     # --- frames and attempts -------------------------------------------------------------
     def on_frame(self, fr, result) -> None:
         self._last_result = (fr, result)
-        self.frame_view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok)
+        self.frame_view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
+                                  paper=result.paper)
         if result.ok:
             self.digit_view.set_image(result.image)
             q = result.quality or {}
