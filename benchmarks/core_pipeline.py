@@ -179,10 +179,10 @@ def main(argv=None):
     frr = 1 - gen_acc / max(gen, 1)
     far = imp_acc / max(imp, 1)
     lines = [
-        "Core frame pipeline (`python -m benchmarks.core_pipeline --count %d --drawings %d`), CPU, 1 ORT thread; "
-        "frames from `training/camera_sim.py` (MNIST test digits as a webcam sees them). Times: the "
-        "lowest of 3 passes' median (p90) over 150 frames, on a shared 2-core machine "
-        "(load average %.1f at the end)." % (a.count, a.drawings, os.getloadavg()[0]),
+        f"Core frame pipeline (`python -m benchmarks.core_pipeline --count {a.count} --drawings {a.drawings}`), "
+        "CPU, 1 ORT thread; frames from `training/camera_sim.py` (MNIST test digits as a webcam sees them). "
+        "Times: the lowest of 3 passes' median (p90) over 150 frames, on a shared 2-core machine "
+        f"(load average {os.getloadavg()[0]:.1f} at the end).",
         "",
         "| measure | value |",
         "|---|---|",

@@ -246,7 +246,7 @@ def test_a_soft_shadow_band_from_the_border_onto_the_symbol_is_not_ink(digit):
     assert res.ok, (res.code, res.reason)
     assert res.quality.get("rescue") == 1.0
     assert _corr(res.image, clean.image) > 0.5
-    x, y, w, h = res.bbox                                  # the symbol, not the shadow band
+    x, _y, w, _h = res.bbox                                  # the symbol, not the shadow band
     assert x > 200 and w < 200
     # the same band, hard-edged and darker than the ink, is still something cut by the border
     hard = preprocess(_flat_frame(digit, band=([[0, 200], [0, 290], [300, 250]], 0.45, 5)))
