@@ -38,21 +38,10 @@ def _rel(p) -> str:
 
 
 def _old_prepare(rev: str):
-    import importlib.util
-    import subprocess
-    import tempfile
+    """``prepare_image`` of desktop_app/core/preprocess.py at git ``rev`` (before the package)."""
+    from benchmarks.preprocess_fta import _old_module
 
-    from desktop_app.core.paths import REPO_ROOT
-    src = subprocess.run(["git", "show", f"{rev}:desktop_app/core/preprocess.py"], cwd=REPO_ROOT,
-                         check=True, capture_output=True, text=True).stdout
-    tmp = Path(tempfile.mkdtemp()) / f"preprocess_{rev}.py"
-    tmp.write_text(src)
-    spec = importlib.util.spec_from_file_location(tmp.stem, tmp)
-    mod = importlib.util.module_from_spec(spec)
-    import sys
-    sys.modules[tmp.stem] = mod                      # (dataclasses look their module up)
-    spec.loader.exec_module(mod)
-    return mod.prepare_image
+    return _old_module(rev).prepare_image
 
 
 def contact_sheet(results, writers, path: Path) -> None:

@@ -35,6 +35,12 @@ from training.camera_sim import JUNK_KINDS, SCENE_KINDS, render_digit, render_ju
 
 def _old_preprocess(rev: str):
     """``preprocess`` and ``PreprocessConfig`` of desktop_app/core/preprocess.py at git ``rev``."""
+    mod = _old_module(rev)
+    return mod.preprocess, mod.PreprocessConfig
+
+
+def _old_module(rev: str):
+    """desktop_app/core/preprocess.py as it was at git ``rev`` (a single module then), imported."""
     import importlib.util
     import subprocess
     import tempfile
@@ -49,7 +55,7 @@ def _old_preprocess(rev: str):
     import sys
     sys.modules[tmp.stem] = mod                      # (dataclasses look their module up)
     spec.loader.exec_module(mod)
-    return mod.preprocess, mod.PreprocessConfig
+    return mod
 
 
 def main(argv=None) -> int:

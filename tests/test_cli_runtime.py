@@ -16,6 +16,7 @@ import pytest
 from desktop_app.cli.main import main
 from desktop_app.core.store import Store
 from frames import junk_frames, render_frame
+from ui_support import write_video
 from pixel_model import make_pixel_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,13 +24,7 @@ TESTS = Path(__file__).resolve().parent
 
 
 def _video(path, frames, fps=10.0):
-    h, w = frames[0].shape[:2]
-    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    assert wr.isOpened()
-    for f in frames:
-        wr.write(f)
-    wr.release()
-    return path
+    return write_video(path, frames, fps)
 
 
 @pytest.fixture(scope="module")

@@ -26,19 +26,14 @@ from desktop_app.core.preprocess import preprocess
 from desktop_app.core.store import LockoutState, Store, StoreError
 from desktop_app.core.verifier import Policy, Verifier
 from frames import junk_frames, render_frame
+from ui_support import write_video
 from pixel_model import make_pixel_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _video(path, frames, fps=10.0):
-    h, w = frames[0].shape[:2]
-    wr = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    assert wr.isOpened()
-    for f in frames:
-        wr.write(f)
-    wr.release()
-    return path
+    return write_video(path, frames, fps)
 
 
 @pytest.fixture(scope="module")
