@@ -3,21 +3,10 @@ numbers never round to a lie, attempts left before a lockout are shown, the time
 is never stale outside an attempt, and Settings names the video that is the camera."""
 from __future__ import annotations
 
-from ui_support import enroll_from_video
+from ui_support import enroll_from_video, make_window
 
 from desktop_app.core.verifier import AttemptState
-from desktop_app.ui.main_window import MainWindow, describe_state
-
-
-def make_window(qtbot, ctx, video):
-    ctx.camera_spec = str(video)
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    win.start_camera()
-    qtbot.waitUntil(win.frame_view.has_frame, timeout=5000)
-    return win
+from desktop_app.ui.main_window import describe_state
 
 
 def test_denied_says_what_the_frames_showed_and_the_attempts_left(qtbot, ctx, videos):

@@ -5,20 +5,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from ui_support import enroll_from_video
+from ui_support import enroll_from_video, make_window
 
 from desktop_app.ui.main_window import MainWindow
-
-
-def make_window(qtbot, ctx, video):
-    ctx.camera_spec = str(video)
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    win.start_camera()
-    qtbot.waitUntil(win.frame_view.has_frame, timeout=5000)
-    return win
 
 
 def fast_policy(ctx, **kw):

@@ -222,3 +222,17 @@ class SoakDriver:
             if samples is not None and self.frames >= next_sample:
                 samples.append((self.frames, time.monotonic() - t0, rss_mib()))
                 next_sample += sample_every
+
+
+def make_window(qtbot, ctx, video):
+    """The real main window on a video file as the camera, shown, with a first frame in."""
+    from desktop_app.ui.main_window import MainWindow
+
+    ctx.camera_spec = str(video)
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    win.start_camera()
+    qtbot.waitUntil(win.frame_view.has_frame, timeout=5000)
+    return win
