@@ -332,6 +332,7 @@ class SummaryPage(QWizardPage):
 class EnrollWizard(QWizard):
     def __init__(self, ctx, capture, parent=None, preselect: str = ""):
         super().__init__(parent)
+        self._frames_disconnected = False       # done() may run twice (accept, then close)
         self.ctx = ctx
         self.saved_profile = None
         self.setWindowTitle("Enroll a symbol")
@@ -367,8 +368,10 @@ class EnrollWizard(QWizard):
         return True
 
     def done(self, result) -> None:
-        try:
-            self.capture_page.capture.frame.disconnect(self.capture_page.on_frame)
-        except (RuntimeError, TypeError):
-            pass
+        if not self._frames_disconnected:
+            self._frames_disconnected = True
+            try:
+                self.capture_page.capture.frame.disconnect(self.capture_page.on_frame)
+            except (RuntimeError, TypeError):
+                pass
         super().done(result)
