@@ -13,6 +13,7 @@ previous sliding k-of-last-n window (re-implemented on the same distances, for t
 
     python -m benchmarks.bench_attempt_rule --data-dir ../shared/data/mnist
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def acquire(frames, emb):
 def sliding(dist, thr, k, n) -> str:
     m = list(np.asarray(dist) <= thr)
     for i in range(len(m)):
-        if sum(m[max(0, i - n + 1):i + 1]) >= k:
+        if sum(m[max(0, i - n + 1) : i + 1]) >= k:
             return "granted"
     return "denied" if m else "no_symbol"
 
@@ -76,8 +77,10 @@ def main(argv=None):
     thr = emb.contract.default_threshold
     tmp = tempfile.mkdtemp(prefix="twinlock-rule-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
     store = Store(Path(tmp) / "rule.sqlite3")
-    rules = {"first n + change rule (shipped)": Policy(k=a.k, n=a.n, threshold=thr, lockout_after=100),
-             "first n, no change rule": Policy(k=a.k, n=a.n, threshold=thr, lockout_after=100, change_factor=10.0)}
+    rules = {
+        "first n + change rule (shipped)": Policy(k=a.k, n=a.n, threshold=thr, lockout_after=100),
+        "first n, no change rule": Policy(k=a.k, n=a.n, threshold=thr, lockout_after=100, change_factor=10.0),
+    }
     counts: dict = {}
 
     def add(kind, rule, outcome):
@@ -95,7 +98,7 @@ def main(argv=None):
             store.add_references(name, np.stack([r.image for r in ok]), None, e, emb.fingerprint, create=True)
             refs = store.reference_embeddings(name, emb.fingerprint)
             trials = [("owner", ids[w], None) for _ in range(a.owner_sessions)]
-            trials += [("other writer", i, None) for i in ids[a.enrollers:a.enrollers + a.writers]]
+            trials += [("other writer", i, None) for i in ids[a.enrollers : a.enrollers + a.writers]]
             others = [o for o in range(10) if o != d]
             for j in range(a.impostors):
                 o = others[(w * a.impostors + j) % len(others)]
@@ -104,7 +107,7 @@ def main(argv=None):
                 trials.append(("switch", int(ids[a.enrollers + j]), oid))
             for kind, idx, wrong in trials:
                 frames = session(render_digit(x[idx], rng), rng, a.frames)
-                if wrong is not None:          # one frame of the wrong digit first
+                if wrong is not None:  # one frame of the wrong digit first
                     frames = session(render_digit(x[wrong], rng), rng, 1) + frames[:-1]
                 ok_f, e_f = acquire(frames, emb)
                 if not ok_f:
@@ -116,24 +119,35 @@ def main(argv=None):
 
     kinds = ["owner", "other writer", "impostor", "switch"]
     rule_names = ["sliding k of last n (before)", *rules]
-    lines = ["## The attempt rule (issue 15): first n frames, a change of symbol is a denial", "",
-             f"Machine: {machine()}. Model `{Path(emb.path).name}` ({emb.contract.short_fingerprint}), "
-             f"threshold {thr:.3f} (the shipped default), {a.k} of {a.n} frames, camera-like sessions of "
-             f"{a.frames} frames (training/camera_sim.py) of MNIST test digits; {a.enrollers} profiles per digit.",
-             "", "Command: `python -m benchmarks.bench_attempt_rule --data-dir ../shared/data/mnist`", "",
-             "| attempts granted | " + " | ".join(rule_names) + " |", "|---|" + "---|" * len(rule_names)]
+    lines = [
+        "## The attempt rule (issue 15): first n frames, a change of symbol is a denial",
+        "",
+        f"Machine: {machine()}. Model `{Path(emb.path).name}` ({emb.contract.short_fingerprint}), "
+        f"threshold {thr:.3f} (the shipped default), {a.k} of {a.n} frames, camera-like sessions of "
+        f"{a.frames} frames (training/camera_sim.py) of MNIST test digits; {a.enrollers} profiles per digit.",
+        "",
+        "Command: `python -m benchmarks.bench_attempt_rule --data-dir ../shared/data/mnist`",
+        "",
+        "| attempts granted | " + " | ".join(rule_names) + " |",
+        "|---|" + "---|" * len(rule_names),
+    ]
     for kind in kinds:
         cells = []
         for rule in rule_names:
             c = counts.get((kind, rule), {"granted": 0, "total": 0})
             lo, hi = wilson_interval(c["granted"], c["total"]) if c["total"] else (0.0, 0.0)
-            cells.append(f"{c['granted']} / {c['total']} = {100 * c['granted'] / max(1, c['total']):.1f}% "
-                         f"[{100 * lo:.1f}, {100 * hi:.1f}]")
+            cells.append(
+                f"{c['granted']} / {c['total']} = {100 * c['granted'] / max(1, c['total']):.1f}% "
+                f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+            )
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
-    lines += ["", "Owner and other-writer rows are wanted grants (higher is better); impostor and switch "
-              "rows are false accepts (lower is better). 95% Wilson intervals in brackets. \"switch\": one "
-              "frame of another digit, then the profile's digit — two guesses in one attempt, which the "
-              "sliding window and the first-n rule without the change rule can grant."]
+    lines += [
+        "",
+        "Owner and other-writer rows are wanted grants (higher is better); impostor and switch "
+        'rows are false accepts (lower is better). 95% Wilson intervals in brackets. "switch": one '
+        "frame of another digit, then the profile's digit — two guesses in one attempt, which the "
+        "sliding window and the first-n rule without the change rule can grant.",
+    ]
     body = "\n".join(lines)
     print(body)
     if not a.no_write:

@@ -4,6 +4,7 @@ GPU is present. Writes the ``export`` section of docs/benchmarks.md.
 
     python -m benchmarks.bench_export [--checkpoint runs/default/best.pt] [--data-dir D]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,21 +55,36 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", default="runs/default/best.pt")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--calib-count", type=int, default=5000)
-    ap.add_argument("--no-test", action="store_true",
-                    help="skip the figures of the exported files on the MNIST test set")
+    ap.add_argument(
+        "--no-test", action="store_true", help="skip the figures of the exported files on the MNIST test set"
+    )
     ap.add_argument("--no-write", action="store_true", help="print, do not touch docs/benchmarks.md")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:
         fp, qp = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         t = time.perf_counter()
-        f = export_checkpoint(args.checkpoint, fp, data_dir=args.data_dir, calib_count=args.calib_count,
-                              progress=False, log=lambda m: None)
+        f = export_checkpoint(
+            args.checkpoint,
+            fp,
+            data_dir=args.data_dir,
+            calib_count=args.calib_count,
+            progress=False,
+            log=lambda m: None,
+        )
         export_s = time.perf_counter() - t
         # measure int8 whatever it costs; the bound is judged below, as export judges it
-        q = export_checkpoint(args.checkpoint, qp, quantize=True, data_dir=args.data_dir,
-                              calib_count=args.calib_count, progress=False, log=lambda m: None,
-                              max_eer_increase_points=math.inf, max_frr_increase_points=math.inf)
+        q = export_checkpoint(
+            args.checkpoint,
+            qp,
+            quantize=True,
+            data_dir=args.data_dir,
+            calib_count=args.calib_count,
+            progress=False,
+            log=lambda m: None,
+            max_eer_increase_points=math.inf,
+            max_frr_increase_points=math.inf,
+        )
         sf, sq = speeds(fp, "cpu"), speeds(qp, "cpu")
         cuda = None
         probe = Embedder(fp, preference="cuda", warmup=False)
@@ -77,47 +93,66 @@ def main(argv=None) -> int:
         test = None
         if not args.no_test:
             from training.mnist import load_mnist
+
             ckpt_dir = args.data_dir or q.contract["provenance"]["calibration"].get("data_dir")
             x, y = load_mnist(ckpt_dir, "test", download=False)
             test = {"float": test_figures(fp, x, y), "int8": test_figures(qp, x, y), "n": len(y)}
         qi = q.quantization
         from export.quantize import MAX_EER_INCREASE_POINTS, MAX_FRR_INCREASE_POINTS
-        ok = (qi["delta_eer_points"] <= MAX_EER_INCREASE_POINTS
-              and qi["delta_frr_at_far_1e-3_points"] <= MAX_FRR_INCREASE_POINTS)
+
+        ok = (
+            qi["delta_eer_points"] <= MAX_EER_INCREASE_POINTS
+            and qi["delta_frr_at_far_1e-3_points"] <= MAX_FRR_INCREASE_POINTS
+        )
 
     cal = f.calibration
-    rows = ["| model | size | batch 1 (ms) | batch 256 (ms) | batch 1024 (ms) | EER | FRR @ FAR 1e-3 |",
-            "|---|---|---|---|---|---|---|",
-            f"| float32 | {f.size_bytes / 1024:.0f} KiB | {sf[1]:.3f} | {sf[256]:.2f} | {sf[1024]:.1f} | "
-            f"{qi['float_eer'] * 100:.3f}% | {qi['float_frr_at_far_1e-3'] * 100:.2f}% |",
-            f"| int8 (static QDQ) | {q.size_bytes / 1024:.0f} KiB | {sq[1]:.3f} | {sq[256]:.2f} | {sq[1024]:.1f} | "
-            f"{qi['int8_eer'] * 100:.3f}% | {qi['int8_frr_at_far_1e-3'] * 100:.2f}% |"]
+    rows = [
+        "| model | size | batch 1 (ms) | batch 256 (ms) | batch 1024 (ms) | EER | FRR @ FAR 1e-3 |",
+        "|---|---|---|---|---|---|---|",
+        f"| float32 | {f.size_bytes / 1024:.0f} KiB | {sf[1]:.3f} | {sf[256]:.2f} | {sf[1024]:.1f} | "
+        f"{qi['float_eer'] * 100:.3f}% | {qi['float_frr_at_far_1e-3'] * 100:.2f}% |",
+        f"| int8 (static QDQ) | {q.size_bytes / 1024:.0f} KiB | {sq[1]:.3f} | {sq[256]:.2f} | {sq[1024]:.1f} | "
+        f"{qi['int8_eer'] * 100:.3f}% | {qi['int8_frr_at_far_1e-3'] * 100:.2f}% |",
+    ]
     if test:
-        rows += ["", f"The same two files on the MNIST test set ({test['n']:,} images, all pairs; "
-                 "nothing was chosen on these):", "",
-                 "| model | EER | FRR @ FAR 1e-3 | FRR @ FAR 1e-4 | genuine / impostor comparisons |",
-                 "|---|---|---|---|---|"]
+        rows += [
+            "",
+            f"The same two files on the MNIST test set ({test['n']:,} images, all pairs; nothing was chosen on these):",
+            "",
+            "| model | EER | FRR @ FAR 1e-3 | FRR @ FAR 1e-4 | genuine / impostor comparisons |",
+            "|---|---|---|---|---|",
+        ]
         for name in ("float", "int8"):
             r = test[name]
-            rows.append(f"| {name} | {r['eer'] * 100:.3f}% | {r['at_far']['0.001']['frr'] * 100:.2f}% | "
-                        f"{r['at_far']['0.0001']['frr'] * 100:.2f}% | {r['genuine']:,} / {r['impostor']:,} |")
-    th = ["| model | operating point | threshold | FAR | FRR | false rejects / genuine | "
-          "false accepts / impostor |", "|---|---|---|---|---|---|---|"]
+            rows.append(
+                f"| {name} | {r['eer'] * 100:.3f}% | {r['at_far']['0.001']['frr'] * 100:.2f}% | "
+                f"{r['at_far']['0.0001']['frr'] * 100:.2f}% | {r['genuine']:,} / {r['impostor']:,} |"
+            )
+    th = [
+        "| model | operating point | threshold | FAR | FRR | false rejects / genuine | false accepts / impostor |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, res in (("float32", f), ("int8", q)):
         for key, op in res.thresholds.items():
             mark = " (default)" if key == res.default_threshold_key else ""
-            th.append(f"| {name} | {key}{mark} | {op['threshold']:.4f} | {op['far']:.2e} | "
-                      f"{op['frr'] * 100:.3f}% | {op['false_rejects']:,} / {op['genuine']:,} | "
-                      f"{op['false_accepts']:,} / {op['impostor']:,} |")
+            th.append(
+                f"| {name} | {key}{mark} | {op['threshold']:.4f} | {op['far']:.2e} | "
+                f"{op['frr'] * 100:.3f}% | {op['false_rejects']:,} / {op['genuine']:,} | "
+                f"{op['false_accepts']:,} / {op['impostor']:,} |"
+            )
     shipped = ""
     try:
         from desktop_app.core.contract import read_contract
         from desktop_app.core.paths import DEFAULT_MODEL
+
         sc = read_contract(DEFAULT_MODEL)
         which = {q.fingerprint: "the int8 file above", f.fingerprint: "the float32 file above"}.get(
-            sc.fingerprint, "neither file above (it was exported from another checkpoint or with other options)")
-        shipped = (f"The shipped `desktop_app/assets/models/{DEFAULT_MODEL.name}` (fingerprint `{sc.short_fingerprint}`) "
-                   f"is {which}.")
+            sc.fingerprint, "neither file above (it was exported from another checkpoint or with other options)"
+        )
+        shipped = (
+            f"The shipped `desktop_app/assets/models/{DEFAULT_MODEL.name}` (fingerprint `{sc.short_fingerprint}`) "
+            f"is {which}."
+        )
     except Exception as exc:  # no shipped model yet
         shipped = f"No shipped model to compare with ({exc})."
     if cuda:
@@ -126,10 +161,12 @@ def main(argv=None) -> int:
             gpu.append(f"| {name} | float32 | {s[1]:.3f} | {s[1024]:.1f} |")
         gpu_text = "\n".join(gpu)
     else:
-        gpu_text = ("CUDA against CPU was **not measured**: this machine has no NVIDIA GPU (the "
-                    "onnxruntime-gpu build falls back to the CPU, silently, as tested in "
-                    "tests/test_embedder.py). On a GPU machine this script measures CUDA vs CPU at "
-                    "batch 1 and 1024 and writes them here.")
+        gpu_text = (
+            "CUDA against CPU was **not measured**: this machine has no NVIDIA GPU (the "
+            "onnxruntime-gpu build falls back to the CPU, silently, as tested in "
+            "tests/test_embedder.py). On a GPU machine this script measures CUDA vs CPU at "
+            "batch 1 and 1024 and writes them here."
+        )
     body = f"""## Export (float vs int8, parity, calibration)
 
 Command: `python -m benchmarks.bench_export --checkpoint {args.checkpoint}`; machine: {machine()}.
@@ -137,16 +174,16 @@ ONNX Runtime on the CPU with one intra-op thread (the app's setting); medians. T
 
 - `twinlock export` of `{args.checkpoint}` (torch.onnx export, parity, calibration, timing): {export_s:.0f} s
 - parity, PyTorch vs ONNX Runtime, batches 1/7/256 of random and digit inputs: max abs diff
-  {f.parity['max_abs_diff']:.2e} (bound 1e-5)
-- calibration: {cal['description']}; {cal['genuine_comparisons']:,} genuine and
-  {cal['impostor_comparisons']:,} impostor comparisons (all pairs)
+  {f.parity["max_abs_diff"]:.2e} (bound 1e-5)
+- calibration: {cal["description"]}; {cal["genuine_comparisons"]:,} genuine and
+  {cal["impostor_comparisons"]:,} impostor comparisons (all pairs)
 
 {chr(10).join(rows)}
 
-int8 against float on the same calibration pairs: EER {qi['delta_eer_points']:+.3f} points, FRR@FAR1e-3
-{qi['delta_frr_at_far_1e-3_points']:+.2f} points; `twinlock export --quantize` accepts at most
+int8 against float on the same calibration pairs: EER {qi["delta_eer_points"]:+.3f} points, FRR@FAR1e-3
+{qi["delta_frr_at_far_1e-3_points"]:+.2f} points; `twinlock export --quantize` accepts at most
 +{MAX_EER_INCREASE_POINTS:g} EER points and +{MAX_FRR_INCREASE_POINTS:g} FRR points, so this int8 model would be
-**{'accepted' if ok else 'refused'}**.
+**{"accepted" if ok else "refused"}**.
 
 {shipped}
 

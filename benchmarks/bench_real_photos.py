@@ -18,6 +18,7 @@ path of ``twinlock enroll IMAGE``, ``verify --image`` and the wizard's import. M
 ``--before REV`` runs the single-module ``prepare_image`` of an older commit (e.g. bec5a77, the
 last before issue 11) for the before/after row.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,6 +32,7 @@ import numpy as np
 
 def _rel(p) -> str:
     from desktop_app.core.paths import REPO_ROOT
+
     try:
         return str(Path(p).resolve().relative_to(REPO_ROOT))
     except ValueError:
@@ -54,13 +56,14 @@ def contact_sheet(results, writers, path: Path) -> None:
             res = results.get((wtr, d))
             if res is not None and res.ok:
                 big = cv2.resize(res.image, (84, 84), interpolation=cv2.INTER_NEAREST)
-                sheet[y0:y0 + 84, x0:x0 + 84] = big[..., None]
+                sheet[y0 : y0 + 84, x0 : x0 + 84] = big[..., None]
             else:
                 cv2.line(sheet, (x0, y0), (x0 + 83, y0 + 83), (0, 0, 220), 2)
                 cv2.line(sheet, (x0 + 83, y0), (x0, y0 + 83), (0, 0, 220), 2)
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, buf = cv2.imencode(".png", sheet)
     from desktop_app.core.paths import atomic_write_bytes
+
     atomic_write_bytes(path, buf.tobytes())
 
 
@@ -93,12 +96,16 @@ def main(argv=None) -> int:
     writers = sorted(per_writer)
     n = len(rows)
     n_fail = n - codes["ok"]
-    print(f"{n} photos, FTA {n_fail} = {100.0 * n_fail / n:.1f}%  " +
-          ", ".join(f"{c} {k}" for c, k in codes.most_common() if c != "ok"))
+    print(
+        f"{n} photos, FTA {n_fail} = {100.0 * n_fail / n:.1f}%  "
+        + ", ".join(f"{c} {k}" for c, k in codes.most_common() if c != "ok")
+    )
     for wtr in writers:
         c = per_writer[wtr]
-        print(f"  {wtr:24s} acquired {c['ok']}/{sum(c.values())}  " +
-              ", ".join(f"{k} {v}" for k, v in c.items() if k != "ok"))
+        print(
+            f"  {wtr:24s} acquired {c['ok']}/{sum(c.values())}  "
+            + ", ".join(f"{k} {v}" for k, v in c.items() if k != "ok")
+        )
 
     emb = Embedder(a.model)
     keys = [k for k, v in results.items() if v.ok]
@@ -115,8 +122,10 @@ def main(argv=None) -> int:
         else:
             wrong.append(f"{keys[i][0]}/{keys[i][1]}->{lab[j]}")
     acc = right / max(1, len(keys))
-    print(f"nearest other writer's photo has the same digit: {right}/{len(keys)} = {100 * acc:.1f}% "
-          f"(model {emb.fingerprint[:12]})")
+    print(
+        f"nearest other writer's photo has the same digit: {right}/{len(keys)} = {100 * acc:.1f}% "
+        f"(model {emb.fingerprint[:12]})"
+    )
     if wrong:
         print("  wrong: " + ", ".join(wrong))
     if not a.before:
@@ -124,23 +133,37 @@ def main(argv=None) -> int:
         print(f"contact sheet: {a.sheet}")
     if a.write:
         from benchmarks.report import write_section
-        cmd = "python -m benchmarks.bench_real_photos" + (f" --before {a.before}" if a.before else "") + \
-            (f" --model {_rel(a.model)}" if a.model else "")
+
+        cmd = (
+            "python -m benchmarks.bench_real_photos"
+            + (f" --before {a.before}" if a.before else "")
+            + (f" --model {_rel(a.model)}" if a.model else "")
+        )
         why = ", ".join(f"{c} {k}" for c, k in codes.most_common() if c != "ok") or "-"
-        lines = [f"Real photos{' at ' + a.before if a.before else ''} (`{_rel(root)}`, {n} phone photos, "
-                 f"{len(writers)} writers; image-file path `prepare_image(load_image(path))`): `{cmd}`", "",
-                 f"- FTA: **{100.0 * n_fail / n:.1f}%** ({n_fail} of {n}; {why})",
-                 f"- nearest photo of another writer has the same digit (one-shot, model "
-                 f"{emb.fingerprint[:12]}): **{100 * acc:.1f}%** ({right} of {len(keys)} acquired)",
-                 "", "| writer | acquired | refused (reasons) |", "|---|---|---|"]
+        lines = [
+            f"Real photos{' at ' + a.before if a.before else ''} (`{_rel(root)}`, {n} phone photos, "
+            f"{len(writers)} writers; image-file path `prepare_image(load_image(path))`): `{cmd}`",
+            "",
+            f"- FTA: **{100.0 * n_fail / n:.1f}%** ({n_fail} of {n}; {why})",
+            f"- nearest photo of another writer has the same digit (one-shot, model "
+            f"{emb.fingerprint[:12]}): **{100 * acc:.1f}%** ({right} of {len(keys)} acquired)",
+            "",
+            "| writer | acquired | refused (reasons) |",
+            "|---|---|---|",
+        ]
         for wtr in writers:
             c = per_writer[wtr]
-            lines.append(f"| {wtr} | {c['ok']}/{sum(c.values())} | "
-                         f"{', '.join(f'{k} {v}' for k, v in c.items() if k != 'ok') or '-'} |")
+            lines.append(
+                f"| {wtr} | {c['ok']}/{sum(c.values())} | "
+                f"{', '.join(f'{k} {v}' for k, v in c.items() if k != 'ok') or '-'} |"
+            )
         if wrong:
             lines += ["", "Labelled wrong: " + ", ".join(wrong)]
         if not a.before:
-            lines += ["", f"The 28x28 results, one row per writer, digits 0-9: ![real photos]({Path(a.sheet).relative_to('docs') if a.sheet.startswith('docs/') else a.sheet})"]
+            lines += [
+                "",
+                f"The 28x28 results, one row per writer, digits 0-9: ![real photos]({Path(a.sheet).relative_to('docs') if a.sheet.startswith('docs/') else a.sheet})",
+            ]
         write_section("real_photos_before" if a.before else "real_photos", "\n".join(lines), Path(a.write))
     return 0
 

@@ -9,6 +9,7 @@ seconds it records frames, RSS and sys.getrefcount(True/False/None); the table g
 
     QT_QPA_PLATFORM=offscreen nice -n 5 python -m benchmarks.bench_soak --minutes 60
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))        # the synthetic camera frames and the soak driver
+sys.path.insert(0, str(REPO / "tests"))  # the synthetic camera frames and the soak driver
 
 
 def main(argv=None) -> int:
@@ -35,8 +36,15 @@ def main(argv=None) -> int:
     import PySide6
     from PySide6.QtWidgets import QApplication
 
-    from ui_support import (SoakDriver, digit_frames, enroll_from_video, rss_mib, singleton_refcounts,
-                            soak_video, write_video)
+    from ui_support import (
+        SoakDriver,
+        digit_frames,
+        enroll_from_video,
+        rss_mib,
+        singleton_refcounts,
+        soak_video,
+        write_video,
+    )
 
     from benchmarks.report import machine, write_section
     from desktop_app.core.paths import DEFAULT_MODEL
@@ -61,15 +69,25 @@ def main(argv=None) -> int:
     win.start_camera()
     drv = SoakDriver(win)
     drv.start()
-    drv.run_until(app, lambda d: d.frames >= 1000)         # warm-up: caches, allocator arenas
+    drv.run_until(app, lambda d: d.frames >= 1000)  # warm-up: caches, allocator arenas
     t0 = time.monotonic()
     rows = []
 
     def sample():
-        rows.append((time.monotonic() - t0, drv.frames, drv.frames_embedded, rss_mib(), singleton_refcounts(),
-                     drv.outcomes["granted"], drv.outcomes["denied"]))
-        print(f"{rows[-1][0]:7.0f} s  {drv.frames:9d} frames  RSS {rows[-1][3]:.1f} MiB  refs {rows[-1][4]}",
-              flush=True)
+        rows.append(
+            (
+                time.monotonic() - t0,
+                drv.frames,
+                drv.frames_embedded,
+                rss_mib(),
+                singleton_refcounts(),
+                drv.outcomes["granted"],
+                drv.outcomes["denied"],
+            )
+        )
+        print(
+            f"{rows[-1][0]:7.0f} s  {drv.frames:9d} frames  RSS {rows[-1][3]:.1f} MiB  refs {rows[-1][4]}", flush=True
+        )
 
     sample()
     end = t0 + args.minutes * 60
@@ -80,6 +98,7 @@ def main(argv=None) -> int:
     drv.stop()
     alive = []
     from PySide6.QtCore import QTimer
+
     QTimer.singleShot(0, lambda: alive.append(True))
     deadline = time.monotonic() + 2
     while not alive and time.monotonic() < deadline:
@@ -118,14 +137,19 @@ def main(argv=None) -> int:
     ]
     step = max(1, len(rows) // 20)
     for r in rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else []):
-        lines.append(f"| {r[0] / 60:.1f} | {r[1] - first[1]:,} | {r[3]:.1f} | "
-                     f"{r[4]['True']} / {r[4]['False']} / {r[4]['None']} |")
-    lines += ["", "With PySide6 6.12.0 the same window aborts: `sys.getrefcount(True)` falls by one per signal "
-              "emission (tests/test_bindings_refcount.py measures -32 over 32 emissions; `None` falls too) and "
-              "Python stops once one reaches zero. Measured: this benchmark run with 6.12.0 (a throwaway venv) "
-              "aborted before its 1,000-frame warm-up ended (\"Fatal Python error: none_dealloc\", rc 134); the "
-              "issue saw `twinlock-app --video` abort with bool_dealloc after 80–85 s at 30 fps. The pin in "
-              "pyproject.toml keeps 6.11.3."]
+        lines.append(
+            f"| {r[0] / 60:.1f} | {r[1] - first[1]:,} | {r[3]:.1f} | "
+            f"{r[4]['True']} / {r[4]['False']} / {r[4]['None']} |"
+        )
+    lines += [
+        "",
+        "With PySide6 6.12.0 the same window aborts: `sys.getrefcount(True)` falls by one per signal "
+        "emission (tests/test_bindings_refcount.py measures -32 over 32 emissions; `None` falls too) and "
+        "Python stops once one reaches zero. Measured: this benchmark run with 6.12.0 (a throwaway venv) "
+        'aborted before its 1,000-frame warm-up ended ("Fatal Python error: none_dealloc", rc 134); the '
+        "issue saw `twinlock-app --video` abort with bool_dealloc after 80–85 s at 30 fps. The pin in "
+        "pyproject.toml keeps 6.11.3.",
+    ]
     body = "\n".join(lines)
     print(body)
     if not args.no_write:

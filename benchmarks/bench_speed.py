@@ -12,6 +12,7 @@
     python -m benchmarks.bench_speed [--checkpoint runs/default/best.pt]
     python -m benchmarks.bench_speed --verify-latency [--calls 20] [--tree DIR --label before]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -119,17 +120,19 @@ def verify_latency(a) -> str:
     tmp = Path(tempfile.mkdtemp(prefix="twinlock-verify-"))
     db, probe = tmp / "v.sqlite3", tmp / "probe.png"
     # byte-code cached as in an installed twinlock (outside the tree); the first call writes it
-    env = dict(os.environ, PYTHONPATH=str(root), TWINLOCK_HOME=str(tmp / "home"),
-               PYTHONPYCACHEPREFIX=str(tmp / "pycache"))
+    env = dict(
+        os.environ, PYTHONPATH=str(root), TWINLOCK_HOME=str(tmp / "home"), PYTHONPYCACHEPREFIX=str(tmp / "pycache")
+    )
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("TWINLOCK_MODEL", None)
     env.pop("TWINLOCK_PASSPHRASE", None)
-    subprocess.run([sys.executable, "-c", VERIFY_SETUP, str(db), a.model or "", str(probe)], cwd=root, env=env,
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-c", VERIFY_SETUP, str(db), a.model or "", str(probe)], cwd=root, env=env, check=True
+    )
     cmd = [sys.executable, "-m", "desktop_app.cli.main", "verify", "owner", "--image", str(probe), "--db", str(db)]
     if a.model:
         cmd += ["--model", a.model]
-    subprocess.run(cmd, cwd=root, env=env, capture_output=True)       # warm-up: byte-code, page cache
+    subprocess.run(cmd, cwd=root, env=env, capture_output=True)  # warm-up: byte-code, page cache
     import resource
 
     times, cpus, codes = [], [], []
@@ -141,28 +144,35 @@ def verify_latency(a) -> str:
         c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)
         codes.append(r.returncode)
-    imp = subprocess.run([sys.executable, "-X", "importtime", *cmd[1:]], cwd=root, env=env, capture_output=True,
-                         text=True)
+    imp = subprocess.run(
+        [sys.executable, "-X", "importtime", *cmd[1:]], cwd=root, env=env, capture_output=True, text=True
+    )
     onnx_loaded = any(line.rstrip().endswith("| onnx") for line in imp.stderr.splitlines())
     t = np.array(times)
     med = float(np.median(t))
     label = a.label or "this tree"
-    return (f"| {label} | {a.calls} | {med:.3f} | {np.percentile(t, 90):.3f} | {t.min():.3f} | "
-            f"{np.median(cpus):.3f} | {'yes' if onnx_loaded else 'no'} | "
-            f"{', '.join(str(c) for c in sorted(set(codes)))} |"), med
+    return (
+        f"| {label} | {a.calls} | {med:.3f} | {np.percentile(t, 90):.3f} | {t.min():.3f} | "
+        f"{np.median(cpus):.3f} | {'yes' if onnx_loaded else 'no'} | "
+        f"{', '.join(str(c) for c in sorted(set(codes)))} |"
+    ), med
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--verify-latency", action="store_true",
-                    help="only time whole `twinlock verify` calls (section verify_latency)")
+    ap.add_argument(
+        "--verify-latency", action="store_true", help="only time whole `twinlock verify` calls (section verify_latency)"
+    )
     ap.add_argument("--calls", type=int, default=20)
     ap.add_argument("--tree", default=None, help="run the CLI from this checkout (e.g. an older commit)")
     ap.add_argument("--label", default=None)
     ap.add_argument("--before", default=None, help="a table row measured before (kept in the section)")
     ap.add_argument("--model", default=None)
-    ap.add_argument("--checkpoint", default="runs/default/best.pt",
-                    help="the PyTorch checkpoint the model was exported from (for ORT vs eager)")
+    ap.add_argument(
+        "--checkpoint",
+        default="runs/default/best.pt",
+        help="the PyTorch checkpoint the model was exported from (for ORT vs eager)",
+    )
     ap.add_argument("--repeat", type=int, default=300)
     ap.add_argument("--section", default="speed")
     ap.add_argument("--no-write", action="store_true")
@@ -170,29 +180,41 @@ def main(argv=None):
     if a.verify_latency:
         row, med = verify_latency(a)
         rows = [r for r in (a.before, row) if r]
-        body = "\n".join([
-            "## `twinlock verify` latency (issue 15)", "",
-            f"Machine: {machine()}. Load average at the start: {os.getloadavg()[0]:.1f}. Whole processes of "
-            "`twinlock verify owner --image probe.png` (a 640×480 camera-like frame, shipped model, CPU), "
-            "start to exit, as pam_exec would wait for them.", "",
-            "Command: `python -m benchmarks.bench_speed --verify-latency` (the before row: the same with "
-            "`--tree` pointing at a checkout of the older commit)", "",
-            "| code | calls | median s | p90 s | min s | CPU s (median) | imports onnx | exit codes |",
-            "|---|---|---|---|---|---|---|---|",
-            *rows, "",
-            f"Target: ≤ 0.3 s per call — measured {med:.2f} s median: **{'met' if med <= 0.3 else 'missed'}**."])
+        body = "\n".join(
+            [
+                "## `twinlock verify` latency (issue 15)",
+                "",
+                f"Machine: {machine()}. Load average at the start: {os.getloadavg()[0]:.1f}. Whole processes of "
+                "`twinlock verify owner --image probe.png` (a 640×480 camera-like frame, shipped model, CPU), "
+                "start to exit, as pam_exec would wait for them.",
+                "",
+                "Command: `python -m benchmarks.bench_speed --verify-latency` (the before row: the same with "
+                "`--tree` pointing at a checkout of the older commit)",
+                "",
+                "| code | calls | median s | p90 s | min s | CPU s (median) | imports onnx | exit codes |",
+                "|---|---|---|---|---|---|---|---|",
+                *rows,
+                "",
+                f"Target: ≤ 0.3 s per call — measured {med:.2f} s median: **{'met' if med <= 0.3 else 'missed'}**.",
+            ]
+        )
         print(body)
         if not a.no_write:
             print("wrote", write_section("verify_latency", body))
         return
     from desktop_app.core.threads import limit_blas_threads
-    limit_blas_threads(1)            # what the app and the runtime commands do
+
+    limit_blas_threads(1)  # what the app and the runtime commands do
     rng = np.random.default_rng(0)
     emb = Embedder(a.model)
-    lines = [f"Machine: {machine()}. Model `{Path(emb.path).name}` ({emb.contract.short_fingerprint}), "
-             f"ONNX Runtime provider {emb.provider}, 1 intra-op thread and 1 BLAS thread (the app's settings). "
-             f"Load average at the start: {os.getloadavg()[0]:.1f} (other work on the machine makes p99 noisy).", "",
-             "Command: `python -m benchmarks.bench_speed`", ""]
+    lines = [
+        f"Machine: {machine()}. Model `{Path(emb.path).name}` ({emb.contract.short_fingerprint}), "
+        f"ONNX Runtime provider {emb.provider}, 1 intra-op thread and 1 BLAS thread (the app's settings). "
+        f"Load average at the start: {os.getloadavg()[0]:.1f} (other work on the machine makes p99 noisy).",
+        "",
+        "Command: `python -m benchmarks.bench_speed`",
+        "",
+    ]
 
     # -------- per stage
     tmp = tempfile.mkdtemp(prefix="twinlock-speed-")
@@ -201,40 +223,47 @@ def main(argv=None):
     store.add_references("p", refs, None, emb.embed_images(refs), emb.fingerprint, create=True)
     # every frame matches and an attempt needs 50: a decision (two small transactions) every 50 frames,
     # as in a real attempt, instead of a verifier that decided after 3 frames and then does nothing
-    ver = Verifier(store, emb, "p", Policy(threshold=1e9, k=50, n=50, max_frames=10 ** 6, time_limit_s=1e9,
-                                           lockout_after=10 ** 9))
+    ver = Verifier(
+        store, emb, "p", Policy(threshold=1e9, k=50, n=50, max_frames=10**6, time_limit_s=1e9, lockout_after=10**9)
+    )
     ver.start_attempt(t=0.0)
-    lines += ["### Per stage (milliseconds, median | p99)", "",
-              "| stage | 640×480 | 1280×720 |", "|---|---|---|"]
+    lines += ["### Per stage (milliseconds, median | p99)", "", "| stage | 640×480 | 1280×720 |", "|---|---|---|"]
     results = {}
     for size in [(640, 480), (1280, 720)]:
         frames = [render_digit(synthetic_digit(rng), rng, size) for _ in range(20)]
         pres = [preprocess(f) for f in frames]
         good = [p for p in pres if p.ok] or pres
-        it = iter(range(10 ** 9))
+        it = iter(range(10**9))
         r = {}
         r["preprocess"] = timeit(lambda: preprocess(frames[next(it) % len(frames)]), a.repeat)
         img = good[0].image if good[0].ok else refs[0]
         r["embed (batch 1)"] = timeit(lambda: emb.embed_images(img[None]), a.repeat)
         e1 = emb.embed_images(img[None])
         r["match (5 references)"] = timeit(lambda: frame_distances(e1, ver.references), a.repeat)
+
         def decide():
             if ver.state.final:
                 ver.start_attempt(t=0.0)
             ver.feed_preprocessed(good[0], t=1.0, embedding=e1[0])
+
         r["decision (verifier, embedding given)"] = timeit(decide, a.repeat)
 
         def whole():
             p = preprocess(frames[next(it) % len(frames)])
             if p.ok:
                 frame_distances(emb.embed_images(p.image[None]), ver.references)
+
         r["whole frame (preprocess + embed + match)"] = timeit(whole, a.repeat)
         results[size] = r
     for stage in results[(640, 480)]:
         lines.append(f"| {stage} | {stat(results[(640, 480)][stage])} | {stat(results[(1280, 720)][stage])} |")
     whole_med = float(np.median(results[(640, 480)]["whole frame (preprocess + embed + match)"]))
-    lines += ["", f"Target: whole frame ≤ 3 ms median at 640×480 — measured {whole_med:.2f} ms: "
-              f"**{'met' if whole_med <= 3 else 'missed'}**.", ""]
+    lines += [
+        "",
+        f"Target: whole frame ≤ 3 ms median at 640×480 — measured {whole_med:.2f} ms: "
+        f"**{'met' if whole_med <= 3 else 'missed'}**.",
+        "",
+    ]
 
     # -------- ORT vs PyTorch eager
     lines += ["### ONNX Runtime vs PyTorch eager (milliseconds per batch, median)", ""]
@@ -242,6 +271,7 @@ def main(argv=None):
     try:
         import torch
         from training.checkpoint import load_checkpoint, model_from_checkpoint
+
         if not ck.exists():
             raise FileNotFoundError(f"checkpoint {ck} not found")
         model = model_from_checkpoint(load_checkpoint(ck))
@@ -260,14 +290,17 @@ def main(argv=None):
                 if b == 1 and threads == 1:
                     ort_b1 = ratio
                 lines.append(f"| {b} | {threads} | {np.median(t_pt):.3f} | {np.median(t_ort):.3f} | {ratio:.1f}× |")
-        lines += ["", f"Target: ONNX Runtime ≥ 3× faster than eager at batch 1 — measured {ort_b1:.1f}×: "
-                  f"**{'met' if ort_b1 >= 3 else 'missed'}**.", ""]
+        lines += [
+            "",
+            f"Target: ONNX Runtime ≥ 3× faster than eager at batch 1 — measured {ort_b1:.1f}×: "
+            f"**{'met' if ort_b1 >= 3 else 'missed'}**.",
+            "",
+        ]
     except Exception as exc:
         lines += [f"(not measured: {exc})", ""]
 
     # -------- matching vs gallery size
-    lines += ["### Matching one frame against N references", "", "| references | median ms | p99 ms |",
-              "|---|---|---|"]
+    lines += ["### Matching one frame against N references", "", "| references | median ms | p99 ms |", "|---|---|---|"]
     d = emb.dim
     q = rng.standard_normal((1, d)).astype(np.float32)
     m100k = None
@@ -278,8 +311,11 @@ def main(argv=None):
         if n == 100_000:
             m100k = float(np.median(t))
         lines.append(f"| {n:,} | {np.median(t):.3f} | {np.percentile(t, 99):.3f} |")
-    lines += ["", f"Target: ≤ 5 ms at 100k references — measured {m100k:.2f} ms: "
-              f"**{'met' if m100k <= 5 else 'missed'}**.", ""]
+    lines += [
+        "",
+        f"Target: ≤ 5 ms at 100k references — measured {m100k:.2f} ms: **{'met' if m100k <= 5 else 'missed'}**.",
+        "",
+    ]
 
     # -------- cold start
     vid = Path(tmp) / "cold.avi"
@@ -290,8 +326,13 @@ def main(argv=None):
     colds, rss = [], []
     for _ in range(3):
         t0 = time.time()
-        out = subprocess.run([sys.executable, "-c", COLD, str(vid), a.model or ""], capture_output=True,
-                             text=True, cwd=Path(__file__).resolve().parents[1], check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD, str(vid), a.model or ""],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            check=True,
+        )
         t_done, maxrss, ok, _prov = out.stdout.split()
         colds.append(float(t_done) - t0)
         rss.append(int(maxrss) / 1024)
@@ -299,9 +340,13 @@ def main(argv=None):
     gcolds, grss = [], []
     for i in range(3):
         t0 = time.time()
-        out = subprocess.run([sys.executable, "-c", COLD_GUI, str(vid), str(Path(tmp) / f"gui{i}.sqlite3"),
-                              a.model or ""], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[1], timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", COLD_GUI, str(vid), str(Path(tmp) / f"gui{i}.sqlite3"), a.model or ""],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            timeout=120,
+        )
         try:
             t_done, maxrss, _ok = out.stdout.split()[-3:]
             gcolds.append(float(t_done) - t0)
@@ -309,27 +354,34 @@ def main(argv=None):
         except ValueError:
             print("GUI cold start failed:", out.stderr[-500:])
     gcold = float(np.median(gcolds)) if gcolds else float("nan")
-    lines += ["### Cold start and memory", "",
-              "| measure | value |", "|---|---|",
-              f"| fresh process → first frame read, preprocessed and embedded (core pipeline, median of 3) | {cold:.2f} s |",
-              f"| peak resident memory of that process | {np.median(rss):.0f} MiB |",
-              f"| the app (`twinlock-app --video`, Qt offscreen): process start → main window shown and "
-              f"first camera frame processed (median of 3) | {gcold:.2f} s |",
-              f"| peak resident memory of the app process | {np.median(grss) if grss else float('nan'):.0f} MiB |", "",
-              f"Target: app cold start to the first processed frame ≤ 2 s — measured {gcold:.2f} s: "
-              f"**{'met' if gcold <= 2 else 'missed'}** (core pipeline alone: {cold:.2f} s).", ""]
+    lines += [
+        "### Cold start and memory",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| fresh process → first frame read, preprocessed and embedded (core pipeline, median of 3) | {cold:.2f} s |",
+        f"| peak resident memory of that process | {np.median(rss):.0f} MiB |",
+        f"| the app (`twinlock-app --video`, Qt offscreen): process start → main window shown and "
+        f"first camera frame processed (median of 3) | {gcold:.2f} s |",
+        f"| peak resident memory of the app process | {np.median(grss) if grss else float('nan'):.0f} MiB |",
+        "",
+        f"Target: app cold start to the first processed frame ≤ 2 s — measured {gcold:.2f} s: "
+        f"**{'met' if gcold <= 2 else 'missed'}** (core pipeline alone: {cold:.2f} s).",
+        "",
+    ]
 
     # -------- plot
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
         stages = list(results[(640, 480)])
         fig, ax = plt.subplots(figsize=(9, 3.5))
         ypos = np.arange(len(stages))
         for off, size in ((-0.2, (640, 480)), (0.2, (1280, 720))):
-            ax.barh(ypos + off, [np.median(results[size][s]) for s in stages], height=0.4,
-                    label=f"{size[0]}×{size[1]}")
+            ax.barh(ypos + off, [np.median(results[size][s]) for s in stages], height=0.4, label=f"{size[0]}×{size[1]}")
         ax.set_yticks(ypos, stages)
         ax.set_xlabel("median ms")
         ax.legend()

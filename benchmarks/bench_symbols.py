@@ -12,6 +12,7 @@ the share of held-out symbol drawings that fall within the default threshold of 
 of ten digit profiles (5 MNIST *test* drawings each, nearest reference), i.e. symbols that a
 digit profile would let in.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,20 +33,28 @@ TRIALS, SEED = 1000, 2015
 
 def held_out(contract, omniglot: str):
     from training import omniglot as O
+
     names = (contract.provenance or {}).get("omniglot_holdout_alphabets")
     if not names:
-        raise SystemExit("the model's contract names no held-out Omniglot alphabets (pass a model "
-                         "exported from an Omniglot-trained checkpoint)")
+        raise SystemExit(
+            "the model's contract names no held-out Omniglot alphabets (pass a model "
+            "exported from an Omniglot-trained checkpoint)"
+        )
     return O.load(omniglot).subset(names), names
 
 
 def figures(model: Path, held, digits) -> dict:
     from desktop_app.core.embedder import Embedder
+
     emb = Embedder(model, preference="cpu")
     t = emb.contract.default_threshold
-    e = np.concatenate([emb.embed_images(held.images[s:s + 512]) for s in range(0, len(held.images), 512)])
-    r = {"model": model.name, "fingerprint": emb.contract.fingerprint[:12],
-         "default_key": emb.contract.default_threshold_key, "threshold": t}
+    e = np.concatenate([emb.embed_images(held.images[s : s + 512]) for s in range(0, len(held.images), 512)])
+    r = {
+        "model": model.name,
+        "fingerprint": emb.contract.fingerprint[:12],
+        "default_key": emb.contract.default_threshold_key,
+        "threshold": t,
+    }
     r["one_shot"] = M.one_shot_trials(e, held.character, held.alphabet, held.drawer, 20, TRIALS, SEED)
     gen, imp = M.all_pairs(e, held.character)
     r["summary"] = M.summary(gen, imp, (1e-3, 1e-4))
@@ -54,7 +63,7 @@ def figures(model: Path, held, digits) -> dict:
     x, y = digits
     rng = np.random.default_rng(0)
     refs = [emb.embed_images(x[rng.choice(np.flatnonzero(y == k), 5, replace=False)]) for k in range(10)]
-    d = np.stack([M.pairwise_distances(e, ref).min(1) for ref in refs], 1)      # [drawings, 10]
+    d = np.stack([M.pairwise_distances(e, ref).min(1) for ref in refs], 1)  # [drawings, 10]
     r["lookalike_any_digit"] = float(np.mean((d <= t).any(1)))
     r["lookalike_pairs"] = float(np.mean(d <= t))
     return r
@@ -70,26 +79,34 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from desktop_app.core.contract import read_contract
     from training.mnist import load_mnist
+
     t0 = time.time()
     held, names = held_out(read_contract(a.model), a.omniglot)
     digits = load_mnist(a.data_dir, "test", download=False)
     rows = [(f"`{Path(a.model).name}`", figures(Path(a.model), held, digits))]
     if a.baseline:
         rows.append((f"`{Path(a.baseline).name}` (baseline)", figures(Path(a.baseline), held, digits)))
-    model_arg = "" if Path(a.model).resolve() == (ROOT / "desktop_app/assets/models/twinlock-default.onnx").resolve() \
+    model_arg = (
+        ""
+        if Path(a.model).resolve() == (ROOT / "desktop_app/assets/models/twinlock-default.onnx").resolve()
         else f" --model {a.model}"
-    lines = [f"Reproduce: `python -m benchmarks.bench_symbols{model_arg} --omniglot {a.omniglot}"
-             f"{' --data-dir ' + a.data_dir if a.data_dir else ''}"
-             f"{' --baseline ' + a.baseline if a.baseline else ''}`  ",
-             f"{machine()}; ONNX Runtime CPU; {time.time() - t0:.0f} s.", "",
-             f"Held-out Omniglot background alphabets (never trained on, never the evaluation set): "
-             f"{', '.join(names)}; {np.unique(held.character).size} characters, {len(held.images):,} "
-             f"drawings acquired by the app's preprocessing. These alphabets also chose the best "
-             f"epoch and calibrated the `symbol_*` thresholds, so the figures are optimistic; the "
-             f"independent test is the Omniglot evaluation alphabets, which the project does not have.", "",
-             "| model | 20-way one-shot (95% CI) | EER | FRR @ FAR 1e-3 | FRR @ FAR 1e-4 | default threshold | "
-             "FAR / FRR at the default (symbol pairs) | symbols within the default of some digit profile |",
-             "|---|---|---|---|---|---|---|---|"]
+    )
+    lines = [
+        f"Reproduce: `python -m benchmarks.bench_symbols{model_arg} --omniglot {a.omniglot}"
+        f"{' --data-dir ' + a.data_dir if a.data_dir else ''}"
+        f"{' --baseline ' + a.baseline if a.baseline else ''}`  ",
+        f"{machine()}; ONNX Runtime CPU; {time.time() - t0:.0f} s.",
+        "",
+        f"Held-out Omniglot background alphabets (never trained on, never the evaluation set): "
+        f"{', '.join(names)}; {np.unique(held.character).size} characters, {len(held.images):,} "
+        f"drawings acquired by the app's preprocessing. These alphabets also chose the best "
+        f"epoch and calibrated the `symbol_*` thresholds, so the figures are optimistic; the "
+        f"independent test is the Omniglot evaluation alphabets, which the project does not have.",
+        "",
+        "| model | 20-way one-shot (95% CI) | EER | FRR @ FAR 1e-3 | FRR @ FAR 1e-4 | default threshold | "
+        "FAR / FRR at the default (symbol pairs) | symbols within the default of some digit profile |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in rows:
         s, o, dflt = r["summary"], r["one_shot"], r["at_default"]
         f3, f4 = s["at_far"]["0.001"], s["at_far"]["0.0001"]
@@ -98,7 +115,8 @@ def main(argv=None) -> int:
             f"{o['trials']} trials) | {pct(s['eer'])} | {pct(f3['frr'], 1)} ({f3['false_rejects']:,}/{f3['genuine']:,}) | "
             f"{pct(f4['frr'], 1)} | {r['threshold']:.3f} (`{r['default_key']}`) | "
             f"{dflt['far']:.2e} ({dflt['false_accepts']:,}/{dflt['impostor']:,}) / {pct(dflt['frr'], 1)} | "
-            f"{pct(r['lookalike_any_digit'], 1)} of drawings; {pct(r['lookalike_pairs'], 2)} of (drawing, profile) pairs |")
+            f"{pct(r['lookalike_any_digit'], 1)} of drawings; {pct(r['lookalike_pairs'], 2)} of (drawing, profile) pairs |"
+        )
     lines += ["", "Targets (issue 12): 20-way one-shot ≥ 93%, EER ≤ 3%, FRR @ FAR 1e-3 ≤ 20%."]
     body = "\n".join(lines)
     print(body)

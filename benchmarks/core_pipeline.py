@@ -16,6 +16,7 @@ would see them, plus junk frames). Measured:
 
     python -m benchmarks.core_pipeline --count 300 --drawings 60 [--model M.onnx] [--write docs/benchmarks.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,7 +60,7 @@ def attempts(emb, x, y, rng, drawings: int) -> dict:
     counts = {"genuine": [0, 0], "other_digit": [0, 0], "same_digit": [0, 0]}
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "attempts.sqlite3")
-        pol = Policy(lockout_after=10 ** 6)
+        pol = Policy(lockout_after=10**6)
         for j, i in enumerate(pick):
             refs = captures(x[i], 5)
             if len(refs) < 2:
@@ -70,8 +71,11 @@ def attempts(emb, x, y, rng, drawings: int) -> dict:
             ver = Verifier(store, emb, name, pol)
             same = np.flatnonzero((y == y[i]) & (np.arange(len(y)) != i))
             other = np.flatnonzero(y != y[i])
-            for kind, src in (("genuine", i), ("same_digit", int(rng.choice(same))),
-                              ("other_digit", int(rng.choice(other)))):
+            for kind, src in (
+                ("genuine", i),
+                ("same_digit", int(rng.choice(same))),
+                ("other_digit", int(rng.choice(other))),
+            ):
                 ver.start_attempt(t=0)
                 st = ver.state
                 for f_i, r in enumerate(captures(x[src], 3)):
@@ -199,7 +203,8 @@ def main(argv=None):
         "",
         f"Model: `{_rel(emb.path)}` (fingerprint {emb.contract.short_fingerprint}). Profiles: 5 camera frames per "
         "label; genuine = the other frames of the label, impostor = frames of other labels. Junk kinds: "
-        + ", ".join(JUNK_KINDS) + " (letters and shapes are plausible symbols; a digit-like one, e.g. a circle for 0 or B for 8, can be granted: see the full-pipeline section for how often).",
+        + ", ".join(JUNK_KINDS)
+        + " (letters and shapes are plausible symbols; a digit-like one, e.g. a circle for 0 or B for 8, can be granted: see the full-pipeline section for how often).",
         "",
         "Whole unlock attempts (the verifier's default policy: 2 of the last 3 acquired frames within "
         f"the threshold, 10 s). {a.drawings} drawings (MNIST test digits), each enrolled from 5 captures; "
@@ -222,7 +227,7 @@ def main(argv=None):
         start, end = "<!-- core:start -->", "<!-- core:end -->"
         block = f"{start}\n## Runtime core\n\n{text}\n{end}"
         if start in doc and end in doc:
-            doc = doc[:doc.index(start)] + block + doc[doc.index(end) + len(end):]
+            doc = doc[: doc.index(start)] + block + doc[doc.index(end) + len(end) :]
         else:
             doc = doc.rstrip("\n") + "\n\n" + block + "\n"
         p.write_text(doc)

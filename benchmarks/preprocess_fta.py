@@ -18,6 +18,7 @@ instead (e.g. bec5a77, the last before issue 11), for before/after tables:
     python -m benchmarks.preprocess_fta --count 600 --junk 40 --scenes 100 [--write docs/benchmarks.md]
     python -m benchmarks.preprocess_fta --count 600 --junk 40 --scenes 100 --before bec5a77
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,14 +47,21 @@ def _old_module(rev: str):
     import tempfile
 
     from desktop_app.core.paths import REPO_ROOT
-    src = subprocess.run(["git", "show", f"{rev}:desktop_app/core/preprocess.py"], cwd=REPO_ROOT,
-                         check=True, capture_output=True, text=True).stdout
+
+    src = subprocess.run(
+        ["git", "show", f"{rev}:desktop_app/core/preprocess.py"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     tmp = Path(tempfile.mkdtemp()) / f"preprocess_{rev}.py"
     tmp.write_text(src)
     spec = importlib.util.spec_from_file_location(tmp.stem, tmp)
     mod = importlib.util.module_from_spec(spec)
     import sys
-    sys.modules[tmp.stem] = mod                      # (dataclasses look their module up)
+
+    sys.modules[tmp.stem] = mod  # (dataclasses look their module up)
     spec.loader.exec_module(mod)
     return mod
 
@@ -73,7 +81,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     x, y = load_mnist_dir(a.data_dir, a.split)
-    pre, Cfg = (_old_preprocess(a.before) if a.before else (preprocess, PreprocessConfig))
+    pre, Cfg = _old_preprocess(a.before) if a.before else (preprocess, PreprocessConfig)
     cfg = Cfg()
     rng = np.random.default_rng(a.seed)
     jrng = np.random.default_rng([a.seed, 1])
@@ -119,8 +127,7 @@ def main(argv=None) -> int:
         print(f"  {kind:12s} {got}/{a.junk}")
         junk_got[kind] = got
     t = np.asarray(times)
-    print(f"preprocess: median {np.median(t):.2f} ms, p95 {np.percentile(t, 95):.2f} ms per frame "
-          f"({t.size} frames)")
+    print(f"preprocess: median {np.median(t):.2f} ms, p95 {np.percentile(t, 95):.2f} ms per frame ({t.size} frames)")
     rows = []
     if a.scenes:
         print(f"scene kinds ({a.scenes} digit frames and {a.scenes} blank cards each): FTA, blank acquired")
@@ -148,15 +155,23 @@ def main(argv=None) -> int:
 def _write(a, codes, rows, median_ms, junk_got):
     from benchmarks.report import write_section
 
-    cmd = (f"python -m benchmarks.preprocess_fta --split {a.split} --count {a.count} --junk {a.junk} "
-           f"--scenes {a.scenes} --seed {a.seed}" + (f" --before {a.before}" if a.before else ""))
+    cmd = (
+        f"python -m benchmarks.preprocess_fta --split {a.split} --count {a.count} --junk {a.junk} "
+        f"--scenes {a.scenes} --seed {a.seed}" + (f" --before {a.before}" if a.before else "")
+    )
     n_fail = a.count - codes["ok"]
-    lines = [f"Preprocessing alone{' at ' + a.before if a.before else ''}: `{cmd}`", "",
-             f"Simulator frames (`render_digit`, {a.split} split): FTA {100.0 * n_fail / a.count:.2f}% "
-             f"of {a.count}. Median {median_ms:.2f} ms per frame (this run, a shared machine).", "",
-             f"Junk acquired ({a.junk} frames per kind; letters and shapes are plausible symbols): " +
-             ", ".join(f"{k} {v}/{a.junk}" for k, v in junk_got.items()), "",
-             "| scene kind | FTA | reasons | blank cards acquired |", "|---|---|---|---|"]
+    lines = [
+        f"Preprocessing alone{' at ' + a.before if a.before else ''}: `{cmd}`",
+        "",
+        f"Simulator frames (`render_digit`, {a.split} split): FTA {100.0 * n_fail / a.count:.2f}% "
+        f"of {a.count}. Median {median_ms:.2f} ms per frame (this run, a shared machine).",
+        "",
+        f"Junk acquired ({a.junk} frames per kind; letters and shapes are plausible symbols): "
+        + ", ".join(f"{k} {v}/{a.junk}" for k, v in junk_got.items()),
+        "",
+        "| scene kind | FTA | reasons | blank cards acquired |",
+        "|---|---|---|---|",
+    ]
     for kind, nf, why, blank in rows:
         lines.append(f"| {kind} | {100.0 * nf / a.scenes:.1f}% | {why or '-'} | {blank}/{a.scenes} |")
     write_section("preprocess_scenes_before" if a.before else "preprocess_scenes", "\n".join(lines), Path(a.write))

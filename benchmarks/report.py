@@ -1,4 +1,5 @@
 """Write one section of docs/benchmarks.md between its markers, leaving the others alone."""
+
 from __future__ import annotations
 
 import platform
@@ -18,6 +19,7 @@ that regenerates it. `bash benchmarks/run_all.sh` regenerates them all (MNIST ex
 
 def machine() -> str:
     import os
+
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

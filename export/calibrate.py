@@ -4,6 +4,7 @@ The data: the checkpoint's ``val_indices`` images of the MNIST *training* set (h
 training for validation). Never the test set: that is for evaluation. When those images
 are not available the fallback is synthetic rendered digits, and the contract says so.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,24 +18,30 @@ from .errors import ExportError
 
 TARGETS = {"far_1e-3": 1e-3, "far_1e-4": 1e-4}
 DEFAULT_CALIB_COUNT = 5000
-MAX_DEFAULT_FRR = 0.10      # far_1e-3 is the default operating point unless its FRR is above this
+MAX_DEFAULT_FRR = 0.10  # far_1e-3 is the default operating point unless its FRR is above this
 
 
 @dataclass
 class CalibrationSet:
-    images: np.ndarray             # uint8 [N,28,28], white on black
-    labels: np.ndarray             # [N]
+    images: np.ndarray  # uint8 [N,28,28], white on black
+    labels: np.ndarray  # [N]
     description: dict = field(default_factory=dict)
 
 
 def _load_train_split(data_dir):
     from training.mnist import load_mnist
 
-    return load_mnist(data_dir, "train", download=False)   # export never downloads
+    return load_mnist(data_dir, "train", download=False)  # export never downloads
 
 
-def calibration_set(ckpt: dict, data_dir=None, count: int | None = DEFAULT_CALIB_COUNT,
-                    seed: int = 0, allow_synthetic: bool = True, log=print) -> CalibrationSet:
+def calibration_set(
+    ckpt: dict,
+    data_dir=None,
+    count: int | None = DEFAULT_CALIB_COUNT,
+    seed: int = 0,
+    allow_synthetic: bool = True,
+    log=print,
+) -> CalibrationSet:
     """The calibration images for ``ckpt``: its validation images of the MNIST training set,
     a seeded random ``count`` of them (all when ``count`` is None or larger)."""
     from desktop_app.core.paths import mnist_dir
@@ -54,46 +61,65 @@ def calibration_set(ckpt: dict, data_dir=None, count: int | None = DEFAULT_CALIB
         else:
             idx = np.asarray(val, dtype=np.int64).ravel()
             if idx.min() < 0 or idx.max() >= len(images):
-                raise ExportError(f"the checkpoint's val_indices run past the {len(images)} images in "
-                                  f"{ddir}; is --data-dir the MNIST the model was trained on?")
+                raise ExportError(
+                    f"the checkpoint's val_indices run past the {len(images)} images in "
+                    f"{ddir}; is --data-dir the MNIST the model was trained on?"
+                )
             n_val = idx.size
             if count is not None and count < idx.size:
                 idx = np.sort(np.random.default_rng(seed).choice(idx, size=count, replace=False))
             lab = np.asarray(labels)[idx]
             desc = {
                 "source": "mnist-train-val",
-                "description": (f"{'all' if idx.size == n_val else idx.size} of the {n_val} "
-                                f"MNIST training-set images held out of "
-                                f"training for validation (checkpoint val_indices)"
-                                + ("" if idx.size == n_val else f", seeded subset (seed {seed})")
-                                + "; not the test set"),
-                "count": int(idx.size), "validation_images": int(n_val),
-                "classes": sorted(int(c) for c in np.unique(lab)), "seed": seed,
+                "description": (
+                    f"{'all' if idx.size == n_val else idx.size} of the {n_val} "
+                    f"MNIST training-set images held out of "
+                    f"training for validation (checkpoint val_indices)"
+                    + ("" if idx.size == n_val else f", seeded subset (seed {seed})")
+                    + "; not the test set"
+                ),
+                "count": int(idx.size),
+                "validation_images": int(n_val),
+                "classes": sorted(int(c) for c in np.unique(lab)),
+                "seed": seed,
                 "data_dir": str(ddir),
             }
             return CalibrationSet(np.asarray(images)[idx], lab, desc)
     if not allow_synthetic:
-        raise ExportError(f"cannot calibrate: {reason}. Pass --data-dir with the MNIST files the "
-                          "checkpoint was trained on.")
+        raise ExportError(
+            f"cannot calibrate: {reason}. Pass --data-dir with the MNIST files the checkpoint was trained on."
+        )
     from .synthetic import DESCRIPTION, synthetic_digits
 
     n = min(int(count or 2000), 2000)
-    log(f"warning: {reason}; calibrating on {n} synthetic digits instead. These thresholds are "
-        "only a rough guide: calibrate on real held-out digits (twinlock calibrate) before use.")
+    log(
+        f"warning: {reason}; calibrating on {n} synthetic digits instead. These thresholds are "
+        "only a rough guide: calibrate on real held-out digits (twinlock calibrate) before use."
+    )
     images, labels = synthetic_digits(n, seed=seed)
-    return CalibrationSet(images, labels, {
-        "source": "synthetic", "description": f"{n} {DESCRIPTION} (fallback: {reason})",
-        "count": n, "classes": list(range(10)), "seed": seed, "warning": reason})
+    return CalibrationSet(
+        images,
+        labels,
+        {
+            "source": "synthetic",
+            "description": f"{n} {DESCRIPTION} (fallback: {reason})",
+            "count": n,
+            "classes": list(range(10)),
+            "seed": seed,
+            "warning": reason,
+        },
+    )
 
 
-def embed_all(embedder, images: np.ndarray, batch: int = 256, progress: bool = True,
-              desc: str = "embedding") -> np.ndarray:
+def embed_all(
+    embedder, images: np.ndarray, batch: int = 256, progress: bool = True, desc: str = "embedding"
+) -> np.ndarray:
     from tqdm import tqdm
 
     out = []
     with tqdm(total=len(images), desc=desc, unit="img", disable=not progress, leave=False) as bar:
         for s in range(0, len(images), batch):
-            out.append(embedder.embed_images(images[s:s + batch]))
+            out.append(embedder.embed_images(images[s : s + batch]))
             bar.update(min(batch, len(images) - s))
     return np.concatenate(out) if out else np.zeros((0, embedder.dim), np.float32)
 
@@ -130,12 +156,14 @@ def thresholds_from_distances(genuine, impostor) -> dict:
 
 MAX_SYMBOL_DEFAULT_FRR = 0.30  # the unseen-symbol point is the default unless its FRR is above this
 
-DEFAULT_RULE = ("for a model calibrated on unseen symbols (held-out alphabets): symbol_far_1e-3 (all "
-                "pairs of symbols the model never saw) when supported by the comparison count and its "
-                f"FRR is at most {MAX_SYMBOL_DEFAULT_FRR:.0%}; otherwise camera_far_1e-3 (measured as the "
-                "app uses the model: camera-like frames of digits, nearest reference) when present, "
-                f"supported and its FRR is at most {MAX_DEFAULT_FRR:.0%}; else far_1e-3 (clean digit "
-                "pairs) under the same conditions; else eer")
+DEFAULT_RULE = (
+    "for a model calibrated on unseen symbols (held-out alphabets): symbol_far_1e-3 (all "
+    "pairs of symbols the model never saw) when supported by the comparison count and its "
+    f"FRR is at most {MAX_SYMBOL_DEFAULT_FRR:.0%}; otherwise camera_far_1e-3 (measured as the "
+    "app uses the model: camera-like frames of digits, nearest reference) when present, "
+    f"supported and its FRR is at most {MAX_DEFAULT_FRR:.0%}; else far_1e-3 (clean digit "
+    "pairs) under the same conditions; else eer"
+)
 
 
 def choose_default(thresholds: dict) -> str:

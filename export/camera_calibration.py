@@ -19,6 +19,7 @@ threshold accepts about 0.46% of impostor camera frames). This module measures i
 
 numpy + OpenCV + ONNX Runtime only (no torch): it runs on an exported file.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,9 +32,18 @@ from training.camera_sim import render_digit, session
 CAMERA_FARS = {"camera_far_1e-3": 1e-3, "camera_far_1e-4": 1e-4}
 
 
-def camera_distances(embedder, images: np.ndarray, labels: np.ndarray, *, profiles_per_label: int = 3,
-                     probes: int = 1500, enroll_frames: int = 5, probe_frames: int = 2, seed: int = 0,
-                     progress: bool = True) -> dict:
+def camera_distances(
+    embedder,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    profiles_per_label: int = 3,
+    probes: int = 1500,
+    enroll_frames: int = 5,
+    probe_frames: int = 2,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Single-frame genuine and impostor distances on camera-like frames (see the module doc)."""
     from tqdm import tqdm
 
@@ -66,19 +76,27 @@ def camera_distances(embedder, images: np.ndarray, labels: np.ndarray, *, profil
         e = embedder.embed_images(np.stack(ok))
         for r, lab in zip(refs, ref_labels):
             (genuine if lab == labels[i] else impostor).append(frame_distances(e, r))
-    return {"genuine": np.concatenate(genuine), "impostor": np.concatenate(impostor),
-            "profiles": len(refs), "probe_images": int(len(rest)), "fta": fta}
+    return {
+        "genuine": np.concatenate(genuine),
+        "impostor": np.concatenate(impostor),
+        "profiles": len(refs),
+        "probe_images": int(len(rest)),
+        "fta": fta,
+    }
 
 
-def camera_thresholds(embedder, images: np.ndarray, labels: np.ndarray, source: str = "",
-                      progress: bool = True, **kwargs) -> dict:
+def camera_thresholds(
+    embedder, images: np.ndarray, labels: np.ndarray, source: str = "", progress: bool = True, **kwargs
+) -> dict:
     """{"camera_far_1e-3": {...}, "camera_far_1e-4": {...}}: OperatingPoint fields plus
     ``supported`` and a description of the data behind them."""
     d = camera_distances(embedder, images, labels, progress=progress, **kwargs)
-    desc = (f"camera-like frames (training.camera_sim) of {source or 'held-out images'}: "
-            f"{d['profiles']} profiles enrolled from 5 frames each, {d['probe_images']} probe images "
-            f"x {kwargs.get('probe_frames', 2)} frames ({d['fta'][0]} of {d['fta'][1]} frames gave no symbol); "
-            "per frame, nearest reference")
+    desc = (
+        f"camera-like frames (training.camera_sim) of {source or 'held-out images'}: "
+        f"{d['profiles']} profiles enrolled from 5 frames each, {d['probe_images']} probe images "
+        f"x {kwargs.get('probe_frames', 2)} frames ({d['fta'][0]} of {d['fta'][1]} frames gave no symbol); "
+        "per frame, nearest reference"
+    )
     out = {}
     for key, far in CAMERA_FARS.items():
         op = threshold_at_far(d["genuine"], d["impostor"], far).as_dict()

@@ -1,4 +1,5 @@
 """The embedding tower -> an ONNX ModelProto (one self-contained graph, dynamic batch)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,8 +17,16 @@ MAX_BATCH = 1 << 16
 @contextlib.contextmanager
 def _quiet():
     """torch.onnx's dynamo exporter chats on stdout and through logging; keep the CLI readable."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._dynamo",
-                                              "onnxscript", "torch.onnx._internal.exporter._registration")]
+    loggers = [
+        logging.getLogger(n)
+        for n in (
+            "torch.onnx",
+            "torch.export",
+            "torch._dynamo",
+            "onnxscript",
+            "torch.onnx._internal.exporter._registration",
+        )
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -44,14 +53,19 @@ def tower_to_onnx(model):
     try:
         with torch.no_grad(), _quiet():
             prog = torch.onnx.export(
-                model, (example,), dynamo=True, external_data=False, verbose=False,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                model,
+                (example,),
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
                 dynamic_shapes=({0: torch.export.Dim("N", min=1, max=MAX_BATCH)},),
-                optimize=True)
+                optimize=True,
+            )
         proto = prog.model_proto
     except Exception as exc:
-        raise ExportError(f"torch.onnx could not export the tower ({type(exc).__name__}: "
-                          f"{str(exc)[:300]}).") from None
+        raise ExportError(f"torch.onnx could not export the tower ({type(exc).__name__}: {str(exc)[:300]}).") from None
     proto = strip_debug_info(onnx.ModelProto.FromString(proto.SerializeToString()))
     try:
         onnx.checker.check_model(proto, full_check=True)
@@ -65,13 +79,17 @@ def _check_signature(proto) -> None:
     inits = {t.name for t in proto.graph.initializer}
     inputs = [i for i in proto.graph.input if i.name not in inits]
     if [i.name for i in inputs] != [INPUT_NAME] or [o.name for o in proto.graph.output] != [OUTPUT_NAME]:
-        raise ExportError(f"exported graph has inputs {[i.name for i in inputs]} and outputs "
-                          f"{[o.name for o in proto.graph.output]}; expected one '{INPUT_NAME}' "
-                          f"and one '{OUTPUT_NAME}'.")
+        raise ExportError(
+            f"exported graph has inputs {[i.name for i in inputs]} and outputs "
+            f"{[o.name for o in proto.graph.output]}; expected one '{INPUT_NAME}' "
+            f"and one '{OUTPUT_NAME}'."
+        )
     dims = inputs[0].type.tensor_type.shape.dim
     if len(dims) != 4 or dims[0].HasField("dim_value") or [d.dim_value for d in dims[1:]] != [1, 28, 28]:
-        raise ExportError("exported input is not [N, 1, 28, 28] with a dynamic N; the checkpoint's "
-                          "tower does not take 28x28 single-channel images.")
+        raise ExportError(
+            "exported input is not [N, 1, 28, 28] with a dynamic N; the checkpoint's "
+            "tower does not take 28x28 single-channel images."
+        )
     out = proto.graph.output[0].type.tensor_type.shape.dim
     if len(out) != 2:
         raise ExportError(f"exported output has rank {len(out)}; an embedding tower gives [N, D].")

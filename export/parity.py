@@ -1,4 +1,5 @@
 """PyTorch vs ONNX Runtime on the same inputs: the exported file must compute the tower."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ BATCHES = (1, 7, 256)
 class ParityReport:
     tolerance: float
     max_abs_diff: float = 0.0
-    cases: list = field(default_factory=list)     # (kind, batch, max_abs_diff)
+    cases: list = field(default_factory=list)  # (kind, batch, max_abs_diff)
 
     @property
     def ok(self) -> bool:
@@ -23,9 +24,13 @@ class ParityReport:
         return max(self.cases, key=lambda c: c[2])
 
     def as_dict(self) -> dict:
-        return {"tolerance": self.tolerance, "max_abs_diff": self.max_abs_diff,
-                "batches": sorted({b for _, b, _ in self.cases}),
-                "inputs": sorted({k for k, _, _ in self.cases}), "runtime": "onnxruntime CPU"}
+        return {
+            "tolerance": self.tolerance,
+            "max_abs_diff": self.max_abs_diff,
+            "batches": sorted({b for _, b, _ in self.cases}),
+            "inputs": sorted({k for k, _, _ in self.cases}),
+            "runtime": "onnxruntime CPU",
+        }
 
 
 def parity_inputs(digits_normalized: np.ndarray, seed: int = 0, batches=BATCHES):

@@ -19,6 +19,7 @@ frame is; images it rejects are left out and counted.
     python scripts/build_gallery.py --mnist ../shared/data/mnist \
         --omniglot ../shared/data/omniglot/images_background.zip --out desktop_app/assets/gallery/gallery.npz
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,12 +38,20 @@ from desktop_app.core.calibration import load_mnist_dir  # noqa: E402
 from desktop_app.core.gallery import save_gallery  # noqa: E402
 from desktop_app.core.preprocess import prepare_image  # noqa: E402
 
-CANVAS = 240            # rendered symbols are drawn on a CANVAS x CANVAS white sheet
-SYMBOL = 110            # ... about this tall, in the middle (inside the 70% region of interest)
-FONTS = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-         cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_PLAIN,
-         cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC, cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC,
-         cv2.FONT_HERSHEY_SCRIPT_COMPLEX, cv2.FONT_HERSHEY_DUPLEX | cv2.FONT_ITALIC]
+CANVAS = 240  # rendered symbols are drawn on a CANVAS x CANVAS white sheet
+SYMBOL = 110  # ... about this tall, in the middle (inside the 70% region of interest)
+FONTS = [
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+    cv2.FONT_HERSHEY_SIMPLEX | cv2.FONT_ITALIC,
+    cv2.FONT_HERSHEY_COMPLEX | cv2.FONT_ITALIC,
+    cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX | cv2.FONT_ITALIC,
+]
 SHAPES = ("circle", "cross", "plus", "tick", "arrow", "star", "heart")
 
 
@@ -52,7 +61,7 @@ def _distort(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ang = rng.uniform(-12, 12)
     sc = rng.uniform(0.85, 1.1)
     M = cv2.getRotationMatrix2D((w / 2, h / 2), ang, sc)
-    M[0, 1] += rng.uniform(-0.25, 0.25)                           # shear
+    M[0, 1] += rng.uniform(-0.25, 0.25)  # shear
     M[0, 2] -= M[0, 1] * h / 2
     out = cv2.warpAffine(ink, M, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     # elastic: a smooth random displacement field a few pixels strong
@@ -104,19 +113,20 @@ def shape_strokes(name: str, rng: np.random.Generator) -> list[np.ndarray]:
         rx, ry = 0.5 + j(), 0.5 + j()
         return [np.stack([rx * np.cos(a), ry * np.sin(a)], 1)]
     if name == "cross":
-        return [np.array([[-.45 + j(), -.5 + j()], [.45 + j(), .5 + j()]]),
-                np.array([[.45 + j(), -.5 + j()], [-.45 + j(), .5 + j()]])]
+        return [
+            np.array([[-0.45 + j(), -0.5 + j()], [0.45 + j(), 0.5 + j()]]),
+            np.array([[0.45 + j(), -0.5 + j()], [-0.45 + j(), 0.5 + j()]]),
+        ]
     if name == "plus":
-        return [np.array([[j(), -.5 + j()], [j(), .5 + j()]]), np.array([[-.5 + j(), j()], [.5 + j(), j()]])]
+        return [np.array([[j(), -0.5 + j()], [j(), 0.5 + j()]]), np.array([[-0.5 + j(), j()], [0.5 + j(), j()]])]
     if name == "tick":
-        return [np.array([[-.45 + j(), j()], [-.1 + j(), .4 + j()], [.5 + j(), -.5 + j()]])]
+        return [np.array([[-0.45 + j(), j()], [-0.1 + j(), 0.4 + j()], [0.5 + j(), -0.5 + j()]])]
     if name == "arrow":
-        tip = np.array([.5 + j(), j()])
-        return [np.array([[-.5 + j(), j()], tip]),
-                np.array([[.15 + j(), -.3 + j()], tip, [.15 + j(), .3 + j()]])]
+        tip = np.array([0.5 + j(), j()])
+        return [np.array([[-0.5 + j(), j()], tip]), np.array([[0.15 + j(), -0.3 + j()], tip, [0.15 + j(), 0.3 + j()]])]
     if name == "star":
         a = -np.pi / 2 + np.arange(6) * 4 * np.pi / 5 + rng.normal(0, 0.05, 6)
-        return [np.stack([.5 * np.cos(a), .5 * np.sin(a)], 1)]
+        return [np.stack([0.5 * np.cos(a), 0.5 * np.sin(a)], 1)]
     if name == "heart":
         t = np.linspace(0, 2 * np.pi, 80)
         x = 16 * np.sin(t) ** 3
@@ -149,21 +159,28 @@ def omniglot_sheets(zip_path: Path, per_character: int, rng: np.random.Generator
             pick = rng.choice(len(files), size=min(per_character, len(files)), replace=False)
             for i in sorted(pick):
                 data = np.frombuffer(z.read(files[i]), np.uint8)
-                g = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)        # 105x105, black ink on white
+                g = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)  # 105x105, black ink on white
                 # Omniglot strokes are hair-thin at 105 px: thicken them to a pen's width
                 ink = cv2.dilate((g < 128).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
-                side = int(round(g.shape[0] / 0.55))               # symbol well inside the ROI
+                side = int(round(g.shape[0] / 0.55))  # symbol well inside the ROI
                 sheet = np.zeros((side, side), np.uint8)
                 o = (side - g.shape[0]) // 2
-                sheet[o:o + g.shape[0], o:o + g.shape[1]] = ink
+                sheet[o : o + g.shape[0], o : o + g.shape[1]] = ink
                 sheet = cv2.resize(sheet, (CANVAS, CANVAS), interpolation=cv2.INTER_AREA)
                 label = f"{alphabet.replace('_', ' ')} {char.replace('character', '#')}"
                 yield label, _on_paper(sheet.astype(np.float32) / 255.0)
 
 
-def build(mnist: Path, omniglot: Path, digits_per_class: int = 300, letters_per_char: int = 10,
-          shapes_per_kind: int = 20, omniglot_per_char: int = 1, seed: int = 13,
-          camera_digits_per_class: int = 50):
+def build(
+    mnist: Path,
+    omniglot: Path,
+    digits_per_class: int = 300,
+    letters_per_char: int = 10,
+    shapes_per_kind: int = 20,
+    omniglot_per_char: int = 1,
+    seed: int = 13,
+    camera_digits_per_class: int = 50,
+):
     rng = np.random.default_rng(seed)
     images, labels, kinds = [], [], []
     rejected: dict[str, int] = {}
@@ -182,7 +199,8 @@ def build(mnist: Path, omniglot: Path, digits_per_class: int = 300, letters_per_
         idx = rng.choice(np.flatnonzero(y == d), size=digits_per_class, replace=False)
         for i in sorted(idx):
             add(x[i], str(d), "digit")
-    from training.camera_sim import render_digit          # numpy + OpenCV only
+    from training.camera_sim import render_digit  # numpy + OpenCV only
+
     for d in range(10):
         idx = rng.choice(np.flatnonzero(y == d), size=camera_digits_per_class, replace=False)
         for i in sorted(idx):
@@ -211,11 +229,14 @@ def main(argv=None) -> int:
     imgs, labels, kinds, rejected = build(Path(a.mnist), Path(a.omniglot), a.digits_per_class, seed=a.seed)
     out = save_gallery(a.out, imgs, labels, kinds)
     u, c = np.unique(kinds, return_counts=True)
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB): {len(imgs)} images; "
-          + ", ".join(f"{k}: {n}" for k, n in zip(u, c))
-          + (f"; rejected by preprocessing: {rejected}" if rejected else ""))
+    print(
+        f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB): {len(imgs)} images; "
+        + ", ".join(f"{k}: {n}" for k, n in zip(u, c))
+        + (f"; rejected by preprocessing: {rejected}" if rejected else "")
+    )
     if a.preview:
         from desktop_app.core.duplicates import contact_sheet
+
         pick = np.concatenate([np.flatnonzero(kinds == k)[:40] for k in u])
         cv2.imwrite(a.preview, contact_sheet(imgs[pick], [str(s) for s in labels[pick]], cols=20))
     return 0

@@ -8,6 +8,7 @@ digit drawn on paper, filmed with camera-like faults by training.camera_sim) and
 impostor video (another digit), enrolls through the wizard, runs unlock attempts, and grabs
 each screen with QWidget.grab(). With --checkpoint the export dialog runs a real export.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,11 +55,13 @@ def digits_from_mnist(mnist: Path | None):
     """(genuine 28x28, impostor 28x28 list) from MNIST test images, else synthetic digits."""
     if mnist and (mnist / "t10k-images-idx3-ubyte.gz").exists():
         from desktop_app.core.calibration import load_mnist_dir
+
         x, y = load_mnist_dir(mnist, "test")
         three = x[np.flatnonzero(y == 3)[4]]
         others = [x[np.flatnonzero(y == d)[2]] for d in (7, 1, 5, 8)]
         return three, others
     from export.synthetic import synthetic_digits
+
     x, y = synthetic_digits(60, seed=1)
     return x[np.flatnonzero(y == 3)[0]], [x[np.flatnonzero(y == d)[0]] for d in (7, 1, 5, 8)]
 
@@ -78,8 +81,11 @@ def write_video(path: Path, digit28, count: int, seed: int, size=(640, 480)) -> 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="ONNX model (default: the shipped model)")
-    ap.add_argument("--mnist", default=os.environ.get("TWINLOCK_DATA_DIR", "/work/shared/data/mnist"),
-                    help="MNIST folder for realistic digits and the calibration screenshot")
+    ap.add_argument(
+        "--mnist",
+        default=os.environ.get("TWINLOCK_DATA_DIR", "/work/shared/data/mnist"),
+        help="MNIST folder for realistic digits and the calibration screenshot",
+    )
     ap.add_argument("--checkpoint", help="run a real export of this checkpoint in the export dialog")
     ap.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     args = ap.parse_args(argv)
@@ -87,7 +93,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="twinlock-shots-"))
     os.environ["TWINLOCK_HOME"] = str(tmp / "home")
-    os.environ["TWINLOCK_CONFIG"] = str(tmp / "config.json")     # never the user's config file
+    os.environ["TWINLOCK_CONFIG"] = str(tmp / "config.json")  # never the user's config file
 
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -112,8 +118,9 @@ def main(argv=None) -> int:
     impostor_video = write_video(tmp / "seven.avi", others[0], 45, seed=2)
 
     ctx = AppContext.open(db=tmp / "twinlock.sqlite3", model=str(model), camera=str(genuine_video))
-    ctx.store.set_setting("policy", {"k": 2, "n": 3, "time_limit_s": 6.0, "max_frames": 12,
-                                     "lockout_after": 2, "lockout_base_s": 60.0})
+    ctx.store.set_setting(
+        "policy", {"k": 2, "n": 3, "time_limit_s": 6.0, "max_frames": 12, "lockout_after": 2, "lockout_base_s": 60.0}
+    )
     win = MainWindow(ctx)
     win.resize(1180, 760)
     win.show()
@@ -139,7 +146,7 @@ def main(argv=None) -> int:
     grab(wiz, out, "enroll_2_capture")
     wiz.next()
     grab(wiz, out, "enroll_3_consistency")
-    wiz.next()                                  # Save (validatePage saves)
+    wiz.next()  # Save (validatePage saves)
     if wiz.saved_profile is None:
         wiz.accept()
     wiz.close()
@@ -164,7 +171,7 @@ def main(argv=None) -> int:
             grab(win, out, "main_denied")
     wait(300)
     states.clear()
-    win.start_attempt()                         # refused: locked out, countdown
+    win.start_attempt()  # refused: locked out, countdown
     wait(1200)
     grab(win, out, "main_locked")
 
@@ -238,7 +245,7 @@ def main(argv=None) -> int:
 
     st = SettingsDialog(ctx, win)
     st.show()
-    wait(3500)                                  # let the webcam probe finish ("no webcam found")
+    wait(3500)  # let the webcam probe finish ("no webcam found")
     grab(st, out, "settings")
     st.close()
     au = AuditViewer(ctx, win)
@@ -246,6 +253,7 @@ def main(argv=None) -> int:
     grab(au, out, "audit")
     au.close()
     from desktop_app.ui.guide import GuideDialog
+
     gd = GuideDialog(win)
     gd.show()
     wait(300)
@@ -266,4 +274,4 @@ if __name__ == "__main__":
     rc = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(rc)      # skip PySide6's interpreter-shutdown teardown of many windows (can abort)
+    os._exit(rc)  # skip PySide6's interpreter-shutdown teardown of many windows (can abort)

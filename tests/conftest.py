@@ -29,9 +29,11 @@ def videos(tmp_path_factory) -> dict:
     """Fake cameras: 'three' and 'seven' (a handwritten-looking digit, 24 frames each, looping
     in the app), 'blank' (paper without a symbol)."""
     d = tmp_path_factory.mktemp("videos")
-    return {"three": write_video(d / "three.avi", digit_frames(3, 24, seed=300)),
-            "seven": write_video(d / "seven.avi", digit_frames(7, 24, seed=700)),
-            "blank": write_video(d / "blank.avi", [render_frame(None, seed=i, size=(320, 240)) for i in range(6)])}
+    return {
+        "three": write_video(d / "three.avi", digit_frames(3, 24, seed=300)),
+        "seven": write_video(d / "seven.avi", digit_frames(7, 24, seed=700)),
+        "blank": write_video(d / "blank.avi", [render_frame(None, seed=i, size=(320, 240)) for i in range(6)]),
+    }
 
 
 @pytest.fixture(autouse=False)

@@ -6,6 +6,7 @@ ONNX Runtime through :class:`desktop_app.core.embedder.Embedder`.
 Pixel-space nearest neighbours tell clean synthetic digits apart well enough to test the
 verifier's mechanics; tests of real discrimination use the shipped model.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,16 +34,33 @@ def make_pixel_model(path, pool: int = 2, threshold: float = 0.48, opset: int = 
     onnx.checker.check_model(model)
 
     def op(t):
-        return {"threshold": t, "far": 0.001, "frr": 0.05, "genuine": 1000, "impostor": 9000,
-                "false_accepts": 9, "false_rejects": 50, "supported": True}
+        return {
+            "threshold": t,
+            "far": 0.001,
+            "frr": 0.05,
+            "genuine": 1000,
+            "impostor": 9000,
+            "false_accepts": 9,
+            "false_rejects": 50,
+            "supported": True,
+        }
 
-    doc = {"version": 1,
-           "input": {"name": "image", "size": 28, "polarity": "white_on_black", "scale": 1 / 255,
-                     "mean": 0.0, "std": 1.0, "layout": "NCHW"},
-           "output": {"name": "embedding", "dim": dim, "metric": "euclidean", "normalized": True},
-           "thresholds": {"eer": op(threshold * 1.2), "far_1e-3": op(threshold), "far_1e-4": op(threshold * 0.8)},
-           "default_threshold": "far_1e-3",
-           "provenance": {"training data": "none: a fixed pixel-pooling test model"}}
+    doc = {
+        "version": 1,
+        "input": {
+            "name": "image",
+            "size": 28,
+            "polarity": "white_on_black",
+            "scale": 1 / 255,
+            "mean": 0.0,
+            "std": 1.0,
+            "layout": "NCHW",
+        },
+        "output": {"name": "embedding", "dim": dim, "metric": "euclidean", "normalized": True},
+        "thresholds": {"eer": op(threshold * 1.2), "far_1e-3": op(threshold), "far_1e-4": op(threshold * 0.8)},
+        "default_threshold": "far_1e-3",
+        "provenance": {"training data": "none: a fixed pixel-pooling test model"},
+    }
     for k, v in contract_metadata(doc, model).items():
         p = model.metadata_props.add()
         p.key, p.value = k, v

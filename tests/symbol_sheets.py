@@ -1,5 +1,6 @@
 """Synthetic symbol photos for the strength / identify / duplicates tests (numpy + OpenCV only):
 dark ink on light paper, BGR, like a camera frame of a sheet; deterministic per seed."""
+
 from __future__ import annotations
 
 import cv2
@@ -48,21 +49,22 @@ def crossed_spirals(seed: int = 0) -> np.ndarray:
     for sgn, ang in ((1, 0.0), (-1, np.pi / 2)):
         a = np.linspace(0, 5 * np.pi, 200)
         r = 8 + 45 * a / (5 * np.pi)
-        x = 120 + sgn * r * np.cos(a + ang + rng.normal(0, .05))
+        x = 120 + sgn * r * np.cos(a + ang + rng.normal(0, 0.05))
         y = 120 + r * np.sin(a + ang)
         cv2.polylines(img, [np.stack([x, y], 1).round().astype(np.int32)], False, 20, 7, cv2.LINE_AA)
     return _finish(img)
 
 
-def from_model_form(img28: np.ndarray, offset=(0, 0), scale: float = 1.0, jpeg: int | None = None,
-                    side: int = 200) -> np.ndarray:
+def from_model_form(
+    img28: np.ndarray, offset=(0, 0), scale: float = 1.0, jpeg: int | None = None, side: int = 200
+) -> np.ndarray:
     """A 28x28 white-on-black image as a photo of a sheet: upsampled, dark on light, placed at
     ``offset`` from the centre at ``scale``, optionally JPEG re-encoded."""
     size = int(round(84 * scale))
     big = cv2.resize(np.asarray(img28, np.uint8), (size, size), interpolation=cv2.INTER_CUBIC)
     sheet = np.full((side, side), 245, np.uint8)
     y, x = (side - size) // 2 + offset[1], (side - size) // 2 + offset[0]
-    sheet[y:y + size, x:x + size] = np.clip(245 - big.astype(np.float32) * 0.85, 0, 255).astype(np.uint8)
+    sheet[y : y + size, x : x + size] = np.clip(245 - big.astype(np.float32) * 0.85, 0, 255).astype(np.uint8)
     bgr = cv2.cvtColor(sheet, cv2.COLOR_GRAY2BGR)
     if jpeg:
         _ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])

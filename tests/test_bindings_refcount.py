@@ -9,6 +9,7 @@ counts of the three singletons stay where they were. On 6.12.0 the drift is ~10,
 healthy build drifts by a handful at most (other objects that happen to be created or
 freed meanwhile). The installed bindings are also checked against the pin in pyproject.toml.
 """
+
 from __future__ import annotations
 
 import gc
@@ -18,9 +19,8 @@ import tomllib
 from pathlib import Path
 
 
-
 N = 10_000
-TOLERANCE = 50          # out of 10,000 emissions; the 6.12.0 defect moves True by ~N
+TOLERANCE = 50  # out of 10,000 emissions; the 6.12.0 defect moves True by ~N
 
 
 def singleton_counts() -> dict:
@@ -34,9 +34,10 @@ def drift(before: dict, after: dict) -> dict:
 
 def assert_flat(before, after, what, tolerance=TOLERANCE):
     d = drift(before, after)
-    assert all(abs(v) <= tolerance for v in d.values()), \
-        f"{what}: reference counts of True/False/None drifted by {d} " \
+    assert all(abs(v) <= tolerance for v in d.values()), (
+        f"{what}: reference counts of True/False/None drifted by {d} "
         "(a refcount defect in the Qt bindings; see the PySide6 pin in pyproject.toml)"
+    )
 
 
 def probe_then_run(body, what):
@@ -62,9 +63,10 @@ def test_installed_bindings_match_the_pin():
     pins = {m.group(1): m.group(2) for d in deps if (m := re.match(r"\s*(PySide6-[A-Za-z]+)\s*==\s*([\w.]+)", d))}
     assert pins.get("PySide6-Essentials"), f"PySide6-Essentials is not pinned exactly in pyproject.toml: {deps}"
     pinned = pins["PySide6-Essentials"]
-    assert PySide6.__version__ == pinned, \
-        f"PySide6 {PySide6.__version__} is installed but pyproject.toml pins {pinned}: " \
+    assert PySide6.__version__ == pinned, (
+        f"PySide6 {PySide6.__version__} is installed but pyproject.toml pins {pinned}: "
         "reinstall (.venv/bin/pip install -e .)"
+    )
     assert shiboken6.__version__ == pinned, f"shiboken6 {shiboken6.__version__} != PySide6 pin {pinned}"
     assert pins.get("PySide6-Addons", pinned) == pinned, "PySide6-Addons and -Essentials are pinned differently"
     assert not PySide6.__version__.startswith("6.12.0"), "PySide6 6.12.0 leaks a reference to True per emission"
@@ -77,7 +79,7 @@ def test_capture_and_job_signals_do_not_leak_singletons(qtbot):
     wk = CaptureWorker(lambda: None)
     calls = {"n": 0}
 
-    def slot(*args):               # a Python slot that keeps nothing
+    def slot(*args):  # a Python slot that keeps nothing
         calls["n"] += 1
 
     for sig in (wk.frame, wk.opened, wk.failed, wk.ended, wk.fps):
@@ -101,7 +103,7 @@ def test_capture_and_job_signals_do_not_leak_singletons(qtbot):
         job.progress.emit(i, N)
 
     probe_then_run(body, "capture worker / job signals")
-    assert calls["n"] == 8 * (N + 4) + 2        # every emission reached the slot
+    assert calls["n"] == 8 * (N + 4) + 2  # every emission reached the slot
 
 
 def test_main_window_signals_to_its_real_slots_do_not_leak(qtbot, ctx):

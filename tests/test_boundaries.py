@@ -1,6 +1,7 @@
 """Module boundaries of docs/design.md, checked the way they matter at run time: in a fresh
 interpreter, importing one side must not load what it may not know. (``lint-imports`` in
 .ci/run checks the same rules statically, lazy imports included.)"""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,7 @@ def _loaded_after_import(modules: list[str], watched: tuple[str, ...]) -> list[s
 def test_core_modules_never_load_qt_ui_cli_or_torch():
     mods = _modules(desktop_app.core)
     assert "desktop_app.core.verifier" in mods and "desktop_app.core.preprocess" in mods
-    bad = _loaded_after_import(mods, ("PySide6", "desktop_app.ui", "desktop_app.cli", "torch",
-                                      "training", "export"))
+    bad = _loaded_after_import(mods, ("PySide6", "desktop_app.ui", "desktop_app.cli", "torch", "training", "export"))
     assert bad == []
 
 
@@ -51,11 +51,18 @@ def test_a_runtime_command_runs_without_loading_torch(tmp_path):
     """A real `twinlock profiles list` (what a script behind pam_exec pays for) loads no
     training code."""
     db = tmp_path / "t.sqlite3"
-    code = ("import sys; from desktop_app.cli.main import main; "
-            f"rc = main(['profiles', 'list', '--db', {str(db)!r}]); "
-            "print(sorted(m for m in ('torch', 'training', 'export') if m in sys.modules)); "
-            "sys.exit(rc)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "TWINLOCK_HOME": str(tmp_path)})
+    code = (
+        "import sys; from desktop_app.cli.main import main; "
+        f"rc = main(['profiles', 'list', '--db', {str(db)!r}]); "
+        "print(sorted(m for m in ('torch', 'training', 'export') if m in sys.modules)); "
+        "sys.exit(rc)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TWINLOCK_HOME": str(tmp_path)},
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"

@@ -1,4 +1,5 @@
 """Frame sources: video files, image folders/lists, webcams that are not there."""
+
 import itertools
 import time
 
@@ -6,8 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
-from desktop_app.core.camera import (CameraError, ImageSource, VideoFileSource, WebcamSource,
-                                     list_cameras, make_source, open_source)
+from desktop_app.core.camera import (
+    CameraError,
+    ImageSource,
+    VideoFileSource,
+    WebcamSource,
+    list_cameras,
+    make_source,
+    open_source,
+)
 
 
 def _write_video(path, n=12, fps=10.0, size=(160, 120)):
@@ -31,11 +39,11 @@ def test_video_file_frames_times_and_end(tmp_path):
     assert [f.index for f in frames] == list(range(12))
     assert np.allclose([f.t for f in frames], np.arange(12) / 10.0, atol=1e-6)
     assert frames[0].image.shape == (120, 160, 3) and frames[0].image.dtype == np.uint8
-    assert src.read() is None                       # stays at the end
-    src.reopen()                                    # and starts again
+    assert src.read() is None  # stays at the end
+    src.reopen()  # and starts again
     assert src.read().index == 0
     src.close()
-    src.close()                                     # idempotent
+    src.close()  # idempotent
 
 
 def test_video_loop_keeps_time_increasing(tmp_path):
@@ -70,7 +78,7 @@ def test_image_folder_sorted_and_unreadable_file_reported(tmp_path):
     src = open_source(str(tmp_path))
     assert isinstance(src, ImageSource) and "3 images" in src.description
     vals = [int(f.image[0, 0, 0]) for f in src]
-    assert vals == [0, 50, 100]                     # sorted by name, gray -> BGR
+    assert vals == [0, 50, 100]  # sorted by name, gray -> BGR
     src.close()
 
     bad = tmp_path / "broken.png"
@@ -79,7 +87,7 @@ def test_image_folder_sorted_and_unreadable_file_reported(tmp_path):
     assert src.read().index == 0
     with pytest.raises(CameraError, match="broken.png"):
         src.read()
-    assert src.read() is not None                   # the source carries on after a bad file
+    assert src.read() is not None  # the source carries on after a bad file
     assert src.read() is None
 
 
@@ -123,7 +131,7 @@ def test_list_cameras_is_bounded_and_lists_only_working_ones():
     t0 = time.monotonic()
     cams = list_cameras(max_index=4, timeout_s=2.0)
     assert time.monotonic() - t0 < 3.0
-    for c in cams:                                    # no webcam here: usually empty
+    for c in cams:  # no webcam here: usually empty
         assert c.resolution[0] > 0 and f"camera {c.index}" in c.description
 
 
@@ -160,7 +168,7 @@ def test_webcam_read_that_hangs_or_fails_is_reported_and_reopens(tmp_path):
     t0 = time.monotonic()
     with pytest.raises(CameraError, match="stopped delivering frames.*unplugged"):
         cam.read()
-    assert time.monotonic() - t0 < 2.0                 # the caller is not stuck behind the camera
+    assert time.monotonic() - t0 < 2.0  # the caller is not stuck behind the camera
     with pytest.raises(CameraError, match="not open"):
         cam.read()
     cam.reopen()

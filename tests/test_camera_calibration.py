@@ -1,5 +1,6 @@
 """Camera-frame calibration: thresholds measured on camera-like frames through the real
 preprocessing, the real ONNX Runtime embedder and the verifier's nearest-reference rule."""
+
 import numpy as np
 
 from desktop_app.core.embedder import Embedder
@@ -13,7 +14,7 @@ from desktop_app.core.preprocess import preprocess
 
 def _data():
     images, labels = synthetic_digits(60, seed=3)
-    keep = labels < 4                      # four labels keep it quick
+    keep = labels < 4  # four labels keep it quick
     return images[keep], labels[keep]
 
 
@@ -21,7 +22,7 @@ def test_camera_frames_of_a_digit_reduce_to_a_symbol():
     images, _ = _data()
     rng = np.random.default_rng(0)
     ok = sum(preprocess(render_digit(images[i], rng)).ok for i in range(8))
-    assert ok >= 6        # the simulated camera mostly yields an acquirable symbol
+    assert ok >= 6  # the simulated camera mostly yields an acquirable symbol
 
 
 def test_camera_thresholds_are_consistent_with_their_distances(tmp_path):
@@ -41,8 +42,10 @@ def test_camera_thresholds_are_consistent_with_their_distances(tmp_path):
         again = operating_point(d["genuine"], d["impostor"], op["threshold"])
         assert op["false_accepts"] == again.false_accepts and op["frr"] == again.frr
         assert op["far"] <= far or op["false_accepts"] == 0
-        assert op["supported"] is False            # a few hundred impostor frames cannot support 1e-3
+        assert op["supported"] is False  # a few hundred impostor frames cannot support 1e-3
         assert "synthetic digits" in op["source"]
     # same seed, same answer
-    assert camera_thresholds(emb, images, labels, **kw)["camera_far_1e-3"]["threshold"] == \
-        th["camera_far_1e-3"]["threshold"]
+    assert (
+        camera_thresholds(emb, images, labels, **kw)["camera_far_1e-3"]["threshold"]
+        == th["camera_far_1e-3"]["threshold"]
+    )

@@ -1,5 +1,6 @@
 """`twinlock` runtime commands end to end: real files, real SQLite, real ONNX Runtime,
 video files written with cv2.VideoWriter, subprocesses (exit codes, kills mid-enrollment)."""
+
 import hashlib
 import json
 import os
@@ -67,8 +68,14 @@ def _run(*args, env=None, timeout=60):
     """The real `twinlock` in a subprocess."""
     e = dict(os.environ, **(env or {}))
     e["PYTHONPATH"] = str(ROOT)
-    return subprocess.run([sys.executable, "-m", "desktop_app.cli.main", *map(str, args)], cwd=ROOT,
-                          env=e, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_app.cli.main", *map(str, args)],
+        cwd=ROOT,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_verify_exit_codes_end_to_end_on_video_files(assets, env):
@@ -83,7 +90,7 @@ def test_verify_exit_codes_end_to_end_on_video_files(assets, env):
     s = Store(env)
     s.set_setting("policy", {"lockout_after": 2, "lockout_base_s": 600})
     s.close()
-    assert main(["verify", "alice", "--video", str(assets["impostor"])]) == 1     # 2nd denial: locked
+    assert main(["verify", "alice", "--video", str(assets["impostor"])]) == 1  # 2nd denial: locked
     r = _run("verify", "alice", "--video", assets["genuine"], env=cli_env)
     assert r.returncode == 3 and "locked" in r.stdout, (r.stdout, r.stderr)
     decisions = [e.decision for e in Store(env).audit()]
@@ -92,28 +99,62 @@ def test_verify_exit_codes_end_to_end_on_video_files(assets, env):
 
 def test_verify_with_images_and_time_limit(assets, env, capsys):
     assert main(["enroll", "alice", *assets["enroll"]]) == 0
-    assert main(["verify", "alice", "--image", str(assets["probe3"])]) == 0        # k capped at 1 image
+    assert main(["verify", "alice", "--image", str(assets["probe3"])]) == 0  # k capped at 1 image
     assert main(["verify", "alice", "--image", str(assets["probe7"])]) == 1
     assert main(["verify", "alice", "--image", str(assets["blank"])]) == 2
-    assert main(["verify", "alice", "--image", str(assets["probe3"]), "--image", str(assets["probe7"]),
-                 "-k", "2", "-n", "2"]) == 1
+    assert (
+        main(
+            [
+                "verify",
+                "alice",
+                "--image",
+                str(assets["probe3"]),
+                "--image",
+                str(assets["probe7"]),
+                "-k",
+                "2",
+                "-n",
+                "2",
+            ]
+        )
+        == 1
+    )
     # time limit on the video's own clock: 6 frames at 10 fps, limit 0.25 s -> decided early
-    assert main(["verify", "alice", "--video", str(assets["impostor"]), "--time-limit", "0.25", "-k", "1",
-                 "-n", "5", "--json"]) == 1
+    assert (
+        main(
+            [
+                "verify",
+                "alice",
+                "--video",
+                str(assets["impostor"]),
+                "--time-limit",
+                "0.25",
+                "-k",
+                "1",
+                "-n",
+                "5",
+                "--json",
+            ]
+        )
+        == 1
+    )
     last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert last["frames_used"] == 3 and "time limit" in last["reason"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["verify", "alice"], "exactly one of"),
-    (["verify", "nobody", "--image", "X"], "no twinlock database|no profile"),
-    (["enroll", "../evil", "x.png"], "not a valid profile name"),
-    (["verify", "alice", "--image", "/nonexistent.png"], "no such file"),
-    (["verify", "alice", "--video", "/nonexistent.avi"], "does not exist"),
-    (["verify", "alice", "--camera", "9"], "Camera 9"),
-    (["profiles", "show", "nobody"], "no profile 'nobody'"),
-    (["calibrate", "alice"], "needs --genuine"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["verify", "alice"], "exactly one of"),
+        (["verify", "nobody", "--image", "X"], "no twinlock database|no profile"),
+        (["enroll", "../evil", "x.png"], "not a valid profile name"),
+        (["verify", "alice", "--image", "/nonexistent.png"], "no such file"),
+        (["verify", "alice", "--video", "/nonexistent.avi"], "does not exist"),
+        (["verify", "alice", "--camera", "9"], "Camera 9"),
+        (["profiles", "show", "nobody"], "no profile 'nobody'"),
+        (["calibrate", "alice"], "needs --genuine"),
+    ],
+)
 def test_usage_and_setup_errors_exit_4_with_a_message(assets, env, capsys, argv, message):
     assert main(["enroll", "alice", *assets["enroll"]]) == 0
     capsys.readouterr()
@@ -122,6 +163,7 @@ def test_usage_and_setup_errors_exit_4_with_a_message(assets, env, capsys, argv,
     err = capsys.readouterr().err
     assert "Traceback" not in err
     import re
+
     assert re.search(message, err), err
 
 
@@ -134,8 +176,13 @@ def test_argparse_errors_exit_4_not_2():
 def test_corrupt_database_and_model_are_reported_and_left_alone(assets, env, tmp_path):
     env.write_bytes(b"\x00garbage" * 500)
     digest = hashlib.sha256(env.read_bytes()).hexdigest()
-    r = _run("verify", "alice", "--image", assets["probe3"],
-             env={"TWINLOCK_MODEL": str(assets["model"]), "TWINLOCK_DB": str(env)})
+    r = _run(
+        "verify",
+        "alice",
+        "--image",
+        assets["probe3"],
+        env={"TWINLOCK_MODEL": str(assets["model"]), "TWINLOCK_DB": str(env)},
+    )
     assert r.returncode == 4 and "not an SQLite database" in r.stderr and "Traceback" not in r.stderr
     assert main(["enroll", "alice", *assets["enroll"]]) == 4
     assert hashlib.sha256(env.read_bytes()).hexdigest() == digest
@@ -146,8 +193,9 @@ def test_corrupt_database_and_model_are_reported_and_left_alone(assets, env, tmp
     model_digest = hashlib.sha256(bad_model.read_bytes()).hexdigest()
     r = _run("doctor", "--db", tmp_path / "fresh.db", "--model", bad_model)
     assert r.returncode == 4 and "PROBLEM" in r.stdout and "Traceback" not in r.stderr
-    assert main(["enroll", "bob", *assets["enroll"], "--db", str(tmp_path / "fresh.db"),
-                 "--model", str(bad_model)]) == 4
+    assert (
+        main(["enroll", "bob", *assets["enroll"], "--db", str(tmp_path / "fresh.db"), "--model", str(bad_model)]) == 4
+    )
     assert hashlib.sha256(bad_model.read_bytes()).hexdigest() == model_digest
 
 
@@ -160,8 +208,8 @@ def test_profiles_audit_export_import(assets, env, tmp_path, capsys):
     f = tmp_path / "alice.json"
     assert main(["profiles", "export", "alice", str(f)]) == 0 and f.exists()
     assert main(["profiles", "import", str(f), "--name", "alice2"]) == 0
-    assert main(["profiles", "import", str(f)]) == 4                       # exists
-    assert main(["profiles", "remove", "alice2"]) == 4                     # not a tty, no --yes
+    assert main(["profiles", "import", str(f)]) == 4  # exists
+    assert main(["profiles", "remove", "alice2"]) == 4  # not a tty, no --yes
     assert main(["profiles", "remove", "alice2", "--yes"]) == 0
     assert main(["profiles", "show", "alice"]) == 0
     capsys.readouterr()
@@ -180,12 +228,28 @@ def test_enroll_from_video_spreads_picks_and_skips_junk(assets, env, capsys):
 def test_calibrate_from_images_and_labelled_folder(assets, env, capsys):
     assert main(["enroll", "alice", *assets["enroll"]]) == 0
     capsys.readouterr()
-    assert main(["calibrate", "alice", "--genuine", str(assets["probe3"]), "--impostor", str(assets["probe7"]),
-                 str(assets["blank"]), "--target-far", "0.01"]) == 0
+    assert (
+        main(
+            [
+                "calibrate",
+                "alice",
+                "--genuine",
+                str(assets["probe3"]),
+                "--impostor",
+                str(assets["probe7"]),
+                str(assets["blank"]),
+                "--target-far",
+                "0.01",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     assert "1 genuine, 1 impostor" in out.out and "not applied" in out.out and "cannot support" in out.err
-    assert main(["calibrate", "alice", "--labelled", str(assets["labelled"]), "--target-far", "0.1",
-                 "--apply", "--yes"]) == 0
+    assert (
+        main(["calibrate", "alice", "--labelled", str(assets["labelled"]), "--target-far", "0.1", "--apply", "--yes"])
+        == 0
+    )
     s = Store(env)
     t = s.get_profile("alice").threshold
     assert t is not None and 0 < t < 2
@@ -201,7 +265,7 @@ def test_doctor_reports_model_store_and_cameras(assets, env, capsys):
     assert "not created yet" in out and "contract v1" in out and "provider:  CPU" in out
     from desktop_app.core.camera import list_cameras
 
-    cams = list_cameras(6)                       # what this machine has, probed the same way
+    cams = list_cameras(6)  # what this machine has, probed the same way
     if cams:
         assert all(f"camera:    {c.description}" in out for c in cams)
     else:
@@ -231,20 +295,25 @@ sys.exit(main(sys.argv[1:]))
 def test_killed_enrollment_leaves_all_or_nothing(assets, tmp_path, kill_after):
     """SIGKILL the real `twinlock enroll` before, in the middle of, and after its transaction."""
     db = tmp_path / "db.sqlite3"
-    s = Store(db)                                   # an existing database with another profile
+    s = Store(db)  # an existing database with another profile
     s.add_references("keep", np.zeros((1, 28, 28), np.uint8), None, np.ones((1, 196)), "x", create=True)
     s.close()
-    imgs = assets["enroll"] * 2                     # 6 references in one enrollment
+    imgs = assets["enroll"] * 2  # 6 references in one enrollment
     script = tmp_path / "enroll.py"
     script.write_text(KILL_SCRIPT.format(root=str(ROOT), tests=str(TESTS)))
     e = dict(os.environ, TWINLOCK_MODEL=str(assets["model"]), TWINLOCK_DB=str(db))
-    p = subprocess.Popen([sys.executable, str(script), "enroll", "bob", *imgs], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True, env=e)
+    p = subprocess.Popen(
+        [sys.executable, str(script), "enroll", "bob", *imgs],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=e,
+    )
     inserted = 0
     try:
         for line in p.stdout:
             if kill_after == 0 and line.startswith("ready"):
-                time.sleep(0.3)                     # somewhere in loading / preprocessing
+                time.sleep(0.3)  # somewhere in loading / preprocessing
                 break
             if line.startswith("inserted"):
                 inserted += 1
@@ -266,7 +335,7 @@ def test_killed_enrollment_leaves_all_or_nothing(assets, tmp_path, kill_after):
         assert s.get_profile("bob").n_references == 6 and len(s.audit(decision="enrolled")) == 2
     else:
         assert p.returncode == -signal.SIGKILL
-        assert not s.has_profile("bob")             # none of it
+        assert not s.has_profile("bob")  # none of it
         assert s._q("SELECT COUNT(*) FROM refs")[0][0] == 1
         assert len(s.audit(decision="enrolled")) == 1
     s.close()
@@ -275,6 +344,7 @@ def test_killed_enrollment_leaves_all_or_nothing(assets, tmp_path, kill_after):
 def _write_idx_gz(path, arr, magic):
     import gzip
     import struct
+
     head = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in arr.shape)
     with gzip.open(path, "wb") as fh:
         fh.write(head + arr.astype(np.uint8).tobytes())
@@ -368,7 +438,7 @@ def test_verify_image_files_searches_the_whole_image(tmp_path, monkeypatch, caps
     crops = {}
     for d, seed in ((3, 1), (3, 2), (3, 3), (3, 4), (7, 5)):
         img = photo_of_page(d, seed=seed, crop=True)
-        assert prepare_image(img).ok and not preprocess(img).ok     # only the whole-image search finds it
+        assert prepare_image(img).ok and not preprocess(img).ok  # only the whole-image search finds it
         p = tmp_path / f"crop{d}_{seed}.png"
         cv2.imwrite(str(p), img)
         crops[(d, seed)] = str(p)

@@ -3,6 +3,7 @@
 Models here are built with onnx.helper (a flatten + matmul "tower"), so these tests need no
 torch; ONNX Runtime runs them for real in test_embedder.py.
 """
+
 import json
 
 import numpy as np
@@ -10,40 +11,68 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from desktop_app.core.contract import (CONTRACT_KEY, CONTRACT_VERSION, FINGERPRINT_KEY,
-                                       ContractError, contract_metadata, graph_fingerprint,
-                                       read_contract)
+from desktop_app.core.contract import (
+    CONTRACT_KEY,
+    CONTRACT_VERSION,
+    FINGERPRINT_KEY,
+    ContractError,
+    contract_metadata,
+    graph_fingerprint,
+    read_contract,
+)
 
 
-def tiny_graph(dim=8, shape=("N", 1, 28, 28), seed=0, in_name="image", out_name="embedding",
-               elem=TensorProto.FLOAT):
+def tiny_graph(dim=8, shape=("N", 1, 28, 28), seed=0, in_name="image", out_name="embedding", elem=TensorProto.FLOAT):
     """A real, runnable ONNX "tower": flatten the image, multiply by a random matrix."""
     rng = np.random.default_rng(seed)
     rows = int(np.prod([d for d in shape[1:]]))
     w = numpy_helper.from_array((rng.standard_normal((rows, dim)) * 0.05).astype(np.float32), "W")
-    nodes = [helper.make_node("Flatten", [in_name], ["flat"], axis=1),
-             helper.make_node("MatMul", ["flat", "W"], [out_name])]
-    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info(in_name, elem, list(shape))],
-                              [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", dim])],
-                              initializer=[w])
+    nodes = [
+        helper.make_node("Flatten", [in_name], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "W"], [out_name]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info(in_name, elem, list(shape))],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", dim])],
+        initializer=[w],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model
 
 
 def op(t, far=0.001, frr=0.02):
-    return {"threshold": t, "far": far, "frr": frr, "genuine": 100, "impostor": 9000,
-            "false_accepts": int(far * 9000), "false_rejects": int(frr * 100), "supported": True}
+    return {
+        "threshold": t,
+        "far": far,
+        "frr": frr,
+        "genuine": 100,
+        "impostor": 9000,
+        "false_accepts": int(far * 9000),
+        "false_rejects": int(frr * 100),
+        "supported": True,
+    }
 
 
 def contract_doc(dim=8, **over):
-    doc = {"version": CONTRACT_VERSION,
-           "input": {"name": "image", "size": 28, "polarity": "white_on_black", "scale": 1 / 255,
-                     "mean": 0.1307, "std": 0.3081, "layout": "NCHW"},
-           "output": {"name": "embedding", "dim": dim, "metric": "euclidean", "normalized": False},
-           "thresholds": {"eer": op(0.9, 0.01, 0.01), "far_1e-3": op(0.7), "far_1e-4": op(0.6, 1e-4, 0.05)},
-           "default_threshold": "far_1e-3",
-           "provenance": {"training_data": "synthetic", "date": "2026-01-01"}}
+    doc = {
+        "version": CONTRACT_VERSION,
+        "input": {
+            "name": "image",
+            "size": 28,
+            "polarity": "white_on_black",
+            "scale": 1 / 255,
+            "mean": 0.1307,
+            "std": 0.3081,
+            "layout": "NCHW",
+        },
+        "output": {"name": "embedding", "dim": dim, "metric": "euclidean", "normalized": False},
+        "thresholds": {"eer": op(0.9, 0.01, 0.01), "far_1e-3": op(0.7), "far_1e-4": op(0.6, 1e-4, 0.05)},
+        "default_threshold": "far_1e-3",
+        "provenance": {"training_data": "synthetic", "date": "2026-01-01"},
+    }
     doc.update(over)
     return doc
 
@@ -175,7 +204,7 @@ def test_truncated_file(tmp_path, frac):
     good = write_model(tmp_path / "good.onnx")
     data = good.read_bytes()
     p = tmp_path / "cut.onnx"
-    p.write_bytes(data[:int(len(data) * frac)])
+    p.write_bytes(data[: int(len(data) * frac)])
     msg = refused(p)
     assert "xport it again" in msg or "twinlock export" in msg
 
@@ -199,7 +228,7 @@ def test_missing_fingerprint(tmp_path):
 
 def test_contract_that_disagrees_with_the_graph_or_itself(tmp_path):
     doc = contract_doc(dim=8)
-    doc["output"]["dim"] = 16                              # the graph gives [N, 8]
+    doc["output"]["dim"] = 16  # the graph gives [N, 8]
     msg = refused(write_model(tmp_path / "a.onnx", doc=doc))
     assert "promises [N, 16]" in msg and "[N, 8]" in msg
     doc = contract_doc()

@@ -3,6 +3,7 @@
 Each rank embeds its half of every batch (batch norm over that half: the one-process run
 uses ``ghost_batch`` = batch/2 to compute the same thing), the contrastive loss is over the
 whole batch on every rank, DDP averages the gradients. Tiny random data, a few steps."""
+
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-SCRIPT = r'''
+SCRIPT = r"""
 import os, sys
 import numpy as np, torch
 from training.omniglot import Symbols
@@ -32,7 +33,7 @@ res = train(cfg, images=x, labels=y, progress=False, log=lambda m: None, omniglo
 if int(os.environ.get("RANK", "0")) == 0:
     torch.save({"state": res["state_dict"], "loss": [h["train_loss"] for h in res["history"]]},
                os.path.join(out, "result.pt"))
-'''
+"""
 
 
 def _run(cmd, tmp, env_extra=None):
@@ -57,7 +58,7 @@ def test_two_gloo_processes_agree_with_one(tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     launcher = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
     _run(launcher + ["--standalone", "--nproc_per_node", "2", str(script), str(two), "16"], tmp_path)
-    _run([sys.executable, str(script), str(whole), "0"], tmp_path)     # batch norm over the whole batch
+    _run([sys.executable, str(script), str(whole), "0"], tmp_path)  # batch norm over the whole batch
 
     p1, l1 = _params(one / "result.pt")
     p2, l2 = _params(two / "result.pt")
@@ -68,4 +69,4 @@ def test_two_gloo_processes_agree_with_one(tmp_path):
     assert abs(l1[0] - l2[0]) < 1e-4
     # the comparison can fail: a different batch-norm split already changes the weights
     assert max(float((p1[k] - pw[k]).abs().max()) for k in p1) > 10 * max(worst, 1e-6)
-    assert (two / "best.pt").is_file()                                   # rank 0 wrote the checkpoint
+    assert (two / "best.pt").is_file()  # rank 0 wrote the checkpoint

@@ -1,6 +1,7 @@
 """Near-duplicates (desktop_app/core/duplicates.py, `twinlock duplicates`): planted copies
 (shifted, re-scaled, re-encoded) among distinct glyphs, found through the real preprocessing,
 the shipped model in ONNX Runtime and real files."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,11 @@ def _distinct_glyphs():
     from desktop_app.core.preprocess import prepare_image
 
     g = load_gallery()
-    usable = [i for i in np.flatnonzero(g.kinds == "Omniglot character")[::29]
-              if prepare_image(S.from_model_form(g.images[i])).ok]      # a few have specks: "noise"
+    usable = [
+        i
+        for i in np.flatnonzero(g.kinds == "Omniglot character")[::29]
+        if prepare_image(S.from_model_form(g.images[i])).ok
+    ]  # a few have specks: "noise"
     caps = [int(np.flatnonzero((g.kinds == "capital letter") & (g.labels == c))[0]) for c in "ABEFGKLMPRSVWYZ"]
     return [g.images[i] for i in [*usable[:30], *caps]]
 
@@ -38,8 +42,10 @@ def folder(tmp_path, monkeypatch):
     for k, im in enumerate(glyphs):
         cv2.imwrite(str(root / f"g{k:02d}.png"), S.from_model_form(im))
     planted = {}
-    for k, (dx, dy, sc, q) in zip((0, 7, 20, 33, 40), [(25, -10, 1.0, None), (0, 0, 1.35, None),
-                                                    (0, 0, 1.0, 35), (-20, 15, 0.8, 50), (10, 10, 1.2, 40)]):
+    for k, (dx, dy, sc, q) in zip(
+        (0, 7, 20, 33, 40),
+        [(25, -10, 1.0, None), (0, 0, 1.35, None), (0, 0, 1.0, 35), (-20, 15, 0.8, 50), (10, 10, 1.2, 40)],
+    ):
         name = f"sub/copy_of_{k:02d}.jpg" if q else f"sub/copy_of_{k:02d}.png"
         img = S.from_model_form(glyphs[k], offset=(dx, dy), scale=sc, jpeg=q)
         cv2.imwrite(str(root / name), img)
@@ -64,7 +70,7 @@ def test_cli_finds_the_planted_copies_and_nothing_else(folder, tmp_path, capsys)
     pngs = sorted(sheets.glob("group-*.png"))
     assert len(pngs) == len(planted)
     first = cv2.imread(str(pngs[0]))
-    assert first is not None and first.shape[1] == 128 * 4                  # the 4-member group first
+    assert first is not None and first.shape[1] == 128 * 4  # the 4-member group first
     assert main(["duplicates", str(root)]) == 0
     out = capsys.readouterr().out
     assert "52 image(s) compared" in out and f"{len(planted)} group(s) of near-duplicates" in out
@@ -88,13 +94,13 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch):
 def test_close_pairs_is_exact(search_dim, grid, monkeypatch):
     import desktop_app.core.duplicates as dup
 
-    if grid:                                  # the binned search that large sets use
+    if grid:  # the binned search that large sets use
         monkeypatch.setattr(dup, "GRID_MIN", 100)
     rng = np.random.default_rng(3)
     x = rng.normal(size=(1500, 24)).astype(np.float32)
     x[700:705] = x[3] + 0.05 * rng.normal(size=(5, 24))
     x[1499] = x[0]
-    i, j, d = close_pairs(x, 2.5, block=256, search_dim=search_dim)          # blocks cut the copies apart
+    i, j, d = close_pairs(x, 2.5, block=256, search_dim=search_dim)  # blocks cut the copies apart
     D = pairwise_distances(x, x)
     ti, tj = np.nonzero(np.triu(D <= 2.5, 1))
     assert set(zip(i.tolist(), j.tolist())) == set(zip(ti.tolist(), tj.tolist())) and len(ti) >= 16

@@ -1,4 +1,5 @@
 """Embedder: the app's ONNX Runtime session, run for real on small helper-built models."""
+
 import os
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def test_embed_images_applies_the_contract_normalisation(model_path):
     imgs = np.random.default_rng(1).integers(0, 256, (3, 28, 28), dtype=np.uint8)
     expected = ((imgs.astype(np.float32) / 255 - 0.1307) / 0.3081).reshape(3, -1) @ weights(model_path)
     np.testing.assert_allclose(e.embed_images(imgs), expected, atol=1e-4)
-    assert e.embed_images(imgs[0]).shape == (1, 8)          # one image, no batch axis
+    assert e.embed_images(imgs[0]).shape == (1, 8)  # one image, no batch axis
 
 
 def test_embed_rejects_bad_batches(model_path):
@@ -80,12 +81,13 @@ def test_resolve_model_path_order(tmp_path, monkeypatch):
 @pytest.mark.parametrize("preference", ["auto", "cuda"])
 def test_fresh_process_prints_nothing_at_the_user(model_path, preference):
     """onnxruntime-gpu without CUDA libraries must not print its error lines at the user."""
-    code = ("from desktop_app.core.embedder import Embedder\n"
-            f"e = Embedder({str(model_path)!r}, preference={preference!r})\n"
-            "print(e.provider)\n")
+    code = (
+        "from desktop_app.core.embedder import Embedder\n"
+        f"e = Embedder({str(model_path)!r}, preference={preference!r})\n"
+        "print(e.provider)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ORT_")}
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() in ("CPU", "CUDA")
     assert r.stderr == "", f"stderr was not empty:\n{r.stderr}"
@@ -104,12 +106,14 @@ def test_contract_is_read_without_onnx_and_a_changed_weight_is_still_caught(tmp_
     assert DEFAULT_MODEL.is_file(), f"the shipped model {DEFAULT_MODEL} is missing"
     data = DEFAULT_MODEL.read_bytes()
     assert wire_fingerprint(data) == read_contract(DEFAULT_MODEL).fingerprint
-    code = ("import sys; from desktop_app.core.embedder import Embedder; e = Embedder(None, 'cpu'); "
-            "print('onnx' in sys.modules, e.dim)")
+    code = (
+        "import sys; from desktop_app.core.embedder import Embedder; e = Embedder(None, 'cpu'); "
+        "print('onnx' in sys.modules, e.dim)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", str(read_contract(DEFAULT_MODEL).embedding_dim)]
     bad = bytearray(data)
-    i = len(bad) // 2                      # inside the weights
+    i = len(bad) // 2  # inside the weights
     bad[i] ^= 0x01
     p = tmp_path / "changed.onnx"
     p.write_bytes(bytes(bad))

@@ -1,5 +1,6 @@
 """twinlock export on a small random twin tower: the written file, parity, calibration,
 and every way export refuses (nothing written, an existing model kept byte for byte)."""
+
 import gzip
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from export.synthetic import synthetic_digits
 from training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from training.model import build_model
 
+
 @pytest.fixture(autouse=True, scope="module")
 def one_torch_thread():
     """Small models on a shared 2-core machine: one thread is many times faster than two."""
@@ -28,12 +30,14 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
-N_TRAIN, VAL = 300, np.arange(100, 260)       # 160 "validation" images of the fake training set
+N_TRAIN, VAL = 300, np.arange(100, 260)  # 160 "validation" images of the fake training set
 
 
 def write_idx(folder: Path, split: str, images: np.ndarray, labels: np.ndarray) -> None:
-    names = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-             "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}[split]
+    names = {
+        "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+        "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    }[split]
     n = len(images)
     head_i = (0x803).to_bytes(4, "big") + n.to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     head_l = (0x801).to_bytes(4, "big") + n.to_bytes(4, "big")
@@ -53,22 +57,40 @@ def fake_mnist(tmp_path_factory):
 
 
 def make_checkpoint(path, model, arch, kwargs, data_dir, val=VAL, **cfg_over):
-    cfg = dict(mean=0.1307, std=0.3081, margin=1.0, epochs=0, seed=0, batch_size=64,
-               embedding_dim=kwargs.get("embedding_dim"), normalized=bool(model.normalized),
-               holdout_classes=[], data_dir=str(data_dir), recipe="test recipe")
+    cfg = dict(
+        mean=0.1307,
+        std=0.3081,
+        margin=1.0,
+        epochs=0,
+        seed=0,
+        batch_size=64,
+        embedding_dim=kwargs.get("embedding_dim"),
+        normalized=bool(model.normalized),
+        holdout_classes=[],
+        data_dir=str(data_dir),
+        recipe="test recipe",
+    )
     cfg.update(cfg_over)
-    return save_checkpoint(path, arch=arch, model_kwargs=kwargs, state_dict=model.state_dict(),
-                           config=cfg, metrics={"best": {"val_eer": 0.5}, "history": [1, 2, 3, 4, 5]},
-                           class_split={"train_classes": list(range(10)), "holdout_classes": []},
-                           val_indices=[int(i) for i in val] if val is not None else None, epoch=0)
+    return save_checkpoint(
+        path,
+        arch=arch,
+        model_kwargs=kwargs,
+        state_dict=model.state_dict(),
+        config=cfg,
+        metrics={"best": {"val_eer": 0.5}, "history": [1, 2, 3, 4, 5]},
+        class_split={"train_classes": list(range(10)), "holdout_classes": []},
+        val_indices=[int(i) for i in val] if val is not None else None,
+        epoch=0,
+    )
 
 
 @pytest.fixture(scope="module")
 def random_ckpt(tmp_path_factory, fake_mnist):
     torch.manual_seed(0)
     model = build_model("twin", embedding_dim=16, width=8)
-    return make_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", model, "twin",
-                           {"embedding_dim": 16, "width": 8}, fake_mnist[0])
+    return make_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "random.pt", model, "twin", {"embedding_dim": 16, "width": 8}, fake_mnist[0]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +98,15 @@ def exported(tmp_path_factory, random_ckpt, fake_mnist):
     dest = tmp_path_factory.mktemp("out") / "model.onnx"
     logs = []
     # camera calibration on a few probe images only: the mechanism, not the figures, is tested here
-    result = export_checkpoint(random_ckpt, dest, data_dir=fake_mnist[0], calib_count=None,
-                               progress=False, log=logs.append, camera_probes=40)
+    result = export_checkpoint(
+        random_ckpt, dest, data_dir=fake_mnist[0], calib_count=None, progress=False, log=logs.append, camera_probes=40
+    )
     return result, dest, logs
 
 
 def test_written_model_is_checked_self_contained_and_has_dynamic_batch(exported):
     result, dest, _ = exported
-    assert sorted(p.name for p in dest.parent.iterdir()) == ["model.onnx"]   # no temp or data files
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["model.onnx"]  # no temp or data files
     onnx.checker.check_model(str(dest), full_check=True)
     m = onnx.load(str(dest))
     assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in m.graph.initializer)
@@ -106,16 +129,18 @@ def test_contract_round_trip(exported, random_ckpt, fake_mnist):
     assert c.raw["input"]["layout"] == "NCHW" and c.raw["input"]["polarity"] == "white_on_black"
     assert set(c.thresholds) == {"eer", "far_1e-3", "far_1e-4", "camera_far_1e-3", "camera_far_1e-4"}
     from export.calibrate import choose_default
+
     assert c.default_threshold_key == choose_default(c.thresholds)
-    for key in ("camera_far_1e-3", "camera_far_1e-4"):      # measured on camera-like frames
+    for key in ("camera_far_1e-3", "camera_far_1e-4"):  # measured on camera-like frames
         op = c.thresholds[key]
         assert "camera-like frames" in op["source"] and op["genuine"] > 0 and op["impostor"] > 0
         assert op["false_accepts"] <= max(0, int(float(key.rsplit("_", 1)[1]) * op["impostor"] + 1e-9))
     p = c.provenance
     assert p["recipe"] == "test recipe" and p["margin"] == 1.0 and p["seed"] == 0
-    assert p["evaluation"] == {"best": {"val_eer": 0.5}}          # per-epoch history left out
+    assert p["evaluation"] == {"best": {"val_eer": 0.5}}  # per-epoch history left out
     assert {"torch", "onnx", "onnxruntime"} <= set(p["versions"])
     import hashlib
+
     assert p["checkpoint"]["sha256"] == hashlib.sha256(Path(random_ckpt).read_bytes()).hexdigest()
     cal = p["calibration"]
     assert cal["source"] == "mnist-train-val" and cal["count"] == len(VAL)
@@ -136,8 +161,10 @@ def test_parity_with_pytorch_at_batch_1_7_256(exported, random_ckpt, fake_mnist)
     _, imgs, _ = fake_mnist
     rng = np.random.default_rng(5)
     for b in (1, 7, 256):
-        for x in (rng.standard_normal((b, 1, 28, 28)).astype(np.float32),
-                  emb.normalize_pixels(imgs[np.arange(b) % len(imgs)])):
+        for x in (
+            rng.standard_normal((b, 1, 28, 28)).astype(np.float32),
+            emb.normalize_pixels(imgs[np.arange(b) % len(imgs)]),
+        ):
             with torch.no_grad():
                 ref = model(torch.from_numpy(x)).numpy()
             assert np.max(np.abs(emb.embed(x) - ref)) <= 1e-5
@@ -160,6 +187,7 @@ def test_thresholds_are_calibrated_on_the_validation_images(exported, fake_mnist
 
 def _scale_first_weight(model_proto):
     from onnx import numpy_helper
+
     init = max(model_proto.graph.initializer, key=lambda t: np.prod(t.dims))
     w = numpy_helper.to_array(init) * 1.01
     init.CopyFrom(numpy_helper.from_array(w.astype(np.float32), init.name))
@@ -172,8 +200,15 @@ def test_parity_failure_writes_nothing_and_keeps_the_old_model(exported, random_
     dest.write_bytes(good.read_bytes())
     before = dest.read_bytes()
     with pytest.raises(ExportError) as exc:
-        export_checkpoint(random_ckpt, dest, data_dir=fake_mnist[0], calib_count=50, progress=False,
-                          log=lambda m: None, _tamper=_scale_first_weight)
+        export_checkpoint(
+            random_ckpt,
+            dest,
+            data_dir=fake_mnist[0],
+            calib_count=50,
+            progress=False,
+            log=lambda m: None,
+            _tamper=_scale_first_weight,
+        )
     assert "parity check failed" in str(exc.value) and "nothing was written" in str(exc.value)
     assert dest.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
@@ -200,8 +235,9 @@ def test_refusals_before_any_work(random_ckpt, fake_mnist, tmp_path):
 def test_wrong_data_dir_and_no_fallback(tmp_path, fake_mnist):
     torch.manual_seed(1)
     model = build_model("twin", embedding_dim=8, width=4)
-    ck = make_checkpoint(tmp_path / "c.pt", model, "twin", {"embedding_dim": 8, "width": 4},
-                         tmp_path / "nowhere", val=[0, 1, 100000])
+    ck = make_checkpoint(
+        tmp_path / "c.pt", model, "twin", {"embedding_dim": 8, "width": 4}, tmp_path / "nowhere", val=[0, 1, 100000]
+    )
     with pytest.raises(ExportError, match="val_indices run past the 300 images"):
         export_checkpoint(ck, tmp_path / "m.onnx", data_dir=fake_mnist[0], progress=False, log=lambda m: None)
     with pytest.raises(ExportError, match="cannot calibrate.*--data-dir"):
@@ -224,12 +260,14 @@ def test_synthetic_fallback_is_described(tmp_path):
 def test_never_the_test_set(fake_mnist, monkeypatch):
     """Calibration reads only the training split."""
     import training.mnist as mn
+
     seen = []
     real = mn.load_mnist
 
     def spy(data_dir=None, split="train", **kw):
         seen.append(split)
         return real(data_dir, split, **kw)
+
     monkeypatch.setattr(mn, "load_mnist", spy)
     cs = calibration_set({"config": {}, "val_indices": list(VAL)}, data_dir=fake_mnist[0], count=None)
     assert seen == ["train"] and len(cs.images) == len(VAL)
@@ -238,28 +276,58 @@ def test_never_the_test_set(fake_mnist, monkeypatch):
 
 # ---- the command line: twinlock export / twinlock model info -----------------------------
 
-def test_cli_export_writes_model_and_card_and_is_deterministic(exported, random_ckpt, fake_mnist,
-                                                               tmp_path, capsys):
+
+def test_cli_export_writes_model_and_card_and_is_deterministic(exported, random_ckpt, fake_mnist, tmp_path, capsys):
     import json
     from desktop_app.cli.main import main
 
     out = tmp_path / "cli.onnx"
     card = tmp_path / "cli.md"
     ev = tmp_path / "eval.json"
-    ev.write_text(json.dumps({"pair_accuracy": 0.987654, "threshold": 0.5, "test_pairs": 20000,
-                              "nn_accuracy": 0.99, "all_pairs": {
-                                  "eer": 0.0123, "roc_auc": 0.9991, "genuine": 10, "impostor": 90,
-                                  "at_far": {"0.001": {"frr": 0.0456, "supported": True}}}}))
-    rc = main(["export", str(random_ckpt), "-o", str(out), "--data-dir", str(fake_mnist[0]),
-               "--calib-count", "0", "--no-progress", "--card", str(card), "--eval-json", str(ev),
-               "--reproduce", "twinlock train --out runs/x", "--no-camera-calibration"])
+    ev.write_text(
+        json.dumps(
+            {
+                "pair_accuracy": 0.987654,
+                "threshold": 0.5,
+                "test_pairs": 20000,
+                "nn_accuracy": 0.99,
+                "all_pairs": {
+                    "eer": 0.0123,
+                    "roc_auc": 0.9991,
+                    "genuine": 10,
+                    "impostor": 90,
+                    "at_far": {"0.001": {"frr": 0.0456, "supported": True}},
+                },
+            }
+        )
+    )
+    rc = main(
+        [
+            "export",
+            str(random_ckpt),
+            "-o",
+            str(out),
+            "--data-dir",
+            str(fake_mnist[0]),
+            "--calib-count",
+            "0",
+            "--no-progress",
+            "--card",
+            str(card),
+            "--eval-json",
+            str(ev),
+            "--reproduce",
+            "twinlock train --out runs/x",
+            "--no-camera-calibration",
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     result, _, _ = exported
     # same checkpoint -> same graph and weights (the model card's reproduce step relies on it)
     assert f"fingerprint:  {result.fingerprint}" in captured.out
     assert "thresholds:" in captured.out and "far_1e-3" in captured.out and "parity:" in captured.out
-    assert "camera_far" not in captured.out                     # --no-camera-calibration
+    assert "camera_far" not in captured.out  # --no-camera-calibration
     text = card.read_text()
     assert result.fingerprint in text and "## Calibrated thresholds" in text
     assert "| pair accuracy" in text and "98.765%" in text and "| FRR at FAR 0.001 | 4.560% |" in text
@@ -307,11 +375,18 @@ def test_cli_export_without_torch_says_how_to_install(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from desktop_app.cli.main import main\n"
-            f"sys.exit(main(['export', 'x.pt', '-o', {str(tmp_path / 'm.onnx')!r}]))\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
-                       capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from desktop_app.cli.main import main\n"
+        f"sys.exit(main(['export', 'x.pt', '-o', {str(tmp_path / 'm.onnx')!r}]))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 4, r.stderr
     assert 'pip install -e ".[train]"' in r.stderr and "Traceback" not in r.stderr
 

@@ -1,4 +1,5 @@
 """Export of a briefly trained tower (seconds on synthetic digits), float and int8."""
+
 import numpy as np
 import onnx
 import pytest
@@ -36,7 +37,7 @@ def train_briefly(steps=25, seed=0):
         e = model(x[i])
         d = torch.cdist(e, e)
         same = (y[i][:, None] == y[i][None]).float()
-        loss = (same * d ** 2 + (1 - same) * F.relu(1.0 - d) ** 2).mean()
+        loss = (same * d**2 + (1 - same) * F.relu(1.0 - d) ** 2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -46,17 +47,31 @@ def train_briefly(steps=25, seed=0):
 @pytest.fixture(scope="module")
 def trained_ckpt(tmp_path_factory, fake_mnist):
     model = train_briefly()
-    return make_checkpoint(tmp_path_factory.mktemp("trained") / "trained.pt", model, "seed",
-                           {"embedding_dim": 10}, fake_mnist[0], recipe="25 steps on synthetic digits")
+    return make_checkpoint(
+        tmp_path_factory.mktemp("trained") / "trained.pt",
+        model,
+        "seed",
+        {"embedding_dim": 10},
+        fake_mnist[0],
+        recipe="25 steps on synthetic digits",
+    )
 
 
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory, trained_ckpt, fake_mnist):
     dest = tmp_path_factory.mktemp("q") / "int8.onnx"
-    result = export_checkpoint(trained_ckpt, dest, quantize=True, data_dir=fake_mnist[0],
-                               calib_count=None, progress=False, log=lambda m: None,
-                               max_eer_increase_points=5.0, max_frr_increase_points=30.0,
-                               camera=False)
+    result = export_checkpoint(
+        trained_ckpt,
+        dest,
+        quantize=True,
+        data_dir=fake_mnist[0],
+        calib_count=None,
+        progress=False,
+        log=lambda m: None,
+        max_eer_increase_points=5.0,
+        max_frr_increase_points=30.0,
+        camera=False,
+    )
     return result, dest
 
 
@@ -80,15 +95,17 @@ def test_trained_int8_model_separates_digits_and_reports_the_cost(quantized):
 def test_int8_embeddings_keep_the_float_geometry(quantized, trained_ckpt, fake_mnist):
     _, dest = quantized
     from training.checkpoint import load_checkpoint, model_from_checkpoint
+
     model = model_from_checkpoint(load_checkpoint(trained_ckpt))
     emb = Embedder(dest, preference="cpu")
     x = emb.normalize_pixels(fake_mnist[1][VAL[:32]])
     with torch.no_grad():
         ref = model(torch.from_numpy(x)).numpy()
     out = emb.embed(x)
-    assert out.shape == ref.shape and np.max(np.abs(out - ref)) > 0   # really int8, not the float graph
+    assert out.shape == ref.shape and np.max(np.abs(out - ref)) > 0  # really int8, not the float graph
     # ... yet it keeps the geometry: pair distances agree closely with the float tower's
     from desktop_app.core.metrics import pairwise_distances
+
     r = np.corrcoef(pairwise_distances(out, out).ravel(), pairwise_distances(ref, ref).ravel())[0, 1]
     assert r > 0.95
 
@@ -98,8 +115,16 @@ def test_quantization_beyond_the_bound_is_refused_and_keeps_the_old_model(traine
     dest.write_bytes(b"previous model bytes")
     with pytest.raises(ExportError) as exc:
         # a bound no quantized model can meet: the EER may not rise and must in fact fall by 50 points
-        export_checkpoint(trained_ckpt, dest, quantize=True, data_dir=fake_mnist[0], calib_count=None,
-                          progress=False, log=lambda m: None, max_eer_increase_points=-50.0)
+        export_checkpoint(
+            trained_ckpt,
+            dest,
+            quantize=True,
+            data_dir=fake_mnist[0],
+            calib_count=None,
+            progress=False,
+            log=lambda m: None,
+            max_eer_increase_points=-50.0,
+        )
     msg = str(exc.value)
     assert "int8 quantization refused" in msg and "EER" in msg and "FRR at FAR 1e-3" in msg
     assert "without --quantize" in msg and "nothing was written" in msg

@@ -1,4 +1,5 @@
 """The shipped gallery and its embedding cache (real files, two real ONNX models in ONNX Runtime)."""
+
 from __future__ import annotations
 
 import string
@@ -8,9 +9,17 @@ import numpy as np
 import pytest
 
 from desktop_app.core.embedder import Embedder
-from desktop_app.core.gallery import (DEFAULT_GALLERY, GalleryError, cache_dir, cached_fingerprint,
-                                      digit_gallery, embedded_gallery, folder_gallery, load_gallery,
-                                      save_gallery)
+from desktop_app.core.gallery import (
+    DEFAULT_GALLERY,
+    GalleryError,
+    cache_dir,
+    cached_fingerprint,
+    digit_gallery,
+    embedded_gallery,
+    folder_gallery,
+    load_gallery,
+    save_gallery,
+)
 from pixel_model import make_pixel_model
 
 
@@ -45,12 +54,12 @@ def test_cache_is_reused_and_invalidated_by_a_model_switch(tmp_path):
     assert cached_fingerprint(g, db) == m1.fingerprint
     b = embedded_gallery(m1, g, db=db)
     assert b.from_cache and np.array_equal(a.embeddings, b.embeddings)
-    c = embedded_gallery(m2, g, db=db)                               # another model: re-embedded
+    c = embedded_gallery(m2, g, db=db)  # another model: re-embedded
     assert not c.from_cache and c.embeddings.shape == (len(g), m2.dim) and c.fingerprint == m2.fingerprint
     assert cached_fingerprint(g, db) == m2.fingerprint
-    assert np.allclose(c.embeddings, m2.embed_images(g.images[:len(g)]), atol=1e-6)
+    assert np.allclose(c.embeddings, m2.embed_images(g.images[: len(g)]), atol=1e-6)
     assert embedded_gallery(m2, g, db=db).from_cache
-    d = embedded_gallery(m1, g, db=db)                               # and back
+    d = embedded_gallery(m1, g, db=db)  # and back
     assert not d.from_cache and np.allclose(d.embeddings, a.embeddings)
     # a damaged cache is rebuilt, not trusted
     files[0].write_bytes(b"not an npz")

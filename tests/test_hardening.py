@@ -3,6 +3,7 @@ imports, the clock) and a run never rewrites stored data quietly.
 
 Everything runs the real `twinlock` CLI in subprocesses (real signals, real SQLite, real
 ONNX Runtime) on the pixel-pooling test model; nothing is mocked."""
+
 import json
 import os
 import signal
@@ -39,8 +40,7 @@ def _video(path, frames, fps=10.0):
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     d = tmp_path_factory.mktemp("hard")
-    a = {"dir": d, "model": make_pixel_model(d / "pixel.onnx"),
-         "model49": make_pixel_model(d / "pixel49.onnx", pool=4)}
+    a = {"dir": d, "model": make_pixel_model(d / "pixel.onnx"), "model49": make_pixel_model(d / "pixel49.onnx", pool=4)}
     a["enroll"] = []
     for i in range(3):
         p = d / f"three_{i}.png"
@@ -81,8 +81,9 @@ def _cmd(*args):
 
 
 def _run(assets, db, *args, timeout=120, **extra):
-    return subprocess.run(_cmd(*args), cwd=ROOT, env=_env(assets, db, **extra), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        _cmd(*args), cwd=ROOT, env=_env(assets, db, **extra), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _decisions(db, profile="alice"):
@@ -107,22 +108,30 @@ def test_twenty_images_of_every_digit_are_one_denied_attempt(assets, db):
     assert r.returncode == 1, (r.stdout, r.stderr)
     out = json.loads(r.stdout)
     assert out["decision"] == "denied" and out["frames_used"] <= 3
-    assert "best_distance" not in out                     # a denial does not say how close it came
+    assert "best_distance" not in out  # a denial does not say how close it came
     assert _decisions(db)[-1] == "denied"
 
 
 # ---------------------------------------------------------------- 2. concurrency
 def test_parallel_attempts_never_pass_the_lockout_limit(assets, db):
     _set(db, policy={"lockout_after": 3, "lockout_base_s": 600})
-    procs = [subprocess.Popen(_cmd("verify", "alice", "--image", assets["d7"]), cwd=ROOT,
-                              env=_env(assets, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(10)]
+    procs = [
+        subprocess.Popen(
+            _cmd("verify", "alice", "--image", assets["d7"]),
+            cwd=ROOT,
+            env=_env(assets, db),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(10)
+    ]
     codes = [p.wait(timeout=240) for p in procs]
     for p in procs:
         p.stdout.close()
         p.stderr.close()
     assert sorted(set(codes)) <= [1, 3], codes
-    assert codes.count(1) == 3, codes                    # exactly the limit was judged; the rest locked
+    assert codes.count(1) == 3, codes  # exactly the limit was judged; the rest locked
     ds = _decisions(db)
     assert ds.count("denied") == 3 and ds.count("locked") == 7 and "pending" not in ds
     # and the owner is locked out too (no grant while locked)
@@ -142,7 +151,7 @@ def _wait_pending(db, proc, timeout=60):
         except sqlite3.Error:
             n = 0
         if n:
-            time.sleep(0.5)          # past the first (wrong) frame
+            time.sleep(0.5)  # past the first (wrong) frame
             return
         time.sleep(0.05)
     raise AssertionError("the attempt never started")
@@ -151,8 +160,14 @@ def _wait_pending(db, proc, timeout=60):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_after_a_wrong_frame_counts_as_a_failure(assets, db, sig):
     _set(db, policy={"max_frames": 10000})
-    p = subprocess.Popen(_cmd("verify", "alice", "--video", assets["long"], "--time-limit", "3000"), cwd=ROOT,
-                         env=_env(assets, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        _cmd("verify", "alice", "--video", assets["long"], "--time-limit", "3000"),
+        cwd=ROOT,
+        env=_env(assets, db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_pending(db, p)
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
@@ -167,8 +182,13 @@ def test_a_signal_after_a_wrong_frame_counts_as_a_failure(assets, db, sig):
 
 def test_a_killed_attempt_is_counted_at_the_next_start(assets, db):
     _set(db, policy={"max_frames": 10000})
-    p = subprocess.Popen(_cmd("verify", "alice", "--video", assets["long"], "--time-limit", "3000"), cwd=ROOT,
-                         env=_env(assets, db), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        _cmd("verify", "alice", "--video", assets["long"], "--time-limit", "3000"),
+        cwd=ROOT,
+        env=_env(assets, db),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     _wait_pending(db, p)
     p.kill()
     p.wait(timeout=30)
@@ -191,18 +211,16 @@ def test_threshold_override_needs_the_passphrase_is_audited_and_resets_nothing(a
     s.close()
     r = _run(assets, db, "verify", "alice", "--image", assets["d7"], "--threshold", "1.9")
     assert r.returncode == 4 and "passphrase" in r.stderr
-    r = _run(assets, db, "verify", "alice", "--image", assets["d7"], "--threshold", "1.9",
-             TWINLOCK_PASSPHRASE="wrong")
+    r = _run(assets, db, "verify", "alice", "--image", assets["d7"], "--threshold", "1.9", TWINLOCK_PASSPHRASE="wrong")
     assert r.returncode == 4 and "wrong admin passphrase" in r.stderr
     pf = tmp_path / "pass.txt"
     pf.write_text("sesame\n")
-    r = _run(assets, db, "verify", "alice", "--image", assets["d7"], "--threshold", "1.9",
-             "--passphrase-file", pf)
-    assert r.returncode == 0, r.stderr                    # the loose override grants junk ...
+    r = _run(assets, db, "verify", "alice", "--image", assets["d7"], "--threshold", "1.9", "--passphrase-file", pf)
+    assert r.returncode == 0, r.stderr  # the loose override grants junk ...
     s = Store(db)
     g = s.audit(decision="granted")[0]
     assert g.detail["override"]["threshold"] == 1.9 and g.detail["override"]["by"] == "admin passphrase"
-    assert s.lockout("alice").failures == 2               # ... but never resets the failures
+    assert s.lockout("alice").failures == 2  # ... but never resets the failures
     assert s.audit(decision="passphrase_failed")
     s.close()
 
@@ -210,9 +228,13 @@ def test_threshold_override_needs_the_passphrase_is_audited_and_resets_nothing(a
 def test_admin_commands_ask_for_the_passphrase(assets, db, tmp_path):
     _set(db, admin_passphrase=hash_passphrase("sesame"))
     f = tmp_path / "a.json"
-    for args in (["enroll", "alice", *assets["enroll"]], ["profiles", "remove", "alice", "--yes"],
-                 ["profiles", "export", "alice", f], ["calibrate", "alice", "--reset"],
-                 ["verify", "alice", "--image", assets["d3"], "--debug"]):
+    for args in (
+        ["enroll", "alice", *assets["enroll"]],
+        ["profiles", "remove", "alice", "--yes"],
+        ["profiles", "export", "alice", f],
+        ["calibrate", "alice", "--reset"],
+        ["verify", "alice", "--image", assets["d3"], "--debug"],
+    ):
         r = _run(assets, db, *args)
         assert r.returncode == 4 and "needs the admin passphrase" in r.stderr, (args, r.stderr)
     assert not f.exists()
@@ -261,16 +283,29 @@ def _bad_docs():
         return lambda d: d["references"][0].__setitem__(key, v)
 
     return {
-        "threshold 99": thr(99), "threshold -1": thr(-1), "threshold 0": thr(0), "threshold inf": thr("inf"),
-        "threshold text": thr("x"), "n 1000": pol(n=1000), "k text": pol(k="x"), "k 1.5": pol(k=1.5),
-        "lockout_after 0": pol(lockout_after=0), "lockout nan": pol(lockout_base_s=float("nan")),
-        "unknown policy key": pol(bogus=1), "policy list": lambda d: d.__setitem__("policy", [1]),
+        "threshold 99": thr(99),
+        "threshold -1": thr(-1),
+        "threshold 0": thr(0),
+        "threshold inf": thr("inf"),
+        "threshold text": thr("x"),
+        "n 1000": pol(n=1000),
+        "k text": pol(k="x"),
+        "k 1.5": pol(k=1.5),
+        "lockout_after 0": pol(lockout_after=0),
+        "lockout nan": pol(lockout_base_s=float("nan")),
+        "unknown policy key": pol(bogus=1),
+        "policy list": lambda d: d.__setitem__("policy", [1]),
         "3-d embedding": ref("embedding", [0.1, 0.2, 0.3][:1]),
-        "mixed sizes": ref("embedding", [0.1] * 10), "embedding text": ref("embedding", ["a"] * 196),
+        "mixed sizes": ref("embedding", [0.1] * 10),
+        "embedding text": ref("embedding", ["a"] * 196),
         "version abc": lambda d: d.__setitem__("version", "abc"),
         "no references": lambda d: d.__setitem__("references", []),
-        "16-bit crop": ref("crop_png", __import__("base64").b64encode(
-            cv2.imencode(".png", np.full((20, 20), 4000, np.uint16))[1].tobytes()).decode()),
+        "16-bit crop": ref(
+            "crop_png",
+            __import__("base64")
+            .b64encode(cv2.imencode(".png", np.full((20, 20), 4000, np.uint16))[1].tobytes())
+            .decode(),
+        ),
         "bad fingerprint": ref("fingerprint", "../../x"),
     }
 
@@ -315,11 +350,11 @@ def test_a_clock_jump_never_shortens_a_lock_and_a_far_lock_is_tampering(assets, 
     v.start_attempt()
     assert v.feed_preprocessed(seven).state == "denied"
     assert 59 < v.lockout_remaining() <= 60
-    ahead = Verifier(s, emb, "alice", pol, clock=Clock(time.time() + 86400))      # a day ahead
+    ahead = Verifier(s, emb, "alice", pol, clock=Clock(time.time() + 86400))  # a day ahead
     st = ahead.start_attempt()
     assert st.state == "locked" and 59 < st.lockout_remaining_s <= 60
-    behind = Verifier(s, emb, "alice", pol, clock=Clock(time.time() - 86400))     # a day back
-    assert 59 < behind.lockout_remaining() <= 60                                  # capped at its length
+    behind = Verifier(s, emb, "alice", pol, clock=Clock(time.time() - 86400))  # a day back
+    assert 59 < behind.lockout_remaining() <= 60  # capped at its length
     # a process a day ahead wrote a lock two days out: tampering, audited, set to the maximum
     s.set_lockout("alice", LockoutState(3, time.time() + 2 * 86400, 60))
     st = v.start_attempt()
@@ -341,11 +376,13 @@ def _model_with(path, nodes, out_dim, inits=(), contract_dim=None):
     def op(t):
         return {"threshold": t, "far": 0.001, "frr": 0.05, "genuine": 10, "impostor": 90}
 
-    doc = {"version": 1, "input": {"name": "image", "size": 28, "polarity": "white_on_black",
-                                   "scale": 1 / 255, "mean": 0.0, "std": 1.0},
-           "output": {"name": "embedding", "dim": contract_dim or out_dim, "metric": "euclidean",
-                      "normalized": True},
-           "thresholds": {"far_1e-3": op(0.5)}, "default_threshold": "far_1e-3"}
+    doc = {
+        "version": 1,
+        "input": {"name": "image", "size": 28, "polarity": "white_on_black", "scale": 1 / 255, "mean": 0.0, "std": 1.0},
+        "output": {"name": "embedding", "dim": contract_dim or out_dim, "metric": "euclidean", "normalized": True},
+        "thresholds": {"far_1e-3": op(0.5)},
+        "default_threshold": "far_1e-3",
+    }
     for k, v in contract_metadata(doc, model).items():
         e = model.metadata_props.add()
         e.key, e.value = k, v
@@ -355,31 +392,50 @@ def _model_with(path, nodes, out_dim, inits=(), contract_dim=None):
 
 def _nan_model(path):
     nan = helper.make_tensor("nan", TensorProto.FLOAT, [1], [float("nan")])
-    return _model_with(path, [
-        helper.make_node("AveragePool", ["image"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Flatten", ["p"], ["f"], axis=1),
-        helper.make_node("Mul", ["f", "nan"], ["embedding"])], 196, [nan])
+    return _model_with(
+        path,
+        [
+            helper.make_node("AveragePool", ["image"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node("Flatten", ["p"], ["f"], axis=1),
+            helper.make_node("Mul", ["f", "nan"], ["embedding"]),
+        ],
+        196,
+        [nan],
+    )
 
 
 def _constant_model(path):
     zero = helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0])
     one = helper.make_tensor("one", TensorProto.FLOAT, [1], [0.1])
-    return _model_with(path, [
-        helper.make_node("AveragePool", ["image"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-        helper.make_node("Flatten", ["p"], ["f"], axis=1),
-        helper.make_node("Mul", ["f", "zero"], ["z"]),
-        helper.make_node("Add", ["z", "one"], ["embedding"])], 196, [zero, one])
+    return _model_with(
+        path,
+        [
+            helper.make_node("AveragePool", ["image"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node("Flatten", ["p"], ["f"], axis=1),
+            helper.make_node("Mul", ["f", "zero"], ["z"]),
+            helper.make_node("Add", ["z", "one"], ["embedding"]),
+        ],
+        196,
+        [zero, one],
+    )
 
 
-def _lying_dim_model(path):            # the graph gives 49 numbers, the contract promises 64
-    return _model_with(path, [
-        helper.make_node("AveragePool", ["image"], ["p"], kernel_shape=[4, 4], strides=[4, 4]),
-        helper.make_node("Flatten", ["p"], ["f"], axis=1),
-        helper.make_node("LpNormalization", ["f"], ["embedding"], axis=1, p=2)], "D", contract_dim=64)
+def _lying_dim_model(path):  # the graph gives 49 numbers, the contract promises 64
+    return _model_with(
+        path,
+        [
+            helper.make_node("AveragePool", ["image"], ["p"], kernel_shape=[4, 4], strides=[4, 4]),
+            helper.make_node("Flatten", ["p"], ["f"], axis=1),
+            helper.make_node("LpNormalization", ["f"], ["embedding"], axis=1, p=2),
+        ],
+        "D",
+        contract_dim=64,
+    )
 
 
-@pytest.mark.parametrize("make,message", [(_nan_model, "non-finite"), (_constant_model, "same point"),
-                                          (_lying_dim_model, "promises.*64")])
+@pytest.mark.parametrize(
+    "make,message", [(_nan_model, "non-finite"), (_constant_model, "same point"), (_lying_dim_model, "promises.*64")]
+)
 def test_broken_models_are_refused_at_load(tmp_path, make, message):
     with pytest.raises(ContractError, match=message):
         Embedder(make(tmp_path / "m.onnx"), "cpu")
@@ -418,7 +474,7 @@ def test_denials_show_no_distance_unless_debug(assets, db, capsys):
     assert main(["verify", "alice", "--image", assets["d7"], "--debug"]) == 1
     assert "best distance" in capsys.readouterr().out
     s = Store(db)
-    assert s.audit(decision="denied")[0].best_distance is not None        # the admin still sees it
+    assert s.audit(decision="denied")[0].best_distance is not None  # the admin still sees it
     s.close()
 
 
@@ -467,8 +523,17 @@ def test_store_refuses_what_is_not_a_regular_file(tmp_path):
 def test_calibrate_apply_never_loosens_the_lock_without_a_confirmation(assets, db, capsys):
     """The core rule (calibration.threshold_risk): looser than the model default, or a FAR the
     impostor count cannot support, is applied only with --yes (or a yes at the prompt), audited."""
-    args = ["calibrate", "alice", "--genuine", assets["d3"], "--impostor",
-            *[assets[f"d{d}"] for d in range(10) if d != 3], "--target-far", "0.5", "--apply"]
+    args = [
+        "calibrate",
+        "alice",
+        "--genuine",
+        assets["d3"],
+        "--impostor",
+        *[assets[f"d{d}"] for d in range(10) if d != 3],
+        "--target-far",
+        "0.5",
+        "--apply",
+    ]
     capsys.readouterr()
     assert main(args) == 4
     err = capsys.readouterr().err
@@ -493,8 +558,7 @@ def test_a_pending_attempt_of_a_reused_pid_is_abandoned(assets, db):
 
     s = Store(db)
     with s.transaction() as tx:
-        tx.log("alice", PENDING, detail={"pid": 1, "pstart": "0", "host": socket.gethostname(),
-                                         "boot": boot_id()})
+        tx.log("alice", PENDING, detail={"pid": 1, "pstart": "0", "host": socket.gethostname(), "boot": boot_id()})
     emb = Embedder(assets["model"], "cpu")
     v = Verifier(s, emb, "alice", Policy(lockout_after=5))
     v.start_attempt()
@@ -511,10 +575,10 @@ def test_an_audit_time_off_the_boot_clock_is_flagged(assets, db):
     its wall time disagrees with the boot clock's reckoning (and by how much)."""
     s = Store(db)
     s.log_attempt("alice", "no_symbol")
-    s._q("UPDATE audit SET time = time + 86400 WHERE id = (SELECT MAX(id) FROM audit)")   # the forged row
+    s._q("UPDATE audit SET time = time + 86400 WHERE id = (SELECT MAX(id) FROM audit)")  # the forged row
     s.log_attempt("alice", "no_symbol")
     flagged = s.audit(limit=1)[0]
     assert flagged.detail["clock_skew_s"] == pytest.approx(-86400, abs=60)
     s.log_attempt("alice", "no_symbol")
-    assert "clock_skew_s" not in s.audit(limit=1)[0].detail        # honest after honest: no flag
+    assert "clock_skew_s" not in s.audit(limit=1)[0].detail  # honest after honest: no flag
     s.close()

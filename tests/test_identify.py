@@ -1,5 +1,6 @@
 """Identify (desktop_app/core/identify.py, `twinlock identify`) on the shipped model through
 ONNX Runtime, with synthetic digit photos and the shipped digit gallery."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,10 @@ def test_synthetic_digits_are_labelled(model, tmp_path):
     for r in res:
         assert r.distance < r.next_distance and r.next_label != r.label
         assert r.matches[0].label == r.label and r.matches[0].distance == pytest.approx(r.distance)
-        assert r.sentence() == f"this is a {r.label} (distance {r.distance:.2f}; next: {r.next_label} at {r.next_distance:.2f})"
+        assert (
+            r.sentence()
+            == f"this is a {r.label} (distance {r.distance:.2f}; next: {r.next_label} at {r.next_distance:.2f})"
+        )
 
 
 def test_identify_and_nearest_on_known_points():
@@ -76,8 +80,8 @@ def test_cli_identify_json_and_text(cli_env, capsys):
     assert doc["gallery"].endswith("shipped MNIST digits")
     assert [r["label"] for r in doc["results"]] == ["3", "7"]
     assert all(len(r["matches"]) == 5 and r["matches"][0]["kind"] == "digit" for r in doc["results"])
-    assert (cli_env / "home" / "cache").is_dir()                  # cached beside the database
-    assert main(["identify", files[1], str(blank)]) == 2          # one image without a symbol
+    assert (cli_env / "home" / "cache").is_dir()  # cached beside the database
+    assert main(["identify", files[1], str(blank)]) == 2  # one image without a symbol
     out = capsys.readouterr().out
     assert f"{files[1]}: this is a 7 (distance" in out and "blank.png: no symbol: " in out and "no ink found" in out
     assert main(["identify", str(cli_env / "missing.png")]) == 2

@@ -1,4 +1,5 @@
 """IDX reader and MNIST downloader against small synthetic files and a local HTTP server."""
+
 import functools
 import gzip
 import hashlib
@@ -62,7 +63,7 @@ def test_corrupt_and_truncated_gzip(tmp_path, arrays):
 def test_wrong_magic_and_shape(tmp_path, arrays):
     x, _y = arrays
     p = tmp_path / "labels"
-    p.write_bytes(idx_bytes(x))          # an image file where labels are expected
+    p.write_bytes(idx_bytes(x))  # an image file where labels are expected
     with pytest.raises(IdxError, match="wrong magic"):
         read_labels(p)
     p.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
@@ -88,6 +89,7 @@ def test_count_mismatch_and_missing(tmp_path, arrays):
 
 # ---------------------------------------------------------------- downloader
 
+
 @pytest.fixture
 def server(tmp_path):
     root = tmp_path / "mirror"
@@ -108,6 +110,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 def _publish(root, arrays):
     from training import mnist
+
     x, y = arrays
     blobs = {}
     for split in ("train", "test"):
@@ -121,6 +124,7 @@ def _publish(root, arrays):
 
 def test_download_verifies_md5_and_loads(tmp_path, server, arrays, monkeypatch):
     from training import mnist
+
     root, url = server
     md5 = _publish(root, arrays)
     monkeypatch.setattr(mnist, "MD5", md5)
@@ -132,9 +136,10 @@ def test_download_verifies_md5_and_loads(tmp_path, server, arrays, monkeypatch):
 
 def test_download_checksum_mismatch_leaves_nothing(tmp_path, server, arrays, monkeypatch):
     from training import mnist
+
     root, url = server
     md5 = _publish(root, arrays)
-    md5["train-images-idx3-ubyte.gz"] = "0" * 32           # the published sum disagrees
+    md5["train-images-idx3-ubyte.gz"] = "0" * 32  # the published sum disagrees
     monkeypatch.setattr(mnist, "MD5", md5)
     data = tmp_path / "data"
     with pytest.raises(mnist.DownloadError, match="checksum mismatch"):
@@ -144,6 +149,7 @@ def test_download_checksum_mismatch_leaves_nothing(tmp_path, server, arrays, mon
 
 def test_env_var_chooses_data_dir(tmp_path, monkeypatch):
     from training import mnist
+
     monkeypatch.setenv("TWINLOCK_DATA_DIR", str(tmp_path / "env"))
     assert mnist.resolve_data_dir() == tmp_path / "env"
     assert mnist.resolve_data_dir(tmp_path / "cli") == tmp_path / "cli"

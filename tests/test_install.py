@@ -6,6 +6,7 @@ isolation: nothing is downloaded) and installed into a fresh virtual environment
 runtime dependencies come from this test environment's site-packages, added after the new
 environment's own, so `desktop_app` is imported from the wheel, never from the checkout.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,11 +25,20 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    src = tmp_path_factory.mktemp("src") / "twinlock"        # a clean copy: no stale build/ folder
-    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", ".venv", "build", "dist", "runs", "*.egg-info",
-                                                              "__pycache__", ".pytest_cache"))
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                        "-w", str(out), str(src)], capture_output=True, text=True, timeout=300)
+    src = tmp_path_factory.mktemp("src") / "twinlock"  # a clean copy: no stale build/ folder
+    shutil.copytree(
+        REPO,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__", ".pytest_cache"
+        ),
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (whl,) = out.glob("twinlock-*.whl")
     return whl
@@ -36,8 +46,11 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_the_wheel_carries_the_assets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
-    for asset in ("desktop_app/assets/models/twinlock-default.onnx", "desktop_app/assets/models/twinlock-default.md",
-                  "desktop_app/assets/gallery/gallery.npz"):
+    for asset in (
+        "desktop_app/assets/models/twinlock-default.onnx",
+        "desktop_app/assets/models/twinlock-default.md",
+        "desktop_app/assets/gallery/gallery.npz",
+    ):
         assert asset in names, f"{asset} is not in {wheel.name}"
     assert not any(n.startswith("tests/") for n in names)
 
@@ -46,24 +59,46 @@ def test_an_installed_copy_runs_doctor_from_another_folder(wheel, tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    r = subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (site / "zz_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TWINLOCK_MODEL", "TWINLOCK_DB")}
     env["TWINLOCK_HOME"] = str(tmp_path / "home")
-    r = subprocess.run([str(venv / "bin" / "twinlock"), "doctor", "--db", str(tmp_path / "t.sqlite3"),
-                        "--max-cameras", "1"], cwd=elsewhere, capture_output=True, text=True, timeout=300, env=env)
+    r = subprocess.run(
+        [str(venv / "bin" / "twinlock"), "doctor", "--db", str(tmp_path / "t.sqlite3"), "--max-cameras", "1"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     model_line = next(line for line in r.stdout.splitlines() if line.startswith("model:"))
     assert str(site) in model_line and "twinlock-default.onnx" in model_line, r.stdout
     assert "doctor: all good" in r.stdout
 
-    r = subprocess.run([str(py), "-c", "import desktop_app; print(desktop_app.__file__)"], cwd=elsewhere,
-                       capture_output=True, text=True, timeout=60, env=env)
+    r = subprocess.run(
+        [str(py), "-c", "import desktop_app; print(desktop_app.__file__)"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert r.stdout.strip().startswith(str(site)), r.stdout + r.stderr

@@ -1,6 +1,7 @@
 """training.omniglot on a tiny synthetic zip in the background set's layout (no real Omniglot):
 reading and validation, damaged files, the evaluation set refused, the downloader against a
 local HTTP server, conversion through the app's own prepare_image, the alphabet split."""
+
 import hashlib
 import http.server
 import threading
@@ -38,8 +39,7 @@ def png(img) -> bytes:
     return buf.tobytes()
 
 
-def make_zip(path, alphabets=ALPHABETS, drawers=DRAWERS, top="images_background", damage=None,
-             drop=None, extra=None):
+def make_zip(path, alphabets=ALPHABETS, drawers=DRAWERS, top="images_background", damage=None, drop=None, extra=None):
     gid = 0
     with zipfile.ZipFile(path, "w") as z:
         for a, n in alphabets.items():
@@ -81,7 +81,7 @@ def test_reads_layout_counts_and_labels(good_zip):
 
 def test_wrong_counts_are_refused_with_the_numbers(good_zip):
     with pytest.raises(O.OmniglotError, match=r"3 alphabets, 9 characters, 20 drawers.*30, 964, 20"):
-        O.read_zip(good_zip)                       # the real background set's counts
+        O.read_zip(good_zip)  # the real background set's counts
 
 
 def test_damaged_png_is_named(tmp_path):
@@ -145,7 +145,7 @@ def test_download_verifies_checksum_and_leaves_nothing_behind(server, good_zip, 
     other = tmp_path / "other"
     with pytest.raises(O.OmniglotError, match="checksum mismatch"):
         O.download(other, urls=(url,), md5="0" * 32, progress=False)
-    assert list(other.iterdir()) == []              # no partial or unverified file
+    assert list(other.iterdir()) == []  # no partial or unverified file
     with pytest.raises(O.OmniglotError, match="could not download"):
         O.download(other, urls=(url.replace("/python/", "/missing/"),), md5=md5, progress=False)
     assert list(other.iterdir()) == []
@@ -163,12 +163,12 @@ def test_missing_zip_message_says_what_to_do(tmp_path):
 
 def test_conversion_goes_through_the_apps_prepare_image(good_zip):
     from desktop_app.core.preprocess import prepare_image
+
     bg = O.read_zip(good_zip, EXPECT)
     r = O.to_model_form(bg.images[0], 1)
     assert r.ok and r.image.shape == (28, 28) and r.image.dtype == np.uint8
     # the same as the app on the same padded, thickened file
-    padded = cv2.copyMakeBorder(O.thicken(bg.images[0], 1), O.PAD, O.PAD, O.PAD, O.PAD,
-                                cv2.BORDER_CONSTANT, value=255)
+    padded = cv2.copyMakeBorder(O.thicken(bg.images[0], 1), O.PAD, O.PAD, O.PAD, O.PAD, cv2.BORDER_CONSTANT, value=255)
     np.testing.assert_array_equal(r.image, prepare_image(padded).image)
     # white ink on black, like MNIST
     assert r.image[0].max() == 0 and r.image.max() == 255
@@ -201,10 +201,10 @@ def test_build_and_load_round_trip(good_zip, tmp_path):
 
 def test_held_out_alphabets_seeded_and_big_enough():
     names = [f"a{i}" for i in range(10)]
-    aoc = np.repeat(np.arange(10), [25, 5, 30, 22, 8, 40, 21, 3, 26, 20])   # characters per alphabet
+    aoc = np.repeat(np.arange(10), [25, 5, 30, 22, 8, 40, 21, 3, 26, 20])  # characters per alphabet
     h = O.held_out_alphabets(names, aoc, n=3, seed=0)
     assert h == O.held_out_alphabets(names, aoc, n=3, seed=0) and len(h) == 3
-    assert not set(h) & {"a1", "a4", "a7"}          # fewer than 20 characters: not held out
+    assert not set(h) & {"a1", "a4", "a7"}  # fewer than 20 characters: not held out
     assert len({tuple(O.held_out_alphabets(names, aoc, n=3, seed=k)) for k in range(5)}) > 1
     with pytest.raises(ValueError):
         O.held_out_alphabets(names, aoc, n=10)

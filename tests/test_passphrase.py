@@ -26,9 +26,10 @@ def test_matches_hashlib_scrypt_with_stored_parameters():
     h = pp.hash_passphrase("pässwörd", n=1024, r=8, p=1, salt=salt)
     expected = hashlib.scrypt("pässwörd".encode(), salt=salt, n=1024, r=8, p=1, dklen=32)
     import base64
+
     assert h.split("$")[3] == base64.b64encode(expected).decode()
     assert h.split("$")[1] == "n=1024,r=8,p=1"
-    assert pp.verify_passphrase("pässwörd", h)      # parameters come from the string
+    assert pp.verify_passphrase("pässwörd", h)  # parameters come from the string
 
 
 @pytest.mark.parametrize("bad", ["", "abc", " leading", "trailing "])
@@ -37,11 +38,18 @@ def test_rejects_weak_or_padded_new_passphrase(bad):
         pp.hash_passphrase(bad)
 
 
-@pytest.mark.parametrize("damaged", ["", "plain", "bcrypt$n=2,r=1,p=1$AA==$AA==",
-                                     "scrypt$n=1000,r=8,p=1$AAAA$AAAA",      # n not a power of 2
-                                     "scrypt$n=16384,r=8,p=1$!!!$AAAA",
-                                     "scrypt$n=16384$AAAA$AAAA",
-                                     "scrypt$n=4194304,r=8,p=1$AAAA$AAAA"])  # absurd memory
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        "",
+        "plain",
+        "bcrypt$n=2,r=1,p=1$AA==$AA==",
+        "scrypt$n=1000,r=8,p=1$AAAA$AAAA",  # n not a power of 2
+        "scrypt$n=16384,r=8,p=1$!!!$AAAA",
+        "scrypt$n=16384$AAAA$AAAA",
+        "scrypt$n=4194304,r=8,p=1$AAAA$AAAA",
+    ],
+)  # absurd memory
 def test_damaged_hash_gives_clear_error(damaged):
     assert not pp.is_hash(damaged)
     with pytest.raises(pp.PassphraseError, match="damaged"):

@@ -1,10 +1,10 @@
 """Preprocessing: camera-like frames -> 28x28 MNIST-form images, junk -> "no symbol"."""
+
 import cv2
 import numpy as np
 import pytest
 
-from desktop_app.core.preprocess import (PreprocessConfig, mnist_form, prepare_image, preprocess,
-                                         roi_rect)
+from desktop_app.core.preprocess import PreprocessConfig, mnist_form, prepare_image, preprocess, roi_rect
 from frames import digit_strokes, junk_frames, render_frame
 
 
@@ -26,21 +26,21 @@ def _check_mnist_form(img):
     assert img.shape == (28, 28) and img.dtype == np.uint8
     ys, xs = np.nonzero(img > 30)
     h, w = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
-    assert 17 <= max(h, w) <= 23                      # longest side ~20 px
+    assert 17 <= max(h, w) <= 23  # longest side ~20 px
     m = cv2.moments(img.astype(np.float32))
     cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
-    assert abs(cx - 13.5) < 1.5 and abs(cy - 13.5) < 1.5   # centred by centre of mass
-    assert img.max() == 255 and np.median(img) < 10         # white ink on black
+    assert abs(cx - 13.5) < 1.5 and abs(cy - 13.5) < 1.5  # centred by centre of mass
+    assert img.max() == 255 and np.median(img) < 10  # white ink on black
 
 
 CONDITIONS = [
-    dict(),                                                            # defaults: light, shadow, JPEG
-    dict(polarity="light_on_dark"),                                    # chalk on slate
-    dict(light=0.8, shadow=True),                                      # strong uneven light
-    dict(blur=1.8, noise=8.0, jpeg=40),                                # soft, noisy, compressed
-    dict(tilt=0.15, scale=0.5, offset=(0.05, -0.04)),                  # perspective, larger, off-centre
-    dict(scale=0.2, thickness=6),                                      # small digit, thin pen
-    dict(size=(1280, 720)),                                            # HD frame
+    dict(),  # defaults: light, shadow, JPEG
+    dict(polarity="light_on_dark"),  # chalk on slate
+    dict(light=0.8, shadow=True),  # strong uneven light
+    dict(blur=1.8, noise=8.0, jpeg=40),  # soft, noisy, compressed
+    dict(tilt=0.15, scale=0.5, offset=(0.05, -0.04)),  # perspective, larger, off-centre
+    dict(scale=0.2, thickness=6),  # small digit, thin pen
+    dict(size=(1280, 720)),  # HD frame
 ]
 
 
@@ -100,10 +100,10 @@ def test_specks_and_edge_clutter_are_ignored():
     clean = preprocess(frame).image
     rng = np.random.default_rng(0)
     dirty = frame.copy()
-    for _ in range(40):                                 # pepper specks all over
+    for _ in range(40):  # pepper specks all over
         x, y = int(rng.integers(0, 640)), int(rng.integers(0, 480))
         cv2.circle(dirty, (x, y), 1, (20, 20, 20), -1)
-    cv2.line(dirty, (100, 0), (130, 470), (10, 10, 10), 9)   # a pen lying at the left edge of the ROI
+    cv2.line(dirty, (100, 0), (130, 470), (10, 10, 10), 9)  # a pen lying at the left edge of the ROI
     res = preprocess(dirty)
     assert res.ok, res.reason
     assert _corr(res.image, clean) > 0.9
@@ -129,10 +129,18 @@ def test_polarity_can_be_forced_and_auto_detects():
     assert not wrong.ok or _corr(wrong.image, CLEAN[4]) < _corr(preprocess(f).image, CLEAN[4])
 
 
-@pytest.mark.parametrize("frame", [
-    None, np.zeros((0, 0, 3), np.uint8), np.zeros((5, 5), np.uint8), np.zeros((480, 640, 3), bool),
-    np.full((480, 640), np.nan, np.float32), np.zeros((480, 640, 2), np.uint8), "not an image",
-])
+@pytest.mark.parametrize(
+    "frame",
+    [
+        None,
+        np.zeros((0, 0, 3), np.uint8),
+        np.zeros((5, 5), np.uint8),
+        np.zeros((480, 640, 3), bool),
+        np.full((480, 640), np.nan, np.float32),
+        np.zeros((480, 640, 2), np.uint8),
+        "not an image",
+    ],
+)
 def test_odd_inputs_never_raise(frame):
     res = preprocess(frame)
     assert not res.ok and res.reason
@@ -155,7 +163,7 @@ def test_roi_is_centred_square():
 
 
 def test_mnist_form_recipe():
-    ink = np.zeros((100, 60), np.float32)            # an "L": its centre of mass is not its box centre
+    ink = np.zeros((100, 60), np.float32)  # an "L": its centre of mass is not its box centre
     ink[:, :10] = 1.0
     ink[90:, :] = 1.0
     img = mnist_form(ink)
@@ -174,7 +182,7 @@ def test_prepare_image_takes_28x28_as_model_form_either_polarity():
     inv = prepare_image(255 - img)
     assert inv.ok and np.array_equal(inv.image, img) and inv.polarity == "dark_on_light"
     assert not prepare_image(np.zeros((28, 28), np.uint8)).ok
-    assert prepare_image(render_frame(3, seed=5)).ok       # larger images go through preprocess
+    assert prepare_image(render_frame(3, seed=5)).ok  # larger images go through preprocess
 
 
 def test_a_filled_blob_is_not_a_pen_stroke():
@@ -246,7 +254,7 @@ def test_a_soft_shadow_band_from_the_border_onto_the_symbol_is_not_ink(digit):
     assert res.ok, (res.code, res.reason)
     assert res.quality.get("rescue") == 1.0
     assert _corr(res.image, clean.image) > 0.5
-    x, _y, w, _h = res.bbox                                  # the symbol, not the shadow band
+    x, _y, w, _h = res.bbox  # the symbol, not the shadow band
     assert x > 200 and w < 200
     # the same band, hard-edged and darker than the ink, is still something cut by the border
     hard = preprocess(_flat_frame(digit, band=([[0, 200], [0, 290], [300, 250]], 0.45, 5)))

@@ -1,4 +1,5 @@
 """load_image: every image file the app reads, and one clear ImageError for what it cannot read."""
+
 import os
 
 import cv2
@@ -21,7 +22,7 @@ def test_reads_8bit_colour_and_gray(tmp_path):
 
 
 def test_transparency_is_composited_on_white(tmp_path):
-    a = np.zeros((60, 80, 4), np.uint8)          # black everywhere, transparent except a square
+    a = np.zeros((60, 80, 4), np.uint8)  # black everywhere, transparent except a square
     a[20:40, 30:50, 3] = 255
     cv2.imwrite(str(tmp_path / "a.png"), a)
     img = load_image(tmp_path / "a.png")
@@ -42,7 +43,7 @@ def test_16bit_is_scaled_not_clipped(tmp_path):
 def test_exif_orientation_is_applied(tmp_path):
     im = Image.new("RGB", (60, 20), (255, 255, 255))
     exif = Image.Exif()
-    exif[0x0112] = 6                              # rotate 90 degrees on display
+    exif[0x0112] = 6  # rotate 90 degrees on display
     im.save(tmp_path / "o.jpg", exif=exif)
     assert load_image(tmp_path / "o.jpg").shape[:2] == (60, 20)
 
@@ -50,7 +51,7 @@ def test_exif_orientation_is_applied(tmp_path):
 def _msg(path):
     with pytest.raises(ImageError) as ei:
         load_image(path)
-    assert isinstance(ei.value, ValueError)       # callers catch ValueError
+    assert isinstance(ei.value, ValueError)  # callers catch ValueError
     return str(ei.value)
 
 
@@ -63,14 +64,14 @@ def test_clear_messages(tmp_path):
     assert "empty" in _msg(tmp_path / "e.png")
     if hasattr(os, "mkfifo"):
         os.mkfifo(tmp_path / "f")
-        assert "not a regular file (FIFO)" in _msg(tmp_path / "f")   # and does not block
+        assert "not a regular file (FIFO)" in _msg(tmp_path / "f")  # and does not block
     if os.path.exists("/dev/null"):
         assert "not a regular file (device)" in _msg("/dev/null")
 
 
 def test_pixel_limit_refused_from_the_header(tmp_path):
     side = int((MAX_IMAGE_MEGAPIXELS * 1e6) ** 0.5) + 100
-    Image.new("1", (side, side)).save(tmp_path / "big.png")   # tiny file, huge image
+    Image.new("1", (side, side)).save(tmp_path / "big.png")  # tiny file, huge image
     m = _msg(tmp_path / "big.png")
     assert f"{side}\u00d7{side} pixels" in m and f"up to {MAX_IMAGE_MEGAPIXELS} megapixels" in m
     assert "scale it down" in m

@@ -1,4 +1,5 @@
 """The camera overlay draws the paper that preprocessing found (a real widget, headless)."""
+
 import numpy as np
 
 from desktop_app.core.preprocess import preprocess
@@ -14,7 +15,7 @@ def test_frame_view_draws_the_paper_outline(qtbot):
     view = FrameView()
     qtbot.addWidget(view)
     view.resize(640, 480)
-    dark = np.zeros_like(frame)                         # a black picture: only the overlay shows
+    dark = np.zeros_like(frame)  # a black picture: only the overlay shows
     view.set_frame(dark, roi=None, bbox=None, found=True)
     plain = view.grab().toImage()
     view.set_frame(dark, roi=None, bbox=None, found=True, paper=res.paper)

@@ -3,6 +3,7 @@ background, coloured pens and a highlighter, a thumb at the card's edge, ruled/s
 and image files: a tight crop around the symbol, a phone photo of a page. Each case failed
 before the paper was found first and image files were searched whole; blank cards stay
 refused."""
+
 import numpy as np
 import pytest
 
@@ -32,8 +33,7 @@ SCENES = {
     "highlighter": dict(card=0.7, ink=(60, 215, 235), thickness=14),
     "thumb_at_edge": dict(card=0.6, thumb=True),
     "grid_paper": dict(card=0.9, lines="grid", background=(30, 30, 30), line_colour=(170, 120, 80), line_width=3),
-    "ruled_paper": dict(card=0.9, lines="ruled", background=(30, 30, 30), line_colour=(170, 120, 80),
-                        line_width=3),
+    "ruled_paper": dict(card=0.9, lines="ruled", background=(30, 30, 30), line_colour=(170, 120, 80), line_width=3),
 }
 
 
@@ -43,7 +43,7 @@ def test_a_card_in_view_gives_its_symbol(scene):
         res = preprocess(render_card(d, seed=d, **SCENES[scene]))
         assert res.ok, (scene, d, res.code, res.reason)
         assert _looks_like(res.image, d), (scene, d)
-        _x, _y, w, h = res.bbox                        # the symbol, not the card
+        _x, _y, w, h = res.bbox  # the symbol, not the card
         assert max(w, h) < 0.5 * 480
 
 
@@ -73,21 +73,24 @@ def test_a_tight_crop_around_the_symbol_is_acquired():
         assert not preprocess(img).ok
 
 
-@pytest.mark.parametrize("symbol", [0.12, 0.08])     # of the photo's height (1200 px)
+@pytest.mark.parametrize("symbol", [0.12, 0.08])  # of the photo's height (1200 px)
 def test_a_photo_of_a_page_with_a_small_symbol_is_acquired(symbol):
     for d in (0, 3, 4):
         res = prepare_image(photo_of_page(d, seed=d, symbol=symbol))
         assert res.ok, (d, res.code, res.reason)
         assert _looks_like(res.image, d)
         _x, _y, w, h = res.bbox
-        assert max(w, h) < 0.25 * 1200                 # the symbol, not the page's edge or the table
+        assert max(w, h) < 0.25 * 1200  # the symbol, not the page's edge or the table
 
 
-@pytest.mark.parametrize("img", [
-    np.full((300, 300, 3), 235, np.uint8),                                          # blank paper
-    np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8),       # noise
-    np.full((200, 320, 3), (40, 90, 160), np.uint8),                                # uniform colour
-])
+@pytest.mark.parametrize(
+    "img",
+    [
+        np.full((300, 300, 3), 235, np.uint8),  # blank paper
+        np.random.default_rng(0).integers(0, 256, (300, 300, 3), dtype=np.uint8),  # noise
+        np.full((200, 320, 3), (40, 90, 160), np.uint8),  # uniform colour
+    ],
+)
 def test_junk_image_files_are_refused(img):
     res = prepare_image(img)
     assert not res.ok and res.reason
@@ -127,11 +130,19 @@ def test_a_card_seen_in_perspective_is_rectified():
     assert rectified >= 6 and np.mean(flat) > np.mean(skewed) + 0.04, (flat, skewed)
 
 
-@pytest.mark.parametrize("img", [
-    None, np.zeros((0, 0, 3), np.uint8), np.zeros((5, 5), np.uint8), np.zeros((100, 100, 3), bool),
-    np.full((100, 120), np.nan, np.float32), np.zeros((100, 100, 2), np.uint8), "not an image",
-    np.zeros((2000, 30, 3), np.uint8),
-])
+@pytest.mark.parametrize(
+    "img",
+    [
+        None,
+        np.zeros((0, 0, 3), np.uint8),
+        np.zeros((5, 5), np.uint8),
+        np.zeros((100, 100, 3), bool),
+        np.full((100, 120), np.nan, np.float32),
+        np.zeros((100, 100, 2), np.uint8),
+        "not an image",
+        np.zeros((2000, 30, 3), np.uint8),
+    ],
+)
 def test_prepare_image_never_raises_for_odd_images(img):
     res = prepare_image(img)
     assert not res.ok and res.reason

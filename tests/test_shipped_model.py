@@ -1,4 +1,5 @@
 """The default model that ships in desktop_app/assets/models: it loads, its card matches it, it works."""
+
 import re
 
 import cv2
@@ -10,18 +11,17 @@ from desktop_app.core.embedder import Embedder
 from desktop_app.core.metrics import pairwise_distances
 from desktop_app.core.paths import DEFAULT_MODEL, DEFAULT_MODEL_CARD
 
-FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-         cv2.FONT_HERSHEY_TRIPLEX)
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX)
 
 
-def render(digit: int, font=cv2.FONT_HERSHEY_SIMPLEX, thick: int = 2, angle: float = 0.0,
-           dx: int = 0, dy: int = 0) -> np.ndarray:
+def render(
+    digit: int, font=cv2.FONT_HERSHEY_SIMPLEX, thick: int = 2, angle: float = 0.0, dx: int = 0, dy: int = 0
+) -> np.ndarray:
     """One digit drawn with cv2.putText straight into 28x28, white on black, optionally
     rotated about the centre and shifted."""
     img = np.zeros((28, 28), np.uint8)
     (w, h), _ = cv2.getTextSize(str(digit), font, 0.8, thick)
-    cv2.putText(img, str(digit), ((28 - w) // 2 + dx, (28 + h) // 2 + dy), font, 0.8, 255, thick,
-                cv2.LINE_AA)
+    cv2.putText(img, str(digit), ((28 - w) // 2 + dx, (28 + h) // 2 + dy), font, 0.8, 255, thick, cv2.LINE_AA)
     if angle:
         img = cv2.warpAffine(img, cv2.getRotationMatrix2D((14, 14), angle, 1.0), (28, 28))
     return img
@@ -31,8 +31,9 @@ def gallery_and_queries():
     """Gallery: one plain rendering per digit. Queries: other fonts, strokes, angles, shifts."""
     gallery = np.stack([render(d) for d in range(10)])
     q, ql = [], []
-    variants = [(f, t, a, dx, dy) for f in FONTS[1:] for t, a, dx, dy in
-                ((1, -10, 1, 0), (3, 8, 0, -1), (2, 12, -1, 1))]
+    variants = [
+        (f, t, a, dx, dy) for f in FONTS[1:] for t, a, dx, dy in ((1, -10, 1, 0), (3, 8, 0, -1), (2, 12, -1, 1))
+    ]
     for d in range(10):
         for f, t, a, dx, dy in variants:
             q.append(render(d, f, t, a, dx, dy))
@@ -67,7 +68,8 @@ def test_any_symbol_model_is_calibrated_for_unseen_symbols():
     """The any-symbol model (issue 12), shipped beside the default: trained on MNIST + Omniglot
     background, thresholds for symbols it never saw (held-out alphabets), the MNIST ones kept
     as named operating points, the default by the export rule, and a card that matches it."""
-    from export.calibrate import choose_default   # numpy only: no torch needed
+    from export.calibrate import choose_default  # numpy only: no torch needed
+
     assert 10_000 < SYMBOLS_MODEL.stat().st_size < 1_000_000
     emb = Embedder(SYMBOLS_MODEL)
     c = emb.contract
@@ -110,7 +112,7 @@ def test_separates_rendered_digits(embedder):
     q = embedder.embed_images(queries)
     assert q.shape == (len(queries), embedder.dim)
     np.testing.assert_allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-4)
-    d = pairwise_distances(q, g)                             # [queries, 10 digits]
+    d = pairwise_distances(q, g)  # [queries, 10 digits]
     # each query's nearest enrolled digit is nearly always its own digit
     assert np.mean(gl[d.argmin(1)] == ql) >= 0.9
     # for every digit, its renderings are on average closer to it than to any other digit

@@ -13,6 +13,7 @@ False: the capture worker waits for the window instead of dropping frames), so 2
 frames take ~100-130 s on 2 shared cores instead of 11 minutes at 30 fps. The longer run is
 benchmarks/bench_soak.py (--minutes).
 """
+
 from __future__ import annotations
 
 import time
@@ -33,20 +34,19 @@ WARMUP = 1_000
 # 28x28 float image (3 KiB) would add 4.4 GiB or 61 MiB here: 40 MiB catches the latter
 # with 16x headroom over what was measured.
 RSS_GROWTH_BOUND_MIB = 40.0
-REFCOUNT_TOLERANCE = 100      # a leak of one reference per frame moves True by 20,000
+REFCOUNT_TOLERANCE = 100  # a leak of one reference per frame moves True by 20,000
 
 
 def test_main_window_soak_20000_frames_with_attempts(qtbot, ctx, tmp_path, videos):
     enroll_from_video(ctx, videos["three"], "alice", count=5)
     # attempts decide quickly (2 of the first 3 acquired frames); denials never lock out, so
     # attempts keep running through the whole soak
-    ctx.store.set_setting("policy", {"k": 2, "n": 3, "time_limit_s": 30.0, "max_frames": 60,
-                                     "lockout_base_s": 0.0})
+    ctx.store.set_setting("policy", {"k": 2, "n": 3, "time_limit_s": 30.0, "max_frames": 60, "lockout_base_s": 0.0})
     ctx.camera_spec = str(soak_video(tmp_path / "soak.avi", size=(200, 150)))
     win = MainWindow(ctx)
     qtbot.addWidget(win)
     win.video_realtime = False
-    win.resize(640, 480)      # painting a bigger window costs more per frame than the model
+    win.resize(640, 480)  # painting a bigger window costs more per frame than the model
     win.show()
     win.start_camera()
     app = QApplication.instance()
@@ -66,16 +66,18 @@ def test_main_window_soak_20000_frames_with_attempts(qtbot, ctx, tmp_path, video
     granted = drv.outcomes["granted"] - outcomes0.get("granted", 0)
     denied = drv.outcomes["denied"] - outcomes0.get("denied", 0)
     embedded = drv.frames_embedded - embedded0
-    report = (f"{frames} frames in {seconds:.0f} s ({frames / seconds:.0f} fps), {embedded} embedded, "
-              f"{granted} granted / {denied} denied, RSS {rss0} -> {rss1} MiB, refs {refs0} -> {refs1}, "
-              f"samples {samples}")
+    report = (
+        f"{frames} frames in {seconds:.0f} s ({frames / seconds:.0f} fps), {embedded} embedded, "
+        f"{granted} granted / {denied} denied, RSS {rss0} -> {rss1} MiB, refs {refs0} -> {refs1}, "
+        f"samples {samples}"
+    )
     print(report)
     assert frames >= FRAMES
     # attempts ran the whole time, both ways, each one audited
     assert embedded >= 0.7 * FRAMES, report
     assert granted >= 1000 and denied >= 1000, report
-    assert len(ctx.store.audit(profile="alice", decision="granted", limit=10 ** 6)) >= granted
-    assert len(ctx.store.audit(profile="alice", decision="denied", limit=10 ** 6)) >= denied
+    assert len(ctx.store.audit(profile="alice", decision="granted", limit=10**6)) >= granted
+    assert len(ctx.store.audit(profile="alice", decision="denied", limit=10**6)) >= denied
     # no reference leak per emission (6.12.0: True -1 per signal, abort after ~150)
     drift = {k: refs1[k] - refs0[k] for k in refs0}
     assert all(abs(v) <= REFCOUNT_TOLERANCE for v in drift.values()), report

@@ -1,4 +1,5 @@
 """The SQLite store: profiles, references, settings, audit, lockout, export/import, damage."""
+
 import hashlib
 import os
 import sqlite3
@@ -10,9 +11,17 @@ import pytest
 from desktop_app.core import settings as app_settings
 from desktop_app.core.contract import ContractError
 from desktop_app.core.embedder import Embedder
-from desktop_app.core.store import (MIGRATIONS, SCHEMA_VERSION, InvalidProfileName, LockoutState,
-                                    ProfileExists, ProfileNotFound, Store, StoreError,
-                                    validate_profile_name)
+from desktop_app.core.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    InvalidProfileName,
+    LockoutState,
+    ProfileExists,
+    ProfileNotFound,
+    Store,
+    StoreError,
+    validate_profile_name,
+)
 from pixel_model import make_pixel_model
 
 
@@ -44,7 +53,7 @@ def test_new_database_is_private_wal_and_versioned(tmp_path):
     assert s.schema_version == SCHEMA_VERSION
     assert s._q("PRAGMA journal_mode")[0][0] == "wal"
     assert s.integrity_check() == "ok"
-    assert set(MIGRATIONS) == set(range(SCHEMA_VERSION))     # a migration for every step
+    assert set(MIGRATIONS) == set(range(SCHEMA_VERSION))  # a migration for every step
     s.set_setting("x", 1)
     wal = p.with_name(p.name + "-wal")
     assert wal.exists() and stat.S_IMODE(os.stat(wal).st_mode) == 0o600
@@ -53,8 +62,9 @@ def test_new_database_is_private_wal_and_versioned(tmp_path):
         Store(tmp_path / "none.sqlite3", create=False)
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "../etc", "a/b", "a\\b", ".hidden", "x" * 65, "a..b",
-                                 "nul\x00", "tab\tname", "-rf"])
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "../etc", "a/b", "a\\b", ".hidden", "x" * 65, "a..b", "nul\x00", "tab\tname", "-rf"]
+)
 def test_profile_name_validation(bad):
     with pytest.raises(InvalidProfileName):
         validate_profile_name(bad)
@@ -95,7 +105,7 @@ def test_profiles_and_references(store):
         store.set_threshold("alice", -1)
     store.remove_profile("alice")
     assert not store.has_profile("alice") and store.list_profiles() == []
-    assert store._q("SELECT COUNT(*) FROM refs")[0][0] == 0      # references went with it
+    assert store._q("SELECT COUNT(*) FROM refs")[0][0] == 0  # references went with it
     with pytest.raises(ProfileNotFound):
         store.remove_profile("alice")
 
@@ -147,7 +157,7 @@ def test_audit_filters_and_snapshots(store):
     store.log_attempt("a", "denied", 0.9, 0.5, 3, "fp", "CPU", snapshot=np.full((28, 28), 200, np.uint8))
     store.log_attempt("b", "denied", 0.8, 0.5, 3, "fp", "CPU")
     rows = store.audit()
-    assert [r.decision for r in rows] == ["denied", "denied", "granted"]     # newest first
+    assert [r.decision for r in rows] == ["denied", "denied", "granted"]  # newest first
     assert [r.profile for r in store.audit(decision="denied")] == ["b", "a"]
     assert len(store.audit(profile="a", decision=["granted", "denied"])) == 2
     assert len(store.audit(limit=1)) == 1
@@ -203,10 +213,17 @@ def test_export_import_round_trip(store, tmp_path):
     assert other.audit(decision="profile_imported")
 
 
-@pytest.mark.parametrize("content", [b"", b"not json", b'{"format": "something-else"}',
-                                     b'{"format": "twinlock-profile", "version": 1, "name": "x", '
-                                     b'"references": [{"image_png": "!!", "embedding": [1], "fingerprint": "f"}]}',
-                                     b'{"format": "twinlock-profile", "version": 99, "name": "x", "references": []}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b'{"format": "something-else"}',
+        b'{"format": "twinlock-profile", "version": 1, "name": "x", '
+        b'"references": [{"image_png": "!!", "embedding": [1], "fingerprint": "f"}]}',
+        b'{"format": "twinlock-profile", "version": 99, "name": "x", "references": []}',
+    ],
+)
 def test_damaged_import_files_are_refused(store, tmp_path, content):
     f = tmp_path / "bad.json"
     f.write_bytes(content)
@@ -248,8 +265,8 @@ def test_corrupted_pages_are_reported_and_untouched(tmp_path):
     _make_db(p)
     data = bytearray(p.read_bytes())
     page = 4096
-    for off in range(page, len(data), 997):          # scribble over every page but the header
-        data[off:off + 40] = os.urandom(40)
+    for off in range(page, len(data), 997):  # scribble over every page but the header
+        data[off : off + 40] = os.urandom(40)
     p.write_bytes(bytes(data))
     before = _digest(p)
     with pytest.raises(StoreError):
@@ -371,7 +388,7 @@ def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monke
     with pytest.raises(StoreError, match="Upgrading the database.*migration bug.*left as it was"):
         Store(q)
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
-    s = Store(q)                                      # the failed migration rolled back whole
+    s = Store(q)  # the failed migration rolled back whole
     assert s.schema_version == 3 and "other" not in [r[1] for r in s._q("PRAGMA table_info(profiles)")]
     s.close()
 

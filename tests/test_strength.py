@@ -1,5 +1,6 @@
 """Symbol strength at enrollment (desktop_app/core/strength.py) on the real shipped model and
 gallery through ONNX Runtime; the CLI refusal/override through the real `twinlock` and SQLite."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,16 @@ from desktop_app.core.embedder import Embedder
 from desktop_app.core.gallery import embedded_gallery
 from desktop_app.core.paths import DEFAULT_MODEL
 from desktop_app.core.preprocess import prepare_image
-from desktop_app.core.strength import (LEVELS, assess, default_policy, model_knows_symbols, policy_level,
-                                       set_policy_level, strength_report, symbol_name)
+from desktop_app.core.strength import (
+    LEVELS,
+    assess,
+    default_policy,
+    model_knows_symbols,
+    policy_level,
+    set_policy_level,
+    strength_report,
+    symbol_name,
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +88,7 @@ def test_crossed_spirals(shipped, eg):
     assert default.level == "weak"
     strict = float(c.thresholds["far_1e-4"]["threshold"])
     s = _assess(eg, spir, strict)
-    assert s.level in ("fair", "strong") and s.accepted <= 3, s.text    # measured: fair, 1 Omniglot drawing
+    assert s.level in ("fair", "strong") and s.accepted <= 3, s.text  # measured: fair, 1 Omniglot drawing
     assert s.looks_like is None
     assert s.text.startswith(("fair: ", f"strong: none of {len(eg):,} common symbols"))
     w = _assess(eg, seven, strict)
@@ -94,7 +103,7 @@ def _symbol_model_verdicts(emb, eg):
     spir = _embed(emb, [S.crossed_spirals(s) for s in range(4)])
     default = _assess(eg, spir, c.default_threshold)
     assert default.level in ("fair", "strong") and default.accepted <= 10, default.text
-    assert default.allowed                                      # the default policy for it: "fair"
+    assert default.allowed  # the default policy for it: "fair"
     sym = float(c.thresholds["symbol_far_1e-3"]["threshold"])
     strict = _assess(eg, spir, sym)
     assert strict.level == "strong", strict.text
@@ -128,9 +137,10 @@ def test_rule_strong_fair_weak():
     emb, labels, kinds = _toy()
     far = assess(np.array([[3.0, 0.0]]), emb, labels, kinds, threshold=1.0)
     assert far.level == "strong" and far.accepted == 0
-    assert far.text == ("strong: none of 1,000 common symbols comes within the threshold "
-                        "(nearest: the Omniglot character c0 at 2.00)")
-    fair = assess(np.array([[6.0, 0.0]]), emb, labels, kinds, threshold=0.6)   # c2 at 6.0, c1/c3 at 0.5
+    assert far.text == (
+        "strong: none of 1,000 common symbols comes within the threshold (nearest: the Omniglot character c0 at 2.00)"
+    )
+    fair = assess(np.array([[6.0, 0.0]]), emb, labels, kinds, threshold=0.6)  # c2 at 6.0, c1/c3 at 0.5
     assert fair.level == "fair" and fair.accepted == 3 and fair.looks_like is None
     assert fair.text.startswith("fair: 3 of 1,000 common symbols come within the threshold")
     weak = assess(np.array([[0.05, 0.0]]), emb, labels, kinds, threshold=0.2)
@@ -197,7 +207,7 @@ def test_strength_report_uses_stored_and_new_references(tmp_path, shipped):
 def cli_env(tmp_path, monkeypatch):
     import cv2
 
-    monkeypatch.delenv("TWINLOCK_MODEL", raising=False)           # the shipped model
+    monkeypatch.delenv("TWINLOCK_MODEL", raising=False)  # the shipped model
     monkeypatch.setenv("TWINLOCK_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TWINLOCK_DB", str(tmp_path / "db.sqlite3"))
     files = []

@@ -1,4 +1,5 @@
 """The runtime commands run numpy's BLAS on one thread (a real subprocess, real threadpoolctl)."""
+
 import json
 import subprocess
 import sys
@@ -17,9 +18,14 @@ def test_interactive_commands_limit_blas_to_one_thread(tmp_path):
         "for name in ('verify', 'doctor'):\n"
         "    sub.choices[name].set_defaults(func=probe)\n"
         "m.build_parser = lambda: p\n"
-        "sys.exit(m.main([sys.argv[1]] + sys.argv[2:]))\n")
-    out = subprocess.run([sys.executable, "-c", code, "verify", "someone", "--image", "x.png"],
-                         capture_output=True, text=True, cwd=tmp_path)
+        "sys.exit(m.main([sys.argv[1]] + sys.argv[2:]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "verify", "someone", "--image", "x.png"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     counts = json.loads(out.stdout.strip().splitlines()[-1])
     assert counts and all(n == 1 for n in counts)

@@ -1,21 +1,39 @@
 """Checkpoint save/load round trip and clear errors (no MNIST needed)."""
+
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.checkpoint import (CheckpointError, load_checkpoint, model_from_checkpoint,
-                                 save_checkpoint)
+from training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from training.model import build_model
 
 
 def _fields(model, arch, kwargs):
-    return dict(arch=arch, model_kwargs=kwargs, state_dict=model.state_dict(),
-                config={"mean": 0.1307, "std": 0.3081, "margin": 1.0, "epochs": 1, "seed": 0,
-                        "batch_size": 8, "embedding_dim": kwargs.get("embedding_dim", 10),
-                        "normalized": model.normalized, "holdout_classes": [], "data_dir": "x",
-                        "recipe": "test"},
-                metrics={}, class_split={"train_classes": list(range(10)), "holdout_classes": []},
-                val_indices=[1, 2, 3], epoch=1, optimizer=None, scheduler=None, rng=None)
+    return dict(
+        arch=arch,
+        model_kwargs=kwargs,
+        state_dict=model.state_dict(),
+        config={
+            "mean": 0.1307,
+            "std": 0.3081,
+            "margin": 1.0,
+            "epochs": 1,
+            "seed": 0,
+            "batch_size": 8,
+            "embedding_dim": kwargs.get("embedding_dim", 10),
+            "normalized": model.normalized,
+            "holdout_classes": [],
+            "data_dir": "x",
+            "recipe": "test",
+        },
+        metrics={},
+        class_split={"train_classes": list(range(10)), "holdout_classes": []},
+        val_indices=[1, 2, 3],
+        epoch=1,
+        optimizer=None,
+        scheduler=None,
+        rng=None,
+    )
 
 
 @pytest.mark.parametrize("arch,kwargs", [("seed", {}), ("twin", {"embedding_dim": 16, "width": 8})])

@@ -1,4 +1,5 @@
 """Contrastive loss against hand-computed numbers; pair sampling balance and determinism."""
+
 import numpy as np
 import pytest
 
@@ -57,7 +58,7 @@ def test_seed_protocol_pairs_balanced_valid_and_deterministic():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 500)
     i, j, same = seed_protocol_pairs(y, seed=7)
-    assert i.size == 1000 and same.sum() == 500           # each item once per kind
+    assert i.size == 1000 and same.sum() == 500  # each item once per kind
     np.testing.assert_array_equal(np.sort(i[same]), np.arange(500))
     np.testing.assert_array_equal(np.sort(i[~same]), np.arange(500))
     assert np.all(y[i[same]] == y[j[same]]) and np.all(i[same] != j[same])

@@ -1,6 +1,7 @@
 """Training with MNIST + Omniglot-like symbols on tiny synthetic data (no real data): the
 P x K sampler, the alphabet split kept out of training, evaluate's unseen-symbol figures, and
 export's unseen-symbol thresholds and default operating point."""
+
 import gzip
 
 import cv2
@@ -33,8 +34,7 @@ def synth_symbols(alphabets=None, drawers=8, seed=0) -> Symbols:
                 al.append(ai)
                 ch.append(len(chars) - 1)
                 dr.append(d)
-    return Symbols(np.stack(imgs), np.array(al), np.array(ch), np.array(dr), list(alphabets), chars,
-                   {"thicken_px": 0})
+    return Symbols(np.stack(imgs), np.array(al), np.array(ch), np.array(dr), list(alphabets), chars, {"thicken_px": 0})
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,21 @@ def trained(tmp_path_factory, symbols, digits):
     mn = tmp / "mnist"
     mn.mkdir()
     write_idx(mn, x, y)
-    cfg = TrainConfig(epochs=2, batch_size=64, width=4, embedding_dim=16, val_size=60, val_eer_size=60,
-                      lr=5e-3, out_dir=str(tmp / "run"), threads=1, omniglot_holdout=1,
-                      omniglot_per_batch=32, omniglot_k=4, data_dir=str(mn))
+    cfg = TrainConfig(
+        epochs=2,
+        batch_size=64,
+        width=4,
+        embedding_dim=16,
+        val_size=60,
+        val_eer_size=60,
+        lr=5e-3,
+        out_dir=str(tmp / "run"),
+        threads=1,
+        omniglot_holdout=1,
+        omniglot_per_batch=32,
+        omniglot_k=4,
+        data_dir=str(mn),
+    )
     res = train(cfg, images=x, labels=y, progress=False, log=lambda m: None, omniglot_data=symbols)
     return res, tmp / "run" / "best.pt", mn
 
@@ -89,7 +101,7 @@ def test_training_keeps_held_out_alphabet_out_and_reports_it(trained, symbols):
     assert all("omniglot_val_eer" in r and 0 <= r["omniglot_val_frr_at_far_1e-3"] <= 1 for r in h)
     ck = load_checkpoint(best)
     split = ck["class_split"]
-    assert split["omniglot_holdout_alphabets"] == ["Big"]          # the only one with 20 characters
+    assert split["omniglot_holdout_alphabets"] == ["Big"]  # the only one with 20 characters
     assert "Big" not in split["omniglot_train_alphabets"] and len(split["omniglot_train_alphabets"]) == 2
     assert "Omniglot" in ck["config"]["recipe"] and "rotations" in ck["config"]["recipe"]
     assert "omniglot_val_eer" in res["best"]
@@ -97,15 +109,17 @@ def test_training_keeps_held_out_alphabet_out_and_reports_it(trained, symbols):
 
 def test_evaluate_reports_one_shot_and_verification_on_held_out(trained, symbols, digits):
     from training.evaluate import evaluate, format_table
+
     _res, best, _ = trained
     x, y = digits
     xt, yt = synth_digits(10, 3)
-    ev = evaluate(best, images={"train": (x, y), "test": (xt, yt)}, omniglot=symbols, progress=False,
-                  log=lambda m: None)
+    ev = evaluate(
+        best, images={"train": (x, y), "test": (xt, yt)}, omniglot=symbols, progress=False, log=lambda m: None
+    )
     o = ev["omniglot"]
     assert o["alphabets"] == ["Big"] and o["characters"] == 20 and o["drawings"] == 160
     assert o["one_shot"]["ways"] == 20 and o["one_shot"]["trials"] == 1000
-    assert 0.05 < o["one_shot"]["accuracy"] <= 1.0                   # above 20-way chance
+    assert 0.05 < o["one_shot"]["accuracy"] <= 1.0  # above 20-way chance
     ap = o["all_pairs"]
     assert ap["genuine"] == 20 * 28 and ap["impostor"] == 160 * 159 // 2 - 20 * 28
     assert "20-way one-shot" in format_table(ev)
@@ -114,13 +128,31 @@ def test_evaluate_reports_one_shot_and_verification_on_held_out(trained, symbols
 def test_export_calibrates_unseen_symbols_and_makes_them_the_default(trained, symbols, tmp_path):
     from desktop_app.core.contract import read_contract
     from export.pipeline import export_checkpoint
+
     _, best, mn = trained
     logs = []
-    r = export_checkpoint(best, tmp_path / "m.onnx", data_dir=mn, calib_count=None, progress=False,
-                          log=logs.append, camera_probes=20, omniglot=symbols, symbol_probes=30)
+    r = export_checkpoint(
+        best,
+        tmp_path / "m.onnx",
+        data_dir=mn,
+        calib_count=None,
+        progress=False,
+        log=logs.append,
+        camera_probes=20,
+        omniglot=symbols,
+        symbol_probes=30,
+    )
     th = r.thresholds
-    for k in ("eer", "far_1e-3", "far_1e-4", "symbol_eer", "symbol_far_1e-3", "symbol_far_1e-4",
-              "symbol_camera_far_1e-3", "symbol_camera_far_1e-4"):
+    for k in (
+        "eer",
+        "far_1e-3",
+        "far_1e-4",
+        "symbol_eer",
+        "symbol_far_1e-3",
+        "symbol_far_1e-4",
+        "symbol_camera_far_1e-3",
+        "symbol_camera_far_1e-4",
+    ):
         assert k in th, k
     s = th["symbol_far_1e-3"]
     assert s["genuine"] == 20 * 28 and "held out of training (Big)" in s["source"]
@@ -128,18 +160,30 @@ def test_export_calibrates_unseen_symbols_and_makes_them_the_default(trained, sy
     assert "Omniglot background set" in c.provenance["training_data"]
     # 12,160 impostor pairs support FAR 1e-3; the rule takes it when its FRR is usable
     from export.calibrate import MAX_SYMBOL_DEFAULT_FRR
+
     want = "symbol_far_1e-3" if s["frr"] <= MAX_SYMBOL_DEFAULT_FRR else c.default_threshold_key
     assert c.default_threshold_key == want
-    r2 = export_checkpoint(best, tmp_path / "n.onnx", data_dir=mn, calib_count=None, progress=False,
-                           log=logs.append, camera=False, symbols=False)
+    r2 = export_checkpoint(
+        best,
+        tmp_path / "n.onnx",
+        data_dir=mn,
+        calib_count=None,
+        progress=False,
+        log=logs.append,
+        camera=False,
+        symbols=False,
+    )
     assert not any(k.startswith("symbol_") for k in r2.thresholds)
 
 
 def test_default_rule_prefers_the_unseen_symbol_point():
     from export.calibrate import MAX_SYMBOL_DEFAULT_FRR, choose_default
+
     ok = {"threshold": 0.7, "frr": 0.05, "supported": True}
     base = {"eer": ok, "far_1e-3": ok, "camera_far_1e-3": ok}
     assert choose_default(dict(base, **{"symbol_far_1e-3": dict(ok, frr=0.15)})) == "symbol_far_1e-3"
-    assert choose_default(dict(base, **{"symbol_far_1e-3": dict(ok, frr=MAX_SYMBOL_DEFAULT_FRR + 0.01)})) \
+    assert (
+        choose_default(dict(base, **{"symbol_far_1e-3": dict(ok, frr=MAX_SYMBOL_DEFAULT_FRR + 0.01)}))
         == "camera_far_1e-3"
+    )
     assert choose_default(dict(base, **{"symbol_far_1e-3": dict(ok, supported=False)})) == "camera_far_1e-3"

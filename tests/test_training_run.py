@@ -1,5 +1,6 @@
 """Short real training runs on a small synthetic digit set (no MNIST): learning, resume,
 checkpoint contents, evaluate, and the CLI in a subprocess."""
+
 import gzip
 import json
 import subprocess
@@ -14,8 +15,7 @@ torch = pytest.importorskip("torch")
 from training.checkpoint import load_checkpoint
 from training.train import TrainConfig, train
 
-FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-         cv2.FONT_HERSHEY_TRIPLEX)
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX)
 
 
 def synth_digits(n_per_class: int, seed: int):
@@ -26,8 +26,16 @@ def synth_digits(n_per_class: int, seed: int):
         for _ in range(n_per_class):
             img = np.zeros((56, 56), np.uint8)
             font = FONTS[rng.integers(len(FONTS))]
-            cv2.putText(img, str(d), (14 + int(rng.integers(-3, 4)), 44 + int(rng.integers(-3, 4))),
-                        font, 1.6 + rng.uniform(-0.2, 0.2), 255, int(rng.integers(2, 5)), cv2.LINE_AA)
+            cv2.putText(
+                img,
+                str(d),
+                (14 + int(rng.integers(-3, 4)), 44 + int(rng.integers(-3, 4))),
+                font,
+                1.6 + rng.uniform(-0.2, 0.2),
+                255,
+                int(rng.integers(2, 5)),
+                cv2.LINE_AA,
+            )
             m = cv2.getRotationMatrix2D((28, 28), rng.uniform(-12, 12), 1.0)
             img = cv2.warpAffine(img, m, (56, 56))
             xs.append(cv2.resize(img, (28, 28), interpolation=cv2.INTER_AREA))
@@ -42,30 +50,64 @@ def data():
 
 
 def cfg(tmp_path, **kw):
-    base = dict(epochs=3, batch_size=64, width=4, embedding_dim=16, val_size=100, val_eer_size=100,
-                lr=5e-3, out_dir=str(tmp_path / "run"), threads=1)
+    base = dict(
+        epochs=3,
+        batch_size=64,
+        width=4,
+        embedding_dim=16,
+        val_size=100,
+        val_eer_size=100,
+        lr=5e-3,
+        out_dir=str(tmp_path / "run"),
+        threads=1,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
 
 def test_twin_learns_far_above_chance_and_checkpoint_holds_everything(tmp_path, data):
     (x, y), _ = data
-    res = train(cfg(tmp_path, epochs=5, batch_size=32, augment=False), images=x, labels=y,
-                progress=False, log=lambda m: None)
+    res = train(
+        cfg(tmp_path, epochs=5, batch_size=32, augment=False), images=x, labels=y, progress=False, log=lambda m: None
+    )
     h = res["history"]
     assert len(h) == 5
     assert h[0]["val_accuracy"] < h[-1]["val_accuracy"]
-    assert h[-1]["val_accuracy"] > 0.9           # chance is 0.5
+    assert h[-1]["val_accuracy"] > 0.9  # chance is 0.5
     assert h[-1]["val_eer"] < 0.1
     out = tmp_path / "run"
     for name in ("best.pt", "last.pt", "metrics.json", "curves.png"):
         assert (out / name).stat().st_size > 0
     ck = load_checkpoint(out / "best.pt")
-    for k in ("arch", "model_kwargs", "state_dict", "config", "metrics", "class_split", "val_indices",
-              "epoch", "optimizer", "scheduler", "rng", "versions", "created"):
+    for k in (
+        "arch",
+        "model_kwargs",
+        "state_dict",
+        "config",
+        "metrics",
+        "class_split",
+        "val_indices",
+        "epoch",
+        "optimizer",
+        "scheduler",
+        "rng",
+        "versions",
+        "created",
+    ):
         assert k in ck, k
-    for k in ("mean", "std", "margin", "epochs", "seed", "batch_size", "embedding_dim", "normalized",
-              "holdout_classes", "data_dir", "recipe"):
+    for k in (
+        "mean",
+        "std",
+        "margin",
+        "epochs",
+        "seed",
+        "batch_size",
+        "embedding_dim",
+        "normalized",
+        "holdout_classes",
+        "data_dir",
+        "recipe",
+    ):
         assert k in ck["config"], k
     assert ck["config"]["normalized"] is True and len(ck["val_indices"]) == 100
     assert ck["epoch"] == res["best"]["epoch"]
@@ -75,15 +117,17 @@ def test_twin_learns_far_above_chance_and_checkpoint_holds_everything(tmp_path, 
 def test_resume_continues_from_saved_epoch_and_matches_uninterrupted(tmp_path, data, monkeypatch):
     (x, y), _ = data
     quiet = dict(images=x, labels=y, progress=False, log=lambda m: None)
-    train(cfg(tmp_path / "ref", max_train=200), **quiet)           # 3 epochs in one go
+    train(cfg(tmp_path / "ref", max_train=200), **quiet)  # 3 epochs in one go
 
     import training.train as T
+
     orig = T.save_checkpoint
 
-    def stop_after_two(path, **f):                                  # "Ctrl-C" after epoch 2 is saved
+    def stop_after_two(path, **f):  # "Ctrl-C" after epoch 2 is saved
         orig(path, **f)
         if str(path).endswith("last.pt") and f["epoch"] == 2:
             raise KeyboardInterrupt
+
     monkeypatch.setattr(T, "save_checkpoint", stop_after_two)
     part = cfg(tmp_path / "b", max_train=200)
     with pytest.raises(KeyboardInterrupt):
@@ -104,8 +148,13 @@ def test_resume_continues_from_saved_epoch_and_matches_uninterrupted(tmp_path, d
 
 def test_seed_arch_trains_on_sampled_pairs(tmp_path, data):
     (x, y), _ = data
-    res = train(cfg(tmp_path, arch="seed", epochs=1, batch_size=16, max_train=200), images=x, labels=y,
-                progress=False, log=lambda m: None)
+    res = train(
+        cfg(tmp_path, arch="seed", epochs=1, batch_size=16, max_train=200),
+        images=x,
+        labels=y,
+        progress=False,
+        log=lambda m: None,
+    )
     ck = load_checkpoint(tmp_path / "run" / "best.pt")
     assert ck["arch"] == "seed" and ck["config"]["mean"] == 0.0 and ck["config"]["std"] == 1.0
     assert ck["config"]["normalized"] is False and ck["config"]["embedding_dim"] == 10
@@ -129,37 +178,73 @@ def test_cli_train_holdout_then_evaluate(tmp_path, data):
     out = tmp_path / "run"
     # the installed entry point's code path (python -m would make main.py "__main__")
     cmd = [sys.executable, "-c", "import sys; from desktop_app.cli.main import main; sys.exit(main())"]
-    r = subprocess.run(cmd + ["train", "--data-dir", str(d), "--out", str(out), "--epochs", "1",
-                              "--width", "4", "--embedding-dim", "16", "--batch-size", "64",
-                              "--val-size", "100", "--holdout-classes", "8,9", "--threads", "1"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        cmd
+        + [
+            "train",
+            "--data-dir",
+            str(d),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--width",
+            "4",
+            "--embedding-dim",
+            "16",
+            "--batch-size",
+            "64",
+            "--val-size",
+            "100",
+            "--holdout-classes",
+            "8,9",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "best epoch" in r.stdout
     ck = load_checkpoint(out / "best.pt")
     assert ck["class_split"] == {"train_classes": list(range(8)), "holdout_classes": [8, 9]}
     assert not np.isin(y[ck["val_indices"]], [8, 9]).any()
-    r = subprocess.run(cmd + ["evaluate", str(out / "best.pt"), "--json", str(tmp_path / "e.json")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        cmd + ["evaluate", str(out / "best.pt"), "--json", str(tmp_path / "e.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((tmp_path / "e.json").read_text())
     assert "unseen digits [8, 9]" in r.stdout and "FRR at FAR 0.001" in r.stdout
     assert res["test_pairs"] == 400 and 0.5 < res["pair_accuracy"] <= 1
     n8 = int(np.isin(yt, [8, 9]).sum())
-    assert res["holdout"]["all_pairs"]["genuine"] + res["holdout"]["all_pairs"]["impostor"] == \
-        n8 * (len(yt) - n8) + n8 * (n8 - 1) // 2
+    assert (
+        res["holdout"]["all_pairs"]["genuine"] + res["holdout"]["all_pairs"]["impostor"]
+        == n8 * (len(yt) - n8) + n8 * (n8 - 1) // 2
+    )
     # resume of a finished run: nothing to do; stretching its one-cycle schedule: refused clearly
     r = subprocess.run(cmd + ["train", "--resume", str(out / "last.pt")], capture_output=True, text=True)
     assert r.returncode == 0 and "nothing to do" in r.stdout
-    r = subprocess.run(cmd + ["train", "--resume", str(out / "last.pt"), "--epochs", "3"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        cmd + ["train", "--resume", str(out / "last.pt"), "--epochs", "3"], capture_output=True, text=True
+    )
     assert r.returncode == 4 and "one-cycle" in r.stderr and "Traceback" not in r.stderr
     # bad input: a clear message and exit status 4, no traceback
-    for extra, words in ((["--camera-data", str(tmp_path / "missing.npz")], "not found"),
-                         (["--camera-data", str(tmp_path / "missing.npz"), "--camera-fraction", "1.5"],
-                          "--camera-fraction")):
-        r = subprocess.run(cmd + ["train", "--data-dir", str(d), "--out", str(tmp_path / "r3"), "--epochs", "1",
-                                  "--val-size", "100"]
-                           + extra, capture_output=True, text=True, timeout=120)
+    for extra, words in (
+        (["--camera-data", str(tmp_path / "missing.npz")], "not found"),
+        (["--camera-data", str(tmp_path / "missing.npz"), "--camera-fraction", "1.5"], "--camera-fraction"),
+    ):
+        r = subprocess.run(
+            cmd
+            + ["train", "--data-dir", str(d), "--out", str(tmp_path / "r3"), "--epochs", "1", "--val-size", "100"]
+            + extra,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 4 and words in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
     r = subprocess.run(cmd + ["evaluate", str(tmp_path / "missing.pt")], capture_output=True, text=True)
     assert r.returncode == 4 and "not found" in r.stderr and "Traceback" not in r.stderr
@@ -169,11 +254,13 @@ def test_cli_train_holdout_then_evaluate(tmp_path, data):
 
 
 def test_cli_without_torch_says_how_to_install(tmp_path):
-    code = ("import sys; sys.modules['torch'] = None\n"     # makes `import torch` fail
-            "from desktop_app.cli.main import main, build_parser\n"
-            "build_parser()\n"
-            "assert 'training' not in sys.modules\n"
-            "sys.exit(main(['evaluate', 'x.pt']))")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # makes `import torch` fail
+        "from desktop_app.cli.main import main, build_parser\n"
+        "build_parser()\n"
+        "assert 'training' not in sys.modules\n"
+        "sys.exit(main(['evaluate', 'x.pt']))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 4, r.stderr
     assert 'pip install -e ".[train]"' in r.stderr and "Traceback" not in r.stderr
@@ -191,15 +278,16 @@ def test_camera_data_build_train_and_leak_refusal(tmp_path, data):
     d = C.build(x, y, tr[:40], n_junk=24, seed=3, workers=1, progress=False)
     assert 30 <= len(d["images"]) <= 40 and d["images"].shape[1:] == (28, 28)
     assert np.array_equal(d["labels"], y[d["sources"]].astype(np.int64))
-    assert len(d["junk"]) >= 5                                 # printed text/shapes taken as a symbol
+    assert len(d["junk"]) >= 5  # printed text/shapes taken as a symbol
     assert not np.isin(d["sources"], va).any()
     path = tmp_path / "cam.npz"
     C.save(path, d)
     back = C.load(path)
     assert np.array_equal(back["images"], d["images"])
 
-    res = train(TrainConfig(**{**c.__dict__, "camera_data": str(path)}), images=x, labels=y,
-                progress=False, log=lambda m: None)
+    res = train(
+        TrainConfig(**{**c.__dict__, "camera_data": str(path)}), images=x, labels=y, progress=False, log=lambda m: None
+    )
     assert len(res["history"]) == 2 and np.isfinite(res["history"][-1]["train_loss"])
     ck = load_checkpoint(tmp_path / "run" / "best.pt")
     assert ck["config"]["camera_data"] == str(path) and "non-digit negatives" in ck["config"]["recipe"]
@@ -207,8 +295,13 @@ def test_camera_data_build_train_and_leak_refusal(tmp_path, data):
     leaky = C.build(x, y, va[:5], n_junk=0, seed=3, workers=1, progress=False)
     C.save(tmp_path / "leaky.npz", leaky)
     with pytest.raises(ValueError, match="validation images"):
-        train(TrainConfig(**{**c.__dict__, "camera_data": str(tmp_path / "leaky.npz"),
-                             "out_dir": str(tmp_path / "r2")}), images=x, labels=y, progress=False, log=lambda m: None)
+        train(
+            TrainConfig(**{**c.__dict__, "camera_data": str(tmp_path / "leaky.npz"), "out_dir": str(tmp_path / "r2")}),
+            images=x,
+            labels=y,
+            progress=False,
+            log=lambda m: None,
+        )
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="damaged"):
         C.load(tmp_path / "bad.npz")

@@ -1,6 +1,7 @@
 """Admin actions in the app: one database for the app and the CLI (chosen in Settings, kept
 in core.config), every admin action gated and audited, profile export guarded, one app
 window per database."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,9 @@ def decisions(store, decision):
     return store.audit(decision=decision, limit=1000)
 
 
-def test_data_folder_chosen_in_the_app_is_followed_by_the_cli(qtbot, tmp_path, monkeypatch, isolated_qsettings,
-                                                               ui_model, videos):
+def test_data_folder_chosen_in_the_app_is_followed_by_the_cli(
+    qtbot, tmp_path, monkeypatch, isolated_qsettings, ui_model, videos
+):
     """Settings ▸ Data folder writes core.config in the platform config dir; the app's next
     start and the real `twinlock profiles list` (same HOME / XDG_CONFIG_HOME, no --db) both
     open the database there."""
@@ -80,12 +82,12 @@ def test_data_folder_chosen_in_the_app_is_followed_by_the_cli(qtbot, tmp_path, m
     win.close()
     c.close()
     # ... is what the command line sees, with no --db and no TWINLOCK_* variable
-    out = subprocess.run(twinlock_cli() + ["profiles", "list"], env=env, capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(twinlock_cli() + ["profiles", "list"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "zoe" in out.stdout
-    doctor = subprocess.run(twinlock_cli() + ["profiles", "show", "zoe"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    doctor = subprocess.run(
+        twinlock_cli() + ["profiles", "show", "zoe"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert doctor.returncode == 0, doctor.stderr
 
     # a damaged config file: one clear message, no traceback
@@ -105,7 +107,7 @@ def test_settings_and_passphrase_changes_are_audited(qtbot, ctx):
     assert dlg.result() == 1, dlg.error.text()
     ch = decisions(ctx.store, "settings_changed")[0].detail["changed"]
     assert ch["policy"]["new"]["k"] == 3 and ch["command_on_grant"] == {"old": None, "new": "true"}
-    assert "admin_passphrase" not in ch                       # never the hash in the log
+    assert "admin_passphrase" not in ch  # never the hash in the log
     assert len(decisions(ctx.store, "passphrase_set")) == 1
 
     dlg = SettingsDialog(ctx)
@@ -113,7 +115,7 @@ def test_settings_and_passphrase_changes_are_audited(qtbot, ctx):
     dlg.passphrase_action = ("set", "open sesame 2")
     dlg.save()
     assert len(decisions(ctx.store, "passphrase_changed")) == 1
-    assert len(decisions(ctx.store, "settings_changed")) == 1    # nothing else changed: no entry
+    assert len(decisions(ctx.store, "settings_changed")) == 1  # nothing else changed: no entry
     assert ctx.check_passphrase("open sesame 2")
 
 
@@ -167,12 +169,13 @@ def test_profile_export_needs_the_passphrase_is_refused_while_locked_and_audited
     import time
 
     from desktop_app.core.store import LockoutState
+
     ctx.store.set_lockout("alice", LockoutState(5, time.time() + 60))
     assert ctx.store.lockout("alice").remaining() > 0
     seen = on_modal(lambda w: w.accept())
     dest2 = tmp_path / "again.json"
     win.export_profile(str(dest2))
-    assert seen == ["QMessageBox"]               # the refusal, not the passphrase dialog
+    assert seen == ["QMessageBox"]  # the refusal, not the passphrase dialog
     assert not dest2.exists()
     refused = decisions(ctx.store, "export_refused")
     assert len(refused) == 1 and refused[0].detail["reason"] == "the profile is locked out"
@@ -194,8 +197,9 @@ def test_second_app_on_the_same_database_says_so_and_exits(qtbot, tmp_path, ui_m
     assert str(os.getpid()) in texts[0]
 
     # the command line is not blocked by the app's lock: a concurrent CLI on the same database works
-    out = subprocess.run(twinlock_cli() + ["profiles", "list", "--db", str(db)], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        twinlock_cli() + ["profiles", "list", "--db", str(db)], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     # another database: a second window is fine; closing the first frees its database
     w1.close()
@@ -207,8 +211,10 @@ def test_second_app_on_the_same_database_says_so_and_exits(qtbot, tmp_path, ui_m
 
 def test_instance_lock_is_freed_when_the_holder_dies(tmp_path):
     db = tmp_path / "x.sqlite3"
-    code = ("import sys, time; from desktop_app.core.instance import InstanceLock; "
-            f"InstanceLock({str(db)!r}).acquire(); print('held', flush=True); time.sleep(60)")
+    code = (
+        "import sys, time; from desktop_app.core.instance import InstanceLock; "
+        f"InstanceLock({str(db)!r}).acquire(); print('held', flush=True); time.sleep(60)"
+    )
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "held"
@@ -217,7 +223,7 @@ def test_instance_lock_is_freed_when_the_holder_dies(tmp_path):
     finally:
         p.kill()
         p.wait(10)
-    with InstanceLock(db) as lock:                # a crashed holder leaves no stale lock
+    with InstanceLock(db) as lock:  # a crashed holder leaves no stale lock
         assert lock.held
 
 
@@ -233,8 +239,13 @@ def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, video
     exe = Path(sys.executable).with_name("twinlock-app")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "desktop_app.ui.app"]
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    p = subprocess.Popen(cmd + ["--video", str(videos["three"]), "--model", str(ui_model), "--db", str(db)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        cmd + ["--video", str(videos["three"]), "--model", str(ui_model), "--db", str(db)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         lock = lock_path(db)
@@ -244,7 +255,7 @@ def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, video
         assert lock.read_text().strip() == str(p.pid)
         with pytest.raises(AlreadyRunning):
             InstanceLock(db).acquire()
-        time.sleep(2.0)                               # frames flowing
+        time.sleep(2.0)  # frames flowing
         assert p.poll() is None
         p.send_signal(signal.SIGTERM)
         _out, err = p.communicate(timeout=30)
@@ -258,9 +269,9 @@ def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, video
         assert again.held
 
 
-def test_a_data_folder_kept_in_qsettings_by_an_older_version_moves_to_the_config(qtbot, tmp_path, monkeypatch,
-                                                                                 isolated_qsettings, ui_model,
-                                                                                 videos):
+def test_a_data_folder_kept_in_qsettings_by_an_older_version_moves_to_the_config(
+    qtbot, tmp_path, monkeypatch, isolated_qsettings, ui_model, videos
+):
     from desktop_app.core import config
     from desktop_app.ui.app import build_parser
     from desktop_app.ui.settings_dialog import DATA_FOLDER_KEY, qsettings
@@ -273,6 +284,6 @@ def test_a_data_folder_kept_in_qsettings_by_an_older_version_moves_to_the_config
     qtbot.addWidget(win)
     assert c.store.path == old.resolve() / "twinlock.sqlite3"
     assert config.data_folder() == old.resolve()
-    assert not qsettings().value(DATA_FOLDER_KEY, "")              # moved, not kept twice
+    assert not qsettings().value(DATA_FOLDER_KEY, "")  # moved, not kept twice
     win.close()
     c.close()

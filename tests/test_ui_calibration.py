@@ -1,5 +1,6 @@
 """Calibration dialog: distances computed in a background job from prepared samples, charts
 drawn, threshold chosen by target FAR or by dragging, Apply persisted + audited, Reset."""
+
 from __future__ import annotations
 
 import cv2
@@ -21,6 +22,7 @@ def sample_files(tmp_path):
             cv2.imwrite(str(p), f)
             out.append(str(p))
         return out
+
     genuine = write(digit_frames(3, 8, seed=3000), "g")
     impostor = write([f for d in (1, 4, 7, 8) for f in digit_frames(d, 4, seed=100 * d + 5000)], "i")
     return genuine, impostor
@@ -32,7 +34,7 @@ def test_calibration_dialog_computes_and_applies(qtbot, ctx, videos, sample_file
     qtbot.addWidget(dlg)
     dlg.show()
     assert not dlg.apply_button.isEnabled()
-    dlg.mode.setCurrentIndex(1)                    # image files
+    dlg.mode.setCurrentIndex(1)  # image files
     dlg.compute_button.click()
     assert "Choose genuine AND impostor" in dlg.source_label.text()
     dlg.genuine_files, dlg.impostor_files = sample_files
@@ -100,7 +102,7 @@ def test_describe_point_warns_without_enough_impostors():
     op = metrics.operating_point([0.1, 0.2], [0.5, 0.6, 0.7], 0.3)
     line, warn = describe_point(op, None)
     assert "0 of 3 impostor" in line and "rule of 3" in warn
-    big = metrics.operating_point(np.linspace(0, .3, 50), np.linspace(.2, 1, 5000), 0.25)
+    big = metrics.operating_point(np.linspace(0, 0.3, 50), np.linspace(0.2, 1, 5000), 0.25)
     _, warn = describe_point(big, 1e-2)
     assert warn == ""
     _, warn = describe_point(big, 1e-4)
@@ -115,13 +117,13 @@ def test_live_capture_samples(qtbot, ctx, videos):
     cap = Capture()
     dlg = CalibrationDialog(ctx, "bob", cap)
     qtbot.addWidget(dlg)
-    assert dlg.mode.currentIndex() == 0              # live capture is the first choice
+    assert dlg.mode.currentIndex() == 0  # live capture is the first choice
     dlg.compute_button.click()
     assert "Record some genuine AND some impostor" in dlg.source_label.text()
     cap.start(lambda: open_source(str(videos["three"]), loop=True, realtime=True))
     dlg.rec_gen.click()
     qtbot.waitUntil(lambda: len(dlg.live_genuine) >= 6, timeout=5000)
-    dlg.rec_imp.click()                               # one recording at a time
+    dlg.rec_imp.click()  # one recording at a time
     assert not dlg.rec_gen.isChecked()
     cap.start(lambda: open_source(str(videos["seven"]), loop=True, realtime=True))
     qtbot.waitUntil(lambda: len(dlg.live_impostor) >= 6, timeout=5000)
@@ -158,7 +160,7 @@ def test_labelled_folder_with_progress_and_a_bad_folder(qtbot, ctx, videos, tmp_
     dlg.compute_button.click()
     dlg.job.progress.connect(lambda d, t: progress.append((d, t)))
     qtbot.waitUntil(lambda: dlg.data is not None, timeout=15000)
-    assert progress and progress[-1][0] == progress[-1][1]         # reported per label, to the end
+    assert progress and progress[-1][0] == progress[-1][1]  # reported per label, to the end
     assert "labelled folder" in dlg.data.source
     assert dlg.data.impostor.size > dlg.data.genuine.size > 0
     assert dlg.compute_button.isEnabled() and not dlg.cancel_button.isEnabled()
@@ -191,7 +193,7 @@ def test_a_looser_threshold_is_applied_only_after_a_confirmation_in_words(qtbot,
     dlg.apply_button.click()
     assert texts and "looser than the model's calibrated default" in texts[0]
     assert f"{risk.words}" in texts[0] and "other symbols may be accepted" in texts[0]
-    assert ctx.store.get_profile("dora").threshold is None          # No: nothing changed
+    assert ctx.store.get_profile("dora").threshold is None  # No: nothing changed
     assert not ctx.store.audit(profile="dora", decision="threshold_set")
     assert "Not applied" in dlg.source_label.text()
 
@@ -231,14 +233,14 @@ def test_dialog_fits_1280x800_with_help_and_live_camera(qtbot, ctx, videos):
     hint = dlg.minimumSizeHint()
     assert hint.width() <= 1280 - 20 and hint.height() <= 800 - 60, hint
     assert dlg.width() <= 1280 - 20 and dlg.height() <= 800 - 60, dlg.size()
-    for w in (dlg.apply_button, dlg.det, dlg.reset_button):        # nothing off-screen
+    for w in (dlg.apply_button, dlg.det, dlg.reset_button):  # nothing off-screen
         r = w.geometry()
         pos = w.mapTo(dlg, r.topLeft() - r.topLeft())
         assert pos.x() + w.width() <= dlg.width() and pos.y() + w.height() <= dlg.height()
     help_ = dlg.live_help
-    assert help_.wordWrap() and help_.height() >= help_.heightForWidth(help_.width())   # not cut
+    assert help_.wordWrap() and help_.height() >= help_.heightForWidth(help_.width())  # not cut
     assert not dlg.preview.has_frame()
     cap.start(lambda: open_source(str(videos["three"]), loop=True, realtime=True))
-    qtbot.waitUntil(dlg.preview.has_frame, timeout=5000)    # the live camera is shown while recording
+    qtbot.waitUntil(dlg.preview.has_frame, timeout=5000)  # the live camera is shown while recording
     cap.shutdown()
     dlg.close()

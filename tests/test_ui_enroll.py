@@ -1,4 +1,5 @@
 """Enrollment through the wizard, from a fake camera (a video file) and from image files."""
+
 from __future__ import annotations
 
 import cv2
@@ -48,7 +49,7 @@ def test_enroll_through_wizard_from_fake_camera(qtbot, ctx, videos):
     for _ in range(4):
         next_frame(qtbot, page)
         assert page._latest[1].ok, page._latest[1].reason
-        qtbot.keyClick(page, Qt.Key.Key_Space)          # Capture (Space)
+        qtbot.keyClick(page, Qt.Key.Key_Space)  # Capture (Space)
     assert len(page.items) == 4 and page.list.count() == 4
     assert "4 of 4" in page.count_label.text()
     # retake: discard #2, capture another
@@ -93,7 +94,7 @@ def test_capture_gate_refuses_frames_without_a_symbol(qtbot, ctx, videos):
 
 
 def test_import_files_with_outlier_warning(qtbot, ctx, tmp_path):
-    cap = Capture()        # no camera at all
+    cap = Capture()  # no camera at all
     wiz = EnrollWizard(ctx, cap)
     qtbot.addWidget(wiz)
     wiz.show()
@@ -130,7 +131,7 @@ def test_consistency_flags_the_reference_that_stands_out():
     assert "Warning: #4" in rep.message()
     same = consistency(np.repeat(e[:1], 3, axis=0), threshold=0.5)
     assert same.outliers == [] and "consistent" in same.message()
-    spread = consistency(np.eye(4, dtype=np.float32), threshold=0.5)   # all sqrt(2) apart
+    spread = consistency(np.eye(4, dtype=np.float32), threshold=0.5)  # all sqrt(2) apart
     assert spread.outliers == [] and spread.spread_out and "farther apart" in spread.message()
 
 
@@ -142,7 +143,7 @@ def test_add_references_to_an_existing_profile(qtbot, ctx, tmp_path, videos):
     qtbot.addWidget(wiz)
     wiz.show()
     pp = wiz.profile_page
-    pp.name_edit.setText("dora")                  # taken: refused with a way out
+    pp.name_edit.setText("dora")  # taken: refused with a way out
     wiz.next()
     assert wiz.currentPage() is pp and "already exists" in pp.error.text()
     pp.existing_radio.setChecked(True)

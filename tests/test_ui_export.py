@@ -1,6 +1,7 @@
 """Export-a-new-model dialog: a tiny checkpoint exported by the real `twinlock export` in a
 subprocess (progress, log), the new model's card, "Use this model" re-embedding the
 profiles; without torch the dialog says how to install the training extra."""
+
 from __future__ import annotations
 
 import gzip
@@ -36,12 +37,30 @@ def tiny_checkpoint(tmp_path):
     torch.manual_seed(0)
     kw = {"embedding_dim": 8, "width": 4}
     model = build_model("twin", **kw)
-    cfg = dict(mean=0.1307, std=0.3081, margin=1.0, epochs=0, seed=0, batch_size=64, embedding_dim=8,
-               normalized=True, holdout_classes=[], data_dir=str(data), recipe="ui test")
-    return save_checkpoint(tmp_path / "tiny.pt", arch="twin", model_kwargs=kw, state_dict=model.state_dict(),
-                           config=cfg, metrics={"best": {"val_eer": 0.5}, "history": []},
-                           class_split={"train_classes": list(range(10)), "holdout_classes": []},
-                           val_indices=list(range(100, 200)), epoch=0)
+    cfg = dict(
+        mean=0.1307,
+        std=0.3081,
+        margin=1.0,
+        epochs=0,
+        seed=0,
+        batch_size=64,
+        embedding_dim=8,
+        normalized=True,
+        holdout_classes=[],
+        data_dir=str(data),
+        recipe="ui test",
+    )
+    return save_checkpoint(
+        tmp_path / "tiny.pt",
+        arch="twin",
+        model_kwargs=kw,
+        state_dict=model.state_dict(),
+        config=cfg,
+        metrics={"best": {"val_eer": 0.5}, "history": []},
+        class_split={"train_classes": list(range(10)), "holdout_classes": []},
+        val_indices=list(range(100, 200)),
+        epoch=0,
+    )
 
 
 def test_export_tiny_checkpoint_then_use_it(qtbot, ctx, videos, tiny_checkpoint, tmp_path):
@@ -97,13 +116,15 @@ def test_without_torch_the_dialog_says_how_to_install_it(qtbot, ctx, monkeypatch
     import sys
 
     hint = dlg.torch_label.text()
-    assert f"{shlex.quote(sys.executable)} -m pip install -e" in hint and "[train]" in hint   # the venv's pip
+    assert f"{shlex.quote(sys.executable)} -m pip install -e" in hint and "[train]" in hint  # the venv's pip
     assert not dlg.ckpt_radio.isEnabled() and not dlg.train_radio.isEnabled()
     assert dlg.onnx_radio.isChecked()
     # the Browse… buttons of the disabled options are disabled too; the chosen one's is not
     from PySide6.QtWidgets import QPushButton
-    browse = {b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton)
-              if b.objectName().startswith("browse")}
+
+    browse = {
+        b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton) if b.objectName().startswith("browse")
+    }
     assert browse == {"browseCheckpoint": False, "browseData": False, "browseOnnx": True}
     # an already exported model that breaks the contract: a clear message, nothing switched
     bad = tmp_path / "bad.onnx"
@@ -131,8 +152,9 @@ def test_browse_buttons_follow_the_chosen_option(qtbot, ctx, monkeypatch):
     qtbot.addWidget(dlg)
 
     def states():
-        return {b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton)
-                if b.objectName().startswith("browse")}
+        return {
+            b.objectName(): b.isEnabled() for b in dlg.findChildren(QPushButton) if b.objectName().startswith("browse")
+        }
 
     assert dlg.ckpt_radio.isChecked()
     assert states() == {"browseCheckpoint": True, "browseData": False, "browseOnnx": False}

@@ -1,5 +1,6 @@
 """Tools ▸ Identify… and the enrollment wizard's strength panel: real widgets (offscreen), the
 shipped model in ONNX Runtime, real SQLite, a fake camera from a video file."""
+
 from __future__ import annotations
 
 import cv2
@@ -28,7 +29,7 @@ def test_identify_dialog_on_files_and_a_user_gallery(qtbot, shipped_ctx, tmp_pat
     dlg = IdentifyDialog(shipped_ctx, None)
     qtbot.addWidget(dlg)
     dlg.show()
-    assert not dlg.live.isEnabled()                             # no camera given
+    assert not dlg.live.isEnabled()  # no camera given
     p = tmp_path / "four.png"
     cv2.imwrite(str(p), S.digit(4, 2))
     assert dlg.identify_file(str(p))
@@ -111,7 +112,7 @@ def test_wizard_strength_panel_refuses_weak_unless_overridden(qtbot, shipped_ctx
 
 
 def test_wizard_strength_panel_advisory_policy(qtbot, shipped_ctx, tmp_path):
-    set_policy_level(shipped_ctx.store, "weak")                # the admin accepts any symbol
+    set_policy_level(shipped_ctx.store, "weak")  # the admin accepts any symbol
     wiz = _import_sevens(qtbot, shipped_ctx, tmp_path, "erin")
     panel = wiz.summary_page.strength
     assert panel.report.level == "weak" and not panel.override.isVisibleTo(wiz)

@@ -1,6 +1,7 @@
 """Messages that are true: the final message says what the frames showed (the core's words),
 numbers never round to a lie, attempts left before a lockout are shown, the time-left bar
 is never stale outside an attempt, and Settings names the video that is the camera."""
+
 from __future__ import annotations
 
 from ui_support import enroll_from_video, make_window
@@ -16,7 +17,7 @@ def test_denied_says_what_the_frames_showed_and_the_attempts_left(qtbot, ctx, vi
     assert "3 attempts left before a lockout" in win.banner.text()
     assert win.time_bar.text() == "not running"
     win.start_attempt()
-    assert win.time_bar.text().endswith(" s")               # running: the seconds left
+    assert win.time_bar.text().endswith(" s")  # running: the seconds left
     with qtbot.waitSignal(win.attempt_finished, timeout=8000) as sig:
         pass
     st = sig.args[0]
@@ -33,8 +34,16 @@ def test_denied_says_what_the_frames_showed_and_the_attempts_left(qtbot, ctx, vi
 
 
 def test_rounding_never_prints_an_equal_pair_as_a_comparison():
-    st = AttemptState(state="denied", final=True, best_distance=1.50804, threshold=1.50796,
-                      reason="1 of the 3 frames matched; 2 are needed", k=2, n=3, attempts_left=4)
+    st = AttemptState(
+        state="denied",
+        final=True,
+        best_distance=1.50804,
+        threshold=1.50796,
+        reason="1 of the 3 frames matched; 2 are needed",
+        k=2,
+        n=3,
+        attempts_left=4,
+    )
     state, big, detail = describe_state(st, "alice")
     assert state == "denied" and big == "DENIED"
     assert "1.508 > threshold 1.508" not in detail
@@ -50,7 +59,7 @@ def test_distance_bar_never_shows_an_equal_looking_pair(qtbot):
     bar = DistanceBar()
     qtbot.addWidget(bar)
     bar.set_values(1.50804, 1.50796)
-    a, b = bar.text().replace("distance ", "").split(" > threshold ")     # was "1.508  /  threshold 1.508"
+    a, b = bar.text().replace("distance ", "").split(" > threshold ")  # was "1.508  /  threshold 1.508"
     assert a != b, bar.text()
     bar.set_values(0.2, 0.823)
     assert bar.text() == "distance 0.200 ≤ threshold 0.823"
@@ -60,8 +69,9 @@ def test_distance_bar_never_shows_an_equal_looking_pair(qtbot):
 
 def test_locked_out_shows_no_running_time(qtbot, ctx, videos):
     enroll_from_video(ctx, videos["three"], "bob", count=2)
-    ctx.store.set_setting("policy", {"k": 2, "n": 3, "time_limit_s": 8.0, "max_frames": 8,
-                                     "lockout_after": 1, "lockout_base_s": 30.0})
+    ctx.store.set_setting(
+        "policy", {"k": 2, "n": 3, "time_limit_s": 8.0, "max_frames": 8, "lockout_after": 1, "lockout_base_s": 30.0}
+    )
     win = make_window(qtbot, ctx, videos["seven"])
     with qtbot.waitSignal(win.attempt_finished, timeout=8000) as sig:
         win.start_attempt()
@@ -98,7 +108,7 @@ def test_camera_dialog_takes_a_typed_video_path(qtbot, videos):
     dlg = CameraDialog(0)
     qtbot.addWidget(dlg)
     assert dlg.picker.webcam_radio.isChecked()
-    qtbot.keyClicks(dlg.picker.path_edit, str(videos["seven"]))   # typed, radio never clicked
+    qtbot.keyClicks(dlg.picker.path_edit, str(videos["seven"]))  # typed, radio never clicked
     assert dlg.picker.file_radio.isChecked()
     dlg._ok()
     assert dlg.result() == 1, dlg.error_label.text()

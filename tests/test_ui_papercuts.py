@@ -1,5 +1,6 @@
 """Small things a new user trips over: the enroll wizard's focus, Enter and words, the
 confirmation after saving, the in-app guide and the first-run hint."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,7 +33,7 @@ def test_wizard_focus_enter_and_words(qtbot, ctx, videos):
     qtbot.addWidget(wiz)
     wiz.show()
     pp = wiz.profile_page
-    qtbot.waitUntil(lambda: wiz.focusWidget() is pp.name_edit, timeout=2000)   # type the name at once
+    qtbot.waitUntil(lambda: wiz.focusWidget() is pp.name_edit, timeout=2000)  # type the name at once
     qtbot.keyClicks(wiz.focusWidget(), "alice")
     assert pp.name_edit.text() == "alice"
     wiz.next()
@@ -41,14 +42,14 @@ def test_wizard_focus_enter_and_words(qtbot, ctx, videos):
     for _ in range(2):
         page._latest = None
         qtbot.waitUntil(lambda: page._latest is not None and page._latest[1].ok, timeout=3000)
-        page.capture_button.click()           # the last button used: Enter must not click it
+        page.capture_button.click()  # the last button used: Enter must not click it
     assert len(page.items) == 2
     page._latest = None
     qtbot.waitUntil(lambda: page._latest is not None and page._latest[1].ok, timeout=3000)
-    qtbot.keyClick(page, Qt.Key.Key_Space)    # a third capture is refused, with the reason
+    qtbot.keyClick(page, Qt.Key.Key_Space)  # a third capture is refused, with the reason
     assert len(page.items) == 2 and "All 2 references are taken" in page.gate.text()
     assert "2 of 2 references taken" in page.count_label.text()
-    qtbot.keyClick(page.capture_button, Qt.Key.Key_Return)       # Enter: Next, not a capture
+    qtbot.keyClick(page.capture_button, Qt.Key.Key_Return)  # Enter: Next, not a capture
     assert len(page.items) == 2
     assert wiz.currentPage() is wiz.summary_page
     assert "Save stores them" in wiz.summary_page.subTitle() and "Finish" not in wiz.summary_page.subTitle()
@@ -88,14 +89,14 @@ def test_saving_is_confirmed_and_the_first_run_hint_follows(qtbot, ctx, tmp_path
     win.open_enrollment()
     assert seen == ["EnrollWizard"]
     assert ctx.store.get_profile("bea").n_references == 3
-    assert "Saved: “bea” has 3 references" in win.banner.text()          # the confirmation
+    assert "Saved: “bea” has 3 references" in win.banner.text()  # the confirmation
     assert "Saved" in win.statusBar().currentMessage()
     assert "✓" in win.hint_label.text() and "<s>enroll" in win.hint_label.text()
     assert "2. test an unlock" in win.hint_label.text()
     ctx.store.log_attempt("bea", "denied", best_distance=1.0, threshold=0.8)
     ctx.store.log_attempt("bea", "threshold_set", threshold=0.7)
     win.refresh_hint()
-    assert not win.hint_box.isVisible()                              # all three done
+    assert not win.hint_box.isVisible()  # all three done
     win.show_hint_again()
     win.dismiss_hint()
     assert not win.hint_box.isVisible() and ctx.store.get_setting("first_run_hint_dismissed") is True

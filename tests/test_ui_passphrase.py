@@ -1,4 +1,5 @@
 """The admin passphrase gate and the settings dialog that sets it."""
+
 from __future__ import annotations
 
 from ui_support import on_modal
@@ -32,7 +33,7 @@ def test_settings_dialog_sets_a_hashed_passphrase(qtbot, ctx):
     dlg.set_pass.click()
     assert errors == ["The two entries differ."]
     assert "will be set" in dlg.pass_status.text()
-    assert not ctx.admin_required()               # nothing stored before OK
+    assert not ctx.admin_required()  # nothing stored before OK
     dlg.save()
     h = ctx.store.get_setting("admin_passphrase")
     assert h.startswith("scrypt$") and "open sesame" not in h

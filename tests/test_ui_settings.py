@@ -1,4 +1,5 @@
 """Settings dialog (validated by the core Policy) and the audit log viewer's filters."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ def test_settings_saved_and_validated(qtbot, ctx, tmp_path, isolated_qsettings):
     dlg = SettingsDialog(ctx)
     qtbot.addWidget(dlg)
     dlg.k.setValue(5)
-    dlg.n.setValue(3)                      # k > n: the core Policy refuses it
+    dlg.n.setValue(3)  # k > n: the core Policy refuses it
     dlg.save()
     assert "k (matching frames needed) must be between 1 and n=3" in dlg.error.text()
     assert ctx.store.get_setting("policy") in (None, {})
@@ -28,7 +29,7 @@ def test_settings_saved_and_validated(qtbot, ctx, tmp_path, isolated_qsettings):
     dlg.picker.file_radio.setChecked(True)
     dlg.picker.path_edit.setText(str(tmp_path / "missing.avi"))
     dlg.save()
-    assert "does not exist" in dlg.error.text()          # the camera choice is checked too
+    assert "does not exist" in dlg.error.text()  # the camera choice is checked too
     video = tmp_path / "v.avi"
     video.write_bytes(b"x")
     dlg.picker.path_edit.setText(str(video))
@@ -52,8 +53,15 @@ def test_audit_viewer_filters_by_profile_and_decision(qtbot, ctx):
     st.log_attempt("alice", "denied", best_distance=0.9, threshold=0.5, frames_used=5)
     snap = np.zeros((28, 28), np.uint8)
     snap[8:20, 12:16] = 255
-    st.log_attempt("bob", "denied", best_distance=0.8, threshold=0.5, frames_used=4,
-                   detail={"reason": "time limit reached", "k": 2}, snapshot=snap)
+    st.log_attempt(
+        "bob",
+        "denied",
+        best_distance=0.8,
+        threshold=0.5,
+        frames_used=4,
+        detail={"reason": "time limit reached", "k": 2},
+        snapshot=snap,
+    )
     v = AuditViewer(ctx)
     qtbot.addWidget(v)
     n_all = v.table.rowCount()
@@ -63,7 +71,7 @@ def test_audit_viewer_filters_by_profile_and_decision(qtbot, ctx):
     v.decision.setCurrentText("denied")
     assert v.table.rowCount() == 1
     assert v.table.item(0, 2).text() == "denied" and v.table.item(0, 3).text() == "0.900"
-    v.profile.setCurrentIndex(0)                     # (all)
+    v.profile.setCurrentIndex(0)  # (all)
     assert v.table.rowCount() == 2 and v.count.text() == "2 entries"
     # bob's denial kept a snapshot of the closest frame: selecting it shows it
     row = next(i for i, e in enumerate(v.entries) if e.profile == "bob")

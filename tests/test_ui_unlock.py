@@ -1,5 +1,6 @@
 """Main window with a fake camera (video file): granted for the enrolled digit, denied for
 another, lockout shown with its countdown and lifted, no camera said plainly."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,7 +28,7 @@ def test_granted_for_enrolled_digit_then_denied_for_another(qtbot, ctx, videos):
     qtbot.waitUntil(lambda: "fps" in win.fps_status.text() and "—" not in win.fps_status.text(), timeout=4000)
 
     with qtbot.waitSignal(win.attempt_finished, timeout=6000) as sig:
-        qtbot.keyClick(win, " ")                     # keyboard: Space starts an attempt
+        qtbot.keyClick(win, " ")  # keyboard: Space starts an attempt
     st = sig.args[0]
     assert st.state == "granted", st.reason
     assert win.banner.state == "granted" and "GRANTED" in win.banner.text()
@@ -102,8 +103,8 @@ def test_no_camera_still_opens_and_says_so(qtbot, ctx, tmp_path, videos):
     assert not win.frame_view.has_frame()
     enroll_from_video(ctx, videos["three"], "erin", count=2)
     win.refresh_profiles()
-    assert win.banner.state == "no_camera"          # a profile does not hide the missing camera
-    qtbot.keyClick(win, " ")                       # no attempt without a camera
+    assert win.banner.state == "no_camera"  # a profile does not hide the missing camera
+    qtbot.keyClick(win, " ")  # no attempt without a camera
     assert not win.attempt_active and win.banner.state == "no_camera"
     ctx.store.remove_profile("erin")
     win.refresh_profiles()
@@ -132,8 +133,9 @@ def test_app_opens_with_a_broken_model_and_says_why(qtbot, tmp_path, isolated_qs
 
     bad = tmp_path / "broken.onnx"
     bad.write_bytes(b"\x00" * 10)
-    args = build_parser().parse_args(["--video", str(videos["three"]), "--model", str(bad),
-                                      "--db", str(tmp_path / "db.sqlite3")])
+    args = build_parser().parse_args(
+        ["--video", str(videos["three"]), "--model", str(bad), "--db", str(tmp_path / "db.sqlite3")]
+    )
     c, win = create_window(args)
     qtbot.addWidget(win)
     assert c.embedder is None and "not a readable ONNX model" in c.model_error
@@ -159,7 +161,7 @@ def test_no_symbol_shown_then_attempt_times_out(qtbot, ctx, videos):
     assert sig.args[0].state == "no_symbol" and sig.args[0].final
     assert "NO SYMBOL SEEN" in win.banner.text()
     assert ctx.store.audit(profile="fred", decision="no_symbol")
-    assert ctx.store.lockout("fred").failures == 0        # a failure to acquire is not a denial
+    assert ctx.store.lockout("fred").failures == 0  # a failure to acquire is not a denial
     win.close()
 
 
@@ -189,13 +191,13 @@ def test_remove_profile_asks_confirmation_and_passphrase(qtbot, ctx, videos):
     qtbot.addWidget(win)
     steps = []
 
-    def pick(w):                         # QInputDialog: which profile
+    def pick(w):  # QInputDialog: which profile
         steps.append(type(w).__name__)
         w.setTextValue("gina")
         w.accept()
         on_modal(confirm)
 
-    def confirm(w):                      # QMessageBox: are you sure
+    def confirm(w):  # QMessageBox: are you sure
         steps.append(type(w).__name__)
         w.button(QMessageBox.StandardButton.Yes).click()
         on_modal(passphrase)
@@ -224,7 +226,7 @@ def test_export_then_import_profile_under_another_name(qtbot, ctx, videos, tmp_p
     win.export_profile(str(out))
     assert out.exists()
 
-    def rename(w):                               # the name is taken: ask for another
+    def rename(w):  # the name is taken: ask for another
         w.setTextValue("hana2")
         w.accept()
 

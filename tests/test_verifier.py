@@ -2,6 +2,7 @@
 
 Mechanics run on a fixed pixel-pooling ONNX model (real ONNX Runtime); the last tests use
 the shipped, trained model (which must be there)."""
+
 import numpy as np
 import pytest
 
@@ -13,8 +14,14 @@ from desktop_app.core.verifier import Policy, Verifier, frame_distances, resolve
 from frames import junk_frames, render_frame
 from pixel_model import make_pixel_model
 
-VARIANTS = [dict(), dict(polarity="light_on_dark"), dict(light=0.8), dict(blur=1.5, noise=6.0, jpeg=50),
-            dict(tilt=0.15, scale=0.45), dict(scale=0.22)]
+VARIANTS = [
+    dict(),
+    dict(polarity="light_on_dark"),
+    dict(light=0.8),
+    dict(blur=1.5, noise=6.0, jpeg=50),
+    dict(tilt=0.15, scale=0.45),
+    dict(scale=0.22),
+]
 
 
 class Clock:
@@ -53,7 +60,7 @@ def store(tmp_path, pixel):
 
 def test_genuine_frames_are_granted_and_audited(store, pixel, frames):
     v = Verifier(store, pixel, "alice")
-    assert v.policy.threshold == pytest.approx(0.48)          # the model's calibrated default
+    assert v.policy.threshold == pytest.approx(0.48)  # the model's calibrated default
     st = v.start_attempt(t=0.0)
     assert st.state == "waiting" and not st.final
     st = v.feed(frames["three"][0], t=0.1)
@@ -66,7 +73,7 @@ def test_genuine_frames_are_granted_and_audited(store, pixel, frames):
     assert entry.fingerprint == pixel.fingerprint and entry.provider == "CPU"
     assert entry.frames_used == 2 and entry.best_distance == pytest.approx(st.best_distance)
     assert entry.threshold == pytest.approx(0.48)
-    assert v.feed(frames["three"][2]).state == "granted"          # final: nothing more happens
+    assert v.feed(frames["three"][2]).state == "granted"  # final: nothing more happens
     assert len(store.audit(decision="granted")) == 1
 
 
@@ -83,7 +90,7 @@ def test_other_digits_are_denied_never_granted(store, pixel, frames):
         v.start_attempt(t=0)
         st = v.feed(f, t=0.1)
         assert st.state == "checking" and st.distance > st.threshold, d
-        st = v.feed(f, t=0.2)               # 0 of 2: 2 of 3 can no longer be reached
+        st = v.feed(f, t=0.2)  # 0 of 2: 2 of 3 can no longer be reached
         assert st.state == "denied" and st.final and st.frames_used == 2
         assert st.reason == "0 of 2 frames matched; 2 of 3 are needed"
     assert len(store.audit(decision="denied")) == 9 and not store.audit(decision="granted")
@@ -95,7 +102,7 @@ def test_junk_is_no_symbol_never_a_grant_and_never_a_failure(store, pixel, frame
     for i, f in enumerate(frames["junk"]):
         st = v.feed(f, t=0.1 * i)
         assert st.state == "no_symbol" and not st.final and st.reason and st.frames_used == 0
-    st = v.tick(t=2.5)                                          # time limit with nothing acquired
+    st = v.tick(t=2.5)  # time limit with nothing acquired
     assert st.state == "no_symbol" and st.final
     assert store.lockout("alice").failures == 0 and v.lockout_remaining() == 0
     assert store.audit(decision="no_symbol")[0].frames_used == 0
@@ -116,7 +123,7 @@ def test_an_attempt_is_decided_on_its_first_n_acquired_frames(store, pixel, fram
     imp, gen = frames["others"][7], frames["three"]
     v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100, change_factor=100))
     v.start_attempt(t=0)
-    seq = [gen[0], imp, imp, gen[1], gen[2]]        # a sliding 2-of-3 window would grant at the end
+    seq = [gen[0], imp, imp, gen[1], gen[2]]  # a sliding 2-of-3 window would grant at the end
     states = [v.feed(f, t=0.1 * i).state for i, f in enumerate(seq)]
     assert states == ["checking", "checking", "denied", "denied", "denied"]
     assert v.state.reason == "1 of the 3 frames matched; 2 are needed"
@@ -147,14 +154,17 @@ def test_a_change_of_symbol_inside_an_attempt_is_a_failure(store, pixel, frames)
     assert st.state == "denied" and "symbol changed" in st.reason
     assert store.audit(decision="denied")[0].detail["symbol_changed"] is True
     assert store.lockout("alice").failures == 1
-    v.start_attempt(t=1)                           # the same genuine drawing, frame after frame
+    v.start_attempt(t=1)  # the same genuine drawing, frame after frame
     assert [v.feed(f, t=1.1 + i / 10).state for i, f in enumerate(gen[:2])] == ["checking", "granted"]
 
 
 def test_messages_say_what_happened_and_never_round_to_a_lie():
     from desktop_app.core.verifier import compare_text
-    assert compare_text(1.50804, 1.50796) == "distance 1.5080 > threshold 1.5080" or \
-        compare_text(1.50804, 1.50796) == "distance 1.50804 > threshold 1.50796"
+
+    assert (
+        compare_text(1.50804, 1.50796) == "distance 1.5080 > threshold 1.5080"
+        or compare_text(1.50804, 1.50796) == "distance 1.50804 > threshold 1.50796"
+    )
     t = compare_text(1.50804, 1.50796)
     a, b = t.split(" > ")
     assert a.split()[-1] != b.split()[-1]
@@ -182,7 +192,7 @@ def test_time_limit_and_max_frames_deny(store, pixel, frames):
     v = Verifier(store, pixel, "alice", Policy(time_limit_s=1.0, lockout_after=100))
     v.start_attempt(t=10.0)
     assert v.feed(imp, t=10.5).state == "checking"
-    st = v.feed(imp, t=11.2)                                  # past the limit: decided, frame ignored
+    st = v.feed(imp, t=11.2)  # past the limit: decided, frame ignored
     assert st.state == "denied" and st.frames_used == 1 and "time limit" in st.reason
     v = Verifier(store, pixel, "alice", Policy(k=1, n=3, max_frames=4, lockout_after=100))
     v.start_attempt(t=0)
@@ -211,22 +221,22 @@ def test_lockout_grows_and_survives_a_restart(tmp_path, pixel, frames):
     assert s.audit(decision="denied")[0].detail["failures"] == 3
     s.close()
 
-    s = Store(db)                                             # a restart
+    s = Store(db)  # a restart
     v = Verifier(s, pixel, "alice", pol, clock=clock, boot_clock=clock)
     clock.t += 10
-    st = attempt(v, gen)                                      # even the right symbol: locked
+    st = attempt(v, gen)  # even the right symbol: locked
     assert st.state == "locked" and st.final and st.lockout_remaining_s == pytest.approx(20)
     assert st.frames_seen == 0 and "locked out" in st.reason
     assert s.audit(decision="locked")[0].profile == "alice"
-    assert v.feed(gen).state == "locked"                      # feeding compares nothing
+    assert v.feed(gen).state == "locked"  # feeding compares nothing
     clock.t += 21
-    assert attempt(v, imp).state == "denied"                  # 4th denial: 60 s
+    assert attempt(v, imp).state == "denied"  # 4th denial: 60 s
     assert s.lockout("alice").remaining(clock.t, clock.t) == pytest.approx(60)
     clock.t += 61
     attempt(v, imp)
-    assert s.lockout("alice").remaining(clock.t, clock.t) == pytest.approx(100)   # capped
+    assert s.lockout("alice").remaining(clock.t, clock.t) == pytest.approx(100)  # capped
     clock.t += 101
-    assert attempt(v, gen).state == "granted"                 # a grant resets it
+    assert attempt(v, gen).state == "granted"  # a grant resets it
     assert s.lockout("alice").failures == 0 and v.lockout_remaining() == 0
 
 
@@ -239,7 +249,7 @@ def test_cancel_and_no_symbol_do_not_count_before_a_frame_is_acquired(store, pix
     assert v.finish(t=0.3).state == "no_symbol"
     assert store.lockout("alice").failures == 0
     assert [e.decision for e in store.audit()][:2] == ["no_symbol", "cancelled"]
-    v.start_attempt(t=1)                       # cancelling after a wrong frame hides nothing
+    v.start_attempt(t=1)  # cancelling after a wrong frame hides nothing
     v.feed(frames["others"][5], t=1.1)
     st = v.finish(t=1.2, reason="cancelled")
     assert st.state == "denied" and st.reason.startswith("cancelled: 0 of 1 frame matched")
@@ -265,8 +275,14 @@ def test_policy_layers_and_validation(store, pixel):
     store.set_threshold("alice", 0.3)
     p = resolve_policy(store, "alice", pixel)
     assert (p.k, p.n, p.time_limit_s, p.threshold) == (1, 2, 5.0, 0.3)
-    for bad in (dict(k=4, n=3), dict(n=0), dict(threshold=-1.0), dict(time_limit_s=0),
-                dict(lockout_factor=0.5), dict(max_frames=1)):
+    for bad in (
+        dict(k=4, n=3),
+        dict(n=0),
+        dict(threshold=-1.0),
+        dict(time_limit_s=0),
+        dict(lockout_factor=0.5),
+        dict(max_frames=1),
+    ):
         with pytest.raises(ValueError):
             Policy(**bad).validate()
     assert Policy(lockout_after=5).lockout_delay(4) == 0
@@ -285,8 +301,7 @@ def test_k_nearest_mean_distance():
 def test_verifier_refuses_missing_or_foreign_profiles(store, pixel):
     with pytest.raises(ProfileNotFound):
         Verifier(store, pixel, "nobody")
-    store.add_references("old", np.zeros((1, 28, 28), np.uint8), None, np.ones((1, 5)), "other-model",
-                         create=True)
+    store.add_references("old", np.zeros((1, 28, 28), np.uint8), None, np.ones((1, 5)), "other-model", create=True)
     with pytest.raises(StoreError, match="another model"):
         Verifier(store, pixel, "old")
 

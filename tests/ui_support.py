@@ -1,5 +1,6 @@
 """Helpers for the UI tests: the model to use, a fake camera (a video file written with
 cv2.VideoWriter from synthetic camera frames), an app context on a temporary database."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,24 +23,30 @@ def pixel_model(path: Path) -> Path:
 
     rng = np.random.default_rng(0)
     w = (rng.normal(0, 1, (784, 64)) / 28.0).astype(np.float32)
-    nodes = [helper.make_node("Flatten", ["image"], ["flat"], axis=1),
-             helper.make_node("MatMul", ["flat", "W"], ["proj"]),
-             helper.make_node("LpNormalization", ["proj"], ["embedding"], axis=1, p=2)]
+    nodes = [
+        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "W"], ["proj"]),
+        helper.make_node("LpNormalization", ["proj"], ["embedding"], axis=1, p=2),
+    ]
     graph = helper.make_graph(
-        nodes, "pixels", [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        nodes,
+        "pixels",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 28, 28])],
         [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 64])],
-        [numpy_helper.from_array(w, "W")])
+        [numpy_helper.from_array(w, "W")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     t = PIXEL_MODEL_THRESHOLD
     op = {"threshold": t, "far": 1e-3, "frr": 0.05, "genuine": 100, "impostor": 1000}
-    doc = {"version": 1,
-           "input": {"name": "image", "size": 28, "polarity": "white_on_black",
-                     "scale": 1 / 255, "mean": 0.0, "std": 1.0},
-           "output": {"name": "embedding", "dim": 64, "metric": "euclidean", "normalized": True},
-           "thresholds": {"eer": dict(op), "far_1e-3": dict(op), "far_1e-4": dict(op, threshold=t * 0.8)},
-           "default_threshold": "far_1e-3",
-           "provenance": {"training_data": "none (test pixel model)", "date": "2026-01-01"}}
+    doc = {
+        "version": 1,
+        "input": {"name": "image", "size": 28, "polarity": "white_on_black", "scale": 1 / 255, "mean": 0.0, "std": 1.0},
+        "output": {"name": "embedding", "dim": 64, "metric": "euclidean", "normalized": True},
+        "thresholds": {"eer": dict(op), "far_1e-3": dict(op), "far_1e-4": dict(op, threshold=t * 0.8)},
+        "default_threshold": "far_1e-3",
+        "provenance": {"training_data": "none (test pixel model)", "date": "2026-01-01"},
+    }
     for k, v in contract_metadata(doc, model).items():
         model.metadata_props.add(key=k, value=v)
     onnx.save(model, str(path))
@@ -85,12 +92,20 @@ def enroll_from_video(ctx, video: Path, profile: str, count: int = 5) -> int:
             if len(imgs) == count:
                 break
     emb = ctx.embedder.embed_images(np.stack(imgs))
-    return ctx.store.add_references(profile, np.stack(imgs), crops, emb, ctx.embedder.fingerprint,
-                                    create=not ctx.store.has_profile(profile), source="test")
+    return ctx.store.add_references(
+        profile,
+        np.stack(imgs),
+        crops,
+        emb,
+        ctx.embedder.fingerprint,
+        create=not ctx.store.has_profile(profile),
+        source="test",
+    )
 
 
 class _Seen(list):
     """The names of the modal dialogs handled; cancel() stops waiting for one."""
+
     cancelled = False
 
     def cancel(self) -> None:
@@ -119,7 +134,7 @@ def on_modal(action, delay=30, give_up_ms=20000):
         seen.append(type(w).__name__)
         try:
             action(w)
-        except BaseException:               # close the dialog, so a failed action cannot block exec()
+        except BaseException:  # close the dialog, so a failed action cannot block exec()
             try:
                 w.reject() if hasattr(w, "reject") else w.close()
             except Exception:
@@ -134,8 +149,11 @@ def on_modal(action, delay=30, give_up_ms=20000):
 def soak_video(path: Path, per_digit: int = 24, size=(320, 240)) -> Path:
     """A video that alternates an enrolled 3, another digit (7) and blank paper, so that a
     soak's back-to-back attempts are granted, denied and see frames without a symbol."""
-    frames = (digit_frames(3, per_digit, seed=300, size=size) + digit_frames(7, per_digit, seed=700, size=size)
-              + [render_frame(None, seed=900 + i, size=size) for i in range(4)])
+    frames = (
+        digit_frames(3, per_digit, seed=300, size=size)
+        + digit_frames(7, per_digit, seed=700, size=size)
+        + [render_frame(None, seed=900 + i, size=size) for i in range(4)]
+    )
     return write_video(path, frames)
 
 
@@ -207,7 +225,7 @@ class SoakDriver:
 
         from PySide6.QtCore import QEventLoop
 
-        wait = QEventLoop.ProcessEventsFlag.WaitForMoreEvents     # the window's 200 ms timer wakes it
+        wait = QEventLoop.ProcessEventsFlag.WaitForMoreEvents  # the window's 200 ms timer wakes it
         t0 = time.monotonic()
         next_sample = 0
         last_frames, last_change = -1, t0

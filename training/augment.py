@@ -2,6 +2,7 @@
 random affine (rotation, scale, shear, translation) with one ``grid_sample`` per batch and
 stroke-thickness changes (dilate = max-pool, erode = -max-pool(-x)). Input/output: float
 [N,1,28,28] in [0,1], white ink on black (zero padding stays background)."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def random_affine(x: torch.Tensor, g: torch.Generator, rot_deg=15.0, scale=(0.85, 1.15),
-                  shear_deg=10.0, shift_px=2.5) -> torch.Tensor:
+def random_affine(
+    x: torch.Tensor, g: torch.Generator, rot_deg=15.0, scale=(0.85, 1.15), shear_deg=10.0, shift_px=2.5
+) -> torch.Tensor:
     n, _, h, w = x.shape
 
     def u(lo, hi):
@@ -25,8 +27,7 @@ def random_affine(x: torch.Tensor, g: torch.Generator, rot_deg=15.0, scale=(0.85
     cos, sin, tan = torch.cos(a), torch.sin(a), torch.tan(sh)
     m00, m01 = cos, cos * tan - sin
     m10, m11 = sin, sin * tan + cos
-    theta = torch.stack([torch.stack([m00 / s, m01 / s, tx], 1),
-                         torch.stack([m10 / s, m11 / s, ty], 1)], 1)
+    theta = torch.stack([torch.stack([m00 / s, m01 / s, tx], 1), torch.stack([m10 / s, m11 / s, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -35,7 +36,7 @@ def random_thickness(x: torch.Tensor, g: torch.Generator, p_dilate=0.2, p_erode=
     n = x.shape[0]
     r = torch.rand(n, generator=g)
     dil = F.max_pool2d(x, 3, 1, 1)
-    ero = -F.max_pool2d(-x, 2, 1, 0)                 # 2x2 erosion is gentler than 3x3
+    ero = -F.max_pool2d(-x, 2, 1, 0)  # 2x2 erosion is gentler than 3x3
     ero = F.pad(ero, (0, 1, 0, 1))
     pick = r.view(n, 1, 1, 1)
     out = torch.where(pick < p_dilate, dil, x)

@@ -18,6 +18,7 @@ digit (see ``losses.batch_contrastive_loss``: label < 0 = negative-only).
 
     python -m training.camera_data --data-dir ../shared/data/mnist --out runs/camera_data.npz
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,15 @@ import numpy as np
 
 from training.camera_sim import _finish, _paper, render_digit
 
-FONTS = (cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
-         cv2.FONT_HERSHEY_PLAIN, cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
-         cv2.FONT_HERSHEY_COMPLEX_SMALL)
+FONTS = (
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+    cv2.FONT_HERSHEY_PLAIN,
+    cv2.FONT_HERSHEY_SCRIPT_SIMPLEX,
+    cv2.FONT_HERSHEY_SCRIPT_COMPLEX,
+    cv2.FONT_HERSHEY_COMPLEX_SMALL,
+)
 # letters a digit could be mistaken for in handwriting (O/o ~ 0, I/l ~ 1) are left out on purpose
 CHARS = list("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz#@&%?!+*=<>$")
 TRAIN_JUNK_KINDS = ("text", "shapes")
@@ -56,30 +63,32 @@ def _text(rng, img, w, h):
 def _shape(rng, img, c, r, col, thick):
     kind = int(rng.integers(6))
     ang = rng.uniform(0, 2 * np.pi)
-    if kind == 0:                                     # triangle / polygon (3-7 sides)
+    if kind == 0:  # triangle / polygon (3-7 sides)
         k = int(rng.integers(3, 8))
         t = ang + np.linspace(0, 2 * np.pi, k, endpoint=False) + rng.uniform(-0.2, 0.2, k)
         pts = np.stack([c[0] + r * np.cos(t), c[1] + r * np.sin(t)], 1).astype(np.int32)
         cv2.polylines(img, [pts], True, col, thick, cv2.LINE_AA)
-    elif kind == 1:                                   # star
+    elif kind == 1:  # star
         k = int(rng.integers(4, 7))
         t = ang + np.linspace(0, 2 * np.pi, 2 * k, endpoint=False)
         rad = np.where(np.arange(2 * k) % 2 == 0, r, r * rng.uniform(0.35, 0.55))
         pts = np.stack([c[0] + rad * np.cos(t), c[1] + rad * np.sin(t)], 1).astype(np.int32)
         cv2.polylines(img, [pts], True, col, thick, cv2.LINE_AA)
-    elif kind == 2:                                   # cross (+ or x)
+    elif kind == 2:  # cross (+ or x)
         for a in (ang, ang + np.pi / 2):
             d = np.array([np.cos(a), np.sin(a)]) * r
-            cv2.line(img, tuple((np.array(c) - d).astype(int)), tuple((np.array(c) + d).astype(int)), col, thick, cv2.LINE_AA)
-    elif kind == 3:                                   # arrow
+            cv2.line(
+                img, tuple((np.array(c) - d).astype(int)), tuple((np.array(c) + d).astype(int)), col, thick, cv2.LINE_AA
+            )
+    elif kind == 3:  # arrow
         d = np.array([np.cos(ang), np.sin(ang)]) * r
         p0, p1 = (np.array(c) - d).astype(int), (np.array(c) + d).astype(int)
         cv2.arrowedLine(img, tuple(p0), tuple(p1), col, thick, cv2.LINE_AA, tipLength=rng.uniform(0.2, 0.45))
-    elif kind == 4:                                   # flat ellipse / arc (never a near-circle)
+    elif kind == 4:  # flat ellipse / arc (never a near-circle)
         axes = (int(r), int(r * rng.uniform(0.2, 0.55)))
         a0 = rng.uniform(0, 360)
         cv2.ellipse(img, c, axes, np.degrees(ang), a0, a0 + rng.uniform(120, 360), col, thick, cv2.LINE_AA)
-    else:                                             # zig-zag / scribble polyline
+    else:  # zig-zag / scribble polyline
         k = int(rng.integers(3, 7))
         pts = np.array(c) + rng.uniform(-r, r, (k, 2))
         cv2.polylines(img, [pts.astype(np.int32)], False, col, thick, cv2.LINE_AA)
@@ -104,6 +113,7 @@ def render_train_junk(rng: np.random.Generator, size=SIZE) -> np.ndarray:
 def _work(args):
     """One chunk: (kind, items, seed) -> (images [k,28,28] uint8, keep-mask)."""
     from desktop_app.core.preprocess import preprocess
+
     kind, payload, seed = args
     rng = np.random.default_rng(seed)
     out = np.zeros((len(payload), 28, 28), np.uint8)
@@ -116,18 +126,22 @@ def _work(args):
     return out, ok
 
 
-def build(images, labels, sources, n_junk: int, seed: int = 7, workers: int = 2, chunk: int = 250,
-          progress: bool = True) -> dict:
+def build(
+    images, labels, sources, n_junk: int, seed: int = 7, workers: int = 2, chunk: int = 250, progress: bool = True
+) -> dict:
     """Render ``images[sources]`` and ``n_junk`` junk frames; keep what preprocessing acquires.
 
     Returns arrays: ``images`` uint8 [M,28,28], ``labels`` int64 [M], ``sources`` int64 [M]
     (index into the MNIST training set), ``junk`` uint8 [J,28,28], plus counts."""
     sources = np.asarray(sources, np.int64)
-    jobs = [("digit", images[sources[s:s + chunk]], seed * 100003 + s) for s in range(0, len(sources), chunk)]
-    jobs += [("junk", [None] * min(chunk, n_junk - s), seed * 100003 + 7919 * 1000 + s) for s in range(0, n_junk, chunk)]
+    jobs = [("digit", images[sources[s : s + chunk]], seed * 100003 + s) for s in range(0, len(sources), chunk)]
+    jobs += [
+        ("junk", [None] * min(chunk, n_junk - s), seed * 100003 + 7919 * 1000 + s) for s in range(0, n_junk, chunk)
+    ]
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=len(sources) + n_junk, desc="camera-like training data", unit="frame")
     results = []
     if workers > 1:
@@ -146,17 +160,22 @@ def build(images, labels, sources, n_junk: int, seed: int = 7, workers: int = 2,
     nd = sum(1 for j in jobs if j[0] == "digit")
     dig_img = np.concatenate([r[0][r[1]] for r in results[:nd]]) if nd else np.zeros((0, 28, 28), np.uint8)
     dig_ok = np.concatenate([r[1] for r in results[:nd]]) if nd else np.zeros(0, bool)
-    junk = (np.concatenate([r[0][r[1]] for r in results[nd:]]) if len(results) > nd
-            else np.zeros((0, 28, 28), np.uint8))
-    return {"images": dig_img, "labels": np.asarray(labels)[sources][dig_ok].astype(np.int64),
-            "sources": sources[dig_ok], "junk": junk,
-            "rendered_digits": np.int64(len(sources)), "rendered_junk": np.int64(n_junk)}
+    junk = np.concatenate([r[0][r[1]] for r in results[nd:]]) if len(results) > nd else np.zeros((0, 28, 28), np.uint8)
+    return {
+        "images": dig_img,
+        "labels": np.asarray(labels)[sources][dig_ok].astype(np.int64),
+        "sources": sources[dig_ok],
+        "junk": junk,
+        "rendered_digits": np.int64(len(sources)),
+        "rendered_junk": np.int64(n_junk),
+    }
 
 
 def save(path, data: dict) -> None:
     import io
 
     from desktop_app.core.paths import atomic_write_bytes
+
     buf = io.BytesIO()
     np.savez_compressed(buf, **data)
     atomic_write_bytes(Path(path), buf.getvalue())
@@ -165,14 +184,16 @@ def save(path, data: dict) -> None:
 def load(path) -> dict:
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"camera training data {p} not found: build it with "
-                         f"`python -m training.camera_data --out {p}`")
+        raise ValueError(
+            f"camera training data {p} not found: build it with `python -m training.camera_data --out {p}`"
+        )
     try:
         with np.load(p) as z:
             d = {k: z[k] for k in z.files}
     except Exception as e:
-        raise ValueError(f"camera training data {p} is damaged ({e}): build it again with "
-                         f"`python -m training.camera_data --out {p}`") from e
+        raise ValueError(
+            f"camera training data {p} is damaged ({e}): build it again with `python -m training.camera_data --out {p}`"
+        ) from e
     for k in ("images", "labels", "sources", "junk"):
         if k not in d:
             raise ValueError(f"camera training data {p} lacks '{k}': build it again")
@@ -184,9 +205,13 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", required=True)
     ap.add_argument("--digits", type=int, default=30000, help="training digits to render (sampled)")
-    ap.add_argument("--junk", type=int, default=0,
-                    help="non-digit junk frames to render, for the experimental --junk-per-batch "
-                         "(default: none; the shipped model's command renders 10000 it does not use)")
+    ap.add_argument(
+        "--junk",
+        type=int,
+        default=0,
+        help="non-digit junk frames to render, for the experimental --junk-per-batch "
+        "(default: none; the shipped model's command renders 10000 it does not use)",
+    )
     ap.add_argument("--val-size", type=int, default=5000, help="as the training run: these indices are excluded")
     ap.add_argument("--split-seed", type=int, default=0, help="the training run's --seed (its validation split)")
     ap.add_argument("--seed", type=int, default=7)
@@ -194,13 +219,16 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from training.mnist import load_mnist
     from training.pairs import validation_split
+
     x, y = load_mnist(a.data_dir, "train")
     tr, _ = validation_split(len(y), a.val_size, a.split_seed)
-    src = np.sort(np.random.default_rng(a.seed).permutation(tr)[:a.digits])
+    src = np.sort(np.random.default_rng(a.seed).permutation(tr)[: a.digits])
     d = build(x, y, src, a.junk, seed=a.seed, workers=a.workers)
     save(a.out, d)
-    print(f"{a.out}: {len(d['images'])}/{len(src)} digit frames acquired, "
-          f"{len(d['junk'])}/{a.junk} junk frames acquired (kept as negatives)")
+    print(
+        f"{a.out}: {len(d['images'])}/{len(src)} digit frames acquired, "
+        f"{len(d['junk'])}/{a.junk} junk frames acquired (kept as negatives)"
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ benchmarks use it on TEST-set digits. (numpy + OpenCV only: no torch.)
 
     python -m training.camera_sim --out /tmp/frames --count 20 --seed 0   # look at some
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,8 @@ def _desk(rng, h, w):
 def _ink_alpha(rng, digit28, size_px):
     """Upsample the digit to ``size_px`` high, sharpen to a pen-like stroke, vary its width."""
     big = cv2.resize(digit28.astype(np.float32) / 255.0, (size_px, size_px), interpolation=cv2.INTER_CUBIC)
-    big = np.clip((big - 0.35) * 3.0, 0, 1)                   # crisp pen edges
-    k = int(rng.integers(-2, 4)) * max(1, size_px // 90)      # stroke width change
+    big = np.clip((big - 0.35) * 3.0, 0, 1)  # crisp pen edges
+    k = int(rng.integers(-2, 4)) * max(1, size_px // 90)  # stroke width change
     if k > 0:
         big = cv2.dilate(big, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
     elif k < 0:
@@ -57,7 +58,7 @@ def _finish(rng, img, h, w, clutter=True):
     """Light, shadow, blur, noise, JPEG (img float32 BGR 0..255)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ang = rng.uniform(0, 2 * np.pi)
-    grad = 1 + rng.uniform(0.1, 0.45) * (np.cos(ang) * (xx / w - .5) + np.sin(ang) * (yy / h - .5))
+    grad = 1 + rng.uniform(0.1, 0.45) * (np.cos(ang) * (xx / w - 0.5) + np.sin(ang) * (yy / h - 0.5))
     cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
     vign = 1 - rng.uniform(0.05, 0.3) * (((xx - cx) / w) ** 2 + ((yy - cy) / h) ** 2) * 2
     light = grad * vign * rng.uniform(0.6, 1.1)
@@ -71,8 +72,14 @@ def _finish(rng, img, h, w, clutter=True):
     if clutter and rng.random() < 0.7:  # things at the frame edges: a pen, a cable, the desk edge
         for _ in range(int(rng.integers(1, 4))):
             side = rng.integers(4)
-            x0 = rng.uniform(0, w) if side < 2 else (rng.uniform(0, 0.08) * w if side == 2 else rng.uniform(0.92, 1) * w)
-            y0 = rng.uniform(0, 0.08) * h if side == 0 else (rng.uniform(0.92, 1) * h if side == 1 else rng.uniform(0, h))
+            x0 = (
+                rng.uniform(0, w) if side < 2 else (rng.uniform(0, 0.08) * w if side == 2 else rng.uniform(0.92, 1) * w)
+            )
+            y0 = (
+                rng.uniform(0, 0.08) * h
+                if side == 0
+                else (rng.uniform(0.92, 1) * h if side == 1 else rng.uniform(0, h))
+            )
             x1, y1 = x0 + rng.uniform(-150, 150), y0 + rng.uniform(-150, 150)
             col = tuple(float(c) for c in rng.uniform(0, 120, 3))
             cv2.line(img, (int(x0), int(y0)), (int(x1), int(y1)), col, int(rng.integers(3, 14)))
@@ -83,7 +90,7 @@ def _finish(rng, img, h, w, clutter=True):
         L = int(rng.integers(3, 10))
         kern = np.zeros((L, L), np.float32)
         kern[L // 2, :] = 1.0 / L
-        rot = cv2.getRotationMatrix2D((L / 2 - .5, L / 2 - .5), rng.uniform(0, 180), 1.0)
+        rot = cv2.getRotationMatrix2D((L / 2 - 0.5, L / 2 - 0.5), rng.uniform(0, 180), 1.0)
         kern = cv2.warpAffine(kern, rot, (L, L))
         kern /= max(kern.sum(), 1e-6)
         img = cv2.filter2D(img, -1, kern)
@@ -106,18 +113,20 @@ def render_digit(digit28: np.ndarray, rng: np.random.Generator, size=(640, 480))
     ink = np.array(INKS[int(rng.integers(len(INKS)))], np.float32) + rng.uniform(-10, 10, 3)
     ox = int(sheet_w / 2 - size_px / 2 + rng.uniform(-0.06, 0.06) * w)
     oy = int(sheet_h / 2 - size_px / 2 + rng.uniform(-0.06, 0.06) * h)
-    region = sheet[oy:oy + size_px, ox:ox + size_px]
-    a = alpha[:region.shape[0], :region.shape[1], None] * rng.uniform(0.75, 1.0)
-    sheet[oy:oy + size_px, ox:ox + size_px] = region * (1 - a) + ink * a
+    region = sheet[oy : oy + size_px, ox : ox + size_px]
+    a = alpha[: region.shape[0], : region.shape[1], None] * rng.uniform(0.75, 1.0)
+    sheet[oy : oy + size_px, ox : ox + size_px] = region * (1 - a) + ink * a
     # place the sheet: rotation ±15°, perspective jitter, centred on the frame with an offset
     src = np.float32([[0, 0], [sheet_w, 0], [sheet_w, sheet_h], [0, sheet_h]])
     c = np.array([w / 2 + rng.uniform(-0.04, 0.04) * w, h / 2 + rng.uniform(-0.04, 0.04) * h])
     th = np.deg2rad(rng.uniform(-15, 15))
     rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     corners = (src - [sheet_w / 2, sheet_h / 2]) @ rot.T + c
-    corners += rng.uniform(-0.05, 0.05, (4, 2)) * [w, h]          # perspective
+    corners += rng.uniform(-0.05, 0.05, (4, 2)) * [w, h]  # perspective
     M = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    warped = cv2.warpPerspective(sheet, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(-1, -1, -1))
+    warped = cv2.warpPerspective(
+        sheet, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(-1, -1, -1)
+    )
     mask = (warped[..., 0] >= 0)[..., None]
     frame = np.where(mask, warped, frame)
     return _finish(rng, frame, h, w)
@@ -143,9 +152,21 @@ def session(base: np.ndarray, rng: np.random.Generator, count: int) -> list[np.n
 # on a plain desk); ``render_scene(kind, digit28, rng)`` draws one, ``digit28=None`` the same
 # scene without a symbol (a blank card: must never be acquired).
 
-SCENE_KINDS = ("card_small_on_colour", "card_rotated", "card_perspective", "dark_background",
-               "textured_background", "ruled_paper", "grid_paper", "pen_red", "pen_blue", "pencil",
-               "felt_pen", "highlighter", "thumb_at_edge")
+SCENE_KINDS = (
+    "card_small_on_colour",
+    "card_rotated",
+    "card_perspective",
+    "dark_background",
+    "textured_background",
+    "ruled_paper",
+    "grid_paper",
+    "pen_red",
+    "pen_blue",
+    "pencil",
+    "felt_pen",
+    "highlighter",
+    "thumb_at_edge",
+)
 
 PENS = {  # BGR ink colour, stroke width change (see _ink_alpha), opacity
     "black": ((25, 25, 25), 0, 1.0),
@@ -153,7 +174,7 @@ PENS = {  # BGR ink colour, stroke width change (see _ink_alpha), opacity
     "blue": ((160, 70, 25), 0, 1.0),
     "pencil": ((115, 110, 105), -2, 0.8),
     "felt": ((20, 20, 20), 3, 1.0),
-    "highlighter": ((60, 215, 235), 2, 0.85),   # a chisel tip, about a felt pen's width
+    "highlighter": ((60, 215, 235), 2, 0.85),  # a chisel tip, about a felt pen's width
 }
 
 
@@ -161,7 +182,7 @@ def _background(rng, h, w, kind):
     if kind == "dark":
         base = rng.uniform(8, 45, 3)
         return np.clip(base[None, None, :] + rng.normal(0, 2, (h, w, 1)), 0, 255).astype(np.float32)
-    if kind == "textured":                     # wood grain / fabric: stripes and blotches
+    if kind == "textured":  # wood grain / fabric: stripes and blotches
         base = np.array([rng.uniform(40, 120), rng.uniform(60, 140), rng.uniform(80, 170)])
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         ang = rng.uniform(0, np.pi)
@@ -172,7 +193,7 @@ def _background(rng, h, w, kind):
         return np.clip(base[None, None, :] + tex[..., None], 0, 255).astype(np.float32)
     # "colour": a saturated wall, shirt or desk
     base = rng.uniform(0, 255, 3)
-    base[int(rng.integers(3))] = rng.uniform(0, 60)     # at least one channel low: a real colour
+    base[int(rng.integers(3))] = rng.uniform(0, 60)  # at least one channel low: a real colour
     low = cv2.resize(rng.normal(0, 1, (4, 6)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
     return np.clip(base[None, None, :] * 0.8 + 12 * low[..., None], 0, 255).astype(np.float32)
 
@@ -198,8 +219,9 @@ def render_scene(kind: str, digit28: np.ndarray | None, rng: np.random.Generator
         raise ValueError(f"unknown scene kind {kind!r}: one of {', '.join(SCENE_KINDS)}")
     w, h = size
     roi = 0.7 * min(w, h)
-    bg_kind = {"dark_background": "dark", "textured_background": "textured",
-               "card_small_on_colour": "colour"}.get(kind, "colour" if rng.random() < 0.5 else "dark")
+    bg_kind = {"dark_background": "dark", "textured_background": "textured", "card_small_on_colour": "colour"}.get(
+        kind, "colour" if rng.random() < 0.5 else "dark"
+    )
     frame = _background(rng, h, w, bg_kind)
     # the card: about the ROI's size (a quarter of it for card_small_on_colour), near the centre
     if kind == "card_small_on_colour":
@@ -213,8 +235,13 @@ def render_scene(kind: str, digit28: np.ndarray | None, rng: np.random.Generator
     card = _paper(rng, ch, cw)
     if kind in ("ruled_paper", "grid_paper"):
         _lines(card, rng, grid=kind == "grid_paper")
-    pen = {"pen_red": "red", "pen_blue": "blue", "pencil": "pencil", "felt_pen": "felt",
-           "highlighter": "highlighter"}.get(kind, str(rng.choice(["black", "blue", "black", "red"])))
+    pen = {
+        "pen_red": "red",
+        "pen_blue": "blue",
+        "pencil": "pencil",
+        "felt_pen": "felt",
+        "highlighter": "highlighter",
+    }.get(kind, str(rng.choice(["black", "blue", "black", "red"])))
     if digit28 is not None:
         col, dk, opacity = PENS[pen]
         dsz = int(min(cw, ch) * rng.uniform(0.5, 0.7))
@@ -231,11 +258,11 @@ def render_scene(kind: str, digit28: np.ndarray | None, rng: np.random.Generator
         ox = int((cw - dsz) / 2 + rng.uniform(-0.08, 0.08) * cw)
         oy = int((ch - dsz) / 2 + rng.uniform(-0.08, 0.08) * ch)
         ox, oy = int(np.clip(ox, 0, cw - dsz)), int(np.clip(oy, 0, ch - dsz))
-        region = card[oy:oy + dsz, ox:ox + dsz]
-        if pen == "highlighter":                              # transparent ink multiplies the paper
-            card[oy:oy + dsz, ox:ox + dsz] = region * (1 - alpha) + region * (ink / 255.0) * alpha
+        region = card[oy : oy + dsz, ox : ox + dsz]
+        if pen == "highlighter":  # transparent ink multiplies the paper
+            card[oy : oy + dsz, ox : ox + dsz] = region * (1 - alpha) + region * (ink / 255.0) * alpha
         else:
-            card[oy:oy + dsz, ox:ox + dsz] = region * (1 - alpha) + ink * alpha
+            card[oy : oy + dsz, ox : ox + dsz] = region * (1 - alpha) + ink * alpha
     # place the card: rotation (±30° for card_rotated, else ±8°), perspective for card_perspective
     src = np.float32([[0, 0], [cw, 0], [cw, ch], [0, ch]])
     c = np.array([w / 2 + rng.uniform(-0.05, 0.05) * w, h / 2 + rng.uniform(-0.05, 0.05) * h])
@@ -245,22 +272,23 @@ def render_scene(kind: str, digit28: np.ndarray | None, rng: np.random.Generator
     jit = 0.14 if kind == "card_perspective" else 0.03
     corners += rng.uniform(-jit, jit, (4, 2)) * side
     M = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    warped = cv2.warpPerspective(card, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                 borderValue=(-1, -1, -1))
+    warped = cv2.warpPerspective(
+        card, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(-1, -1, -1)
+    )
     mask = (warped[..., 0] >= 0).astype(np.float32)
     mask = cv2.GaussianBlur(mask, (3, 3), 0.7)[..., None]
     frame = np.where(mask > 0, np.maximum(warped, 0) * mask + frame * (1 - mask), frame)
-    if kind == "thumb_at_edge":               # a thumb holding the card's edge, from the frame edge
+    if kind == "thumb_at_edge":  # a thumb holding the card's edge, from the frame edge
         e = int(rng.integers(4))
         p = corners[[0, 1, 2, 3]]
-        a, b = p[e], p[(e + 1) % 4]            # one card edge
+        a, b = p[e], p[(e + 1) % 4]  # one card edge
         t = rng.uniform(0.25, 0.75)
         at = a + t * (b - a)
         out = (at - c) / (np.linalg.norm(at - c) + 1e-6)
         centre = at + out * rng.uniform(-0.02, 0.06) * side
         col = (rng.uniform(90, 160), rng.uniform(120, 190), rng.uniform(170, 235))
         ang = np.degrees(np.arctan2(out[1], out[0]))
-        axes = (int(side * rng.uniform(0.1, 0.16)), int(side * rng.uniform(0.07, 0.1)))   # reaches ~15% in
+        axes = (int(side * rng.uniform(0.1, 0.16)), int(side * rng.uniform(0.07, 0.1)))  # reaches ~15% in
         thumb = np.zeros((h, w), np.float32)
         cv2.ellipse(thumb, (int(centre[0]), int(centre[1])), axes, ang, 0, 360, 1.0, -1)
         # the rest of the hand: from the thumb out to the frame edge
@@ -319,6 +347,7 @@ def main(argv=None):
     ap.add_argument("--data-dir", default="../shared/data/mnist")
     a = ap.parse_args(argv)
     from desktop_app.core.calibration import load_mnist_dir as load_mnist
+
     x, y = load_mnist(a.data_dir, "test")
     rng = np.random.default_rng(a.seed)
     out = Path(a.out)

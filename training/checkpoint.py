@@ -11,6 +11,7 @@ Keys (export relies on these exactly):
   for validation), ``epoch``, ``optimizer``, ``scheduler``, ``rng`` (for resume),
   ``versions`` (torch, python), ``created`` (ISO date)
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -64,11 +65,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         # our own files hold numpy arrays / python objects (rng state), so weights_only=False
         ckpt = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many kinds for a damaged file
-        raise CheckpointError(f"checkpoint {p} is corrupt or not a PyTorch file "
-                              f"({type(exc).__name__}: {str(exc)[:120]}); re-train or re-copy it") from None
+        raise CheckpointError(
+            f"checkpoint {p} is corrupt or not a PyTorch file "
+            f"({type(exc).__name__}: {str(exc)[:120]}); re-train or re-copy it"
+        ) from None
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in REQUIRED_KEYS):
-        raise CheckpointError(f"{p} is not a twinlock training checkpoint "
-                              f"(needs keys {', '.join(REQUIRED_KEYS)})")
+        raise CheckpointError(f"{p} is not a twinlock training checkpoint (needs keys {', '.join(REQUIRED_KEYS)})")
     return ckpt
 
 
@@ -78,6 +80,7 @@ def model_from_checkpoint(ckpt: dict) -> nn.Module:
         model = build_model(ckpt["arch"], **dict(ckpt.get("model_kwargs") or {}))
         model.load_state_dict(ckpt["state_dict"])
     except (ValueError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint does not match architecture {ckpt.get('arch')!r}: "
-                              f"{str(exc)[:200]}") from None
+        raise CheckpointError(
+            f"checkpoint does not match architecture {ckpt.get('arch')!r}: {str(exc)[:200]}"
+        ) from None
     return model.eval()

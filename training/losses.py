@@ -1,11 +1,11 @@
 """Contrastive loss L = (1-Y)·½·D² + Y·½·max(0, m-D)², Y=0 for a same-digit pair."""
+
 from __future__ import annotations
 
 import torch
 
 
-def contrastive_loss(d: torch.Tensor, same: torch.Tensor, margin: float = 1.0,
-                     reduction: str = "mean") -> torch.Tensor:
+def contrastive_loss(d: torch.Tensor, same: torch.Tensor, margin: float = 1.0, reduction: str = "mean") -> torch.Tensor:
     """Per-pair contrastive loss on distances ``d`` with ``same`` (bool) labels."""
     same = same.to(d.dtype)
     loss = same * 0.5 * d.pow(2) + (1 - same) * 0.5 * torch.clamp(margin - d, min=0).pow(2)
@@ -21,9 +21,14 @@ def pair_distances(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-9) -> torch
     return torch.sqrt((a - b).pow(2).sum(1) + eps)
 
 
-def batch_contrastive_loss(emb: torch.Tensor, labels: torch.Tensor, margin: float = 1.0,
-                           hard_fraction: float = 1.0, pos_margin: float = 0.0,
-                           active_only: bool = True) -> tuple[torch.Tensor, dict]:
+def batch_contrastive_loss(
+    emb: torch.Tensor,
+    labels: torch.Tensor,
+    margin: float = 1.0,
+    hard_fraction: float = 1.0,
+    pos_margin: float = 0.0,
+    active_only: bool = True,
+) -> tuple[torch.Tensor, dict]:
     """Contrastive loss over ALL pairs i<j of one batch, with hard-pair mining.
 
     Genuine and impostor pairs are averaged separately (a batch holds ~9x more impostor
@@ -40,7 +45,7 @@ def batch_contrastive_loss(emb: torch.Tensor, labels: torch.Tensor, margin: floa
     averages over all impostor pairs.
     """
     n = emb.shape[0]
-    sq = torch.cdist(emb, emb).pow(2)            # squared distances
+    sq = torch.cdist(emb, emb).pow(2)  # squared distances
     iu = torch.triu_indices(n, n, offset=1, device=emb.device)
     d = torch.sqrt(sq[iu[0], iu[1]].clamp_min(0) + 1e-9)
     li, lj = labels[iu[0]], labels[iu[1]]
@@ -56,7 +61,9 @@ def batch_contrastive_loss(emb: torch.Tensor, labels: torch.Tensor, margin: floa
     pos_loss = pos.mean() if pos.numel() else d.sum() * 0
     neg_loss = neg[active].mean() if bool(active.any()) else d.sum() * 0
     with torch.no_grad():
-        stats = {"pos_d": float(dp.mean()) if dp.numel() else float("nan"),
-                 "neg_d": float(dn.mean()) if dn.numel() else float("nan"),
-                 "active_neg": float(active.float().mean()) if dn.numel() else 0.0}
+        stats = {
+            "pos_d": float(dp.mean()) if dp.numel() else float("nan"),
+            "neg_d": float(dn.mean()) if dn.numel() else float("nan"),
+            "active_neg": float(active.float().mean()) if dn.numel() else 0.0,
+        }
     return pos_loss + neg_loss, stats

@@ -3,6 +3,7 @@
 Data folder: ``--data-dir``, else ``TWINLOCK_DATA_DIR``, else the user cache dir
 (:func:`desktop_app.core.paths.mnist_dir`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,8 +59,9 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def download_file(name: str, folder: Path, mirrors=MIRRORS, md5: str | None = None,
-                  progress: bool = True, timeout: float = 30.0) -> Path:
+def download_file(
+    name: str, folder: Path, mirrors=MIRRORS, md5: str | None = None, progress: bool = True, timeout: float = 30.0
+) -> Path:
     """Fetch ``name`` from the first mirror that serves it with the right MD5.
 
     Bytes go to a temp file in ``folder``; only a verified file is renamed into place.
@@ -78,6 +80,7 @@ def download_file(name: str, folder: Path, mirrors=MIRRORS, md5: str | None = No
                 bar = None
                 if progress:
                     from tqdm import tqdm
+
                     bar = tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False)
                 try:
                     for block in iter(lambda: resp.read(1 << 16), b""):
@@ -100,13 +103,17 @@ def download_file(name: str, folder: Path, mirrors=MIRRORS, md5: str | None = No
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    raise DownloadError(f"could not download {name} into {folder}:\n  " + "\n  ".join(errors)
-                        + "\nCheck the network, or copy the MNIST files there yourself "
-                          "(or pass --data-dir / set TWINLOCK_DATA_DIR).")
+    raise DownloadError(
+        f"could not download {name} into {folder}:\n  "
+        + "\n  ".join(errors)
+        + "\nCheck the network, or copy the MNIST files there yourself "
+        "(or pass --data-dir / set TWINLOCK_DATA_DIR)."
+    )
 
 
-def ensure_mnist(data_dir: str | os.PathLike | None = None, splits=("train", "test"),
-                 mirrors=MIRRORS, progress: bool = True) -> Path:
+def ensure_mnist(
+    data_dir: str | os.PathLike | None = None, splits=("train", "test"), mirrors=MIRRORS, progress: bool = True
+) -> Path:
     """Make sure the files for ``splits`` are in the data folder, downloading what is missing."""
     folder = resolve_data_dir(data_dir)
     for split in splits:
@@ -116,8 +123,9 @@ def ensure_mnist(data_dir: str | os.PathLike | None = None, splits=("train", "te
     return folder
 
 
-def load_mnist(data_dir: str | os.PathLike | None = None, split: str = "train",
-               download: bool = True, mirrors=MIRRORS) -> tuple[np.ndarray, np.ndarray]:
+def load_mnist(
+    data_dir: str | os.PathLike | None = None, split: str = "train", download: bool = True, mirrors=MIRRORS
+) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 [N,28,28], labels uint8 [N]) of ``split`` ('train' or 'test')."""
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
@@ -128,8 +136,10 @@ def load_mnist(data_dir: str | os.PathLike | None = None, split: str = "train",
     for name in FILES[split]:
         p = _find(folder, name)
         if p is None:
-            raise IdxError(f"{folder / name}: file not found (run with downloads enabled, "
-                           f"or pass --data-dir / set TWINLOCK_DATA_DIR)")
+            raise IdxError(
+                f"{folder / name}: file not found (run with downloads enabled, "
+                f"or pass --data-dir / set TWINLOCK_DATA_DIR)"
+            )
         paths.append(p)
     x, y = read_pair(*paths)
     return x, y

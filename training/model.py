@@ -4,6 +4,7 @@
 tower maps float32 [N, 1, 28, 28] (white ink on black, normalised per the config) to an
 embedding [N, D]. Export takes the tower as it is (no pair head).
 """
+
 from __future__ import annotations
 
 import torch
@@ -35,8 +36,12 @@ class SeedNet(nn.Module):
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -58,17 +63,25 @@ class TwinNet(nn.Module):
         if stem == "double":
             first = [_block(1, w), nn.MaxPool2d(2)]
         elif stem == "conv5":
-            first = [nn.Conv2d(1, w, 5, padding=2, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-                     nn.MaxPool2d(2)]
+            first = [
+                nn.Conv2d(1, w, 5, padding=2, bias=False),
+                nn.BatchNorm2d(w),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
         else:
             raise ValueError(f"unknown stem {stem!r}; choose 'double' or 'conv5'")
         self.features = nn.Sequential(
-            *first,                                  # 14x14
-            _block(w, 2 * w), nn.MaxPool2d(2),       # 7x7
-            nn.Conv2d(2 * w, 4 * w, 3, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(inplace=True),  # 5x5
+            *first,  # 14x14
+            _block(w, 2 * w),
+            nn.MaxPool2d(2),  # 7x7
+            nn.Conv2d(2 * w, 4 * w, 3, bias=False),
+            nn.BatchNorm2d(4 * w),
+            nn.ReLU(inplace=True),  # 5x5
         )
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 5 * 5, 128), nn.ReLU(inplace=True),
-                                  nn.Linear(128, embedding_dim))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(4 * w * 5 * 5, 128), nn.ReLU(inplace=True), nn.Linear(128, embedding_dim)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.head(self.features(x)), dim=1)

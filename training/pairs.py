@@ -2,6 +2,7 @@
 
 ``same`` is True for a genuine pair (same digit). The contrastive loss's Y is ``~same``.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -3,6 +3,7 @@
 ``export`` needs torch (the ``train`` extra) and imports it only when it runs; ``model``
 needs only the runtime.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,55 +14,100 @@ TRAIN_EXTRA_HINT = 'install the training extra first: pip install -e ".[train]"'
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "export", help="export a training checkpoint to an ONNX model with its contract",
+        "export",
+        help="export a training checkpoint to an ONNX model with its contract",
         description="Export the embedding tower of CHECKPOINT to one ONNX file, check it against "
-                    "PyTorch, calibrate its thresholds with ONNX Runtime on held-out images, and "
-                    "write it (an existing file is replaced only by a complete, verified one).")
+        "PyTorch, calibrate its thresholds with ONNX Runtime on held-out images, and "
+        "write it (an existing file is replaced only by a complete, verified one).",
+    )
     p.add_argument("checkpoint", help="training checkpoint (.pt) written by 'twinlock train'")
     p.add_argument("-o", "--output", required=True, help="the .onnx file to write")
-    p.add_argument("--quantize", action="store_true",
-                   help="write an int8 model (refused if it loses too much accuracy)")
-    p.add_argument("--data-dir", help="MNIST folder (default: $TWINLOCK_DATA_DIR, else the "
-                                      "checkpoint's training data dir, else the user cache)")
-    p.add_argument("--calib-count", type=int, default=5000,
-                   help="calibration images drawn from the checkpoint's validation images "
-                        "(0 = all; default 5000)")
+    p.add_argument(
+        "--quantize", action="store_true", help="write an int8 model (refused if it loses too much accuracy)"
+    )
+    p.add_argument(
+        "--data-dir",
+        help="MNIST folder (default: $TWINLOCK_DATA_DIR, else the checkpoint's training data dir, else the user cache)",
+    )
+    p.add_argument(
+        "--calib-count",
+        type=int,
+        default=5000,
+        help="calibration images drawn from the checkpoint's validation images (0 = all; default 5000)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for the calibration subset")
-    p.add_argument("--max-eer-increase", type=float, default=0.2, metavar="POINTS",
-                   help="--quantize: largest EER increase accepted, percentage points (0.2)")
-    p.add_argument("--max-frr-increase", type=float, default=1.0, metavar="POINTS",
-                   help="--quantize: largest FRR@FAR1e-3 increase accepted, points (1.0)")
-    p.add_argument("--no-synthetic-fallback", action="store_true",
-                   help="fail instead of calibrating on synthetic digits when the validation "
-                        "images are not available")
-    p.add_argument("--no-camera-calibration", action="store_true",
-                   help="skip the thresholds measured on camera-like frames (camera_far_1e-3/1e-4)")
-    p.add_argument("--camera-probes", type=int, default=1500, metavar="N",
-                   help="calibration images filmed as camera-like probe frames (1500)")
-    p.add_argument("--omniglot", metavar="NPZ",
-                   help="converted Omniglot background set (default: the checkpoint's); its held-out "
-                        "alphabets calibrate the unseen-symbol thresholds (symbol_*)")
-    p.add_argument("--no-symbol-calibration", action="store_true",
-                   help="skip the unseen-symbol thresholds (symbol_*) of a model trained with Omniglot")
+    p.add_argument(
+        "--max-eer-increase",
+        type=float,
+        default=0.2,
+        metavar="POINTS",
+        help="--quantize: largest EER increase accepted, percentage points (0.2)",
+    )
+    p.add_argument(
+        "--max-frr-increase",
+        type=float,
+        default=1.0,
+        metavar="POINTS",
+        help="--quantize: largest FRR@FAR1e-3 increase accepted, points (1.0)",
+    )
+    p.add_argument(
+        "--no-synthetic-fallback",
+        action="store_true",
+        help="fail instead of calibrating on synthetic digits when the validation images are not available",
+    )
+    p.add_argument(
+        "--no-camera-calibration",
+        action="store_true",
+        help="skip the thresholds measured on camera-like frames (camera_far_1e-3/1e-4)",
+    )
+    p.add_argument(
+        "--camera-probes",
+        type=int,
+        default=1500,
+        metavar="N",
+        help="calibration images filmed as camera-like probe frames (1500)",
+    )
+    p.add_argument(
+        "--omniglot",
+        metavar="NPZ",
+        help="converted Omniglot background set (default: the checkpoint's); its held-out "
+        "alphabets calibrate the unseen-symbol thresholds (symbol_*)",
+    )
+    p.add_argument(
+        "--no-symbol-calibration",
+        action="store_true",
+        help="skip the unseen-symbol thresholds (symbol_*) of a model trained with Omniglot",
+    )
     p.add_argument("--card", metavar="MD", help="also write a model card (markdown) here")
     p.add_argument("--card-notes", metavar="MD", help="markdown appended to the model card")
-    p.add_argument("--eval-json", metavar="JSON",
-                   help="figures from 'twinlock evaluate' to put in the model card")
-    p.add_argument("--reproduce", action="append", default=[], metavar="CMD",
-                   help="a command that came before this export (train, evaluate), listed in the "
-                        "card's Reproduce section; repeatable")
+    p.add_argument("--eval-json", metavar="JSON", help="figures from 'twinlock evaluate' to put in the model card")
+    p.add_argument(
+        "--reproduce",
+        action="append",
+        default=[],
+        metavar="CMD",
+        help="a command that came before this export (train, evaluate), listed in the "
+        "card's Reproduce section; repeatable",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_export)
 
     m = subparsers.add_parser("model", help="show or check an ONNX model and its contract")
     msub = m.add_subparsers(dest="model_command", metavar="ACTION")
-    info = msub.add_parser("info", help="print a model's contract, thresholds, card and provider",
-                           description="Validate the model (default: the configured one, else "
-                                       "$TWINLOCK_MODEL, else the shipped default) and print its contract.")
+    info = msub.add_parser(
+        "info",
+        help="print a model's contract, thresholds, card and provider",
+        description="Validate the model (default: the configured one, else "
+        "$TWINLOCK_MODEL, else the shipped default) and print its contract.",
+    )
     info.add_argument("path", nargs="?", help="the .onnx file (default: the model in use)")
-    info.add_argument("--provider", choices=("auto", "cuda", "cpu"), default="auto",
-                      help="execution provider preference (default auto: CUDA if usable)")
+    info.add_argument(
+        "--provider",
+        choices=("auto", "cuda", "cpu"),
+        default="auto",
+        help="execution provider preference (default auto: CUDA if usable)",
+    )
     info.add_argument("--json", action="store_true", help="print the contract as JSON")
     info.set_defaults(func=cmd_model_info)
     m.set_defaults(func=lambda args: (m.print_help(), 4)[1])
@@ -69,6 +115,7 @@ def register(subparsers) -> None:
 
 def _setup_error(msg: str):
     from .main import SetupError
+
     return SetupError(msg)
 
 
@@ -79,8 +126,7 @@ def cmd_export(args) -> int:
         import torch  # noqa: F401
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in ("torch", "onnxscript", "training", "export"):
-            raise _setup_error(f"'twinlock export' needs PyTorch ({exc.name} is missing); "
-                               f"{TRAIN_EXTRA_HINT}") from None
+            raise _setup_error(f"'twinlock export' needs PyTorch ({exc.name} is missing); {TRAIN_EXTRA_HINT}") from None
         raise
     if args.calib_count < 0:
         raise _setup_error("--calib-count must be 0 (all) or a positive number of images.")
@@ -90,12 +136,22 @@ def cmd_export(args) -> int:
 
     try:
         result = export_checkpoint(
-            args.checkpoint, args.output, quantize=args.quantize, data_dir=args.data_dir,
-            calib_count=args.calib_count or None, seed=args.seed,
-            max_eer_increase_points=args.max_eer_increase, max_frr_increase_points=args.max_frr_increase,
-            allow_synthetic=not args.no_synthetic_fallback, progress=not args.no_progress, log=log,
-            camera=not args.no_camera_calibration, camera_probes=args.camera_probes,
-            symbols=not args.no_symbol_calibration, omniglot=args.omniglot)
+            args.checkpoint,
+            args.output,
+            quantize=args.quantize,
+            data_dir=args.data_dir,
+            calib_count=args.calib_count or None,
+            seed=args.seed,
+            max_eer_increase_points=args.max_eer_increase,
+            max_frr_increase_points=args.max_frr_increase,
+            allow_synthetic=not args.no_synthetic_fallback,
+            progress=not args.no_progress,
+            log=log,
+            camera=not args.no_camera_calibration,
+            camera_probes=args.camera_probes,
+            symbols=not args.no_symbol_calibration,
+            omniglot=args.omniglot,
+        )
         if args.card:
             from pathlib import Path
 
@@ -107,25 +163,40 @@ def cmd_export(args) -> int:
                 try:
                     evaluation = json.loads(Path(args.eval_json).read_text())
                 except (OSError, ValueError) as exc:
-                    raise ExportError(f"cannot read --eval-json {args.eval_json}: {exc} (the model "
-                                      f"was written to {result.path}; the card was not)") from None
+                    raise ExportError(
+                        f"cannot read --eval-json {args.eval_json}: {exc} (the model "
+                        f"was written to {result.path}; the card was not)"
+                    ) from None
             notes = ""
             if args.card_notes:
                 try:
                     notes = Path(args.card_notes).read_text()
                 except OSError as exc:
-                    raise ExportError(f"cannot read --card-notes {args.card_notes}: {exc} (the model "
-                                      f"was written to {result.path}; the card was not)") from None
-            text = model_card(result.path, evaluation=evaluation, commands=args.reproduce,
-                              command=_command_line(args), notes=notes)
+                    raise ExportError(
+                        f"cannot read --card-notes {args.card_notes}: {exc} (the model "
+                        f"was written to {result.path}; the card was not)"
+                    ) from None
+            text = model_card(
+                result.path, evaluation=evaluation, commands=args.reproduce, command=_command_line(args), notes=notes
+            )
             atomic_write_bytes(args.card, text.encode(), mode=0o644)
             log(f"wrote the model card {args.card}")
     except ExportError as exc:
         raise _setup_error(f"export failed: {exc}") from None
     if args.json:
-        print(json.dumps({"path": str(result.path), "fingerprint": result.fingerprint,
-                          "size_bytes": result.size_bytes, "contract": result.contract,
-                          "timings_ms": result.timings_ms}, indent=2, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "path": str(result.path),
+                    "fingerprint": result.fingerprint,
+                    "size_bytes": result.size_bytes,
+                    "contract": result.contract,
+                    "timings_ms": result.timings_ms,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
     else:
         print(describe(result))
     return 0
@@ -137,8 +208,13 @@ def _command_line(args) -> str:
 
     parts = ["twinlock", "export", args.checkpoint, "-o", args.output]
     if args.quantize:
-        parts += ["--quantize", "--max-eer-increase", f"{args.max_eer_increase:g}",
-                  "--max-frr-increase", f"{args.max_frr_increase:g}"]
+        parts += [
+            "--quantize",
+            "--max-eer-increase",
+            f"{args.max_eer_increase:g}",
+            "--max-frr-increase",
+            f"{args.max_frr_increase:g}",
+        ]
     if args.data_dir:
         parts += ["--data-dir", args.data_dir]
     parts += ["--calib-count", str(args.calib_count), "--seed", str(args.seed)]
@@ -180,24 +256,41 @@ def cmd_model_info(args) -> int:
         raise _setup_error(str(exc)) from None
     card = path.with_suffix(".md")
     if args.json:
-        print(json.dumps({"path": str(path), "fingerprint": c.fingerprint, "provider": provider,
-                          "fallback_reason": fallback, "card": str(card) if card.exists() else None,
-                          "contract": c.raw}, indent=2, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "path": str(path),
+                    "fingerprint": c.fingerprint,
+                    "provider": provider,
+                    "fallback_reason": fallback,
+                    "card": str(card) if card.exists() else None,
+                    "contract": c.raw,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return 0
     prov = c.provenance
     print(f"model:       {path} ({path.stat().st_size / 1024:.0f} KiB)")
     print(f"fingerprint: {c.fingerprint}")
-    print(f"contract:    version {c.version}; input '{c.input_name}' [N,1,{c.image_size},{c.image_size}] "
-          f"float32, {c.polarity.replace('_', ' ')}, x*{c.scale:.6g} then (x-{c.mean:g})/{c.std:g}")
-    print(f"embedding:   '{c.output_name}' dim {c.embedding_dim}, {c.metric} distance, "
-          f"{'L2-normalised' if c.normalized else 'not normalised'}")
+    print(
+        f"contract:    version {c.version}; input '{c.input_name}' [N,1,{c.image_size},{c.image_size}] "
+        f"float32, {c.polarity.replace('_', ' ')}, x*{c.scale:.6g} then (x-{c.mean:g})/{c.std:g}"
+    )
+    print(
+        f"embedding:   '{c.output_name}' dim {c.embedding_dim}, {c.metric} distance, "
+        f"{'L2-normalised' if c.normalized else 'not normalised'}"
+    )
     print("thresholds:")
     for key, op in c.thresholds.items():
         mark = "  <- default" if key == c.default_threshold_key else ""
         try:
-            print(f"  {key:9s} {float(op['threshold']):.4f}  FAR {float(op['far']):.2e}  "
-                  f"FRR {float(op['frr']) * 100:.3f}%  ({op['genuine']:,} genuine, "
-                  f"{op['impostor']:,} impostor comparisons){mark}")
+            print(
+                f"  {key:9s} {float(op['threshold']):.4f}  FAR {float(op['far']):.2e}  "
+                f"FRR {float(op['frr']) * 100:.3f}%  ({op['genuine']:,} genuine, "
+                f"{op['impostor']:,} impostor comparisons){mark}"
+            )
         except (KeyError, TypeError, ValueError):
             print(f"  {key:9s} {op}{mark}")
     calib = prov.get("calibration") or {}
@@ -212,8 +305,10 @@ def cmd_model_info(args) -> int:
         print(f"quantized:   int8 ({q.get('method', '')})")
     if prov.get("date"):
         v = prov.get("versions") or {}
-        print(f"exported:    {prov['date']} with torch {v.get('torch', '?')}, onnx {v.get('onnx', '?')}, "
-              f"onnxruntime {v.get('onnxruntime', '?')}")
+        print(
+            f"exported:    {prov['date']} with torch {v.get('torch', '?')}, onnx {v.get('onnx', '?')}, "
+            f"onnxruntime {v.get('onnxruntime', '?')}"
+        )
     print(f"provider:    {provider}" + (f" ({fallback})" if fallback else ""))
     print(f"model card:  {card if card.exists() else 'none beside the model'}")
     return 0

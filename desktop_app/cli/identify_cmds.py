@@ -8,6 +8,7 @@ symbol-strength verdict that ``enroll`` and ``profiles show`` print.
 ``identify`` exits 0 when every image was identified, 2 when some image held no usable
 symbol; ``duplicates`` exits 0. Bad input is exit 4 with one clear line.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,6 +32,7 @@ def _friendly(fn):
             return fn(args)
         except (ContractError, StoreError, GalleryError) as exc:
             raise SetupError(str(exc)) from None
+
     return wrapper
 
 
@@ -105,8 +107,7 @@ def _image_files(folder: Path) -> list[Path]:
 def cmd_duplicates(args) -> int:
     from tqdm import tqdm
 
-    from desktop_app.core.duplicates import (DEFAULT_PIXEL_THRESHOLD, contact_sheet, default_threshold,
-                                             find_duplicates)
+    from desktop_app.core.duplicates import DEFAULT_PIXEL_THRESHOLD, contact_sheet, default_threshold, find_duplicates
     from desktop_app.core.paths import atomic_write_bytes
     from desktop_app.core.preprocess import load_image, prepare_image
 
@@ -121,8 +122,7 @@ def cmd_duplicates(args) -> int:
     if args.threshold is not None and not (np.isfinite(args.threshold) and args.threshold > 0):
         raise SetupError("--threshold must be a positive number")
     if not (np.isfinite(args.pixel_threshold) and args.pixel_threshold > 0):
-        raise SetupError("--pixel-threshold must be a positive number (the default is "
-                         f"{DEFAULT_PIXEL_THRESHOLD})")
+        raise SetupError(f"--pixel-threshold must be a positive number (the default is {DEFAULT_PIXEL_THRESHOLD})")
     _, emb = _open(args)
     thr = args.threshold if args.threshold is not None else default_threshold(emb.contract)
     images, kept, skipped = [], [], []
@@ -138,8 +138,9 @@ def cmd_duplicates(args) -> int:
         images.append(res.image)
         kept.append(p)
     vecs = emb.embed_images(np.stack(images)) if images else np.zeros((0, emb.dim), np.float32)
-    groups = find_duplicates(vecs, thr, images=np.stack(images) if images else None,
-                             pixel_threshold=args.pixel_threshold)
+    groups = find_duplicates(
+        vecs, thr, images=np.stack(images) if images else None, pixel_threshold=args.pixel_threshold
+    )
     rel = [str(p.relative_to(folder)) for p in kept]
     if args.sheet and groups:
         out = Path(args.sheet)
@@ -150,19 +151,31 @@ def cmd_duplicates(args) -> int:
             _ok, buf = cv2.imencode(".png", sheet)
             atomic_write_bytes(out / f"group-{gi:03d}.png", buf.tobytes())
     if args.json:
-        print(json.dumps({"folder": str(folder), "threshold": thr, "images": len(kept),
-                          "skipped": [{"file": str(p), "reason": r} for p, r in skipped],
-                          "groups": [{"files": [rel[i] for i in g.members], "max_distance": g.max_distance}
-                                     for g in groups]}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "folder": str(folder),
+                    "threshold": thr,
+                    "images": len(kept),
+                    "skipped": [{"file": str(p), "reason": r} for p, r in skipped],
+                    "groups": [{"files": [rel[i] for i in g.members], "max_distance": g.max_distance} for g in groups],
+                },
+                indent=1,
+            )
+        )
         return EXIT_OK
     for p, r in skipped:
         print(f"skipped {p}: {r}", file=sys.stderr)
-    print(f"{len(kept)} image(s) compared at threshold {thr:.3f} (model {emb.contract.short_fingerprint}): "
-          f"{len(groups)} group(s) of near-duplicates"
-          + (f"; contact sheets in {args.sheet}" if args.sheet and groups else ""))
+    print(
+        f"{len(kept)} image(s) compared at threshold {thr:.3f} (model {emb.contract.short_fingerprint}): "
+        f"{len(groups)} group(s) of near-duplicates"
+        + (f"; contact sheets in {args.sheet}" if args.sheet and groups else "")
+    )
     for gi, g in enumerate(groups, 1):
-        print(f"group {gi} ({len(g.members)} images, largest distance {g.max_distance:.3f}): "
-              + "  ".join(rel[i] for i in g.members))
+        print(
+            f"group {gi} ({len(g.members)} images, largest distance {g.max_distance:.3f}): "
+            + "  ".join(rel[i] for i in g.members)
+        )
     return EXIT_OK
 
 
@@ -170,11 +183,17 @@ def cmd_duplicates(args) -> int:
 def print_strength(report, file=None) -> None:
     out = file or sys.stdout
     print(f"strength:    {report.text}", file=out)
-    print(f"             {report.accepted:,} of {report.gallery_size:,} common symbols within the threshold "
-          f"{report.threshold:.3f}; minimum for enrollment: {report.policy}", file=out)
+    print(
+        f"             {report.accepted:,} of {report.gallery_size:,} common symbols within the threshold "
+        f"{report.threshold:.3f}; minimum for enrollment: {report.policy}",
+        file=out,
+    )
     if report.nearest:
-        print("             nearest common symbols: " + ", ".join(
-            f"{n.label} ({n.kind}) {n.distance:.2f}" for n in report.nearest[:5]), file=out)
+        print(
+            "             nearest common symbols: "
+            + ", ".join(f"{n.label} ({n.kind}) {n.distance:.2f}" for n in report.nearest[:5]),
+            file=out,
+        )
 
 
 def enroll_strength_gate(args, store, emb, name: str, new_embeddings) -> bool:
@@ -194,12 +213,17 @@ def enroll_strength_gate(args, store, emb, name: str, new_embeddings) -> bool:
         return True
     if getattr(args, "allow_weak", False):
         audit_override(store, name, rep, who="cli --allow-weak", source="twinlock enroll")
-        print(f"warning: enrolled below the minimum strength '{rep.policy}' because of --allow-weak "
-              "(recorded in the audit log)", file=sys.stderr)
+        print(
+            f"warning: enrolled below the minimum strength '{rep.policy}' because of --allow-weak "
+            "(recorded in the audit log)",
+            file=sys.stderr,
+        )
         return True
     audit_refusal(store, name, rep, source="twinlock enroll")
-    print(f"twinlock: {rep.refusal()} Nothing was enrolled. To enroll it anyway, add --allow-weak "
-          "(audited).", file=sys.stderr)
+    print(
+        f"twinlock: {rep.refusal()} Nothing was enrolled. To enroll it anyway, add --allow-weak (audited).",
+        file=sys.stderr,
+    )
     return False
 
 
@@ -219,8 +243,7 @@ def profile_strength_lines(store, emb, name: str) -> None:
 @_friendly
 def cmd_strength(args) -> int:
     """Show a profile's verdict, or set the minimum strength enrollment requires (admin)."""
-    from desktop_app.core.strength import (LEVELS, POLICY_SETTING, default_policy, policy_level,
-                                           set_policy_level)
+    from desktop_app.core.strength import LEVELS, POLICY_SETTING, default_policy, policy_level, set_policy_level
     from desktop_app.core.store import Store
 
     store = Store(args.db)
@@ -228,13 +251,12 @@ def cmd_strength(args) -> int:
     if args.minimum:
         from . import runtime_cmds
 
-        admin = getattr(runtime_cmds, "_admin", None)       # the admin passphrase, once one is set
+        admin = getattr(runtime_cmds, "_admin", None)  # the admin passphrase, once one is set
         if admin is not None:
             admin(args, store, "strength --minimum")
         old = policy_level(store)
         set_policy_level(store, args.minimum)
-        store.log_attempt(None, "settings_changed", detail={POLICY_SETTING: args.minimum, "was": old,
-                                                            "via": "cli"})
+        store.log_attempt(None, "settings_changed", detail={POLICY_SETTING: args.minimum, "was": old, "via": "cli"})
         print(f"enrollment now requires at least '{args.minimum}' (was '{old}')")
     if args.profile:
         _, emb = _open(args)
@@ -242,11 +264,21 @@ def cmd_strength(args) -> int:
     if not args.minimum and not args.profile:
         _, emb = _open(args)
         lvl = store.get_setting(POLICY_SETTING, None)
-        print(f"minimum strength for enrollment: {policy_level(store, emb.contract)}"
-              + ("" if lvl else f" (default for this model; one of {', '.join(LEVELS)}; "
-                 f"'{default_policy(emb.contract)}' because the model "
-                 + ("was trained on symbols" if default_policy(emb.contract) == "fair" else
-                    "has only seen digits, so the verdict is advisory") + ")"))
+        print(
+            f"minimum strength for enrollment: {policy_level(store, emb.contract)}"
+            + (
+                ""
+                if lvl
+                else f" (default for this model; one of {', '.join(LEVELS)}; "
+                f"'{default_policy(emb.contract)}' because the model "
+                + (
+                    "was trained on symbols"
+                    if default_policy(emb.contract) == "fair"
+                    else "has only seen digits, so the verdict is advisory"
+                )
+                + ")"
+            )
+        )
     return EXIT_OK
 
 
@@ -255,10 +287,14 @@ def register(sub) -> None:
 
     p = sub.add_parser("identify", help="say which symbol an image shows (nearest labelled gallery images)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--gallery", metavar="FOLDER", help="labelled images FOLDER/<label>/* (default: the "
-                                                       "shipped MNIST digits)")
-    p.add_argument("--all-symbols", action="store_true",
-                   help="compare with the whole shipped gallery (digits, letters, shapes, Omniglot)")
+    p.add_argument(
+        "--gallery", metavar="FOLDER", help="labelled images FOLDER/<label>/* (default: the shipped MNIST digits)"
+    )
+    p.add_argument(
+        "--all-symbols",
+        action="store_true",
+        help="compare with the whole shipped gallery (digits, letters, shapes, Omniglot)",
+    )
     p.add_argument("--top", type=int, default=5, help="best matches to list (default 5)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
@@ -266,11 +302,19 @@ def register(sub) -> None:
 
     p = sub.add_parser("duplicates", help="group near-duplicate symbol images in a folder")
     p.add_argument("folder", metavar="FOLDER")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="embedding distance for near-duplicates (default: 0.5 x the model's default threshold)")
-    p.add_argument("--pixel-threshold", type=float, default=DEFAULT_PIXEL_THRESHOLD,
-                   help="distance of the 28x28 model-form images for near-duplicates (0..1.41, default "
-                        f"{DEFAULT_PIXEL_THRESHOLD})")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="embedding distance for near-duplicates (default: 0.5 x the model's default threshold)",
+    )
+    p.add_argument(
+        "--pixel-threshold",
+        type=float,
+        default=DEFAULT_PIXEL_THRESHOLD,
+        help="distance of the 28x28 model-form images for near-duplicates (0..1.41, default "
+        f"{DEFAULT_PIXEL_THRESHOLD})",
+    )
     p.add_argument("--sheet", metavar="DIR", help="write a contact sheet PNG of each group into DIR")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
@@ -278,9 +322,12 @@ def register(sub) -> None:
 
     p = sub.add_parser("strength", help="a profile's symbol-strength verdict; the minimum strength enrollment needs")
     p.add_argument("profile", nargs="?", help="the profile to judge")
-    p.add_argument("--minimum", choices=("weak", "fair", "strong"),
-                   help="set the minimum strength for enrollment (admin): weak = never refuse, fair = refuse "
-                        "weak symbols, strong = refuse all but strong ones")
+    p.add_argument(
+        "--minimum",
+        choices=("weak", "fair", "strong"),
+        help="set the minimum strength for enrollment (admin): weak = never refuse, fair = refuse "
+        "weak symbols, strong = refuse all but strong ones",
+    )
     p.add_argument("--passphrase-file", metavar="FILE", help="admin passphrase (first line of FILE)")
     _common(p)
     p.set_defaults(func=cmd_strength)
@@ -288,13 +335,19 @@ def register(sub) -> None:
     # `twinlock enroll --allow-weak` (enroll itself lives in runtime_cmds, registered before us)
     enroll = sub.choices.get("enroll")
     if enroll is not None and not any("--allow-weak" in a.option_strings for a in enroll._actions):
-        enroll.add_argument("--allow-weak", action="store_true",
-                            help="enroll even when the symbol is below the minimum strength (admin "
-                                 "override, recorded in the audit log)")
+        enroll.add_argument(
+            "--allow-weak",
+            action="store_true",
+            help="enroll even when the symbol is below the minimum strength (admin "
+            "override, recorded in the audit log)",
+        )
 
 
 def _common(p) -> None:
     p.add_argument("--db", metavar="PATH", help="database file (default: $TWINLOCK_DB or the user data folder)")
-    p.add_argument("--model", metavar="PATH", help="ONNX model (default: $TWINLOCK_MODEL, the configured model, "
-                                                  "or the shipped default)")
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="ONNX model (default: $TWINLOCK_MODEL, the configured model, or the shipped default)",
+    )
     p.add_argument("--provider", choices=("auto", "cuda", "cpu"), default=None)

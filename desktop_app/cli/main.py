@@ -4,6 +4,7 @@ Exit status (so ``twinlock verify`` can sit behind pam_exec or a script):
 0 granted / success, 1 denied, 2 no symbol or timeout, 3 locked out, 4 usage or setup error.
 Commands that need torch (train, evaluate, export) import it only when they run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,9 @@ EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
 
 # modules with ``register(subparsers)``; a module that is not there yet is skipped
 COMMAND_MODULES = (
-    "desktop_app.cli.train_cmds",     # train, evaluate
-    "desktop_app.cli.export_cmds",    # export, model
-    "desktop_app.cli.runtime_cmds",   # enroll, verify, profiles, audit, calibrate, doctor
+    "desktop_app.cli.train_cmds",  # train, evaluate
+    "desktop_app.cli.export_cmds",  # export, model
+    "desktop_app.cli.runtime_cmds",  # enroll, verify, profiles, audit, calibrate, doctor
     "desktop_app.cli.identify_cmds",  # identify, duplicates (+ enroll --allow-weak)
 )
 
@@ -58,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP
     if args.command in INTERACTIVE_COMMANDS:
         from desktop_app.core.threads import limit_blas_threads
+
         limit_blas_threads(1)
     try:
         code = int(args.func(args) or 0)
-        sys.stdout.flush()           # a closed pipe is reported here, not at interpreter exit
+        sys.stdout.flush()  # a closed pipe is reported here, not at interpreter exit
         return code
     except SetupError as exc:
         print(f"twinlock: {exc}", file=sys.stderr)
@@ -81,11 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("twinlock: out of memory (an input is too large)", file=sys.stderr)
         return EXIT_SETUP
-    except Exception as exc:          # the last net: one line, exit 4, never a traceback
+    except Exception as exc:  # the last net: one line, exit 4, never a traceback
         if os.environ.get("TWINLOCK_TRACEBACK"):
             raise
-        print(f"twinlock: internal error ({type(exc).__name__}: {str(exc)[:300]}). Nothing more was "
-              "changed; please report this (TWINLOCK_TRACEBACK=1 shows the traceback).", file=sys.stderr)
+        print(
+            f"twinlock: internal error ({type(exc).__name__}: {str(exc)[:300]}). Nothing more was "
+            "changed; please report this (TWINLOCK_TRACEBACK=1 shows the traceback).",
+            file=sys.stderr,
+        )
         return EXIT_SETUP
 
 

@@ -9,6 +9,7 @@ once one is set (in the app's Settings): from ``--passphrase-file FILE`` (its fi
 ``$TWINLOCK_PASSPHRASE``, or a prompt when run in a terminal. A wrong passphrase is
 audited ("passphrase_failed") and changes nothing.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,12 +27,18 @@ import numpy as np
 
 from .main import EXIT_DENIED, EXIT_LOCKED, EXIT_NO_SYMBOL, EXIT_OK, EXIT_SETUP, SetupError
 
-EXIT_FOR_DECISION = {"granted": EXIT_OK, "denied": EXIT_DENIED, "no_symbol": EXIT_NO_SYMBOL,
-                     "cancelled": EXIT_NO_SYMBOL, "locked": EXIT_LOCKED}
+EXIT_FOR_DECISION = {
+    "granted": EXIT_OK,
+    "denied": EXIT_DENIED,
+    "no_symbol": EXIT_NO_SYMBOL,
+    "cancelled": EXIT_NO_SYMBOL,
+    "locked": EXIT_LOCKED,
+}
 
 
 def _friendly(fn):
     """Turn the core's user-facing errors into SetupError (exit 4, one clear line)."""
+
     @functools.wraps(fn)
     def wrapper(args):
         try:
@@ -47,6 +54,7 @@ def _friendly(fn):
             if isinstance(exc, (ContractError, StoreError, CameraError, CalibrationError, PassphraseError)):
                 raise SetupError(str(exc)) from None
             raise
+
     return wrapper
 
 
@@ -83,12 +91,16 @@ def _admin(args, store, action: str, profile: str | None = None) -> bool:
     if not stored:
         return False
     if not is_hash(stored):
-        raise SetupError("The stored admin passphrase is damaged, so admin actions are refused. Set a new "
-                         "one in the app (Tools > Settings) after restoring the database from a backup.")
+        raise SetupError(
+            "The stored admin passphrase is damaged, so admin actions are refused. Set a new "
+            "one in the app (Tools > Settings) after restoring the database from a backup."
+        )
     given = _read_passphrase(args)
     if given is None:
-        raise SetupError(f"{action} needs the admin passphrase: pass --passphrase-file FILE, set "
-                         "$TWINLOCK_PASSPHRASE, or run it in a terminal to be asked. Nothing was changed.")
+        raise SetupError(
+            f"{action} needs the admin passphrase: pass --passphrase-file FILE, set "
+            "$TWINLOCK_PASSPHRASE, or run it in a terminal to be asked. Nothing was changed."
+        )
     if not verify_passphrase(given, stored):
         store.log_attempt(profile, "passphrase_failed", detail={"action": action, "via": "cli"})
         raise SetupError(f"wrong admin passphrase for {action}; nothing was changed (this is audited).")
@@ -97,13 +109,23 @@ def _admin(args, store, action: str, profile: str | None = None) -> bool:
 
 def _common(p) -> None:
     p.add_argument("--db", metavar="PATH", help="database file (default: $TWINLOCK_DB or the user data folder)")
-    p.add_argument("--model", metavar="PATH", help="ONNX model (default: $TWINLOCK_MODEL, the configured "
-                                                  "model, or the shipped default)")
-    p.add_argument("--provider", choices=("auto", "cuda", "cpu"), default=None,
-                   help="ONNX Runtime provider (default: the app setting, 'auto')")
-    p.add_argument("--passphrase-file", metavar="FILE",
-                   help="admin passphrase (first line of FILE; else $TWINLOCK_PASSPHRASE or a prompt), "
-                        "needed for admin actions once a passphrase is set")
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="ONNX model (default: $TWINLOCK_MODEL, the configured model, or the shipped default)",
+    )
+    p.add_argument(
+        "--provider",
+        choices=("auto", "cuda", "cpu"),
+        default=None,
+        help="ONNX Runtime provider (default: the app setting, 'auto')",
+    )
+    p.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help="admin passphrase (first line of FILE; else $TWINLOCK_PASSPHRASE or a prompt), "
+        "needed for admin actions once a passphrase is set",
+    )
 
 
 def _store(args, create=True):
@@ -132,6 +154,7 @@ def _bar(desc):
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
+
     return progress
 
 
@@ -163,7 +186,7 @@ def _frames_from_spec(args):
 
     if args.images:
         loaded = []
-        for p in args.images:              # every file is read before anything is enrolled
+        for p in args.images:  # every file is read before anything is enrolled
             try:
                 loaded.append((load_image(p), str(p)))
             except ValueError as exc:
@@ -181,6 +204,7 @@ def _frames_from_spec(args):
                 yield f.image, f"{src.description} frame {f.index}"
         finally:
             src.close()
+
     return gen(), src.description, src.is_live
 
 
@@ -208,8 +232,13 @@ def cmd_enroll(args) -> int:
     images, crops, skipped = [], [], 0
     last_t = -1e9
     deadline = time.monotonic() + args.timeout
-    bar = tqdm(total=count if (live or args.video) else len(args.images), desc=f"enrolling '{name}'",
-               unit="img", file=sys.stderr, leave=False)
+    bar = tqdm(
+        total=count if (live or args.video) else len(args.images),
+        desc=f"enrolling '{name}'",
+        unit="img",
+        file=sys.stderr,
+        leave=False,
+    )
     good = []
     for frame, label in frames:
         res = prepare_image(frame) if args.images else preprocess(frame)
@@ -231,7 +260,7 @@ def cmd_enroll(args) -> int:
         if (live and len(good) >= count) or (live and time.monotonic() > deadline):
             break
     bar.close()
-    if args.video and len(good) > count:          # spread the picks over the whole video
+    if args.video and len(good) > count:  # spread the picks over the whole video
         idx = np.linspace(0, len(good) - 1, count).round().astype(int)
         good = [good[i] for i in idx]
     if not good:
@@ -240,33 +269,38 @@ def cmd_enroll(args) -> int:
     images = np.stack([r.image for r in good])
     crops = [r.crop for r in good]
     vecs = emb.embed_images(images)
-    from .identify_cmds import enroll_strength_gate      # issue 13: verdict; refuse weak unless --allow-weak
+    from .identify_cmds import enroll_strength_gate  # issue 13: verdict; refuse weak unless --allow-weak
+
     if not enroll_strength_gate(args, store, emb, name, vecs):
         return EXIT_DENIED
     n = store.add_references(name, images, crops, vecs, emb.fingerprint, create=True, source=desc)
     prof = store.get_profile(name)
-    print(f"enrolled {n} reference image(s) into profile '{name}' (now {prof.n_references}; "
-          f"{skipped} frame(s) without a usable symbol skipped; model {emb.contract.short_fingerprint}, "
-          f"{emb.provider})")
+    print(
+        f"enrolled {n} reference image(s) into profile '{name}' (now {prof.n_references}; "
+        f"{skipped} frame(s) without a usable symbol skipped; model {emb.contract.short_fingerprint}, "
+        f"{emb.provider})"
+    )
     refs = store.reference_embeddings(name, emb.fingerprint)
     if len(refs) >= 2:
         d = pairwise_distances(refs, refs)
         off = d[~np.eye(len(refs), dtype=bool)]
         thr = prof.threshold if prof.threshold is not None else emb.contract.default_threshold
         mean_to_others = d.sum(1) / (len(refs) - 1)
-        print(f"consistency: mutual distances mean {off.mean():.3f}, max {off.max():.3f} "
-              f"(threshold {thr:.3f})")
+        print(f"consistency: mutual distances mean {off.mean():.3f}, max {off.max():.3f} (threshold {thr:.3f})")
         out = [i for i, m in enumerate(mean_to_others) if m > thr]
         if out:
-            print(f"warning: reference(s) {', '.join(str(i + 1) for i in out)} lie far from the others "
-                  "(mean distance above the threshold); consider re-enrolling them.", file=sys.stderr)
+            print(
+                f"warning: reference(s) {', '.join(str(i + 1) for i in out)} lie far from the others "
+                "(mean distance above the threshold); consider re-enrolling them.",
+                file=sys.stderr,
+            )
     if len(refs) < 3:
         print("hint: enroll at least 3 references for a dependable profile.", file=sys.stderr)
     return EXIT_OK
 
 
 # --------------------------------------------------------------------------- verify
-class _Interrupted(BaseException):       # not an Exception: no error handler may swallow it
+class _Interrupted(BaseException):  # not an Exception: no error handler may swallow it
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
@@ -294,9 +328,13 @@ def cmd_verify(args) -> int:
     admin = False
     if over or args.debug:
         # an override loosens (or changes) the decision rule, --debug shows distances: admin only
-        admin = _admin(args, store, "verify " + " ".join(f"--{k}" if len(k) > 1 else f"-{k}"
-                                                         for k in [*over, *(["debug"] if args.debug else [])]),
-                       args.profile)
+        admin = _admin(
+            args,
+            store,
+            "verify "
+            + " ".join(f"--{k}" if len(k) > 1 else f"-{k}" for k in [*over, *(["debug"] if args.debug else [])]),
+            args.profile,
+        )
     emb = _embedder(args, store)
     pol = resolve_policy(store, args.profile, emb)
     if args.time_limit is not None:
@@ -343,7 +381,7 @@ def cmd_verify(args) -> int:
         if sig is not None:
             old[sig] = signal.signal(sig, on_signal)
     interrupted = None
-    src.open()                      # a source that cannot be opened is an error before any attempt
+    src.open()  # a source that cannot be opened is an error before any attempt
     try:
         try:
             st = ver.start_attempt()
@@ -353,12 +391,12 @@ def cmd_verify(args) -> int:
                         try:
                             f = src.read()
                         except Exception:
-                            ver.finish(reason="the source failed")     # recorded, never left pending
+                            ver.finish(reason="the source failed")  # recorded, never left pending
                             raise
                         if f is None:
                             st = ver.finish(reason="end of input")
                             break
-                        if args.image is not None:        # image files: the whole image is searched
+                        if args.image is not None:  # image files: the whole image is searched
                             st = ver.feed_preprocessed(prepare_image(f.image, ver.preprocess_config), t=f.t)
                         else:
                             st = ver.feed(f.image, t=f.t)
@@ -379,16 +417,30 @@ def cmd_verify(args) -> int:
         for sig, h in old.items():
             signal.signal(sig, h)
     if interrupted is not None:
-        print(f"twinlock: interrupted ({signal.Signals(interrupted).name}); the attempt was recorded as "
-              "abandoned and counts as a failure", file=sys.stderr)
+        print(
+            f"twinlock: interrupted ({signal.Signals(interrupted).name}); the attempt was recorded as "
+            "abandoned and counts as a failure",
+            file=sys.stderr,
+        )
         return 128 + int(interrupted)
     code = EXIT_FOR_DECISION.get(st.state, EXIT_NO_SYMBOL)
     reveal = show_distances or st.state == "granted"
     if args.json:
-        out = {"decision": st.state, "exit": code, "threshold": st.threshold, "matches": st.matches,
-               "k": st.k, "n": st.n, "frames_used": st.frames_used, "frames_seen": st.frames_seen,
-               "lockout_remaining_s": round(st.lockout_remaining_s, 1), "attempts_left": st.attempts_left,
-               "reason": st.reason, "model": emb.contract.short_fingerprint, "provider": emb.provider}
+        out = {
+            "decision": st.state,
+            "exit": code,
+            "threshold": st.threshold,
+            "matches": st.matches,
+            "k": st.k,
+            "n": st.n,
+            "frames_used": st.frames_used,
+            "frames_seen": st.frames_seen,
+            "lockout_remaining_s": round(st.lockout_remaining_s, 1),
+            "attempts_left": st.attempts_left,
+            "reason": st.reason,
+            "model": emb.contract.short_fingerprint,
+            "provider": emb.provider,
+        }
         if reveal:
             out["best_distance"] = st.best_distance
         print(json.dumps(out))
@@ -435,9 +487,12 @@ def cmd_profiles(args) -> int:
         print(f"references:  {p.n_references} (model {', '.join(f[:12] for f in p.fingerprints) or '-'})")
         print(f"threshold:   {'model default' if p.threshold is None else f'{p.threshold:.4f}'}")
         print(f"policy:      {json.dumps(p.policy) if p.policy else 'app defaults'}")
-        print(f"failures:    {lock.failures} consecutive denied"
-              + (f"; locked for {lock.remaining():.0f} s" if lock.remaining() > 0 else ""))
-        from .identify_cmds import profile_strength_lines   # issue 13: repeat the strength verdict
+        print(
+            f"failures:    {lock.failures} consecutive denied"
+            + (f"; locked for {lock.remaining():.0f} s" if lock.remaining() > 0 else "")
+        )
+        from .identify_cmds import profile_strength_lines  # issue 13: repeat the strength verdict
+
         profile_strength_lines(store, _embedder(args, store), p.name)
         return EXIT_OK
     if act == "remove":
@@ -459,10 +514,15 @@ def cmd_profiles(args) -> int:
         _admin(args, store, "profiles export", prof.name)
         rem = store.lockout(prof.name).remaining()
         if rem > 0:
-            store.log_attempt(prof.name, "export_refused", detail={"reason": "the profile is locked out",
-                                                                  "lockout_remaining_s": round(rem, 1)})
-            raise SetupError(f"profile '{prof.name}' is locked out for {math.ceil(rem)} s: it cannot be exported "
-                             "until the lockout ends (this was audited).")
+            store.log_attempt(
+                prof.name,
+                "export_refused",
+                detail={"reason": "the profile is locked out", "lockout_remaining_s": round(rem, 1)},
+            )
+            raise SetupError(
+                f"profile '{prof.name}' is locked out for {math.ceil(rem)} s: it cannot be exported "
+                "until the lockout ends (this was audited)."
+            )
         dest = Path(args.file)
         if dest.is_dir():
             raise SetupError(f"{dest} is a folder: give the export a file name, e.g. {dest / (prof.name + '.json')}")
@@ -471,10 +531,12 @@ def cmd_profiles(args) -> int:
         try:
             out = store.export_profile(prof.name, dest)
         except OSError as exc:
-            raise SetupError(f"cannot write {dest} ({exc.strerror or exc}): choose a folder you can write "
-                             "to. Nothing was written.") from None
-        store.log_attempt(prof.name, "profile_exported", detail={"file": str(Path(out).resolve()),
-                                                                "references": prof.n_references})
+            raise SetupError(
+                f"cannot write {dest} ({exc.strerror or exc}): choose a folder you can write to. Nothing was written."
+            ) from None
+        store.log_attempt(
+            prof.name, "profile_exported", detail={"file": str(Path(out).resolve()), "references": prof.n_references}
+        )
         print(f"exported '{prof.name}' to {out}")
         return EXIT_OK
     if act == "import":
@@ -498,9 +560,11 @@ def cmd_audit(args) -> int:
     if not rows:
         print("the audit log is empty" + (" for this filter" if args.profile or args.decision else ""))
     for r in rows:
-        print(f"{_ts(r.time)}  {r.profile or '-':<16} {r.decision:<16} best {_fmt(r.best_distance)} "
-              f"thr {_fmt(r.threshold)} frames {r.frames_used:<3} model {r.fingerprint[:12] or '-':<12} "
-              f"{r.provider or '-':<4} {r.detail.get('reason', '') if isinstance(r.detail, dict) else ''}")
+        print(
+            f"{_ts(r.time)}  {r.profile or '-':<16} {r.decision:<16} best {_fmt(r.best_distance)} "
+            f"thr {_fmt(r.threshold)} frames {r.frames_used:<3} model {r.fingerprint[:12] or '-':<12} "
+            f"{r.provider or '-':<4} {r.detail.get('reason', '') if isinstance(r.detail, dict) else ''}"
+        )
     return EXIT_OK
 
 
@@ -523,11 +587,22 @@ def cmd_calibrate(args) -> int:
             raise SetupError("calibrate needs both --genuine and --impostor images")
         data = cal.from_image_files(store, emb, prof.name, args.genuine, args.impostor, args.k_nearest)
     elif args.labelled:
-        data = cal.from_labelled_folder(emb, args.labelled, refs_per_profile=max(1, prof.n_references),
-                                        k_nearest=args.k_nearest, progress=_bar("calibrating"))
+        data = cal.from_labelled_folder(
+            emb,
+            args.labelled,
+            refs_per_profile=max(1, prof.n_references),
+            k_nearest=args.k_nearest,
+            progress=_bar("calibrating"),
+        )
     elif args.mnist:
-        data = cal.from_mnist(emb, args.mnist, limit=args.limit, refs_per_profile=max(1, prof.n_references),
-                              k_nearest=args.k_nearest, progress=_bar("calibrating"))
+        data = cal.from_mnist(
+            emb,
+            args.mnist,
+            limit=args.limit,
+            refs_per_profile=max(1, prof.n_references),
+            k_nearest=args.k_nearest,
+            progress=_bar("calibrating"),
+        )
     else:
         raise SetupError("calibrate needs --genuine/--impostor images, --labelled DIR or --mnist DIR")
     if not 0 < args.target_far < 1:
@@ -537,29 +612,48 @@ def cmd_calibrate(args) -> int:
     print(f"source: {data.source}")
     print(f"comparisons: {g} genuine, {i} impostor")
     print(f"EER {rec['eer']:.2%} at threshold {rec['eer_threshold']:.4f}")
-    print(f"at target FAR {args.target_far:g}: threshold {rec['threshold']:.4f}, FAR {rec['far']:.4%} "
-          f"({rec['false_accepts']}/{rec['impostor']}), FRR {rec['frr']:.2%} ({rec['false_rejects']}/{rec['genuine']})")
+    print(
+        f"at target FAR {args.target_far:g}: threshold {rec['threshold']:.4f}, FAR {rec['far']:.4%} "
+        f"({rec['false_accepts']}/{rec['impostor']}), FRR {rec['frr']:.2%} ({rec['false_rejects']}/{rec['genuine']})"
+    )
     current = prof.threshold if prof.threshold is not None else emb.contract.default_threshold
     print(f"current threshold: {current:.4f} ({'profile' if prof.threshold is not None else 'model default'})")
     if not rec["supported"]:
         need = int(np.ceil(3 / args.target_far))
-        print(f"warning: {i} impostor comparisons cannot support a FAR of {args.target_far:g} (need at least "
-              f"{need}); the threshold is a guess at that rate.", file=sys.stderr)
+        print(
+            f"warning: {i} impostor comparisons cannot support a FAR of {args.target_far:g} (need at least "
+            f"{need}); the threshold is a guess at that rate.",
+            file=sys.stderr,
+        )
     if args.apply:
-        risk = cal.threshold_risk(rec["threshold"], data.genuine, data.impostor,
-                                  emb.contract.default_threshold, args.target_far)
+        risk = cal.threshold_risk(
+            rec["threshold"], data.genuine, data.impostor, emb.contract.default_threshold, args.target_far
+        )
         if risk.needs_confirmation:
             print(f"warning: {risk.message()}", file=sys.stderr)
             ok = args.yes
             if not ok and sys.stdin.isatty():
                 ok = input("Apply it anyway? [y/N] ").strip().lower() in ("y", "yes")
             if not ok:
-                raise SetupError("not applied: the threshold needs a confirmation (see the warning); add --yes "
-                                 "to apply it anyway")
-        cal.apply_threshold(store, prof.name, rec["threshold"], data.source,
-                            detail={"target_far": args.target_far, "far": rec["far"], "frr": rec["frr"],
-                                    "genuine": g, "impostor": i, "supported": rec["supported"],
-                                    "confirmed": risk.needs_confirmation, **risk.as_detail()})
+                raise SetupError(
+                    "not applied: the threshold needs a confirmation (see the warning); add --yes to apply it anyway"
+                )
+        cal.apply_threshold(
+            store,
+            prof.name,
+            rec["threshold"],
+            data.source,
+            detail={
+                "target_far": args.target_far,
+                "far": rec["far"],
+                "frr": rec["frr"],
+                "genuine": g,
+                "impostor": i,
+                "supported": rec["supported"],
+                "confirmed": risk.needs_confirmation,
+                **risk.as_detail(),
+            },
+        )
         print(f"applied threshold {rec['threshold']:.4f} to profile '{prof.name}'")
     else:
         print("(not applied: add --apply to use it)")
@@ -591,8 +685,10 @@ def cmd_doctor(args) -> int:
         else:
             integ = store.integrity_check()
             profs = store.list_profiles()
-            print(f"           schema {store.schema_version}, integrity {integ}, {len(profs)} profile(s), "
-                  f"{sum(p.n_references for p in profs)} reference(s)")
+            print(
+                f"           schema {store.schema_version}, integrity {integ}, {len(profs)} profile(s), "
+                f"{sum(p.n_references for p in profs)} reference(s)"
+            )
             if integ != "ok":
                 problems += 1
             bad = store.check_references()
@@ -600,8 +696,7 @@ def cmd_doctor(args) -> int:
                 print(f"  PROBLEM: {line}")
             if bad:
                 problems += len(bad)
-                print(f"           {len(bad)} damaged reference(s): re-enroll those profiles (or restore a "
-                      "backup)")
+                print(f"           {len(bad)} damaged reference(s): re-enroll those profiles (or restore a backup)")
     except StoreError as exc:
         print(f"  PROBLEM: {exc}")
         problems += 1
@@ -612,10 +707,13 @@ def cmd_doctor(args) -> int:
     try:
         emb = load_embedder(store, args.model, args.provider, reembed=False)
         c = emb.contract
-        thr = ", ".join(f"{k} {v.get('threshold', float('nan')):.4f}" for k, v in c.thresholds.items()
-                        if isinstance(v, dict))
-        print(f"           contract v{c.version}, embedding {c.embedding_dim}-d {c.metric}"
-              f"{' normalised' if c.normalized else ''}, fingerprint {c.short_fingerprint}")
+        thr = ", ".join(
+            f"{k} {v.get('threshold', float('nan')):.4f}" for k, v in c.thresholds.items() if isinstance(v, dict)
+        )
+        print(
+            f"           contract v{c.version}, embedding {c.embedding_dim}-d {c.metric}"
+            f"{' normalised' if c.normalized else ''}, fingerprint {c.short_fingerprint}"
+        )
         print(f"           thresholds: {thr}; default '{c.default_threshold_key}' = {c.default_threshold:.4f}")
         print(f"provider:  {emb.provider}" + (f" ({emb.fallback_reason})" if emb.fallback_reason else ""))
     except ContractError as exc:
@@ -632,13 +730,20 @@ def cmd_doctor(args) -> int:
                 n = store.reembed_all(emb, progress=_bar("re-embedding"))
             except StoreError as exc:
                 raise SetupError(str(exc)) from None
-            store.log_attempt(None, "reembedded", fingerprint=emb.fingerprint, provider=emb.provider,
-                              detail={"references": n, "stale": stale})
+            store.log_attempt(
+                None,
+                "reembedded",
+                fingerprint=emb.fingerprint,
+                provider=emb.provider,
+                detail={"references": n, "stale": stale},
+            )
             print(f"           re-embedded {n} reference(s) for this model")
         elif stale:
-            print(f"  NOTE: {stale} reference(s) were embedded by another model; verify refuses those "
-                  "profiles until they are re-embedded for this one (an admin action: doctor --reembed, "
-                  "or choose the model in the app)")
+            print(
+                f"  NOTE: {stale} reference(s) were embedded by another model; verify refuses those "
+                "profiles until they are re-embedded for this one (an admin action: doctor --reembed, "
+                "or choose the model in the app)"
+            )
     t0 = time.monotonic()
     cams = list_cameras(args.max_cameras)
     took = time.monotonic() - t0
@@ -646,8 +751,10 @@ def cmd_doctor(args) -> int:
         for c in cams:
             print(f"camera:    {c.description}")
     else:
-        print(f"cameras:   none found (probed indices 0..{args.max_cameras - 1} in {took:.1f} s); "
-              "use --video or images instead")
+        print(
+            f"cameras:   none found (probed indices 0..{args.max_cameras - 1} in {took:.1f} s); "
+            "use --video or images instead"
+        )
     print("doctor: " + ("all good" if not problems else f"{problems} problem(s) found"))
     return EXIT_OK if not problems else EXIT_SETUP
 
@@ -666,8 +773,10 @@ def register(sub) -> None:
     _common(p)
     p.set_defaults(func=cmd_enroll)
 
-    p = sub.add_parser("verify", help="verify a symbol against a profile (exit 0 granted, 1 denied, "
-                                      "2 no symbol/timeout, 3 locked out, 4 error)")
+    p = sub.add_parser(
+        "verify",
+        help="verify a symbol against a profile (exit 0 granted, 1 denied, 2 no symbol/timeout, 3 locked out, 4 error)",
+    )
     p.add_argument("profile", help="the enrolled profile to verify against")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--image", action="append", metavar="FILE", help="an image (repeat for several)")
@@ -676,14 +785,21 @@ def register(sub) -> None:
     p.add_argument("-k", type=int, default=None, help="matching frames needed (default: policy, 2)")
     p.add_argument("-n", type=int, default=None, help="of the last n acquired frames (default: policy, 3)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds (default: policy, 10)")
-    p.add_argument("--threshold", type=float, default=None,
-                   help="override the profile's threshold for this run (admin: needs the passphrase when "
-                        "one is set; audited as an override; a grant under it never resets failures)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="override the profile's threshold for this run (admin: needs the passphrase when "
+        "one is set; audited as an override; a grant under it never resets failures)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("-v", "--verbose", action="store_true", help="print every frame's state on stderr")
-    p.add_argument("--debug", action="store_true",
-                   help="show distances (per frame with -v, and of a denied attempt); needs the admin "
-                        "passphrase when one is set. Without it a denial does not say how close it came.")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="show distances (per frame with -v, and of a denied attempt); needs the admin "
+        "passphrase when one is set. Without it a denial does not say how close it came.",
+    )
     _common(p)
     p.set_defaults(func=cmd_verify)
 
@@ -715,9 +831,12 @@ def register(sub) -> None:
     p.add_argument("--target-far", type=float, default=1e-3)
     p.add_argument("--k-nearest", type=int, default=1)
     p.add_argument("--apply", action="store_true", help="persist the recommended threshold (admin)")
-    p.add_argument("--yes", action="store_true",
-                   help="apply even a threshold looser than the model default or one the impostor count "
-                        "cannot support (otherwise that needs a confirmation)")
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="apply even a threshold looser than the model default or one the impostor count "
+        "cannot support (otherwise that needs a confirmation)",
+    )
     p.add_argument("--reset", action="store_true", help="go back to the model's default threshold")
     _common(p)
     p.set_defaults(func=cmd_calibrate)

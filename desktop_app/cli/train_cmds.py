@@ -3,6 +3,7 @@
 torch and ``training`` are imported only inside the handlers, so the app's CLI works
 without them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ INSTALL_HINT = 'this command needs PyTorch: install the training extra with  pip
 
 def _need_torch() -> None:
     from desktop_app.cli.main import SetupError
+
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -32,76 +34,147 @@ def _classes(text: str) -> list[int]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a twin network on MNIST (needs torch)",
-                       description="Train the embedding tower with a contrastive loss; writes best.pt, "
-                                   "last.pt, metrics.json and curves.png to --out.")
-    p.add_argument("--arch", choices=["twin", "seed"], default="twin",
-                   help="twin: twinlock's default recipe; seed: the seed notebook reproduced (baseline)")
-    p.add_argument("--data-dir", help="MNIST folder (default: $TWINLOCK_DATA_DIR or the user cache; "
-                                      "missing files are downloaded)")
+    p = sub.add_parser(
+        "train",
+        help="train a twin network on MNIST (needs torch)",
+        description="Train the embedding tower with a contrastive loss; writes best.pt, "
+        "last.pt, metrics.json and curves.png to --out.",
+    )
+    p.add_argument(
+        "--arch",
+        choices=["twin", "seed"],
+        default="twin",
+        help="twin: twinlock's default recipe; seed: the seed notebook reproduced (baseline)",
+    )
+    p.add_argument(
+        "--data-dir", help="MNIST folder (default: $TWINLOCK_DATA_DIR or the user cache; missing files are downloaded)"
+    )
     p.add_argument("--out", default="runs/default", help="output folder (default: %(default)s)")
     p.add_argument("--epochs", type=int, help="epochs (default: 12 twin, 10 seed)")
     p.add_argument("--batch-size", type=int, help="batch size (default: 256 twin, 16 seed)")
     p.add_argument("--lr", type=float, help="peak learning rate (twin; default 3e-3)")
     p.add_argument("--margin", type=float, default=1.0, help="contrastive margin m (default: %(default)s)")
-    p.add_argument("--all-negatives", action="store_true",
-                   help="average the impostor term over all impostor pairs, not only those inside the margin")
-    p.add_argument("--pos-margin", type=float, default=0.0,
-                   help="do not pull genuine pairs closer than this (default 0: the plain contrastive loss)")
+    p.add_argument(
+        "--all-negatives",
+        action="store_true",
+        help="average the impostor term over all impostor pairs, not only those inside the margin",
+    )
+    p.add_argument(
+        "--pos-margin",
+        type=float,
+        default=0.0,
+        help="do not pull genuine pairs closer than this (default 0: the plain contrastive loss)",
+    )
     p.add_argument("--embedding-dim", type=int, default=64, help="embedding size D (twin)")
     p.add_argument("--width", type=int, default=24, help="channel width of the twin tower (default: %(default)s)")
-    p.add_argument("--stem", choices=["conv5", "double"], default="conv5",
-                   help="first stage of the twin tower (default: %(default)s)")
+    p.add_argument(
+        "--stem",
+        choices=["conv5", "double"],
+        default="conv5",
+        help="first stage of the twin tower (default: %(default)s)",
+    )
     p.add_argument("--no-augment", action="store_true", help="turn off augmentation (twin)")
-    p.add_argument("--holdout-classes", type=_classes, default=[], metavar="D,D",
-                   help="digits left out of training, e.g. 8,9 (evaluate reports them separately)")
+    p.add_argument(
+        "--holdout-classes",
+        type=_classes,
+        default=[],
+        metavar="D,D",
+        help="digits left out of training, e.g. 8,9 (evaluate reports them separately)",
+    )
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=2,
-                   help="torch CPU threads (default: %(default)s; 1 is faster when other jobs share the CPU)")
-    p.add_argument("--camera-data", metavar="NPZ",
-                   help="camera-like renders of training digits + non-digit negatives, built by "
-                        "`python -m training.camera_data` (twin; default: clean MNIST only)")
-    p.add_argument("--camera-fraction", type=float, default=0.6,
-                   help="chance a rendered digit is shown as its camera render (default: %(default)s)")
-    p.add_argument("--junk-per-batch", type=int, default=0,
-                   help="non-digit negatives (printed text, shapes) added to each batch with --camera-data "
-                        "(default: %(default)s; experimental: they cost genuine matches, see docs/benchmarks.md)")
-    p.add_argument("--omniglot", metavar="NPZ",
-                   help="the Omniglot background set in model form, built by `python -m training.omniglot` "
-                        "(twin): batches mix MNIST digits with P x K Omniglot characters")
-    p.add_argument("--omniglot-per-batch", type=int, default=128,
-                   help="Omniglot drawings in each batch (default: %(default)s; the rest are MNIST)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch CPU threads (default: %(default)s; 1 is faster when other jobs share the CPU)",
+    )
+    p.add_argument(
+        "--camera-data",
+        metavar="NPZ",
+        help="camera-like renders of training digits + non-digit negatives, built by "
+        "`python -m training.camera_data` (twin; default: clean MNIST only)",
+    )
+    p.add_argument(
+        "--camera-fraction",
+        type=float,
+        default=0.6,
+        help="chance a rendered digit is shown as its camera render (default: %(default)s)",
+    )
+    p.add_argument(
+        "--junk-per-batch",
+        type=int,
+        default=0,
+        help="non-digit negatives (printed text, shapes) added to each batch with --camera-data "
+        "(default: %(default)s; experimental: they cost genuine matches, see docs/benchmarks.md)",
+    )
+    p.add_argument(
+        "--omniglot",
+        metavar="NPZ",
+        help="the Omniglot background set in model form, built by `python -m training.omniglot` "
+        "(twin): batches mix MNIST digits with P x K Omniglot characters",
+    )
+    p.add_argument(
+        "--omniglot-per-batch",
+        type=int,
+        default=128,
+        help="Omniglot drawings in each batch (default: %(default)s; the rest are MNIST)",
+    )
     p.add_argument("--omniglot-k", type=int, default=4, help="drawings per Omniglot class in a batch (K)")
-    p.add_argument("--omniglot-holdout", type=int, default=6,
-                   help="Omniglot alphabets held out for validation and calibration (default: %(default)s)")
-    p.add_argument("--no-rotations", action="store_true",
-                   help="do not add rotated Omniglot characters as new classes")
-    p.add_argument("--ghost-batch", type=int, default=0,
-                   help="batch norm over chunks of this many images (0: whole batch); set it to "
-                        "batch/N to make one process compute what N torchrun processes do")
-    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
-                   help="where to train (default: %(default)s; under torchrun: gloo on CPU, NCCL on CUDA)")
-    p.add_argument("--init", metavar="CHECKPOINT",
-                   help="start from this checkpoint's weights with a new schedule (keeps its held-out "
-                        "alphabets and validation split; its training time is counted)")
-    p.add_argument("--max-train", type=int, default=None,
-                   help="use only this many MNIST training images (a shorter epoch)")
+    p.add_argument(
+        "--omniglot-holdout",
+        type=int,
+        default=6,
+        help="Omniglot alphabets held out for validation and calibration (default: %(default)s)",
+    )
+    p.add_argument("--no-rotations", action="store_true", help="do not add rotated Omniglot characters as new classes")
+    p.add_argument(
+        "--ghost-batch",
+        type=int,
+        default=0,
+        help="batch norm over chunks of this many images (0: whole batch); set it to "
+        "batch/N to make one process compute what N torchrun processes do",
+    )
+    p.add_argument(
+        "--device",
+        choices=["cpu", "cuda", "auto"],
+        default="cpu",
+        help="where to train (default: %(default)s; under torchrun: gloo on CPU, NCCL on CUDA)",
+    )
+    p.add_argument(
+        "--init",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's weights with a new schedule (keeps its held-out "
+        "alphabets and validation split; its training time is counted)",
+    )
+    p.add_argument(
+        "--max-train", type=int, default=None, help="use only this many MNIST training images (a shorter epoch)"
+    )
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
     p.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="evaluate a training checkpoint on the MNIST test set (needs torch)",
-                       description="Pair accuracy (seed protocol, threshold from validation), ROC AUC, EER, "
-                                   "FRR at FAR 1e-2..1e-5 over all test pairs, 1-NN accuracy; with "
-                                   "Omniglot: 20-way one-shot and all-pairs verification on the held-out "
-                                   "alphabets.")
+    e = sub.add_parser(
+        "evaluate",
+        help="evaluate a training checkpoint on the MNIST test set (needs torch)",
+        description="Pair accuracy (seed protocol, threshold from validation), ROC AUC, EER, "
+        "FRR at FAR 1e-2..1e-5 over all test pairs, 1-NN accuracy; with "
+        "Omniglot: 20-way one-shot and all-pairs verification on the held-out "
+        "alphabets.",
+    )
     e.add_argument("checkpoint", help="a .pt file written by `twinlock train`")
     e.add_argument("--data-dir", help="MNIST folder (default: the one the checkpoint was trained on)")
-    e.add_argument("--json", dest="json_out", metavar="PATH",
-                   help="write the figures here (default: next to the checkpoint, <name>.eval.json)")
-    e.add_argument("--omniglot", metavar="NPZ",
-                   help="the converted Omniglot background set (default: the one the checkpoint was trained "
-                        "with); its held-out alphabets give the unseen-symbol figures")
+    e.add_argument(
+        "--json",
+        dest="json_out",
+        metavar="PATH",
+        help="write the figures here (default: next to the checkpoint, <name>.eval.json)",
+    )
+    e.add_argument(
+        "--omniglot",
+        metavar="NPZ",
+        help="the converted Omniglot background set (default: the one the checkpoint was trained "
+        "with); its held-out alphabets give the unseen-symbol figures",
+    )
     e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     e.set_defaults(func=cmd_evaluate)
 
@@ -123,9 +196,11 @@ def cmd_train(args) -> int:
         cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
         if args.epochs and args.epochs != cfg.epochs:
             if cfg.arch != "seed":
-                raise SetupError(f"{args.resume} was trained with a {cfg.epochs}-epoch one-cycle schedule, "
-                                 f"which cannot be stretched to {args.epochs}; resume without --epochs, "
-                                 f"or start a new run")
+                raise SetupError(
+                    f"{args.resume} was trained with a {cfg.epochs}-epoch one-cycle schedule, "
+                    f"which cannot be stretched to {args.epochs}; resume without --epochs, "
+                    f"or start a new run"
+                )
             cfg.epochs = args.epochs
         if args.data_dir:
             cfg.data_dir = args.data_dir
@@ -134,31 +209,52 @@ def cmd_train(args) -> int:
             return 0
     else:
         seed = args.arch == "seed"
-        cfg = TrainConfig(arch=args.arch, epochs=args.epochs or (10 if seed else 12),
-                          batch_size=args.batch_size or (16 if seed else 256), margin=args.margin,
-                          embedding_dim=args.embedding_dim, width=args.width, stem=args.stem,
-                          active_only=not args.all_negatives, pos_margin=args.pos_margin, augment=not args.no_augment and not seed,
-                          holdout_classes=args.holdout_classes, data_dir=args.data_dir, out_dir=args.out,
-                          seed=args.seed, threads=args.threads, val_size=args.val_size,
-                          camera_data=None if seed else args.camera_data, camera_fraction=args.camera_fraction,
-                          junk_per_batch=args.junk_per_batch,
-                          omniglot=None if seed else args.omniglot, omniglot_per_batch=args.omniglot_per_batch,
-                          omniglot_k=args.omniglot_k, omniglot_holdout=args.omniglot_holdout,
-                          rotations=not args.no_rotations, ghost_batch=args.ghost_batch, device=args.device,
-                          init=args.init, max_train=args.max_train)
+        cfg = TrainConfig(
+            arch=args.arch,
+            epochs=args.epochs or (10 if seed else 12),
+            batch_size=args.batch_size or (16 if seed else 256),
+            margin=args.margin,
+            embedding_dim=args.embedding_dim,
+            width=args.width,
+            stem=args.stem,
+            active_only=not args.all_negatives,
+            pos_margin=args.pos_margin,
+            augment=not args.no_augment and not seed,
+            holdout_classes=args.holdout_classes,
+            data_dir=args.data_dir,
+            out_dir=args.out,
+            seed=args.seed,
+            threads=args.threads,
+            val_size=args.val_size,
+            camera_data=None if seed else args.camera_data,
+            camera_fraction=args.camera_fraction,
+            junk_per_batch=args.junk_per_batch,
+            omniglot=None if seed else args.omniglot,
+            omniglot_per_batch=args.omniglot_per_batch,
+            omniglot_k=args.omniglot_k,
+            omniglot_holdout=args.omniglot_holdout,
+            rotations=not args.no_rotations,
+            ghost_batch=args.ghost_batch,
+            device=args.device,
+            init=args.init,
+            max_train=args.max_train,
+        )
         if not 0.0 <= cfg.camera_fraction <= 1.0 or cfg.junk_per_batch < 0:
             raise SetupError("--camera-fraction must be between 0 and 1 and --junk-per-batch at least 0")
-        if cfg.omniglot:                          # fail before MNIST is loaded, not minutes later
+        if cfg.omniglot:  # fail before MNIST is loaded, not minutes later
             from training.omniglot import load as load_omniglot
+
             try:
                 load_omniglot(cfg.omniglot)
             except ValueError as exc:
                 raise SetupError(str(exc)) from None
             if cfg.omniglot_k < 2 or not 0 < cfg.omniglot_per_batch < cfg.batch_size:
-                raise SetupError("--omniglot-k must be at least 2 and --omniglot-per-batch between 1 and "
-                                 "the batch size")
-        if cfg.camera_data:                       # fail before MNIST is loaded, not minutes later
+                raise SetupError(
+                    "--omniglot-k must be at least 2 and --omniglot-per-batch between 1 and the batch size"
+                )
+        if cfg.camera_data:  # fail before MNIST is loaded, not minutes later
             from training.camera_data import load as load_camera_data
+
             try:
                 load_camera_data(cfg.camera_data)
             except ValueError as exc:
@@ -172,9 +268,11 @@ def cmd_train(args) -> int:
     except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
         raise SetupError(str(exc)) from None
     b = res["best"]
-    print(f"best epoch {b['epoch']}: validation FRR at FAR 1e-3 {b['val_frr_at_far_1e-3']:.3%}, "
-          f"EER {b['val_eer']:.4%}, pair accuracy "
-          f"{b.get('val_accuracy', float('nan')):.4%}; {res['train_seconds']:.0f}s of training")
+    print(
+        f"best epoch {b['epoch']}: validation FRR at FAR 1e-3 {b['val_frr_at_far_1e-3']:.3%}, "
+        f"EER {b['val_eer']:.4%}, pair accuracy "
+        f"{b.get('val_accuracy', float('nan')):.4%}; {res['train_seconds']:.0f}s of training"
+    )
     print(f"checkpoints, metrics.json and curves.png in {res['out_dir']}")
     return 0
 
@@ -190,10 +288,12 @@ def cmd_evaluate(args) -> int:
     from training.mnist import DownloadError
 
     import torch
+
     torch.set_num_threads(max(1, args.threads))
     try:
-        res = evaluate(args.checkpoint, data_dir=args.data_dir, log=lambda m: print(m, file=sys.stderr),
-                       omniglot=args.omniglot)
+        res = evaluate(
+            args.checkpoint, data_dir=args.data_dir, log=lambda m: print(m, file=sys.stderr), omniglot=args.omniglot
+        )
     except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
         raise SetupError(str(exc)) from None
     print(format_table(res))

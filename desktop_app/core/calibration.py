@@ -11,6 +11,7 @@ its distance to the nearest reference (mean of the ``k_nearest`` nearest). Sourc
 
 All figures come from :mod:`desktop_app.core.metrics`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,9 +42,11 @@ class CalibrationData:
 
 def _check(data: CalibrationData) -> CalibrationData:
     if data.genuine.size == 0 or data.impostor.size == 0:
-        raise CalibrationError(f"Calibration needs at least one genuine and one impostor comparison; "
-                               f"got {data.genuine.size} genuine and {data.impostor.size} impostor "
-                               f"({data.source}).")
+        raise CalibrationError(
+            f"Calibration needs at least one genuine and one impostor comparison; "
+            f"got {data.genuine.size} genuine and {data.impostor.size} impostor "
+            f"({data.source})."
+        )
     return data
 
 
@@ -51,15 +54,17 @@ def _profile_refs(store, embedder, profile):
     return store.reference_embeddings(profile, embedder.fingerprint)
 
 
-def from_images(store, embedder, profile, genuine_images28, impostor_images28, k_nearest: int = 1,
-                source: str | None = None) -> CalibrationData:
+def from_images(
+    store, embedder, profile, genuine_images28, impostor_images28, k_nearest: int = 1, source: str | None = None
+) -> CalibrationData:
     """Genuine/impostor 28x28 uint8 images against the enrolled ``profile``."""
     refs = _profile_refs(store, embedder, profile)
     out = []
     for imgs in (genuine_images28, impostor_images28):
         a = np.asarray(imgs, np.uint8).reshape(-1, 28, 28) if len(imgs) else np.zeros((0, 28, 28), np.uint8)
-        out.append(frame_distances(embedder.embed_images(a), refs, k_nearest).astype(np.float64)
-                   if len(a) else np.zeros(0))
+        out.append(
+            frame_distances(embedder.embed_images(a), refs, k_nearest).astype(np.float64) if len(a) else np.zeros(0)
+        )
     src = source or f"{len(out[0])} genuine and {len(out[1])} impostor images against profile '{profile}'"
     return _check(CalibrationData(out[0], out[1], src, k_nearest))
 
@@ -79,20 +84,30 @@ def _images_from_files(paths, cfg=None) -> tuple[list, list]:
     return ok, skipped
 
 
-def from_image_files(store, embedder, profile, genuine_paths, impostor_paths, k_nearest: int = 1,
-                     cfg=None) -> CalibrationData:
+def from_image_files(
+    store, embedder, profile, genuine_paths, impostor_paths, k_nearest: int = 1, cfg=None
+) -> CalibrationData:
     """Like :func:`from_images` from image files; files without a usable symbol are skipped."""
     g, gs = _images_from_files(genuine_paths, cfg)
     i, is_ = _images_from_files(impostor_paths, cfg)
-    src = (f"{len(g)} genuine and {len(i)} impostor image files against profile '{profile}'"
-           + (f" ({len(gs) + len(is_)} skipped: no symbol or unreadable)" if gs or is_ else ""))
+    src = f"{len(g)} genuine and {len(i)} impostor image files against profile '{profile}'" + (
+        f" ({len(gs) + len(is_)} skipped: no symbol or unreadable)" if gs or is_ else ""
+    )
     data = from_images(store, embedder, profile, g, i, k_nearest, source=src)
     data.skipped = gs + is_  # type: ignore[attr-defined]
     return data
 
 
-def from_labelled(embedder, images28, labels, refs_per_profile: int = 5, k_nearest: int = 1,
-                  seed: int = 0, progress=None, source: str = "labelled images") -> CalibrationData:
+def from_labelled(
+    embedder,
+    images28,
+    labels,
+    refs_per_profile: int = 5,
+    k_nearest: int = 1,
+    seed: int = 0,
+    progress=None,
+    source: str = "labelled images",
+) -> CalibrationData:
     """Every label a simulated profile of ``refs_per_profile`` random references; the rest
     of the label are genuine probes, every image of another label an impostor probe."""
     x = np.asarray(images28, np.uint8)
@@ -101,8 +116,10 @@ def from_labelled(embedder, images28, labels, refs_per_profile: int = 5, k_neare
         raise CalibrationError("labelled calibration needs 28x28 images with one label each")
     classes = [c for c in np.unique(y) if np.sum(y == c) > refs_per_profile]
     if len(classes) < 2:
-        raise CalibrationError(f"Calibration from labelled images needs at least two labels with more than "
-                               f"{refs_per_profile} images each ({source}).")
+        raise CalibrationError(
+            f"Calibration from labelled images needs at least two labels with more than "
+            f"{refs_per_profile} images each ({source})."
+        )
     emb = embedder.embed_images(x)
     rng = np.random.default_rng(seed)
     gen, imp = [], []
@@ -115,20 +132,34 @@ def from_labelled(embedder, images28, labels, refs_per_profile: int = 5, k_neare
         imp.append(frame_distances(emb[others], emb[refs], k_nearest))
         if progress is not None:
             progress(j + 1, len(classes))
-    return _check(CalibrationData(np.concatenate(gen).astype(np.float64), np.concatenate(imp).astype(np.float64),
-                                  f"{source}: {len(classes)} labels, {len(x)} images, {refs_per_profile} "
-                                  f"references per simulated profile", k_nearest))
+    return _check(
+        CalibrationData(
+            np.concatenate(gen).astype(np.float64),
+            np.concatenate(imp).astype(np.float64),
+            f"{source}: {len(classes)} labels, {len(x)} images, {refs_per_profile} references per simulated profile",
+            k_nearest,
+        )
+    )
 
 
-def from_labelled_folder(embedder, folder, refs_per_profile: int = 5, max_per_label: int = 200,
-                         k_nearest: int = 1, seed: int = 0, cfg=None, progress=None) -> CalibrationData:
+def from_labelled_folder(
+    embedder,
+    folder,
+    refs_per_profile: int = 5,
+    max_per_label: int = 200,
+    k_nearest: int = 1,
+    seed: int = 0,
+    cfg=None,
+    progress=None,
+) -> CalibrationData:
     """``folder/<label>/*`` image files, each through :func:`prepare_image`."""
     from .camera import image_files
 
     root = Path(folder)
     if not root.is_dir():
-        raise CalibrationError(f"{root} is not a folder. A labelled folder holds one sub-folder of "
-                               "images per label: folder/<label>/*.png")
+        raise CalibrationError(
+            f"{root} is not a folder. A labelled folder holds one sub-folder of images per label: folder/<label>/*.png"
+        )
     images, labels = [], []
     for sub in sorted(d for d in root.iterdir() if d.is_dir()):
         imgs, _ = _images_from_files(image_files(sub)[:max_per_label], cfg)
@@ -136,12 +167,22 @@ def from_labelled_folder(embedder, folder, refs_per_profile: int = 5, max_per_la
         labels.extend([sub.name] * len(imgs))
     if not images:
         raise CalibrationError(f"{root} holds no usable images in label sub-folders (folder/<label>/*.png).")
-    return from_labelled(embedder, np.stack(images), np.array(labels), refs_per_profile, k_nearest, seed,
-                         progress, source=f"labelled folder {root}")
+    return from_labelled(
+        embedder,
+        np.stack(images),
+        np.array(labels),
+        refs_per_profile,
+        k_nearest,
+        seed,
+        progress,
+        source=f"labelled folder {root}",
+    )
 
 
-MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 
 
 def load_mnist_dir(data_dir, split: str = "test"):
@@ -154,8 +195,9 @@ def load_mnist_dir(data_dir, split: str = "test"):
         cand = [root / (stem + ".gz"), root / stem]
         found = next((c for c in cand if c.is_file()), None)
         if found is None:
-            raise CalibrationError(f"{root} holds no {stem}(.gz): point --mnist at the folder with the "
-                                   "four MNIST IDX files.")
+            raise CalibrationError(
+                f"{root} holds no {stem}(.gz): point --mnist at the folder with the four MNIST IDX files."
+            )
         paths.append(found)
     try:
         return read_pair(*paths)
@@ -163,14 +205,23 @@ def load_mnist_dir(data_dir, split: str = "test"):
         raise CalibrationError(str(exc)) from None
 
 
-def from_mnist(embedder, data_dir, split: str = "test", limit: int = 2000, refs_per_profile: int = 5,
-               k_nearest: int = 1, seed: int = 0, progress=None) -> CalibrationData:
+def from_mnist(
+    embedder,
+    data_dir,
+    split: str = "test",
+    limit: int = 2000,
+    refs_per_profile: int = 5,
+    k_nearest: int = 1,
+    seed: int = 0,
+    progress=None,
+) -> CalibrationData:
     x, y = load_mnist_dir(data_dir, split)
     if limit and len(x) > limit:
         idx = np.random.default_rng(seed).choice(len(x), limit, replace=False)
         x, y = x[idx], y[idx]
-    return from_labelled(embedder, x, y, refs_per_profile, k_nearest, seed, progress,
-                         source=f"MNIST {split} ({Path(data_dir)})")
+    return from_labelled(
+        embedder, x, y, refs_per_profile, k_nearest, seed, progress, source=f"MNIST {split} ({Path(data_dir)})"
+    )
 
 
 def recommend(data: CalibrationData, target_far: float) -> dict:
@@ -180,10 +231,15 @@ def recommend(data: CalibrationData, target_far: float) -> dict:
     op = metrics.threshold_at_far(data.genuine, data.impostor, target_far)
     e, et = metrics.eer(data.genuine, data.impostor)
     d = op.as_dict()
-    d.update(target_far=float(target_far), supported=metrics.supports_far(op.impostor, target_far),
-             eer=e, eer_threshold=et, source=data.source,
-             far_interval=metrics.wilson_interval(op.false_accepts, op.impostor),
-             frr_interval=metrics.wilson_interval(op.false_rejects, op.genuine))
+    d.update(
+        target_far=float(target_far),
+        supported=metrics.supports_far(op.impostor, target_far),
+        eer=e,
+        eer_threshold=et,
+        source=data.source,
+        far_interval=metrics.wilson_interval(op.false_accepts, op.impostor),
+        frr_interval=metrics.wilson_interval(op.false_rejects, op.genuine),
+    )
     return d
 
 
@@ -194,8 +250,7 @@ def apply_threshold(store, profile, threshold: float, source: str, detail: dict 
         raise CalibrationError(f"{threshold} is not a usable threshold (a positive distance is needed).")
     old = store.get_profile(profile).threshold
     store.set_threshold(profile, t)
-    store.log_attempt(profile, "threshold_set", threshold=t,
-                      detail={"source": source, "old": old, **(detail or {})})
+    store.log_attempt(profile, "threshold_set", threshold=t, detail={"source": source, "old": old, **(detail or {})})
 
 
 def reset_threshold(store, profile) -> None:
@@ -209,6 +264,7 @@ def reset_threshold(store, profile) -> None:
 # A threshold is a promise about other people's symbols. Calibration must never loosen the
 # lock quietly: a threshold looser than the model's calibrated default, or a target FAR the
 # impostor count cannot support, is applied only after the user confirmed it in words.
+
 
 def far_upper_bound(false_accepts: int, impostor: int) -> float:
     """The FAR these samples cannot rule out (95%): by the rule of three 3/n when no impostor
@@ -231,7 +287,7 @@ def one_in_words(rate: float) -> str:
     if n < 20:
         k = int(round(n))
     else:
-        mag = 10 ** max(0, int(np.floor(np.log10(n))) - 1)     # two significant figures
+        mag = 10 ** max(0, int(np.floor(np.log10(n))) - 1)  # two significant figures
         k = int(round(n / mag) * mag)
     return f"about 1 in {k:,}"
 
@@ -241,8 +297,10 @@ def preset_support(impostor: int, target_far: float) -> tuple[bool, str]:
     need = int(np.ceil(3.0 / float(target_far)))
     if metrics.supports_far(int(impostor), float(target_far)):
         return True, ""
-    return False, (f"FAR {target_far:g} needs at least {need:,} impostor comparisons (rule of three); "
-                   f"these samples have {int(impostor):,}. Record or load more impostor samples.")
+    return False, (
+        f"FAR {target_far:g} needs at least {need:,} impostor comparisons (rule of three); "
+        f"these samples have {int(impostor):,}. Record or load more impostor samples."
+    )
 
 
 @dataclass
@@ -250,12 +308,12 @@ class ThresholdRisk:
     threshold: float
     default_threshold: float | None
     looser_than_default: bool
-    unsupported: bool            # a target FAR was asked for that the impostor count cannot support
+    unsupported: bool  # a target FAR was asked for that the impostor count cannot support
     false_accepts: int
     impostor: int
     genuine: int
     far_upper: float
-    words: str                   # "about 1 in 9 other symbols may be accepted"
+    words: str  # "about 1 in 9 other symbols may be accepted"
 
     @property
     def needs_confirmation(self) -> bool:
@@ -265,23 +323,35 @@ class ThresholdRisk:
         """What the confirmation says, in words first and numbers after."""
         parts = []
         if self.looser_than_default:
-            parts.append(f"This threshold ({self.threshold:.3f}) is looser than the model's calibrated default "
-                         f"({self.default_threshold:.3f}): it accepts symbols farther from yours.")
+            parts.append(
+                f"This threshold ({self.threshold:.3f}) is looser than the model's calibrated default "
+                f"({self.default_threshold:.3f}): it accepts symbols farther from yours."
+            )
         if self.unsupported:
             parts.append(f"{self.impostor:,} impostor comparisons are too few to support the chosen FAR.")
-        parts.append(f"On these samples {self.words}: {self.false_accepts:,} of {self.impostor:,} impostor "
-                     f"comparisons were accepted, and with {self.impostor:,} the rate may be as high as "
-                     f"{100 * self.far_upper:.1f}% (95%).")
+        parts.append(
+            f"On these samples {self.words}: {self.false_accepts:,} of {self.impostor:,} impostor "
+            f"comparisons were accepted, and with {self.impostor:,} the rate may be as high as "
+            f"{100 * self.far_upper:.1f}% (95%)."
+        )
         return " ".join(parts)
 
     def as_detail(self) -> dict:
-        return {"default_threshold": self.default_threshold, "looser_than_default": self.looser_than_default,
-                "unsupported": self.unsupported, "false_accepts": self.false_accepts, "impostor": self.impostor,
-                "genuine": self.genuine, "far_upper_95": round(self.far_upper, 6), "words": self.words}
+        return {
+            "default_threshold": self.default_threshold,
+            "looser_than_default": self.looser_than_default,
+            "unsupported": self.unsupported,
+            "false_accepts": self.false_accepts,
+            "impostor": self.impostor,
+            "genuine": self.genuine,
+            "far_upper_95": round(self.far_upper, 6),
+            "words": self.words,
+        }
 
 
-def threshold_risk(threshold: float, genuine, impostor, default_threshold: float | None,
-                   target_far: float | None = None) -> ThresholdRisk:
+def threshold_risk(
+    threshold: float, genuine, impostor, default_threshold: float | None, target_far: float | None = None
+) -> ThresholdRisk:
     """The rule: is ``threshold`` looser than the model's calibrated default, or is a target
     FAR claimed that the impostor count cannot support (rule of three)? With the words a
     confirmation must say ("about 1 in 9 other symbols may be accepted")."""
@@ -290,6 +360,14 @@ def threshold_risk(threshold: float, genuine, impostor, default_threshold: float
     looser = default_threshold is not None and float(threshold) > float(default_threshold) + 1e-12
     unsupported = target_far is not None and not metrics.supports_far(op.impostor, float(target_far))
     words = f"{one_in_words(upper)} other symbols may be accepted"
-    return ThresholdRisk(float(threshold), None if default_threshold is None else float(default_threshold),
-                         bool(looser), bool(unsupported), int(op.false_accepts), int(op.impostor),
-                         int(op.genuine), float(upper), words)
+    return ThresholdRisk(
+        float(threshold),
+        None if default_threshold is None else float(default_threshold),
+        bool(looser),
+        bool(unsupported),
+        int(op.false_accepts),
+        int(op.impostor),
+        int(op.genuine),
+        float(upper),
+        words,
+    )

@@ -6,6 +6,7 @@ Every source has ``open()``, ``read() -> Frame | None`` (None: a finite source h
 webcam's open and read run on a helper thread and give up after a timeout (a camera that
 was unplugged can otherwise hang ``VideoCapture.read`` forever).
 """
+
 from __future__ import annotations
 
 import os
@@ -35,9 +36,9 @@ class CameraError(RuntimeError):
 
 @dataclass
 class Frame:
-    image: np.ndarray      # BGR uint8
-    index: int             # 0, 1, 2, ... since open()/reopen()
-    t: float               # seconds since the source opened (media time for files)
+    image: np.ndarray  # BGR uint8
+    index: int  # 0, 1, 2, ... since open()/reopen()
+    t: float  # seconds since the source opened (media time for files)
     source: str
 
 
@@ -102,17 +103,23 @@ class WebcamSource(FrameSource):
 
     is_live = True
 
-    def __init__(self, index: int, resolution: tuple[int, int] | None = (640, 480),
-                 mjpeg: bool = True, read_timeout_s: float = 2.0, open_timeout_s: float = 5.0,
-                 backend: int | None = None, capture_factory=None):
+    def __init__(
+        self,
+        index: int,
+        resolution: tuple[int, int] | None = (640, 480),
+        mjpeg: bool = True,
+        read_timeout_s: float = 2.0,
+        open_timeout_s: float = 5.0,
+        backend: int | None = None,
+        capture_factory=None,
+    ):
         # capture_factory(index) -> an object with cv2.VideoCapture's isOpened/set/get/read/
         # release (another capture backend; tests use it to stand in for a webcam)
         self.capture_factory = capture_factory
         self.index = int(index)
         if not 0 <= self.index <= MAX_CAMERA_INDEX:
             # OpenCV's V4L2 backend crashes the process (SIGSEGV) on a negative index
-            raise CameraError(f"camera {self.index} does not exist: a camera is a number from 0 to "
-                              f"{MAX_CAMERA_INDEX}.")
+            raise CameraError(f"camera {self.index} does not exist: a camera is a number from 0 to {MAX_CAMERA_INDEX}.")
         self.resolution = tuple(resolution) if resolution else None
         self.mjpeg = mjpeg
         self.read_timeout_s = read_timeout_s
@@ -146,17 +153,21 @@ class WebcamSource(FrameSource):
             if self.resolution:
                 cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.resolution[0])
                 cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.resolution[1])
-            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)     # the newest frame, not a stale queue
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a stale queue
             return cap
 
         try:
             cap = _run_with_timeout(_open, self.open_timeout_s, f"camera {self.index}")
         except CameraError:
-            raise CameraError(f"Camera {self.index} did not respond when opened. Check that it is "
-                              "plugged in and not used by another program, then try again.") from None
+            raise CameraError(
+                f"Camera {self.index} did not respond when opened. Check that it is "
+                "plugged in and not used by another program, then try again."
+            ) from None
         if cap is None:
-            raise CameraError(f"Camera {self.index} could not be opened: it does not exist or is used "
-                              "by another program. Run 'twinlock doctor' to list the cameras found.")
+            raise CameraError(
+                f"Camera {self.index} could not be opened: it does not exist or is used "
+                "by another program. Run 'twinlock doctor' to list the cameras found."
+            )
         self._cap = cap
         w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.actual_resolution = (w, h) if w and h else None
@@ -178,14 +189,17 @@ class WebcamSource(FrameSource):
             ok, img = fut.result(timeout=self.read_timeout_s)
         except FutureTimeout:
             self._abandon()
-            raise CameraError(f"Camera {self.index} stopped delivering frames (no frame for "
-                              f"{self.read_timeout_s:g} s). Was it unplugged? Reconnect it and retry.") from None
+            raise CameraError(
+                f"Camera {self.index} stopped delivering frames (no frame for "
+                f"{self.read_timeout_s:g} s). Was it unplugged? Reconnect it and retry."
+            ) from None
         except Exception as exc:
             self._abandon()
             raise CameraError(f"Camera {self.index} failed while reading: {exc}") from None
         if not ok or img is None:
-            raise CameraError(f"Camera {self.index} stopped delivering frames. Was it unplugged? "
-                              "Reconnect it and retry.")
+            raise CameraError(
+                f"Camera {self.index} stopped delivering frames. Was it unplugged? Reconnect it and retry."
+            )
         f = Frame(img, self._n, time.monotonic() - self._t0, self.description)
         self._n += 1
         return f
@@ -237,15 +251,19 @@ class VideoFileSource(FrameSource):
         if self.path.is_dir():
             raise CameraError(f"{self.path} is a folder with no images in it, not a video file.")
         if not self.path.is_file():
-            raise CameraError(f"{self.path} is not a regular file (a device, FIFO or socket), so it is not "
-                              "a video file; give a video file or a folder of images.")
+            raise CameraError(
+                f"{self.path} is not a regular file (a device, FIFO or socket), so it is not "
+                "a video file; give a video file or a folder of images."
+            )
         if self.path.stat().st_size == 0:
             raise CameraError(f"The video file {self.path} is empty (0 bytes).")
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
-            raise CameraError(f"The video file {self.path} cannot be read (not a video OpenCV can "
-                              "decode, or damaged). Try an .avi (MJPG) or .mp4 file.")
+            raise CameraError(
+                f"The video file {self.path} cannot be read (not a video OpenCV can "
+                "decode, or damaged). Try an .avi (MJPG) or .mp4 file."
+            )
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0)
         self.fps = fps if 1 <= fps <= 240 else 30.0
         self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)

@@ -7,6 +7,7 @@ in the app's settings is written here, in the platform's user config folder
 atomically, and :func:`desktop_app.core.paths.database_path` reads it. ``--db``,
 ``$TWINLOCK_DB`` and ``$TWINLOCK_HOME`` still override it.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from platformdirs import user_config_dir
 
-from .store import StoreError       # a config that cannot be read: the database cannot be found
+from .store import StoreError  # a config that cannot be read: the database cannot be found
 
 APP_NAME = "twinlock"
 DATA_FOLDER = "data_folder"
@@ -44,8 +45,10 @@ def load() -> dict:
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"The twinlock config file {p} is damaged ({exc.msg}, line {exc.lineno}). "
-                          "Fix it or delete it (the default data folder is then used).") from exc
+        raise ConfigError(
+            f"The twinlock config file {p} is damaged ({exc.msg}, line {exc.lineno}). "
+            "Fix it or delete it (the default data folder is then used)."
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError(f"The twinlock config file {p} does not hold a JSON object. Fix it or delete it.")
     return data

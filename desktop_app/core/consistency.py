@@ -7,6 +7,7 @@ the profile's threshold would not even match its own siblings: it is flagged as 
 also stands out from the rest (median distance more than OUTLIER_RATIO times the typical
 one). When the references are far apart in general, the message says so instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,11 +21,11 @@ OUTLIER_RATIO = 1.25
 
 @dataclass
 class Consistency:
-    distances: np.ndarray            # [M, M] mutual distances
-    median_to_others: np.ndarray     # [M]
-    outliers: list[int]              # indices of flagged references
+    distances: np.ndarray  # [M, M] mutual distances
+    median_to_others: np.ndarray  # [M]
+    outliers: list[int]  # indices of flagged references
     threshold: float
-    mean: float                      # mean of the off-diagonal distances
+    mean: float  # mean of the off-diagonal distances
     max: float
 
     @property
@@ -36,17 +37,25 @@ class Consistency:
         m = len(self.median_to_others)
         if m < 2:
             return "Only one reference: nothing to compare it with. Capture a few more."
-        head = (f"{m} references; mutual distances mean {self.mean:.3f}, largest {self.max:.3f} "
-                f"(threshold {self.threshold:.3f}).")
-        spread = (" Warning: on average they are farther apart than the threshold, so even your own "
-                  "symbol may be rejected. Draw it the same way each time and retake, or calibrate the "
-                  "threshold after enrolling." if self.spread_out else "")
+        head = (
+            f"{m} references; mutual distances mean {self.mean:.3f}, largest {self.max:.3f} "
+            f"(threshold {self.threshold:.3f})."
+        )
+        spread = (
+            " Warning: on average they are farther apart than the threshold, so even your own "
+            "symbol may be rejected. Draw it the same way each time and retake, or calibrate the "
+            "threshold after enrolling."
+            if self.spread_out
+            else ""
+        )
         if not self.outliers:
             return head + (spread or " They are consistent.")
         which = ", ".join(f"#{i + 1} (median distance {self.median_to_others[i]:.3f})" for i in self.outliers)
-        return (head + f" Warning: {which} "
-                f"{'is' if len(self.outliers) == 1 else 'are'} far from the others and would not match them. "
-                "Discard and retake, unless you meant to enroll different variants." + spread)
+        return (
+            head + f" Warning: {which} "
+            f"{'is' if len(self.outliers) == 1 else 'are'} far from the others and would not match them. "
+            "Discard and retake, unless you meant to enroll different variants." + spread
+        )
 
 
 def consistency(embeddings: np.ndarray, threshold: float) -> Consistency:

@@ -8,6 +8,7 @@ weights, i.e. of the model serialised with its metadata_props removed).
 :func:`contract_metadata`. A model that breaks the contract raises :class:`ContractError`
 whose message says what is wrong and what to do; callers keep their current model.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,15 +35,15 @@ class ModelContract:
     version: int
     input_name: str
     output_name: str
-    image_size: int                 # 28
-    polarity: str                   # "white_on_black"
-    scale: float                    # pixel value multiplier, e.g. 1/255
+    image_size: int  # 28
+    polarity: str  # "white_on_black"
+    scale: float  # pixel value multiplier, e.g. 1/255
     mean: float
     std: float
     embedding_dim: int
-    metric: str                     # "euclidean"
-    normalized: bool                # embeddings are L2-normalised
-    thresholds: dict                # key -> {threshold, far, frr, genuine, impostor, ...}
+    metric: str  # "euclidean"
+    normalized: bool  # embeddings are L2-normalised
+    thresholds: dict  # key -> {threshold, far, frr, genuine, impostor, ...}
     default_threshold_key: str
     provenance: dict
     fingerprint: str
@@ -137,45 +138,59 @@ def wire_fingerprint(data: bytes) -> str | None:
     except ValueError:
         return None
     fields_.append((6, b"\x32\x00"))
-    fields_.sort(key=lambda x: x[0])          # stable: repeated fields keep their order
+    fields_.sort(key=lambda x: x[0])  # stable: repeated fields keep their order
     return hashlib.sha256(b"".join(raw for _, raw in fields_)).hexdigest()
 
 
 def _parse_doc(p: Path, meta: dict) -> ModelContract:
     what = f"The model file {p}"
     if CONTRACT_KEY not in meta:
-        raise ContractError(f"{what} has no twinlock model contract in its metadata, so twinlock "
-                            "cannot know how to feed it or what threshold to use. Export it with "
-                            "'twinlock export CHECKPOINT -o model.onnx'.")
+        raise ContractError(
+            f"{what} has no twinlock model contract in its metadata, so twinlock "
+            "cannot know how to feed it or what threshold to use. Export it with "
+            "'twinlock export CHECKPOINT -o model.onnx'."
+        )
     try:
         doc = json.loads(meta[CONTRACT_KEY])
         version = int(doc["version"])
     except Exception:
-        raise ContractError(f"{what} has a damaged twinlock contract (not valid JSON or no version). "
-                            "Export it again.") from None
+        raise ContractError(
+            f"{what} has a damaged twinlock contract (not valid JSON or no version). Export it again."
+        ) from None
     if version > CONTRACT_VERSION:
-        raise ContractError(f"{what} uses model contract version {version}, but this twinlock only "
-                            f"knows version {CONTRACT_VERSION}. Update twinlock, or export the model "
-                            "with this version.")
+        raise ContractError(
+            f"{what} uses model contract version {version}, but this twinlock only "
+            f"knows version {CONTRACT_VERSION}. Update twinlock, or export the model "
+            "with this version."
+        )
     if version < 1:
         raise ContractError(f"{what} has an invalid contract version {version}.")
     try:
         inp, out = doc["input"], doc["output"]
         size = int(inp.get("size", 28))
         contract = ModelContract(
-            path=p, version=version,
-            input_name=str(inp["name"]), output_name=str(out["name"]),
-            image_size=size, polarity=str(inp["polarity"]),
-            scale=float(inp["scale"]), mean=float(inp["mean"]), std=float(inp["std"]),
-            embedding_dim=int(out["dim"]), metric=str(out["metric"]),
+            path=p,
+            version=version,
+            input_name=str(inp["name"]),
+            output_name=str(out["name"]),
+            image_size=size,
+            polarity=str(inp["polarity"]),
+            scale=float(inp["scale"]),
+            mean=float(inp["mean"]),
+            std=float(inp["std"]),
+            embedding_dim=int(out["dim"]),
+            metric=str(out["metric"]),
             normalized=bool(out["normalized"]),
             thresholds=dict(doc["thresholds"]),
             default_threshold_key=str(doc.get("default_threshold", DEFAULT_THRESHOLD_KEY)),
             provenance=dict(doc.get("provenance", {})),
-            fingerprint=meta.get(FINGERPRINT_KEY, ""), raw=doc)
+            fingerprint=meta.get(FINGERPRINT_KEY, ""),
+            raw=doc,
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ContractError(f"{what} has an incomplete twinlock contract (missing or bad field {exc}). "
-                            "Export it again.") from None
+        raise ContractError(
+            f"{what} has an incomplete twinlock contract (missing or bad field {exc}). Export it again."
+        ) from None
     return contract
 
 
@@ -185,12 +200,15 @@ def _check_contract(p: Path, contract: ModelContract, inputs: list, outputs: dic
     size = contract.image_size
     by_name = {name: (dims, flt) for name, dims, flt in inputs}
     if contract.input_name not in by_name or len(inputs) != 1:
-        raise ContractError(f"{what} should have exactly one input named '{contract.input_name}', "
-                            f"it has {[i[0] for i in inputs]}.")
+        raise ContractError(
+            f"{what} should have exactly one input named '{contract.input_name}', it has {[i[0] for i in inputs]}."
+        )
     dims, is_float = by_name[contract.input_name]
     if len(dims) != 4:
-        raise ContractError(f"{what} takes a rank-{len(dims)} input {_fmt_dims(dims)}; twinlock feeds "
-                            f"[N, 1, {size}, {size}] images. Export the embedding tower, not a pair head.")
+        raise ContractError(
+            f"{what} takes a rank-{len(dims)} input {_fmt_dims(dims)}; twinlock feeds "
+            f"[N, 1, {size}, {size}] images. Export the embedding tower, not a pair head."
+        )
     if list(dims[1:]) != [1, size, size]:
         raise ContractError(f"{what} takes input shape {_fmt_dims(dims)}; twinlock needs [N, 1, {size}, {size}].")
     if not is_float:
@@ -198,23 +216,34 @@ def _check_contract(p: Path, contract: ModelContract, inputs: list, outputs: dic
     if size != 28:
         raise ContractError(f"{what} expects {size}x{size} images; this twinlock prepares 28x28 only.")
     if contract.polarity != "white_on_black":
-        raise ContractError(f"{what} expects polarity '{contract.polarity}'; this twinlock prepares "
-                            "white ink on black only.")
+        raise ContractError(
+            f"{what} expects polarity '{contract.polarity}'; this twinlock prepares white ink on black only."
+        )
     if contract.metric != "euclidean":
         raise ContractError(f"{what} uses distance metric '{contract.metric}'; twinlock knows 'euclidean'.")
     if contract.output_name not in outputs:
         raise ContractError(f"{what} has no output named '{contract.output_name}'.")
     out_dims = outputs[contract.output_name]
     if not (1 <= contract.embedding_dim <= 4096):
-        raise ContractError(f"{what} declares {contract.embedding_dim}-number embeddings; twinlock "
-                            "expects 1 to 4096. Export it again.")
+        raise ContractError(
+            f"{what} declares {contract.embedding_dim}-number embeddings; twinlock expects 1 to 4096. Export it again."
+        )
     if len(out_dims) != 2 or (isinstance(out_dims[1], int) and out_dims[1] != contract.embedding_dim):
-        raise ContractError(f"{what} gives output {_fmt_dims(out_dims)} but its contract promises "
-                            f"[N, {contract.embedding_dim}] embeddings. Export it again.")
-    if not (math.isfinite(contract.scale) and contract.scale > 0 and math.isfinite(contract.std)
-            and contract.std > 0 and math.isfinite(contract.mean)):
-        raise ContractError(f"{what} has an unusable input normalisation (scale {contract.scale}, "
-                            f"mean {contract.mean}, std {contract.std}). Export it again.")
+        raise ContractError(
+            f"{what} gives output {_fmt_dims(out_dims)} but its contract promises "
+            f"[N, {contract.embedding_dim}] embeddings. Export it again."
+        )
+    if not (
+        math.isfinite(contract.scale)
+        and contract.scale > 0
+        and math.isfinite(contract.std)
+        and contract.std > 0
+        and math.isfinite(contract.mean)
+    ):
+        raise ContractError(
+            f"{what} has an unusable input normalisation (scale {contract.scale}, "
+            f"mean {contract.mean}, std {contract.std}). Export it again."
+        )
     for key, op in contract.thresholds.items():
         try:
             t = float(op["threshold"])
@@ -222,25 +251,32 @@ def _check_contract(p: Path, contract: ModelContract, inputs: list, outputs: dic
         except (KeyError, TypeError, ValueError):
             ok = False
         if not ok:
-            raise ContractError(f"{what} carries a bad calibrated threshold '{key}' ({op!r:.80}); "
-                                "a threshold is a distance > 0. Export it again.")
+            raise ContractError(
+                f"{what} carries a bad calibrated threshold '{key}' ({op!r:.80}); "
+                "a threshold is a distance > 0. Export it again."
+            )
     if contract.default_threshold_key not in contract.thresholds:
-        raise ContractError(f"{what} names default threshold '{contract.default_threshold_key}' "
-                            "but carries no such calibrated threshold. Export it again.")
+        raise ContractError(
+            f"{what} names default threshold '{contract.default_threshold_key}' "
+            "but carries no such calibrated threshold. Export it again."
+        )
     if not contract.fingerprint:
         raise ContractError(f"{what} has no fingerprint. Export it again with 'twinlock export'.")
 
 
 def _fingerprint_mismatch(p: Path) -> ContractError:
-    return ContractError(f"The model file {p} does not match its own fingerprint: its graph or weights "
-                         "were changed after export. Export it again.")
+    return ContractError(
+        f"The model file {p} does not match its own fingerprint: its graph or weights "
+        "were changed after export. Export it again."
+    )
 
 
 def _check_path(p: Path) -> None:
     what = f"The model file {p}"
     if not p.exists():
-        raise ContractError(f"{what} does not exist. Check the path, or run 'twinlock doctor' "
-                            "to see which model is configured.")
+        raise ContractError(
+            f"{what} does not exist. Check the path, or run 'twinlock doctor' to see which model is configured."
+        )
     if p.is_dir():
         raise ContractError(f"{what} is a folder, not an .onnx file.")
     if not p.is_file():
@@ -264,16 +300,22 @@ def read_contract(path: str | os.PathLike) -> ModelContract:
     try:
         model = onnx.load(str(p), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError, OSError, ...
-        raise ContractError(f"{what} is not a readable ONNX model (it may be truncated or corrupt: "
-                            f"{type(exc).__name__}). Export it again with 'twinlock export'.") from None
+        raise ContractError(
+            f"{what} is not a readable ONNX model (it may be truncated or corrupt: "
+            f"{type(exc).__name__}). Export it again with 'twinlock export'."
+        ) from None
     if len(model.graph.node) == 0 or len(model.graph.input) == 0:
-        raise ContractError(f"{what} holds no graph (empty, truncated or not an ONNX model). "
-                            "Export it again with 'twinlock export'.")
+        raise ContractError(
+            f"{what} holds no graph (empty, truncated or not an ONNX model). Export it again with 'twinlock export'."
+        )
     meta = {kv.key: kv.value for kv in model.metadata_props}
     contract = _parse_doc(p, meta)
     inits = {t.name for t in model.graph.initializer}
-    inputs = [(i.name, _dim_values(i), i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT)
-              for i in model.graph.input if i.name not in inits]
+    inputs = [
+        (i.name, _dim_values(i), i.type.tensor_type.elem_type == onnx.TensorProto.FLOAT)
+        for i in model.graph.input
+        if i.name not in inits
+    ]
     outputs = {o.name: _dim_values(o) for o in model.graph.output}
     _check_contract(p, contract, inputs, outputs)
     if graph_fingerprint(model) != contract.fingerprint:

@@ -18,6 +18,7 @@ larger, so no pair is missed) and then confirmed in full. Groups form around lea
 member a near-duplicate of its group's leader), or optionally as the connected components of
 the near-duplicate pairs (vectorised union-find), which chain merely similar images together.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -31,7 +32,7 @@ import numpy as np
 DEFAULT_FRACTION = 0.5
 DEFAULT_PIXEL_THRESHOLD = 0.12
 SEARCH_DIM = 48
-GRID_MIN = 8192      # from this many points on, the search is binned (see _grid_candidates)
+GRID_MIN = 8192  # from this many points on, the search is binned (see _grid_candidates)
 
 
 def default_threshold(contract) -> float:
@@ -59,12 +60,12 @@ def image_descriptors(images) -> np.ndarray:
         return np.zeros((0, 196), np.float32)
     out = np.empty((len(x), 196), np.float32)
     for s in range(0, len(x), 8192):
-        b = x[s:s + 8192]
-        y = (b.reshape(-1, 28) @ _BP.T).reshape(-1, 28, 14).transpose(0, 2, 1)   # columns, then rows
+        b = x[s : s + 8192]
+        y = (b.reshape(-1, 28) @ _BP.T).reshape(-1, 28, 14).transpose(0, 2, 1)  # columns, then rows
         y = (np.ascontiguousarray(y).reshape(-1, 28) @ _BP.T).reshape(-1, 196)
         y -= y.mean(axis=1, keepdims=True)
         y /= np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-6)
-        out[s:s + 8192] = y
+        out[s : s + 8192] = y
     return out
 
 
@@ -82,8 +83,9 @@ def _project(x: np.ndarray, dim: int) -> np.ndarray:
     return np.ascontiguousarray((x - mu.astype(np.float32)) @ axes.astype(np.float32), dtype=np.float32)
 
 
-def close_pairs(emb: np.ndarray, threshold: float, block: int = 2048,
-                search_dim: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def close_pairs(
+    emb: np.ndarray, threshold: float, block: int = 2048, search_dim: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All pairs i < j with ||e_i - e_j|| <= threshold: (i, j, distance) arrays (exact).
 
     With ``search_dim``, candidates are found in that many principal components first."""
@@ -102,11 +104,11 @@ def close_pairs(emb: np.ndarray, threshold: float, block: int = 2048,
         with threadpool_limits(limits=1, user_api="blas"):
             out_i, out_j = _grid_candidates(e, sq, t2 + tol, float(threshold), block)
     for s in range(0, n if n < GRID_MIN else 0, block):
-        a = e[s:s + block]
-        rest = e[s:]                                        # upper triangle: columns from s on
-        d2 = sq[s:s + block, None] + sq[None, s:] - 2.0 * (a @ rest.T)
-        ii, jj = np.nonzero(d2 <= t2 + tol)                 # slack for float32 rounding; confirmed below
-        keep = jj > ii                                      # j > i within the block's own rows
+        a = e[s : s + block]
+        rest = e[s:]  # upper triangle: columns from s on
+        d2 = sq[s : s + block, None] + sq[None, s:] - 2.0 * (a @ rest.T)
+        ii, jj = np.nonzero(d2 <= t2 + tol)  # slack for float32 rounding; confirmed below
+        keep = jj > ii  # j > i within the block's own rows
         ii, jj = ii[keep], jj[keep]
         if ii.size:
             out_i.append(ii + s)
@@ -115,13 +117,14 @@ def close_pairs(emb: np.ndarray, threshold: float, block: int = 2048,
         z = np.zeros(0, np.int64)
         return z, z.copy(), np.zeros(0, np.float32)
     i, j = np.concatenate(out_i), np.concatenate(out_j)
-    exact = np.linalg.norm(full[i] - full[j], axis=1)       # confirm the candidates in full
+    exact = np.linalg.norm(full[i] - full[j], axis=1)  # confirm the candidates in full
     keep = exact <= threshold
     return i[keep].astype(np.int64), j[keep].astype(np.int64), exact[keep].astype(np.float32)
 
 
-def _grid_candidates(e: np.ndarray, sq: np.ndarray, t2: float, threshold: float, block: int,
-                     dims: int = 4) -> tuple[list, list]:
+def _grid_candidates(
+    e: np.ndarray, sq: np.ndarray, t2: float, threshold: float, block: int, dims: int = 4
+) -> tuple[list, list]:
     """Candidate pairs (i < j) with squared distance <= t2, searched cell by cell.
 
     The points are binned on their first ``dims`` coordinates (the leading principal
@@ -130,7 +133,7 @@ def _grid_candidates(e: np.ndarray, sq: np.ndarray, t2: float, threshold: float,
     follow it in key order (each pair of cells once). Exact: nothing within range is missed."""
     g = min(dims, e.shape[1])
     cell = np.floor(e[:, :g] / threshold).astype(np.int64)
-    cell -= cell.min(axis=0) - 1                         # a margin of one cell on every side
+    cell -= cell.min(axis=0) - 1  # a margin of one cell on every side
     ext = cell.max(axis=0) + 2
     strides = np.concatenate([[1], np.cumprod(ext[:-1])]).astype(np.int64)
     key = cell @ strides
@@ -140,7 +143,7 @@ def _grid_candidates(e: np.ndarray, sq: np.ndarray, t2: float, threshold: float,
     end = np.append(start[1:], len(skey))
     where = dict(zip(uniq.tolist(), zip(start.tolist(), end.tolist())))
     offs = sorted({int(np.dot(o, strides)) for o in itertools.product((-1, 0, 1), repeat=g)})
-    offs = [o for o in offs if o >= 0]                   # o > 0: each neighbouring pair of cells once
+    offs = [o for o in offs if o >= 0]  # o > 0: each neighbouring pair of cells once
     out_i, out_j = [], []
     for k, (s0, s1) in zip(uniq.tolist(), zip(start.tolist(), end.tolist())):
         cand = [order[s0:s1]] + [order[slice(*where[k + o])] for o in offs[1:] if (k + o) in where]
@@ -149,10 +152,10 @@ def _grid_candidates(e: np.ndarray, sq: np.ndarray, t2: float, threshold: float,
         ec, sqc = e[c], sq[c]
         step = max(1, block // 2)
         for r in range(0, own, step):
-            a = c[r:min(r + step, own)]                         # this cell's rows only
+            a = c[r : min(r + step, own)]  # this cell's rows only
             d2 = sq[a][:, None] + sqc[None, :] - 2.0 * (e[a] @ ec.T)
             m = d2 <= t2
-            m[:, :own] &= a[:, None] < c[None, :own]          # inside the cell: i < j once
+            m[:, :own] &= a[:, None] < c[None, :own]  # inside the cell: i < j once
             ii, jj = np.nonzero(m)
             if ii.size:
                 x, y = a[ii], c[jj]
@@ -167,7 +170,7 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     if len(i) == 0:
         return parent
     i, j = np.asarray(i), np.asarray(j)
-    while True:                                             # hook roots onto smaller roots, then compress
+    while True:  # hook roots onto smaller roots, then compress
         ri, rj = parent[i], parent[j]
         lo, hi = np.minimum(ri, rj), np.maximum(ri, rj)
         changed = lo != hi
@@ -184,13 +187,18 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 @dataclass
 class DuplicateGroup:
-    members: list[int]          # indices into the input, in input order
-    max_distance: float         # largest distance of a close pair inside the group
+    members: list[int]  # indices into the input, in input order
+    max_distance: float  # largest distance of a close pair inside the group
 
 
-def find_duplicates(emb: np.ndarray, threshold: float, images=None,
-                    pixel_threshold: float = DEFAULT_PIXEL_THRESHOLD, block: int = 2048,
-                    chain: bool = False) -> list[DuplicateGroup]:
+def find_duplicates(
+    emb: np.ndarray,
+    threshold: float,
+    images=None,
+    pixel_threshold: float = DEFAULT_PIXEL_THRESHOLD,
+    block: int = 2048,
+    chain: bool = False,
+) -> list[DuplicateGroup]:
     """Groups (two or more members) of near-duplicates, largest first.
 
     ``emb`` [N,D] model embeddings; ``images`` [N,28,28] their model-form images (without
@@ -244,7 +252,7 @@ def leader_groups(n: int, i: np.ndarray, j: np.ndarray, d: np.ndarray) -> list[D
             break
         if assigned[node]:
             continue
-        nb, nd = dst[start[node]:start[node + 1]], dist[start[node]:start[node + 1]]
+        nb, nd = dst[start[node] : start[node + 1]], dist[start[node] : start[node + 1]]
         free = ~assigned[nb]
         if not free.any():
             continue
@@ -273,9 +281,17 @@ def contact_sheet(images, captions=None, cols: int = 8, cell: int = 84) -> np.nd
         a = cv2.resize(a, (max(1, int(w * s)), max(1, int(h * s))), interpolation=interp)
         r, c = divmod(k, cols)
         y0, x0 = r * (cell + cap_h) + (cell - a.shape[0]) // 2, c * cell + (cell - a.shape[1]) // 2
-        sheet[y0:y0 + a.shape[0], x0:x0 + a.shape[1]] = a
+        sheet[y0 : y0 + a.shape[0], x0 : x0 + a.shape[1]] = a
         if captions:
             text = str(captions[k])[:14]
-            cv2.putText(sheet, text, (c * cell + 3, r * (cell + cap_h) + cell + 11), cv2.FONT_HERSHEY_PLAIN,
-                        0.8, (40, 40, 40), 1, cv2.LINE_AA)
+            cv2.putText(
+                sheet,
+                text,
+                (c * cell + 3, r * (cell + cap_h) + cell + 11),
+                cv2.FONT_HERSHEY_PLAIN,
+                0.8,
+                (40, 40, 40),
+                1,
+                cv2.LINE_AA,
+            )
     return sheet

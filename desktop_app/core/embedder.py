@@ -11,6 +11,7 @@ probe: ten fixed digit images must give finite embeddings of the size the contra
 promises, and different digits must not land on (nearly) the same point -- a model whose
 output is NaN, constant, or of another size is refused before it can grant anything.
 """
+
 from __future__ import annotations
 
 import os
@@ -67,17 +68,23 @@ def check_probe_output(emb: np.ndarray, dim: int, threshold: float, what: str) -
 
     e = np.asarray(emb)
     if e.ndim != 2 or e.shape != (len(PROBE_DIGITS), dim):
-        raise ContractError(f"{what} gives embeddings of shape {list(e.shape[1:])} but its contract promises "
-                            f"{dim} numbers. Export it again.")
+        raise ContractError(
+            f"{what} gives embeddings of shape {list(e.shape[1:])} but its contract promises "
+            f"{dim} numbers. Export it again."
+        )
     if not np.all(np.isfinite(e)):
-        raise ContractError(f"{what} gives non-finite embeddings (NaN or infinity) for plain digit images: "
-                            "it is broken. Export it again; nothing was compared or stored.")
+        raise ContractError(
+            f"{what} gives non-finite embeddings (NaN or infinity) for plain digit images: "
+            "it is broken. Export it again; nothing was compared or stored."
+        )
     d = pairwise_distances(e.astype(np.float32), e.astype(np.float32))
     off = d[~np.eye(len(e), dtype=bool)]
     if np.median(off) < threshold or off.min() < 0.1 * threshold:
-        raise ContractError(f"{what} maps different digits to (nearly) the same point (median distance "
-                            f"{np.median(off):.3g}, smallest {off.min():.3g}, threshold {threshold:.3g}): it "
-                            "would accept other symbols as yours. Use another model.")
+        raise ContractError(
+            f"{what} maps different digits to (nearly) the same point (median distance "
+            f"{np.median(off):.3g}, smallest {off.min():.3g}, threshold {threshold:.3g}): it "
+            "would accept other symbols as yours. Use another model."
+        )
 
 
 def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
@@ -102,8 +109,13 @@ class Embedder:
     :attr:`fallback_reason` explains a fallback), or "cpu".
     """
 
-    def __init__(self, model_path: str | os.PathLike | None = None, preference: str = "auto",
-                 intra_op_threads: int = 1, warmup: bool = True):
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        preference: str = "auto",
+        intra_op_threads: int = 1,
+        warmup: bool = True,
+    ):
         import onnxruntime as ort
 
         self.path = resolve_model_path(model_path)
@@ -121,8 +133,10 @@ class Embedder:
         except ValueError:
             top = set()
         if 7 not in top:
-            raise ContractError(f"{what} is not a readable ONNX model (it may be empty, truncated or "
-                                "corrupt). Export it again with 'twinlock export'.")
+            raise ContractError(
+                f"{what} is not a readable ONNX model (it may be empty, truncated or "
+                "corrupt). Export it again with 'twinlock export'."
+            )
         so = ort.SessionOptions()
         # one frame at a time is tiny: one thread avoids spinning idle cores, and
         # spinning is off so an idle app uses no CPU.
@@ -137,15 +151,16 @@ class Embedder:
             self.session = ort.InferenceSession(data, so, providers=requested)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            raise ContractError(f"ONNX Runtime could not load {self.path}: {first}. "
-                                "Export the model again.") from None
+            raise ContractError(f"ONNX Runtime could not load {self.path}: {first}. Export the model again.") from None
         self.contract: ModelContract = read_contract_from_session(self.path, self.session, data)
         active = self.session.get_providers()
         self.provider = PROVIDER_NAMES.get(active[0], active[0])
         self.fallback_reason = ""
         if "CUDAExecutionProvider" in requested and active[0] != "CUDAExecutionProvider":
-            self.fallback_reason = ("CUDA was requested but is not usable here (no NVIDIA GPU or "
-                                    "no CUDA/cuDNN libraries); running on the CPU.")
+            self.fallback_reason = (
+                "CUDA was requested but is not usable here (no NVIDIA GPU or "
+                "no CUDA/cuDNN libraries); running on the CPU."
+            )
         elif preference == "cuda" and "CUDAExecutionProvider" not in requested:
             self.fallback_reason = "This onnxruntime build has no CUDA support; running on the CPU."
         c = self.contract
@@ -186,8 +201,10 @@ class Embedder:
             raise ValueError(f"expected a batch [N,1,28,28], got {x.shape}")
         if x.shape[0] == 0:
             return np.zeros((0, self.dim), np.float32)
-        outs = [self.session.run([self._output], {self._input: x[s:s + max_batch]})[0]
-                for s in range(0, x.shape[0], max_batch)]
+        outs = [
+            self.session.run([self._output], {self._input: x[s : s + max_batch]})[0]
+            for s in range(0, x.shape[0], max_batch)
+        ]
         return np.concatenate(outs).astype(np.float32, copy=False)
 
     def embed_images(self, images_u8: np.ndarray) -> np.ndarray:

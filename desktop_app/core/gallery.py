@@ -14,6 +14,7 @@ damaged or foreign file is ignored and rebuilt.
 :func:`folder_gallery` reads a user's ``FOLDER/<label>/*`` images (any image, put through the
 app's preprocessing) for ``twinlock identify --gallery``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,19 +37,24 @@ class GalleryError(ValueError):
 
 @dataclass
 class Gallery:
-    images: np.ndarray        # [N, 28, 28] uint8, model form
-    labels: np.ndarray        # [N] str
-    kinds: np.ndarray         # [N] str
-    name: str                 # "shipped" or the folder
-    digest: str               # sha256 of images + labels + kinds
+    images: np.ndarray  # [N, 28, 28] uint8, model form
+    labels: np.ndarray  # [N] str
+    kinds: np.ndarray  # [N] str
+    name: str  # "shipped" or the folder
+    digest: str  # sha256 of images + labels + kinds
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
     def subset(self, mask) -> Gallery:
         m = np.asarray(mask)
-        return Gallery(self.images[m], self.labels[m], self.kinds[m], self.name,
-                       _digest(self.images[m], self.labels[m], self.kinds[m]))
+        return Gallery(
+            self.images[m],
+            self.labels[m],
+            self.kinds[m],
+            self.name,
+            _digest(self.images[m], self.labels[m], self.kinds[m]),
+        )
 
     def describe(self) -> str:
         u, c = np.unique(self.kinds, return_counts=True)
@@ -58,7 +64,7 @@ class Gallery:
 @dataclass
 class EmbeddedGallery:
     gallery: Gallery
-    embeddings: np.ndarray    # [N, D] float32
+    embeddings: np.ndarray  # [N, D] float32
     fingerprint: str
     from_cache: bool
 
@@ -89,20 +95,30 @@ def load_gallery(path=None) -> Gallery:
     """The shipped gallery (or the .npz at ``path``)."""
     p = Path(path or DEFAULT_GALLERY)
     if not p.is_file():
-        raise GalleryError(f"The symbol gallery {p} is missing. Reinstall twinlock, or rebuild it with "
-                           "scripts/build_gallery.py.")
+        raise GalleryError(
+            f"The symbol gallery {p} is missing. Reinstall twinlock, or rebuild it with scripts/build_gallery.py."
+        )
     try:
         with np.load(p, allow_pickle=False) as z:
             fmt = int(z["format"])
             images, labels, kinds = z["images"], z["labels"].astype(str), z["kinds"].astype(str)
     except Exception as exc:
-        raise GalleryError(f"The symbol gallery {p} cannot be read ({type(exc).__name__}: {exc}). "
-                           "Reinstall twinlock, or rebuild it with scripts/build_gallery.py.") from None
-    if fmt != GALLERY_FORMAT or images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) \
-            or not (len(images) == len(labels) == len(kinds)):
-        raise GalleryError(f"The symbol gallery {p} is not in the format this twinlock reads "
-                           f"(format {fmt}, images {images.shape} {images.dtype}). Rebuild it with "
-                           "scripts/build_gallery.py.")
+        raise GalleryError(
+            f"The symbol gallery {p} cannot be read ({type(exc).__name__}: {exc}). "
+            "Reinstall twinlock, or rebuild it with scripts/build_gallery.py."
+        ) from None
+    if (
+        fmt != GALLERY_FORMAT
+        or images.dtype != np.uint8
+        or images.ndim != 3
+        or images.shape[1:] != (28, 28)
+        or not (len(images) == len(labels) == len(kinds))
+    ):
+        raise GalleryError(
+            f"The symbol gallery {p} is not in the format this twinlock reads "
+            f"(format {fmt}, images {images.shape} {images.dtype}). Rebuild it with "
+            "scripts/build_gallery.py."
+        )
     return Gallery(images, labels, kinds, "shipped" if path is None else str(p), _digest(images, labels, kinds))
 
 
@@ -115,8 +131,9 @@ def folder_gallery(folder, kind: str = "user") -> tuple[Gallery, list[str]]:
 
     root = Path(folder)
     if not root.is_dir():
-        raise GalleryError(f"{root} is not a folder: give a folder with one sub-folder per label "
-                           "(FOLDER/<label>/*.png).")
+        raise GalleryError(
+            f"{root} is not a folder: give a folder with one sub-folder per label (FOLDER/<label>/*.png)."
+        )
     images, labels, skipped = [], [], []
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
         for f in sorted(sub.iterdir()):
@@ -133,9 +150,10 @@ def folder_gallery(folder, kind: str = "user") -> tuple[Gallery, list[str]]:
             images.append(res.image)
             labels.append(sub.name)
     if not images:
-        raise GalleryError(f"{root} holds no usable labelled images: put them in one sub-folder per label "
-                           "(FOLDER/<label>/*.png)." + (f" ({len(skipped)} file(s) had no usable symbol.)"
-                                                        if skipped else ""))
+        raise GalleryError(
+            f"{root} holds no usable labelled images: put them in one sub-folder per label "
+            "(FOLDER/<label>/*.png)." + (f" ({len(skipped)} file(s) had no usable symbol.)" if skipped else "")
+        )
     imgs = np.stack(images)
     lab = np.array(labels)
     kinds = np.full(len(lab), kind)
@@ -148,7 +166,7 @@ def cache_dir(db=None) -> Path:
 
 
 def _cache_file(gallery: Gallery, db=None) -> Path:
-    return cache_dir(db) / f"gallery-{gallery.digest[:16]}.npz"     # one file per gallery content
+    return cache_dir(db) / f"gallery-{gallery.digest[:16]}.npz"  # one file per gallery content
 
 
 def embedded_gallery(embedder, gallery: Gallery | None = None, db=None, use_cache: bool = True) -> EmbeddedGallery:

@@ -3,6 +3,7 @@
 The answer for one image is its label's nearest gallery symbol, with the runner-up *label*
 ("this is a 7 (distance 0.12; next: 1 at 0.64)"), and the best few matches for display.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from .metrics import pairwise_distances
 
 @dataclass
 class Match:
-    index: int                # into the gallery
+    index: int  # into the gallery
     label: str
     kind: str
     distance: float
@@ -26,7 +27,7 @@ class Identification:
     distance: float | None
     next_label: str | None
     next_distance: float | None
-    matches: list[Match] = field(default_factory=list)   # the best few gallery symbols, nearest first
+    matches: list[Match] = field(default_factory=list)  # the best few gallery symbols, nearest first
 
     def sentence(self) -> str:
         if self.label is None:
@@ -37,10 +38,15 @@ class Identification:
         return s + ")"
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "distance": self.distance, "next_label": self.next_label,
-                "next_distance": self.next_distance,
-                "matches": [{"label": m.label, "kind": m.kind, "distance": m.distance, "index": m.index}
-                            for m in self.matches]}
+        return {
+            "label": self.label,
+            "distance": self.distance,
+            "next_label": self.next_label,
+            "next_distance": self.next_distance,
+            "matches": [
+                {"label": m.label, "kind": m.kind, "distance": m.distance, "index": m.index} for m in self.matches
+            ],
+        }
 
 
 def nearest(queries: np.ndarray, gallery_emb: np.ndarray, k: int = 5, block: int = 4096):
@@ -53,12 +59,16 @@ def nearest(queries: np.ndarray, gallery_emb: np.ndarray, k: int = 5, block: int
     if k == 0:
         return idx, dist
     for s in range(0, q.shape[0], block):
-        d = pairwise_distances(q[s:s + block], g)
-        part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < g.shape[0] else np.tile(np.arange(g.shape[0]), (d.shape[0], 1))
+        d = pairwise_distances(q[s : s + block], g)
+        part = (
+            np.argpartition(d, k - 1, axis=1)[:, :k]
+            if k < g.shape[0]
+            else np.tile(np.arange(g.shape[0]), (d.shape[0], 1))
+        )
         pd = np.take_along_axis(d, part, 1)
         order = np.argsort(pd, axis=1, kind="stable")
-        idx[s:s + block] = np.take_along_axis(part, order, 1)
-        dist[s:s + block] = np.take_along_axis(pd, order, 1)
+        idx[s : s + block] = np.take_along_axis(part, order, 1)
+        dist[s : s + block] = np.take_along_axis(pd, order, 1)
     return idx, dist
 
 
@@ -72,7 +82,7 @@ def identify(queries: np.ndarray, gallery_emb: np.ndarray, labels, kinds=None, t
     uniq, inv = np.unique(labels, return_inverse=True)
     out = []
     for s in range(0, len(q), 1024):
-        d = pairwise_distances(q[s:s + 1024], gallery_emb).astype(np.float64)     # [B, N]
+        d = pairwise_distances(q[s : s + 1024], gallery_emb).astype(np.float64)  # [B, N]
         # per-label minimum distance [B, L], vectorised: min over each label's columns
         per = np.full((d.shape[0], len(uniq)), np.inf)
         for li in range(len(uniq)):
@@ -83,7 +93,13 @@ def identify(queries: np.ndarray, gallery_emb: np.ndarray, labels, kinds=None, t
             best = order[r, 0]
             nxt = order[r, 1] if len(uniq) > 1 else None
             ms = [Match(int(i), str(labels[i]), str(kinds[i]), float(d[r, i])) for i in top_idx[r]]
-            out.append(Identification(str(uniq[best]), float(per[r, best]),
-                                      None if nxt is None else str(uniq[nxt]),
-                                      None if nxt is None else float(per[r, nxt]), ms))
+            out.append(
+                Identification(
+                    str(uniq[best]),
+                    float(per[r, best]),
+                    None if nxt is None else str(uniq[nxt]),
+                    None if nxt is None else float(per[r, nxt]),
+                    ms,
+                )
+            )
     return out

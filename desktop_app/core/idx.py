@@ -7,6 +7,7 @@ uint32 per dimension, then the data. MNIST uses unsigned bytes (type 0x08): labe
 Any problem (missing, truncated, corrupt gzip, wrong magic, wrong shape, counts that
 disagree) raises :class:`IdxError` whose message names the file and says what to do.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -50,18 +51,21 @@ def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.nda
     if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08 or not 1 <= raw[3] <= 4:
         raise IdxError(f"{path}: not an IDX file of unsigned bytes (magic 0x{magic:08x}); {_HINT}")
     if expect_magic is not None and magic != expect_magic:
-        raise IdxError(f"{path}: wrong magic number 0x{magic:08x}, expected 0x{expect_magic:08x} "
-                       f"(is this the right file?)")
+        raise IdxError(
+            f"{path}: wrong magic number 0x{magic:08x}, expected 0x{expect_magic:08x} (is this the right file?)"
+        )
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise IdxError(f"{path}: truncated header; {_HINT}")
-    shape = tuple(int.from_bytes(raw[4 + 4 * k: 8 + 4 * k], "big") for k in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * k : 8 + 4 * k], "big") for k in range(ndim))
     size = int(np.prod(shape, dtype=np.int64))
     have = len(raw) - header
     if have < size:
-        raise IdxError(f"{path}: truncated: header declares shape {shape} ({size} bytes of data) "
-                       f"but only {have} bytes follow; {_HINT}")
+        raise IdxError(
+            f"{path}: truncated: header declares shape {shape} ({size} bytes of data) "
+            f"but only {have} bytes follow; {_HINT}"
+        )
     if have > size:
         raise IdxError(f"{path}: {have - size} unexpected bytes after the data of shape {shape}; {_HINT}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
@@ -83,12 +87,14 @@ def read_labels(path: str | os.PathLike, num_classes: int = 10) -> np.ndarray:
     return a
 
 
-def read_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike,
-              size: int = 28) -> tuple[np.ndarray, np.ndarray]:
+def read_pair(
+    images_path: str | os.PathLike, labels_path: str | os.PathLike, size: int = 28
+) -> tuple[np.ndarray, np.ndarray]:
     """Images and labels read together; their counts must agree."""
     x = read_images(images_path, size)
     y = read_labels(labels_path)
     if len(x) != len(y):
-        raise IdxError(f"count mismatch: {images_path} holds {len(x)} images but "
-                       f"{labels_path} holds {len(y)} labels; {_HINT}")
+        raise IdxError(
+            f"count mismatch: {images_path} holds {len(x)} images but {labels_path} holds {len(y)} labels; {_HINT}"
+        )
     return x, y

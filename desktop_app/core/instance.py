@@ -7,6 +7,7 @@ ends, even by a crash, so a stale lock file never blocks a start. The command li
 (``twinlock verify`` ...) does not take this lock: concurrent CLI verifies go through
 SQLite's own locking as before.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,8 @@ class InstanceLock:
             who = f" (process {other})" if other.isdigit() else ""
             raise AlreadyRunning(
                 f"twinlock is already running on the database {self.db_path}{who}. Switch to that window, "
-                "or close it first; to run a second window on purpose, give it another database with --db.") from None
+                "or close it first; to run a second window on purpose, give it another database with --db."
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode("ascii"))
         self._fd = fd
@@ -72,7 +74,7 @@ class InstanceLock:
         self.release()
 
 
-if os.name == "nt":                      # pragma: no cover - Windows
+if os.name == "nt":  # pragma: no cover - Windows
     import msvcrt
 
     def _lock(fd: int) -> None:

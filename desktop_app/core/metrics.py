@@ -10,6 +10,7 @@ These are the functions that training's ``evaluate``, export's calibration, the 
 ``calibrate`` and the app's calibration dialog all use, so every figure twinlock shows
 is computed one way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, asdict
@@ -38,11 +39,12 @@ def far_frr(genuine, impostor, thresholds) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class OperatingPoint:
     """A threshold with the error rates it gives and the counts behind them."""
+
     threshold: float
     far: float
     frr: float
-    genuine: int      # number of genuine comparisons
-    impostor: int     # number of impostor comparisons
+    genuine: int  # number of genuine comparisons
+    impostor: int  # number of impostor comparisons
     false_accepts: int
     false_rejects: int
 
@@ -98,7 +100,7 @@ def eer(genuine, impostor) -> tuple[float, float]:
     cand = np.unique(np.concatenate([g, i]))
     cand = np.concatenate([[np.nextafter(cand[0], -np.inf)], cand])
     far, frr = far_frr(g, i, cand)
-    diff = far - frr                       # increasing in t
+    diff = far - frr  # increasing in t
     j = int(np.searchsorted(diff, 0.0, side="left"))
     j = min(max(j, 0), cand.size - 1)
     # pick the better of the two neighbours around the crossing
@@ -116,7 +118,7 @@ def roc_auc(genuine, impostor) -> float:
         raise ValueError("need at least one genuine and one impostor comparison")
     total = 0.0
     for s in range(0, i.size, 4_000_000):
-        chunk = i[s:s + 4_000_000]
+        chunk = i[s : s + 4_000_000]
         below = np.searchsorted(g, chunk, side="left")
         ties = np.searchsorted(g, chunk, side="right") - below
         total += below.sum() + 0.5 * ties.sum()
@@ -175,8 +177,9 @@ def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(sq, out=sq)
 
 
-def all_pairs(embeddings: np.ndarray, labels: np.ndarray, chunk: int = 1024,
-              query_mask: np.ndarray | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def all_pairs(
+    embeddings: np.ndarray, labels: np.ndarray, chunk: int = 1024, query_mask: np.ndarray | None = None, progress=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Distances of every unordered pair i<j, split into (genuine, impostor) float32 arrays.
 
     For 10,000 embeddings that is ~5 million genuine and ~45 million impostor comparisons;
@@ -189,7 +192,7 @@ def all_pairs(embeddings: np.ndarray, labels: np.ndarray, chunk: int = 1024,
     gen, imp = [], []
     for s in range(0, n, chunk):
         rows = slice(s, min(s + chunk, n))
-        d = pairwise_distances(e[rows], e[s:])              # [r, n-s]
+        d = pairwise_distances(e[rows], e[s:])  # [r, n-s]
         r = d.shape[0]
         upper = np.triu(np.ones((r, d.shape[1]), dtype=bool), k=1)
         same = y[rows, None] == y[None, s:]
@@ -204,13 +207,14 @@ def all_pairs(embeddings: np.ndarray, labels: np.ndarray, chunk: int = 1024,
     return np.concatenate(gen), np.concatenate(imp)
 
 
-def nearest_neighbor(query: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray,
-                     chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbor(
+    query: np.ndarray, gallery: np.ndarray, gallery_labels: np.ndarray, chunk: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
     """(label, distance) of each query's nearest gallery item (1-NN)."""
     gl = np.asarray(gallery_labels)
     labels, dists = [], []
     for s in range(0, len(query), chunk):
-        d = pairwise_distances(query[s:s + chunk], gallery)
+        d = pairwise_distances(query[s : s + chunk], gallery)
         j = d.argmin(1)
         labels.append(gl[j])
         dists.append(d[np.arange(d.shape[0]), j])
@@ -231,8 +235,14 @@ def wilson_interval(errors: int, n: int, z: float = 1.96) -> tuple[float, float]
 def summary(genuine, impostor, fars=(1e-2, 1e-3, 1e-4, 1e-5)) -> dict:
     """EER, AUC and the operating point at each target FAR, with counts."""
     e, t = eer(genuine, impostor)
-    out = {"eer": e, "eer_threshold": t, "roc_auc": roc_auc(genuine, impostor),
-           "genuine": int(np.size(genuine)), "impostor": int(np.size(impostor)), "at_far": {}}
+    out = {
+        "eer": e,
+        "eer_threshold": t,
+        "roc_auc": roc_auc(genuine, impostor),
+        "genuine": int(np.size(genuine)),
+        "impostor": int(np.size(impostor)),
+        "at_far": {},
+    }
     for f in fars:
         op = threshold_at_far(genuine, impostor, f)
         d = op.as_dict()
@@ -241,8 +251,15 @@ def summary(genuine, impostor, fars=(1e-2, 1e-3, 1e-4, 1e-5)) -> dict:
     return out
 
 
-def one_shot_trials(embeddings: np.ndarray, classes: np.ndarray, groups: np.ndarray,
-                    drawers: np.ndarray, ways: int = 20, trials: int = 400, seed: int = 0) -> dict:
+def one_shot_trials(
+    embeddings: np.ndarray,
+    classes: np.ndarray,
+    groups: np.ndarray,
+    drawers: np.ndarray,
+    ways: int = 20,
+    trials: int = 400,
+    seed: int = 0,
+) -> dict:
     """N-way one-shot identification within a group (Koch et al. 2015's protocol).
 
     One trial: a group (an alphabet) with at least ``ways`` classes, ``ways`` of its classes,
@@ -264,7 +281,7 @@ def one_shot_trials(embeddings: np.ndarray, classes: np.ndarray, groups: np.ndar
             continue
         ds = np.unique(d[g == grp])
         sets = [np.unique(c[(g == grp) & (d == dd)]) for dd in ds]
-        pairs = []                             # drawer pairs who both drew >= ``ways`` of its classes
+        pairs = []  # drawer pairs who both drew >= ``ways`` of its classes
         for i in range(len(ds)):
             for j in range(i + 1, len(ds)):
                 both = np.intersect1d(sets[i], sets[j])
@@ -288,5 +305,12 @@ def one_shot_trials(embeddings: np.ndarray, classes: np.ndarray, groups: np.ndar
     a = np.asarray(acc)
     half = 1.96 * float(a.std(ddof=1)) / np.sqrt(a.size) if a.size > 1 else 1.0
     m = float(a.mean())
-    return {"accuracy": m, "ci95": (max(0.0, m - half), min(1.0, m + half)), "ways": ways,
-            "trials": int(a.size), "queries": int(a.size * ways), "groups": len(usable), "seed": seed}
+    return {
+        "accuracy": m,
+        "ci95": (max(0.0, m - half), min(1.0, m + half)),
+        "ways": ways,
+        "trials": int(a.size),
+        "queries": int(a.size * ways),
+        "groups": len(usable),
+        "seed": seed,
+    }

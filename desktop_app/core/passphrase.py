@@ -8,6 +8,7 @@ so the cost parameters can be raised later without breaking hashes already store
 Verification recomputes the hash with the stored parameters and salt and compares with
 :func:`hmac.compare_digest` (constant time).
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,7 +17,7 @@ import hmac
 import os
 
 SCHEME = "scrypt"
-N, R, P = 2 ** 14, 8, 1          # ~16 MiB, ~50 ms: interactive-login strength
+N, R, P = 2**14, 8, 1  # ~16 MiB, ~50 ms: interactive-login strength
 SALT_BYTES = 16
 DKLEN = 32
 MIN_LENGTH = 4
@@ -43,13 +44,11 @@ def check_new(passphrase: str) -> None:
         raise PassphraseError("The passphrase must not start or end with a space.")
 
 
-def hash_passphrase(passphrase: str, *, n: int = N, r: int = R, p: int = P,
-                    salt: bytes | None = None) -> str:
+def hash_passphrase(passphrase: str, *, n: int = N, r: int = R, p: int = P, salt: bytes | None = None) -> str:
     """The encoded scrypt hash of ``passphrase`` with a fresh random salt."""
     check_new(passphrase)
     salt = os.urandom(SALT_BYTES) if salt is None else salt
-    dk = hashlib.scrypt(passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                        maxmem=_MAXMEM, dklen=DKLEN)
+    dk = hashlib.scrypt(passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=DKLEN)
     return f"{SCHEME}$n={n},r={r},p={p}${_b64(salt)}${_b64(dk)}"
 
 
@@ -66,8 +65,10 @@ def _parse(encoded: str) -> tuple[int, int, int, bytes, bytes]:
         if not salt or not dk:
             raise ValueError("empty")
     except (ValueError, KeyError, AttributeError, TypeError):
-        raise PassphraseError("The stored admin passphrase hash is damaged. Remove it from the "
-                              "settings (twinlock's database) and set the passphrase again.") from None
+        raise PassphraseError(
+            "The stored admin passphrase hash is damaged. Remove it from the "
+            "settings (twinlock's database) and set the passphrase again."
+        ) from None
     return n, r, p, salt, dk
 
 
@@ -76,8 +77,7 @@ def verify_passphrase(passphrase: str, encoded: str) -> bool:
     n, r, p, salt, dk = _parse(encoded)
     if not isinstance(passphrase, str):
         return False
-    cand = hashlib.scrypt(passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p,
-                          maxmem=_MAXMEM, dklen=len(dk))
+    cand = hashlib.scrypt(passphrase.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=len(dk))
     return hmac.compare_digest(cand, dk)
 
 

@@ -10,6 +10,7 @@ an environment variable, then the platform's user directory (platformdirs).
 - ``TWINLOCK_MODEL``  the ONNX model to use instead of the configured/shipped one
 - ``TWINLOCK_DATA_DIR`` the MNIST folder used by training/evaluation/calibration
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,8 @@ from pathlib import Path
 from platformdirs import user_cache_dir, user_data_dir
 
 APP_NAME = "twinlock"
-REPO_ROOT = Path(__file__).resolve().parents[2]      # a checkout's root (benchmarks, docs); not
-                                                     # there in an installed copy
+REPO_ROOT = Path(__file__).resolve().parents[2]  # a checkout's root (benchmarks, docs); not
+# there in an installed copy
 # What ships with the app (the default model and its card, the common-symbols gallery) is
 # package data of desktop_app, so an installed wheel finds it wherever it runs from.
 ASSETS_DIR = Path(str(resources.files("desktop_app") / "assets"))
@@ -63,8 +64,9 @@ def database_path(override: str | os.PathLike | None = None) -> Path:
 
 
 def mnist_dir(override: str | os.PathLike | None = None) -> Path:
-    return Path(override or os.environ.get("TWINLOCK_DATA_DIR")
-                or Path(user_cache_dir(APP_NAME, appauthor=False)) / "mnist")
+    return Path(
+        override or os.environ.get("TWINLOCK_DATA_DIR") or Path(user_cache_dir(APP_NAME, appauthor=False)) / "mnist"
+    )
 
 
 def atomic_write_bytes(dest: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
@@ -91,5 +93,3 @@ def atomic_write_bytes(dest: str | os.PathLike, data: bytes, mode: int | None = 
             pass
         raise
     return dest
-
-

@@ -4,6 +4,7 @@ Settings live in the store as JSON values; :data:`DEFAULTS` says what an unset k
 The model in use is, in order: an explicit override (``--model``), ``$TWINLOCK_MODEL``,
 the ``model_path`` setting (written by :func:`switch_model`), the shipped default.
 """
+
 from __future__ import annotations
 
 import os
@@ -13,13 +14,13 @@ from .contract import ContractError
 from .paths import DEFAULT_MODEL
 
 DEFAULTS = {
-    "camera": 0,                    # webcam index (or a video/folder path for a fake camera)
+    "camera": 0,  # webcam index (or a video/folder path for a fake camera)
     "resolution": [640, 480],
-    "provider": "auto",             # "auto" | "cuda" | "cpu"
-    "policy": {},                   # Policy fields applied to every profile (k, n, time_limit_s, ...)
-    "command_on_grant": "",         # shell command the app runs after a grant ("" = none)
-    "admin_passphrase": None,       # hash string from desktop_app.core.passphrase, None = no gate
-    "model_path": None,             # None = the shipped default model
+    "provider": "auto",  # "auto" | "cuda" | "cpu"
+    "policy": {},  # Policy fields applied to every profile (k, n, time_limit_s, ...)
+    "command_on_grant": "",  # shell command the app runs after a grant ("" = none)
+    "admin_passphrase": None,  # hash string from desktop_app.core.passphrase, None = no gate
+    "model_path": None,  # None = the shipped default model
     "save_denied_snapshots": False,
 }
 
@@ -38,8 +39,7 @@ def active_model_path(store=None, override=None) -> Path:
     return DEFAULT_MODEL
 
 
-def load_embedder(store=None, override=None, preference: str | None = None, reembed: bool = True,
-                  progress=None):
+def load_embedder(store=None, override=None, preference: str | None = None, reembed: bool = True, progress=None):
     """The :class:`Embedder` for the active model. Raises ContractError.
 
     With ``reembed`` (default), references embedded by another model (e.g. after the shipped
@@ -55,8 +55,13 @@ def load_embedder(store=None, override=None, preference: str | None = None, reem
         stale = store.stale_references(emb.fingerprint)
         if stale:
             n = store.reembed_all(emb, progress=progress)
-            store.log_attempt(None, "reembedded", fingerprint=emb.fingerprint, provider=emb.provider,
-                              detail={"references": n, "stale": stale, "model": str(emb.path)})
+            store.log_attempt(
+                None,
+                "reembedded",
+                fingerprint=emb.fingerprint,
+                provider=emb.provider,
+                detail={"references": n, "stale": stale, "model": str(emb.path)},
+            )
     return emb
 
 
@@ -74,13 +79,18 @@ def switch_model(store, new_path, preference: str | None = None, progress=None):
     if pref not in ("auto", "cuda", "cpu"):
         pref = "auto"
     old = active_model_path(store)
-    emb = Embedder(path, pref)                       # ContractError: nothing changed
+    emb = Embedder(path, pref)  # ContractError: nothing changed
     if emb.contract.embedding_dim <= 0:
         raise ContractError(f"The model {path} declares no embedding size.")
-    n = store.reembed_all(emb, progress=progress)    # all-or-nothing
+    n = store.reembed_all(emb, progress=progress)  # all-or-nothing
     store.set_setting("model_path", str(path.resolve()))
-    store.log_attempt(None, "model_switched", fingerprint=emb.fingerprint, provider=emb.provider,
-                      detail={"old": str(old), "new": str(path.resolve()), "references": n})
+    store.log_attempt(
+        None,
+        "model_switched",
+        fingerprint=emb.fingerprint,
+        provider=emb.provider,
+        detail={"old": str(old), "new": str(path.resolve()), "references": n},
+    )
     return emb
 
 
@@ -121,7 +131,7 @@ def set_admin_passphrase(store, text: str | None, via: str = "app") -> str:
         store.set_setting("admin_passphrase", None)
         decision = "passphrase_removed"
     else:
-        store.set_setting("admin_passphrase", hash_passphrase(text))     # checks strength first
+        store.set_setting("admin_passphrase", hash_passphrase(text))  # checks strength first
         decision = "passphrase_changed" if had else "passphrase_set"
     store.log_attempt(None, decision, detail={"via": via})
     return decision

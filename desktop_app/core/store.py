@@ -20,6 +20,7 @@ that made them, app settings (JSON values), the audit log, and per-profile locko
 - the audit log keeps the newest ``audit_retention_rows`` rows / ``audit_retention_days``
   days when those settings are set (applied on every write).
 """
+
 from __future__ import annotations
 
 import base64
@@ -79,7 +80,8 @@ def validate_profile_name(name) -> str:
     if ".." in n or not _NAME_RE.match(n):
         raise InvalidProfileName(
             f"'{name}' is not a valid profile name: use letters, digits, spaces, '_', '-' and '.', "
-            "starting with a letter, digit or '_' (no '/', '\\' or '..').")
+            "starting with a letter, digit or '_' (no '/', '\\' or '..')."
+        )
     return n
 
 
@@ -143,10 +145,10 @@ def boot_clock() -> float:
 @dataclass
 class LockoutState:
     failures: int = 0
-    locked_until: float = 0.0        # wall-clock end of the lock
-    lock_s: float = 0.0              # its length when it was set
-    boot_id: str = ""                # the boot it was set in ...
-    boot_at: float = 0.0             # ... and the boot clock then
+    locked_until: float = 0.0  # wall-clock end of the lock
+    lock_s: float = 0.0  # its length when it was set
+    boot_id: str = ""  # the boot it was set in ...
+    boot_at: float = 0.0  # ... and the boot clock then
 
     def remaining(self, now: float | None = None, boot_now: float | None = None) -> float:
         """Seconds of lock left: the longer of the wall-clock and the boot-clock reckoning,
@@ -195,7 +197,9 @@ def _run_script(con: sqlite3.Connection, script: str) -> None:
 
 
 def _migrate_1(con: sqlite3.Connection) -> None:
-    _run_script(con, """
+    _run_script(
+        con,
+        """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE profiles (
             id INTEGER PRIMARY KEY,
@@ -232,29 +236,36 @@ def _migrate_1(con: sqlite3.Connection) -> None:
             profile TEXT PRIMARY KEY,
             failures INTEGER NOT NULL DEFAULT 0,
             locked_until REAL NOT NULL DEFAULT 0);
-    """)
+    """,
+    )
     con.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
 
 
 def _migrate_2(con: sqlite3.Connection) -> None:
-    _run_script(con, """
+    _run_script(
+        con,
+        """
         ALTER TABLE lockout ADD COLUMN lock_s REAL NOT NULL DEFAULT 0;
         ALTER TABLE lockout ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
         ALTER TABLE lockout ADD COLUMN boot_at REAL NOT NULL DEFAULT 0;
         CREATE INDEX audit_decision ON audit(decision, profile)
-    """)
+    """,
+    )
 
 
 def _migrate_3(con: sqlite3.Connection) -> None:
-    _run_script(con, """
+    _run_script(
+        con,
+        """
         ALTER TABLE audit ADD COLUMN boot TEXT NOT NULL DEFAULT '';
         ALTER TABLE audit ADD COLUMN boot_at REAL NOT NULL DEFAULT 0
-    """)
+    """,
+    )
 
 
 # MIGRATIONS[v] brings a database from schema version v to v + 1 (inside one transaction)
 MIGRATIONS = {0: _migrate_1, 1: _migrate_2, 2: _migrate_3}
-CLOCK_SKEW_S = 120.0        # an audit time this far off the boot clock's reckoning is flagged
+CLOCK_SKEW_S = 120.0  # an audit time this far off the boot clock's reckoning is flagged
 
 PENDING = "pending"
 ABANDONED = "abandoned"
@@ -309,8 +320,9 @@ class Tx:
         self.store, self.con = store, con
 
     def lockout(self, name) -> LockoutState:
-        return _lock_from_row(self.con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?",
-                                               (name,)).fetchone())
+        return _lock_from_row(
+            self.con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone()
+        )
 
     def set_lockout(self, name, state: LockoutState) -> None:
         self.store._set_lockout(self.con, name, state)
@@ -322,8 +334,9 @@ class Tx:
         return self.store._finish_row(self.con, entry_id, decision, **kw)
 
     def pending(self, name) -> list[tuple[int, float, dict]]:
-        rows = self.con.execute("SELECT id, time, detail FROM audit WHERE decision = ? AND profile = ?",
-                                (PENDING, name)).fetchall()
+        rows = self.con.execute(
+            "SELECT id, time, detail FROM audit WHERE decision = ? AND profile = ?", (PENDING, name)
+        ).fetchall()
         out = []
         for rid, t, d in rows:
             try:
@@ -345,25 +358,32 @@ class Store:
         except StoreError:
             raise
         except (OSError, ValueError) as exc:
-            raise StoreError(f"The database location cannot be used ({exc}). Check $TWINLOCK_HOME, "
-                             "$TWINLOCK_DB or --db.") from None
+            raise StoreError(
+                f"The database location cannot be used ({exc}). Check $TWINLOCK_HOME, $TWINLOCK_DB or --db."
+            ) from None
         try:
-            st = os.stat(self.path)            # stat, never open: a FIFO would hang an open()
+            st = os.stat(self.path)  # stat, never open: a FIFO would hang an open()
         except FileNotFoundError:
             st = None
         except OSError as exc:
-            raise StoreError(f"The database {self.path} cannot be used ({exc.strerror}): check that "
-                             "every folder on its path is a folder you can read.") from None
+            raise StoreError(
+                f"The database {self.path} cannot be used ({exc.strerror}): check that "
+                "every folder on its path is a folder you can read."
+            ) from None
         if st is not None and not stat.S_ISREG(st.st_mode):
             kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
-            raise StoreError(f"The database path {self.path} is {kind}. Nothing was changed; pass --db "
-                             "with a file name (or set $TWINLOCK_DB / $TWINLOCK_HOME).")
+            raise StoreError(
+                f"The database path {self.path} is {kind}. Nothing was changed; pass --db "
+                "with a file name (or set $TWINLOCK_DB / $TWINLOCK_HOME)."
+            )
         if st is None and not create:
             raise StoreError(f"There is no twinlock database at {self.path}.")
         if st is not None and st.st_size == 0:
-            raise StoreError(f"The database {self.path} is empty (0 bytes): it is not a twinlock "
-                             "database, and twinlock does not treat it as a new one. Nothing was "
-                             "changed; delete the empty file to start a new database, or restore a backup.")
+            raise StoreError(
+                f"The database {self.path} is empty (0 bytes): it is not a twinlock "
+                "database, and twinlock does not treat it as a new one. Nothing was "
+                "changed; delete the empty file to start a new database, or restore a backup."
+            )
         if st is not None:
             self._check_readonly()
         else:
@@ -372,48 +392,56 @@ class Store:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
                 os.close(fd)
             except FileExistsError:
-                pass                             # another process created it meanwhile
+                pass  # another process created it meanwhile
             except OSError as exc:
-                raise StoreError(f"The database {self.path} cannot be created ({exc.strerror}): its "
-                                 f"folder {self.path.parent} is missing, not a folder, or not writable. "
-                                 "Check $TWINLOCK_HOME, $TWINLOCK_DB or --db.") from None
+                raise StoreError(
+                    f"The database {self.path} cannot be created ({exc.strerror}): its "
+                    f"folder {self.path.parent} is missing, not a folder, or not writable. "
+                    "Check $TWINLOCK_HOME, $TWINLOCK_DB or --db."
+                ) from None
             else:
                 try:
-                    os.chmod(self.path, 0o600)     # only the file we created ourselves
+                    os.chmod(self.path, 0o600)  # only the file we created ourselves
                 except OSError:
                     pass
         try:
-            con = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
-                                  check_same_thread=False)
+            con = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA busy_timeout = 10000")
             con.execute("PRAGMA journal_mode = WAL")
             con.execute("PRAGMA synchronous = FULL")
             con.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
-            raise StoreError(f"The database {self.path} cannot be opened ({exc}). Nothing was changed; "
-                             "check the file's permissions or move it away.") from None
+            raise StoreError(
+                f"The database {self.path} cannot be opened ({exc}). Nothing was changed; "
+                "check the file's permissions or move it away."
+            ) from None
         self._con = con
         try:
             self._migrate()
         except Exception as exc:
             self.close()
-            raise StoreError(f"Upgrading the database {self.path} to schema {SCHEMA_VERSION} failed "
-                             f"({type(exc).__name__}: {exc}); it was left as it was. Report this, and "
-                             "keep the file.") from None
+            raise StoreError(
+                f"Upgrading the database {self.path} to schema {SCHEMA_VERSION} failed "
+                f"({type(exc).__name__}: {exc}); it was left as it was. Report this, and "
+                "keep the file."
+            ) from None
 
     # ------------------------------------------------------------------ opening
     def _describe_bad(self, why: str) -> StoreError:
-        return StoreError(f"The database {self.path} {why}. twinlock did not change it. Move it away "
-                          "(or restore a backup) and run again to start a new one, or pass --db "
-                          "to use another file.")
+        return StoreError(
+            f"The database {self.path} {why}. twinlock did not change it. Move it away "
+            "(or restore a backup) and run again to start a new one, or pass --db "
+            "to use another file."
+        )
 
     def _check_readonly(self) -> None:
         try:
             with open(self.path, "rb") as fh:
                 head = fh.read(16)
         except OSError as exc:
-            raise StoreError(f"The database {self.path} cannot be read ({exc.strerror}). Check its "
-                             "permissions.") from None
+            raise StoreError(
+                f"The database {self.path} cannot be read ({exc.strerror}). Check its permissions."
+            ) from None
         if head != b"SQLite format 3\x00":
             raise self._describe_bad("is not an SQLite database (it may be damaged or another kind of file)")
         try:
@@ -428,9 +456,11 @@ class Store:
             version = con.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if version > SCHEMA_VERSION:
-                raise StoreError(f"The database {self.path} was written by a newer twinlock (schema "
-                                 f"{version}, this one knows {SCHEMA_VERSION}). Update twinlock; the "
-                                 "file was not changed.")
+                raise StoreError(
+                    f"The database {self.path} was written by a newer twinlock (schema "
+                    f"{version}, this one knows {SCHEMA_VERSION}). Update twinlock; the "
+                    "file was not changed."
+                )
             if tables:
                 app = None
                 if "meta" in tables:
@@ -462,13 +492,17 @@ class Store:
     def _sql_error(self, exc: sqlite3.Error, doing: str = "Writing to") -> StoreError:
         msg = str(exc)
         if "locked" in msg or "busy" in msg:
-            return StoreError(f"The database {self.path} is busy: another program has held it locked for "
-                              "more than 10 s. Nothing was changed; close the other twinlock (or wait) and "
-                              "try again.")
+            return StoreError(
+                f"The database {self.path} is busy: another program has held it locked for "
+                "more than 10 s. Nothing was changed; close the other twinlock (or wait) and "
+                "try again."
+            )
         if "readonly" in msg or "read-only" in msg:
-            return StoreError(f"The database {self.path} is read-only (or its folder is): twinlock cannot "
-                              "record the attempt, so nothing was decided. Make the file and its folder "
-                              "writable by you.")
+            return StoreError(
+                f"The database {self.path} is read-only (or its folder is): twinlock cannot "
+                "record the attempt, so nothing was decided. Make the file and its folder "
+                "writable by you."
+            )
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
             return self._describe_bad(f"is damaged ({msg})")
         return StoreError(f"{doing} the database {self.path} failed ({msg}). Nothing was changed.")
@@ -545,16 +579,23 @@ class Store:
     def _profile_row(self, name):
         rows = self._q("SELECT id, name, created, threshold, policy FROM profiles WHERE name = ?", (name,))
         if not rows:
-            raise ProfileNotFound(f"There is no profile '{name}'. 'twinlock profiles list' shows the "
-                                  "profiles there are.")
+            raise ProfileNotFound(
+                f"There is no profile '{name}'. 'twinlock profiles list' shows the profiles there are."
+            )
         return rows[0]
 
     def _make_profile(self, row) -> Profile:
         pid, name, created, threshold, policy = row
         n = self._q("SELECT COUNT(*) FROM refs WHERE profile_id = ?", (pid,))[0][0]
         fps = [r[0] for r in self._q("SELECT DISTINCT fingerprint FROM refs WHERE profile_id = ?", (pid,))]
-        return Profile(name, float(created), None if threshold is None else float(threshold),
-                       json.loads(policy or "{}"), int(n), fps)
+        return Profile(
+            name,
+            float(created),
+            None if threshold is None else float(threshold),
+            json.loads(policy or "{}"),
+            int(n),
+            fps,
+        )
 
     def create_profile(self, name, threshold=None, policy=None) -> Profile:
         name = validate_profile_name(name)
@@ -564,11 +605,16 @@ class Store:
 
     def _insert_profile(self, con, name, threshold=None, policy=None, created=None) -> int:
         if con.execute("SELECT 1 FROM profiles WHERE name = ?", (name,)).fetchone():
-            raise ProfileExists(f"A profile named '{name}' already exists. Choose another name, or "
-                                "remove it first.")
-        cur = con.execute("INSERT INTO profiles(name, created, threshold, policy) VALUES (?, ?, ?, ?)",
-                          (name, time.time() if created is None else float(created),
-                           None if threshold is None else float(threshold), json.dumps(policy or {})))
+            raise ProfileExists(f"A profile named '{name}' already exists. Choose another name, or remove it first.")
+        cur = con.execute(
+            "INSERT INTO profiles(name, created, threshold, policy) VALUES (?, ?, ?, ?)",
+            (
+                name,
+                time.time() if created is None else float(created),
+                None if threshold is None else float(threshold),
+                json.dumps(policy or {}),
+            ),
+        )
         return int(cur.lastrowid)
 
     def list_profiles(self) -> list[Profile]:
@@ -609,8 +655,9 @@ class Store:
             con.execute("UPDATE profiles SET policy = ? WHERE name = ?", (json.dumps(policy or {}), name))
 
     # ------------------------------------------------------------------ references
-    def add_references(self, name, images28, crops, embeddings, fingerprint, create: bool = False,
-                       source: str = "") -> int:
+    def add_references(
+        self, name, images28, crops, embeddings, fingerprint, create: bool = False, source: str = ""
+    ) -> int:
         """Add references in ONE transaction (with the profile itself when ``create``)."""
         name = validate_profile_name(name)
         imgs = np.asarray(images28)
@@ -640,27 +687,34 @@ class Store:
                 pid = self._insert_profile(con, name)
             else:
                 pid = int(row[0])
-                other = con.execute("SELECT DISTINCT fingerprint, dim FROM refs WHERE profile_id = ?",
-                                    (pid,)).fetchall()
+                other = con.execute(
+                    "SELECT DISTINCT fingerprint, dim FROM refs WHERE profile_id = ?", (pid,)
+                ).fetchall()
                 if any(fp != fingerprint for fp, _ in other):
-                    raise StoreError(f"Profile '{name}' holds references embedded by another model. "
-                                     "Re-embed it for the current model first ('twinlock doctor "
-                                     "--reembed').")
+                    raise StoreError(
+                        f"Profile '{name}' holds references embedded by another model. "
+                        "Re-embed it for the current model first ('twinlock doctor "
+                        "--reembed')."
+                    )
             now = time.time()
             for image, crop, e in blobs:
                 self._insert_reference(con, pid, image, crop, e, emb.shape[1], fingerprint, now)
-            self._log(con, name, "enrolled", fingerprint=fingerprint,
-                      detail={"added": n, "source": source})
+            self._log(con, name, "enrolled", fingerprint=fingerprint, detail={"added": n, "source": source})
         return n
 
     def _insert_reference(self, con, pid, image, crop, emb_bytes, dim, fingerprint, now) -> None:
-        con.execute("INSERT INTO refs(profile_id, image, crop, embedding, dim, fingerprint, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)", (pid, image, crop, emb_bytes, dim, fingerprint, now))
+        con.execute(
+            "INSERT INTO refs(profile_id, image, crop, embedding, dim, fingerprint, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (pid, image, crop, emb_bytes, dim, fingerprint, now),
+        )
 
     def references(self, name) -> list[Reference]:
         pid = self._profile_row(name)[0]
-        rows = self._q("SELECT id, image, crop, embedding, dim, fingerprint, created FROM refs "
-                       "WHERE profile_id = ? ORDER BY id", (pid,))
+        rows = self._q(
+            "SELECT id, image, crop, embedding, dim, fingerprint, created FROM refs WHERE profile_id = ? ORDER BY id",
+            (pid,),
+        )
         out = []
         for rid, image, crop, e, dim, fp, created in rows:
             emb = np.frombuffer(e, dtype=np.float32)
@@ -673,12 +727,15 @@ class Store:
         pid = self._profile_row(name)[0]
         rows = self._q("SELECT embedding, dim, fingerprint FROM refs WHERE profile_id = ? ORDER BY id", (pid,))
         if not rows:
-            raise StoreError(f"Profile '{name}' has no enrolled references. Enroll it first: "
-                             f"twinlock enroll '{name}' ...")
+            raise StoreError(
+                f"Profile '{name}' has no enrolled references. Enroll it first: twinlock enroll '{name}' ..."
+            )
         if any(fp != fingerprint for _, _, fp in rows):
-            raise StoreError(f"Profile '{name}' was enrolled with another model (fingerprint "
-                             f"{rows[0][2][:12]}, current {fingerprint[:12]}); its references must be "
-                             "re-embedded first ('twinlock doctor --reembed').")
+            raise StoreError(
+                f"Profile '{name}' was enrolled with another model (fingerprint "
+                f"{rows[0][2][:12]}, current {fingerprint[:12]}); its references must be "
+                "re-embedded first ('twinlock doctor --reembed')."
+            )
         return np.stack([np.frombuffer(e, dtype=np.float32) for e, _, _ in rows])
 
     def remove_reference(self, name, ref_id) -> None:
@@ -692,8 +749,10 @@ class Store:
         """Decode every stored reference image and crop and check every embedding: one line
         per damaged reference (empty when all are sound)."""
         bad = []
-        rows = self._q("SELECT r.id, p.name, r.image, r.crop, r.embedding, r.dim FROM refs r "
-                       "JOIN profiles p ON p.id = r.profile_id ORDER BY r.id")
+        rows = self._q(
+            "SELECT r.id, p.name, r.image, r.crop, r.embedding, r.dim FROM refs r "
+            "JOIN profiles p ON p.id = r.profile_id ORDER BY r.id"
+        )
         for rid, name, image, crop, e, dim in rows:
             what = f"reference {rid} of profile '{name}'"
             try:
@@ -726,7 +785,7 @@ class Store:
         total = len(rows)
         new = []
         for s in range(0, total, batch):
-            chunk = rows[s:s + batch]
+            chunk = rows[s : s + batch]
             imgs = np.stack([_unpng(img) for _, img in chunk])
             emb = np.asarray(embedder.embed_images(imgs), dtype=np.float32)
             new.extend((int(r[0]), emb[i]) for i, r in enumerate(chunk))
@@ -734,8 +793,10 @@ class Store:
                 progress(min(s + batch, total), total)
         with self._tx() as con:
             for rid, e in new:
-                con.execute("UPDATE refs SET embedding = ?, dim = ?, fingerprint = ? WHERE id = ?",
-                            (e.tobytes(), int(e.size), embedder.fingerprint, rid))
+                con.execute(
+                    "UPDATE refs SET embedding = ?, dim = ?, fingerprint = ? WHERE id = ?",
+                    (e.tobytes(), int(e.size), embedder.fingerprint, rid),
+                )
         return total
 
     # ------------------------------------------------------------------ settings
@@ -751,8 +812,10 @@ class Store:
     def set_setting(self, key, value) -> None:
         data = json.dumps(value)
         with self._tx() as con:
-            con.execute("INSERT INTO settings(key, value) VALUES (?, ?) "
-                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, data))
+            con.execute(
+                "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, data),
+            )
 
     def delete_setting(self, key) -> None:
         with self._tx() as con:
@@ -768,15 +831,27 @@ class Store:
         return out
 
     # ------------------------------------------------------------------ audit
-    def _log(self, con, profile, decision, best_distance=None, threshold=None, frames_used=0,
-             fingerprint="", provider="", detail=None, snapshot=None) -> int:
+    def _log(
+        self,
+        con,
+        profile,
+        decision,
+        best_distance=None,
+        threshold=None,
+        frames_used=0,
+        fingerprint="",
+        provider="",
+        detail=None,
+        snapshot=None,
+    ) -> int:
         now, boot, boot_at = time.time(), boot_id(), boot_clock()
         detail = dict(detail or {})
         if boot:
             # the wall time is written as it is, but one that disagrees with the boot clock's
             # reckoning from the previous row of this boot (a clock moved, a forged time) is flagged
-            prev = con.execute("SELECT time, boot_at FROM audit WHERE boot = ? ORDER BY id DESC LIMIT 1",
-                               (boot,)).fetchone()
+            prev = con.execute(
+                "SELECT time, boot_at FROM audit WHERE boot = ? ORDER BY id DESC LIMIT 1", (boot,)
+            ).fetchone()
             if prev is not None:
                 skew = now - (float(prev[0]) + (boot_at - float(prev[1])))
                 if abs(skew) > CLOCK_SKEW_S:
@@ -784,26 +859,68 @@ class Store:
         cur = con.execute(
             "INSERT INTO audit(time, profile, decision, best_distance, threshold, frames_used, "
             "fingerprint, provider, detail, snapshot, boot, boot_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (now, profile, str(decision),
-             None if best_distance is None else float(best_distance),
-             None if threshold is None else float(threshold), int(frames_used), fingerprint or "",
-             provider or "", json.dumps(detail, default=str), _png(snapshot), boot, boot_at))
+            (
+                now,
+                profile,
+                str(decision),
+                None if best_distance is None else float(best_distance),
+                None if threshold is None else float(threshold),
+                int(frames_used),
+                fingerprint or "",
+                provider or "",
+                json.dumps(detail, default=str),
+                _png(snapshot),
+                boot,
+                boot_at,
+            ),
+        )
         self._apply_retention(con)
         return int(cur.lastrowid)
 
-    def _finish_row(self, con, entry_id, decision, best_distance=None, threshold=None, frames_used=0,
-                    fingerprint="", provider="", detail=None, snapshot=None) -> int:
+    def _finish_row(
+        self,
+        con,
+        entry_id,
+        decision,
+        best_distance=None,
+        threshold=None,
+        frames_used=0,
+        fingerprint="",
+        provider="",
+        detail=None,
+        snapshot=None,
+    ) -> int:
         """Turn a "pending" row into the attempt's outcome (a new row if it is gone)."""
         cur = con.execute(
             "UPDATE audit SET decision = ?, best_distance = ?, threshold = ?, frames_used = ?, "
             "fingerprint = ?, provider = ?, detail = ?, snapshot = ? WHERE id = ? AND decision = ?",
-            (str(decision), None if best_distance is None else float(best_distance),
-             None if threshold is None else float(threshold), int(frames_used), fingerprint or "",
-             provider or "", json.dumps(detail or {}, default=str), _png(snapshot), int(entry_id), PENDING))
+            (
+                str(decision),
+                None if best_distance is None else float(best_distance),
+                None if threshold is None else float(threshold),
+                int(frames_used),
+                fingerprint or "",
+                provider or "",
+                json.dumps(detail or {}, default=str),
+                _png(snapshot),
+                int(entry_id),
+                PENDING,
+            ),
+        )
         if cur.rowcount == 1:
             return int(entry_id)
-        return self._log(con, None if entry_id is None else self._row_profile(con, entry_id), decision,
-                         best_distance, threshold, frames_used, fingerprint, provider, detail, snapshot)
+        return self._log(
+            con,
+            None if entry_id is None else self._row_profile(con, entry_id),
+            decision,
+            best_distance,
+            threshold,
+            frames_used,
+            fingerprint,
+            provider,
+            detail,
+            snapshot,
+        )
 
     def _row_profile(self, con, entry_id):
         row = con.execute("SELECT profile FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
@@ -821,18 +938,34 @@ class Store:
                 v = 0.0
             vals[key] = v if math.isfinite(v) and v > 0 else 0.0
         if vals["audit_retention_days"]:
-            con.execute("DELETE FROM audit WHERE time < ? AND decision != ?",
-                        (time.time() - vals["audit_retention_days"] * 86400.0, PENDING))
+            con.execute(
+                "DELETE FROM audit WHERE time < ? AND decision != ?",
+                (time.time() - vals["audit_retention_days"] * 86400.0, PENDING),
+            )
         if vals["audit_retention_rows"]:
             keep = int(vals["audit_retention_rows"])
-            con.execute("DELETE FROM audit WHERE decision != ? AND id <= (SELECT id FROM audit ORDER BY id "
-                        "DESC LIMIT 1 OFFSET ?)", (PENDING, keep))
+            con.execute(
+                "DELETE FROM audit WHERE decision != ? AND id <= (SELECT id FROM audit ORDER BY id "
+                "DESC LIMIT 1 OFFSET ?)",
+                (PENDING, keep),
+            )
 
-    def log_attempt(self, profile, decision, best_distance=None, threshold=None, frames_used=0,
-                    fingerprint="", provider="", detail=None, snapshot=None) -> int:
+    def log_attempt(
+        self,
+        profile,
+        decision,
+        best_distance=None,
+        threshold=None,
+        frames_used=0,
+        fingerprint="",
+        provider="",
+        detail=None,
+        snapshot=None,
+    ) -> int:
         with self._tx() as con:
-            return self._log(con, profile, decision, best_distance, threshold, frames_used,
-                             fingerprint, provider, detail, snapshot)
+            return self._log(
+                con, profile, decision, best_distance, threshold, frames_used, fingerprint, provider, detail, snapshot
+            )
 
     def audit(self, profile=None, decision=None, limit=200, since=None) -> list[AuditEntry]:
         where, args = [], []
@@ -846,8 +979,10 @@ class Store:
         if since is not None:
             where.append("time >= ?")
             args.append(float(since))
-        sql = ("SELECT id, time, profile, decision, best_distance, threshold, frames_used, fingerprint, "
-               "provider, detail, snapshot IS NOT NULL FROM audit")
+        sql = (
+            "SELECT id, time, profile, decision, best_distance, threshold, frames_used, fingerprint, "
+            "provider, detail, snapshot IS NOT NULL FROM audit"
+        )
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id DESC"
@@ -859,8 +994,9 @@ class Store:
                 detail = json.loads(r[9] or "{}")
             except ValueError:
                 detail = {}
-            out.append(AuditEntry(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8],
-                                  detail, bool(r[10])))
+            out.append(
+                AuditEntry(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8], detail, bool(r[10]))
+            )
         return out
 
     def audit_snapshot(self, entry_id) -> np.ndarray | None:
@@ -877,13 +1013,21 @@ class Store:
             self._set_lockout(con, name, state)
 
     def _set_lockout(self, con, name, state: LockoutState) -> None:
-        con.execute("INSERT INTO lockout(profile, failures, locked_until, lock_s, boot_id, boot_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT(profile) DO UPDATE SET failures = excluded.failures, "
-                    "locked_until = excluded.locked_until, lock_s = excluded.lock_s, "
-                    "boot_id = excluded.boot_id, boot_at = excluded.boot_at",
-                    (name, int(state.failures), float(state.locked_until), float(state.lock_s),
-                     str(state.boot_id or ""), float(state.boot_at)))
+        con.execute(
+            "INSERT INTO lockout(profile, failures, locked_until, lock_s, boot_id, boot_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(profile) DO UPDATE SET failures = excluded.failures, "
+            "locked_until = excluded.locked_until, lock_s = excluded.lock_s, "
+            "boot_id = excluded.boot_id, boot_at = excluded.boot_at",
+            (
+                name,
+                int(state.failures),
+                float(state.locked_until),
+                float(state.lock_s),
+                str(state.boot_id or ""),
+                float(state.boot_at),
+            ),
+        )
 
     def record_outcome(self, name, state, **log) -> tuple[int, LockoutState]:
         """Write a finished attempt's audit entry and the new lockout state in one transaction.
@@ -903,14 +1047,23 @@ class Store:
         prof = self.get_profile(name)
         refs = self.references(name)
         doc = {
-            "format": EXPORT_FORMAT, "version": EXPORT_VERSION, "name": prof.name,
-            "created": prof.created, "threshold": prof.threshold, "policy": prof.policy,
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "name": prof.name,
+            "created": prof.created,
+            "threshold": prof.threshold,
+            "policy": prof.policy,
             "exported": time.time(),
-            "references": [{
-                "image_png": base64.b64encode(_png(r.image)).decode("ascii"),
-                "crop_png": None if r.crop is None else base64.b64encode(_png(r.crop)).decode("ascii"),
-                "embedding": [float(v) for v in r.embedding],
-                "fingerprint": r.fingerprint, "created": r.created} for r in refs],
+            "references": [
+                {
+                    "image_png": base64.b64encode(_png(r.image)).decode("ascii"),
+                    "crop_png": None if r.crop is None else base64.b64encode(_png(r.crop)).decode("ascii"),
+                    "embedding": [float(v) for v in r.embedding],
+                    "fingerprint": r.fingerprint,
+                    "created": r.created,
+                }
+                for r in refs
+            ],
         }
         data = json.dumps(doc, indent=1).encode("utf-8")
         return atomic_write_bytes(path, data, mode=0o600)
@@ -934,8 +1087,10 @@ class Store:
             kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
             raise StoreError(f"{what} is {kind}; a profile export is a .json file.")
         if st.st_size > MAX_IMPORT_BYTES:
-            raise StoreError(f"{what} is {st.st_size / 2**20:.0f} MiB, larger than any profile export "
-                             f"({MAX_IMPORT_BYTES // 2**20} MiB at most).")
+            raise StoreError(
+                f"{what} is {st.st_size / 2**20:.0f} MiB, larger than any profile export "
+                f"({MAX_IMPORT_BYTES // 2**20} MiB at most)."
+            )
         try:
             with open(p, "rb") as fh:
                 raw = fh.read(MAX_IMPORT_BYTES + 1)
@@ -946,11 +1101,9 @@ class Store:
             raise StoreError(f"{what} is not a twinlock profile export.")
         version = doc.get("version", 0)
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise StoreError(f"{what} has an invalid format version ({str(version)[:20]!r}); export the "
-                             "profile again.")
+            raise StoreError(f"{what} has an invalid format version ({str(version)[:20]!r}); export the profile again.")
         if version > EXPORT_VERSION:
-            raise StoreError(f"{what} was exported by a newer twinlock (format version "
-                             f"{version}). Update twinlock.")
+            raise StoreError(f"{what} was exported by a newer twinlock (format version {version}). Update twinlock.")
         target = validate_profile_name(name if name is not None else doc.get("name", ""))
         try:
             refs = doc["references"]
@@ -971,14 +1124,16 @@ class Store:
                         raise ValueError("a reference crop is not an 8-bit grey image")
                 crops.append(crop)
                 vals = r["embedding"]
-                if not isinstance(vals, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                         for v in vals):
+                if not isinstance(vals, list) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals
+                ):
                     raise ValueError("an embedding is not a list of numbers")
                 e = np.asarray(vals, dtype=np.float32)
-                if e.ndim != 1 or not (MIN_EMBEDDING_DIM <= e.size <= MAX_EMBEDDING_DIM) or \
-                        not np.all(np.isfinite(e)):
-                    raise ValueError(f"an embedding has {e.size} numbers or is not finite "
-                                     f"({MIN_EMBEDDING_DIM}..{MAX_EMBEDDING_DIM} finite numbers expected)")
+                if e.ndim != 1 or not (MIN_EMBEDDING_DIM <= e.size <= MAX_EMBEDDING_DIM) or not np.all(np.isfinite(e)):
+                    raise ValueError(
+                        f"an embedding has {e.size} numbers or is not finite "
+                        f"({MIN_EMBEDDING_DIM}..{MAX_EMBEDDING_DIM} finite numbers expected)"
+                    )
                 embs.append(e)
                 fp = r["fingerprint"]
                 if not isinstance(fp, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", fp):
@@ -1005,8 +1160,10 @@ class Store:
                 if not (math.isfinite(threshold) and threshold > 0):
                     raise ValueError(f"the threshold {threshold} is not a positive number")
                 if threshold >= 2 * max_norm:
-                    raise ValueError(f"the threshold {threshold:g} is at least the largest possible distance "
-                                     f"between its embeddings ({2 * max_norm:.3g}): it would accept any symbol")
+                    raise ValueError(
+                        f"the threshold {threshold:g} is at least the largest possible distance "
+                        f"between its embeddings ({2 * max_norm:.3g}): it would accept any symbol"
+                    )
             if policy_check is None:
                 from .verifier import check_profile_values as policy_check
             policy_check(threshold, policy)
@@ -1014,25 +1171,36 @@ class Store:
             why = str(exc) if isinstance(exc, ValueError) and str(exc) else "its references cannot be read"
             if isinstance(exc, KeyError):
                 why = f"the field {exc} is missing"
-            raise StoreError(f"{what} is not a usable twinlock profile export ({why}). Nothing was "
-                             "imported; export the profile again.") from None
+            raise StoreError(
+                f"{what} is not a usable twinlock profile export ({why}). Nothing was "
+                "imported; export the profile again."
+            ) from None
         with self._tx() as con:
             row = con.execute("SELECT id FROM profiles WHERE name = ?", (target,)).fetchone()
             kept_lock = None
             if row is not None:
                 if not overwrite:
-                    raise ProfileExists(f"A profile named '{target}' already exists. Import under "
-                                        "another name (--name) or replace it (--overwrite).")
+                    raise ProfileExists(
+                        f"A profile named '{target}' already exists. Import under "
+                        "another name (--name) or replace it (--overwrite)."
+                    )
                 con.execute("DELETE FROM profiles WHERE id = ?", (row[0],))
-                kept_lock = self.lockout_in(con, target)      # the lockout state stays as it was
+                kept_lock = self.lockout_in(con, target)  # the lockout state stays as it was
             pid = self._insert_profile(con, target, threshold, policy, doc.get("created"))
             for img, crop, e, fp, c in zip(images, crops, embs, fps, created, strict=True):
                 self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c)
-            self._log(con, target, "profile_imported",
-                      detail={"file": str(p), "references": len(images), "replaced": row is not None,
-                              "failures_kept": None if kept_lock is None else kept_lock.failures})
+            self._log(
+                con,
+                target,
+                "profile_imported",
+                detail={
+                    "file": str(p),
+                    "references": len(images),
+                    "replaced": row is not None,
+                    "failures_kept": None if kept_lock is None else kept_lock.failures,
+                },
+            )
         return self.get_profile(target)
 
     def lockout_in(self, con, name) -> LockoutState:
-        return _lock_from_row(con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?",
-                                          (name,)).fetchone())
+        return _lock_from_row(con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone())

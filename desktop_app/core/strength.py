@@ -23,6 +23,7 @@ Without the setting it is "fair" for a model trained on symbols other than digit
 (advisory only) for a digits-only model, which calls nearly every symbol weak (measured:
 two crossed spirals look like a G and a circle to the shipped digits model).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,10 +34,10 @@ import numpy as np
 LEVELS = ("weak", "fair", "strong")
 POLICY_SETTING = "enroll_min_strength"
 DEFAULT_POLICY = "fair"
-WEAK_LABEL_FRACTION = 0.2      # of one symbol's gallery drawings accepted -> it looks like that symbol
-MIN_LABEL_SAMPLES = 5          # a symbol needs this many drawings in the gallery to be judged that way
-WEAK_TOTAL_FRACTION = 0.01     # of the whole gallery accepted -> weak, whatever the symbols
-ALL_FRACTION = 0.5             # "anyone who writes a 7 is let in" from this fraction on
+WEAK_LABEL_FRACTION = 0.2  # of one symbol's gallery drawings accepted -> it looks like that symbol
+MIN_LABEL_SAMPLES = 5  # a symbol needs this many drawings in the gallery to be judged that way
+WEAK_TOTAL_FRACTION = 0.01  # of the whole gallery accepted -> weak, whatever the symbols
+ALL_FRACTION = 0.5  # "anyone who writes a 7 is let in" from this fraction on
 OVERRIDE_DECISION = "enroll_weak_override"
 REFUSED_DECISION = "enroll_refused_weak"
 
@@ -47,7 +48,7 @@ class Neighbour:
     label: str
     kind: str
     distance: float
-    image: np.ndarray          # 28x28 uint8 (model form)
+    image: np.ndarray  # 28x28 uint8 (model form)
 
 
 @dataclass
@@ -64,16 +65,16 @@ class LabelCount:
 
 @dataclass
 class StrengthReport:
-    level: str                              # "weak" | "fair" | "strong"
-    text: str                               # the verdict in plain words
+    level: str  # "weak" | "fair" | "strong"
+    text: str  # the verdict in plain words
     threshold: float
     gallery_size: int
-    accepted: int                           # gallery symbols within the threshold
-    by_label: list[LabelCount]              # symbols with accepted drawings, most-matched first
-    nearest: list[Neighbour]                # the nearest few distinct gallery symbols (one drawing each)
-    policy: str = DEFAULT_POLICY            # the minimum level the policy allows
+    accepted: int  # gallery symbols within the threshold
+    by_label: list[LabelCount]  # symbols with accepted drawings, most-matched first
+    nearest: list[Neighbour]  # the nearest few distinct gallery symbols (one drawing each)
+    policy: str = DEFAULT_POLICY  # the minimum level the policy allows
     fingerprint: str = ""
-    looks_like: LabelCount | None = None    # the common symbol it is taken for (weak)
+    looks_like: LabelCount | None = None  # the common symbol it is taken for (weak)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -82,21 +83,35 @@ class StrengthReport:
         return LEVELS.index(self.level) >= LEVELS.index(self.policy)
 
     def refusal(self) -> str:
-        return (f"This symbol is {self.level}, below the minimum strength '{self.policy}' set for "
-                "enrollment. Choose a more distinctive symbol (not a digit or a letter: combine strokes "
-                "into something of your own), or have an admin override the check.")
+        return (
+            f"This symbol is {self.level}, below the minimum strength '{self.policy}' set for "
+            "enrollment. Choose a more distinctive symbol (not a digit or a letter: combine strokes "
+            "into something of your own), or have an admin override the check."
+        )
 
     def as_dict(self) -> dict:
-        return {"level": self.level, "text": self.text, "threshold": self.threshold,
-                "gallery_size": self.gallery_size, "accepted": self.accepted, "policy": self.policy,
-                "allowed": self.allowed, "fingerprint": self.fingerprint,
-                "looks_like": None if self.looks_like is None else
-                {"label": self.looks_like.label, "kind": self.looks_like.kind,
-                 "accepted": self.looks_like.accepted, "total": self.looks_like.total},
-                "by_label": [{"label": c.label, "kind": c.kind, "accepted": c.accepted, "total": c.total}
-                             for c in self.by_label[:10]],
-                "nearest": [{"label": n.label, "kind": n.kind, "distance": round(n.distance, 4)}
-                            for n in self.nearest]}
+        return {
+            "level": self.level,
+            "text": self.text,
+            "threshold": self.threshold,
+            "gallery_size": self.gallery_size,
+            "accepted": self.accepted,
+            "policy": self.policy,
+            "allowed": self.allowed,
+            "fingerprint": self.fingerprint,
+            "looks_like": None
+            if self.looks_like is None
+            else {
+                "label": self.looks_like.label,
+                "kind": self.looks_like.kind,
+                "accepted": self.looks_like.accepted,
+                "total": self.looks_like.total,
+            },
+            "by_label": [
+                {"label": c.label, "kind": c.kind, "accepted": c.accepted, "total": c.total} for c in self.by_label[:10]
+            ],
+            "nearest": [{"label": n.label, "kind": n.kind, "distance": round(n.distance, 4)} for n in self.nearest],
+        }
 
 
 def _an(word: str) -> str:
@@ -106,7 +121,7 @@ def _an(word: str) -> str:
 
 
 def symbol_name(label: str, kind: str) -> str:
-    """"the digit 7", "the capital letter A", "a heart", "the Omniglot character Greek #03"."""
+    """ "the digit 7", "the capital letter A", "a heart", "the Omniglot character Greek #03"."""
     if kind == "digit":
         return f"the digit {label}"
     if kind in ("capital letter", "lower-case letter"):
@@ -130,9 +145,18 @@ def _plural(label: str, kind: str) -> str:
     return f"{label}s"
 
 
-def assess(ref_embeddings: np.ndarray, gallery_embeddings: np.ndarray, labels, kinds, threshold: float,
-           images: np.ndarray | None = None, k_nearest: int = 1, top: int = 6,
-           policy: str = DEFAULT_POLICY, fingerprint: str = "") -> StrengthReport:
+def assess(
+    ref_embeddings: np.ndarray,
+    gallery_embeddings: np.ndarray,
+    labels,
+    kinds,
+    threshold: float,
+    images: np.ndarray | None = None,
+    k_nearest: int = 1,
+    top: int = 6,
+    policy: str = DEFAULT_POLICY,
+    fingerprint: str = "",
+) -> StrengthReport:
     """The verdict for a profile with references ``ref_embeddings`` at ``threshold``."""
     from .verifier import frame_distances
 
@@ -152,15 +176,26 @@ def assess(ref_embeddings: np.ndarray, gallery_embeddings: np.ndarray, labels, k
     keys = np.char.add(np.char.add(kinds, "\x1f"), labels) if n else np.zeros(0, str)
     uniq, inv, totals = np.unique(keys, return_inverse=True, return_counts=True)
     acc_counts = np.bincount(inv, weights=acc.astype(np.float64), minlength=len(uniq)).astype(int)
-    by = [LabelCount(str(u).split("\x1f", 1)[1], str(u).split("\x1f", 1)[0], int(a), int(t))
-          for u, a, t in zip(uniq, acc_counts, totals) if a > 0]
+    by = [
+        LabelCount(str(u).split("\x1f", 1)[1], str(u).split("\x1f", 1)[0], int(a), int(t))
+        for u, a, t in zip(uniq, acc_counts, totals)
+        if a > 0
+    ]
     by.sort(key=lambda c: (-c.fraction if c.total >= MIN_LABEL_SAMPLES else 0.0, -c.accepted, c.label))
     # the nearest drawing of each of the ``top`` nearest distinct symbols
     srt = np.argsort(d, kind="stable")
     _, first = np.unique(keys[srt], return_index=True) if n else (None, np.zeros(0, int))
     order = srt[np.sort(first)[:top]]
-    nearest = [Neighbour(int(i), str(labels[i]), str(kinds[i]), float(d[i]),
-                         images[i] if images is not None else np.zeros((28, 28), np.uint8)) for i in order]
+    nearest = [
+        Neighbour(
+            int(i),
+            str(labels[i]),
+            str(kinds[i]),
+            float(d[i]),
+            images[i] if images is not None else np.zeros((28, 28), np.uint8),
+        )
+        for i in order
+    ]
     common = [c for c in by if c.total >= MIN_LABEL_SAMPLES and c.fraction >= WEAK_LABEL_FRACTION and c.accepted >= 2]
     # the symbol it is taken for: among those that most hands pass for (>= ALL_FRACTION of
     # their drawings, else all), the one with the most accepted drawings (the most evidence:
@@ -171,33 +206,45 @@ def assess(ref_embeddings: np.ndarray, gallery_embeddings: np.ndarray, labels, k
     common.sort(key=lambda c: (c.fraction < ALL_FRACTION, -c.accepted, med[(c.kind, c.label)]))
     looks = common[0] if common else None
     n_txt = f"{n:,}"
-    near_txt = (f"nearest: {symbol_name(nearest[0].label, nearest[0].kind)} at {nearest[0].distance:.2f}"
-                if nearest else "the gallery is empty")
+    near_txt = (
+        f"nearest: {symbol_name(nearest[0].label, nearest[0].kind)} at {nearest[0].distance:.2f}"
+        if nearest
+        else "the gallery is empty"
+    )
     if looks is not None:
         level = "weak"
         who = symbol_name(looks.label, looks.kind)
         if looks.fraction >= ALL_FRACTION:
-            text = (f"weak: this looks like {who} \u2014 {_writes(looks.label, looks.kind)} is let in "
-                    f"({looks.accepted} of {looks.total} such drawings in the gallery are accepted)")
+            text = (
+                f"weak: this looks like {who} \u2014 {_writes(looks.label, looks.kind)} is let in "
+                f"({looks.accepted} of {looks.total} such drawings in the gallery are accepted)"
+            )
         else:
-            text = (f"weak: this looks like {who} \u2014 many people's {_plural(looks.label, looks.kind)} "
-                    f"are let in ({looks.accepted} of {looks.total} such drawings in the gallery)")
+            text = (
+                f"weak: this looks like {who} \u2014 many people's {_plural(looks.label, looks.kind)} "
+                f"are let in ({looks.accepted} of {looks.total} such drawings in the gallery)"
+            )
         others = [c for c in common[1:3]]
         if others:
             text += "; also " + ", ".join(f"{symbol_name(c.label, c.kind)} ({c.accepted} of {c.total})" for c in others)
     elif n and n_acc > WEAK_TOTAL_FRACTION * n:
         level = "weak"
-        text = (f"weak: {n_acc:,} of {n_txt} common symbols come within the threshold "
-                f"(most often: " + ", ".join(symbol_name(c.label, c.kind) for c in by[:3]) + ")")
+        text = (
+            f"weak: {n_acc:,} of {n_txt} common symbols come within the threshold "
+            f"(most often: " + ", ".join(symbol_name(c.label, c.kind) for c in by[:3]) + ")"
+        )
     elif n_acc > 0:
         level = "fair"
-        text = (f"fair: {n_acc} of {n_txt} common symbols come{'s' if n_acc == 1 else ''} within the threshold "
-                f"({near_txt}); no common symbol is matched by many hands, but a guesser could stumble on it")
+        text = (
+            f"fair: {n_acc} of {n_txt} common symbols come{'s' if n_acc == 1 else ''} within the threshold "
+            f"({near_txt}); no common symbol is matched by many hands, but a guesser could stumble on it"
+        )
     else:
         level = "strong"
         text = f"strong: none of {n_txt} common symbols comes within the threshold ({near_txt})"
-    return StrengthReport(level, text, thr, n, n_acc, by, nearest, policy, fingerprint, looks,
-                          {"k_nearest": int(k_nearest)})
+    return StrengthReport(
+        level, text, thr, n, n_acc, by, nearest, policy, fingerprint, looks, {"k_nearest": int(k_nearest)}
+    )
 
 
 # ----------------------------------------------------------------------------- with a store
@@ -212,7 +259,7 @@ def model_knows_symbols(contract) -> bool:
 
 
 def default_policy(contract=None) -> str:
-    """"fair" (refuse weak symbols) for a model that knows symbols; "weak" (advisory: the
+    """ "fair" (refuse weak symbols) for a model that knows symbols; "weak" (advisory: the
     verdict is shown, nothing is refused) for a digits-only model, whose verdicts call almost
     every symbol weak."""
     return DEFAULT_POLICY if model_knows_symbols(contract) else "weak"
@@ -243,8 +290,9 @@ def profile_threshold(store, embedder, name: str) -> tuple[float, int]:
     return float(thr), int(pol.k_nearest)
 
 
-def strength_report(store, embedder, name: str, new_embeddings=None, gallery=None,
-                    threshold: float | None = None) -> StrengthReport:
+def strength_report(
+    store, embedder, name: str, new_embeddings=None, gallery=None, threshold: float | None = None
+) -> StrengthReport:
     """The verdict for profile ``name``: its stored references (this model's) plus
     ``new_embeddings`` not yet saved, against the shipped gallery (cached beside the database)."""
     from .gallery import embedded_gallery
@@ -263,20 +311,31 @@ def strength_report(store, embedder, name: str, new_embeddings=None, gallery=Non
         thr = float(threshold)
     eg = embedded_gallery(embedder, gallery, db=store.path if store is not None else None)
     g = eg.gallery
-    return assess(np.concatenate(refs), eg.embeddings, g.labels, g.kinds, thr, images=g.images,
-                  k_nearest=k, policy=policy_level(store, embedder.contract), fingerprint=embedder.fingerprint)
+    return assess(
+        np.concatenate(refs),
+        eg.embeddings,
+        g.labels,
+        g.kinds,
+        thr,
+        images=g.images,
+        k_nearest=k,
+        policy=policy_level(store, embedder.contract),
+        fingerprint=embedder.fingerprint,
+    )
 
 
 def audit_override(store, name: str, report: StrengthReport, who: str, source: str) -> int:
     """Record that an admin enrolled a symbol below the policy level."""
     detail = {"source": source, "by": who, **report.as_dict()}
     detail.pop("by_label", None)
-    return store.log_attempt(name, OVERRIDE_DECISION, threshold=report.threshold,
-                             fingerprint=report.fingerprint, detail=detail)
+    return store.log_attempt(
+        name, OVERRIDE_DECISION, threshold=report.threshold, fingerprint=report.fingerprint, detail=detail
+    )
 
 
 def audit_refusal(store, name: str, report: StrengthReport, source: str) -> int:
     detail = {"source": source, **report.as_dict()}
     detail.pop("by_label", None)
-    return store.log_attempt(name, REFUSED_DECISION, threshold=report.threshold,
-                             fingerprint=report.fingerprint, detail=detail)
+    return store.log_attempt(
+        name, REFUSED_DECISION, threshold=report.threshold, fingerprint=report.fingerprint, detail=detail
+    )

@@ -6,6 +6,7 @@ products, and on a busy 2-core machine it made matching 100k references 3× slow
 docs/benchmarks.md). The app and the runtime commands therefore run numpy's BLAS on one thread
 (threadpoolctl); bulk work (training, evaluation) keeps the default.
 """
+
 from __future__ import annotations
 
 

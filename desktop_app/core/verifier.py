@@ -16,6 +16,7 @@ an attempt that acquired nothing is "no symbol". Every attempt is written to the
 log. Consecutive denials lead to a lockout with a growing delay, kept in the store so
 that a restart does not reset it.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,12 +28,21 @@ import numpy as np
 
 from .metrics import pairwise_distances
 from .preprocess import PreprocessConfig, PreprocessResult, preprocess
-from .store import (ABANDONED, PENDING, LockoutState, Store, StoreError, boot_clock, boot_id, process_alive,
-                    process_start)
+from .store import (
+    ABANDONED,
+    PENDING,
+    LockoutState,
+    Store,
+    StoreError,
+    boot_clock,
+    boot_id,
+    process_alive,
+    process_start,
+)
 
 FINAL_STATES = ("granted", "denied", "locked")
 _PSTART = process_start()
-STALE_PENDING_S = 6 * 3600.0        # a pending attempt this old is abandoned whatever its process
+STALE_PENDING_S = 6 * 3600.0  # a pending attempt this old is abandoned whatever its process
 
 
 @dataclass
@@ -48,8 +58,7 @@ class Policy:
     lockout_factor: float = 2.0
     lockout_max_s: float = 3600.0
     save_denied_snapshots: bool = False
-    change_factor: float = 1.0      # consecutive frames farther apart than this x threshold: a change
-
+    change_factor: float = 1.0  # consecutive frames farther apart than this x threshold: a change
 
     def validate(self) -> Policy:
         for f in fields(self):
@@ -58,8 +67,7 @@ class Policy:
                 continue
             if v is None and f.name == "threshold":
                 continue
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or \
-                    not np.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
                 raise ValueError(f"{f.name} must be a finite number, not {v!r:.40}")
         if self.threshold is not None and not (np.isfinite(self.threshold) and self.threshold > 0):
             raise ValueError("the threshold must be a positive number")
@@ -86,7 +94,7 @@ class Policy:
         if self.lockout_base_s <= 0 or self.lockout_max_s <= 0:
             return None
         if failures >= self.lockout_after:
-            return 1                     # past the limit, every further denial locks again
+            return 1  # past the limit, every further denial locks again
         return int(self.lockout_after - failures)
 
     def to_dict(self) -> dict:
@@ -125,10 +133,18 @@ class Policy:
 
 
 # The bounds the settings dialog allows; an imported or stored profile must stay inside them.
-POLICY_BOUNDS = {"k": (1, 20), "n": (1, 50), "time_limit_s": (1.0, 300.0), "max_frames": (1, 10000),
-                 "k_nearest": (1, 20), "lockout_after": (1, 100), "lockout_base_s": (0.1, 86400.0),
-                 "lockout_factor": (1.0, 10.0), "lockout_max_s": (1.0, 7 * 86400.0),
-                 "change_factor": (0.1, 10.0)}
+POLICY_BOUNDS = {
+    "k": (1, 20),
+    "n": (1, 50),
+    "time_limit_s": (1.0, 300.0),
+    "max_frames": (1, 10000),
+    "k_nearest": (1, 20),
+    "lockout_after": (1, 100),
+    "lockout_base_s": (0.1, 86400.0),
+    "lockout_factor": (1.0, 10.0),
+    "lockout_max_s": (1.0, 7 * 86400.0),
+    "change_factor": (0.1, 10.0),
+}
 _INT_FIELDS = {"k", "n", "max_frames", "k_nearest", "lockout_after"}
 
 
@@ -176,12 +192,16 @@ def resolve_policy(store: Store, profile: str, embedder) -> Policy:
             pol = replace(pol, threshold=float(embedder.contract.default_threshold))
         pol = pol.validate()
     except (ValueError, TypeError, AttributeError) as exc:
-        raise StoreError(f"Profile '{prof.name}' (or the app's policy setting) holds an unusable value: "
-                         f"{exc}. Fix it in Settings, or re-import/re-enroll the profile.") from None
+        raise StoreError(
+            f"Profile '{prof.name}' (or the app's policy setting) holds an unusable value: "
+            f"{exc}. Fix it in Settings, or re-import/re-enroll the profile."
+        ) from None
     if embedder.contract.normalized and pol.threshold >= 2.0:
-        raise StoreError(f"Profile '{prof.name}' has threshold {pol.threshold:g}: with normalised embeddings "
-                         "no two symbols are farther apart than 2, so it would accept anything. Calibrate "
-                         "it again ('twinlock calibrate') or reset it ('twinlock calibrate --reset').")
+        raise StoreError(
+            f"Profile '{prof.name}' has threshold {pol.threshold:g}: with normalised embeddings "
+            "no two symbols are farther apart than 2, so it would accept anything. Calibrate "
+            "it again ('twinlock calibrate') or reset it ('twinlock calibrate --reset')."
+        )
     return pol
 
 
@@ -192,7 +212,7 @@ def _digits_to_differ(a: float, b: float, digits: int = 3) -> int:
 
 
 def compare_text(distance: float | None, threshold: float, digits: int = 3) -> str:
-    """"1.506 > threshold 1.508"-style text that is true after rounding: as many decimals
+    """ "1.506 > threshold 1.508"-style text that is true after rounding: as many decimals
     as it takes for two different numbers not to print the same ("1.5081 > 1.5080")."""
     if distance is None:
         return f"threshold {threshold:.{digits}f}"
@@ -235,15 +255,23 @@ class AttemptState:
     reason: str = ""
     preprocess: PreprocessResult | None = None
     audit_id: int | None = None
-    attempts_left: int | None = None     # denied attempts left before a lockout (None: never locks)
+    attempts_left: int | None = None  # denied attempts left before a lockout (None: never locks)
 
 
 class Verifier:
     """One profile's verification with one embedder. Not thread-safe: one caller feeds it."""
 
-    def __init__(self, store: Store, embedder, profile: str, policy: Policy | None = None,
-                 preprocess_config: PreprocessConfig | None = None, clock=time.time,
-                 boot_clock=boot_clock, overrides: dict | None = None):
+    def __init__(
+        self,
+        store: Store,
+        embedder,
+        profile: str,
+        policy: Policy | None = None,
+        preprocess_config: PreprocessConfig | None = None,
+        clock=time.time,
+        boot_clock=boot_clock,
+        overrides: dict | None = None,
+    ):
         """``overrides``: what an admin changed for this run only (e.g. {"threshold": 0.9});
         audited with every decision, and a grant under an override never resets failures."""
         self.store = store
@@ -270,7 +298,7 @@ class Verifier:
     # ------------------------------------------------------------------ helpers
     def _reset_attempt(self) -> None:
         self._t0 = None
-        self._window: list = []              # match / no match of the acquired frames, in order
+        self._window: list = []  # match / no match of the acquired frames, in order
         self._frames_used = 0
         self._frames_seen = 0
         self._best = None
@@ -289,13 +317,25 @@ class Verifier:
 
     def _state(self, state, final, distance=None, reason="", pre=None, audit_id=None) -> AttemptState:
         p = self.policy
-        return AttemptState(state=state, final=final, distance=distance, best_distance=self._best,
-                            threshold=float(p.threshold), matches=self._matches(),
-                            frames_used=self._frames_used, frames_seen=self._frames_seen, k=p.k, n=p.n,
-                            elapsed_s=self._elapsed, time_left_s=max(0.0, p.time_limit_s - self._elapsed),
-                            lockout_remaining_s=self.lockout_remaining() if state in ("locked", "denied") else 0.0,
-                            reason=reason, preprocess=pre, audit_id=audit_id,
-                            attempts_left=self._attempts_left_now)
+        return AttemptState(
+            state=state,
+            final=final,
+            distance=distance,
+            best_distance=self._best,
+            threshold=float(p.threshold),
+            matches=self._matches(),
+            frames_used=self._frames_used,
+            frames_seen=self._frames_seen,
+            k=p.k,
+            n=p.n,
+            elapsed_s=self._elapsed,
+            time_left_s=max(0.0, p.time_limit_s - self._elapsed),
+            lockout_remaining_s=self.lockout_remaining() if state in ("locked", "denied") else 0.0,
+            reason=reason,
+            preprocess=pre,
+            audit_id=audit_id,
+            attempts_left=self._attempts_left_now,
+        )
 
     def _now(self, t):
         now = float(t) if t is not None else self.clock()
@@ -330,19 +370,28 @@ class Verifier:
             if process_alive(det) and now - t0 < STALE_PENDING_S:
                 continue
             lock, _ = self._new_lock(lock, lock.failures + 1, now)
-            det = {**det, "reason": "the attempt never finished (its process ended or was killed): "
-                                    "counted as a failure", "failures": lock.failures}
+            det = {
+                **det,
+                "reason": "the attempt never finished (its process ended or was killed): counted as a failure",
+                "failures": lock.failures,
+            }
             tx.finish_row(rid, ABANDONED, detail=det)
             tx.set_lockout(self.profile, lock)
         wall = lock.locked_until - now
         if wall > p.lockout_max_s + 1.0 or lock.lock_s > p.lockout_max_s + 1.0:
-            fixed = LockoutState(lock.failures, now + p.lockout_max_s, p.lockout_max_s, boot_id(),
-                                 self.boot_clock())
-            tx.log(self.profile, "lockout_tampered", detail={
-                "reason": f"the lock ended {wall:.0f} s from now, beyond the longest lockout "
-                          f"({p.lockout_max_s:g} s): a clock or database was tampered with; the lock "
-                          "was set to the longest lockout", "locked_until": lock.locked_until,
-                "lock_s": lock.lock_s, "now": now})
+            fixed = LockoutState(lock.failures, now + p.lockout_max_s, p.lockout_max_s, boot_id(), self.boot_clock())
+            tx.log(
+                self.profile,
+                "lockout_tampered",
+                detail={
+                    "reason": f"the lock ended {wall:.0f} s from now, beyond the longest lockout "
+                    f"({p.lockout_max_s:g} s): a clock or database was tampered with; the lock "
+                    "was set to the longest lockout",
+                    "locked_until": lock.locked_until,
+                    "lock_s": lock.lock_s,
+                    "now": now,
+                },
+            )
             tx.set_lockout(self.profile, fixed)
             lock = fixed
         return lock
@@ -350,8 +399,7 @@ class Verifier:
     def _locked_state(self, audit_id, rem: float) -> AttemptState:
         self._active = False
         self._attempts_left_now = 0 if self._attempts_left() is not None else None
-        st = self._state("locked", True, reason=f"locked out: try again in {int(np.ceil(rem))} s",
-                         audit_id=audit_id)
+        st = self._state("locked", True, reason=f"locked out: try again in {int(np.ceil(rem))} s", audit_id=audit_id)
         st.lockout_remaining_s = rem
         self.state = st
         return st
@@ -363,8 +411,10 @@ class Verifier:
             if used == 1:
                 return f"the frame {'matched' if m else 'did not match'}; {p.k} {'is' if p.k == 1 else 'are'} needed"
             return f"{m} of the {used} frames matched; {p.k} are needed"
-        return (f"{m} of {used} frame{'s' if used != 1 else ''} matched; {p.k} of {p.n} "
-                f"{'is' if p.k == 1 else 'are'} needed")
+        return (
+            f"{m} of {used} frame{'s' if used != 1 else ''} matched; {p.k} of {p.n} "
+            f"{'is' if p.k == 1 else 'are'} needed"
+        )
 
     # ------------------------------------------------------------------ attempt
     def start_attempt(self, t: float | None = None) -> AttemptState:
@@ -373,7 +423,7 @@ class Verifier:
         One transaction: abandoned attempts of this profile are counted as failures, the lock
         is checked, and the attempt is written as "pending" -- so an attempt whose process
         is killed still counts, at the next start."""
-        if self._active:                      # an attempt left open is ended first, never dropped
+        if self._active:  # an attempt left open is ended first, never dropped
             self.finish(reason="cancelled")
         self._reset_attempt()
         self._started = True
@@ -384,16 +434,24 @@ class Verifier:
             rem = lock.remaining(now, self.boot_clock())
             self._attempts_left_now = p.attempts_left(lock.failures)
             if rem > 0:
-                audit_id = tx.log(self.profile, "locked", threshold=p.threshold,
-                                  fingerprint=self.embedder.fingerprint,
-                                  provider=getattr(self.embedder, "provider", ""),
-                                  detail={"lockout_remaining_s": round(rem, 1), **self._common_detail()})
+                audit_id = tx.log(
+                    self.profile,
+                    "locked",
+                    threshold=p.threshold,
+                    fingerprint=self.embedder.fingerprint,
+                    provider=getattr(self.embedder, "provider", ""),
+                    detail={"lockout_remaining_s": round(rem, 1), **self._common_detail()},
+                )
                 self._pending_id = None
             else:
-                self._pending_id = tx.log(self.profile, PENDING, threshold=p.threshold,
-                                          fingerprint=self.embedder.fingerprint,
-                                          provider=getattr(self.embedder, "provider", ""),
-                                          detail={"k": p.k, "n": p.n, **self._common_detail()})
+                self._pending_id = tx.log(
+                    self.profile,
+                    PENDING,
+                    threshold=p.threshold,
+                    fingerprint=self.embedder.fingerprint,
+                    provider=getattr(self.embedder, "provider", ""),
+                    detail={"k": p.k, "n": p.n, **self._common_detail()},
+                )
         if rem > 0:
             return self._locked_state(audit_id, rem)
         self._active = True
@@ -414,13 +472,17 @@ class Verifier:
         if self.state.state == "locked":
             rem = self.lockout_remaining()
             self.state.lockout_remaining_s = rem
-            self.state.reason = f"locked out: try again in {int(np.ceil(rem))} s" if rem > 0 else \
-                "the lockout is over: start a new attempt"
+            self.state.reason = (
+                f"locked out: try again in {int(np.ceil(rem))} s"
+                if rem > 0
+                else "the lockout is over: start a new attempt"
+            )
             return False
         return self._active
 
-    def feed_preprocessed(self, result: PreprocessResult, t: float | None = None,
-                          embedding: np.ndarray | None = None) -> AttemptState:
+    def feed_preprocessed(
+        self, result: PreprocessResult, t: float | None = None, embedding: np.ndarray | None = None
+    ) -> AttemptState:
         """A frame that was already preprocessed (optionally already embedded)."""
         if not self._ready():
             return self.state
@@ -446,8 +508,12 @@ class Verifier:
                 self._frames_used += 1
                 self._window.append(d <= p.threshold)
                 self._best = d if self._best is None else min(self._best, d)
-                return self._finish("denied", "the symbol changed during the attempt (one attempt is one "
-                                    "symbol): denied", distance=d, pre=result)
+                return self._finish(
+                    "denied",
+                    "the symbol changed during the attempt (one attempt is one symbol): denied",
+                    distance=d,
+                    pre=result,
+                )
         self._last_embedding = embedding
         self._frames_used += 1
         self._window.append(d <= p.threshold)
@@ -456,15 +522,21 @@ class Verifier:
             self._best_image = result.image
         m, used = self._matches(), len(self._window)
         if m >= p.k:
-            return self._finish("granted", f"{m} of the first {used} frames matched ({p.k} of {p.n} needed)"
-                                if used > 1 else f"1 of 1 frame matched ({p.k} of {p.n} needed)",
-                                distance=d, pre=result)
+            return self._finish(
+                "granted",
+                f"{m} of the first {used} frames matched ({p.k} of {p.n} needed)"
+                if used > 1
+                else f"1 of 1 frame matched ({p.k} of {p.n} needed)",
+                distance=d,
+                pre=result,
+            )
         if m + (p.n - used) < p.k:
             return self._finish("denied", self._tally(), distance=d, pre=result)
         if self._frames_seen >= p.max_frames:
             return self._timeout(result, frames=True)
-        self.state = self._state("checking", False, distance=d, pre=result,
-                                 reason=f"{m} of {p.k} matching frames ({used} of {p.n} frames)")
+        self.state = self._state(
+            "checking", False, distance=d, pre=result, reason=f"{m} of {p.k} matching frames ({used} of {p.n} frames)"
+        )
         return self.state
 
     def tick(self, t: float | None = None) -> AttemptState:
@@ -504,9 +576,15 @@ class Verifier:
         p = self.policy
         now = self.clock()
         snapshot = self._best_image if (decision == "denied" and p.save_denied_snapshots) else None
-        detail = {"reason": reason, "k": p.k, "n": p.n, "matches": self._matches(),
-                  "frames_seen": self._frames_seen, "elapsed_s": round(self._elapsed, 3),
-                  "k_nearest": p.k_nearest}
+        detail = {
+            "reason": reason,
+            "k": p.k,
+            "n": p.n,
+            "matches": self._matches(),
+            "frames_seen": self._frames_seen,
+            "elapsed_s": round(self._elapsed, 3),
+            "k_nearest": p.k_nearest,
+        }
         if self._changed:
             detail["symbol_changed"] = True
 
@@ -522,16 +600,21 @@ class Verifier:
                 lock = LockoutState(0, 0.0)
             if locked_meanwhile:
                 # another attempt locked the profile while this one ran: no grant while locked
-                reason = (f"locked out by another attempt while this one ran ({decision} is not "
-                          "given while locked)")
+                reason = f"locked out by another attempt while this one ran ({decision} is not given while locked)"
                 detail["would_have_been"] = decision
                 decision = "locked"
             detail["reason"] = reason
             detail["failures"] = lock.failures
             tx.set_lockout(self.profile, lock)
-            log = dict(best_distance=self._best, threshold=p.threshold, frames_used=self._frames_used,
-                       fingerprint=self.embedder.fingerprint, provider=getattr(self.embedder, "provider", ""),
-                       detail=detail, snapshot=snapshot)
+            log = dict(
+                best_distance=self._best,
+                threshold=p.threshold,
+                frames_used=self._frames_used,
+                fingerprint=self.embedder.fingerprint,
+                provider=getattr(self.embedder, "provider", ""),
+                detail=detail,
+                snapshot=snapshot,
+            )
             if self._pending_id is not None:
                 audit_id = tx.finish_row(self._pending_id, decision, **log)
             else:
@@ -564,9 +647,11 @@ class Verifier:
         r = np.asarray(self.references)
         dim = int(getattr(self.embedder, "dim", r.shape[-1]))
         if r.ndim != 2 or r.shape[1] != dim or not np.all(np.isfinite(r)):
-            raise StoreError(f"Profile '{self.profile}' holds references the model cannot be compared with "
-                             f"({r.shape[-1] if r.ndim == 2 else '?'} numbers each, the model gives {dim}, or "
-                             "not finite). Re-enroll it, or re-import a good export.")
+            raise StoreError(
+                f"Profile '{self.profile}' holds references the model cannot be compared with "
+                f"({r.shape[-1] if r.ndim == 2 else '?'} numbers each, the model gives {dim}, or "
+                "not finite). Re-enroll it, or re-import a good export."
+            )
 
 
 __all__ = [

@@ -2,10 +2,10 @@
 importing a profile, calibrating, changing the model or the settings asks for it. The check
 itself is core ``passphrase.verify_passphrase`` (scrypt, constant time); every wrong
 passphrase is audited ("passphrase_failed", as the CLI does)."""
+
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox,
-                               QVBoxLayout)
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QMessageBox, QVBoxLayout
 
 from desktop_app.core.passphrase import PassphraseError
 
@@ -50,9 +50,10 @@ class PassphraseDialog(QDialog):
         self.tries += 1
         self.edit.clear()
         from desktop_app.core.settings import audit_failed_passphrase
+
         try:
             audit_failed_passphrase(self.ctx.store, self.action, self.profile, via="app", attempt=self.tries)
-        except Exception:       # an audit that cannot be written must not open the gate
+        except Exception:  # an audit that cannot be written must not open the gate
             pass
         if self.tries >= MAX_TRIES:
             self.error.setText("Wrong passphrase. Giving up after 3 tries.")

@@ -5,6 +5,7 @@
 With no camera the app still opens and says so; with no usable model it opens and says
 what is wrong and how to get one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,19 +14,23 @@ import sys
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):      # usage errors exit 4, as the twinlock CLI's do
+    def error(self, message):  # usage errors exit 4, as the twinlock CLI's do
         self.print_usage(sys.stderr)
         self.exit(4, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="twinlock-app", description="twinlock desktop app: enroll "
-                                "your symbol, unlock with it, tune the threshold, switch models.")
+    p = _Parser(
+        prog="twinlock-app",
+        description="twinlock desktop app: enroll your symbol, unlock with it, tune the threshold, switch models.",
+    )
     src = p.add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, metavar="N", help="webcam index (default: the one in the settings, else 0)")
     src.add_argument("--video", metavar="FILE", help="use a video file (or a folder of images) as the camera")
     p.add_argument("--model", metavar="PATH", help="ONNX model to use instead of the configured one")
-    p.add_argument("--db", metavar="PATH", help="enrollment/audit database (default: $TWINLOCK_DB or the user data folder)")
+    p.add_argument(
+        "--db", metavar="PATH", help="enrollment/audit database (default: $TWINLOCK_DB or the user data folder)"
+    )
     return p
 
 
@@ -61,9 +66,12 @@ def create_window(args, app=None):
         QMessageBox.warning(None, "twinlock is already running", str(exc))
         return None, None
     except OSError as exc:
-        QMessageBox.critical(None, "twinlock: cannot open the database",
-                             f"Cannot create {lock.path} ({exc.strerror or exc}). Choose a data folder you can "
-                             "write to (--db PATH, or Tools ▸ Settings in a working start).")
+        QMessageBox.critical(
+            None,
+            "twinlock: cannot open the database",
+            f"Cannot create {lock.path} ({exc.strerror or exc}). Choose a data folder you can "
+            "write to (--db PATH, or Tools ▸ Settings in a working start).",
+        )
         return None, None
     try:
         ctx = AppContext.open(db=db, model=args.model, camera=camera)
@@ -81,8 +89,10 @@ def check_args(args) -> str:
     from pathlib import Path
 
     if args.video is not None and not Path(args.video).exists():
-        return (f"The video file {args.video} does not exist. Give an existing video file (or a folder "
-                "of images) with --video, or leave --video out to use a webcam.")
+        return (
+            f"The video file {args.video} does not exist. Give an existing video file (or a folder "
+            "of images) with --video, or leave --video out to use a webcam."
+        )
     if args.model is not None and not Path(args.model).is_file():
         return f"The model file {args.model} does not exist. Give an .onnx file exported by 'twinlock export'."
     return ""
@@ -90,8 +100,12 @@ def check_args(args) -> str:
 
 def no_display() -> bool:
     """On Linux without X11/Wayland (and no explicit Qt platform) Qt would abort."""
-    return (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
-            and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"))
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+        and not os.environ.get("QT_QPA_PLATFORM")
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,14 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"twinlock-app: {problem}", file=sys.stderr)
         return 4
     if no_display():
-        print("twinlock-app: no graphical display here ($DISPLAY and $WAYLAND_DISPLAY are unset). "
-              "Start it from your desktop session, or use the 'twinlock' command line "
-              "(twinlock enroll / verify / calibrate).", file=sys.stderr)
+        print(
+            "twinlock-app: no graphical display here ($DISPLAY and $WAYLAND_DISPLAY are unset). "
+            "Start it from your desktop session, or use the 'twinlock' command line "
+            "(twinlock enroll / verify / calibrate).",
+            file=sys.stderr,
+        )
         return 4
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.core.threads import limit_blas_threads
-    limit_blas_threads(1)   # frame-at-a-time matching: one BLAS thread (see core/threads.py)
+
+    limit_blas_threads(1)  # frame-at-a-time matching: one BLAS thread (see core/threads.py)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("twinlock")
     app.setOrganizationName("twinlock")
@@ -138,7 +156,7 @@ def _quit_on_signals(win) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             signal.signal(sig, handler)
-        except (ValueError, OSError):      # not the main thread / not supported here
+        except (ValueError, OSError):  # not the main thread / not supported here
             pass
 
 

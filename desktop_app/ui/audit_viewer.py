@@ -1,19 +1,40 @@
 """Audit log viewer: every attempt and admin action from core ``Store.audit``, filterable by
 profile and decision, newest first; a denied attempt's snapshot is shown when one was kept."""
+
 from __future__ import annotations
 
 import datetime as _dt
 import json
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
 from .widgets import DigitView
 
-DECISIONS = ["granted", "denied", "no_symbol", "locked", "cancelled", "enrolled", "profile_removed",
-             "profile_imported", "threshold_set", "threshold_reset", "model_switched"]
+DECISIONS = [
+    "granted",
+    "denied",
+    "no_symbol",
+    "locked",
+    "cancelled",
+    "enrolled",
+    "profile_removed",
+    "profile_imported",
+    "threshold_set",
+    "threshold_reset",
+    "model_switched",
+]
 COLUMNS = ["time", "profile", "decision", "best distance", "threshold", "frames", "model", "provider", "detail"]
 ALL = "(all)"
 
@@ -24,8 +45,7 @@ def format_detail(detail: dict | None) -> str:
         return ""
     d = dict(detail)
     head = str(d.pop("reason", "") or "")
-    rest = "  ".join(f"{k}={v if not isinstance(v, (dict, list)) else json.dumps(v)}"
-                     for k, v in sorted(d.items()))
+    rest = "  ".join(f"{k}={v if not isinstance(v, (dict, list)) else json.dumps(v)}" for k, v in sorted(d.items()))
     return f"{head}  ({rest})" if head and rest else head or rest
 
 
@@ -88,22 +108,30 @@ class AuditViewer(QDialog):
     def reload(self) -> None:
         prof = self.profile.currentText()
         dec = self.decision.currentText()
-        self.entries = self.ctx.store.audit(profile=None if prof == ALL else prof,
-                                            decision=None if dec == ALL else dec,
-                                            limit=self.limit.value())
+        self.entries = self.ctx.store.audit(
+            profile=None if prof == ALL else prof, decision=None if dec == ALL else dec, limit=self.limit.value()
+        )
         self.table.setRowCount(len(self.entries))
         for r, e in enumerate(self.entries):
-            vals = [_dt.datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S"),
-                    e.profile or "", e.decision,
-                    "" if e.best_distance is None else f"{e.best_distance:.3f}",
-                    "" if e.threshold is None else f"{e.threshold:.3f}",
-                    str(e.frames_used or ""), (e.fingerprint or "")[:12], e.provider or "",
-                    format_detail(e.detail)]
+            vals = [
+                _dt.datetime.fromtimestamp(e.time).strftime("%Y-%m-%d %H:%M:%S"),
+                e.profile or "",
+                e.decision,
+                "" if e.best_distance is None else f"{e.best_distance:.3f}",
+                "" if e.threshold is None else f"{e.threshold:.3f}",
+                str(e.frames_used or ""),
+                (e.fingerprint or "")[:12],
+                e.provider or "",
+                format_detail(e.detail),
+            ]
             for c, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 if c == 2:
-                    colour = {"granted": Qt.GlobalColor.darkGreen, "denied": Qt.GlobalColor.red,
-                              "locked": Qt.GlobalColor.darkRed}.get(e.decision)
+                    colour = {
+                        "granted": Qt.GlobalColor.darkGreen,
+                        "denied": Qt.GlobalColor.red,
+                        "locked": Qt.GlobalColor.darkRed,
+                    }.get(e.decision)
                     if colour is not None:
                         it.setForeground(colour)
                 self.table.setItem(r, c, it)

@@ -6,16 +6,32 @@ computed by core ``calibration`` in a background job with progress and cancel; t
 and every figure shown come from core ``metrics``; Apply/Reset are core
 ``calibration.apply_threshold`` / ``reset_threshold`` (persisted and audited).
 """
+
 from __future__ import annotations
 
 import time
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
-                               QPushButton, QSlider, QSpinBox, QSplitter, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core import metrics
 
@@ -26,7 +42,7 @@ from .workers import Job
 PRESETS = (1e-2, 1e-3, 1e-4)
 SLIDER_STEPS = 1000
 MAX_LIVE = 300
-LIVE_RATE_HZ = 5.0      # live samples taken per second: consecutive frames are near copies
+LIVE_RATE_HZ = 5.0  # live samples taken per second: consecutive frames are near copies
 
 
 def _pct(x: float) -> str:
@@ -39,20 +55,26 @@ def _pct(x: float) -> str:
 
 def describe_point(op, target_far: float | None) -> tuple[str, str]:
     """(figures line, warning line) for a metrics.OperatingPoint."""
-    line = (f"threshold {op.threshold:.4f} · expected FAR {_pct(op.far)} ({op.false_accepts:,} of "
-            f"{op.impostor:,} impostor comparisons accepted) · FRR {_pct(op.frr)} "
-            f"({op.false_rejects:,} of {op.genuine:,} genuine comparisons rejected)")
+    line = (
+        f"threshold {op.threshold:.4f} · expected FAR {_pct(op.far)} ({op.false_accepts:,} of "
+        f"{op.impostor:,} impostor comparisons accepted) · FRR {_pct(op.frr)} "
+        f"({op.false_rejects:,} of {op.genuine:,} genuine comparisons rejected)"
+    )
     claim = target_far if target_far is not None else op.far
     warn = ""
     if claim <= 0:
         bound = 3.0 / op.impostor
-        warn = (f"No impostor was accepted, but {op.impostor:,} impostor comparisons only show that "
-                f"FAR is below about {_pct(min(1.0, bound))} (rule of 3). Collect more impostor samples "
-                "to support a lower FAR.")
+        warn = (
+            f"No impostor was accepted, but {op.impostor:,} impostor comparisons only show that "
+            f"FAR is below about {_pct(min(1.0, bound))} (rule of 3). Collect more impostor samples "
+            "to support a lower FAR."
+        )
     elif not metrics.supports_far(op.impostor, claim):
         need = int(np.ceil(3.0 / claim))
-        warn = (f"Too few impostor comparisons to support FAR {claim:g}: {op.impostor:,} here, at least "
-                f"{need:,} needed. Treat this FAR as unproven; collect more impostor samples.")
+        warn = (
+            f"Too few impostor comparisons to support FAR {claim:g}: {op.impostor:,} here, at least "
+            f"{need:,} needed. Treat this FAR as unproven; collect more impostor samples."
+        )
     return line, warn
 
 
@@ -62,7 +84,7 @@ class CalibrationDialog(QDialog):
         self.ctx = ctx
         self.profile = profile
         self.capture = capture
-        self.data = None                 # core CalibrationData
+        self.data = None  # core CalibrationData
         self.job: Job | None = None
         self.target_far: float | None = None
         self.threshold: float | None = None
@@ -123,9 +145,11 @@ class CalibrationDialog(QDialog):
         row_c.addWidget(self.live_counts, 1)
         row_c.addWidget(clear, 0)
         ll.addRow(row_c)
-        self.live_help = QLabel("Genuine: show your enrolled symbol, varied a little. "
-                                "Impostor: show other symbols and digits. "
-                                f"{LIVE_RATE_HZ:g} frames per second are taken.")
+        self.live_help = QLabel(
+            "Genuine: show your enrolled symbol, varied a little. "
+            "Impostor: show other symbols and digits. "
+            f"{LIVE_RATE_HZ:g} frames per second are taken."
+        )
         self.live_help.setObjectName("liveHelp")
         self.live_help.setWordWrap(True)
         ll.addRow(self.live_help)
@@ -157,6 +181,7 @@ class CalibrationDialog(QDialog):
         mn = QWidget()
         mf = QFormLayout(mn)
         from desktop_app.core.paths import mnist_dir
+
         self.mnist_edit = QLineEdit(str(mnist_dir()))
         self.mnist_edit.setObjectName("mnistFolder")
         b2 = QPushButton("Browse…")
@@ -197,7 +222,7 @@ class CalibrationDialog(QDialog):
         self.rates = RateChart()
         self.det = DetChart()
         for c in (self.hist, self.rates, self.det):
-            c.setMinimumSize(280, 220)        # three charts + the samples fit a 1280×800 screen
+            c.setMinimumSize(280, 220)  # three charts + the samples fit a 1280×800 screen
             charts.addWidget(c)
         top.addWidget(charts, 1)
         outer.addLayout(top, 1)
@@ -270,8 +295,7 @@ class CalibrationDialog(QDialog):
     # --- samples ----------------------------------------------------------------------
     def on_frame(self, fr, result) -> None:
         if self.mode.currentIndex() == 0:
-            self.preview.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
-                            paper=result.paper)
+            self.preview.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok, paper=result.paper)
         if not result.ok:
             return
         now = time.monotonic()
@@ -292,8 +316,12 @@ class CalibrationDialog(QDialog):
         self.live_counts.setText("0 genuine · 0 impostor")
 
     def _pick_files(self, genuine: bool) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Genuine images" if genuine else "Impostor images",
-                                                "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)")
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Genuine images" if genuine else "Impostor images",
+            "",
+            "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)",
+        )
         if genuine:
             self.genuine_files = list(paths)
         else:
@@ -307,6 +335,7 @@ class CalibrationDialog(QDialog):
 
     def k_nearest(self) -> int:
         from desktop_app.core.verifier import resolve_policy
+
         try:
             return int(resolve_policy(self.ctx.store, self.profile, self.ctx.embedder).k_nearest)
         except Exception:
@@ -330,6 +359,7 @@ class CalibrationDialog(QDialog):
             def fn(progress):
                 with Store(db) as st:
                     return cal.from_images(st, emb, prof, np.stack(g), np.stack(i), k_nearest=kn)
+
             return fn
         if mode == 1:
             g, i = list(self.genuine_files), list(self.impostor_files)
@@ -339,6 +369,7 @@ class CalibrationDialog(QDialog):
             def fn(progress):
                 with Store(db) as st:
                     return cal.from_image_files(st, emb, prof, g, i, k_nearest=kn)
+
             return fn
         if mode == 2:
             folder = self.folder_edit.text().strip()
@@ -394,8 +425,9 @@ class CalibrationDialog(QDialog):
     def set_data(self, data) -> None:
         g, i = np.asarray(data.genuine, float), np.asarray(data.impostor, float)
         if g.size == 0 or i.size == 0:
-            self.source_label.setText(f"{data.source}: need at least one genuine and one impostor "
-                                      "comparison. Add samples.")
+            self.source_label.setText(
+                f"{data.source}: need at least one genuine and one impostor comparison. Add samples."
+            )
             return
         self.data = data
         self.source_label.setText(f"{data.source}: {g.size:,} genuine and {i.size:,} impostor comparisons.")
@@ -427,9 +459,13 @@ class CalibrationDialog(QDialog):
             b.setToolTip(why or f"the threshold at which FAR {f:g} is expected")
             if on and not ok:
                 reasons.append(why)
-        self.preset_note.setText("Disabled presets: " + " ".join(reasons[:1]) +
-                                 (f" (and {len(reasons) - 1} stricter)" if len(reasons) > 1 else "")
-                                 if reasons else "")
+        self.preset_note.setText(
+            "Disabled presets: "
+            + " ".join(reasons[:1])
+            + (f" (and {len(reasons) - 1} stricter)" if len(reasons) > 1 else "")
+            if reasons
+            else ""
+        )
         self.preset_note.setVisible(bool(reasons))
         self.slider.setEnabled(on)
         self.apply_button.setEnabled(on)
@@ -488,8 +524,7 @@ class CalibrationDialog(QDialog):
         if p.threshold is None:
             self.current_label.setText(f"“{self.profile}” now uses the model's default threshold {dtxt}.")
         else:
-            self.current_label.setText(f"“{self.profile}” now uses threshold {p.threshold:.4f} "
-                                       f"(model default {dtxt}).")
+            self.current_label.setText(f"“{self.profile}” now uses threshold {p.threshold:.4f} (model default {dtxt}).")
 
     def apply(self) -> None:
         from desktop_app.core.calibration import CalibrationError, apply_threshold
@@ -502,15 +537,25 @@ class CalibrationDialog(QDialog):
         op = self.op
         default = None if self.ctx.embedder is None else float(self.ctx.embedder.contract.default_threshold)
         risk = threshold_risk(self.threshold, self.data.genuine, self.data.impostor, default, self.target_far)
-        detail = {"far": op.far, "frr": op.frr, "genuine": op.genuine, "impostor": op.impostor,
-                  "false_accepts": op.false_accepts, "false_rejects": op.false_rejects,
-                  "target_far": self.target_far,
-                  "supported": bool(self.target_far is None or metrics.supports_far(op.impostor, self.target_far)),
-                  **risk.as_detail()}
+        detail = {
+            "far": op.far,
+            "frr": op.frr,
+            "genuine": op.genuine,
+            "impostor": op.impostor,
+            "false_accepts": op.false_accepts,
+            "false_rejects": op.false_rejects,
+            "target_far": self.target_far,
+            "supported": bool(self.target_far is None or metrics.supports_far(op.impostor, self.target_far)),
+            **risk.as_detail(),
+        }
         if risk.needs_confirmation:
-            box = QMessageBox(QMessageBox.Icon.Warning, "Loosen the lock?",
-                              risk.message() + "\n\nApply this threshold anyway?",
-                              QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Loosen the lock?",
+                risk.message() + "\n\nApply this threshold anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self,
+            )
             box.setDefaultButton(QMessageBox.StandardButton.No)
             box.setObjectName("confirmLooser")
             if box.exec() != QMessageBox.StandardButton.Yes:

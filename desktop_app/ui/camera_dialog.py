@@ -1,14 +1,28 @@
 """Choose the frame source: a webcam that was found, or a video file (a fake camera).
 Webcams are probed by core ``list_cameras`` in a background thread (bounded time)."""
+
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox,
-                               QFileDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 
 class _Probe(QObject):
@@ -17,13 +31,14 @@ class _Probe(QObject):
     def start(self) -> None:
         def work():
             from desktop_app.core.camera import list_cameras
+
             try:
                 cams = list_cameras()
             except Exception:
                 cams = []
             try:
                 self.done.emit(cams)
-            except RuntimeError:      # the dialog was closed meanwhile
+            except RuntimeError:  # the dialog was closed meanwhile
                 pass
 
         threading.Thread(target=work, daemon=True, name="twinlock-list-cameras").start()
@@ -87,8 +102,9 @@ class CameraPicker(QWidget):
                 self.cam_combo.setCurrentIndex(i)
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Video or images as a fake camera", "",
-                                              "Video (*.avi *.mp4 *.mkv *.mov *.webm);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Video or images as a fake camera", "", "Video (*.avi *.mp4 *.mkv *.mov *.webm);;All files (*)"
+        )
         if path:
             self.path_edit.setText(path)
             self.file_radio.setChecked(True)
@@ -102,8 +118,11 @@ class CameraPicker(QWidget):
     def error(self) -> str:
         s = self.spec()
         if s is None:
-            return ("Choose a video file." if self.file_radio.isChecked()
-                    else "No webcam to choose. Connect one, or choose a video file.")
+            return (
+                "Choose a video file."
+                if self.file_radio.isChecked()
+                else "No webcam to choose. Connect one, or choose a video file."
+            )
         if self.file_radio.isChecked() and not Path(s).exists():
             return f"The file {s} does not exist."
         return ""

@@ -8,6 +8,7 @@ real time (a video read as fast as possible: the soak test and benchmark) can as
 worker to wait for the GUI instead (``drop_frames=False``), so every frame it reads is
 processed and none is decoded in vain.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,10 +21,10 @@ class CaptureWorker(QObject):
     """Lives in a QThread. ``opener()`` returns an OPENED core FrameSource (called in the
     worker thread, so a slow camera never blocks the window)."""
 
-    frame = Signal(object, object)      # core.camera.Frame, core.preprocess.PreprocessResult
-    opened = Signal(str, bool)          # description, is_live
-    failed = Signal(str)                # a message for the user
-    ended = Signal()                    # a finite source (video, images) ran out
+    frame = Signal(object, object)  # core.camera.Frame, core.preprocess.PreprocessResult
+    opened = Signal(str, bool)  # description, is_live
+    failed = Signal(str)  # a message for the user
+    ended = Signal()  # a finite source (video, images) ran out
     fps = Signal(float)
 
     def __init__(self, opener, preprocess_config=None, drop_frames: bool = True):
@@ -73,11 +74,11 @@ class CaptureWorker(QObject):
                     return
                 if self._drop:
                     if not self._in_flight.acquire(blocking=False):
-                        continue                # the GUI is behind: drop this frame
+                        continue  # the GUI is behind: drop this frame
                 else:
                     while not self._in_flight.acquire(timeout=0.1):
                         if self._stop.is_set():
-                            return              # (the finally closes the source)
+                            return  # (the finally closes the source)
                 result = preprocess(fr.image, self._cfg)
                 self.frame.emit(fr, result)
                 shown += 1
@@ -105,7 +106,7 @@ class Capture(QObject):
         super().__init__(parent)
         self._thread: QThread | None = None
         self._worker: CaptureWorker | None = None
-        self._retired: list = []           # (thread, worker) still winding down after stop()
+        self._retired: list = []  # (thread, worker) still winding down after stop()
         self.description = ""
         self.running = False
 

@@ -1,10 +1,10 @@
 """QtCharts views of a calibration: distance histograms, FAR/FRR against threshold with the
 EER, and the DET curve. They draw what core ``metrics`` computed; a threshold line moves."""
+
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCharts import (QChart, QChartView, QLineSeries, QLogValueAxis, QScatterSeries,
-                              QValueAxis)
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QLogValueAxis, QScatterSeries, QValueAxis
 from PySide6.QtCore import QMargins, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 
@@ -176,5 +176,5 @@ class DetChart(_Base):
     def set_point(self, far: float, frr: float) -> None:
         self.point.replace([QPointF(max(far, self.floor_far), max(frr, self.floor_frr))])
 
-    def set_threshold(self, t: float) -> None:   # the DET shows the point instead
+    def set_threshold(self, t: float) -> None:  # the DET shows the point instead
         pass

@@ -1,5 +1,6 @@
 """What every window shares: the store, the active model (embedder) and where they came
 from. Only holds and loads; decisions live in desktop_app.core."""
+
 from __future__ import annotations
 
 import os
@@ -11,16 +12,15 @@ from desktop_app.core import passphrase
 
 @dataclass
 class AppContext:
-    store: object                         # desktop_app.core.store.Store
-    model_override: str | None = None     # --model
-    embedder: object | None = None        # desktop_app.core.embedder.Embedder, None when unusable
-    model_error: str = ""                 # why there is no embedder
-    camera_spec: object = None            # int (webcam) or a path (video / images) or None
-    instance_lock: object | None = None   # desktop_app.core.instance.InstanceLock held by the app
+    store: object  # desktop_app.core.store.Store
+    model_override: str | None = None  # --model
+    embedder: object | None = None  # desktop_app.core.embedder.Embedder, None when unusable
+    model_error: str = ""  # why there is no embedder
+    camera_spec: object = None  # int (webcam) or a path (video / images) or None
+    instance_lock: object | None = None  # desktop_app.core.instance.InstanceLock held by the app
 
     @classmethod
-    def open(cls, db: str | os.PathLike | None = None, model: str | None = None,
-             camera=None) -> AppContext:
+    def open(cls, db: str | os.PathLike | None = None, model: str | None = None, camera=None) -> AppContext:
         """Open the store (StoreError propagates: the caller shows it) and load the model
         (a ContractError is kept in :attr:`model_error`, the app still opens)."""
         from desktop_app.core.store import Store

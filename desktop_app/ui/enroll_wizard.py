@@ -1,6 +1,7 @@
 """Enrollment wizard: choose or create a profile -> capture K good frames (the core
 preprocessing quality gate decides what is good; each capture is shown; retake/discard) or
 import image files -> consistency of the references -> save (one core transaction)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +9,26 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QIcon, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QListWidget, QListWidgetItem, QMessageBox,
-                               QPushButton, QRadioButton, QSpinBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWizard, QWizardPage)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWizard,
+    QWizardPage,
+)
 
 from desktop_app.core.consistency import consistency
 from .imaging import to_pixmap
@@ -22,9 +39,9 @@ DEFAULT_K = 5
 
 @dataclass
 class Capture:
-    image: np.ndarray            # [28,28] uint8 model image
-    crop: np.ndarray | None      # gray crop of the original
-    source: str                  # "camera" | file path
+    image: np.ndarray  # [28,28] uint8 model image
+    crop: np.ndarray | None  # gray crop of the original
+    source: str  # "camera" | file path
 
 
 class ProfilePage(QWizardPage):
@@ -93,8 +110,9 @@ class ProfilePage(QWizardPage):
             self.error.setText(str(exc))
             return False
         if self.ctx.store.has_profile(name):
-            self.error.setText(f"A profile named “{name}” already exists. Choose another name, "
-                               "or add to the existing profile.")
+            self.error.setText(
+                f"A profile named “{name}” already exists. Choose another name, or add to the existing profile."
+            )
             return False
         self.name_edit.setText(name)
         self.error.setText("")
@@ -107,10 +125,12 @@ class CapturePage(QWizardPage):
         self.ctx = ctx
         self.capture = capture
         self.items: list[Capture] = []
-        self._latest = None            # (Frame, PreprocessResult)
+        self._latest = None  # (Frame, PreprocessResult)
         self.setTitle("Capture your symbol")
-        self.setSubTitle("Hold the paper with your symbol in the dashed box and press Capture (Space). "
-                         "Only frames that pass the quality check are taken. Or import image files.")
+        self.setSubTitle(
+            "Hold the paper with your symbol in the dashed box and press Capture (Space). "
+            "Only frames that pass the quality check are taken. Or import image files."
+        )
         outer = QHBoxLayout(self)
         left = QVBoxLayout()
         self.view = FrameView()
@@ -169,7 +189,7 @@ class CapturePage(QWizardPage):
         right.addWidget(self.import_errors)
         outer.addLayout(right)
         for b in (self.capture_button, self.discard_button, self.import_button):
-            b.setAutoDefault(False)            # Enter is Next, never a click on the last button used
+            b.setAutoDefault(False)  # Enter is Next, never a click on the last button used
             b.setDefault(False)
         QShortcut(QKeySequence("Space"), self, self.capture_current)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self, self.discard_selected)
@@ -180,8 +200,7 @@ class CapturePage(QWizardPage):
 
     def on_frame(self, fr, result) -> None:
         self._latest = (fr, result)
-        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
-                            paper=result.paper)
+        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok, paper=result.paper)
         if result.ok:
             self.digit.set_image(result.image)
             self.gate.setText("Symbol found: press Capture (Space).")
@@ -194,30 +213,35 @@ class CapturePage(QWizardPage):
         if self.isComplete() and self.wizard() is not None:
             self.wizard().next()
         else:
-            self.gate.setText(f"Take {self.k_spin.value() - len(self.items)} more reference(s) first "
-                              "(Capture: Space), then Enter goes on.")
+            self.gate.setText(
+                f"Take {self.k_spin.value() - len(self.items)} more reference(s) first "
+                "(Capture: Space), then Enter goes on."
+            )
 
     def capture_current(self) -> bool:
         if len(self.items) >= self.k_spin.value():
-            self.gate.setText(f"All {self.k_spin.value()} references are taken: press Next (Enter), or "
-                              "discard one (Del) to retake it.")
+            self.gate.setText(
+                f"All {self.k_spin.value()} references are taken: press Next (Enter), or "
+                "discard one (Del) to retake it."
+            )
             return False
         if self._latest is None:
-            self.gate.setText("No camera picture yet. Import image files instead, or choose a camera "
-                              "in the main window (File ▸ Choose camera or video…).")
+            self.gate.setText(
+                "No camera picture yet. Import image files instead, or choose a camera "
+                "in the main window (File ▸ Choose camera or video…)."
+            )
             return False
         _fr, result = self._latest
         if not result.ok:
             self.gate.setText(f"Not taken: {result.reason}")
             return False
         self.add(Capture(result.image.copy(), None if result.crop is None else result.crop.copy(), "camera"))
-        self._latest = None          # the next capture needs a new frame
+        self._latest = None  # the next capture needs a new frame
         return True
 
     def add(self, item: Capture) -> None:
         self.items.append(item)
-        it = QListWidgetItem(QIcon(to_pixmap(np.kron(item.image, np.ones((3, 3), np.uint8)))),
-                             f"#{len(self.items)}")
+        it = QListWidgetItem(QIcon(to_pixmap(np.kron(item.image, np.ones((3, 3), np.uint8)))), f"#{len(self.items)}")
         it.setToolTip(item.source)
         self.list.addItem(it)
         self._update()
@@ -225,7 +249,7 @@ class CapturePage(QWizardPage):
     def discard_selected(self) -> None:
         rows = sorted({self.list.row(i) for i in self.list.selectedItems()}, reverse=True)
         if not rows and self.items:
-            rows = [len(self.items) - 1]          # nothing selected: discard the last one (retake)
+            rows = [len(self.items) - 1]  # nothing selected: discard the last one (retake)
         for r in rows:
             self.list.takeItem(r)
             del self.items[r]
@@ -237,8 +261,9 @@ class CapturePage(QWizardPage):
         from desktop_app.core.preprocess import load_image, prepare_image
 
         if not paths:
-            paths, _ = QFileDialog.getOpenFileNames(self, "Images of your symbol", "",
-                                                    "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)")
+            paths, _ = QFileDialog.getOpenFileNames(
+                self, "Images of your symbol", "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)"
+            )
         errors = []
         for p in paths or []:
             try:
@@ -281,7 +306,8 @@ class SummaryPage(QWizardPage):
         self.table = QTableWidget()
         self.table.setObjectName("distanceTable")
         lay.addWidget(self.table, 1)
-        from .identify_dialog import StrengthPanel      # issue 13: symbol strength (core verdict)
+        from .identify_dialog import StrengthPanel  # issue 13: symbol strength (core verdict)
+
         self.strength = StrengthPanel(ctx)
         lay.addWidget(self.strength)
 
@@ -332,7 +358,7 @@ class SummaryPage(QWizardPage):
 class EnrollWizard(QWizard):
     def __init__(self, ctx, capture, parent=None, preselect: str = ""):
         super().__init__(parent)
-        self._frames_disconnected = False       # done() may run twice (accept, then close)
+        self._frames_disconnected = False  # done() may run twice (accept, then close)
         self.ctx = ctx
         self.saved_profile = None
         self.setWindowTitle("Enroll a symbol")
@@ -353,17 +379,22 @@ class EnrollWizard(QWizard):
         items = self.capture_page.items
         name = self.profile_page.profile()
         srcs = {("camera" if c.source == "camera" else "files") for c in items}
-        if not self.summary_page.strength.allow_save(self):    # below the policy level, no override
+        if not self.summary_page.strength.allow_save(self):  # below the policy level, no override
             return False
         try:
             self.ctx.store.add_references(
-                name, np.stack([c.image for c in items]), [c.crop for c in items],
-                self.summary_page.embeddings, self.ctx.embedder.fingerprint,
-                create=self.profile_page.is_new(), source="+".join(sorted(srcs)))
+                name,
+                np.stack([c.image for c in items]),
+                [c.crop for c in items],
+                self.summary_page.embeddings,
+                self.ctx.embedder.fingerprint,
+                create=self.profile_page.is_new(),
+                source="+".join(sorted(srcs)),
+            )
         except (StoreError, ValueError) as exc:
             QMessageBox.critical(self, "Could not save", f"Nothing was saved: {exc}")
             return False
-        self.summary_page.strength.record(name)             # audits an override
+        self.summary_page.strength.record(name)  # audits an override
         self.saved_profile = name
         return True
 

@@ -4,6 +4,7 @@ can kill them; then the new model's card beside the current one, and "Use this m
 which is core ``settings.switch_model`` (re-embeds every profile, all-or-nothing) in a
 background job. Without torch the dialog says how to install the training extra; an
 already exported .onnx file can still be chosen."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -13,14 +14,28 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QProcess, QProcessEnvironment, Signal
-from PySide6.QtWidgets import (QButtonGroup, QDialog, QFileDialog, QGridLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QProgressBar, QPushButton, QRadioButton, QSpinBox, QTextBrowser,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTextBrowser,
+    QVBoxLayout,
+)
 
 from desktop_app.core.paths import REPO_ROOT, mnist_dir
 
 from .workers import Job
+
 
 def train_extra_hint() -> str:
     """The install command with this interpreter's own pip (the venv the app runs in), quoted
@@ -28,7 +43,7 @@ def train_extra_hint() -> str:
     import shlex
     import sys
 
-    if (REPO_ROOT / "pyproject.toml").is_file():            # running from a checkout
+    if (REPO_ROOT / "pyproject.toml").is_file():  # running from a checkout
         return f"{shlex.quote(sys.executable)} -m pip install -e {shlex.quote(f'{REPO_ROOT}[train]')}"
     return f"{shlex.quote(sys.executable)} -m pip install {shlex.quote('twinlock[train]')}"
 
@@ -51,22 +66,28 @@ def model_card_html(contract, title: str) -> str:
     for key, op in c.thresholds.items():
         try:
             mark = " (default)" if key == c.default_threshold_key else ""
-            rows.append(f"<tr><td>{key}{mark}</td><td>{float(op['threshold']):.4f}</td>"
-                        f"<td>{float(op['far']):.1e}</td><td>{float(op['frr']) * 100:.2f}%</td></tr>")
+            rows.append(
+                f"<tr><td>{key}{mark}</td><td>{float(op['threshold']):.4f}</td>"
+                f"<td>{float(op['far']):.1e}</td><td>{float(op['frr']) * 100:.2f}%</td></tr>"
+            )
         except (KeyError, TypeError, ValueError):
             continue
     prov = c.provenance or {}
     ev = prov.get("evaluation") or {}
-    extra = "".join(f"<li>{k}: {v:.4g}</li>" if isinstance(v, float) else f"<li>{k}: {v}</li>"
-                    for k, v in list(ev.items())[:6] if not isinstance(v, (dict, list)))
-    return (f"<h3>{title}</h3>"
-            f"<p><b>{Path(c.path).name}</b><br>fingerprint <code>{c.short_fingerprint}</code><br>"
-            f"embedding {c.embedding_dim}-d, {c.metric}{', L2-normalised' if c.normalized else ''}<br>"
-            f"trained on: {prov.get('training_data', '—')}<br>"
-            f"exported: {prov.get('date', '—')}</p>"
-            f"<table border='1' cellspacing='0' cellpadding='3'><tr><th>threshold</th><th>value</th>"
-            f"<th>FAR</th><th>FRR</th></tr>{''.join(rows)}</table>"
-            + (f"<ul>{extra}</ul>" if extra else ""))
+    extra = "".join(
+        f"<li>{k}: {v:.4g}</li>" if isinstance(v, float) else f"<li>{k}: {v}</li>"
+        for k, v in list(ev.items())[:6]
+        if not isinstance(v, (dict, list))
+    )
+    return (
+        f"<h3>{title}</h3>"
+        f"<p><b>{Path(c.path).name}</b><br>fingerprint <code>{c.short_fingerprint}</code><br>"
+        f"embedding {c.embedding_dim}-d, {c.metric}{', L2-normalised' if c.normalized else ''}<br>"
+        f"trained on: {prov.get('training_data', '—')}<br>"
+        f"exported: {prov.get('date', '—')}</p>"
+        f"<table border='1' cellspacing='0' cellpadding='3'><tr><th>threshold</th><th>value</th>"
+        f"<th>FAR</th><th>FRR</th></tr>{''.join(rows)}</table>" + (f"<ul>{extra}</ul>" if extra else "")
+    )
 
 
 def progress_of(line: str) -> tuple[int, int, str] | None:
@@ -82,7 +103,7 @@ def progress_of(line: str) -> tuple[int, int, str] | None:
 
 
 class ExportDialog(QDialog):
-    step_finished = Signal(str, bool)          # step name, ok
+    step_finished = Signal(str, bool)  # step name, ok
 
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -160,9 +181,11 @@ class ExportDialog(QDialog):
         if self.has_torch:
             self.ckpt_radio.setChecked(True)
         else:
-            self.torch_label.setText("Training and exporting need PyTorch, which is not installed. Install "
-                                     f"the training extra with:  {TRAIN_EXTRA_HINT}   — or choose an "
-                                     "already exported .onnx file.")
+            self.torch_label.setText(
+                "Training and exporting need PyTorch, which is not installed. Install "
+                f"the training extra with:  {TRAIN_EXTRA_HINT}   — or choose an "
+                "already exported .onnx file."
+            )
             self.ckpt_radio.setEnabled(False)
             self.train_radio.setEnabled(False)
             self.onnx_radio.setChecked(True)
@@ -234,7 +257,7 @@ class ExportDialog(QDialog):
         self.onnx_edit.setEnabled(self.onnx_radio.isChecked())
         b_ckpt, b_data, b_onnx = getattr(self, "_browse_buttons", (None, None, None))
         for b, radio in ((b_ckpt, self.ckpt_radio), (b_data, self.train_radio), (b_onnx, self.onnx_radio)):
-            if b is not None:                 # a disabled option's Browse… is disabled with it
+            if b is not None:  # a disabled option's Browse… is disabled with it
                 b.setEnabled(radio.isChecked())
         self.out_edit.setEnabled(not self.onnx_radio.isChecked())
 
@@ -255,13 +278,19 @@ class ExportDialog(QDialog):
         if self.ckpt_radio.isChecked():
             ckpt = self.ckpt_edit.text().strip()
             if not ckpt or not Path(ckpt).is_file():
-                return f"The checkpoint {ckpt or '(none)'} does not exist. Choose a .pt file written by 'twinlock train'."
+                return (
+                    f"The checkpoint {ckpt or '(none)'} does not exist. Choose a .pt file written by 'twinlock train'."
+                )
             return [("export, parity check and calibration", ["export", ckpt, "-o", out])]
         data = self.data_edit.text().strip()
         run_dir = str(Path(out).with_suffix("")) + "-run"
-        return [("training", ["train", "--data-dir", data, "--epochs", str(self.epochs.value()), "--out", run_dir]),
-                ("export, parity check and calibration",
-                 ["export", str(Path(run_dir) / "best.pt"), "-o", out, "--data-dir", data])]
+        return [
+            ("training", ["train", "--data-dir", data, "--epochs", str(self.epochs.value()), "--out", run_dir]),
+            (
+                "export, parity check and calibration",
+                ["export", str(Path(run_dir) / "best.pt"), "-o", out, "--data-dir", data],
+            ),
+        ]
 
     def start(self) -> None:
         plan = self.plan()
@@ -271,7 +300,7 @@ class ExportDialog(QDialog):
         self.new_contract = None
         self.use_button.setEnabled(False)
         self.new_card.setHtml("<h3>New model</h3><p>Working…</p>")
-        if not plan:                       # an existing .onnx: just read its contract
+        if not plan:  # an existing .onnx: just read its contract
             self._load_new(Path(self.onnx_edit.text().strip()))
             return
         Path(self.out_edit.text().strip()).parent.mkdir(parents=True, exist_ok=True)
@@ -291,7 +320,7 @@ class ExportDialog(QDialog):
             return
         name, args = self.steps.pop(0)
         self.stage_label.setText(name + "…")
-        self.progress.setRange(0, 0)           # busy until the step reports a percentage
+        self.progress.setRange(0, 0)  # busy until the step reports a percentage
         self.log.appendPlainText(f"$ twinlock {' '.join(args)}")
         p = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -328,7 +357,7 @@ class ExportDialog(QDialog):
             if label:
                 self.stage_label.setText(label)
             if _PCT.search(line):
-                return                    # tqdm redraws: keep them out of the log
+                return  # tqdm redraws: keep them out of the log
         self.log.appendPlainText(line)
 
     def _step_done(self, name: str, code: int, status) -> None:
@@ -345,12 +374,14 @@ class ExportDialog(QDialog):
             if getattr(self, "_cancelled", False):
                 self._cancelled = False
                 self.stage_label.setText("cancelled")
-                self.result_label.setText("Cancelled. Nothing was written at the destination; the current "
-                                          "model stays in use.")
+                self.result_label.setText(
+                    "Cancelled. Nothing was written at the destination; the current model stays in use."
+                )
             else:
                 self.stage_label.setText(f"{name} failed")
-                self.result_label.setText(f"The {name} step failed (exit status {code}); see the log above. "
-                                          "The current model stays in use.")
+                self.result_label.setText(
+                    f"The {name} step failed (exit status {code}); see the log above. The current model stays in use."
+                )
             self.new_card.setHtml("<h3>New model</h3><p>Not made.</p>")
             self.step_finished.emit(name, False)
             return
@@ -393,8 +424,11 @@ class ExportDialog(QDialog):
         self.new_card.setHtml(model_card_html(c, "New model"))
         same = self.ctx.embedder is not None and c.fingerprint == self.ctx.embedder.fingerprint
         self.stage_label.setText("ready")
-        self.result_label.setText("This is the model already in use." if same else
-                                  "The new model is ready. “Use this model” re-embeds every profile and switches.")
+        self.result_label.setText(
+            "This is the model already in use."
+            if same
+            else "The new model is ready. “Use this model” re-embeds every profile and switches."
+        )
         self.use_button.setEnabled(not same)
 
     # --- switching ------------------------------------------------------------------------
@@ -414,11 +448,13 @@ class ExportDialog(QDialog):
         self.job = Job(fn, user_errors=(ContractError, StoreError, ValueError, OSError), parent=self)
         self.job.progress.connect(lambda d, t: (self.progress.setRange(0, max(1, t)), self.progress.setValue(d)))
         self.job.done.connect(self._switched)
-        self.job.failed.connect(lambda m: self.result_label.setText(
-            f"Not switched; the current model stays in use. {m}"))
+        self.job.failed.connect(
+            lambda m: self.result_label.setText(f"Not switched; the current model stays in use. {m}")
+        )
         self.job.cancelled.connect(lambda: self.result_label.setText("Not switched (cancelled)."))
-        self.job.finished.connect(lambda: (self.use_button.setEnabled(not self.switched),
-                                           self.cancel_button.setEnabled(False)))
+        self.job.finished.connect(
+            lambda: (self.use_button.setEnabled(not self.switched), self.cancel_button.setEnabled(False))
+        )
         self.use_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.stage_label.setText("re-embedding profiles…")
@@ -426,7 +462,7 @@ class ExportDialog(QDialog):
 
     def _switched(self, embedder) -> None:
         self.ctx.set_embedder(embedder)
-        self.ctx.model_override = None          # the switch is persisted; --model no longer applies
+        self.ctx.model_override = None  # the switch is persisted; --model no longer applies
         self.switched = True
         self.stage_label.setText("switched")
         self.result_label.setText(f"Now using {Path(embedder.path).name}; every profile was re-embedded.")
@@ -438,5 +474,5 @@ class ExportDialog(QDialog):
             self.proc.kill()
             self.proc.waitForFinished(3000)
         if self.job is not None and self.job.running:
-            self.job.wait(30000)     # re-embedding is all-or-nothing: let it end cleanly
+            self.job.wait(30000)  # re-embedding is all-or-nothing: let it end cleanly
         super().done(r)

@@ -1,4 +1,5 @@
 """Help ▸ Guide: the README's "Using the app" section with its screenshots, in a window."""
+
 from __future__ import annotations
 
 import re
@@ -19,14 +20,16 @@ def guide_markdown(readme: Path = README) -> str:
     try:
         text = readme.read_text(encoding="utf-8")
     except OSError:
-        return ("# Using twinlock\n\nThe guide is the “Using the app” section of README.md, which is not "
-                f"installed here ({readme}). Start: Profile ▸ Enroll… (Ctrl+E), then press Space to test an "
-                "unlock, then Tools ▸ Calibrate threshold… (Ctrl+T).")
+        return (
+            "# Using twinlock\n\nThe guide is the “Using the app” section of README.md, which is not "
+            f"installed here ({readme}). Start: Profile ▸ Enroll… (Ctrl+E), then press Space to test an "
+            "unlock, then Tools ▸ Calibrate threshold… (Ctrl+T)."
+        )
     start = text.find(SECTION)
     if start < 0:
         return text
     end = text.find("\n## ", start + len(SECTION))
-    return text[start:end if end > 0 else len(text)].strip() + "\n"
+    return text[start : end if end > 0 else len(text)].strip() + "\n"
 
 
 class GuideDialog(QDialog):
@@ -37,11 +40,12 @@ class GuideDialog(QDialog):
         self.browser = QTextBrowser()
         self.browser.setObjectName("guideText")
         self.browser.setOpenExternalLinks(True)
-        self.browser.setSearchPaths([str(readme.parent)])       # docs/screenshots/*.png
+        self.browser.setSearchPaths([str(readme.parent)])  # docs/screenshots/*.png
         self.browser.setMarkdown(guide_markdown(readme))
         # screenshots at a readable width, not their full 1100 px
-        html = re.sub(r"<img ([^>]*?)/?>", lambda m: f'<img {m.group(1)} width="{IMAGE_WIDTH}" />',
-                      self.browser.toHtml())
+        html = re.sub(
+            r"<img ([^>]*?)/?>", lambda m: f'<img {m.group(1)} width="{IMAGE_WIDTH}" />', self.browser.toHtml()
+        )
         self.browser.setHtml(html)
         lay.addWidget(self.browser)
         bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)

@@ -5,6 +5,7 @@ Both only show what the core decides (desktop_app.core.identify / strength / gal
 and the verdict in words. Identify works on image files and live on the camera frames the
 main window already captures (a few per second are identified).
 """
+
 from __future__ import annotations
 
 import time
@@ -12,16 +13,31 @@ import time
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QHBoxLayout, QLabel, QMessageBox, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .imaging import to_pixmap
 from .widgets import DigitView, FrameView
 
 LIVE_RATE_HZ = 5.0
-LEVEL_STYLE = {"weak": "color: #b00020; font-weight: bold", "fair": "color: #8a4b00; font-weight: bold",
-               "strong": "color: #1b5e20; font-weight: bold"}
+LEVEL_STYLE = {
+    "weak": "color: #b00020; font-weight: bold",
+    "fair": "color: #8a4b00; font-weight: bold",
+    "strong": "color: #1b5e20; font-weight: bold",
+}
 
 
 def _big(img28: np.ndarray, k: int = 3) -> np.ndarray:
@@ -35,11 +51,11 @@ class IdentifyDialog(QDialog):
         super().__init__(parent)
         self.ctx = ctx
         self.capture = capture
-        self._gallery = None            # (embeddings, labels, kinds, images, description)
+        self._gallery = None  # (embeddings, labels, kinds, images, description)
         self._folder = None
         self._last_live = 0.0
         self._connected = False
-        self.last_result = None         # the latest desktop_app.core.identify.Identification
+        self.last_result = None  # the latest desktop_app.core.identify.Identification
         self.setWindowTitle("Identify a symbol")
         outer = QVBoxLayout(self)
         top = QHBoxLayout()
@@ -117,9 +133,14 @@ class IdentifyDialog(QDialog):
             return False
         eg = embedded_gallery(self.ctx.embedder, g, use_cache=False)
         self._folder = str(folder)
-        self._gallery = (eg.embeddings, g.labels, g.kinds, g.images,
-                         f"{len(g):,} images of {folder}" + (f" ({len(skipped)} without a usable symbol skipped)"
-                                                            if skipped else ""))
+        self._gallery = (
+            eg.embeddings,
+            g.labels,
+            g.kinds,
+            g.images,
+            f"{len(g):,} images of {folder}"
+            + (f" ({len(skipped)} without a usable symbol skipped)" if skipped else ""),
+        )
         self.gallery_combo.setCurrentIndex(2)
         return True
 
@@ -141,8 +162,9 @@ class IdentifyDialog(QDialog):
         from desktop_app.core.preprocess import load_image, prepare_image
 
         if path is None:
-            path, _ = QFileDialog.getOpenFileName(self, "Image of a symbol", "",
-                                                  "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)")
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Image of a symbol", "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
+            )
             if not path:
                 return False
         try:
@@ -164,8 +186,7 @@ class IdentifyDialog(QDialog):
         self._connected = on
 
     def on_frame(self, fr, result) -> None:
-        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
-                            paper=result.paper)
+        self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok, paper=result.paper)
         now = time.monotonic()
         if now - self._last_live < 1.0 / LIVE_RATE_HZ:
             return
@@ -251,8 +272,10 @@ class StrengthPanel(QWidget):
             self.override.setVisible(False)
             return
         rep = self.report
-        text = ("Strength \u2014 " + rep.text[0].upper() + rep.text[1:] + f". {rep.accepted:,} of "
-                f"{rep.gallery_size:,} common symbols lie within the threshold {rep.threshold:.3f}.")
+        text = (
+            "Strength \u2014 " + rep.text[0].upper() + rep.text[1:] + f". {rep.accepted:,} of "
+            f"{rep.gallery_size:,} common symbols lie within the threshold {rep.threshold:.3f}."
+        )
         if not rep.allowed:
             text += "\n" + rep.refusal()
         self.verdict.setText(text)
@@ -279,8 +302,11 @@ class StrengthPanel(QWidget):
         rep = self.report
         if rep is None or rep.allowed or self.override.isChecked():
             return True
-        QMessageBox.warning(parent or self, "Symbol too weak",
-                            f"{rep.refusal()}\n\n{rep.text[0].upper() + rep.text[1:]}.\n\nNothing was saved.")
+        QMessageBox.warning(
+            parent or self,
+            "Symbol too weak",
+            f"{rep.refusal()}\n\n{rep.text[0].upper() + rep.text[1:]}.\n\nNothing was saved.",
+        )
         return False
 
     def record(self, profile: str) -> None:
@@ -290,4 +316,3 @@ class StrengthPanel(QWidget):
         rep = self.report
         if rep is not None and not rep.allowed and self.override.isChecked():
             audit_override(self.ctx.store, profile, rep, who="app override", source="enrollment wizard")
-

@@ -1,4 +1,5 @@
 """numpy images -> Qt images (copies, so the numpy buffer may be reused at once)."""
+
 from __future__ import annotations
 
 import numpy as np

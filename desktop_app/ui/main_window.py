@@ -4,6 +4,7 @@ unlock state banner, and the menus that open every other screen.
 Every decision (match, policy, lockout, time limit) is the core Verifier's; this window
 feeds it frames, shows the AttemptState it returns, and asks for the next attempt.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -12,15 +13,27 @@ from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QInputDialog,
-                               QLabel, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from .admin import require_admin
 from .capture import Capture
 from .widgets import DigitView, DistanceBar, FrameView, StateBanner
 
-SHOW_FINAL_S = 4.0      # how long GRANTED / DENIED stay before READY comes back
+SHOW_FINAL_S = 4.0  # how long GRANTED / DENIED stay before READY comes back
 
 
 def fmt_countdown(seconds: float) -> str:
@@ -29,7 +42,7 @@ def fmt_countdown(seconds: float) -> str:
 
 
 def attempts_left_text(left) -> str:
-    """"2 attempts left before a lockout" (core Policy.attempts_left), "" when denials never lock."""
+    """ "2 attempts left before a lockout" (core Policy.attempts_left), "" when denials never lock."""
     if left is None:
         return ""
     if left <= 0:
@@ -45,8 +58,11 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
     s = st.state
     left = attempts_left_text(getattr(st, "attempts_left", None))
     if s == "locked":
-        return ("locked", f"LOCKED OUT {fmt_countdown(st.lockout_remaining_s)}",
-                st.reason or "Too many failed attempts. Wait for the countdown.")
+        return (
+            "locked",
+            f"LOCKED OUT {fmt_countdown(st.lockout_remaining_s)}",
+            st.reason or "Too many failed attempts. Wait for the countdown.",
+        )
     if s == "granted":
         d = "" if st.best_distance is None else compare_text(st.best_distance, st.threshold)
         return ("granted", f"GRANTED — {profile}", d)
@@ -61,19 +77,29 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
         return ("waiting", "CANCELLED", "Press Space to try again.")
     if s == "no_symbol":
         big = "NO SYMBOL SEEN" if st.final else "NO SYMBOL"
-        return ("no_symbol", big, (st.reason or "Hold the paper with your symbol inside the box.")
-                + ("" if st.final else f" · {st.time_left_s:.0f} s left"))
+        return (
+            "no_symbol",
+            big,
+            (st.reason or "Hold the paper with your symbol inside the box.")
+            + ("" if st.final else f" · {st.time_left_s:.0f} s left"),
+        )
     if s == "checking":
-        return ("checking", f"CHECKING  {st.matches} of {st.k}",
-                f"{st.matches} of {st.frames_used} frame{'s' if st.frames_used != 1 else ''} matched; "
-                f"{st.k} of {st.n} needed · {st.time_left_s:.0f} s left")
-    return ("checking", "SHOW YOUR SYMBOL", f"inside the dashed box · {st.time_left_s:.0f} s left"
-            + (f" · {left}" if left else ""))
+        return (
+            "checking",
+            f"CHECKING  {st.matches} of {st.k}",
+            f"{st.matches} of {st.frames_used} frame{'s' if st.frames_used != 1 else ''} matched; "
+            f"{st.k} of {st.n} needed · {st.time_left_s:.0f} s left",
+        )
+    return (
+        "checking",
+        "SHOW YOUR SYMBOL",
+        f"inside the dashed box · {st.time_left_s:.0f} s left" + (f" · {left}" if left else ""),
+    )
 
 
 class MainWindow(QMainWindow):
-    attempt_finished = Signal(object)        # the final core AttemptState
-    state_shown = Signal(str)                # banner state, for tests and accessibility
+    attempt_finished = Signal(object)  # the final core AttemptState
+    state_shown = Signal(str)  # banner state, for tests and accessibility
 
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
@@ -85,7 +111,7 @@ class MainWindow(QMainWindow):
         self._final_shown_at = 0.0
         self._last_result = None
         self._grant_process: QProcess | None = None
-        self.camera_error = ""                  # why there is no camera picture, "" when fine
+        self.camera_error = ""  # why there is no camera picture, "" when fine
         # a video file plays at its own frame rate; False reads it as fast as this window
         # takes the frames (every frame processed: the soak test and benchmarks/bench_soak.py)
         self.video_realtime = True
@@ -113,9 +139,11 @@ class MainWindow(QMainWindow):
         enrolled = bool(self.ctx.profile_names())
         tested = bool(st.audit(decision=("granted", "denied"), limit=1))
         calibrated = bool(st.audit(decision=("threshold_set", "threshold_reset"), limit=1))
-        return [("enroll your symbol (Profile ▸ Enroll…, Ctrl+E)", enrolled),
-                ("test an unlock (Space, then show it)", tested),
-                ("calibrate the threshold on your own captures (Tools ▸ Calibrate threshold…, Ctrl+T)", calibrated)]
+        return [
+            ("enroll your symbol (Profile ▸ Enroll…, Ctrl+E)", enrolled),
+            ("test an unlock (Space, then show it)", tested),
+            ("calibrate the threshold on your own captures (Tools ▸ Calibrate threshold…, Ctrl+T)", calibrated),
+        ]
 
     def refresh_hint(self) -> None:
         if self.ctx.store.get_setting("first_run_hint_dismissed", False):
@@ -127,10 +155,13 @@ class MainWindow(QMainWindow):
         if all(done for _, done in steps):
             self.hint_box.setVisible(False)
             return
-        parts = [f"{'✓' if done else str(i + 1) + '.'} {'<s>' + text + '</s>' if done else text}"
-                 for i, (text, done) in enumerate(steps)]
-        self.hint_label.setText("<b>Getting started:</b> " + "  →  ".join(parts) +
-                                "  ·  Help ▸ Guide (F1) explains each window.")
+        parts = [
+            f"{'✓' if done else str(i + 1) + '.'} {'<s>' + text + '</s>' if done else text}"
+            for i, (text, done) in enumerate(steps)
+        ]
+        self.hint_label.setText(
+            "<b>Getting started:</b> " + "  →  ".join(parts) + "  ·  Help ▸ Guide (F1) explains each window."
+        )
         self.hint_box.setVisible(True)
 
     def dismiss_hint(self) -> None:
@@ -243,7 +274,7 @@ class MainWindow(QMainWindow):
         if shortcut:
             a.setShortcut(QKeySequence(shortcut) if isinstance(shortcut, str) else shortcut)
             a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        a.triggered.connect(lambda *_: slot())       # not the 'checked' argument
+        a.triggered.connect(lambda *_: slot())  # not the 'checked' argument
         if name:
             a.setObjectName(name)
         if menu is not None:
@@ -357,8 +388,9 @@ class MainWindow(QMainWindow):
         self.camera_status.setText("camera: none")
         self.camera_status.setToolTip(msg)
         self.fps_status.setText("— fps")
-        self.frame_view.set_message(f"No camera.\n\n{msg}\n\nChoose a webcam or a video file "
-                                    "in File ▸ Choose camera or video… (Ctrl+K).")
+        self.frame_view.set_message(
+            f"No camera.\n\n{msg}\n\nChoose a webcam or a video file in File ▸ Choose camera or video… (Ctrl+K)."
+        )
         self.digit_view.set_image(None, "no camera")
         self.quality_label.setText("")
         self.distance_bar.set_values(None, self.distance_bar.threshold)
@@ -367,7 +399,9 @@ class MainWindow(QMainWindow):
         self.show_no_camera()
 
     def show_no_camera(self) -> None:
-        self.banner.set_state("no_camera", "NO CAMERA", "Choose a webcam or a video file: File ▸ Choose camera or video…")
+        self.banner.set_state(
+            "no_camera", "NO CAMERA", "Choose a webcam or a video file: File ▸ Choose camera or video…"
+        )
         self.state_shown.emit("no_camera")
 
     def on_camera_ended(self) -> None:
@@ -392,13 +426,13 @@ class MainWindow(QMainWindow):
     # --- frames and attempts -------------------------------------------------------------
     def on_frame(self, fr, result) -> None:
         self._last_result = (fr, result)
-        self.frame_view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok,
-                                  paper=result.paper)
+        self.frame_view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok, paper=result.paper)
         if result.ok:
             self.digit_view.set_image(result.image)
             q = result.quality or {}
-            self.quality_label.setText(f"symbol found · contrast {q.get('contrast', 0):.0f} · "
-                                       f"sharpness {q.get('sharpness', 0):.0f}")
+            self.quality_label.setText(
+                f"symbol found · contrast {q.get('contrast', 0):.0f} · sharpness {q.get('sharpness', 0):.0f}"
+            )
         else:
             self.digit_view.set_image(None, result.reason)
             self.quality_label.setText(f"no symbol: {result.reason}")
@@ -432,8 +466,12 @@ class MainWindow(QMainWindow):
         if self.attempt_active:
             return
         if self.ctx.embedder is None:
-            QMessageBox.warning(self, "No model", f"There is no usable model.\n\n{self.ctx.model_error}\n\n"
-                                "Choose one in Tools ▸ Export a new model… or start with --model PATH.")
+            QMessageBox.warning(
+                self,
+                "No model",
+                f"There is no usable model.\n\n{self.ctx.model_error}\n\n"
+                "Choose one in Tools ▸ Export a new model… or start with --model PATH.",
+            )
             return
         if not self.current_profile():
             self.show_ready()
@@ -473,7 +511,7 @@ class MainWindow(QMainWindow):
             self.attempt_active = False
             self._final_shown_at = time.monotonic()
             if self._hint_steps is not None and not self._hint_steps[1][1] and st.state in ("granted", "denied"):
-                self.refresh_hint()               # step 2 done
+                self.refresh_hint()  # step 2 done
             if was_active or st.state == "locked":
                 self.attempt_finished.emit(st)
             if st.state == "granted" and was_active:
@@ -482,18 +520,23 @@ class MainWindow(QMainWindow):
     def on_tick(self) -> None:
         v = self.verifier
         if self.attempt_active and v is not None:
-            self.show_attempt_state(v.tick())      # the time limit applies even when frames stall
+            self.show_attempt_state(v.tick())  # the time limit applies even when frames stall
             return
         if self.banner.state == "locked" and v is not None:
             remaining = v.lockout_remaining()
             if remaining > 0:
-                self.banner.set_state("locked", f"LOCKED OUT {fmt_countdown(remaining)}",
-                                      "Too many failed attempts. Wait for the countdown.")
+                self.banner.set_state(
+                    "locked",
+                    f"LOCKED OUT {fmt_countdown(remaining)}",
+                    "Too many failed attempts. Wait for the countdown.",
+                )
             else:
                 self.show_ready("Lockout over. Press Space to try again.")
             return
-        if self.banner.state in ("granted", "denied", "no_symbol") and \
-                time.monotonic() - self._final_shown_at > SHOW_FINAL_S:
+        if (
+            self.banner.state in ("granted", "denied", "no_symbol")
+            and time.monotonic() - self._final_shown_at > SHOW_FINAL_S
+        ):
             self.show_ready()
 
     def show_ready(self, detail: str | None = None) -> None:
@@ -503,8 +546,9 @@ class MainWindow(QMainWindow):
             return
         name = self.current_profile()
         if not name:
-            self.banner.set_state("no_profile", "NO PROFILE YET",
-                                  "Enroll your symbol first: Profile ▸ Enroll… (Ctrl+E)")
+            self.banner.set_state(
+                "no_profile", "NO PROFILE YET", "Enroll your symbol first: Profile ▸ Enroll… (Ctrl+E)"
+            )
             self.state_shown.emit("no_profile")
             return
         v = self.ensure_verifier()
@@ -512,8 +556,9 @@ class MainWindow(QMainWindow):
             return
         remaining = v.lockout_remaining()
         if remaining > 0:
-            self.banner.set_state("locked", f"LOCKED OUT {fmt_countdown(remaining)}",
-                                  "Too many failed attempts. Wait for the countdown.")
+            self.banner.set_state(
+                "locked", f"LOCKED OUT {fmt_countdown(remaining)}", "Too many failed attempts. Wait for the countdown."
+            )
             self.match_bar.setValue(0)
             self.idle_time_bar()
             self.state_shown.emit("locked")
@@ -547,7 +592,8 @@ class MainWindow(QMainWindow):
         proc.setProgram(argv[0])
         proc.setArguments(argv[1:])
         proc.errorOccurred.connect(
-            lambda err: self.statusBar().showMessage(f"Command on grant failed to start: {argv[0]}", 8000))
+            lambda err: self.statusBar().showMessage(f"Command on grant failed to start: {argv[0]}", 8000)
+        )
         proc.finished.connect(proc.deleteLater)
         proc.start()
         self._grant_process = proc
@@ -573,8 +619,10 @@ class MainWindow(QMainWindow):
         self.invalidate_verifier()
         if saved:
             n = self.ctx.store.get_profile(wiz.saved_profile).n_references
-            msg = (f"Saved: “{wiz.saved_profile}” has {n} reference{'s' if n != 1 else ''}. Test it now: press "
-                   "Space and show your symbol; then calibrate (Tools ▸ Calibrate threshold…, Ctrl+T).")
+            msg = (
+                f"Saved: “{wiz.saved_profile}” has {n} reference{'s' if n != 1 else ''}. Test it now: press "
+                "Space and show your symbol; then calibrate (Tools ▸ Calibrate threshold…, Ctrl+T)."
+            )
             self.statusBar().showMessage(msg, 15000)
             self.show_ready(msg)
         else:
@@ -586,18 +634,27 @@ class MainWindow(QMainWindow):
         if not names:
             QMessageBox.information(self, "Remove profile", "There are no profiles.")
             return
-        name, ok = QInputDialog.getItem(self, "Remove profile", "Profile to remove:", names,
-                                        max(0, names.index(self.current_profile()) if self.current_profile() in names else 0),
-                                        False)
+        name, ok = QInputDialog.getItem(
+            self,
+            "Remove profile",
+            "Profile to remove:",
+            names,
+            max(0, names.index(self.current_profile()) if self.current_profile() in names else 0),
+            False,
+        )
         if not ok or not name:
             return
-        if QMessageBox.question(self, "Remove profile",
-                                f"Remove “{name}” with all its enrolled references? This cannot be undone."
-                                ) != QMessageBox.StandardButton.Yes:
+        if (
+            QMessageBox.question(
+                self, "Remove profile", f"Remove “{name}” with all its enrolled references? This cannot be undone."
+            )
+            != QMessageBox.StandardButton.Yes
+        ):
             return
         if not self._admin(f"remove the profile “{name}”"):
             return
         from desktop_app.core.store import StoreError
+
         try:
             self.ctx.store.remove_profile(name)
         except StoreError as exc:
@@ -616,32 +673,44 @@ class MainWindow(QMainWindow):
         store = self.ctx.store
         rem = store.lockout(name).remaining()
         if rem > 0:
-            store.log_attempt(name, "export_refused", detail={"reason": "the profile is locked out",
-                                                             "lockout_remaining_s": round(rem, 1), "via": "app"})
-            QMessageBox.warning(self, "Export profile",
-                                f"“{name}” is locked out for {math.ceil(rem)} s after repeated denials: it cannot "
-                                "be exported until the lockout ends. (This was audited.)")
+            store.log_attempt(
+                name,
+                "export_refused",
+                detail={"reason": "the profile is locked out", "lockout_remaining_s": round(rem, 1), "via": "app"},
+            )
+            QMessageBox.warning(
+                self,
+                "Export profile",
+                f"“{name}” is locked out for {math.ceil(rem)} s after repeated denials: it cannot "
+                "be exported until the lockout ends. (This was audited.)",
+            )
             return
         if not self._admin(f"export the profile “{name}” (the file holds your symbol's images)", name):
             return
         if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Export profile", f"{name}.twinlock.json",
-                                                  "twinlock profile (*.json)")
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Export profile", f"{name}.twinlock.json", "twinlock profile (*.json)"
+            )
         if not path:
             return
         from desktop_app.core.store import StoreError
+
         dest = Path(path)
         if dest.is_dir():
-            QMessageBox.critical(self, "Export profile",
-                                 f"{dest} is a folder: choose a file name. Nothing was written.")
+            QMessageBox.critical(
+                self, "Export profile", f"{dest} is a folder: choose a file name. Nothing was written."
+            )
             return
         try:
             out = store.export_profile(name, dest)
         except (StoreError, OSError) as exc:
             QMessageBox.critical(self, "Export profile", f"Nothing was written: {exc}")
             return
-        store.log_attempt(name, "profile_exported", detail={"file": str(Path(out).resolve()), "via": "app",
-                                                           "references": store.get_profile(name).n_references})
+        store.log_attempt(
+            name,
+            "profile_exported",
+            detail={"file": str(Path(out).resolve()), "via": "app", "references": store.get_profile(name).n_references},
+        )
         self.statusBar().showMessage(f"Exported “{name}” to {out}", 6000)
 
     def import_profile(self, path: str | None = None) -> None:
@@ -652,6 +721,7 @@ class MainWindow(QMainWindow):
         if not path:
             return
         from desktop_app.core.store import ProfileExists, StoreError
+
         name = None
         while True:
             try:
@@ -723,16 +793,19 @@ class MainWindow(QMainWindow):
                 self.ctx.load_model()
             self.refresh_status()
             if dlg.camera_changed:
-                if dlg.picker.spec() != dlg.camera_before:     # a new source (stored): use it
+                if dlg.picker.spec() != dlg.camera_before:  # a new source (stored): use it
                     self.ctx.camera_spec = None
                 self.start_camera()
             self.show_ready()
 
     def about(self) -> None:
-        QMessageBox.about(self, "About twinlock",
-                          "twinlock: unlock verification with a twin (Siamese) network.\n\n"
-                          f"Model: {self.ctx.model_label()}\nProvider: {self.ctx.provider_label()}\n"
-                          f"Database: {self.ctx.store.path}")
+        QMessageBox.about(
+            self,
+            "About twinlock",
+            "twinlock: unlock verification with a twin (Siamese) network.\n\n"
+            f"Model: {self.ctx.model_label()}\nProvider: {self.ctx.provider_label()}\n"
+            f"Database: {self.ctx.store.path}",
+        )
 
     def closeEvent(self, event) -> None:
         if self.attempt_active:

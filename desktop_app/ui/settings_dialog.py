@@ -2,15 +2,29 @@
 limit, lockout), data folder, command on grant, and the admin passphrase. Values are
 validated by core ``Policy.validate`` / ``passphrase.check_new`` and stored with
 ``Store.set_setting``."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox,
-                               QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+)
 
 from desktop_app.core.passphrase import PassphraseError, check_new
 
@@ -88,7 +102,7 @@ class SettingsDialog(QDialog):
         self.ctx = ctx
         self.provider_changed = False
         self.camera_changed = False
-        self.passphrase_action = None          # None | ("set", text) | ("remove",)
+        self.passphrase_action = None  # None | ("set", text) | ("remove",)
         st = ctx.store
         self.setWindowTitle("Settings")
         lay = QVBoxLayout(self)
@@ -101,14 +115,16 @@ class SettingsDialog(QDialog):
         cam = QGroupBox("Camera")
         cl = QVBoxLayout(cam)
         stored_camera = st.get_setting("camera", DEFAULTS.get("camera", 0))
-        session = getattr(ctx, "camera_spec", None)       # --video / --camera / File ▸ Choose camera
+        session = getattr(ctx, "camera_spec", None)  # --video / --camera / File ▸ Choose camera
         # the picker shows the source in use now (a video is never shown as "camera 0")
         self.camera_before = session if session is not None else stored_camera
         self.picker = CameraPicker(self.camera_before)
         cl.addWidget(self.picker)
         if session is not None and session != stored_camera:
-            self.session_note = QLabel(f"In use now: {session} (chosen for this session). "
-                                       f"At the next start without --video/--camera: {stored_camera}.")
+            self.session_note = QLabel(
+                f"In use now: {session} (chosen for this session). "
+                f"At the next start without --video/--camera: {stored_camera}."
+            )
         else:
             self.session_note = QLabel("")
         self.session_note.setObjectName("cameraInUse")
@@ -148,7 +164,7 @@ class SettingsDialog(QDialog):
         drow = QHBoxLayout()
         try:
             self.data_before = configured_data_folder() or ""
-        except ValueError as exc:              # a damaged config file: say so, offer to fix it
+        except ValueError as exc:  # a damaged config file: say so, offer to fix it
             self.data_before = ""
             self._config_problem = str(exc)
         self.data_edit = QLineEdit(self.data_before)
@@ -159,10 +175,12 @@ class SettingsDialog(QDialog):
         b.clicked.connect(self._browse_data)
         drow.addWidget(b)
         dl.addLayout(drow)
-        note = QLabel(f"In use now: {ctx.store.path}\nA new folder takes effect at the next start of the "
-                      "app and at once for the twinlock command line (the database there is created empty, "
-                      "or reused). $TWINLOCK_DB, $TWINLOCK_HOME and --db override it."
-                      + (f"\n{self._config_problem}" if getattr(self, "_config_problem", "") else ""))
+        note = QLabel(
+            f"In use now: {ctx.store.path}\nA new folder takes effect at the next start of the "
+            "app and at once for the twinlock command line (the database there is created empty, "
+            "or reused). $TWINLOCK_DB, $TWINLOCK_HOME and --db override it."
+            + (f"\n{self._config_problem}" if getattr(self, "_config_problem", "") else "")
+        )
         note.setWordWrap(True)
         dl.addWidget(note)
         left.addWidget(data)
@@ -278,12 +296,19 @@ class SettingsDialog(QDialog):
 
     def policy_dict(self) -> dict:
         d = dict(self._policy_rest)
-        d.update(k=self.k.value(), n=self.n.value(), time_limit_s=self.time_limit.value(),
-                 max_frames=self.max_frames.value(), k_nearest=self.k_nearest.value(),
-                 lockout_after=self.lockout_after.value(), lockout_base_s=self.lockout_base.value(),
-                 lockout_factor=self.lockout_factor.value(), lockout_max_s=self.lockout_max.value(),
-                 save_denied_snapshots=self.snapshots.isChecked())
-        d.pop("threshold", None)          # thresholds are per profile (calibration dialog)
+        d.update(
+            k=self.k.value(),
+            n=self.n.value(),
+            time_limit_s=self.time_limit.value(),
+            max_frames=self.max_frames.value(),
+            k_nearest=self.k_nearest.value(),
+            lockout_after=self.lockout_after.value(),
+            lockout_base_s=self.lockout_base.value(),
+            lockout_factor=self.lockout_factor.value(),
+            lockout_max_s=self.lockout_max.value(),
+            save_denied_snapshots=self.snapshots.isChecked(),
+        )
+        d.pop("threshold", None)  # thresholds are per profile (calibration dialog)
         return d
 
     def save(self) -> None:
@@ -312,16 +337,22 @@ class SettingsDialog(QDialog):
         prov = self.provider.currentData()
         if folder != self.data_before:
             from desktop_app.core import config
+
             try:
-                config.set_data_folder(folder or None)   # first: nothing else is saved if it fails
+                config.set_data_folder(folder or None)  # first: nothing else is saved if it fails
             except config.ConfigError as exc:
                 self.error.setText(f"Not saved: {exc}")
                 return
         from desktop_app.core.settings import audit_settings_change, save_settings, set_admin_passphrase
 
-        values = {"policy": pol, "save_denied_snapshots": self.snapshots.isChecked(), "resolution": res,
-                  "provider": prov, "command_on_grant": self.command.text().strip()}
-        if cam != self.camera_before:          # only a camera the user picked here is stored
+        values = {
+            "policy": pol,
+            "save_denied_snapshots": self.snapshots.isChecked(),
+            "resolution": res,
+            "provider": prov,
+            "command_on_grant": self.command.text().strip(),
+        }
+        if cam != self.camera_before:  # only a camera the user picked here is stored
             values["camera"] = cam
         changed = save_settings(st, values)
         if folder != self.data_before:

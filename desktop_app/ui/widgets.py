@@ -1,5 +1,6 @@
 """Small display widgets of the main window: camera view with the ROI, the magnified 28x28
 view, the distance-against-threshold bar and the big state banner. They only show."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,7 +14,7 @@ GREEN = QColor(30, 150, 60)
 RED = QColor(200, 40, 40)
 AMBER = QColor(220, 150, 20)
 BLUE = QColor(40, 90, 170)
-PAPER = QColor(230, 230, 240)   # the outline of the paper the symbol was found on
+PAPER = QColor(230, 230, 240)  # the outline of the paper the symbol was found on
 GREY = QColor(110, 110, 110)
 
 
@@ -23,10 +24,10 @@ class FrameView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._image: QImage | None = None
-        self._roi = None          # (x, y, w, h) in frame pixels: where the symbol is looked for
-        self._bbox = None         # (x, y, w, h) in frame pixels: the ink found
+        self._roi = None  # (x, y, w, h) in frame pixels: where the symbol is looked for
+        self._bbox = None  # (x, y, w, h) in frame pixels: the ink found
         self._found = False
-        self._paper = None        # [K, 2] frame pixels: the outline of the paper found, if any
+        self._paper = None  # [K, 2] frame pixels: the outline of the paper found, if any
         self._message = "No camera"
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -35,8 +36,7 @@ class FrameView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
 
-    def set_frame(self, frame: np.ndarray | None, roi=None, bbox=None, found: bool = False,
-                  paper=None) -> None:
+    def set_frame(self, frame: np.ndarray | None, roi=None, bbox=None, found: bool = False, paper=None) -> None:
         """``paper``: the outline of the card/page found (PreprocessResult.paper), drawn too."""
         self._image = None if frame is None else to_qimage(frame)
         self._roi, self._bbox, self._found = roi, bbox, found
@@ -66,8 +66,11 @@ class FrameView(QWidget):
             f = p.font()
             f.setPointSize(14)
             p.setFont(f)
-            p.drawText(self.rect().adjusted(20, 20, -20, -20),
-                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+            p.drawText(
+                self.rect().adjusted(20, 20, -20, -20),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self._message,
+            )
             return
         target = self._target()
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
@@ -141,7 +144,8 @@ class DistanceBar(QWidget):
 
     def text(self) -> str:
         if self.distance is not None and self.threshold is not None:
-            from desktop_app.core.verifier import compare_text   # never "1.508 > 1.508"
+            from desktop_app.core.verifier import compare_text  # never "1.508 > 1.508"
+
             return compare_text(self.distance, self.threshold)
         t = "—" if self.threshold is None else f"{self.threshold:.3f}"
         d = "—" if self.distance is None else f"{self.distance:.3f}"
@@ -159,8 +163,9 @@ class DistanceBar(QWidget):
         if self.distance is not None:
             xd = r.left() + r.width() * min(1.0, self.distance / self.maximum)
             ok = self.threshold is not None and self.distance <= self.threshold
-            p.fillRect(QRectF(r.left(), r.top() + r.height() * 0.3, xd - r.left(), r.height() * 0.4),
-                       GREEN if ok else RED)
+            p.fillRect(
+                QRectF(r.left(), r.top() + r.height() * 0.3, xd - r.left(), r.height() * 0.4), GREEN if ok else RED
+            )
         if self.threshold is not None:
             xt = r.left() + r.width() * min(1.0, self.threshold / self.maximum)
             p.setPen(QPen(QColor(0, 0, 0), 2))
@@ -202,8 +207,9 @@ class StateBanner(QLabel):
     def set_state(self, state: str, text: str, detail: str = "") -> None:
         self.state = state
         bg, fg = BANNER_COLOURS.get(state, BANNER_COLOURS["waiting"])
-        self.setStyleSheet(f"QLabel {{ background: {bg.name()}; color: {fg.name()}; "
-                           "border-radius: 6px; padding: 8px; }")
+        self.setStyleSheet(
+            f"QLabel {{ background: {bg.name()}; color: {fg.name()}; border-radius: 6px; padding: 8px; }}"
+        )
         html = text if not detail else f"{text}<br><span style='font-size:12pt; font-weight:normal'>{detail}</span>"
         self.setText(html)
         self.setAccessibleDescription(f"{text}. {detail}")

@@ -4,6 +4,7 @@
 :class:`Cancelled` once cancel() was asked, so core loops that report progress stop at
 their next step). The result or a user-facing error message comes back by signal.
 """
+
 from __future__ import annotations
 
 import threading
@@ -44,7 +45,7 @@ class _Runner(QObject):
                 self.cancelled.emit()
             else:
                 self.failed.emit(str(exc))
-        except Exception as exc:   # a bug: say so plainly, keep the window alive
+        except Exception as exc:  # a bug: say so plainly, keep the window alive
             traceback.print_exc()
             self.failed.emit(f"Unexpected error ({type(exc).__name__}: {exc}). Nothing was changed.")
         else:

@@ -31,6 +31,7 @@ symbol, or a phone photo of a page). The named steps, each a function of its own
 A frame without a usable symbol gives ``ok=False`` with a human ``reason``: a failure to
 acquire, never a decision. Every threshold is a :class:`PreprocessConfig` field.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,15 +42,37 @@ import numpy as np
 from .checks import check_filled, check_frame, check_symbol, rim_share
 from .config import FIT_SIZE, MODEL_SIZE, REASONS, PreprocessConfig, PreprocessResult, fail, roi_rect
 from .form import cut_ink, mnist_form, percentiles
-from .ink import (View, binarise, components, frontier_mask, gap, group_ink, is_clutter, regrow_faint, remove_lines,
-                  sharpness)
+from .ink import (
+    View,
+    binarise,
+    components,
+    frontier_mask,
+    gap,
+    group_ink,
+    is_clutter,
+    regrow_faint,
+    remove_lines,
+    sharpness,
+)
 from .light import ink_bright, normalise_light, polarity
 from .loading import MAX_IMAGE_FILE_MB, MAX_IMAGE_MEGAPIXELS, ImageError, gray_pair, load_image, to_gray_u8
 from .paper import find_paper
 
-__all__ = ["FIT_SIZE", "MAX_IMAGE_FILE_MB", "MAX_IMAGE_MEGAPIXELS", "MODEL_SIZE", "REASONS", "ImageError",
-           "PreprocessConfig", "PreprocessResult", "load_image", "mnist_form", "prepare_image", "preprocess",
-           "roi_rect"]
+__all__ = [
+    "FIT_SIZE",
+    "MAX_IMAGE_FILE_MB",
+    "MAX_IMAGE_MEGAPIXELS",
+    "MODEL_SIZE",
+    "REASONS",
+    "ImageError",
+    "PreprocessConfig",
+    "PreprocessResult",
+    "load_image",
+    "mnist_form",
+    "prepare_image",
+    "preprocess",
+    "roi_rect",
+]
 
 
 def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
@@ -63,7 +86,7 @@ def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     if a.ndim < 2 or min(shape[:2]) < 16:
         return fail("bad_frame", roi, {}, reason="the frame is empty or too small to hold a symbol")
     x, y, side, _ = roi
-    part = a[y:y + side, x:x + side]
+    part = a[y : y + side, x : x + side]
     return _acquire(a, part, roi, min(cfg.work_size, side), cfg, t0, file_mode=False)
 
 
@@ -136,8 +159,14 @@ def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
     quality.update(mean=mean, std=std)
     code = check_frame(mean, std, cfg)
     if code:
-        return fail(code, roi, quality, reason=None if code != "blank" else
-                    "the picture is uniform (no ink found): show the paper with your symbol")
+        return fail(
+            code,
+            roi,
+            quality,
+            reason=None
+            if code != "blank"
+            else "the picture is uniform (no ink found): show the paper with your symbol",
+        )
     # 2. the paper (found as for dark ink first: the polarity is then judged on the paper
     #    alone, as a page's edge or a dark table beside it stands out either way)
     paper, outline = find_paper(g, "dark_on_light" if cfg.polarity == "auto" else cfg.polarity, cfg)
@@ -171,8 +200,9 @@ def upright(ink: np.ndarray, angle: float) -> np.ndarray:
     M = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
     M[0, 2] += (side - w) / 2.0
     M[1, 2] += (side - h) / 2.0
-    return cv2.warpAffine(ink.astype(np.float32), M, (side, side), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        ink.astype(np.float32), M, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
 
 
 def _quad(outline):
@@ -224,8 +254,14 @@ def warp_ink(ink: np.ndarray, H: np.ndarray, origin) -> np.ndarray:
     if size.min() < 2 or size.max() > 8 * max(h, w):
         return ink
     Hc = np.array([[1, 0, -lo[0] + 1], [0, 1, -lo[1] + 1], [0, 0, 1]], np.float64) @ Hc
-    return cv2.warpPerspective(ink.astype(np.float32), Hc, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpPerspective(
+        ink.astype(np.float32),
+        Hc,
+        (int(size[0]), int(size[1])),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 class FullRes:
@@ -247,8 +283,7 @@ def _paper_angle(outline) -> float:
     return ang - 90.0 if ang > 45.0 else ang
 
 
-def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper, outline, file_mode,
-                 exclude=None):
+def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper, outline, file_mode, exclude=None):
     """Steps 3-7 on the working-size view ``g``: (result, whether a failure is worth the
     rescue pass, i.e. the ink ran into the edge). ``exclude``: clutter found on a first look
     (a desk band, a sleeve), never ink and judged as an edge; the ink level is then taken
@@ -261,7 +296,7 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     def failed(code, bbox=None, reason=None):
         return fail(code, roi, quality, pol, bbox, reason, paper_pts)
 
-    def to_frame(b):                       # (x, y, w, h) working pixels -> frame pixels
+    def to_frame(b):  # (x, y, w, h) working pixels -> frame pixels
         return (int(x + b[0] * scale), int(y + b[1] * scale), int(round(b[2] * scale)), int(round(b[3] * scale)))
 
     # 3. ink bright, background flattened
@@ -282,8 +317,20 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     if ink_level < cfg.min_contrast:
         return failed("too_dark" if quality["mean"] < cfg.dark_mean else "blank"), False
     grad = cv2.magnitude(cv2.Sobel(norm, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(norm, cv2.CV_32F, 0, 1, ksize=3)) / 8.0
-    v = View(inv, norm, bg, smooth, grad, ink_level, frontier, band, inside, margin,
-             max(4, int(cfg.speck * h * w)), file_mode)
+    v = View(
+        inv,
+        norm,
+        bg,
+        smooth,
+        grad,
+        ink_level,
+        frontier,
+        band,
+        inside,
+        margin,
+        max(4, int(cfg.speck * h * w)),
+        file_mode,
+    )
 
     # 4. binarise, printed lines out, components
     binary = binarise(v, cfg, rescue)
@@ -299,8 +346,10 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         return failed("noise"), False
     if quality["ink_fraction"] > cfg.max_ink_fraction:
         crowded = len(comps) > cfg.max_components
-        return failed("noise" if crowded else "too_large", reason=None if crowded else
-                      "too much ink in the frame area: show a single symbol on plain paper"), False
+        return failed(
+            "noise" if crowded else "too_large",
+            reason=None if crowded else "too much ink in the frame area: show a single symbol on plain paper",
+        ), False
     kinds = {c.id: is_clutter(c, labels, v, cfg) for c in comps}
     clutter = [c for c in comps if kinds[c.id]]
     thick = [c for c in clutter if kinds[c.id] == "thick"]
@@ -313,8 +362,9 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         level = percentiles(smooth, (99.9,), (1 - cl))[0]
         if level >= cfg.min_contrast and (level < cfg.faint_symbol * ink_level or rest < v.speck * 4):
             q2 = {k: quality[k] for k in ("mean", "std", "paper") if k in quality}
-            res2, _retry2 = _find_symbol(a, g, g_full, roi, scale, pol, q2, cfg, t0, rescue, paper, outline,
-                                        file_mode, exclude=cl)
+            res2, _retry2 = _find_symbol(
+                a, g, g_full, roi, scale, pol, q2, cfg, t0, rescue, paper, outline, file_mode, exclude=cl
+            )
             if res2.ok:
                 res2.quality["relook"] = 1.0
                 return res2, False
@@ -373,7 +423,7 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         quality["rotated"] = angle
         quality["rectified"] = 1.0
     elif abs(angle) >= cfg.rectify_min_angle:
-        ink = upright(ink, angle)                 # the card was held tilted: the symbol upright again
+        ink = upright(ink, angle)  # the card was held tilted: the symbol upright again
         quality["rotated"] = angle
     image = mnist_form(ink)
     pad = max(2, int(0.05 * max(bbox[2], bbox[3])))

@@ -1,4 +1,5 @@
 """The checks a found symbol must pass, each failure a code with a clear reason."""
+
 from __future__ import annotations
 
 import cv2
@@ -18,8 +19,9 @@ def check_symbol(quality: dict, others: int, group_area: int, total_ink: int, fi
         return "noise"
     lo = cfg.file_min_extent if file_mode else cfg.min_extent
     hi = cfg.file_max_extent if file_mode else cfg.max_extent
-    if quality["extent"] < lo or quality["ink_fraction"] < (cfg.file_min_ink_fraction if file_mode else
-                                                           cfg.min_ink_fraction):
+    if quality["extent"] < lo or quality["ink_fraction"] < (
+        cfg.file_min_ink_fraction if file_mode else cfg.min_ink_fraction
+    ):
         return "too_small"
     if quality["extent"] > hi:
         return "too_large"
@@ -49,12 +51,13 @@ def rim_share(inv: np.ndarray, sym: np.ndarray, box, contrast: float) -> float:
     the shape itself on its inner side."""
     x0, y0, x1, y1 = box
     h, w = inv.shape
-    r = max(2, int(round(0.04 * max(x1 - x0, y1 - y0))))   # the ring: from r to 2r off the ink,
-    R = 2 * r                                               # beyond the blur of the stroke's edge
+    r = max(2, int(round(0.04 * max(x1 - x0, y1 - y0))))  # the ring: from r to 2r off the ink,
+    R = 2 * r  # beyond the blur of the stroke's edge
     bx0, by0, bx1, by1 = max(0, x0 - R), max(0, y0 - R), min(w, x1 + R), min(h, y1 + R)
     m = sym[by0:by1, bx0:bx1]
     ring = (cv2.dilate(m, np.ones((2 * R + 1, 2 * R + 1), np.uint8)) > 0) & (
-        cv2.dilate(m, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) == 0)
+        cv2.dilate(m, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) == 0
+    )
     if not ring.any() or not m.any():
         return 0.0
     region = inv[by0:by1, bx0:bx1]

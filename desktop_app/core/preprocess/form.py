@@ -1,4 +1,5 @@
 """The last step: the symbol's ink -> the 28x28 MNIST form (white ink on black)."""
+
 from __future__ import annotations
 
 import cv2
@@ -48,8 +49,9 @@ def mnist_form(ink: np.ndarray) -> np.ndarray:
     dx = float(np.clip(13.5 - cx, 0, MODEL_SIZE - nw))
     dy = float(np.clip(13.5 - cy, 0, MODEL_SIZE - nh))
     M = np.float32([[1, 0, dx], [0, 1, dy]])
-    out = cv2.warpAffine(small, M, (MODEL_SIZE, MODEL_SIZE), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out = cv2.warpAffine(
+        small, M, (MODEL_SIZE, MODEL_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
     peak = float(out.max())
     if peak > 0:
         out = out * (255.0 / peak)
@@ -66,15 +68,17 @@ def cut_ink(g_full, bg, mask, box, scale, polarity, cfg, quality) -> np.ndarray:
     fx0, fy0 = int(x0 * scale), int(y0 * scale)
     fx1, fy1 = min(W, int(np.ceil(x1 * scale))), min(H, int(np.ceil(y1 * scale)))
     size = (max(1, fx1 - fx0), max(1, fy1 - fy0))
-    inv_f = g_full[fy0:fy0 + size[1], fx0:fx0 + size[0]]
+    inv_f = g_full[fy0 : fy0 + size[1], fx0 : fx0 + size[0]]
     if polarity == "dark_on_light":
         inv_f = cv2.bitwise_not(inv_f)
     size = (inv_f.shape[1], inv_f.shape[0])
     if scale > 1.0:
         bg_f = cv2.resize(bg[y0:y1, x0:x1], size, interpolation=cv2.INTER_LINEAR)
         r = int(np.ceil(scale))
-        keep = cv2.dilate(cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST),
-                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        keep = cv2.dilate(
+            cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)),
+        )
     else:
         bg_f = bg[y0:y1, x0:x1]
         keep = cv2.dilate(mask, np.ones((3, 3), np.uint8))

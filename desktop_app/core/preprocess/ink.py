@@ -1,5 +1,6 @@
 """Binarise the normalised view, remove printed lines, find the components and group the
 symbol's ink. Works on the working-size view; fractions are of its short side."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,18 +14,19 @@ from .form import percentiles, stroke_width
 @dataclass
 class View:
     """The working-size region and what the steps derived from it."""
-    inv: np.ndarray          # ink bright, paper dark (uint8)
-    norm: np.ndarray         # inv minus background: ink over flat black
-    bg: np.ndarray           # the background estimate
-    smooth: np.ndarray       # norm, lightly smoothed (binarised)
-    grad: np.ndarray         # gradient magnitude of norm (per pixel)
-    ink_level: float         # the strongest ink (99.9th percentile of smooth)
-    frontier: np.ndarray     # bool: where ink counts as cut: the ROI border band (camera) and off the paper
-    band: np.ndarray         # bool: the ROI (or image) border band
+
+    inv: np.ndarray  # ink bright, paper dark (uint8)
+    norm: np.ndarray  # inv minus background: ink over flat black
+    bg: np.ndarray  # the background estimate
+    smooth: np.ndarray  # norm, lightly smoothed (binarised)
+    grad: np.ndarray  # gradient magnitude of norm (per pixel)
+    ink_level: float  # the strongest ink (99.9th percentile of smooth)
+    frontier: np.ndarray  # bool: where ink counts as cut: the ROI border band (camera) and off the paper
+    band: np.ndarray  # bool: the ROI (or image) border band
     inside: np.ndarray | None  # uint8: the paper minus its margin (None: the whole region)
-    margin: int              # px: ink this close to the border touches it
-    speck: int               # px: smaller components are specks
-    file_mode: bool          # image file: ink may touch the image border
+    margin: int  # px: ink this close to the border touches it
+    speck: int  # px: smaller components are specks
+    file_mode: bool  # image file: ink may touch the image border
 
     @property
     def side(self) -> int:
@@ -76,9 +78,12 @@ def remove_lines(binary: np.ndarray, cfg, angle: float = 0.0) -> bool:
     L = max(9, int(cfg.line_length * min(h, w)))
     b = binary
     rot = None
-    if abs(angle) <= 2.0 and binary.sum(axis=1, dtype=np.int32).max() < L and \
-            binary.sum(axis=0, dtype=np.int32).max() < L:
-        return False                         # no row or column holds that much ink: no line (fast path)
+    if (
+        abs(angle) <= 2.0
+        and binary.sum(axis=1, dtype=np.int32).max() < L
+        and binary.sum(axis=0, dtype=np.int32).max() < L
+    ):
+        return False  # no row or column holds that much ink: no line (fast path)
     if abs(angle) > 2.0:
         rot = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
         b = cv2.warpAffine(binary, rot, (w, h), flags=cv2.INTER_NEAREST)
@@ -88,18 +93,31 @@ def remove_lines(binary: np.ndarray, cfg, angle: float = 0.0) -> bool:
         # (zero outside the view: a stroke cut by the border is not a longer run)
         # (a printed line broken by a pixel or two of noise is still one line: gaps closed first)
         bridged = cv2.morphologyEx(b, cv2.MORPH_CLOSE, np.ones((5, 1) if long_k[0] == 1 else (1, 5), np.uint8))
-        run = cv2.morphologyEx(bridged, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, long_k),
-                               borderType=cv2.BORDER_CONSTANT, borderValue=0) & b
+        run = (
+            cv2.morphologyEx(
+                bridged,
+                cv2.MORPH_OPEN,
+                cv2.getStructuringElement(cv2.MORPH_RECT, long_k),
+                borderType=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
+            & b
+        )
         # thin runs only: a band, a blob or the desk also has long runs, but is thick
-        thick = cv2.morphologyEx(run, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, thick_k),
-                                 borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        thick = cv2.morphologyEx(
+            run,
+            cv2.MORPH_OPEN,
+            cv2.getStructuringElement(cv2.MORPH_RECT, thick_k),
+            borderType=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
         found = run & (1 - cv2.dilate(thick, np.ones((3, 3), np.uint8)))
         # printed lines come as a family of parallel lines; one long straight stroke is a symbol
         if cv2.connectedComponents(cv2.dilate(found, np.ones((3, 3), np.uint8)), connectivity=8)[0] - 1 >= 2:
             lines |= found
     if not lines.any():
         return False
-    lines = cv2.dilate(lines, np.ones((3, 3), np.uint8))     # the lines' anti-aliased sides too
+    lines = cv2.dilate(lines, np.ones((3, 3), np.uint8))  # the lines' anti-aliased sides too
     if rot is not None:
         lines = cv2.warpAffine(lines, cv2.invertAffineTransform(rot), (w, h), flags=cv2.INTER_NEAREST)
     binary &= 1 - lines
@@ -110,9 +128,9 @@ def remove_lines(binary: np.ndarray, cfg, angle: float = 0.0) -> bool:
 class Comp:
     id: int
     area: int
-    box: tuple[int, int, int, int]   # x, y, w, h
-    at_border: bool                  # touches the frontier: cut by the edge
-    on_band: bool                    # touches the ROI/image border band
+    box: tuple[int, int, int, int]  # x, y, w, h
+    at_border: bool  # touches the frontier: cut by the edge
+    on_band: bool  # touches the ROI/image border band
 
 
 def components(binary: np.ndarray, v: View, cfg, rescue: bool):
@@ -121,14 +139,20 @@ def components(binary: np.ndarray, v: View, cfg, rescue: bool):
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     touch = np.bincount(labels[v.frontier], minlength=n) > 0
     if rescue:
-        cut = [strip_border_bar(binary, labels, stats, i, v.margin, cfg.bar_width) for i in range(1, n)
-               if stats[i, cv2.CC_STAT_AREA] >= 4 * v.speck and touch[i]]
+        cut = [
+            strip_border_bar(binary, labels, stats, i, v.margin, cfg.bar_width)
+            for i in range(1, n)
+            if stats[i, cv2.CC_STAT_AREA] >= 4 * v.speck and touch[i]
+        ]
         if any(cut):
             n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
             touch = np.bincount(labels[v.frontier], minlength=n) > 0
     on_band = np.bincount(labels[v.band], minlength=n) > 0
-    comps = [Comp(i, int(stats[i, 4]), tuple(int(t) for t in stats[i, :4]), bool(touch[i]), bool(on_band[i]))
-             for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= v.speck]
+    comps = [
+        Comp(i, int(stats[i, 4]), tuple(int(t) for t in stats[i, :4]), bool(touch[i]), bool(on_band[i]))
+        for i in range(1, n)
+        if stats[i, cv2.CC_STAT_AREA] >= v.speck
+    ]
     return n, labels, stats, comps
 
 
@@ -148,7 +172,7 @@ def sharpness(v: View, mask: np.ndarray, box) -> float:
 def _comp_mask(labels, c: Comp):
     x, y, w, h = c.box
     m = np.zeros(labels.shape, np.uint8)
-    m[y:y + h, x:x + w] = labels[y:y + h, x:x + w] == c.id
+    m[y : y + h, x : x + w] = labels[y : y + h, x : x + w] == c.id
     return m
 
 
@@ -163,14 +187,14 @@ def is_clutter(c: Comp, labels, v: View, cfg) -> str:
     m = _comp_mask(labels, c)
     if sharpness(v, m, (x, y, x + w, y + h)) < cfg.min_sharpness:
         return "soft"
-    sub = m[y:y + h, x:x + w]
+    sub = m[y : y + h, x : x + w]
     # a sliver along the ROI border (the desk beyond a card that nearly fills the view, the
     # page's edge): nearly all of it within a bar's width of the border, and long along it
     if c.on_band:
         H, W = labels.shape
         d = max(2, int(cfg.bar_width * v.side))
         near = sub.copy()
-        near[max(0, d - y):max(0, H - d - y), max(0, d - x):max(0, W - d - x)] = 0
+        near[max(0, d - y) : max(0, H - d - y), max(0, d - x) : max(0, W - d - x)] = 0
         if int(near.sum()) >= cfg.sliver_share * c.area and max(w, h) >= cfg.sliver_length * v.side:
             return "sliver"
     # thick and solid at the edge: the desk, a wall, a sleeve; no pen stroke is that wide
@@ -179,10 +203,12 @@ def is_clutter(c: Comp, labels, v: View, cfg) -> str:
         r = max(2, int(cfg.clutter_thickness * v.side))
         body = cv2.morphologyEx(sub, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
         # ... with no strokes attached (a shadow band running onto the symbol takes ink with it)
-        if c.area >= cfg.max_solidity * cv2.contourArea(cv2.convexHull(pts)) and \
-                int(sub.sum()) - int(body.sum()) <= 0.15 * c.area:
+        if (
+            c.area >= cfg.max_solidity * cv2.contourArea(cv2.convexHull(pts))
+            and int(sub.sum()) - int(body.sum()) <= 0.15 * c.area
+        ):
             return "thick"
-    pts = cv2.findNonZero((labels[y:y + h, x:x + w] == c.id).astype(np.uint8))
+    pts = cv2.findNonZero((labels[y : y + h, x : x + w] == c.id).astype(np.uint8))
     (_, _), (a_, b_), _ = cv2.minAreaRect(pts)
     long_, short = max(a_, b_), max(1.0, min(a_, b_))
     bar = long_ / short >= cfg.bar_ratio and short <= cfg.bar_width * v.side and c.area >= 0.6 * long_ * short
@@ -226,7 +252,7 @@ def group_ink(comps: list[Comp], v: View, cfg):
             if _gap(c, (x0, y0, x1, y1)) <= reach and (not c.at_border or c.area * 2 >= seed.area):
                 cx, cy, cw, ch = c.box
                 nb = (min(x0, cx), min(y0, cy), max(x1, cx + cw), max(y1, cy + ch))
-                if c.at_border:               # a big piece next to the symbol runs off the edge
+                if c.at_border:  # a big piece next to the symbol runs off the edge
                     return set(), None, "edge", (nb[0], nb[1], nb[2] - nb[0], nb[3] - nb[1])
                 members.add(c.id)
                 x0, y0, x1, y1 = nb
@@ -262,7 +288,7 @@ def strip_border_bar(binary, labels, stats, i, margin, bar_width) -> bool:
     in ``binary`` (up to where it ends) and say so. A symbol cut by the border is left alone:
     its strokes are as wide as the part they join, and curved strokes are no bar at all."""
     cx_, cy_, cw, ch = (int(v) for v in stats[i, :4])
-    sub = labels[cy_:cy_ + ch, cx_:cx_ + cw] == i
+    sub = labels[cy_ : cy_ + ch, cx_ : cx_ + cw] == i
     ys, xs = np.nonzero(sub)
     px, py = (xs + cx_).astype(np.float32), (ys + cy_).astype(np.float32)
     hh, ww = binary.shape
@@ -271,19 +297,19 @@ def strip_border_bar(binary, labels, stats, i, margin, bar_width) -> bool:
         return False
     ex, ey = px[edge], py[edge]
     max_w = bar_width * min(hh, ww)
-    if max(np.ptp(ex), np.ptp(ey)) > 3 * max_w:          # meets the border broadly: no bar
+    if max(np.ptp(ex), np.ptp(ey)) > 3 * max_w:  # meets the border broadly: no bar
         return False
     p0 = np.float32([ex.mean(), ey.mean()])
     rel = np.stack([px - p0[0], py - p0[1]], 1)
-    near = (rel ** 2).sum(1) <= (2.5 * max_w) ** 2
-    for _ in range(2):                                     # fit, walk the bar, refit on the bar
+    near = (rel**2).sum(1) <= (2.5 * max_w) ** 2
+    for _ in range(2):  # fit, walk the bar, refit on the bar
         pts = rel[near]
         if len(pts) < 6:
             return False
         mu = pts.mean(0)
         _, vecs = np.linalg.eigh(np.cov((pts - mu).T))
         u = vecs[:, 1]
-        if (pts @ u).mean() < 0:                           # pointing into the ROI
+        if (pts @ u).mean() < 0:  # pointing into the ROI
             u = -u
         nrm = np.float32([-u[1], u[0]])
         t, d = rel @ u, rel @ nrm - float(mu @ nrm)
@@ -297,19 +323,19 @@ def strip_border_bar(binary, labels, stats, i, margin, bar_width) -> bool:
         in_band = np.bincount(tb[band], minlength=nb)
         in_guard = np.bincount(tb[guard], minlength=nb)
         bar_slice = (in_band > 0) & (in_guard == 0)
-        first = np.argmin(bar_slice) if not bar_slice.all() else nb   # the first run: the bar itself
-        if first < max(6, 4 * hw):                         # too short to tell a bar
+        first = np.argmin(bar_slice) if not bar_slice.all() else nb  # the first run: the bar itself
+        if first < max(6, 4 * hw):  # too short to tell a bar
             return False
         near = band & (tb < first)
     ends = np.nonzero(in_band == 0)[0]
-    stop = int(ends[0]) if ends.size else nb               # the bar's far end
+    stop = int(ends[0]) if ends.size else nb  # the bar's far end
     drop = band & bar_slice[tb] & (tb < stop)
     rest = ~drop
-    if rest.sum() < drop.sum():                            # mostly bar: nothing left to keep
+    if rest.sum() < drop.sum():  # mostly bar: nothing left to keep
         return False
     m = np.zeros((ch, cw), np.uint8)
     m[ys[rest], xs[rest]] = 1
-    if 2 * hw + 1 > 0.8 * stroke_width(m):                 # as wide as the strokes it joins
+    if 2 * hw + 1 > 0.8 * stroke_width(m):  # as wide as the strokes it joins
         return False
     binary[py[drop].astype(np.int32), px[drop].astype(np.int32)] = 0
     return True

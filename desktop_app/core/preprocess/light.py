@@ -1,4 +1,5 @@
 """Polarity (dark ink on light paper, or light on dark) and illumination normalisation."""
+
 from __future__ import annotations
 
 import cv2

@@ -1,4 +1,5 @@
 """Reading image files and turning any frame into one 8-bit "gray" (darkness) channel."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +53,8 @@ class ImageError(ValueError):
     """An image file that twinlock cannot read: the message says what is wrong and what to do."""
 
 
-MAX_IMAGE_MEGAPIXELS = 50       # larger images are refused before they are decoded (memory)
-MAX_IMAGE_FILE_MB = 200         # a file this big is no photo of a symbol
+MAX_IMAGE_MEGAPIXELS = 50  # larger images are refused before they are decoded (memory)
+MAX_IMAGE_FILE_MB = 200  # a file this big is no photo of a symbol
 
 
 def _image_header(data: bytes) -> tuple[tuple[int, int] | None, str]:
@@ -63,6 +64,7 @@ def _image_header(data: bytes) -> tuple[tuple[int, int] | None, str]:
     import warnings
 
     from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -72,14 +74,15 @@ def _image_header(data: bytes) -> tuple[tuple[int, int] | None, str]:
                     mode = "PA"
                 return (int(im.size[0]), int(im.size[1])), mode
     except Image.DecompressionBombError:
-        return (1 << 20, 1 << 20), ""        # far beyond any limit; Pillow would not say its size
+        return (1 << 20, 1 << 20), ""  # far beyond any limit; Pillow would not say its size
     except Exception:
         return None, ""
 
 
 def _too_big(p, w, h) -> ImageError:
-    return ImageError(f"{p} is {w}\u00d7{h} pixels; twinlock reads images up to "
-                      f"{MAX_IMAGE_MEGAPIXELS} megapixels: scale it down")
+    return ImageError(
+        f"{p} is {w}\u00d7{h} pixels; twinlock reads images up to {MAX_IMAGE_MEGAPIXELS} megapixels: scale it down"
+    )
 
 
 def _to_bgr_u8(img: np.ndarray) -> np.ndarray | None:
@@ -87,7 +90,7 @@ def _to_bgr_u8(img: np.ndarray) -> np.ndarray | None:
     BGR, BGRA) -> 8-bit BGR; transparent pixels become white paper."""
     a = img
     if a.dtype == np.uint16:
-        a = (a.astype(np.float32) / 257.0)
+        a = a.astype(np.float32) / 257.0
     elif a.dtype != np.uint8:
         a = a.astype(np.float32)
         if not np.all(np.isfinite(a)):
@@ -135,13 +138,21 @@ def load_image(path) -> np.ndarray:
     if stat_.S_ISDIR(st.st_mode):
         raise ImageError(f"cannot read image {p}: is a directory, not an image file")
     if not stat_.S_ISREG(st.st_mode):
-        kind = "FIFO" if stat_.S_ISFIFO(st.st_mode) else "device" if (
-            stat_.S_ISCHR(st.st_mode) or stat_.S_ISBLK(st.st_mode)) else "socket" if stat_.S_ISSOCK(
-            st.st_mode) else "special file"
+        kind = (
+            "FIFO"
+            if stat_.S_ISFIFO(st.st_mode)
+            else "device"
+            if (stat_.S_ISCHR(st.st_mode) or stat_.S_ISBLK(st.st_mode))
+            else "socket"
+            if stat_.S_ISSOCK(st.st_mode)
+            else "special file"
+        )
         raise ImageError(f"cannot read image {p}: is not a regular file ({kind})")
     if st.st_size > MAX_IMAGE_FILE_MB * 1024 * 1024:
-        raise ImageError(f"cannot read image {p}: the file is {st.st_size / 2**20:.0f} MB; twinlock "
-                         f"reads image files up to {MAX_IMAGE_FILE_MB} MB: scale it down")
+        raise ImageError(
+            f"cannot read image {p}: the file is {st.st_size / 2**20:.0f} MB; twinlock "
+            f"reads image files up to {MAX_IMAGE_FILE_MB} MB: scale it down"
+        )
     try:
         data = p.read_bytes()
     except PermissionError:

@@ -6,6 +6,7 @@ or a light gradient is not (measured on the logarithm of brightness, so a shadow
 does not matter, only how sharp its edge is). The paper is the step-free region that covers
 most of the middle of the view, holes filled, roughly convex, with pen strokes on it. A finger at the card's edge, the desk or the
 wall beside it lie outside it."""
+
 from __future__ import annotations
 
 import cv2
@@ -18,7 +19,7 @@ def find_paper(g: np.ndarray, polarity: str, cfg):
     if not cfg.find_paper:
         return None, None
     H, W = g.shape
-    f = 2 if min(H, W) >= 120 else 1           # at half the working size (speed): the paper is large
+    f = 2 if min(H, W) >= 120 else 1  # at half the working size (speed): the paper is large
     if f > 1:
         g = cv2.resize(g, (W // f, H // f), interpolation=cv2.INTER_AREA)
     mask, outline = _find_paper(g, polarity, cfg, f)
@@ -75,7 +76,7 @@ def _find_paper(g, polarity, cfg, f):
         return None, None
     hull = cv2.convexHull(c)
     if cv2.contourArea(c) < cfg.paper_solidity * max(1.0, cv2.contourArea(hull)):
-        return None, None                    # no card or page: the gaps between thick strokes?
+        return None, None  # no card or page: the gaps between thick strokes?
     # the paper is lighter (in ink terms: less ink-like) than what lies around it; else the
     # "paper" is the inside of a big symbol's loops, and the ROI is all one sheet
     inkish = cv2.bitwise_not(clean) if polarity == "dark_on_light" else clean
