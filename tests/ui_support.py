@@ -10,56 +10,13 @@ import numpy as np
 
 from frames import render_frame
 
-PIXEL_MODEL_THRESHOLD = 0.75
-
-
-def pixel_model(path: Path) -> Path:
-    """A small real ONNX model with a valid contract, for when the shipped model is absent:
-    embedding = L2-normalised pixels after a fixed random projection (no torch needed)."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    from desktop_app.core.contract import contract_metadata
-
-    rng = np.random.default_rng(0)
-    w = (rng.normal(0, 1, (784, 64)) / 28.0).astype(np.float32)
-    nodes = [
-        helper.make_node("Flatten", ["image"], ["flat"], axis=1),
-        helper.make_node("MatMul", ["flat", "W"], ["proj"]),
-        helper.make_node("LpNormalization", ["proj"], ["embedding"], axis=1, p=2),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "pixels",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 28, 28])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 64])],
-        [numpy_helper.from_array(w, "W")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    t = PIXEL_MODEL_THRESHOLD
-    op = {"threshold": t, "far": 1e-3, "frr": 0.05, "genuine": 100, "impostor": 1000}
-    doc = {
-        "version": 1,
-        "input": {"name": "image", "size": 28, "polarity": "white_on_black", "scale": 1 / 255, "mean": 0.0, "std": 1.0},
-        "output": {"name": "embedding", "dim": 64, "metric": "euclidean", "normalized": True},
-        "thresholds": {"eer": dict(op), "far_1e-3": dict(op), "far_1e-4": dict(op, threshold=t * 0.8)},
-        "default_threshold": "far_1e-3",
-        "provenance": {"training_data": "none (test pixel model)", "date": "2026-01-01"},
-    }
-    for k, v in contract_metadata(doc, model).items():
-        model.metadata_props.add(key=k, value=v)
-    onnx.save(model, str(path))
-    return path
-
 
 def model_path(tmp_dir: Path) -> Path:
-    """The shipped default model when it is there, else the pixel model."""
+    """The shipped default model: the UI tests run on the real one (a missing model fails them)."""
     from desktop_app.core.paths import DEFAULT_MODEL
 
-    if DEFAULT_MODEL.exists():
-        return DEFAULT_MODEL
-    return pixel_model(tmp_dir / "pixel.onnx")
+    assert DEFAULT_MODEL.is_file(), f"the shipped model {DEFAULT_MODEL} is missing"
+    return DEFAULT_MODEL
 
 
 def digit_frames(digit, n: int, seed: int = 0, size=(320, 240)) -> list[np.ndarray]:
