@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 
+from desktop_app.core.decision import AUDIT_NAMES, AUDITED, AuditEvent, Decision
 from desktop_app.core.verifier import Policy
 from desktop_app.ui.audit_viewer import AuditViewer
 from desktop_app.ui.settings_dialog import SettingsDialog, configured_data_folder
@@ -79,3 +80,22 @@ def test_audit_viewer_filters_by_profile_and_decision(qtbot, ctx):
     assert v.snapshot._image is None
     v.table.selectRow(row)
     assert v.snapshot._image is not None and v.snapshot._image.width() == 28
+
+
+def test_audit_viewer_filter_lists_every_name_the_audit_log_holds(qtbot, ctx):
+    """Every Decision written to the audit (abandoned and pending too) and every admin event
+    can be chosen; choosing one shows exactly its rows."""
+    st = ctx.store
+    st.create_profile("alice")
+    for name in AUDIT_NAMES:
+        st.log_attempt("alice", name)
+    v = AuditViewer(ctx)
+    qtbot.addWidget(v)
+    listed = [v.decision.itemText(i) for i in range(1, v.decision.count())]
+    assert listed == list(AUDIT_NAMES)
+    assert {Decision.ABANDONED, Decision.PENDING, AuditEvent.PASSPHRASE_FAILED} <= set(listed)
+    assert set(listed) == set(AUDITED) | set(AuditEvent)
+    for name in (Decision.ABANDONED, AuditEvent.EXPORT_REFUSED, AuditEvent.LOCKOUT_TAMPERED):
+        v.decision.setCurrentText(name)
+        assert [e.decision for e in v.entries] == [name]
+        assert v.table.item(0, 2).text() == name

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .decision import AuditEvent
 from .preprocess import load_image, prepare_image
 from .verifier import frame_distances
 
@@ -250,14 +251,16 @@ def apply_threshold(store, profile, threshold: float, source: str, detail: dict 
         raise CalibrationError(f"{threshold} is not a usable threshold (a positive distance is needed).")
     old = store.get_profile(profile).threshold
     store.set_threshold(profile, t)
-    store.log_attempt(profile, "threshold_set", threshold=t, detail={"source": source, "old": old, **(detail or {})})
+    store.log_attempt(
+        profile, AuditEvent.THRESHOLD_SET, threshold=t, detail={"source": source, "old": old, **(detail or {})}
+    )
 
 
 def reset_threshold(store, profile) -> None:
     """Back to the model's calibrated default threshold ("threshold_reset")."""
     old = store.get_profile(profile).threshold
     store.set_threshold(profile, None)
-    store.log_attempt(profile, "threshold_reset", detail={"old": old})
+    store.log_attempt(profile, AuditEvent.THRESHOLD_RESET, detail={"old": old})
 
 
 # --------------------------------------------------------------------------- loosening rule

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from .contract import ContractError
+from .decision import AuditEvent
 from .paths import DEFAULT_MODEL
 
 DEFAULTS = {
@@ -57,7 +58,7 @@ def load_embedder(store=None, override=None, preference: str | None = None, reem
             n = store.reembed_all(emb, progress=progress)
             store.log_attempt(
                 None,
-                "reembedded",
+                AuditEvent.REEMBEDDED,
                 fingerprint=emb.fingerprint,
                 provider=emb.provider,
                 detail={"references": n, "stale": stale, "model": str(emb.path)},
@@ -86,7 +87,7 @@ def switch_model(store, new_path, preference: str | None = None, progress=None):
     store.set_setting("model_path", str(path.resolve()))
     store.log_attempt(
         None,
-        "model_switched",
+        AuditEvent.MODEL_SWITCHED,
         fingerprint=emb.fingerprint,
         provider=emb.provider,
         detail={"old": str(old), "new": str(path.resolve()), "references": n},
@@ -117,7 +118,7 @@ def audit_settings_change(store, changed: dict, via: str = "app") -> int | None:
     """One audit entry for a set of changes (settings and, e.g., the data folder)."""
     if not changed:
         return None
-    return store.log_attempt(None, "settings_changed", detail={"changed": changed, "via": via})
+    return store.log_attempt(None, AuditEvent.SETTINGS_CHANGED, detail={"changed": changed, "via": via})
 
 
 def set_admin_passphrase(store, text: str | None, via: str = "app") -> str:
@@ -129,14 +130,14 @@ def set_admin_passphrase(store, text: str | None, via: str = "app") -> str:
     had = bool(store.get_setting("admin_passphrase", None))
     if text is None:
         store.set_setting("admin_passphrase", None)
-        decision = "passphrase_removed"
+        decision = AuditEvent.PASSPHRASE_REMOVED
     else:
         store.set_setting("admin_passphrase", hash_passphrase(text))  # checks strength first
-        decision = "passphrase_changed" if had else "passphrase_set"
+        decision = AuditEvent.PASSPHRASE_CHANGED if had else AuditEvent.PASSPHRASE_SET
     store.log_attempt(None, decision, detail={"via": via})
     return decision
 
 
 def audit_failed_passphrase(store, action: str, profile: str | None = None, via: str = "app", **extra) -> int:
     """A wrong admin passphrase ("passphrase_failed"; the text typed is never logged)."""
-    return store.log_attempt(profile, "passphrase_failed", detail={"action": action, "via": via, **extra})
+    return store.log_attempt(profile, AuditEvent.PASSPHRASE_FAILED, detail={"action": action, "via": via, **extra})

@@ -40,6 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .decision import AuditEvent, Decision, audit_name
 from .paths import atomic_write_bytes, database_path
 
 SCHEMA_VERSION = 3
@@ -267,8 +268,8 @@ def _migrate_3(con: sqlite3.Connection) -> None:
 MIGRATIONS = {0: _migrate_1, 1: _migrate_2, 2: _migrate_3}
 CLOCK_SKEW_S = 120.0  # an audit time this far off the boot clock's reckoning is flagged
 
-PENDING = "pending"
-ABANDONED = "abandoned"
+PENDING = Decision.PENDING  # kept for old imports; the names live in decision.py
+ABANDONED = Decision.ABANDONED
 _LOCK_COLS = "failures, locked_until, lock_s, boot_id, boot_at"
 
 
@@ -632,7 +633,7 @@ class Store:
         with self._tx() as con:
             con.execute("DELETE FROM profiles WHERE name = ?", (name,))
             con.execute("DELETE FROM lockout WHERE profile = ?", (name,))
-            self._log(con, name, "profile_removed")
+            self._log(con, name, AuditEvent.PROFILE_REMOVED)
 
     def set_threshold(self, name, threshold) -> None:
         if threshold is not None:
@@ -699,7 +700,7 @@ class Store:
             now = time.time()
             for image, crop, e in blobs:
                 self._insert_reference(con, pid, image, crop, e, emb.shape[1], fingerprint, now)
-            self._log(con, name, "enrolled", fingerprint=fingerprint, detail={"added": n, "source": source})
+            self._log(con, name, AuditEvent.ENROLLED, fingerprint=fingerprint, detail={"added": n, "source": source})
         return n
 
     def _insert_reference(self, con, pid, image, crop, emb_bytes, dim, fingerprint, now) -> None:
@@ -862,7 +863,7 @@ class Store:
             (
                 now,
                 profile,
-                str(decision),
+                audit_name(decision),
                 None if best_distance is None else float(best_distance),
                 None if threshold is None else float(threshold),
                 int(frames_used),
@@ -895,7 +896,7 @@ class Store:
             "UPDATE audit SET decision = ?, best_distance = ?, threshold = ?, frames_used = ?, "
             "fingerprint = ?, provider = ?, detail = ?, snapshot = ? WHERE id = ? AND decision = ?",
             (
-                str(decision),
+                audit_name(decision),
                 None if best_distance is None else float(best_distance),
                 None if threshold is None else float(threshold),
                 int(frames_used),
@@ -1192,7 +1193,7 @@ class Store:
             self._log(
                 con,
                 target,
-                "profile_imported",
+                AuditEvent.PROFILE_IMPORTED,
                 detail={
                     "file": str(p),
                     "references": len(images),

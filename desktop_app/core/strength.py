@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .decision import AuditEvent
+
 LEVELS = ("weak", "fair", "strong")
 POLICY_SETTING = "enroll_min_strength"
 DEFAULT_POLICY = "fair"
@@ -38,8 +40,8 @@ WEAK_LABEL_FRACTION = 0.2  # of one symbol's gallery drawings accepted -> it loo
 MIN_LABEL_SAMPLES = 5  # a symbol needs this many drawings in the gallery to be judged that way
 WEAK_TOTAL_FRACTION = 0.01  # of the whole gallery accepted -> weak, whatever the symbols
 ALL_FRACTION = 0.5  # "anyone who writes a 7 is let in" from this fraction on
-OVERRIDE_DECISION = "enroll_weak_override"
-REFUSED_DECISION = "enroll_refused_weak"
+OVERRIDE_DECISION = AuditEvent.ENROLL_WEAK_OVERRIDE
+REFUSED_DECISION = AuditEvent.ENROLL_REFUSED_WEAK
 
 
 @dataclass

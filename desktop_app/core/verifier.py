@@ -26,11 +26,10 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from .decision import FAILURES, VERDICTS, AuditEvent, Decision
 from .metrics import pairwise_distances
 from .preprocess import PreprocessConfig, PreprocessResult, preprocess
 from .store import (
-    ABANDONED,
-    PENDING,
     LockoutState,
     Store,
     StoreError,
@@ -40,7 +39,6 @@ from .store import (
     process_start,
 )
 
-FINAL_STATES = ("granted", "denied", "locked")
 _PSTART = process_start()
 STALE_PENDING_S = 6 * 3600.0  # a pending attempt this old is abandoned whatever its process
 
@@ -239,7 +237,7 @@ def frame_distances(embeddings, references, k_nearest: int = 1) -> np.ndarray:
 
 @dataclass
 class AttemptState:
-    state: str
+    state: Decision
     final: bool
     distance: float | None = None
     best_distance: float | None = None
@@ -293,7 +291,7 @@ class Verifier:
         self._started = False
         self._attempts_left_now = None
         self._reset_attempt()
-        self.state = self._state("waiting", False, reason="show your symbol to the camera")
+        self.state = self._state(Decision.WAITING, False, reason="show your symbol to the camera")
 
     # ------------------------------------------------------------------ helpers
     def _reset_attempt(self) -> None:
@@ -330,7 +328,7 @@ class Verifier:
             n=p.n,
             elapsed_s=self._elapsed,
             time_left_s=max(0.0, p.time_limit_s - self._elapsed),
-            lockout_remaining_s=self.lockout_remaining() if state in ("locked", "denied") else 0.0,
+            lockout_remaining_s=self.lockout_remaining() if state in (Decision.LOCKED, Decision.DENIED) else 0.0,
             reason=reason,
             preprocess=pre,
             audit_id=audit_id,
@@ -375,14 +373,14 @@ class Verifier:
                 "reason": "the attempt never finished (its process ended or was killed): counted as a failure",
                 "failures": lock.failures,
             }
-            tx.finish_row(rid, ABANDONED, detail=det)
+            tx.finish_row(rid, Decision.ABANDONED, detail=det)
             tx.set_lockout(self.profile, lock)
         wall = lock.locked_until - now
         if wall > p.lockout_max_s + 1.0 or lock.lock_s > p.lockout_max_s + 1.0:
             fixed = LockoutState(lock.failures, now + p.lockout_max_s, p.lockout_max_s, boot_id(), self.boot_clock())
             tx.log(
                 self.profile,
-                "lockout_tampered",
+                AuditEvent.LOCKOUT_TAMPERED,
                 detail={
                     "reason": f"the lock ended {wall:.0f} s from now, beyond the longest lockout "
                     f"({p.lockout_max_s:g} s): a clock or database was tampered with; the lock "
@@ -399,7 +397,9 @@ class Verifier:
     def _locked_state(self, audit_id, rem: float) -> AttemptState:
         self._active = False
         self._attempts_left_now = 0 if self._attempts_left() is not None else None
-        st = self._state("locked", True, reason=f"locked out: try again in {int(np.ceil(rem))} s", audit_id=audit_id)
+        st = self._state(
+            Decision.LOCKED, True, reason=f"locked out: try again in {int(np.ceil(rem))} s", audit_id=audit_id
+        )
         st.lockout_remaining_s = rem
         self.state = st
         return st
@@ -436,7 +436,7 @@ class Verifier:
             if rem > 0:
                 audit_id = tx.log(
                     self.profile,
-                    "locked",
+                    Decision.LOCKED,
                     threshold=p.threshold,
                     fingerprint=self.embedder.fingerprint,
                     provider=getattr(self.embedder, "provider", ""),
@@ -446,7 +446,7 @@ class Verifier:
             else:
                 self._pending_id = tx.log(
                     self.profile,
-                    PENDING,
+                    Decision.PENDING,
                     threshold=p.threshold,
                     fingerprint=self.embedder.fingerprint,
                     provider=getattr(self.embedder, "provider", ""),
@@ -457,7 +457,7 @@ class Verifier:
         self._active = True
         if t is not None:
             self._t0 = float(t)
-        self.state = self._state("waiting", False, reason="show your symbol to the camera")
+        self.state = self._state(Decision.WAITING, False, reason="show your symbol to the camera")
         return self.state
 
     def feed(self, frame, t: float | None = None) -> AttemptState:
@@ -469,7 +469,7 @@ class Verifier:
     def _ready(self) -> bool:
         if not self._started:
             self.start_attempt()
-        if self.state.state == "locked":
+        if self.state.state == Decision.LOCKED:
             rem = self.lockout_remaining()
             self.state.lockout_remaining_s = rem
             self.state.reason = (
@@ -494,7 +494,7 @@ class Verifier:
         if not result.ok:
             if self._frames_seen >= p.max_frames:
                 return self._timeout(result, frames=True)
-            self.state = self._state("no_symbol", False, reason=result.reason, pre=result)
+            self.state = self._state(Decision.NO_SYMBOL, False, reason=result.reason, pre=result)
             return self.state
         if embedding is None:
             embedding = self.embedder.embed_images(result.image[None])[0]
@@ -509,7 +509,7 @@ class Verifier:
                 self._window.append(d <= p.threshold)
                 self._best = d if self._best is None else min(self._best, d)
                 return self._finish(
-                    "denied",
+                    Decision.DENIED,
                     "the symbol changed during the attempt (one attempt is one symbol): denied",
                     distance=d,
                     pre=result,
@@ -523,7 +523,7 @@ class Verifier:
         m, used = self._matches(), len(self._window)
         if m >= p.k:
             return self._finish(
-                "granted",
+                Decision.GRANTED,
                 f"{m} of the first {used} frames matched ({p.k} of {p.n} needed)"
                 if used > 1
                 else f"1 of 1 frame matched ({p.k} of {p.n} needed)",
@@ -531,11 +531,15 @@ class Verifier:
                 pre=result,
             )
         if m + (p.n - used) < p.k:
-            return self._finish("denied", self._tally(), distance=d, pre=result)
+            return self._finish(Decision.DENIED, self._tally(), distance=d, pre=result)
         if self._frames_seen >= p.max_frames:
             return self._timeout(result, frames=True)
         self.state = self._state(
-            "checking", False, distance=d, pre=result, reason=f"{m} of {p.k} matching frames ({used} of {p.n} frames)"
+            Decision.CHECKING,
+            False,
+            distance=d,
+            pre=result,
+            reason=f"{m} of {p.k} matching frames ({used} of {p.n} frames)",
         )
         return self.state
 
@@ -560,22 +564,22 @@ class Verifier:
             return self.state
         self._now(t)
         if reason == "cancelled" and not self._frames_used:
-            return self._finish("cancelled", "cancelled")
+            return self._finish(Decision.CANCELLED, "cancelled")
         if self._frames_used:
-            return self._finish("denied", f"{reason}: {self._tally()}")
-        return self._finish("no_symbol", f"{reason}: no symbol found")
+            return self._finish(Decision.DENIED, f"{reason}: {self._tally()}")
+        return self._finish(Decision.NO_SYMBOL, f"{reason}: no symbol found")
 
     def _timeout(self, pre, frames: bool = False) -> AttemptState:
         p = self.policy
         why = f"{p.max_frames} frames seen" if frames else f"time limit of {p.time_limit_s:g} s reached"
         if self._frames_used:
-            return self._finish("denied", f"{why}: {self._tally()}", pre=pre)
-        return self._finish("no_symbol", f"{why}: no symbol found", pre=pre)
+            return self._finish(Decision.DENIED, f"{why}: {self._tally()}", pre=pre)
+        return self._finish(Decision.NO_SYMBOL, f"{why}: no symbol found", pre=pre)
 
-    def _finish(self, decision: str, reason: str, distance=None, pre=None) -> AttemptState:
+    def _finish(self, decision: Decision, reason: str, distance=None, pre=None) -> AttemptState:
         p = self.policy
         now = self.clock()
-        snapshot = self._best_image if (decision == "denied" and p.save_denied_snapshots) else None
+        snapshot = self._best_image if (decision == Decision.DENIED and p.save_denied_snapshots) else None
         detail = {
             "reason": reason,
             "k": p.k,
@@ -592,17 +596,17 @@ class Verifier:
         boot_now = self.boot_clock()
         with self.store.transaction() as tx:
             lock = self._settle(tx, now)
-            locked_meanwhile = lock.remaining(now, boot_now) > 0 and decision in ("granted", "denied")
+            locked_meanwhile = lock.remaining(now, boot_now) > 0 and decision in VERDICTS
             delay = 0.0
-            if decision == "denied" or decision == ABANDONED:
+            if decision in FAILURES:
                 lock, delay = self._new_lock(lock, lock.failures + 1, now)
-            elif decision == "granted" and not locked_meanwhile and not self.overrides:
+            elif decision == Decision.GRANTED and not locked_meanwhile and not self.overrides:
                 lock = LockoutState(0, 0.0)
             if locked_meanwhile:
                 # another attempt locked the profile while this one ran: no grant while locked
                 reason = f"locked out by another attempt while this one ran ({decision} is not given while locked)"
                 detail["would_have_been"] = decision
-                decision = "locked"
+                decision = Decision.LOCKED
             detail["reason"] = reason
             detail["failures"] = lock.failures
             tx.set_lockout(self.profile, lock)
@@ -627,7 +631,7 @@ class Verifier:
         rem = lock.remaining(now, boot_now)
         self._attempts_left_now = 0 if (left is not None and rem > 0) else left
         self.state = self._state(decision, True, distance=distance, reason=reason, pre=pre, audit_id=audit_id)
-        if decision in ("denied", "locked", ABANDONED):
+        if decision in (Decision.DENIED, Decision.LOCKED, Decision.ABANDONED):
             self.state.lockout_remaining_s = rem
         return self.state
 
@@ -636,7 +640,7 @@ class Verifier:
         counted as a failure, acquired frames or not -- interrupting never hides a try."""
         if not self._active:
             return self.state
-        return self._finish(ABANDONED, f"{reason}: the attempt was not finished; counted as a failure")
+        return self._finish(Decision.ABANDONED, f"{reason}: the attempt was not finished; counted as a failure")
 
     def reload_references(self) -> None:
         """Read the profile's references again (after an enrollment or a model switch)."""
@@ -655,8 +659,8 @@ class Verifier:
 
 
 __all__ = [
-    "FINAL_STATES",
     "AttemptState",
+    "Decision",
     "Policy",
     "StoreError",
     "Verifier",

@@ -20,21 +20,17 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from desktop_app.core.decision import AUDIT_NAMES, Decision
+
 from .widgets import DigitView
 
-DECISIONS = [
-    "granted",
-    "denied",
-    "no_symbol",
-    "locked",
-    "cancelled",
-    "enrolled",
-    "profile_removed",
-    "profile_imported",
-    "threshold_set",
-    "threshold_reset",
-    "model_switched",
-]
+DECISIONS = list(AUDIT_NAMES)  # every name the audit log holds: attempts first, then events
+DECISION_COLOURS = {
+    Decision.GRANTED: Qt.GlobalColor.darkGreen,
+    Decision.DENIED: Qt.GlobalColor.red,
+    Decision.ABANDONED: Qt.GlobalColor.red,
+    Decision.LOCKED: Qt.GlobalColor.darkRed,
+}
 COLUMNS = ["time", "profile", "decision", "best distance", "threshold", "frames", "model", "provider", "detail"]
 ALL = "(all)"
 
@@ -127,11 +123,7 @@ class AuditViewer(QDialog):
             for c, v in enumerate(vals):
                 it = QTableWidgetItem(v)
                 if c == 2:
-                    colour = {
-                        "granted": Qt.GlobalColor.darkGreen,
-                        "denied": Qt.GlobalColor.red,
-                        "locked": Qt.GlobalColor.darkRed,
-                    }.get(e.decision)
+                    colour = DECISION_COLOURS.get(e.decision)
                     if colour is not None:
                         it.setForeground(colour)
                 self.table.setItem(r, c, it)

@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.decision import VERDICTS, AuditEvent, Decision
+
 from .admin import require_admin
 from .capture import Capture
-from .widgets import DigitView, DistanceBar, FrameView, StateBanner
+from .widgets import NO_CAMERA, NO_PROFILE, DigitView, DistanceBar, FrameView, StateBanner
 
 SHOW_FINAL_S = 4.0  # how long GRANTED / DENIED stay before READY comes back
 
@@ -57,41 +59,41 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
 
     s = st.state
     left = attempts_left_text(getattr(st, "attempts_left", None))
-    if s == "locked":
+    if s == Decision.LOCKED:
         return (
-            "locked",
+            Decision.LOCKED,
             f"LOCKED OUT {fmt_countdown(st.lockout_remaining_s)}",
             st.reason or "Too many failed attempts. Wait for the countdown.",
         )
-    if s == "granted":
+    if s == Decision.GRANTED:
         d = "" if st.best_distance is None else compare_text(st.best_distance, st.threshold)
-        return ("granted", f"GRANTED — {profile}", d)
-    if s == "denied":
+        return (Decision.GRANTED, f"GRANTED — {profile}", d)
+    if s == Decision.DENIED:
         parts = [st.reason] if st.reason else []
         if st.best_distance is not None:
             parts.append("best " + compare_text(st.best_distance, st.threshold))
         if left and "locked out" not in (st.reason or ""):
             parts.append(left)
-        return ("denied", "DENIED", " · ".join(parts))
-    if s == "cancelled":
-        return ("waiting", "CANCELLED", "Press Space to try again.")
-    if s == "no_symbol":
+        return (Decision.DENIED, "DENIED", " · ".join(parts))
+    if s == Decision.CANCELLED:
+        return (Decision.WAITING, "CANCELLED", "Press Space to try again.")
+    if s == Decision.NO_SYMBOL:
         big = "NO SYMBOL SEEN" if st.final else "NO SYMBOL"
         return (
-            "no_symbol",
+            Decision.NO_SYMBOL,
             big,
             (st.reason or "Hold the paper with your symbol inside the box.")
             + ("" if st.final else f" · {st.time_left_s:.0f} s left"),
         )
-    if s == "checking":
+    if s == Decision.CHECKING:
         return (
-            "checking",
+            Decision.CHECKING,
             f"CHECKING  {st.matches} of {st.k}",
             f"{st.matches} of {st.frames_used} frame{'s' if st.frames_used != 1 else ''} matched; "
             f"{st.k} of {st.n} needed · {st.time_left_s:.0f} s left",
         )
     return (
-        "checking",
+        Decision.CHECKING,
         "SHOW YOUR SYMBOL",
         f"inside the dashed box · {st.time_left_s:.0f} s left" + (f" · {left}" if left else ""),
     )
@@ -137,8 +139,8 @@ class MainWindow(QMainWindow):
     def hint_steps(self) -> list[tuple[str, bool]]:
         st = self.ctx.store
         enrolled = bool(self.ctx.profile_names())
-        tested = bool(st.audit(decision=("granted", "denied"), limit=1))
-        calibrated = bool(st.audit(decision=("threshold_set", "threshold_reset"), limit=1))
+        tested = bool(st.audit(decision=tuple(VERDICTS), limit=1))
+        calibrated = bool(st.audit(decision=(AuditEvent.THRESHOLD_SET, AuditEvent.THRESHOLD_RESET), limit=1))
         return [
             ("enroll your symbol (Profile ▸ Enroll…, Ctrl+E)", enrolled),
             ("test an unlock (Space, then show it)", tested),
@@ -380,7 +382,7 @@ class MainWindow(QMainWindow):
         self.camera_error = ""
         self.camera_status.setText(f"camera: {desc}")
         self.camera_status.setToolTip(desc)
-        if self.banner.state == "no_camera":
+        if self.banner.state == NO_CAMERA:
             self.show_ready()
 
     def on_camera_failed(self, msg: str) -> None:
@@ -399,10 +401,8 @@ class MainWindow(QMainWindow):
         self.show_no_camera()
 
     def show_no_camera(self) -> None:
-        self.banner.set_state(
-            "no_camera", "NO CAMERA", "Choose a webcam or a video file: File ▸ Choose camera or video…"
-        )
-        self.state_shown.emit("no_camera")
+        self.banner.set_state(NO_CAMERA, "NO CAMERA", "Choose a webcam or a video file: File ▸ Choose camera or video…")
+        self.state_shown.emit(NO_CAMERA)
 
     def on_camera_ended(self) -> None:
         self.camera_status.setText(f"camera: {self.capture.description} (ended)")
@@ -455,8 +455,8 @@ class MainWindow(QMainWindow):
             policy = resolve_policy(self.ctx.store, name, self.ctx.embedder)
             self.verifier = Verifier(self.ctx.store, self.ctx.embedder, name, policy=policy)
         except (StoreError, ValueError) as exc:
-            self.banner.set_state("no_profile", "CANNOT CHECK THIS PROFILE", str(exc))
-            self.state_shown.emit("no_profile")
+            self.banner.set_state(NO_PROFILE, "CANNOT CHECK THIS PROFILE", str(exc))
+            self.state_shown.emit(NO_PROFILE)
             self.verifier = None
             return None
         self.verifier_profile = name
@@ -483,7 +483,7 @@ class MainWindow(QMainWindow):
         if v is None:
             return
         st = v.start_attempt()
-        self.attempt_active = not st.final and st.state != "locked"
+        self.attempt_active = not st.final and st.state != Decision.LOCKED
         self.match_bar.setRange(0, max(1, st.k))
         self.time_bar.setRange(0, max(1, int(round(v.policy.time_limit_s))))
         self.time_bar.setFormat("%v s")
@@ -501,20 +501,20 @@ class MainWindow(QMainWindow):
         self.banner.set_state(state, big, detail)
         self.distance_bar.set_values(st.distance if st.distance is not None else st.best_distance, st.threshold)
         self.match_bar.setValue(min(st.matches, self.match_bar.maximum()))
-        if st.final or st.state == "locked":
+        if st.final or st.state == Decision.LOCKED:
             self.idle_time_bar()
         else:
             self.time_bar.setValue(max(0, int(round(st.time_left_s))))
         self.state_shown.emit(state)
-        if st.final or st.state == "locked":
+        if st.final or st.state == Decision.LOCKED:
             was_active = self.attempt_active
             self.attempt_active = False
             self._final_shown_at = time.monotonic()
-            if self._hint_steps is not None and not self._hint_steps[1][1] and st.state in ("granted", "denied"):
+            if self._hint_steps is not None and not self._hint_steps[1][1] and st.state in VERDICTS:
                 self.refresh_hint()  # step 2 done
-            if was_active or st.state == "locked":
+            if was_active or st.state == Decision.LOCKED:
                 self.attempt_finished.emit(st)
-            if st.state == "granted" and was_active:
+            if st.state == Decision.GRANTED and was_active:
                 self.run_grant_command()
 
     def on_tick(self) -> None:
@@ -522,11 +522,11 @@ class MainWindow(QMainWindow):
         if self.attempt_active and v is not None:
             self.show_attempt_state(v.tick())  # the time limit applies even when frames stall
             return
-        if self.banner.state == "locked" and v is not None:
+        if self.banner.state == Decision.LOCKED and v is not None:
             remaining = v.lockout_remaining()
             if remaining > 0:
                 self.banner.set_state(
-                    "locked",
+                    Decision.LOCKED,
                     f"LOCKED OUT {fmt_countdown(remaining)}",
                     "Too many failed attempts. Wait for the countdown.",
                 )
@@ -534,22 +534,20 @@ class MainWindow(QMainWindow):
                 self.show_ready("Lockout over. Press Space to try again.")
             return
         if (
-            self.banner.state in ("granted", "denied", "no_symbol")
+            self.banner.state in (Decision.GRANTED, Decision.DENIED, Decision.NO_SYMBOL)
             and time.monotonic() - self._final_shown_at > SHOW_FINAL_S
         ):
             self.show_ready()
 
     def show_ready(self, detail: str | None = None) -> None:
         if self.ctx.embedder is None:
-            self.banner.set_state("no_profile", "NO MODEL", self.ctx.model_error[:300])
-            self.state_shown.emit("no_profile")
+            self.banner.set_state(NO_PROFILE, "NO MODEL", self.ctx.model_error[:300])
+            self.state_shown.emit(NO_PROFILE)
             return
         name = self.current_profile()
         if not name:
-            self.banner.set_state(
-                "no_profile", "NO PROFILE YET", "Enroll your symbol first: Profile ▸ Enroll… (Ctrl+E)"
-            )
-            self.state_shown.emit("no_profile")
+            self.banner.set_state(NO_PROFILE, "NO PROFILE YET", "Enroll your symbol first: Profile ▸ Enroll… (Ctrl+E)")
+            self.state_shown.emit(NO_PROFILE)
             return
         v = self.ensure_verifier()
         if v is None:
@@ -557,22 +555,24 @@ class MainWindow(QMainWindow):
         remaining = v.lockout_remaining()
         if remaining > 0:
             self.banner.set_state(
-                "locked", f"LOCKED OUT {fmt_countdown(remaining)}", "Too many failed attempts. Wait for the countdown."
+                Decision.LOCKED,
+                f"LOCKED OUT {fmt_countdown(remaining)}",
+                "Too many failed attempts. Wait for the countdown.",
             )
             self.match_bar.setValue(0)
             self.idle_time_bar()
-            self.state_shown.emit("locked")
+            self.state_shown.emit(Decision.LOCKED)
             return
         if self.camera_error:
             self.show_no_camera()
             return
         left = attempts_left_text(v.policy.attempts_left(self.ctx.store.lockout(name).failures))
         text = detail or f"Press Space to unlock as “{name}”, then show your symbol."
-        self.banner.set_state("waiting", "READY", text + (f" · {left}" if left else ""))
+        self.banner.set_state(Decision.WAITING, "READY", text + (f" · {left}" if left else ""))
         self.distance_bar.set_values(None, v.policy.threshold)
         self.match_bar.setValue(0)
         self.idle_time_bar()
-        self.state_shown.emit("waiting")
+        self.state_shown.emit(Decision.WAITING)
 
     def idle_time_bar(self) -> None:
         """Outside an attempt there is no time running: the bar says so (never a stale value)."""
@@ -675,7 +675,7 @@ class MainWindow(QMainWindow):
         if rem > 0:
             store.log_attempt(
                 name,
-                "export_refused",
+                AuditEvent.EXPORT_REFUSED,
                 detail={"reason": "the profile is locked out", "lockout_remaining_s": round(rem, 1), "via": "app"},
             )
             QMessageBox.warning(
@@ -708,7 +708,7 @@ class MainWindow(QMainWindow):
             return
         store.log_attempt(
             name,
-            "profile_exported",
+            AuditEvent.PROFILE_EXPORTED,
             detail={"file": str(Path(out).resolve()), "via": "app", "references": store.get_profile(name).n_references},
         )
         self.statusBar().showMessage(f"Exported “{name}” to {out}", 6000)

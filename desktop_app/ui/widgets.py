@@ -8,6 +8,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
+from desktop_app.core.decision import Decision
+
 from .imaging import to_qimage
 
 GREEN = QColor(30, 150, 60)
@@ -174,16 +176,19 @@ class DistanceBar(QWidget):
         p.drawText(QRectF(self.rect()).adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignLeft, self.text())
 
 
+# the banner's own states besides the attempt's (core Decision)
+NO_CAMERA = "no_camera"
+NO_PROFILE = "no_profile"
 # state -> (background, foreground)
 BANNER_COLOURS = {
-    "waiting": (QColor(60, 60, 60), QColor(255, 255, 255)),
-    "no_symbol": (AMBER, QColor(0, 0, 0)),
-    "checking": (BLUE, QColor(255, 255, 255)),
-    "granted": (GREEN, QColor(255, 255, 255)),
-    "denied": (RED, QColor(255, 255, 255)),
-    "locked": (QColor(120, 0, 0), QColor(255, 255, 255)),
-    "no_camera": (QColor(90, 90, 90), QColor(255, 255, 255)),
-    "no_profile": (QColor(90, 90, 90), QColor(255, 255, 255)),
+    Decision.WAITING: (QColor(60, 60, 60), QColor(255, 255, 255)),
+    Decision.NO_SYMBOL: (AMBER, QColor(0, 0, 0)),
+    Decision.CHECKING: (BLUE, QColor(255, 255, 255)),
+    Decision.GRANTED: (GREEN, QColor(255, 255, 255)),
+    Decision.DENIED: (RED, QColor(255, 255, 255)),
+    Decision.LOCKED: (QColor(120, 0, 0), QColor(255, 255, 255)),
+    NO_CAMERA: (QColor(90, 90, 90), QColor(255, 255, 255)),
+    NO_PROFILE: (QColor(90, 90, 90), QColor(255, 255, 255)),
 }
 
 
@@ -202,11 +207,11 @@ class StateBanner(QLabel):
         self.setMinimumHeight(84)
         self.setWordWrap(True)
         self.setAccessibleName("Unlock state")
-        self.set_state("waiting", "WAITING")
+        self.set_state(Decision.WAITING, "WAITING")
 
     def set_state(self, state: str, text: str, detail: str = "") -> None:
         self.state = state
-        bg, fg = BANNER_COLOURS.get(state, BANNER_COLOURS["waiting"])
+        bg, fg = BANNER_COLOURS.get(state, BANNER_COLOURS[Decision.WAITING])
         self.setStyleSheet(
             f"QLabel {{ background: {bg.name()}; color: {fg.name()}; border-radius: 6px; padding: 8px; }}"
         )
