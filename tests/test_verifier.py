@@ -9,6 +9,7 @@ import pytest
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.paths import DEFAULT_MODEL
 from desktop_app.core.preprocess import preprocess
+from desktop_app.core.settings import EffectiveThreshold, effective_threshold
 from desktop_app.core.store import ProfileNotFound, Store, StoreError
 from desktop_app.core.verifier import Policy, Verifier, frame_distances, resolve_policy
 from frames import junk_frames, render_frame
@@ -288,6 +289,26 @@ def test_policy_layers_and_validation(store, pixel):
     assert Policy(lockout_after=5).lockout_delay(4) == 0
     assert Policy(lockout_after=5).lockout_delay(7) == 120
     assert Policy.from_dict(Policy(k=1, n=5).to_dict()) == Policy(k=1, n=5)
+
+
+def test_effective_threshold_says_which_threshold_applies_and_why(store, pixel):
+    c = pixel.contract
+    eff = effective_threshold(store, "alice", c)
+    assert (eff.value, eff.source, eff.model_default) == (pytest.approx(0.48), "model default", pytest.approx(0.48))
+    assert effective_threshold(store, "nobody", None) == EffectiveThreshold(None, "no model", None)
+    store.set_setting("policy", {"threshold": 0.44})
+    assert effective_threshold(store, "new-profile", c).source == "app settings"
+    store.set_policy("alice", {"threshold": 0.42})
+    assert (effective_threshold(store, "alice", c).value, effective_threshold(store, "alice", c).source) == (
+        pytest.approx(0.42),
+        "profile policy",
+    )
+    store.set_threshold("alice", 0.3)
+    eff = effective_threshold(store, store.get_profile("alice"), c)
+    assert (eff.value, eff.source) == (pytest.approx(0.3), "profile")
+    assert resolve_policy(store, "alice", pixel).threshold == eff.value  # the verifier asks the same rule
+    store.set_threshold("alice", None)
+    assert resolve_policy(store, "alice", pixel).threshold == pytest.approx(0.42)
 
 
 def test_k_nearest_mean_distance():

@@ -8,6 +8,7 @@ the ``model_path`` setting (written by :func:`switch_model`), the shipped defaul
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .contract import ContractError
@@ -24,6 +25,41 @@ DEFAULTS = {
     "model_path": None,  # None = the shipped default model
     "save_denied_snapshots": False,
 }
+
+
+@dataclass(frozen=True)
+class EffectiveThreshold:
+    """The threshold a profile is verified with and where it came from."""
+
+    value: float | None  # None: no model loaded and no threshold set anywhere
+    source: str  # "profile", "profile policy", "app settings", "model default" or "no model"
+    model_default: float | None  # the model's default operating point (None without a model)
+
+
+def effective_threshold(store, profile, contract) -> EffectiveThreshold:
+    """Which threshold applies to ``profile`` (a name or a store ``Profile``; one not enrolled
+    yet, or None, gets what a new profile would): the profile's own threshold, else a
+    ``threshold`` in its policy, else one in the app's "policy" setting (later layers win,
+    as :meth:`Policy.updated` applies them), else the model's default operating point
+    (``contract``, None when no model is loaded). The one home of this rule: the verifier,
+    the calibration dialog, the strength check and the CLI all ask it."""
+    layers = [("app settings", (store.get_setting("policy", {}) if store is not None else None) or {})]
+    if isinstance(profile, str):
+        profile = store.get_profile(profile) if store is not None and store.has_profile(profile) else None
+    if profile is not None:
+        layers.append(("profile policy", profile.policy or {}))
+        if profile.threshold is not None:
+            layers.append(("profile", {"threshold": profile.threshold}))
+    value, source = None, None
+    for name, layer in layers:
+        if isinstance(layer, dict) and "threshold" in layer:
+            value, source = layer["threshold"], name
+    default = None if contract is None else float(contract.default_threshold)
+    if value is not None:
+        return EffectiveThreshold(float(value), source, default)
+    if default is not None:
+        return EffectiveThreshold(default, "model default", default)
+    return EffectiveThreshold(None, "no model", None)
 
 
 def active_model_path(store=None, override=None) -> Path:

@@ -282,14 +282,14 @@ def set_policy_level(store, level: str) -> None:
 
 def profile_threshold(store, embedder, name: str) -> tuple[float, int]:
     """(threshold, k_nearest) that ``name`` is (or, for a new profile, will be) verified with."""
+    from .settings import effective_threshold
     from .verifier import Policy, resolve_policy
 
     if store is not None and store.has_profile(name):
         pol = resolve_policy(store, name, embedder)
         return float(pol.threshold), int(pol.k_nearest)
     pol = Policy().updated((store.get_setting("policy", {}) or {}) if store is not None else {})
-    thr = pol.threshold if pol.threshold is not None else embedder.contract.default_threshold
-    return float(thr), int(pol.k_nearest)
+    return float(effective_threshold(store, None, embedder.contract).value), int(pol.k_nearest)
 
 
 def strength_report(

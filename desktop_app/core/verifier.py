@@ -29,6 +29,7 @@ import numpy as np
 from .decision import FAILURES, VERDICTS, AuditEvent, Decision
 from .metrics import pairwise_distances
 from .preprocess import PreprocessConfig, PreprocessResult, preprocess
+from .settings import effective_threshold
 from .store import (
     LockoutState,
     Store,
@@ -175,8 +176,8 @@ def check_profile_values(threshold, policy: dict) -> Policy:
 
 
 def resolve_policy(store: Store, profile: str, embedder) -> Policy:
-    """Policy defaults <- app setting "policy" <- the profile's policy <- its threshold;
-    a threshold still unset is the model's calibrated default. Unusable stored values
+    """Policy defaults <- app setting "policy" <- the profile's policy; the threshold is
+    :func:`~desktop_app.core.settings.effective_threshold`. Unusable stored values
     raise StoreError (what is wrong and what to do), never a traceback."""
     prof = store.get_profile(profile)
     try:
@@ -184,10 +185,7 @@ def resolve_policy(store: Store, profile: str, embedder) -> Policy:
         if store.get_setting("save_denied_snapshots", None) is not None:
             pol = replace(pol, save_denied_snapshots=bool(store.get_setting("save_denied_snapshots")))
         pol = pol.updated(prof.policy or {})
-        if prof.threshold is not None:
-            pol = replace(pol, threshold=float(prof.threshold))
-        if pol.threshold is None:
-            pol = replace(pol, threshold=float(embedder.contract.default_threshold))
+        pol = replace(pol, threshold=effective_threshold(store, prof, embedder.contract).value)
         pol = pol.validate()
     except (ValueError, TypeError, AttributeError) as exc:
         raise StoreError(

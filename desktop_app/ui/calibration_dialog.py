@@ -504,27 +504,30 @@ class CalibrationDialog(QDialog):
         self.det.set_point(op.far, op.frr)
 
     # --- applying ---------------------------------------------------------------------
+    def _effective(self):
+        """The core's answer to "which threshold applies" (settings.effective_threshold)."""
+        from desktop_app.core.settings import effective_threshold
+
+        contract = None if self.ctx.embedder is None else self.ctx.embedder.contract
+        return effective_threshold(self.ctx.store, self.ctx.store.get_profile(self.profile), contract)
+
     def current_threshold(self) -> float | None:
         try:
-            p = self.ctx.store.get_profile(self.profile)
+            return self._effective().value
         except Exception:
             return None
-        if p.threshold is not None:
-            return float(p.threshold)
-        return None if self.ctx.embedder is None else float(self.ctx.embedder.contract.default_threshold)
 
     def refresh_current(self) -> None:
         try:
-            p = self.ctx.store.get_profile(self.profile)
+            eff = self._effective()
         except Exception as exc:
             self.current_label.setText(str(exc))
             return
-        default = None if self.ctx.embedder is None else self.ctx.embedder.contract.default_threshold
-        dtxt = "—" if default is None else f"{default:.4f}"
-        if p.threshold is None:
+        dtxt = "—" if eff.model_default is None else f"{eff.model_default:.4f}"
+        if eff.source in ("model default", "no model"):
             self.current_label.setText(f"“{self.profile}” now uses the model's default threshold {dtxt}.")
         else:
-            self.current_label.setText(f"“{self.profile}” now uses threshold {p.threshold:.4f} (model default {dtxt}).")
+            self.current_label.setText(f"“{self.profile}” now uses threshold {eff.value:.4f} (model default {dtxt}).")
 
     def apply(self) -> None:
         from desktop_app.core.calibration import CalibrationError, apply_threshold
