@@ -18,6 +18,7 @@ from desktop_app.core.contract import (
     ContractError,
     contract_metadata,
     graph_fingerprint,
+    normalise_pixels,
     read_contract,
 )
 
@@ -240,3 +241,16 @@ def test_contract_that_disagrees_with_the_graph_or_itself(tmp_path):
     doc = contract_doc()
     doc["thresholds"]["eer"]["threshold"] = float("nan")
     assert "bad calibrated threshold 'eer'" in refused(write_model(tmp_path / "d.onnx", doc=doc))
+
+
+def test_normalise_pixels_is_the_contract_normalisation_in_every_input_form():
+    img = np.array([[0, 255], [51, 102]], np.uint8)
+    one = normalise_pixels(img, mean=0.1307, std=0.3081)
+    assert one.dtype == np.float32 and one.shape == (1, 1, 2, 2)
+    want = (np.array([[0, 1], [0.2, 0.4]], np.float32) - np.float32(0.1307)) / np.float32(0.3081)
+    np.testing.assert_allclose(one[0, 0], want, rtol=1e-6)
+    batch = np.stack([img, 255 - img])
+    n3 = normalise_pixels(batch, 0.5, 0.25)
+    np.testing.assert_array_equal(n3, normalise_pixels(batch[:, None], 0.5, 0.25))  # [N,1,28,28] as is
+    assert n3.shape == (2, 1, 2, 2) and n3[1, 0, 0, 0] == np.float32(2.0)  # 255 -> (1 - .5) / .25
+    np.testing.assert_array_equal(normalise_pixels(img, 0.0, 1.0, scale=1.0)[0, 0], img.astype(np.float32))

@@ -18,11 +18,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 CONTRACT_VERSION = 1
 CONTRACT_KEY = "twinlock.contract"
 FINGERPRINT_KEY = "twinlock.fingerprint"
 THRESHOLD_KEYS = ("eer", "far_1e-3", "far_1e-4")
 DEFAULT_THRESHOLD_KEY = "far_1e-3"
+PIXEL_SCALE = 1 / 255  # the contract's input scale as export writes it: uint8 -> [0, 1]
 
 
 class ContractError(ValueError):
@@ -56,6 +59,20 @@ class ModelContract:
     @property
     def short_fingerprint(self) -> str:
         return self.fingerprint[:12]
+
+
+def normalise_pixels(images_u8, mean: float, std: float, scale: float = PIXEL_SCALE) -> np.ndarray:
+    """Model images, uint8 white ink on black ([28,28], [N,28,28] or [N,1,28,28]) -> the
+    model's input, float32 [N,1,28,28]: ``(x * scale - mean) / std``, the contract's
+    normalisation. The one home of it: the app's embedder, export's calibration images and
+    training's batches all call this (in float32, in this order, so they agree to the bit)."""
+    x = np.asarray(images_u8, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim == 3:
+        x = x[:, None]
+    x = x * np.float32(scale)
+    return ((x - np.float32(mean)) / np.float32(std)).astype(np.float32, copy=False)
 
 
 def graph_fingerprint(model) -> str:

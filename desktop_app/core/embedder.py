@@ -19,7 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import ContractError, ModelContract, _check_path, _wire_fields, read_contract_from_session
+from .contract import (
+    ContractError,
+    ModelContract,
+    _check_path,
+    _wire_fields,
+    normalise_pixels,
+    read_contract_from_session,
+)
 from .paths import DEFAULT_MODEL
 
 PROVIDER_NAMES = {"CUDAExecutionProvider": "CUDA", "CPUExecutionProvider": "CPU"}
@@ -186,13 +193,7 @@ class Embedder:
     def normalize_pixels(self, images_u8: np.ndarray) -> np.ndarray:
         """uint8 images [N,28,28] (white ink on black) -> model input [N,1,28,28] float32."""
         c = self.contract
-        x = np.asarray(images_u8, dtype=np.float32)
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim == 3:
-            x = x[:, None]
-        x = x * np.float32(c.scale)
-        return ((x - np.float32(c.mean)) / np.float32(c.std)).astype(np.float32, copy=False)
+        return normalise_pixels(images_u8, c.mean, c.std, c.scale)
 
     def embed(self, batch: np.ndarray, max_batch: int = 1024) -> np.ndarray:
         """Model-form float32 batch [N,1,28,28] -> embeddings [N,D] float32."""
