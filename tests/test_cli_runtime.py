@@ -218,6 +218,33 @@ def test_profiles_audit_export_import(assets, env, tmp_path, capsys):
     assert [r["decision"] for r in rows] == ["profile_removed", "enrolled"]
 
 
+def test_profiles_actions_are_subcommands_and_take_the_options_before_or_after(assets, env, tmp_path, capsys):
+    """`profiles` has one subcommand per action; --db works before the action as well as after
+    it, and one given before is not undone by the action's own (absent) option."""
+    other = tmp_path / "other.sqlite3"
+    assert main(["enroll", "carol", *assets["enroll"], "--db", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["profiles", "--db", str(other), "list"]) == 0
+    assert capsys.readouterr().out.startswith("carol\t3 references")
+    assert main(["profiles", "list", "--db", str(other)]) == 0
+    assert capsys.readouterr().out.startswith("carol\t3 references")
+    assert main(["profiles", "list"]) == 0  # $TWINLOCK_DB: a database without carol
+    assert capsys.readouterr().out == "no profiles yet: twinlock enroll NAME IMAGES...\n"
+    # usage errors are exit 4 with one line naming what is missing
+    for argv, says in (
+        (["profiles"], "ACTION"),
+        (["profiles", "show"], "name"),
+        (["profiles", "rename", "carol"], "invalid choice"),
+        (["profiles", "list", "--overwrite"], "unrecognized arguments: --overwrite"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 4 and says in err and len(err.strip().splitlines()) == 1, (argv, err)
+    assert main(["profiles", "export", "carol", "--db", str(other)]) == 4
+    assert "the file to write is missing" in capsys.readouterr().err
+
+
 def test_enroll_from_video_spreads_picks_and_skips_junk(assets, env, capsys):
     assert main(["enroll", "vid", "--video", str(assets["genuine"]), "--count", "3"]) == 0
     assert Store(env).get_profile("vid").n_references == 3

@@ -12,23 +12,40 @@ import importlib
 import os
 import sys
 
-EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
+from .common import EXIT_DENIED, EXIT_LOCKED, EXIT_NO_SYMBOL, EXIT_OK, EXIT_SETUP, SetupError
 
-# modules with ``register(subparsers)``; a module that is not there yet is skipped
+__all__ = [
+    "EXIT_DENIED",
+    "EXIT_LOCKED",
+    "EXIT_NO_SYMBOL",
+    "EXIT_OK",
+    "EXIT_SETUP",
+    "SetupError",
+    "build_parser",
+    "main",
+]
+
+# one module per verb, each with ``register(subparsers)``, in the order `twinlock --help`
+# lists them; the shared options, exit codes and helpers are in desktop_app/cli/common.py
 COMMAND_MODULES = (
-    "desktop_app.cli.train_cmds",  # train, evaluate
-    "desktop_app.cli.export_cmds",  # export, model
-    "desktop_app.cli.runtime_cmds",  # enroll, verify, profiles, audit, calibrate, doctor
-    "desktop_app.cli.identify_cmds",  # identify, duplicates (+ enroll --allow-weak)
+    "desktop_app.cli.train",  # needs torch, imported when it runs
+    "desktop_app.cli.evaluate",  # needs torch, imported when it runs
+    "desktop_app.cli.export",  # needs torch, imported when it runs
+    "desktop_app.cli.model",  # model info
+    "desktop_app.cli.enroll",
+    "desktop_app.cli.verify",
+    "desktop_app.cli.profiles",  # list, show, remove, export, import
+    "desktop_app.cli.audit",
+    "desktop_app.cli.calibrate",
+    "desktop_app.cli.doctor",
+    "desktop_app.cli.identify",
+    "desktop_app.cli.duplicates",
+    "desktop_app.cli.strength",
 )
 
 
 # frame-at-a-time commands: one BLAS thread (see desktop_app/core/threads.py)
 INTERACTIVE_COMMANDS = {"enroll", "verify", "calibrate"}
-
-
-class SetupError(Exception):
-    """A problem the user can fix (bad path, missing extra, corrupt file): exit status 4."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,13 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="twinlock", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        mod.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
@@ -95,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # run through the imported module, so that SetupError raised by the command modules
-    # (which import desktop_app.cli.main) is the class caught here, not a __main__ copy
+    # run through the imported module, so that the parser and its handlers are the ones the
+    # installed entry point uses (``python -m`` makes this file a second module, __main__)
     from desktop_app.cli.main import main as _main
 
     sys.exit(_main())

@@ -1,24 +1,22 @@
-"""``twinlock train`` and ``twinlock evaluate`` (need the training extra: torch).
-
-torch and ``training`` are imported only inside the handlers, so the app's CLI works
-without them.
-"""
+"""``twinlock train``: train the twin network's embedding tower (needs the training extra:
+torch). torch and ``training`` are imported only when it runs, so the app's CLI works
+without them."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
-INSTALL_HINT = 'this command needs PyTorch: install the training extra with  pip install -e ".[train]"'
+from .common import SetupError
+
+TRAIN_EXTRA_HINT = 'this command needs PyTorch: install the training extra with  pip install -e ".[train]"'
 
 
-def _need_torch() -> None:
-    from desktop_app.cli.main import SetupError
-
+def need_torch() -> None:
+    """SetupError (exit 4, how to install it) when torch, the training extra, is missing."""
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise SetupError(INSTALL_HINT) from None
+        raise SetupError(TRAIN_EXTRA_HINT) from None
 
 
 def _classes(text: str) -> list[int]:
@@ -153,114 +151,103 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
     p.set_defaults(func=cmd_train)
 
-    e = sub.add_parser(
-        "evaluate",
-        help="evaluate a training checkpoint on the MNIST test set (needs torch)",
-        description="Pair accuracy (seed protocol, threshold from validation), ROC AUC, EER, "
-        "FRR at FAR 1e-2..1e-5 over all test pairs, 1-NN accuracy; with "
-        "Omniglot: 20-way one-shot and all-pairs verification on the held-out "
-        "alphabets.",
+
+def _resumed_config(args):
+    """The config of the run ``--resume`` continues, or None when it has finished already."""
+    from training.checkpoint import CheckpointError, load_checkpoint
+    from training.train import TrainConfig
+
+    try:
+        ck = load_checkpoint(args.resume)
+    except CheckpointError as exc:
+        raise SetupError(str(exc)) from None
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
+    if args.epochs and args.epochs != cfg.epochs:
+        if cfg.arch != "seed":
+            raise SetupError(
+                f"{args.resume} was trained with a {cfg.epochs}-epoch one-cycle schedule, "
+                f"which cannot be stretched to {args.epochs}; resume without --epochs, "
+                f"or start a new run"
+            )
+        cfg.epochs = args.epochs
+    if args.data_dir:
+        cfg.data_dir = args.data_dir
+    if int(ck.get("epoch", 0)) >= cfg.epochs:
+        print(f"{args.resume} already finished all {cfg.epochs} epochs; nothing to do")
+        return None
+    return cfg
+
+
+def _new_config(args):
+    """The config of a new run from the options; its data files are checked before MNIST is
+    loaded, not minutes later."""
+    from training.train import TrainConfig
+
+    seed = args.arch == "seed"
+    cfg = TrainConfig(
+        arch=args.arch,
+        epochs=args.epochs or (10 if seed else 12),
+        batch_size=args.batch_size or (16 if seed else 256),
+        margin=args.margin,
+        embedding_dim=args.embedding_dim,
+        width=args.width,
+        stem=args.stem,
+        active_only=not args.all_negatives,
+        pos_margin=args.pos_margin,
+        augment=not args.no_augment and not seed,
+        holdout_classes=args.holdout_classes,
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        seed=args.seed,
+        threads=args.threads,
+        val_size=args.val_size,
+        camera_data=None if seed else args.camera_data,
+        camera_fraction=args.camera_fraction,
+        junk_per_batch=args.junk_per_batch,
+        omniglot=None if seed else args.omniglot,
+        omniglot_per_batch=args.omniglot_per_batch,
+        omniglot_k=args.omniglot_k,
+        omniglot_holdout=args.omniglot_holdout,
+        rotations=not args.no_rotations,
+        ghost_batch=args.ghost_batch,
+        device=args.device,
+        init=args.init,
+        max_train=args.max_train,
     )
-    e.add_argument("checkpoint", help="a .pt file written by `twinlock train`")
-    e.add_argument("--data-dir", help="MNIST folder (default: the one the checkpoint was trained on)")
-    e.add_argument(
-        "--json",
-        dest="json_out",
-        metavar="PATH",
-        help="write the figures here (default: next to the checkpoint, <name>.eval.json)",
-    )
-    e.add_argument(
-        "--omniglot",
-        metavar="NPZ",
-        help="the converted Omniglot background set (default: the one the checkpoint was trained "
-        "with); its held-out alphabets give the unseen-symbol figures",
-    )
-    e.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    e.set_defaults(func=cmd_evaluate)
+    if not 0.0 <= cfg.camera_fraction <= 1.0 or cfg.junk_per_batch < 0:
+        raise SetupError("--camera-fraction must be between 0 and 1 and --junk-per-batch at least 0")
+    if cfg.omniglot:
+        from training.omniglot import load as load_omniglot
+
+        try:
+            load_omniglot(cfg.omniglot)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
+        if cfg.omniglot_k < 2 or not 0 < cfg.omniglot_per_batch < cfg.batch_size:
+            raise SetupError("--omniglot-k must be at least 2 and --omniglot-per-batch between 1 and the batch size")
+    if cfg.camera_data:
+        from training.camera_data import load as load_camera_data
+
+        try:
+            load_camera_data(cfg.camera_data)
+        except ValueError as exc:
+            raise SetupError(str(exc)) from None
+    if args.lr:
+        cfg.lr = args.lr
+    return cfg
 
 
 def cmd_train(args) -> int:
-    _need_torch()
-    from desktop_app.cli.main import SetupError
+    need_torch()
     from desktop_app.core.idx import IdxError
-    from training.checkpoint import CheckpointError, load_checkpoint
+    from training.checkpoint import CheckpointError
     from training.mnist import DownloadError
-    from training.train import TrainConfig, train
+    from training.train import train
 
-    if args.resume:
-        try:
-            ck = load_checkpoint(args.resume)
-        except CheckpointError as exc:
-            raise SetupError(str(exc)) from None
-        known = {f for f in TrainConfig.__dataclass_fields__}
-        cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
-        if args.epochs and args.epochs != cfg.epochs:
-            if cfg.arch != "seed":
-                raise SetupError(
-                    f"{args.resume} was trained with a {cfg.epochs}-epoch one-cycle schedule, "
-                    f"which cannot be stretched to {args.epochs}; resume without --epochs, "
-                    f"or start a new run"
-                )
-            cfg.epochs = args.epochs
-        if args.data_dir:
-            cfg.data_dir = args.data_dir
-        if int(ck.get("epoch", 0)) >= cfg.epochs:
-            print(f"{args.resume} already finished all {cfg.epochs} epochs; nothing to do")
-            return 0
-    else:
-        seed = args.arch == "seed"
-        cfg = TrainConfig(
-            arch=args.arch,
-            epochs=args.epochs or (10 if seed else 12),
-            batch_size=args.batch_size or (16 if seed else 256),
-            margin=args.margin,
-            embedding_dim=args.embedding_dim,
-            width=args.width,
-            stem=args.stem,
-            active_only=not args.all_negatives,
-            pos_margin=args.pos_margin,
-            augment=not args.no_augment and not seed,
-            holdout_classes=args.holdout_classes,
-            data_dir=args.data_dir,
-            out_dir=args.out,
-            seed=args.seed,
-            threads=args.threads,
-            val_size=args.val_size,
-            camera_data=None if seed else args.camera_data,
-            camera_fraction=args.camera_fraction,
-            junk_per_batch=args.junk_per_batch,
-            omniglot=None if seed else args.omniglot,
-            omniglot_per_batch=args.omniglot_per_batch,
-            omniglot_k=args.omniglot_k,
-            omniglot_holdout=args.omniglot_holdout,
-            rotations=not args.no_rotations,
-            ghost_batch=args.ghost_batch,
-            device=args.device,
-            init=args.init,
-            max_train=args.max_train,
-        )
-        if not 0.0 <= cfg.camera_fraction <= 1.0 or cfg.junk_per_batch < 0:
-            raise SetupError("--camera-fraction must be between 0 and 1 and --junk-per-batch at least 0")
-        if cfg.omniglot:  # fail before MNIST is loaded, not minutes later
-            from training.omniglot import load as load_omniglot
-
-            try:
-                load_omniglot(cfg.omniglot)
-            except ValueError as exc:
-                raise SetupError(str(exc)) from None
-            if cfg.omniglot_k < 2 or not 0 < cfg.omniglot_per_batch < cfg.batch_size:
-                raise SetupError(
-                    "--omniglot-k must be at least 2 and --omniglot-per-batch between 1 and the batch size"
-                )
-        if cfg.camera_data:  # fail before MNIST is loaded, not minutes later
-            from training.camera_data import load as load_camera_data
-
-            try:
-                load_camera_data(cfg.camera_data)
-            except ValueError as exc:
-                raise SetupError(str(exc)) from None
-        if args.lr:
-            cfg.lr = args.lr
+    cfg = _resumed_config(args) if args.resume else _new_config(args)
+    if cfg is None:
+        return 0
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise SetupError("--epochs must be at least 1 and --batch-size at least 2")
     try:
@@ -274,30 +261,4 @@ def cmd_train(args) -> int:
         f"{b.get('val_accuracy', float('nan')):.4%}; {res['train_seconds']:.0f}s of training"
     )
     print(f"checkpoints, metrics.json and curves.png in {res['out_dir']}")
-    return 0
-
-
-def cmd_evaluate(args) -> int:
-    _need_torch()
-    from pathlib import Path
-
-    from desktop_app.cli.main import SetupError
-    from desktop_app.core.idx import IdxError
-    from training.checkpoint import CheckpointError
-    from training.evaluate import evaluate, format_table, write_json
-    from training.mnist import DownloadError
-
-    import torch
-
-    torch.set_num_threads(max(1, args.threads))
-    try:
-        res = evaluate(
-            args.checkpoint, data_dir=args.data_dir, log=lambda m: print(m, file=sys.stderr), omniglot=args.omniglot
-        )
-    except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
-        raise SetupError(str(exc)) from None
-    print(format_table(res))
-    out = Path(args.json_out) if args.json_out else Path(args.checkpoint).with_suffix(".eval.json")
-    write_json(res, out)
-    print(f"figures written to {out}")
     return 0

@@ -1,19 +1,19 @@
-"""``twinlock export`` (checkpoint -> ONNX model) and ``twinlock model info``.
-
-``export`` needs torch (the ``train`` extra) and imports it only when it runs; ``model``
-needs only the runtime.
-"""
+"""``twinlock export CHECKPOINT -o MODEL.onnx``: a training checkpoint -> one ONNX file with
+its contract, checked against PyTorch and calibrated with ONNX Runtime (export/pipeline.py).
+Needs torch (the ``train`` extra) and imports it only when it runs."""
 
 from __future__ import annotations
 
 import json
 import sys
 
+from .common import SetupError
+
 TRAIN_EXTRA_HINT = 'install the training extra first: pip install -e ".[train]"'
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser(
+def register(sub) -> None:
+    p = sub.add_parser(
         "export",
         help="export a training checkpoint to an ONNX model with its contract",
         description="Export the embedding tower of CHECKPOINT to one ONNX file, check it against "
@@ -93,31 +93,6 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_export)
 
-    m = subparsers.add_parser("model", help="show or check an ONNX model and its contract")
-    msub = m.add_subparsers(dest="model_command", metavar="ACTION")
-    info = msub.add_parser(
-        "info",
-        help="print a model's contract, thresholds, card and provider",
-        description="Validate the model (default: the configured one, else "
-        "$TWINLOCK_MODEL, else the shipped default) and print its contract.",
-    )
-    info.add_argument("path", nargs="?", help="the .onnx file (default: the model in use)")
-    info.add_argument(
-        "--provider",
-        choices=("auto", "cuda", "cpu"),
-        default="auto",
-        help="execution provider preference (default auto: CUDA if usable)",
-    )
-    info.add_argument("--json", action="store_true", help="print the contract as JSON")
-    info.set_defaults(func=cmd_model_info)
-    m.set_defaults(func=lambda args: (m.print_help(), 4)[1])
-
-
-def _setup_error(msg: str):
-    from .main import SetupError
-
-    return SetupError(msg)
-
 
 def cmd_export(args) -> int:
     try:
@@ -126,10 +101,10 @@ def cmd_export(args) -> int:
         import torch  # noqa: F401
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in ("torch", "onnxscript", "training", "export"):
-            raise _setup_error(f"'twinlock export' needs PyTorch ({exc.name} is missing); {TRAIN_EXTRA_HINT}") from None
+            raise SetupError(f"'twinlock export' needs PyTorch ({exc.name} is missing); {TRAIN_EXTRA_HINT}") from None
         raise
     if args.calib_count < 0:
-        raise _setup_error("--calib-count must be 0 (all) or a positive number of images.")
+        raise SetupError("--calib-count must be 0 (all) or a positive number of images.")
 
     def log(msg):
         print(msg, file=sys.stderr)
@@ -153,36 +128,9 @@ def cmd_export(args) -> int:
             omniglot=args.omniglot,
         )
         if args.card:
-            from pathlib import Path
-
-            from desktop_app.core.paths import atomic_write_bytes
-            from export.card import model_card
-
-            evaluation = None
-            if args.eval_json:
-                try:
-                    evaluation = json.loads(Path(args.eval_json).read_text())
-                except (OSError, ValueError) as exc:
-                    raise ExportError(
-                        f"cannot read --eval-json {args.eval_json}: {exc} (the model "
-                        f"was written to {result.path}; the card was not)"
-                    ) from None
-            notes = ""
-            if args.card_notes:
-                try:
-                    notes = Path(args.card_notes).read_text()
-                except OSError as exc:
-                    raise ExportError(
-                        f"cannot read --card-notes {args.card_notes}: {exc} (the model "
-                        f"was written to {result.path}; the card was not)"
-                    ) from None
-            text = model_card(
-                result.path, evaluation=evaluation, commands=args.reproduce, command=_command_line(args), notes=notes
-            )
-            atomic_write_bytes(args.card, text.encode(), mode=0o644)
-            log(f"wrote the model card {args.card}")
+            _write_card(args, result, log)
     except ExportError as exc:
-        raise _setup_error(f"export failed: {exc}") from None
+        raise SetupError(f"export failed: {exc}") from None
     if args.json:
         print(
             json.dumps(
@@ -200,6 +148,39 @@ def cmd_export(args) -> int:
     else:
         print(describe(result))
     return 0
+
+
+def _write_card(args, result, log) -> None:
+    """The model card (markdown) for ``--card``, with ``--eval-json`` figures and ``--card-notes``."""
+    from pathlib import Path
+
+    from desktop_app.core.paths import atomic_write_bytes
+    from export.card import model_card
+    from export.errors import ExportError
+
+    evaluation = None
+    if args.eval_json:
+        try:
+            evaluation = json.loads(Path(args.eval_json).read_text())
+        except (OSError, ValueError) as exc:
+            raise ExportError(
+                f"cannot read --eval-json {args.eval_json}: {exc} (the model "
+                f"was written to {result.path}; the card was not)"
+            ) from None
+    notes = ""
+    if args.card_notes:
+        try:
+            notes = Path(args.card_notes).read_text()
+        except OSError as exc:
+            raise ExportError(
+                f"cannot read --card-notes {args.card_notes}: {exc} (the model "
+                f"was written to {result.path}; the card was not)"
+            ) from None
+    text = model_card(
+        result.path, evaluation=evaluation, commands=args.reproduce, command=_command_line(args), notes=notes
+    )
+    atomic_write_bytes(args.card, text.encode(), mode=0o644)
+    log(f"wrote the model card {args.card}")
 
 
 def _command_line(args) -> str:
@@ -237,78 +218,3 @@ def _command_line(args) -> str:
     for cmd in args.reproduce:
         parts += ["--reproduce", cmd]
     return " ".join(shlex.quote(str(p)) for p in parts)
-
-
-def cmd_model_info(args) -> int:
-    from desktop_app.core.contract import ContractError, read_contract
-    from desktop_app.core.embedder import Embedder, resolve_model_path
-
-    path = resolve_model_path(args.path)
-    try:
-        c = read_contract(path)
-    except ContractError as exc:
-        raise _setup_error(str(exc)) from None
-    try:
-        emb = Embedder(path, preference=args.provider, warmup=False)
-        provider, fallback = emb.provider, emb.fallback_reason
-    except ContractError as exc:
-        # a contract that reads but a model ONNX Runtime cannot load or run is not usable (exit 4)
-        raise _setup_error(str(exc)) from None
-    card = path.with_suffix(".md")
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "path": str(path),
-                    "fingerprint": c.fingerprint,
-                    "provider": provider,
-                    "fallback_reason": fallback,
-                    "card": str(card) if card.exists() else None,
-                    "contract": c.raw,
-                },
-                indent=2,
-                sort_keys=True,
-            )
-        )
-        return 0
-    prov = c.provenance
-    print(f"model:       {path} ({path.stat().st_size / 1024:.0f} KiB)")
-    print(f"fingerprint: {c.fingerprint}")
-    print(
-        f"contract:    version {c.version}; input '{c.input_name}' [N,1,{c.image_size},{c.image_size}] "
-        f"float32, {c.polarity.replace('_', ' ')}, x*{c.scale:.6g} then (x-{c.mean:g})/{c.std:g}"
-    )
-    print(
-        f"embedding:   '{c.output_name}' dim {c.embedding_dim}, {c.metric} distance, "
-        f"{'L2-normalised' if c.normalized else 'not normalised'}"
-    )
-    print("thresholds:")
-    for key, op in c.thresholds.items():
-        mark = "  <- default" if key == c.default_threshold_key else ""
-        try:
-            print(
-                f"  {key:9s} {float(op['threshold']):.4f}  FAR {float(op['far']):.2e}  "
-                f"FRR {float(op['frr']) * 100:.3f}%  ({op['genuine']:,} genuine, "
-                f"{op['impostor']:,} impostor comparisons){mark}"
-            )
-        except (KeyError, TypeError, ValueError):
-            print(f"  {key:9s} {op}{mark}")
-    calib = prov.get("calibration") or {}
-    if calib:
-        print(f"calibrated:  {calib.get('description', '')}")
-    if prov.get("training_data"):
-        print(f"trained on:  {prov['training_data']}")
-    if prov.get("recipe"):
-        print(f"recipe:      {prov['recipe']}")
-    q = prov.get("quantization")
-    if q:
-        print(f"quantized:   int8 ({q.get('method', '')})")
-    if prov.get("date"):
-        v = prov.get("versions") or {}
-        print(
-            f"exported:    {prov['date']} with torch {v.get('torch', '?')}, onnx {v.get('onnx', '?')}, "
-            f"onnxruntime {v.get('onnxruntime', '?')}"
-        )
-    print(f"provider:    {provider}" + (f" ({fallback})" if fallback else ""))
-    print(f"model card:  {card if card.exists() else 'none beside the model'}")
-    return 0

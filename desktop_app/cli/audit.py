@@ -1,0 +1,35 @@
+"""``twinlock audit [--profile P] [--decision D]... [--limit N] [--json]``: the audit log."""
+
+from __future__ import annotations
+
+import json
+
+from .common import EXIT_OK, add_common, fmt, friendly, open_store, timestamp
+
+
+def register(sub) -> None:
+    p = sub.add_parser("audit", help="show the audit log")
+    p.add_argument("--profile")
+    p.add_argument("--decision", action="append", help="granted, denied, no_symbol, locked, ... (repeatable)")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    add_common(p)
+    p.set_defaults(func=cmd_audit)
+
+
+@friendly
+def cmd_audit(args) -> int:
+    store = open_store(args)
+    rows = store.audit(profile=args.profile, decision=args.decision, limit=args.limit)
+    if args.json:
+        print(json.dumps([{**r.__dict__} for r in rows], default=str))
+        return EXIT_OK
+    if not rows:
+        print("the audit log is empty" + (" for this filter" if args.profile or args.decision else ""))
+    for r in rows:
+        print(
+            f"{timestamp(r.time)}  {r.profile or '-':<16} {r.decision:<16} best {fmt(r.best_distance)} "
+            f"thr {fmt(r.threshold)} frames {r.frames_used:<3} model {r.fingerprint[:12] or '-':<12} "
+            f"{r.provider or '-':<4} {r.detail.get('reason', '') if isinstance(r.detail, dict) else ''}"
+        )
+    return EXIT_OK

@@ -1,0 +1,201 @@
+"""What every ``twinlock`` verb shares: exit codes, the setup error, the options each verb
+takes (``--db``, ``--model``, ``--provider``, ``--passphrase-file``), opening the store and
+the model, the admin passphrase, and small output helpers.
+
+Exit status (so ``twinlock verify`` can sit behind pam_exec or a script):
+0 granted / success, 1 denied, 2 no symbol or timeout, 3 locked out, 4 usage or setup error.
+
+Admin actions (enroll, calibrate --apply/--reset, profiles remove/import/export, doctor
+--reembed, strength --minimum, and verify's --threshold/-k/-n/--debug overrides) need the
+admin passphrase once one is set (in the app's Settings): from ``--passphrase-file FILE``
+(its first line), ``$TWINLOCK_PASSPHRASE``, or a prompt when run in a terminal. A wrong
+passphrase is audited ("passphrase_failed") and changes nothing.
+
+Nothing here imports more than the standard library at module level: a verb pays only for
+what it uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
+
+
+class SetupError(Exception):
+    """A problem the user can fix (bad path, missing extra, corrupt file): exit status 4."""
+
+
+def friendly(fn):
+    """Turn the core's user-facing errors into SetupError (exit 4, one clear line)."""
+
+    @functools.wraps(fn)
+    def wrapper(args):
+        try:
+            return fn(args)
+        except Exception as exc:
+            # imported here, on the error path: calibration alone costs ~0.1 s of every verify
+            from desktop_app.core.calibration import CalibrationError
+            from desktop_app.core.camera import CameraError
+            from desktop_app.core.contract import ContractError
+            from desktop_app.core.gallery import GalleryError
+            from desktop_app.core.passphrase import PassphraseError
+            from desktop_app.core.store import StoreError
+
+            user_errors = (ContractError, StoreError, CameraError, CalibrationError, PassphraseError, GalleryError)
+            if isinstance(exc, user_errors):
+                raise SetupError(str(exc)) from None
+            raise
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------- options
+def add_common(p, passphrase: bool = True) -> None:
+    """``--db``, ``--model``, ``--provider`` (and ``--passphrase-file`` for verbs with admin
+    actions) on parser ``p``."""
+    p.add_argument("--db", metavar="PATH", help="database file (default: $TWINLOCK_DB or the user data folder)")
+    p.add_argument(
+        "--model",
+        metavar="PATH",
+        help="ONNX model (default: $TWINLOCK_MODEL, the configured model, or the shipped default)",
+    )
+    p.add_argument(
+        "--provider",
+        choices=("auto", "cuda", "cpu"),
+        default=None,
+        help="ONNX Runtime provider (default: the app setting, 'auto')",
+    )
+    if passphrase:
+        p.add_argument(
+            "--passphrase-file",
+            metavar="FILE",
+            help="admin passphrase (first line of FILE; else $TWINLOCK_PASSPHRASE or a prompt), "
+            "needed for admin actions once a passphrase is set",
+        )
+
+
+def camera_index(text: str) -> int:
+    """argparse type of ``--camera N``."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a camera is a number 0..63, not {text!r}") from None
+    if not 0 <= v <= 63:
+        raise argparse.ArgumentTypeError(f"a camera is a number 0..63, not {v}")
+    return v
+
+
+# --------------------------------------------------------------------------- store and model
+def db_path(args) -> Path:
+    from desktop_app.core.paths import database_path
+
+    return database_path(args.db)
+
+
+def open_store(args, create: bool = True):
+    from desktop_app.core.store import Store
+
+    return Store(args.db, create=create)
+
+
+def open_existing_store(args):
+    """The store when its database exists, else None (nothing is created)."""
+    return open_store(args, create=False) if Path(db_path(args)).exists() else None
+
+
+def load_embedder(args, store):
+    """The model in use (``--model``, ``$TWINLOCK_MODEL``, the stored setting, the shipped
+    one). Never re-embeds: switching models is an explicit admin action (doctor --reembed,
+    the app)."""
+    from desktop_app.core.settings import load_embedder as _load
+
+    return _load(store, args.model, args.provider, reembed=False)
+
+
+# --------------------------------------------------------------------------- admin passphrase
+def read_passphrase(args) -> str | None:
+    f = getattr(args, "passphrase_file", None)
+    if f:
+        pf = Path(f)
+        if not pf.is_file():
+            raise SetupError(f"--passphrase-file {f}: not a regular file")
+        try:
+            with open(pf, encoding="utf-8") as fh:
+                return fh.readline(4096).rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SetupError(f"--passphrase-file {f} cannot be read ({exc})") from None
+    env = os.environ.get("TWINLOCK_PASSPHRASE")
+    if env is not None:
+        return env
+    if sys.stdin.isatty():
+        import getpass
+
+        try:
+            return getpass.getpass("twinlock admin passphrase: ")
+        except EOFError:
+            return None
+    return None
+
+
+def require_admin(args, store, action: str, profile: str | None = None) -> bool:
+    """Ask for the admin passphrase when one is set; True when one was set and given.
+    A wrong or missing passphrase raises SetupError (exit 4), a wrong one is audited."""
+    from desktop_app.core.passphrase import is_hash, verify_passphrase
+
+    stored = store.get_setting("admin_passphrase", None)
+    if not stored:
+        return False
+    if not is_hash(stored):
+        raise SetupError(
+            "The stored admin passphrase is damaged, so admin actions are refused. Set a new "
+            "one in the app (Tools > Settings) after restoring the database from a backup."
+        )
+    given = read_passphrase(args)
+    if given is None:
+        raise SetupError(
+            f"{action} needs the admin passphrase: pass --passphrase-file FILE, set "
+            "$TWINLOCK_PASSPHRASE, or run it in a terminal to be asked. Nothing was changed."
+        )
+    if not verify_passphrase(given, stored):
+        store.log_attempt(profile, "passphrase_failed", detail={"action": action, "via": "cli"})
+        raise SetupError(f"wrong admin passphrase for {action}; nothing was changed (this is audited).")
+    return True
+
+
+# --------------------------------------------------------------------------- output
+def progress_bar(desc: str):
+    """A tqdm-backed ``progress(done, total)`` callback (on stderr)."""
+    state = {}
+
+    def progress(done, total):
+        from tqdm import tqdm
+
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, desc=desc, unit="img", file=sys.stderr, leave=False)
+        bar = state["bar"]
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def timestamp(t: float) -> str:
+    return datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt(v, spec: str = ".3f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def confirm(question: str) -> bool:
+    """A yes/no question on the terminal (False when stdin is not one)."""
+    if not sys.stdin.isatty():
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

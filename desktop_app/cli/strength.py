@@ -1,0 +1,120 @@
+"""``twinlock strength [PROFILE] [--minimum weak|fair|strong]``: a profile's symbol-strength
+verdict, or the minimum strength enrollment requires (setting it is an admin action); and
+the verdict that ``enroll`` and ``profiles show`` print."""
+
+from __future__ import annotations
+
+import sys
+
+from .common import EXIT_OK, add_common, friendly, load_embedder, require_admin
+
+
+def register(sub) -> None:
+    p = sub.add_parser("strength", help="a profile's symbol-strength verdict; the minimum strength enrollment needs")
+    p.add_argument("profile", nargs="?", help="the profile to judge")
+    p.add_argument(
+        "--minimum",
+        choices=("weak", "fair", "strong"),
+        help="set the minimum strength for enrollment (admin): weak = never refuse, fair = refuse "
+        "weak symbols, strong = refuse all but strong ones",
+    )
+    add_common(p)
+    p.set_defaults(func=cmd_strength)
+
+
+def print_strength(report, file=None) -> None:
+    out = file or sys.stdout
+    print(f"strength:    {report.text}", file=out)
+    print(
+        f"             {report.accepted:,} of {report.gallery_size:,} common symbols within the threshold "
+        f"{report.threshold:.3f}; minimum for enrollment: {report.policy}",
+        file=out,
+    )
+    if report.nearest:
+        print(
+            "             nearest common symbols: "
+            + ", ".join(f"{n.label} ({n.kind}) {n.distance:.2f}" for n in report.nearest[:5]),
+            file=out,
+        )
+
+
+def enroll_strength_gate(args, store, emb, name: str, new_embeddings) -> bool:
+    """Called by ``twinlock enroll`` before it saves: print the verdict; False (nothing is
+    saved) when the symbol is below the policy level and ``--allow-weak`` was not given; an
+    override is audited."""
+    from desktop_app.core.gallery import GalleryError
+    from desktop_app.core.strength import audit_override, audit_refusal, strength_report
+
+    try:
+        rep = strength_report(store, emb, name, new_embeddings)
+    except GalleryError as exc:
+        print(f"warning: symbol strength not checked: {exc}", file=sys.stderr)
+        return True
+    print_strength(rep)
+    if rep.allowed:
+        return True
+    if getattr(args, "allow_weak", False):
+        audit_override(store, name, rep, who="cli --allow-weak", source="twinlock enroll")
+        print(
+            f"warning: enrolled below the minimum strength '{rep.policy}' because of --allow-weak "
+            "(recorded in the audit log)",
+            file=sys.stderr,
+        )
+        return True
+    audit_refusal(store, name, rep, source="twinlock enroll")
+    print(
+        f"twinlock: {rep.refusal()} Nothing was enrolled. To enroll it anyway, add --allow-weak (audited).",
+        file=sys.stderr,
+    )
+    return False
+
+
+def profile_strength_lines(store, emb, name: str) -> None:
+    """``twinlock profiles show``: repeat the verdict for the stored references."""
+    from desktop_app.core.gallery import GalleryError
+    from desktop_app.core.strength import strength_report
+
+    try:
+        rep = strength_report(store, emb, name)
+    except (GalleryError, ValueError) as exc:
+        print(f"strength:    not judged ({exc})")
+        return
+    print_strength(rep)
+
+
+def _default_policy_text(store, emb) -> str:
+    from desktop_app.core.strength import LEVELS, POLICY_SETTING, default_policy, policy_level
+
+    lvl = store.get_setting(POLICY_SETTING, None)
+    text = f"minimum strength for enrollment: {policy_level(store, emb.contract)}"
+    if lvl:
+        return text
+    why = (
+        "was trained on symbols"
+        if default_policy(emb.contract) == "fair"
+        else "has only seen digits, so the verdict is advisory"
+    )
+    return (
+        text + f" (default for this model; one of {', '.join(LEVELS)}; "
+        f"'{default_policy(emb.contract)}' because the model {why})"
+    )
+
+
+@friendly
+def cmd_strength(args) -> int:
+    """Show a profile's verdict, or set the minimum strength enrollment requires (admin)."""
+    from desktop_app.core.store import Store
+    from desktop_app.core.strength import POLICY_SETTING, policy_level, set_policy_level
+
+    store = Store(args.db)
+    if args.minimum:
+        require_admin(args, store, "strength --minimum")
+        old = policy_level(store)
+        set_policy_level(store, args.minimum)
+        store.log_attempt(None, "settings_changed", detail={POLICY_SETTING: args.minimum, "was": old, "via": "cli"})
+        print(f"enrollment now requires at least '{args.minimum}' (was '{old}')")
+    if args.profile:
+        profile_strength_lines(store, load_embedder(args, store), args.profile)
+    if not args.minimum and not args.profile:
+        print(_default_policy_text(store, load_embedder(args, store)))
+    return EXIT_OK

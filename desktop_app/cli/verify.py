@@ -1,0 +1,258 @@
+"""``twinlock verify PROFILE (--image F... | --video F | --camera N)``: one unlock attempt.
+
+Exits 0 granted, 1 denied, 2 no symbol or timeout, 3 locked out, 4 usage or setup error, so
+it can sit behind pam_exec or a script. A signal (Ctrl-C, SIGTERM, SIGHUP) ends the attempt
+as abandoned (recorded, counted as a failure) and exits 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import sys
+from dataclasses import replace
+
+from .common import (
+    EXIT_DENIED,
+    EXIT_LOCKED,
+    EXIT_NO_SYMBOL,
+    EXIT_OK,
+    SetupError,
+    add_common,
+    camera_index,
+    db_path,
+    fmt,
+    friendly,
+    load_embedder,
+    open_existing_store,
+    require_admin,
+)
+
+EXIT_FOR_DECISION = {
+    "granted": EXIT_OK,
+    "denied": EXIT_DENIED,
+    "no_symbol": EXIT_NO_SYMBOL,
+    "cancelled": EXIT_NO_SYMBOL,
+    "locked": EXIT_LOCKED,
+}
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="verify a symbol against a profile (exit 0 granted, 1 denied, 2 no symbol/timeout, 3 locked out, 4 error)",
+    )
+    p.add_argument("profile", help="the enrolled profile to verify against")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--image", action="append", metavar="FILE", help="an image (repeat for several)")
+    g.add_argument("--video", metavar="FILE", help="frames of a video file (time limit in video time)")
+    g.add_argument("--camera", type=camera_index, metavar="N", help="webcam N")
+    p.add_argument("-k", type=int, default=None, help="matching frames needed (default: policy, 2)")
+    p.add_argument("-n", type=int, default=None, help="of the last n acquired frames (default: policy, 3)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds (default: policy, 10)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="override the profile's threshold for this run (admin: needs the passphrase when "
+        "one is set; audited as an override; a grant under it never resets failures)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every frame's state on stderr")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="show distances (per frame with -v, and of a denied attempt); needs the admin "
+        "passphrase when one is set. Without it a denial does not say how close it came.",
+    )
+    add_common(p)
+    p.set_defaults(func=cmd_verify)
+
+
+class _Interrupted(BaseException):  # not an Exception: no error handler may swallow it
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _overrides(args) -> dict:
+    over = {}
+    if args.k is not None:
+        over["k"] = args.k
+    if args.n is not None:
+        over["n"] = args.n
+    if args.threshold is not None:
+        over["threshold"] = args.threshold
+    return over
+
+
+def _policy(args, store, emb, over: dict):
+    """The profile's policy with --time-limit and the admin overrides applied (not yet
+    fitted to the source)."""
+    from desktop_app.core.verifier import resolve_policy
+
+    pol = resolve_policy(store, args.profile, emb)
+    if args.time_limit is not None:
+        if not (math.isfinite(args.time_limit) and 0 < args.time_limit <= 3600):
+            raise SetupError(f"--time-limit must be between 0 and 3600 seconds (got {args.time_limit:g})")
+        pol = pol.updated({"time_limit_s": args.time_limit})
+    try:
+        pol = pol.updated(over)
+        if "threshold" in over and not (math.isfinite(args.threshold) and args.threshold > 0):
+            raise ValueError("the threshold must be a positive number")
+    except ValueError as exc:
+        raise SetupError(f"bad policy: {exc}") from None
+    return pol
+
+
+def _source(args, pol):
+    """(frame source, policy): image files cap k and n at their number."""
+    from desktop_app.core.camera import ImageSource, make_source
+    from desktop_app.core.preprocess import load_image
+
+    if args.image is not None:
+        frames = []
+        for p in args.image:
+            try:
+                frames.append(load_image(p))
+            except ValueError as exc:
+                raise SetupError(str(exc)) from None
+        m = len(frames)
+        pol = replace(pol, n=min(pol.n, m), k=min(pol.k, m), max_frames=max(pol.max_frames, m))
+        return ImageSource(frames, description=f"{m} image(s)"), pol
+    if args.video is not None:
+        src = make_source(str(args.video))
+        if isinstance(src, ImageSource):
+            raise SetupError(f"{args.video} is an image; use --image for images")
+        return src, pol
+    return make_source(int(args.camera)), pol
+
+
+def _run_attempt(args, ver, src, show_distances: bool):
+    """(final state, signal number or None): the frames fed until the attempt is decided; a
+    signal abandons it (recorded, never left pending)."""
+    from desktop_app.core.preprocess import prepare_image
+
+    def on_signal(signum, frame):
+        raise _Interrupted(signum)
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            old[sig] = signal.signal(sig, on_signal)
+    interrupted = None
+    src.open()  # a source that cannot be opened is an error before any attempt
+    try:
+        try:
+            st = ver.start_attempt()
+            if not st.final:
+                with src:
+                    while True:
+                        try:
+                            f = src.read()
+                        except Exception:
+                            ver.finish(reason="the source failed")  # recorded, never left pending
+                            raise
+                        if f is None:
+                            st = ver.finish(reason="end of input")
+                            break
+                        if args.image is not None:  # image files: the whole image is searched
+                            st = ver.feed_preprocessed(prepare_image(f.image, ver.preprocess_config), t=f.t)
+                        else:
+                            st = ver.feed(f.image, t=f.t)
+                        if args.verbose and not st.final:
+                            extra = f" distance {fmt(st.distance)}" if show_distances else ""
+                            print(f"frame {f.index}: {st.state}{extra} {st.reason}", file=sys.stderr)
+                        if st.final:
+                            break
+            else:
+                src.close()
+        except (_Interrupted, KeyboardInterrupt) as exc:
+            interrupted = getattr(exc, "signum", signal.SIGINT)
+            # further signals must not cut the recording of this one short
+            for sig in old:
+                signal.signal(sig, signal.SIG_IGN)
+            st = ver.abandon(f"interrupted by {signal.Signals(interrupted).name}")
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+    return st, interrupted
+
+
+def _report(args, st, emb, code: int, reveal: bool) -> None:
+    from desktop_app.core.verifier import compare_text
+
+    if args.json:
+        out = {
+            "decision": st.state,
+            "exit": code,
+            "threshold": st.threshold,
+            "matches": st.matches,
+            "k": st.k,
+            "n": st.n,
+            "frames_used": st.frames_used,
+            "frames_seen": st.frames_seen,
+            "lockout_remaining_s": round(st.lockout_remaining_s, 1),
+            "attempts_left": st.attempts_left,
+            "reason": st.reason,
+            "model": emb.contract.short_fingerprint,
+            "provider": emb.provider,
+        }
+        if reveal:
+            out["best_distance"] = st.best_distance
+        print(json.dumps(out))
+        return
+    label = {"no_symbol": "no symbol"}.get(st.state, st.state)
+    extra = ""
+    if reveal and st.best_distance is not None:
+        extra = f"best {compare_text(st.best_distance, st.threshold)}, "
+    left = ""
+    if st.state in ("denied", "abandoned") and st.attempts_left is not None and st.lockout_remaining_s <= 0:
+        left = f"; {st.attempts_left} attempt(s) left before a lockout"
+    print(f"{label}: {st.reason} ({extra}{st.frames_used} frame(s) used{left})")
+
+
+@friendly
+def cmd_verify(args) -> int:
+    from desktop_app.core.verifier import Verifier
+
+    sources = [x for x in (args.image, args.video, args.camera) if x is not None]
+    if len(sources) != 1:
+        raise SetupError("verify needs exactly one of --image F, --video F or --camera N")
+    store = open_existing_store(args)
+    if store is None:
+        raise SetupError(f"There is no twinlock database at {db_path(args)}: enroll a profile first.")
+    over = _overrides(args)
+    admin = False
+    if over or args.debug:
+        # an override loosens (or changes) the decision rule, --debug shows distances: admin only
+        admin = require_admin(
+            args,
+            store,
+            "verify "
+            + " ".join(f"--{k}" if len(k) > 1 else f"-{k}" for k in [*over, *(["debug"] if args.debug else [])]),
+            args.profile,
+        )
+    emb = load_embedder(args, store)
+    pol = _policy(args, store, emb, over)
+    src, pol = _source(args, pol)
+    try:
+        pol = pol.validate()
+    except ValueError as exc:
+        raise SetupError(f"bad policy: {exc}") from None
+    overrides = dict(over)
+    if overrides:
+        overrides["by"] = "admin passphrase" if admin else "cli (no passphrase set)"
+    ver = Verifier(store, emb, args.profile, pol, overrides=overrides or None)
+    st, interrupted = _run_attempt(args, ver, src, show_distances=args.debug)
+    if interrupted is not None:
+        print(
+            f"twinlock: interrupted ({signal.Signals(interrupted).name}); the attempt was recorded as "
+            "abandoned and counts as a failure",
+            file=sys.stderr,
+        )
+        return 128 + int(interrupted)
+    code = EXIT_FOR_DECISION.get(st.state, EXIT_NO_SYMBOL)
+    _report(args, st, emb, code, reveal=args.debug or st.state == "granted")
+    return code
