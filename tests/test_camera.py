@@ -189,3 +189,55 @@ def test_webcam_open_that_hangs_is_reported():
     with pytest.raises(CameraError, match="did not respond"):
         WebcamSource(3, open_timeout_s=0.5, capture_factory=factory).open()
     assert time.monotonic() - t0 < 2.0
+
+
+def test_image_files_are_read_by_the_one_image_reader(tmp_path):
+    """ImageSource reads files with preprocess.load_image: transparency on white paper,
+    16-bit scaled to 8-bit, and the same message for a file that is not an image."""
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[5:15, 5:15] = (0, 0, 0, 255)  # black ink; the rest transparent
+    cv2.imwrite(str(tmp_path / "a.png"), rgba)
+    cv2.imwrite(str(tmp_path / "b.png"), np.full((8, 8), 65535, np.uint16))
+    (tmp_path / "c.png").write_bytes(b"not an image at all")
+    src = open_source([tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"])
+    a = src.read().image
+    assert a.dtype == np.uint8 and a.shape == (20, 20, 3)
+    assert a[0, 0].tolist() == [255, 255, 255] and a[10, 10].tolist() == [0, 0, 0]
+    b = src.read().image
+    assert b.dtype == np.uint8 and b.shape == (8, 8, 3) and int(b.min()) == 255
+    with pytest.raises(CameraError, match=r"cannot read image .*c\.png: not a PNG/JPEG"):
+        src.read()
+
+
+def test_a_webcam_read_stuck_in_the_driver_never_keeps_the_process_from_exiting(tmp_path):
+    """The time limit runs reads on daemon threads: after a read that never returns, the
+    program still ends at once (a worker-pool thread would be joined at exit)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import threading, time
+        from desktop_app.core.camera import CameraError, WebcamSource
+
+        class Stuck:
+            def isOpened(self): return True
+            def set(self, *a): return True
+            def get(self, *a): return 0
+            def read(self): threading.Event().wait(60); return False, None
+            def release(self): pass
+
+        cam = WebcamSource(0, read_timeout_s=0.3, capture_factory=lambda i: Stuck())
+        cam.open()
+        try:
+            cam.read()
+        except CameraError as exc:
+            print("reported:", exc)
+        """
+    )
+    t0 = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=50)
+    assert out.returncode == 0, out.stderr
+    assert "reported: Camera 0 stopped delivering frames" in out.stdout
+    assert time.monotonic() - t0 < 20.0

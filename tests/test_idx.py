@@ -153,3 +153,27 @@ def test_env_var_chooses_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("TWINLOCK_DATA_DIR", str(tmp_path / "env"))
     assert mnist.resolve_data_dir() == tmp_path / "env"
     assert mnist.resolve_data_dir(tmp_path / "cli") == tmp_path / "cli"
+
+
+def test_mnist_files_are_found_gzipped_or_decompressed_by_the_app_and_training_alike(tmp_path):
+    from desktop_app.core.calibration import CalibrationError, load_mnist_dir
+    from desktop_app.core.idx import MNIST_FILES, find_mnist_file
+    from training import mnist
+
+    x = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    y = np.array([3, 7], np.uint8)
+    img, lab = MNIST_FILES["test"]
+    (tmp_path / img).write_bytes(gzip.compress(idx_bytes(x)))  # images as published
+    (tmp_path / lab.removesuffix(".gz")).write_bytes(idx_bytes(y))  # labels decompressed
+    assert find_mnist_file(tmp_path, img) == tmp_path / img
+    assert find_mnist_file(tmp_path, lab) == tmp_path / "t10k-labels-idx1-ubyte"
+    assert find_mnist_file(tmp_path, MNIST_FILES["train"][0]) is None
+    for xs, ys in (load_mnist_dir(tmp_path, "test"), mnist.load_mnist(tmp_path, "test", download=False)):
+        np.testing.assert_array_equal(xs, x)
+        np.testing.assert_array_equal(ys, y)
+    (tmp_path / img).write_bytes(idx_bytes(x[:1]))  # .gz first, even if both exist
+    (tmp_path / img.removesuffix(".gz")).write_bytes(idx_bytes(x))
+    with pytest.raises(IdxError, match="count mismatch"):
+        mnist.load_mnist(tmp_path, "test", download=False)
+    with pytest.raises(CalibrationError, match="holds no train-images-idx3-ubyte"):
+        load_mnist_dir(tmp_path, "train")

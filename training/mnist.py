@@ -15,17 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop_app.core.idx import IdxError, read_pair
+from desktop_app.core.idx import MNIST_FILES, IdxError, find_mnist_file, read_pair
 from desktop_app.core.paths import mnist_dir
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
-FILES = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
+FILES = MNIST_FILES
 MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
@@ -43,12 +40,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(mnist_dir(data_dir))
 
 
-def _find(folder: Path, gz_name: str) -> Path | None:
-    """The file as published (.gz) or decompressed (no suffix), whichever exists."""
-    for cand in (folder / gz_name, folder / gz_name[:-3]):
-        if cand.is_file():
-            return cand
-    return None
+_find = find_mnist_file  # the one rule, in desktop_app.core.idx
 
 
 def _md5(path: Path) -> str:

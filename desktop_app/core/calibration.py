@@ -180,24 +180,18 @@ def from_labelled_folder(
     )
 
 
-MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-
-
 def load_mnist_dir(data_dir, split: str = "test"):
     """(images, labels) of an MNIST split from a folder of IDX files (.gz or raw)."""
-    from .idx import IdxError, read_pair
+    from .idx import MNIST_FILES, IdxError, find_mnist_file, read_pair
 
     root = Path(data_dir)
     paths = []
-    for stem in MNIST_FILES[split]:
-        cand = [root / (stem + ".gz"), root / stem]
-        found = next((c for c in cand if c.is_file()), None)
+    for name in MNIST_FILES[split]:
+        found = find_mnist_file(root, name)
         if found is None:
             raise CalibrationError(
-                f"{root} holds no {stem}(.gz): point --mnist at the folder with the four MNIST IDX files."
+                f"{root} holds no {name.removesuffix('.gz')}(.gz): point --mnist at the folder with the "
+                "four MNIST IDX files."
             )
         paths.append(found)
     try:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from .preprocess.loading import ImageError, load_image
 
 try:  # OpenCV's own warnings ("can't open camera by index") are ours to report, not its
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -78,8 +79,15 @@ class FrameSource:
             yield f
 
 
+class _TimedOut(CameraError):
+    pass
+
+
 def _run_with_timeout(fn, timeout_s: float, what: str):
-    """Run ``fn`` on a daemon thread; CameraError if it does not return within ``timeout_s``."""
+    """Run ``fn`` on a daemon thread; :class:`_TimedOut` (a CameraError) if it does not return
+    within ``timeout_s``, else its value or its exception. The one time limit of this module
+    (a webcam's open, every read, its release): a daemon thread left stuck in a driver call
+    never keeps the process from exiting."""
     box: dict = {}
 
     def target():
@@ -92,7 +100,7 @@ def _run_with_timeout(fn, timeout_s: float, what: str):
     th.start()
     th.join(timeout_s)
     if th.is_alive():
-        raise CameraError(f"{what} did not answer within {timeout_s:g} s")
+        raise _TimedOut(f"{what} did not answer within {timeout_s:g} s")
     if "error" in box:
         raise box["error"]
     return box.get("value")
@@ -129,7 +137,6 @@ class WebcamSource(FrameSource):
         self.fourcc = ""
         self.fps = 30.0
         self._cap = None
-        self._pool: ThreadPoolExecutor | None = None
         self._t0 = 0.0
         self._n = 0
         self.description = f"camera {self.index}"
@@ -158,7 +165,7 @@ class WebcamSource(FrameSource):
 
         try:
             cap = _run_with_timeout(_open, self.open_timeout_s, f"camera {self.index}")
-        except CameraError:
+        except _TimedOut:
             raise CameraError(
                 f"Camera {self.index} did not respond when opened. Check that it is "
                 "plugged in and not used by another program, then try again."
@@ -177,17 +184,15 @@ class WebcamSource(FrameSource):
         self.fps = fps if 1 <= fps <= 240 else 30.0
         res = f"{w}x{h}" if w and h else "unknown size"
         self.description = f"camera {self.index} ({res}{' ' + self.fourcc if self.fourcc else ''})"
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"twinlock-cam{self.index}")
         self._t0 = time.monotonic()
         self._n = 0
 
     def read(self) -> Frame | None:
-        if self._cap is None or self._pool is None:
+        if self._cap is None:
             raise CameraError(f"Camera {self.index} is not open.")
-        fut = self._pool.submit(self._cap.read)
         try:
-            ok, img = fut.result(timeout=self.read_timeout_s)
-        except FutureTimeout:
+            ok, img = _run_with_timeout(self._cap.read, self.read_timeout_s, f"camera {self.index} read")
+        except _TimedOut:
             self._abandon()
             raise CameraError(
                 f"Camera {self.index} stopped delivering frames (no frame for "
@@ -206,18 +211,12 @@ class WebcamSource(FrameSource):
 
     def _abandon(self) -> None:
         """Forget a capture whose thread may be stuck; release it in the background."""
-        cap, pool = self._cap, self._pool
-        self._cap, self._pool = None, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        cap, self._cap = self._cap, None
         if cap is not None:
             threading.Thread(target=cap.release, daemon=True).start()
 
     def close(self) -> None:
-        cap, pool = self._cap, self._pool
-        self._cap, self._pool = None, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        cap, self._cap = self._cap, None
         if cap is not None:
             try:
                 _run_with_timeout(cap.release, 2.0, f"camera {self.index} release")
@@ -340,11 +339,10 @@ class ImageSource(FrameSource):
         if isinstance(item, np.ndarray):
             img = item
         else:
-            p = Path(item)
-            data = np.fromfile(str(p), dtype=np.uint8) if p.is_file() else np.zeros(0, np.uint8)
-            img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-            if img is None:
-                raise CameraError(f"The image {p} cannot be read (missing, not an image, or damaged).")
+            try:
+                img = load_image(item)  # the one image-file reader (EXIF, alpha, 16-bit, size limits)
+            except ImageError as exc:
+                raise CameraError(str(exc)) from None
         if img.ndim == 2:
             img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
         f = Frame(img, self._n, self._n / self.fps, self.description)

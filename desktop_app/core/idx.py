@@ -20,6 +20,11 @@ import numpy as np
 LABELS_MAGIC = 0x00000801
 IMAGES_MAGIC = 0x00000803
 _HINT = "delete it so that it is downloaded again, or point --data-dir at a good copy"
+# the four MNIST files as published (gzipped); a decompressed copy drops the ".gz"
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
 
 
 class IdxError(ValueError):
@@ -98,3 +103,14 @@ def read_pair(
             f"count mismatch: {images_path} holds {len(x)} images but {labels_path} holds {len(y)} labels; {_HINT}"
         )
     return x, y
+
+
+def find_mnist_file(folder: str | os.PathLike, gz_name: str) -> Path | None:
+    """The MNIST file ``gz_name`` (one of :data:`MNIST_FILES`) in ``folder``: as published
+    (.gz) or decompressed (no suffix), whichever exists (the .gz first); None when neither
+    does. The one home of this rule: the app's calibration and training both find MNIST here."""
+    folder = Path(folder)
+    for cand in (folder / gz_name, folder / gz_name.removesuffix(".gz")):
+        if cand.is_file():
+            return cand
+    return None
