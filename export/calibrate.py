@@ -15,6 +15,7 @@ import numpy as np
 from desktop_app.core import metrics
 
 from .errors import ExportError
+from .progress import Bar
 
 TARGETS = {"far_1e-3": 1e-3, "far_1e-4": 1e-4}
 DEFAULT_CALIB_COUNT = 5000
@@ -111,32 +112,20 @@ def calibration_set(
     )
 
 
-def embed_all(
-    embedder, images: np.ndarray, batch: int = 256, progress: bool = True, desc: str = "embedding"
-) -> np.ndarray:
-    from tqdm import tqdm
-
+def embed_all(embedder, images: np.ndarray, batch: int = 256, progress=True, desc: str = "embedding") -> np.ndarray:
+    """Embeddings of ``images`` in batches; ``progress`` as export.progress takes it."""
     out = []
-    with tqdm(total=len(images), desc=desc, unit="img", disable=not progress, leave=False) as bar:
+    with Bar(progress, desc, len(images), unit="img") as bar:
         for s in range(0, len(images), batch):
             out.append(embedder.embed_images(images[s : s + batch]))
             bar.update(min(batch, len(images) - s))
     return np.concatenate(out) if out else np.zeros((0, embedder.dim), np.float32)
 
 
-def pair_distances(embeddings, labels, progress: bool = True, desc: str = "pairs"):
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(embeddings), desc=desc, unit="row", disable=not progress, leave=False)
-
-    def tick(done, total):
-        bar.n = done
-        bar.refresh()
-
-    try:
-        return metrics.all_pairs(embeddings, labels, progress=tick)
-    finally:
-        bar.close()
+def pair_distances(embeddings, labels, progress=True, desc: str = "pairs"):
+    """(genuine, impostor) distances of all pairs i<j; ``progress`` as export.progress takes it."""
+    with Bar(progress, desc, len(embeddings), unit="row") as bar:
+        return metrics.all_pairs(embeddings, labels, progress=lambda done, total: bar.set(done))
 
 
 def thresholds_from_distances(genuine, impostor) -> dict:
@@ -179,7 +168,7 @@ def choose_default(thresholds: dict) -> str:
     return "eer"
 
 
-def calibrate(embedder, calib: CalibrationSet, progress: bool = True):
+def calibrate(embedder, calib: CalibrationSet, progress=True):
     """(thresholds, embeddings, genuine, impostor) for the model behind ``embedder``."""
     emb = embed_all(embedder, calib.images, progress=progress)
     genuine, impostor = pair_distances(emb, calib.labels, progress=progress)

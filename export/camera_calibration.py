@@ -29,6 +29,8 @@ from desktop_app.core.preprocess import preprocess
 from desktop_app.core.verifier import frame_distances
 from training.camera_sim import render_digit, session
 
+from .progress import iterate
+
 CAMERA_FARS = {"camera_far_1e-3": 1e-3, "camera_far_1e-4": 1e-4}
 
 
@@ -42,11 +44,10 @@ def camera_distances(
     enroll_frames: int = 5,
     probe_frames: int = 2,
     seed: int = 0,
-    progress: bool = True,
+    progress=True,
 ) -> dict:
-    """Single-frame genuine and impostor distances on camera-like frames (see the module doc)."""
-    from tqdm import tqdm
-
+    """Single-frame genuine and impostor distances on camera-like frames (see the module doc);
+    ``progress`` as export.progress takes it."""
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
     enrolled, rest = [], []
@@ -57,7 +58,7 @@ def camera_distances(
     rest = rng.permutation(rest)[:probes]
     fta = [0, 0]
     refs, ref_labels = [], []
-    for i, lab in tqdm(enrolled, desc="camera profiles", unit="profile", disable=not progress, leave=False):
+    for i, lab in iterate(progress, enrolled, "camera profiles", unit="profile"):
         res = [preprocess(f) for f in session(render_digit(images[i], rng), rng, enroll_frames)]
         ok = [r.image for r in res if r.ok]
         if ok:
@@ -66,7 +67,7 @@ def camera_distances(
     if len(set(ref_labels)) < 2:
         raise ValueError("camera calibration enrolled fewer than two labels: no impostor comparisons")
     genuine, impostor = [], []
-    for i in tqdm(rest, desc="camera probes", unit="image", disable=not progress, leave=False):
+    for i in iterate(progress, rest, "camera probes", unit="image"):
         res = [preprocess(f) for f in session(render_digit(images[i], rng), rng, probe_frames)]
         fta[1] += len(res)
         ok = [r.image for r in res if r.ok]
@@ -86,7 +87,7 @@ def camera_distances(
 
 
 def camera_thresholds(
-    embedder, images: np.ndarray, labels: np.ndarray, source: str = "", progress: bool = True, **kwargs
+    embedder, images: np.ndarray, labels: np.ndarray, source: str = "", progress=True, **kwargs
 ) -> dict:
     """{"camera_far_1e-3": {...}, "camera_far_1e-4": {...}}: OperatingPoint fields plus
     ``supported`` and a description of the data behind them."""

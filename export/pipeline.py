@@ -1,17 +1,26 @@
 """``export_checkpoint``: checkpoint -> verified, calibrated ONNX file with its contract.
 
-Order of work, each step able to refuse (then nothing is written at the destination):
+The steps, in order (one function each, read top to bottom in :func:`run_export`); each can
+refuse, and then nothing is written at the destination:
 
-1. load the checkpoint and its tower (torch), export the tower to ONNX, check the graph;
-2. parity: the same random and digit batches (1, 7, 256) through torch and ONNX Runtime
-   must agree to 1e-5;
-3. calibration with ONNX Runtime on held-out images: EER, FAR 1e-3 and 1e-4 thresholds;
-4. optionally int8 quantization, re-calibrated, refused when it loses too much accuracy;
-   then, on the final graph, camera-like frames of the held-out digits (``camera_*``) and,
-   for a model trained with Omniglot, the held-out alphabets: symbols it never saw, as
-   clean pairs (``symbol_*``) and as camera-like frames (``symbol_camera_*``);
-5. the final bytes go to a temporary file beside the destination, are checked again
-   (ONNX checker, contract, fingerprint, parity) and only then renamed over it.
+1. ``check_destination``: a writable ``.onnx`` path, before any long work;
+2. ``load_source``: the checkpoint and its tower (torch);
+3. ``calibration_data``: the held-out images (the checkpoint's validation images);
+4. ``build_graph``: the tower as one ONNX graph (checked) and the parity inputs;
+5. ``check_parity``: the same random and digit batches (1, 7, 256) through torch and ONNX
+   Runtime must agree to 1e-5;
+6. ``calibrate_float``: EER, FAR 1e-3 and 1e-4 thresholds with ONNX Runtime;
+7. ``quantize`` (optional): int8, re-calibrated, refused when it loses too much accuracy;
+8. ``calibrate_camera``: on the final graph, camera-like frames of the held-out digits
+   (``camera_*``); ``calibrate_symbols``: for a model trained with Omniglot, the held-out
+   alphabets: symbols it never saw, as clean pairs (``symbol_*``) and as camera-like
+   frames (``symbol_camera_*``);
+9. ``model_contract``: thresholds, default operating point and provenance;
+10. ``write_verified``: the final bytes are checked as a file (ONNX checker, contract,
+    fingerprint, parity) and only then written over the destination with
+    ``paths.atomic_write_bytes`` (the old file or the whole new one).
+
+Progress (``progress=``) is tqdm bars, nothing, or a callable (export/progress.py).
 """
 
 from __future__ import annotations
@@ -21,11 +30,13 @@ import hashlib
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core.paths import atomic_write_bytes
 from desktop_app.core.contract import (
     CONTRACT_VERSION,
     ContractError,
@@ -39,6 +50,7 @@ from . import parity as par
 from . import quantize as qnt
 from .errors import ExportError
 from .onnx_graph import INPUT_NAME, OUTPUT_NAME, embedding_dim, strip_debug_info, tower_to_onnx
+from .progress import step
 
 PROVISIONAL_KEY = "uncalibrated"
 
@@ -190,17 +202,313 @@ def _model_form(images_u8: np.ndarray, cfg: dict) -> np.ndarray:
     return ((x - np.float32(cfg.get("mean", 0.0))) / np.float32(cfg.get("std", 1.0))).astype(np.float32)
 
 
-def _load(checkpoint):
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to export (export_checkpoint's keyword arguments; see its doc)."""
+
+    quantize: bool = False
+    data_dir: str | os.PathLike | None = None
+    calib_count: int | None = cal.DEFAULT_CALIB_COUNT
+    seed: int = 0
+    max_eer_increase_points: float = qnt.MAX_EER_INCREASE_POINTS
+    max_frr_increase_points: float = qnt.MAX_FRR_INCREASE_POINTS
+    allow_synthetic: bool = True
+    tolerance: float = par.TOLERANCE
+    camera: bool = True
+    camera_probes: int = 1500
+    symbols: bool = True
+    omniglot: str | os.PathLike | None = None
+    symbol_probes: int = 1500
+    progress: bool | Callable = True  # see export.progress
+    log: Callable[[str], None] = print
+    tamper: Callable | None = None  # tests only: change the graph before the parity check
+
+
+@dataclass
+class Source:
+    """The loaded checkpoint: its dict, the torch tower and the config the contract needs."""
+
+    path: Path
+    ckpt: dict
+    model: object
+    cfg: dict
+    normalized: bool
+
+    @property
+    def parameters(self) -> int:
+        return int(sum(p.numel() for p in self.model.parameters()))
+
+    def provisional_file(self, proto, dim: int, path: Path, log) -> object:
+        """``proto`` with a placeholder contract written to ``path`` (in the work folder), and
+        the app's Embedder on it."""
+        _save(_provisional(proto, self.cfg, dim, self.normalized), path)
+        return _embedder(path, log)
+
+
+@dataclass
+class FloatModel:
+    """The exported float graph, checked against the tower."""
+
+    proto: object
+    dim: int
+    path: Path  # its provisional file in the work folder
+    embedder: object
+    cases: list  # the parity inputs
+    refs: list  # the tower's outputs on them
+    report: par.ParityReport
+
+
+@dataclass
+class Quantized:
+    proto: object
+    thresholds: dict
+    info: dict
+    reference: tuple  # (images, embeddings) the written int8 file must reproduce
+    genuine: int
+    impostor: int
+
+
+# --------------------------------------------------------------------------- the steps
+def load_source(checkpoint, log) -> Source:
+    """Step 1: the checkpoint and its tower (torch)."""
     from training.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
 
+    path = Path(checkpoint)
     try:
-        ckpt = load_checkpoint(checkpoint)
+        ckpt = load_checkpoint(path)
         model = model_from_checkpoint(ckpt)
     except CheckpointError as exc:
         raise ExportError(str(exc)) from None
-    return ckpt, model
+    cfg = dict(ckpt.get("config") or {})
+    src = Source(path, ckpt, model, cfg, bool(cfg.get("normalized", getattr(model, "normalized", False))))
+    log(f"exporting {path} ({ckpt.get('arch')}, {src.parameters:,} parameters) to ONNX")
+    return src
 
 
+def calibration_data(src: Source, opts: ExportOptions) -> cal.CalibrationSet:
+    """Step 2: the held-out images the thresholds are calibrated on."""
+    calib = cal.calibration_set(
+        src.ckpt,
+        data_dir=opts.data_dir,
+        count=opts.calib_count,
+        seed=opts.seed,
+        allow_synthetic=opts.allow_synthetic,
+        log=opts.log,
+    )
+    opts.log(f"calibration data: {calib.description['description']}")
+    return calib
+
+
+def build_graph(src: Source, calib: cal.CalibrationSet, opts: ExportOptions):
+    """Step 3: the tower as one ONNX graph, and the inputs its parity is checked on:
+    (graph, embedding size, parity cases)."""
+    from .synthetic import synthetic_digits
+
+    step(opts.progress, "export", "exporting the tower to ONNX")
+    proto = tower_to_onnx(src.model)
+    dim = embedding_dim(proto)
+    synth, _ = synthetic_digits(64, seed=opts.seed + 1)
+    digits = _model_form(np.concatenate([calib.images[:192], synth]), src.cfg)
+    return proto, dim, par.parity_inputs(digits, seed=opts.seed)
+
+
+def check_parity(src: Source, proto, dim: int, cases, work: Path, opts: ExportOptions) -> FloatModel:
+    """Step 4: the same batches through torch and ONNX Runtime must agree to the tolerance."""
+    step(opts.progress, "parity", "checking ONNX Runtime against PyTorch")
+    if opts.tamper is not None:
+        proto = opts.tamper(proto)
+    path = work / "float.onnx"
+    emb = src.provisional_file(proto, dim, path, opts.log)
+    refs = par.torch_outputs(src.model, cases)
+    report = par.check_parity(src.model, emb, cases, opts.tolerance, refs=refs)
+    if not report.ok:
+        kind, b, d = report.worst()
+        raise ExportError(
+            f"parity check failed: PyTorch and ONNX Runtime differ by {d:.3g} on "
+            f"{kind} inputs at batch {b} (allowed {opts.tolerance:g}). The exported "
+            "graph does not compute the tower; nothing was written."
+        )
+    opts.log(
+        f"parity ok: max |torch - onnxruntime| = {report.max_abs_diff:.2e} over batches "
+        f"{', '.join(map(str, par.BATCHES))} (random and digit inputs)"
+    )
+    return FloatModel(proto, dim, path, emb, cases, refs, report)
+
+
+def calibrate_float(fm: FloatModel, calib: cal.CalibrationSet, opts: ExportOptions):
+    """Step 5: thresholds from all pairs of the calibration images, measured with ONNX
+    Runtime: (thresholds, calibration description, timings)."""
+    opts.log("calibrating with ONNX Runtime (all pairs among the calibration images)")
+    thresholds, _emb, gen, imp = cal.calibrate(fm.embedder, calib, progress=opts.progress)
+    desc = dict(
+        calib.description,
+        genuine_comparisons=int(gen.size),
+        impostor_comparisons=int(imp.size),
+        runtime=f"onnxruntime {_versions()['onnxruntime']} CPU",
+        method="all pairs i<j, euclidean",
+    )
+    timings = {
+        "float_batch1_ms": qnt.time_embedder(fm.embedder, 1),
+        "float_batch256_ms": qnt.time_embedder(fm.embedder, 256),
+    }
+    return thresholds, desc, timings
+
+
+def quantize(
+    src: Source, fm: FloatModel, th_float: dict, calib, work: Path, timings: dict, opts: ExportOptions
+) -> Quantized:
+    """Step 6 (--quantize): an int8 model of the verified float graph, calibrated with its own
+    embeddings and compared with float on the same pairs; refused beyond the accuracy bound."""
+    import onnx
+
+    step(opts.progress, "quantize", "quantizing to int8")
+    q_path = work / "int8.onnx"
+    rng_idx = np.random.default_rng(opts.seed + 7).permutation(len(calib.images))
+    rng_imgs = _model_form(calib.images[rng_idx[: qnt.RANGE_CALIBRATION_IMAGES]], src.cfg)
+    opts.log("quantizing to int8 (static QDQ, per-channel weights)")
+    qnt.quantize_int8(fm.path, q_path, INPUT_NAME, rng_imgs, work)
+    q_proto = strip_debug_info(onnx.load(str(q_path)))
+    emb_q = src.provisional_file(q_proto, fm.dim, work / "int8_prov.onnx", opts.log)
+    th_q, emb_q_cal, gen_q, imp_q = cal.calibrate(emb_q, calib, progress=opts.progress)
+    max_eer, max_frr = opts.max_eer_increase_points, opts.max_frr_increase_points
+    cmp = qnt.compare(th_float, th_q, max_eer, max_frr)
+    timings.update(int8_batch1_ms=qnt.time_embedder(emb_q, 1), int8_batch256_ms=qnt.time_embedder(emb_q, 256))
+    info = dict(
+        cmp,
+        float_bytes=len(fm.proto.SerializeToString()),
+        int8_bytes=len(q_proto.SerializeToString()),
+        method="onnxruntime quantize_static, QDQ, int8 weights per channel, uint8 "
+        "activations, MinMax ranges; the first convolution kept float",
+        range_calibration_images=len(rng_imgs),
+        float_fingerprint=graph_fingerprint(fm.proto),
+        timings_ms=dict(timings),
+    )
+    if not cmp["ok"]:
+        raise ExportError(
+            "int8 quantization refused: it loses too much accuracy on the calibration pairs "
+            f"(EER {cmp['float_eer'] * 100:.3f}% -> {cmp['int8_eer'] * 100:.3f}%, "
+            f"{cmp['delta_eer_points']:+.3f} points, allowed +{max_eer:g}; "
+            f"FRR at FAR 1e-3 {cmp['float_frr_at_far_1e-3'] * 100:.2f}% -> "
+            f"{cmp['int8_frr_at_far_1e-3'] * 100:.2f}%, {cmp['delta_frr_at_far_1e-3_points']:+.2f} "
+            f"points, allowed +{max_frr:g}). Export the float model "
+            "(without --quantize); nothing was written."
+        )
+    reference = (calib.images[:256], emb_q_cal[:256])
+    return Quantized(q_proto, th_q, info, reference, int(gen_q.size), int(imp_q.size))
+
+
+def calibrate_camera(src: Source, graph, dim: int, calib, work: Path, opts: ExportOptions) -> dict:
+    """Step 7: the app compares camera frames with the nearest enrolled reference: measure
+    that on camera-like frames of the calibration images (``camera_*``)."""
+    from .camera_calibration import camera_thresholds
+
+    emb = src.provisional_file(graph, dim, work / "camera.onnx", opts.log)
+    opts.log("calibrating on camera-like frames of the same images (per profile, nearest reference)")
+    return camera_thresholds(
+        emb,
+        calib.images,
+        calib.labels,
+        source=calib.description["description"],
+        probes=opts.camera_probes,
+        seed=opts.seed,
+        progress=opts.progress,
+    )
+
+
+def calibrate_symbols(src: Source, graph, dim: int, work: Path, opts: ExportOptions) -> dict:
+    """Step 8: for a model trained with Omniglot, the held-out alphabets (symbols it never
+    saw) as clean pairs (``symbol_*``) and as camera-like frames (``symbol_camera_*``);
+    {} for a model without them."""
+    from training.evaluate import omniglot_holdout
+
+    try:
+        held = omniglot_holdout(src.ckpt, opts.omniglot)
+    except ValueError as exc:
+        raise ExportError(f"cannot calibrate on the held-out alphabets: {exc}") from None
+    if held is None:
+        return {}
+    emb = src.provisional_file(graph, dim, work / "symbols.onnx", opts.log)
+    names = sorted({held.alphabets[a] for a in np.unique(held.alphabet)})
+    desc = (
+        f"the {len(held.images)} drawings of {np.unique(held.character).size} characters of "
+        f"the {len(names)} Omniglot background alphabets held out of training "
+        f"({', '.join(names)}): symbols the model never saw"
+    )
+    opts.log(f"calibrating on unseen symbols: {desc}")
+    e = cal.embed_all(emb, held.images, progress=opts.progress)
+    g, i = cal.pair_distances(e, held.character, progress=opts.progress)
+    out = {
+        f"symbol_{k}": dict(v, source=f"all pairs of {desc}") for k, v in cal.thresholds_from_distances(g, i).items()
+    }
+    del g, i
+    if opts.camera:
+        from .camera_calibration import camera_thresholds
+
+        opts.log("calibrating on camera-like frames of the unseen symbols (nearest reference)")
+        cam = camera_thresholds(
+            emb,
+            held.images,
+            held.character,
+            source=desc,
+            probes=opts.symbol_probes,
+            seed=opts.seed,
+            progress=opts.progress,
+            profiles_per_label=1,
+        )
+        out.update({f"symbol_{k}": v for k, v in cam.items()})
+    return out
+
+
+def model_contract(src: Source, dim: int, thresholds: dict, calib_desc: dict, report, quant_info) -> dict:
+    """Step 9: the contract the file carries: input, output, thresholds and the default
+    operating point, provenance."""
+    ckpt, cfg = src.ckpt, src.cfg
+    provenance = {
+        "training_data": _training_data(ckpt),
+        "recipe": cfg.get("recipe", ""),
+        "arch": ckpt.get("arch"),
+        "model_kwargs": ckpt.get("model_kwargs"),
+        "parameters": src.parameters,
+        "epochs": cfg.get("epochs"),
+        "best_epoch": ckpt.get("epoch"),
+        "margin": cfg.get("margin"),
+        "seed": cfg.get("seed"),
+        "batch_size": cfg.get("batch_size"),
+        "holdout_classes": cfg.get("holdout_classes", []),
+        "omniglot_holdout_alphabets": (ckpt.get("class_split") or {}).get("omniglot_holdout_alphabets") or [],
+        "evaluation": _evaluation_figures(ckpt.get("metrics")),
+        "calibration": calib_desc,
+        "parity": report.as_dict(),
+        "quantization": quant_info,
+        "default_threshold_rule": cal.DEFAULT_RULE,
+        "versions": _versions(),
+        "training_versions": ckpt.get("versions"),
+        "checkpoint": {"file": src.path.name, "sha256": _sha256(src.path), "created": ckpt.get("created")},
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "exporter": "twinlock export",
+    }
+    default_key = cal.choose_default(thresholds)
+    return build_contract(cfg, dim, src.normalized, thresholds, default_key, provenance)
+
+
+def write_verified(final, dest: Path, work: Path, check: Callable[[Path, str], None], opts: ExportOptions):
+    """Step 10: the final bytes are checked as a file (ONNX checker, contract, fingerprint,
+    parity) and only then written over ``dest`` atomically (paths.atomic_write_bytes: the
+    old file or the whole new one, never a part). (bytes, fingerprint)."""
+    step(opts.progress, "write", "checking and writing the model file")
+    fingerprint = graph_fingerprint(final)
+    data = final.SerializeToString()
+    staged = work / "final.onnx"
+    staged.write_bytes(data)
+    check(staged, fingerprint)
+    try:
+        atomic_write_bytes(dest, data, mode=0o644)
+    except OSError as exc:
+        raise ExportError(f"cannot write in {dest.parent} ({exc.strerror or exc}); nothing was written.") from None
+    return data, fingerprint
+
+
+# --------------------------------------------------------------------------- the whole
 def export_checkpoint(
     checkpoint: str | os.PathLike,
     dest: str | os.PathLike,
@@ -224,269 +532,80 @@ def export_checkpoint(
 ) -> ExportResult:
     """Export ``checkpoint`` to ``dest`` (see the module doc). Raises :class:`ExportError`.
 
-    ``_tamper`` (tests only) may change the exported graph before the parity check, to
-    prove that a graph which does not compute the tower is refused.
+    ``progress``: tqdm bars (True), nothing (False), or a ``report(stage, done, total,
+    message)`` callable (export.progress). ``_tamper`` (tests only) may change the exported
+    graph before the parity check, to prove that a graph which does not compute the tower is
+    refused.
     """
-
-    dest = Path(dest)
-    if dest.exists() and dest.is_dir():
-        raise ExportError(f"{dest} is a folder; give the path of the .onnx file to write.")
-    if dest.suffix.lower() != ".onnx":
-        raise ExportError(f"{dest}: the output file name must end in .onnx.")
-    _check_writable(dest)
-    ckpt_path = Path(checkpoint)
-    ckpt, model = _load(ckpt_path)
-    cfg = dict(ckpt.get("config") or {})
-    normalized = bool(cfg.get("normalized", getattr(model, "normalized", False)))
-
-    log(
-        f"exporting {ckpt_path} ({ckpt.get('arch')}, {sum(p.numel() for p in model.parameters()):,} parameters) to ONNX"
+    opts = ExportOptions(
+        quantize=quantize,
+        data_dir=data_dir,
+        calib_count=calib_count,
+        seed=seed,
+        max_eer_increase_points=max_eer_increase_points,
+        max_frr_increase_points=max_frr_increase_points,
+        allow_synthetic=allow_synthetic,
+        tolerance=tolerance,
+        camera=camera,
+        camera_probes=camera_probes,
+        symbols=symbols,
+        omniglot=omniglot,
+        symbol_probes=symbol_probes,
+        progress=progress,
+        log=log,
+        tamper=_tamper,
     )
-    calib = cal.calibration_set(
-        ckpt, data_dir=data_dir, count=calib_count, seed=seed, allow_synthetic=allow_synthetic, log=log
-    )
-    log(f"calibration data: {calib.description['description']}")
-    proto = tower_to_onnx(model)
-    dim = embedding_dim(proto)
+    return run_export(checkpoint, dest, opts)
 
-    from .synthetic import synthetic_digits
 
-    synth, _ = synthetic_digits(64, seed=seed + 1)
-    digits = _model_form(np.concatenate([calib.images[:192], synth]), cfg)
-    cases = par.parity_inputs(digits, seed=seed)
-
+def run_export(checkpoint, dest, opts: ExportOptions) -> ExportResult:
+    """The steps in order; each may refuse, and then nothing is written at ``dest``."""
+    dest = check_destination(dest)
+    step(opts.progress, "load", "loading the checkpoint")
+    src = load_source(checkpoint, opts.log)
+    calib = calibration_data(src, opts)
+    proto, dim, cases = build_graph(src, calib, opts)
     with tempfile.TemporaryDirectory(prefix="twinlock-export-") as work:
         work = Path(work)
-        float_prov = work / "float.onnx"
-        if _tamper is not None:
-            proto = _tamper(proto)
-        prov = _provisional(proto, cfg, dim, normalized)
-        _save(prov, float_prov)
+        fm = check_parity(src, proto, dim, cases, work, opts)
+        thresholds, calib_desc, timings = calibrate_float(fm, calib, opts)
+        graph, quant_info, q_ref = fm.proto, None, None
+        if opts.quantize:
+            q = quantize(src, fm, thresholds, calib, work, timings, opts)
+            graph, thresholds, quant_info, q_ref = q.proto, q.thresholds, q.info, q.reference
+            calib_desc.update(genuine_comparisons=q.genuine, impostor_comparisons=q.impostor)
+        if opts.camera:
+            thresholds = dict(thresholds, **calibrate_camera(src, graph, dim, calib, work, opts))
+        if opts.symbols:
+            thresholds.update(calibrate_symbols(src, graph, dim, work, opts))
+        contract = model_contract(src, dim, thresholds, calib_desc, fm.report, quant_info)
 
-        emb_float = _embedder(float_prov, log)
-        refs = par.torch_outputs(model, cases)
-        report = par.check_parity(model, emb_float, cases, tolerance, refs=refs)
-        if not report.ok:
-            kind, b, d = report.worst()
-            raise ExportError(
-                f"parity check failed: PyTorch and ONNX Runtime differ by {d:.3g} on "
-                f"{kind} inputs at batch {b} (allowed {tolerance:g}). The exported "
-                "graph does not compute the tower; nothing was written."
-            )
-        log(
-            f"parity ok: max |torch - onnxruntime| = {report.max_abs_diff:.2e} over batches "
-            f"{', '.join(map(str, par.BATCHES))} (random and digit inputs)"
-        )
+        def check(path, fingerprint):
+            _verify_written(path, fingerprint, src.model, cases, fm.refs, opts.tolerance, q_ref, opts.log)
 
-        log("calibrating with ONNX Runtime (all pairs among the calibration images)")
-        th_float, _emb_cal, gen, imp = cal.calibrate(emb_float, calib, progress=progress)
-        calib_desc = dict(
-            calib.description,
-            genuine_comparisons=int(gen.size),
-            impostor_comparisons=int(imp.size),
-            runtime=f"onnxruntime {_versions()['onnxruntime']} CPU",
-            method="all pairs i<j, euclidean",
-        )
-        timings = {
-            "float_batch1_ms": qnt.time_embedder(emb_float, 1),
-            "float_batch256_ms": qnt.time_embedder(emb_float, 256),
-        }
-        final_graph, thresholds, quant_info = proto, th_float, None
-        q_ref = None
-
-        if quantize:
-            q_proto, thresholds, quant_info, q_ref, q_gen, q_imp = _quantized(
-                float_prov,
-                proto,
-                th_float,
-                calib,
-                cfg,
-                dim,
-                normalized,
-                work,
-                seed,
-                timings,
-                max_eer_increase_points,
-                max_frr_increase_points,
-                progress,
-                log,
-            )
-            final_graph = q_proto
-            calib_desc.update(genuine_comparisons=q_gen, impostor_comparisons=q_imp)
-
-        if camera:
-            # the app compares camera frames with the nearest enrolled reference: measure that
-            from .camera_calibration import camera_thresholds
-
-            cam_prov = work / "camera.onnx"
-            _save(_provisional(final_graph, cfg, dim, normalized), cam_prov)
-            log("calibrating on camera-like frames of the same images (per profile, nearest reference)")
-            thresholds = dict(
-                thresholds,
-                **camera_thresholds(
-                    _embedder(cam_prov, log),
-                    calib.images,
-                    calib.labels,
-                    source=calib.description["description"],
-                    probes=camera_probes,
-                    seed=seed,
-                    progress=progress,
-                ),
-            )
-        held = None
-        if symbols:
-            from training.evaluate import omniglot_holdout
-
-            try:
-                held = omniglot_holdout(ckpt, omniglot)
-            except ValueError as exc:
-                raise ExportError(f"cannot calibrate on the held-out alphabets: {exc}") from None
-        if held is not None:
-            sym_prov = work / "symbols.onnx"
-            _save(_provisional(final_graph, cfg, dim, normalized), sym_prov)
-            emb_s = _embedder(sym_prov, log)
-            names = sorted({held.alphabets[a] for a in np.unique(held.alphabet)})
-            src = (
-                f"the {len(held.images)} drawings of {np.unique(held.character).size} characters of "
-                f"the {len(names)} Omniglot background alphabets held out of training "
-                f"({', '.join(names)}): symbols the model never saw"
-            )
-            log(f"calibrating on unseen symbols: {src}")
-            e = cal.embed_all(emb_s, held.images, progress=progress)
-            g_s, i_s = cal.pair_distances(e, held.character, progress=progress)
-            for k, v in cal.thresholds_from_distances(g_s, i_s).items():
-                thresholds[f"symbol_{k}"] = dict(v, source=f"all pairs of {src}")
-            del g_s, i_s
-            if camera:
-                from .camera_calibration import camera_thresholds
-
-                log("calibrating on camera-like frames of the unseen symbols (nearest reference)")
-                cam_s = camera_thresholds(
-                    emb_s,
-                    held.images,
-                    held.character,
-                    source=src,
-                    probes=symbol_probes,
-                    seed=seed,
-                    progress=progress,
-                    profiles_per_label=1,
-                )
-                thresholds.update({f"symbol_{k}": v for k, v in cam_s.items()})
-        default_key = cal.choose_default(thresholds)
-        provenance = {
-            "training_data": _training_data(ckpt),
-            "recipe": cfg.get("recipe", ""),
-            "arch": ckpt.get("arch"),
-            "model_kwargs": ckpt.get("model_kwargs"),
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "epochs": cfg.get("epochs"),
-            "best_epoch": ckpt.get("epoch"),
-            "margin": cfg.get("margin"),
-            "seed": cfg.get("seed"),
-            "batch_size": cfg.get("batch_size"),
-            "holdout_classes": cfg.get("holdout_classes", []),
-            "omniglot_holdout_alphabets": (ckpt.get("class_split") or {}).get("omniglot_holdout_alphabets") or [],
-            "evaluation": _evaluation_figures(ckpt.get("metrics")),
-            "calibration": calib_desc,
-            "parity": report.as_dict(),
-            "quantization": quant_info,
-            "default_threshold_rule": cal.DEFAULT_RULE,
-            "versions": _versions(),
-            "training_versions": ckpt.get("versions"),
-            "checkpoint": {"file": ckpt_path.name, "sha256": _sha256(ckpt_path), "created": ckpt.get("created")},
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "exporter": "twinlock export",
-        }
-        contract = build_contract(cfg, dim, normalized, thresholds, default_key, provenance)
-        final = with_contract(final_graph, contract)
-        fingerprint = graph_fingerprint(final)
-        data = final.SerializeToString()
-
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-        except OSError as exc:
-            raise ExportError(f"cannot write in {dest.parent} ({exc.strerror or exc}); nothing was written.") from None
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            _verify_written(tmp, fingerprint, model, cases, refs, tolerance, q_ref, log)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
-    log(f"wrote {dest} ({len(data) / 1024:.0f} KiB, fingerprint {fingerprint[:12]})")
+        data, fingerprint = write_verified(with_contract(graph, contract), dest, work, check, opts)
+    opts.log(f"wrote {dest} ({len(data) / 1024:.0f} KiB, fingerprint {fingerprint[:12]})")
     return ExportResult(
         path=dest,
         fingerprint=fingerprint,
         size_bytes=len(data),
         contract=contract,
-        parity=report.as_dict(),
+        parity=fm.report.as_dict(),
         calibration=calib_desc,
         quantization=quant_info,
         timings_ms=timings,
     )
 
 
-def _quantized(
-    float_prov,
-    proto,
-    th_float,
-    calib,
-    cfg,
-    dim,
-    normalized,
-    work,
-    seed,
-    timings,
-    max_eer_points,
-    max_frr_points,
-    progress,
-    log,
-):
-    """int8 model of the verified float graph, calibrated with its own embeddings and compared
-    with float on the same pairs; raises :class:`ExportError` beyond the accuracy bound."""
-    import onnx
-
-    q_path = work / "int8.onnx"
-    rng_idx = np.random.default_rng(seed + 7).permutation(len(calib.images))
-    rng_imgs = _model_form(calib.images[rng_idx[: qnt.RANGE_CALIBRATION_IMAGES]], cfg)
-    log("quantizing to int8 (static QDQ, per-channel weights)")
-    qnt.quantize_int8(float_prov, q_path, INPUT_NAME, rng_imgs, work)
-    q_proto = strip_debug_info(onnx.load(str(q_path)))
-    q_prov = work / "int8_prov.onnx"
-    _save(_provisional(q_proto, cfg, dim, normalized), q_prov)
-    emb_q = _embedder(q_prov, log)
-    th_q, emb_q_cal, gen_q, imp_q = cal.calibrate(emb_q, calib, progress=progress)
-    cmp = qnt.compare(th_float, th_q, max_eer_points, max_frr_points)
-    timings.update(int8_batch1_ms=qnt.time_embedder(emb_q, 1), int8_batch256_ms=qnt.time_embedder(emb_q, 256))
-    info = dict(
-        cmp,
-        float_bytes=len(proto.SerializeToString()),
-        int8_bytes=len(q_proto.SerializeToString()),
-        method="onnxruntime quantize_static, QDQ, int8 weights per channel, uint8 "
-        "activations, MinMax ranges; the first convolution kept float",
-        range_calibration_images=len(rng_imgs),
-        float_fingerprint=graph_fingerprint(proto),
-        timings_ms=dict(timings),
-    )
-    if not cmp["ok"]:
-        raise ExportError(
-            "int8 quantization refused: it loses too much accuracy on the calibration pairs "
-            f"(EER {cmp['float_eer'] * 100:.3f}% -> {cmp['int8_eer'] * 100:.3f}%, "
-            f"{cmp['delta_eer_points']:+.3f} points, allowed +{max_eer_points:g}; "
-            f"FRR at FAR 1e-3 {cmp['float_frr_at_far_1e-3'] * 100:.2f}% -> "
-            f"{cmp['int8_frr_at_far_1e-3'] * 100:.2f}%, {cmp['delta_frr_at_far_1e-3_points']:+.2f} "
-            f"points, allowed +{max_frr_points:g}). Export the float model "
-            "(without --quantize); nothing was written."
-        )
-    return q_proto, th_q, info, (calib.images[:256], emb_q_cal[:256]), int(gen_q.size), int(imp_q.size)
+def check_destination(dest) -> Path:
+    """Refuse a destination that cannot take the file before any long work."""
+    dest = Path(dest)
+    if dest.exists() and dest.is_dir():
+        raise ExportError(f"{dest} is a folder; give the path of the .onnx file to write.")
+    if dest.suffix.lower() != ".onnx":
+        raise ExportError(f"{dest}: the output file name must end in .onnx.")
+    _check_writable(dest)
+    return dest
 
 
 def _check_writable(dest: Path) -> None:
