@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 from test_training_run import synth_digits
 from training.checkpoint import load_checkpoint
 from training.omniglot import Symbols
-from training.train import OmniglotSampler, TrainConfig, train
+from training.data import OmniglotSampler
+from training.train import TrainConfig, train
 
 
 def synth_symbols(alphabets=None, drawers=8, seed=0) -> Symbols:
@@ -67,6 +68,38 @@ def test_sampler_classes_rotations_and_k(symbols):
         srcs = torch.from_numpy(symbols.images[symbols.character == np.unique(symbols.character)[ch]])
         assert any(torch.equal(torch.rot90(s_, r, (0, 1)), img) for s_ in srcs)
     assert OmniglotSampler(symbols, k=2, rotations=False).n_classes == len(symbols.characters)
+
+
+def test_sampler_draws_a_batch_from_few_alphabets_when_asked(symbols):
+    """With alphabets_per_batch = 1 every class of a batch is one (alphabet, rotation) group's,
+    as long as that group has P classes; a group too small is topped up from another."""
+    alpha_of_char = symbols.alphabet_of_char()
+    s = OmniglotSampler(symbols, k=2, rotations=True, alphabets_per_batch=1)
+    chars = np.unique(symbols.character)
+    seen_groups = set()
+    for seed in range(12):
+        _, y = s.sample(5, torch.Generator().manual_seed(seed))
+        groups = {(int(alpha_of_char[chars[c // 4]]), c % 4) for c in np.unique(y.numpy() - 10)}
+        assert len(np.unique(y.numpy())) == 5
+        big = symbols.alphabets.index("Big")
+        if any(a == big for a, _ in groups):
+            assert len(groups) == 1  # "Big" has 20 characters: P = 5 fit in one group
+        seen_groups |= groups
+    assert len(seen_groups) > 3  # different batches, different groups
+    _, y = s.sample(10, torch.Generator().manual_seed(0))  # 10 > the small alphabets' 6
+    assert len(np.unique(y.numpy())) == 10
+
+
+def test_elastic_augmentation_moves_strokes_but_keeps_them():
+    from training.augment import random_elastic
+
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 6:22, 12:16] = 1.0
+    y = random_elastic(x, torch.Generator().manual_seed(0), alpha_px=2.0)
+    assert y.shape == x.shape
+    assert float((y - x).abs().sum()) > 10  # the stroke moved
+    assert abs(float(y.sum()) - float(x.sum())) / float(x.sum()) < 0.15  # ink neither lost nor made
+    assert float(random_elastic(x, torch.Generator().manual_seed(0), alpha_px=0.0).sub(x).abs().max()) < 1e-4
 
 
 @pytest.fixture(scope="module")

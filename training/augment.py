@@ -43,5 +43,26 @@ def random_thickness(x: torch.Tensor, g: torch.Generator, p_dilate=0.2, p_erode=
     return torch.where((pick >= p_dilate) & (pick < p_dilate + p_erode), ero, out)
 
 
-def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    return random_thickness(random_affine(x, g), g).clamp_(0, 1)
+def random_elastic(x: torch.Tensor, g: torch.Generator, alpha_px: float, sigma_px: float = 4.0) -> torch.Tensor:
+    """Elastic distortion (Simard et al. 2003): a random displacement field, smoothed by a
+    Gaussian of ``sigma_px``, scaled so its largest displacements are about ``alpha_px``."""
+    n, _, h, w = x.shape
+    field = torch.rand(n, 2, h, w, generator=g) * 2 - 1
+    r = int(2 * sigma_px)
+    t = torch.arange(-r, r + 1, dtype=x.dtype)
+    k = torch.exp(-(t**2) / (2 * sigma_px**2))
+    k = k / k.sum()
+    field = F.conv2d(F.pad(field, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).expand(2, 1, 1, -1), groups=2)
+    field = F.conv2d(F.pad(field, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1).expand(2, 1, -1, 1), groups=2)
+    field = field / field.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6) * alpha_px
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    base = torch.stack([xs, ys], -1).unsqueeze(0)
+    disp = torch.stack([field[:, 0] * 2 / w, field[:, 1] * 2 / h], -1)
+    return F.grid_sample(x, base + disp, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def augment(x: torch.Tensor, g: torch.Generator, elastic: float = 0.0) -> torch.Tensor:
+    x = random_affine(x, g)
+    if elastic > 0:
+        x = random_elastic(x, g, elastic)
+    return random_thickness(x, g).clamp_(0, 1)

@@ -1,0 +1,149 @@
+"""What one training step draws from: the MNIST split, camera-like renders of training
+digits, and P x K batches of Omniglot characters (the held-out alphabets kept out).
+
+``load_split`` / ``load_omniglot`` read and split the data once per run; ``camera_batch`` and
+``OmniglotSampler.sample`` are called per batch with the epoch's seeded generator (so a resumed
+run draws exactly what an uninterrupted one would).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from training.pairs import class_mask, validation_split
+
+
+def load_split(cfg, images=None, labels=None):
+    """(x, y, train_idx, val_idx) — indices into the training set, train classes only."""
+    if images is None:
+        from training.mnist import load_mnist
+
+        images, labels = load_mnist(cfg.data_dir, "train")
+    n = len(labels)
+    tr, va = validation_split(n, cfg.val_size, cfg.seed)
+    if cfg.max_train:
+        tr = np.sort(np.random.default_rng(cfg.seed + 1).permutation(tr)[: cfg.max_train])
+    keep = [c for c in range(10) if c not in set(cfg.holdout_classes)]
+    tr = tr[class_mask(labels[tr], keep)]
+    va = va[class_mask(labels[va], keep)]
+    return images, labels, tr, va
+
+
+def load_camera_data(cfg, n_images: int, val_idx: np.ndarray):
+    """(row_of_source [n_images] int64, -1 = no render; camera images tensor; junk tensor) or None.
+
+    Refuses data rendered from validation images (the best epoch is chosen on them)."""
+    if not cfg.camera_data:
+        return None
+    from training.camera_data import load
+
+    d = load(cfg.camera_data)
+    src = d["sources"].astype(np.int64)
+    if src.size and (src.min() < 0 or src.max() >= n_images):
+        raise ValueError(f"{cfg.camera_data} was rendered from another training set (source index out of range)")
+    leak = np.intersect1d(src, val_idx)
+    if leak.size:
+        raise ValueError(
+            f"{cfg.camera_data} holds renders of {leak.size} validation images of this run "
+            f"(seed {cfg.seed}, validation size {cfg.val_size}); build it with the same "
+            f"--split-seed/--val-size as the run"
+        )
+    row = np.full(n_images, -1, np.int64)
+    row[src] = np.arange(src.size)
+    return row, torch.from_numpy(d["images"]), torch.from_numpy(d["junk"])
+
+
+def camera_batch(
+    xb: torch.Tensor, yb: torch.Tensor, src: np.ndarray, cam, cfg, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Swap some clean digits of a uint8 batch for their camera renders; append negatives
+    (label -1, -2, ...: see ``losses.batch_contrastive_loss``)."""
+    row, cam_x, junk = cam
+    r = torch.from_numpy(row[src])
+    swap = (r >= 0) & (torch.rand(len(src), generator=g) < cfg.camera_fraction)
+    if bool(swap.any()):
+        xb = xb.clone()
+        xb[swap] = cam_x[r[swap]]
+    if cfg.junk_per_batch > 0 and len(junk):
+        pick = torch.randint(len(junk), (cfg.junk_per_batch,), generator=g)
+        xb = torch.cat([xb, junk[pick]])
+        yb = torch.cat([yb, -1 - torch.arange(cfg.junk_per_batch, dtype=yb.dtype)])
+    return xb, yb
+
+
+def load_omniglot(cfg, data=None):
+    """(training Symbols, held-out Symbols, held-out alphabet names), or None without Omniglot.
+    ``data`` (a ``training.omniglot.Symbols``) replaces the npz (tests)."""
+    if data is None and not cfg.omniglot:
+        return None
+    from training import omniglot as O
+
+    sym = data if data is not None else O.load(cfg.omniglot)
+    if cfg.omniglot_holdout_alphabets:
+        held = sorted(cfg.omniglot_holdout_alphabets)
+        missing = [a for a in held if a not in sym.alphabets]
+        if missing:
+            raise ValueError(f"held-out alphabets {missing} are not in the Omniglot data")
+    else:
+        dpc = np.bincount(sym.character, minlength=len(sym.characters))  # drawings acquired per character
+        held = O.held_out_alphabets(
+            sym.alphabets,
+            sym.alphabet_of_char(),
+            cfg.omniglot_holdout,
+            cfg.omniglot_split_seed,
+            drawings_per_char=dpc,
+            min_drawings=max(2, int(0.8 * dpc.max())),
+        )
+    return sym.subset([a for a in sym.alphabets if a not in held]), sym.subset(held), held
+
+
+class OmniglotSampler:
+    """P classes x K drawings for each batch. A class is a (character, rotation) pair: a
+    character turned by 90, 180 or 270 degrees is a different symbol (labels 10 + class)."""
+
+    def __init__(self, sym, k: int, rotations: bool, alphabets_per_batch: int = 0):
+        chars = np.unique(sym.character)
+        by = [np.flatnonzero(sym.character == c) for c in chars]
+        keep = [i for i, ix in enumerate(by) if ix.size >= 2]
+        self.by_char = [by[i] for i in keep]
+        alpha = np.array([int(sym.alphabet[by[i][0]]) for i in keep], np.int64)
+        self.images = torch.from_numpy(np.ascontiguousarray(sym.images))
+        self.k = k
+        self.rot = 4 if rotations else 1
+        self.n_classes = len(self.by_char) * self.rot
+        if self.n_classes < 2:
+            raise ValueError("the Omniglot training alphabets hold fewer than two usable characters")
+        self.per_batch = alphabets_per_batch
+        # groups: (alphabet, rotation) -> its classes (class = char_index * rot + rotation)
+        self.groups = [np.flatnonzero(alpha == a) * self.rot + r for a in np.unique(alpha) for r in range(self.rot)]
+
+    def _classes(self, p: int, g: torch.Generator) -> list[int]:
+        if self.per_batch <= 0:
+            return torch.randperm(self.n_classes, generator=g)[:p].tolist()
+        order = torch.randperm(len(self.groups), generator=g).tolist()
+        pool = np.concatenate([self.groups[i] for i in order[: self.per_batch]])
+        if pool.size < p:  # small alphabets: add groups until P classes can be drawn
+            for i in order[self.per_batch :]:
+                pool = np.concatenate([pool, self.groups[i]])
+                if pool.size >= p:
+                    break
+        return pool[torch.randperm(pool.size, generator=g)[:p].numpy()].tolist()
+
+    def sample(self, p: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        cls = self._classes(p, g)
+        idx, lab, rot = [], [], []
+        for c in cls:
+            ch, r = divmod(c, self.rot)
+            ix = self.by_char[ch]
+            pick = ix[torch.randperm(ix.size, generator=g)[: self.k].numpy()]
+            idx.append(pick)
+            lab += [c] * len(pick)
+            rot += [r] * len(pick)
+        x = self.images[np.concatenate(idx)]
+        rot_t = torch.tensor(rot)
+        for r in range(1, self.rot):
+            m = rot_t == r
+            if bool(m.any()):
+                x[m] = torch.rot90(x[m], r, (1, 2))
+        return x, torch.tensor(lab, dtype=torch.int64) + 10

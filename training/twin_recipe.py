@@ -1,0 +1,83 @@
+"""twinlock's recipe: an L2-normalised embedding, large batches embedded once, the
+contrastive loss over ALL pairs of each batch with hard-pair mining, batch augmentation
+(affine + stroke thickness, optionally elastic), AdamW with a one-cycle schedule.
+
+A batch is ``n_mnist`` MNIST digits (some swapped for their camera-like renders) plus P x K
+Omniglot characters; under ``torchrun`` each rank embeds its slice and the loss is over the
+whole batch (``training.distributed``)."""
+
+from __future__ import annotations
+
+import torch
+
+from desktop_app.core.contract import normalise_pixels
+from training.augment import augment
+from training.data import camera_batch
+from training.distributed import forward_chunks, gather_embeddings
+from training.losses import batch_contrastive_loss
+
+
+def omniglot_description(c) -> str:
+    p = c.omniglot_per_batch // max(1, c.omniglot_k)
+    groups = f", classes from {c.omniglot_alphabets_per_batch} alphabets" if c.omniglot_alphabets_per_batch else ""
+    return (
+        f"each batch {c.batch_size - p * c.omniglot_k} MNIST + {p}x{c.omniglot_k} Omniglot background "
+        f"characters (P x K{', rotations as new classes' if c.rotations else ''}{groups}; "
+        f"{c.omniglot_holdout} alphabets held out); "
+    )
+
+
+def describe(c) -> str:
+    return (
+        f"twin {c.stem} w{c.width} D{c.embedding_dim} L2-normalised; batch {c.batch_size} all-pairs contrastive "
+        f"(margin {c.margin}{f', positive margin {c.pos_margin:g}' if c.pos_margin else ''}, "
+        f"{'active-negative mining' if c.active_only else 'all negatives'}, hard positives {c.hard_fraction:g}); "
+        f"{'affine+thickness' + (f'+elastic {c.elastic:g}px' if c.elastic else '') + ' augmentation; ' if c.augment else ''}"
+        f"{f'camera-like renders of training digits (p {c.camera_fraction:g}); ' if c.camera_data else ''}"
+        f"{f'{c.junk_per_batch} non-digit negatives per batch; ' if c.camera_data and c.junk_per_batch else ''}"
+        f"{omniglot_description(c) if c.omniglot else ''}"
+        f"AdamW lr {c.lr:g} wd {c.weight_decay:g} one-cycle; {c.epochs} epochs"
+    )
+
+
+class TwinRecipe:
+    """One epoch = the training digits once, ``n_mnist`` a batch, in a seeded order."""
+
+    memory_format = torch.channels_last  # faster convolutions on the CPU
+
+    def __init__(self, cfg, x_tr, y_tr, tr, cam, sampler, p_omni: int, n_mnist: int, dev, rank: int, world: int):
+        self.cfg, self.x, self.y, self.tr = cfg, x_tr, y_tr, tr
+        self.cam, self.sampler, self.p_omni, self.n_mnist = cam, sampler, p_omni, n_mnist
+        self.dev, self.rank, self.world = dev, rank, world
+        self.steps_per_epoch = len(tr) // n_mnist
+
+    def optimizer(self, model):
+        c = self.cfg
+        opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=c.lr, total_steps=c.epochs * self.steps_per_epoch, pct_start=0.2
+        )
+        return opt, sched
+
+    def batches(self, g: torch.Generator) -> list:
+        order = torch.randperm(len(self.tr), generator=g)
+        return [order[s * self.n_mnist : (s + 1) * self.n_mnist] for s in range(self.steps_per_epoch)]
+
+    def loss(self, net, b, g: torch.Generator):
+        c = self.cfg
+        xb, yb = self.x[b], self.y[b]
+        if self.cam is not None:
+            xb, yb = camera_batch(xb, yb, self.tr[b.numpy()], self.cam, c, g)
+        if self.sampler is not None:
+            xo, yo = self.sampler.sample(self.p_omni, g)
+            xb, yb = torch.cat([xb, xo]), torch.cat([yb, yo])
+        xb = xb.float().div_(255.0).unsqueeze(1)
+        if c.augment:
+            xb = augment(xb, g, elastic=c.elastic)
+        xin = torch.from_numpy(normalise_pixels(xb.numpy(), c.mean, c.std, scale=1.0)).to(self.dev)
+        if self.world > 1:
+            per = len(xin) // self.world
+            xin = xin[self.rank * per : (self.rank + 1) * per]
+        emb = forward_chunks(net, xin.contiguous(memory_format=self.memory_format), c.ghost_batch)
+        emb = gather_embeddings(emb, self.rank, self.world)
+        return batch_contrastive_loss(emb, yb.to(self.dev), c.margin, c.hard_fraction, c.pos_margin, c.active_only)
