@@ -360,7 +360,7 @@ def test_load_embedder_reembeds_stale_references(store, pixel, monkeypatch):
 
 def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monkeypatch):
     """A (pretend) schema 4 adds a column: a schema-3 file is migrated in place, data kept."""
-    import desktop_app.core.store as store_mod
+    import desktop_app.core.store.schema as store_mod
 
     p = tmp_path / "db"
     _make_db(p)
@@ -394,7 +394,7 @@ def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monke
 
 
 def test_a_schema_1_database_gets_the_lockout_clock_columns(tmp_path, monkeypatch):
-    import desktop_app.core.store as store_mod
+    import desktop_app.core.store.schema as store_mod
 
     p = tmp_path / "v1.sqlite3"
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)

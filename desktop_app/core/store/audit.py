@@ -1,0 +1,211 @@
+"""The audit log: every attempt (written "pending" when it starts, finished in place) and
+every admin action. Names come from :mod:`desktop_app.core.decision` (:func:`audit_name`);
+a time that disagrees with the boot clock is flagged; the newest ``audit_retention_rows``
+rows / ``audit_retention_days`` days are kept when those settings are set (applied on
+every write)."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..decision import Decision, audit_name
+from .codec import _png, _unpng
+from .lockout import boot_clock, boot_id
+
+CLOCK_SKEW_S = 120.0  # an audit time this far off the boot clock's reckoning is flagged
+
+
+@dataclass
+class AuditEntry:
+    id: int
+    time: float
+    profile: str | None
+    decision: str
+    best_distance: float | None
+    threshold: float | None
+    frames_used: int
+    fingerprint: str
+    provider: str
+    detail: dict
+    has_snapshot: bool
+
+
+class AuditMixin:
+    """The audit table."""
+
+    def _log(
+        self,
+        con,
+        profile,
+        decision,
+        best_distance=None,
+        threshold=None,
+        frames_used=0,
+        fingerprint="",
+        provider="",
+        detail=None,
+        snapshot=None,
+    ) -> int:
+        now, boot, boot_at = time.time(), boot_id(), boot_clock()
+        detail = dict(detail or {})
+        if boot:
+            # the wall time is written as it is, but one that disagrees with the boot clock's
+            # reckoning from the previous row of this boot (a clock moved, a forged time) is flagged
+            prev = con.execute(
+                "SELECT time, boot_at FROM audit WHERE boot = ? ORDER BY id DESC LIMIT 1", (boot,)
+            ).fetchone()
+            if prev is not None:
+                skew = now - (float(prev[0]) + (boot_at - float(prev[1])))
+                if abs(skew) > CLOCK_SKEW_S:
+                    detail["clock_skew_s"] = round(skew, 1)
+        cur = con.execute(
+            "INSERT INTO audit(time, profile, decision, best_distance, threshold, frames_used, "
+            "fingerprint, provider, detail, snapshot, boot, boot_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                now,
+                profile,
+                audit_name(decision),
+                None if best_distance is None else float(best_distance),
+                None if threshold is None else float(threshold),
+                int(frames_used),
+                fingerprint or "",
+                provider or "",
+                json.dumps(detail, default=str),
+                _png(snapshot),
+                boot,
+                boot_at,
+            ),
+        )
+        self._apply_retention(con)
+        return int(cur.lastrowid)
+
+    def _finish_row(
+        self,
+        con,
+        entry_id,
+        decision,
+        best_distance=None,
+        threshold=None,
+        frames_used=0,
+        fingerprint="",
+        provider="",
+        detail=None,
+        snapshot=None,
+    ) -> int:
+        """Turn a "pending" row into the attempt's outcome (a new row if it is gone)."""
+        cur = con.execute(
+            "UPDATE audit SET decision = ?, best_distance = ?, threshold = ?, frames_used = ?, "
+            "fingerprint = ?, provider = ?, detail = ?, snapshot = ? WHERE id = ? AND decision = ?",
+            (
+                audit_name(decision),
+                None if best_distance is None else float(best_distance),
+                None if threshold is None else float(threshold),
+                int(frames_used),
+                fingerprint or "",
+                provider or "",
+                json.dumps(detail or {}, default=str),
+                _png(snapshot),
+                int(entry_id),
+                Decision.PENDING,
+            ),
+        )
+        if cur.rowcount == 1:
+            return int(entry_id)
+        return self._log(
+            con,
+            None if entry_id is None else self._row_profile(con, entry_id),
+            decision,
+            best_distance,
+            threshold,
+            frames_used,
+            fingerprint,
+            provider,
+            detail,
+            snapshot,
+        )
+
+    def _row_profile(self, con, entry_id):
+        row = con.execute("SELECT profile FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
+        return row[0] if row else None
+
+    def _apply_retention(self, con) -> None:
+        """Keep the newest ``audit_retention_rows`` rows and ``audit_retention_days`` days (settings;
+        unset or 0 = keep everything). Pending attempts are never pruned."""
+        vals = {}
+        for key in ("audit_retention_rows", "audit_retention_days"):
+            row = con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            try:
+                v = float(json.loads(row[0])) if row else 0.0
+            except (ValueError, TypeError):
+                v = 0.0
+            vals[key] = v if math.isfinite(v) and v > 0 else 0.0
+        if vals["audit_retention_days"]:
+            con.execute(
+                "DELETE FROM audit WHERE time < ? AND decision != ?",
+                (time.time() - vals["audit_retention_days"] * 86400.0, Decision.PENDING),
+            )
+        if vals["audit_retention_rows"]:
+            keep = int(vals["audit_retention_rows"])
+            con.execute(
+                "DELETE FROM audit WHERE decision != ? AND id <= (SELECT id FROM audit ORDER BY id "
+                "DESC LIMIT 1 OFFSET ?)",
+                (Decision.PENDING, keep),
+            )
+
+    def log_attempt(
+        self,
+        profile,
+        decision,
+        best_distance=None,
+        threshold=None,
+        frames_used=0,
+        fingerprint="",
+        provider="",
+        detail=None,
+        snapshot=None,
+    ) -> int:
+        with self._tx() as con:
+            return self._log(
+                con, profile, decision, best_distance, threshold, frames_used, fingerprint, provider, detail, snapshot
+            )
+
+    def audit(self, profile=None, decision=None, limit=200, since=None) -> list[AuditEntry]:
+        where, args = [], []
+        if profile is not None:
+            where.append("profile = ?")
+            args.append(profile)
+        if decision is not None:
+            ds = [decision] if isinstance(decision, str) else list(decision)
+            where.append(f"decision IN ({','.join('?' * len(ds))})")
+            args.extend(ds)
+        if since is not None:
+            where.append("time >= ?")
+            args.append(float(since))
+        sql = (
+            "SELECT id, time, profile, decision, best_distance, threshold, frames_used, fingerprint, "
+            "provider, detail, snapshot IS NOT NULL FROM audit"
+        )
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        out = []
+        for r in self._q(sql, args):
+            try:
+                detail = json.loads(r[9] or "{}")
+            except ValueError:
+                detail = {}
+            out.append(
+                AuditEntry(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8], detail, bool(r[10]))
+            )
+        return out
+
+    def audit_snapshot(self, entry_id) -> np.ndarray | None:
+        rows = self._q("SELECT snapshot FROM audit WHERE id = ?", (int(entry_id),))
+        return _unpng(rows[0][0]) if rows and rows[0][0] is not None else None

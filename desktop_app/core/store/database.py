@@ -1,0 +1,230 @@
+"""The connection: opening the file (mode 0600, WAL, ``synchronous=FULL``, a busy timeout so
+the CLI and the app can share it), transactions, queries, and SQLite errors in words.
+
+Checking the lockout and counting a failure happen in one ``BEGIN IMMEDIATE`` transaction
+(:meth:`Database.transaction`, a :class:`Tx`), so concurrent attempts serialise on the counter.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..decision import Decision
+from ..paths import database_path
+from . import schema
+from .errors import StoreError
+from .lockout import _LOCK_COLS, LockoutState, _lock_from_row
+
+
+class Tx:
+    """The lockout and audit operations of one open ``BEGIN IMMEDIATE`` transaction."""
+
+    def __init__(self, store: Database, con: sqlite3.Connection):
+        self.store, self.con = store, con
+
+    def lockout(self, name) -> LockoutState:
+        return _lock_from_row(
+            self.con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone()
+        )
+
+    def set_lockout(self, name, state: LockoutState) -> None:
+        self.store._set_lockout(self.con, name, state)
+
+    def log(self, profile, decision, **kw) -> int:
+        return self.store._log(self.con, profile, decision, **kw)
+
+    def finish_row(self, entry_id, decision, **kw) -> int:
+        return self.store._finish_row(self.con, entry_id, decision, **kw)
+
+    def pending(self, name) -> list[tuple[int, float, dict]]:
+        rows = self.con.execute(
+            "SELECT id, time, detail FROM audit WHERE decision = ? AND profile = ?", (Decision.PENDING, name)
+        ).fetchall()
+        out = []
+        for rid, t, d in rows:
+            try:
+                detail = json.loads(d or "{}")
+            except ValueError:
+                detail = {}
+            out.append((int(rid), float(t), detail if isinstance(detail, dict) else {}))
+        return out
+
+
+class Database(schema.SchemaMixin):
+    """One SQLite connection behind a lock (thread-safe); the tables' operations are mixins."""
+
+    def __init__(self, path=None, create: bool = True):
+        self._lock = threading.RLock()
+        self._con: sqlite3.Connection | None = None
+        try:
+            self.path = Path(database_path(path))
+        except StoreError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise StoreError(
+                f"The database location cannot be used ({exc}). Check $TWINLOCK_HOME, $TWINLOCK_DB or --db."
+            ) from None
+        try:
+            st = os.stat(self.path)  # stat, never open: a FIFO would hang an open()
+        except FileNotFoundError:
+            st = None
+        except OSError as exc:
+            raise StoreError(
+                f"The database {self.path} cannot be used ({exc.strerror}): check that "
+                "every folder on its path is a folder you can read."
+            ) from None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
+            raise StoreError(
+                f"The database path {self.path} is {kind}. Nothing was changed; pass --db "
+                "with a file name (or set $TWINLOCK_DB / $TWINLOCK_HOME)."
+            )
+        if st is None and not create:
+            raise StoreError(f"There is no twinlock database at {self.path}.")
+        if st is not None and st.st_size == 0:
+            raise StoreError(
+                f"The database {self.path} is empty (0 bytes): it is not a twinlock "
+                "database, and twinlock does not treat it as a new one. Nothing was "
+                "changed; delete the empty file to start a new database, or restore a backup."
+            )
+        if st is not None:
+            self._check_readonly()
+        else:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                os.close(fd)
+            except FileExistsError:
+                pass  # another process created it meanwhile
+            except OSError as exc:
+                raise StoreError(
+                    f"The database {self.path} cannot be created ({exc.strerror}): its "
+                    f"folder {self.path.parent} is missing, not a folder, or not writable. "
+                    "Check $TWINLOCK_HOME, $TWINLOCK_DB or --db."
+                ) from None
+            else:
+                try:
+                    os.chmod(self.path, 0o600)  # only the file we created ourselves
+                except OSError:
+                    pass
+        try:
+            con = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA busy_timeout = 10000")
+            con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = FULL")
+            con.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"The database {self.path} cannot be opened ({exc}). Nothing was changed; "
+                "check the file's permissions or move it away."
+            ) from None
+        self._con = con
+        try:
+            self._migrate()
+        except Exception as exc:
+            self.close()
+            raise StoreError(
+                f"Upgrading the database {self.path} to schema {schema.SCHEMA_VERSION} failed "
+                f"({type(exc).__name__}: {exc}); it was left as it was. Report this, and "
+                "keep the file."
+            ) from None
+
+    # ------------------------------------------------------------------ opening
+    def _describe_bad(self, why: str) -> StoreError:
+        return StoreError(
+            f"The database {self.path} {why}. twinlock did not change it. Move it away "
+            "(or restore a backup) and run again to start a new one, or pass --db "
+            "to use another file."
+        )
+
+    def _sql_error(self, exc: sqlite3.Error, doing: str = "Writing to") -> StoreError:
+        msg = str(exc)
+        if "locked" in msg or "busy" in msg:
+            return StoreError(
+                f"The database {self.path} is busy: another program has held it locked for "
+                "more than 10 s. Nothing was changed; close the other twinlock (or wait) and "
+                "try again."
+            )
+        if "readonly" in msg or "read-only" in msg:
+            return StoreError(
+                f"The database {self.path} is read-only (or its folder is): twinlock cannot "
+                "record the attempt, so nothing was decided. Make the file and its folder "
+                "writable by you."
+            )
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            return self._describe_bad(f"is damaged ({msg})")
+        return StoreError(f"{doing} the database {self.path} failed ({msg}). Nothing was changed.")
+
+    @contextmanager
+    def _tx(self):
+        with self._lock:
+            if self._con is None:
+                raise StoreError("The database is closed.")
+            try:
+                self._con.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._sql_error(exc) from None
+            try:
+                yield self._con
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._sql_error(exc) from None
+            except BaseException:
+                self._rollback()
+                raise
+            else:
+                try:
+                    self._con.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    raise self._sql_error(exc) from None
+
+    def _rollback(self) -> None:
+        try:
+            self._con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+    @contextmanager
+    def transaction(self):
+        """One ``BEGIN IMMEDIATE`` transaction for the verifier's check-and-count steps."""
+        with self._tx() as con:
+            yield Tx(self, con)
+
+    def _q(self, sql: str, args=()) -> list:
+        with self._lock:
+            if self._con is None:
+                raise StoreError("The database is closed.")
+            try:
+                return self._con.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise self._sql_error(exc, "Reading") from None
+            except UnicodeDecodeError:
+                raise self._describe_bad("is damaged (text that cannot be decoded)") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def integrity_check(self) -> str:
+        rows = self._q("PRAGMA integrity_check")
+        return "ok" if rows and rows[0][0] == "ok" else "; ".join(str(r[0]) for r in rows[:5])
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._q("PRAGMA user_version")[0][0])

@@ -1,0 +1,148 @@
+"""Lockout state per profile, and the clocks and processes it is judged by.
+
+A lockout stores its length and the boot clock (``CLOCK_BOOTTIME``) beside the wall-clock
+end, so moving the wall clock never shortens it (:meth:`LockoutState.remaining`). An
+attempt is written when it starts with the process that runs it (:func:`process_alive`
+tells whether that process may still finish it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+_BOOT_ID: list = []
+
+
+def boot_id() -> str:
+    """This boot's id (Linux), "" where there is none: a lock's boot clock is valid only in it."""
+    if not _BOOT_ID:
+        try:
+            _BOOT_ID.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+        except OSError:
+            _BOOT_ID.append("")
+    return _BOOT_ID[0]
+
+
+def boot_clock() -> float:
+    """Seconds since boot, counting suspend (CLOCK_BOOTTIME): setting the wall clock moves it not."""
+    try:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):
+        return time.monotonic()
+
+
+@dataclass
+class LockoutState:
+    failures: int = 0
+    locked_until: float = 0.0  # wall-clock end of the lock
+    lock_s: float = 0.0  # its length when it was set
+    boot_id: str = ""  # the boot it was set in ...
+    boot_at: float = 0.0  # ... and the boot clock then
+
+    def remaining(self, now: float | None = None, boot_now: float | None = None) -> float:
+        """Seconds of lock left: the longer of the wall-clock and the boot-clock reckoning,
+        never more than the lock's own length. A wall clock set forward (or back) does not
+        shorten a lock set in this boot."""
+        now = time.time() if now is None else now
+        wall = self.locked_until - now
+        if self.lock_s <= 0:
+            return max(0.0, wall)
+        mono = -math.inf
+        if self.boot_id and self.boot_id == boot_id():
+            b = boot_clock() if boot_now is None else boot_now
+            mono = self.lock_s - (b - self.boot_at)
+        return max(0.0, min(self.lock_s, max(wall, mono)))
+
+
+_LOCK_COLS = "failures, locked_until, lock_s, boot_id, boot_at"
+
+
+def _lock_from_row(row) -> LockoutState:
+    if not row:
+        return LockoutState()
+    return LockoutState(int(row[0]), float(row[1]), float(row[2]), str(row[3] or ""), float(row[4]))
+
+
+def process_start(pid: int | None = None) -> str:
+    """The start time of process ``pid`` (Linux /proc; "" elsewhere): with the pid it names
+    one process, so a reused pid is not taken for the process that started an attempt."""
+    try:
+        stat_line = Path(f"/proc/{os.getpid() if pid is None else int(pid)}/stat").read_text()
+        return stat_line.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError, ValueError):
+        return ""
+
+
+def process_alive(detail: dict) -> bool:
+    """Whether the process that started a pending attempt (``detail``: pid, host, boot) may
+    still run it. A process of another host is assumed alive; one of an earlier boot is not."""
+    try:
+        pid = int(detail.get("pid", -1))
+    except (TypeError, ValueError):
+        return False
+    if detail.get("host") != socket.gethostname():
+        return True
+    if detail.get("boot", "") != boot_id():
+        return False
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    started = detail.get("pstart", "")
+    return not started or process_start(pid) in ("", started)
+
+
+class LockoutMixin:
+    """The lockout table."""
+
+    def lockout(self, name) -> LockoutState:
+        rows = self._q(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,))
+        return _lock_from_row(rows[0] if rows else None)
+
+    def set_lockout(self, name, state: LockoutState) -> None:
+        with self._tx() as con:
+            self._set_lockout(con, name, state)
+
+    def _set_lockout(self, con, name, state: LockoutState) -> None:
+        con.execute(
+            "INSERT INTO lockout(profile, failures, locked_until, lock_s, boot_id, boot_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(profile) DO UPDATE SET failures = excluded.failures, "
+            "locked_until = excluded.locked_until, lock_s = excluded.lock_s, "
+            "boot_id = excluded.boot_id, boot_at = excluded.boot_at",
+            (
+                name,
+                int(state.failures),
+                float(state.locked_until),
+                float(state.lock_s),
+                str(state.boot_id or ""),
+                float(state.boot_at),
+            ),
+        )
+
+    def record_outcome(self, name, state, **log) -> tuple[int, LockoutState]:
+        """Write a finished attempt's audit entry and the new lockout state in one transaction.
+
+        ``state`` is the new :class:`LockoutState`, or a function old -> new evaluated inside
+        the transaction (so two processes verifying at once cannot lose a failure).
+        Returns (audit id, the lockout state written)."""
+        with self._tx() as con:
+            if callable(state):
+                row = con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone()
+                state = state(_lock_from_row(row))
+            self._set_lockout(con, name, state)
+            return self._log(con, name, **log), state
+
+    def lockout_in(self, con, name) -> LockoutState:
+        return _lock_from_row(con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone())

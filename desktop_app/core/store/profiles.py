@@ -1,0 +1,124 @@
+"""Profiles: a name, when it was created, an optional threshold and policy."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..decision import AuditEvent
+from .errors import InvalidProfileName, ProfileExists, ProfileNotFound
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.\-]{0,63}$")
+
+
+def validate_profile_name(name) -> str:
+    """A safe profile name: 1-64 letters, digits, space, '_', '-', '.'; returns it stripped."""
+    if not isinstance(name, str):
+        raise InvalidProfileName("A profile name must be text.")
+    n = name.strip()
+    if not n:
+        raise InvalidProfileName("A profile name cannot be empty.")
+    if len(n) > 64:
+        raise InvalidProfileName(f"The profile name is {len(n)} characters long; use at most 64.")
+    if ".." in n or not _NAME_RE.match(n):
+        raise InvalidProfileName(
+            f"'{name}' is not a valid profile name: use letters, digits, spaces, '_', '-' and '.', "
+            "starting with a letter, digit or '_' (no '/', '\\' or '..')."
+        )
+    return n
+
+
+@dataclass
+class Profile:
+    name: str
+    created: float
+    threshold: float | None
+    policy: dict
+    n_references: int
+    fingerprints: list = field(default_factory=list)
+
+
+class ProfilesMixin:
+    """The profiles table."""
+
+    def _profile_row(self, name):
+        rows = self._q("SELECT id, name, created, threshold, policy FROM profiles WHERE name = ?", (name,))
+        if not rows:
+            raise ProfileNotFound(
+                f"There is no profile '{name}'. 'twinlock profiles list' shows the profiles there are."
+            )
+        return rows[0]
+
+    def _make_profile(self, row) -> Profile:
+        pid, name, created, threshold, policy = row
+        n = self._q("SELECT COUNT(*) FROM refs WHERE profile_id = ?", (pid,))[0][0]
+        fps = [r[0] for r in self._q("SELECT DISTINCT fingerprint FROM refs WHERE profile_id = ?", (pid,))]
+        return Profile(
+            name,
+            float(created),
+            None if threshold is None else float(threshold),
+            json.loads(policy or "{}"),
+            int(n),
+            fps,
+        )
+
+    def create_profile(self, name, threshold=None, policy=None) -> Profile:
+        name = validate_profile_name(name)
+        with self._tx() as con:
+            self._insert_profile(con, name, threshold, policy)
+        return self.get_profile(name)
+
+    def _insert_profile(self, con, name, threshold=None, policy=None, created=None) -> int:
+        if con.execute("SELECT 1 FROM profiles WHERE name = ?", (name,)).fetchone():
+            raise ProfileExists(f"A profile named '{name}' already exists. Choose another name, or remove it first.")
+        cur = con.execute(
+            "INSERT INTO profiles(name, created, threshold, policy) VALUES (?, ?, ?, ?)",
+            (
+                name,
+                time.time() if created is None else float(created),
+                None if threshold is None else float(threshold),
+                json.dumps(policy or {}),
+            ),
+        )
+        return int(cur.lastrowid)
+
+    def list_profiles(self) -> list[Profile]:
+        rows = self._q("SELECT id, name, created, threshold, policy FROM profiles ORDER BY name")
+        return [self._make_profile(r) for r in rows]
+
+    def get_profile(self, name) -> Profile:
+        return self._make_profile(self._profile_row(name))
+
+    def has_profile(self, name) -> bool:
+        return bool(self._q("SELECT 1 FROM profiles WHERE name = ?", (name,)))
+
+    def remove_profile(self, name) -> None:
+        self._profile_row(name)
+        with self._tx() as con:
+            con.execute("DELETE FROM profiles WHERE name = ?", (name,))
+            con.execute("DELETE FROM lockout WHERE profile = ?", (name,))
+            self._log(con, name, AuditEvent.PROFILE_REMOVED)
+
+    def set_threshold(self, name, threshold) -> None:
+        if threshold is not None:
+            threshold = float(threshold)
+            if not np.isfinite(threshold) or threshold <= 0:
+                raise ValueError("a threshold must be a positive number")
+        self._profile_row(name)
+        with self._tx() as con:
+            con.execute("UPDATE profiles SET threshold = ? WHERE name = ?", (threshold, name))
+
+    def set_policy(self, name, policy: dict) -> None:
+        from ..verifier import check_profile_values
+
+        try:
+            check_profile_values(None, policy or {})
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"a profile policy out of bounds: {exc}") from None
+        self._profile_row(name)
+        with self._tx() as con:
+            con.execute("UPDATE profiles SET policy = ? WHERE name = ?", (json.dumps(policy or {}), name))

@@ -1,0 +1,153 @@
+"""The database file: the schema, its migrations, and the checks made before a file is opened.
+
+``PRAGMA user_version`` is the schema version; :data:`MIGRATIONS` bring older files up,
+each step inside one transaction. A file that is not a twinlock database, is damaged, or
+comes from a newer twinlock raises :class:`StoreError` and is never modified: it is
+checked read-only (:meth:`SchemaMixin._check_readonly`) before it is opened for writing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .errors import StoreError
+
+SCHEMA_VERSION = 3
+APP_ID = "twinlock"
+
+
+def _run_script(con: sqlite3.Connection, script: str) -> None:
+    """Statements one by one (``executescript`` would COMMIT the surrounding transaction)."""
+    for stmt in script.split(";"):
+        if stmt.strip():
+            con.execute(stmt)
+
+
+def _migrate_1(con: sqlite3.Connection) -> None:
+    _run_script(
+        con,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE profiles (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created REAL NOT NULL,
+            threshold REAL,
+            policy TEXT NOT NULL DEFAULT '{}');
+        CREATE TABLE refs (
+            id INTEGER PRIMARY KEY,
+            profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+            image BLOB NOT NULL,
+            crop BLOB,
+            embedding BLOB NOT NULL,
+            dim INTEGER NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created REAL NOT NULL);
+        CREATE INDEX refs_profile ON refs(profile_id);
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            time REAL NOT NULL,
+            profile TEXT,
+            decision TEXT NOT NULL,
+            best_distance REAL,
+            threshold REAL,
+            frames_used INTEGER NOT NULL DEFAULT 0,
+            fingerprint TEXT NOT NULL DEFAULT '',
+            provider TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            snapshot BLOB);
+        CREATE INDEX audit_time ON audit(time);
+        CREATE INDEX audit_profile ON audit(profile, time);
+        CREATE TABLE lockout (
+            profile TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL DEFAULT 0,
+            locked_until REAL NOT NULL DEFAULT 0);
+    """,
+    )
+    con.execute("INSERT INTO meta(key, value) VALUES ('app', ?)", (APP_ID,))
+
+
+def _migrate_2(con: sqlite3.Connection) -> None:
+    _run_script(
+        con,
+        """
+        ALTER TABLE lockout ADD COLUMN lock_s REAL NOT NULL DEFAULT 0;
+        ALTER TABLE lockout ADD COLUMN boot_id TEXT NOT NULL DEFAULT '';
+        ALTER TABLE lockout ADD COLUMN boot_at REAL NOT NULL DEFAULT 0;
+        CREATE INDEX audit_decision ON audit(decision, profile)
+    """,
+    )
+
+
+def _migrate_3(con: sqlite3.Connection) -> None:
+    _run_script(
+        con,
+        """
+        ALTER TABLE audit ADD COLUMN boot TEXT NOT NULL DEFAULT '';
+        ALTER TABLE audit ADD COLUMN boot_at REAL NOT NULL DEFAULT 0
+    """,
+    )
+
+
+# MIGRATIONS[v] brings a database from schema version v to v + 1 (inside one transaction)
+MIGRATIONS = {0: _migrate_1, 1: _migrate_2, 2: _migrate_3}
+
+
+class SchemaMixin:
+    """Checking a file before it is opened, and bringing its schema up to date."""
+
+    def _check_readonly(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise StoreError(
+                f"The database {self.path} cannot be read ({exc.strerror}). Check its permissions."
+            ) from None
+        if head != b"SQLite format 3\x00":
+            raise self._describe_bad("is not an SQLite database (it may be damaged or another kind of file)")
+        try:
+            uri = "file:" + str(self.path.resolve()) + "?mode=ro"
+            con = sqlite3.connect(uri, uri=True, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise self._describe_bad(f"cannot be opened ({exc})") from None
+        try:
+            ok = con.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise self._describe_bad(f"is damaged (integrity check: {ok})")
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The database {self.path} was written by a newer twinlock (schema "
+                    f"{version}, this one knows {SCHEMA_VERSION}). Update twinlock; the "
+                    "file was not changed."
+                )
+            if tables:
+                app = None
+                if "meta" in tables:
+                    row = con.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+                    app = row[0] if row else None
+                if app != APP_ID:
+                    raise self._describe_bad("is an SQLite database of another program, not twinlock's")
+        except sqlite3.DatabaseError as exc:
+            raise self._describe_bad(f"is damaged ({exc})") from None
+        except UnicodeDecodeError:
+            raise self._describe_bad("is damaged (its schema holds text that cannot be decoded)") from None
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._con.execute("PRAGMA user_version").fetchone()[0]
+            while version < SCHEMA_VERSION:
+                step = MIGRATIONS[version]
+                with self._tx():
+                    # re-read inside the write lock: another process may have migrated meanwhile
+                    version = self._con.execute("PRAGMA user_version").fetchone()[0]
+                    if version >= SCHEMA_VERSION:
+                        break
+                    step(self._con)
+                    version += 1
+                    self._con.execute(f"PRAGMA user_version = {int(version)}")
