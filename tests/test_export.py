@@ -319,10 +319,21 @@ def test_cli_export_writes_model_and_card_and_is_deterministic(exported, random_
             "--reproduce",
             "twinlock train --out runs/x",
             "--no-camera-calibration",
+            "--progress-jsonl",
+            str(tmp_path / "progress.jsonl"),
         ]
     )
     captured = capsys.readouterr()
     assert rc == 0, captured.err
+    # progress as JSON lines, one object per line, the steps in order, the counted ones to their total
+    events = [json.loads(line) for line in (tmp_path / "progress.jsonl").read_text().splitlines()]
+    assert all(set(e) == {"stage", "done", "total", "message"} for e in events)
+    order = list(dict.fromkeys(e["stage"] for e in events))
+    assert order == ["load", "export", "parity", "embedding", "pairs", "write", "done"], order
+    n = len(VAL)
+    assert [(e["done"], e["total"]) for e in events if e["stage"] == "embedding"][-1] == (n, n)
+    assert events[-1] == {"stage": "done", "done": 1, "total": 1, "message": f"wrote {out}"}
+    assert "%|" not in captured.err  # no progress bars beside the JSON lines
     result, _, _ = exported
     # same checkpoint -> same graph and weights (the model card's reproduce step relies on it)
     assert f"fingerprint:  {result.fingerprint}" in captured.out

@@ -88,12 +88,21 @@ def test_export_tiny_checkpoint_then_use_it(qtbot, ctx, videos, tiny_checkpoint,
     assert "Cancelled" in dlg.result_label.text() and not out.exists()
     assert ctx.embedder.fingerprint == old_fp and dlg.start_button.isEnabled()
 
+    # the progress bar and the stage label follow the JSON lines the real subprocess writes
+    seen = []
+    dlg.progress.valueChanged.connect(lambda v: seen.append((dlg.stage_label.text(), v, dlg.progress.maximum())))
     with qtbot.waitSignal(dlg.step_finished, timeout=90000) as sig:
         dlg.start_button.click()
         assert dlg.cancel_button.isEnabled() and not dlg.start_button.isEnabled()
     assert sig.args == ["export, parity check and calibration", True], dlg.log.toPlainText()
     assert out.exists()
-    assert "twinlock export" in dlg.log.toPlainText()
+    log = dlg.log.toPlainText()
+    assert "twinlock export" in log and "--progress-jsonl -" in log
+    assert "parity ok" in log and '{"stage"' not in log  # text goes to the log, progress does not
+    embedding = [(v, m) for label, v, m in seen if label.startswith("embedding")]
+    assert embedding and embedding[-1] == (100, 100)  # the 100 validation images, counted to the end
+    labels = list(dict.fromkeys(label.split(":")[0].split(" ")[0] for label, _, _ in seen))
+    assert labels[:2] == ["embedding", "pairs"] and "camera" in labels, labels
     assert dlg.new_contract is not None and dlg.new_contract.embedding_dim == 8
     card = dlg.new_card.toPlainText()
     assert "New model" in card and dlg.new_contract.short_fingerprint in card
@@ -136,12 +145,30 @@ def test_without_torch_the_dialog_says_how_to_install_it(qtbot, ctx, monkeypatch
 
 
 def test_progress_lines_are_understood():
-    from desktop_app.ui.export_dialog import progress_of
+    from desktop_app.ui.export_dialog import progress_event
 
-    assert progress_of("calibration pairs:  42%|████▏     | 42/100 [00:01<00:01]") == (42, 100, "calibration pairs")
-    assert progress_of(" 7%|▋ | 7/100") == (7, 100, "")
-    assert progress_of("epoch 3/12: loss 0.1054  train acc 98.14%") == (3, 12, "training: epoch 3 of 12")
-    assert progress_of("parity ok: max |torch - onnxruntime| = 1.2e-07") is None
+    line = '{"stage": "pairs", "done": 42, "total": 100, "message": ""}'
+    assert progress_event(line) == {"stage": "pairs", "done": 42, "total": 100, "message": ""}
+    assert progress_event('{"stage": "parity", "done": 0, "total": 0, "message": "checking"}')["total"] == 0
+    # text (the log) is not progress, nor is JSON that is not a progress report
+    assert progress_event("parity ok: max |torch - onnxruntime| = 1.2e-07") is None
+    assert progress_event("calibration pairs:  42%|████▏     | 42/100 [00:01<00:01]") is None
+    assert progress_event('{"path": "m.onnx"}') is None
+    assert progress_event('{"stage": "pairs", "done": "many"}') is None
+    assert progress_event("{not json") is None
+
+
+def test_progress_reports_move_the_bar_and_name_the_stage(qtbot, ctx, monkeypatch):
+    monkeypatch.setattr(export_dialog, "torch_available", lambda: True)
+    dlg = ExportDialog(ctx)
+    qtbot.addWidget(dlg)
+    dlg.handle_line('{"stage": "embedding", "done": 30, "total": 120, "message": ""}')
+    assert (dlg.progress.value(), dlg.progress.maximum()) == (30, 120)
+    assert dlg.stage_label.text() == "embedding 30/120"
+    dlg.handle_line('{"stage": "parity", "done": 0, "total": 0, "message": "checking ONNX Runtime"}')
+    assert dlg.progress.maximum() == 0 and dlg.stage_label.text() == "parity: checking ONNX Runtime"  # busy
+    dlg.handle_line("parity ok: max |torch - onnxruntime| = 1.2e-07")
+    assert dlg.log.toPlainText() == "parity ok: max |torch - onnxruntime| = 1.2e-07"
 
 
 def test_browse_buttons_follow_the_chosen_option(qtbot, ctx, monkeypatch):

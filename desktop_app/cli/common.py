@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 from datetime import datetime
@@ -184,6 +185,48 @@ def progress_bar(desc: str):
             bar.close()
 
     return progress
+
+
+def add_progress_jsonl(p) -> None:
+    p.add_argument(
+        "--progress-jsonl",
+        metavar="FILE",
+        help="report progress as JSON lines in FILE ('-': stdout), one object per line: "
+        '{"stage": ..., "done": n, "total": m, "message": ...} (total 0: a step without a '
+        "count); no progress bars then",
+    )
+
+
+class JsonlProgress:
+    """``report(stage, done, total, message)``: one JSON object per line, flushed at once, on
+    stdout (``-``) or in a file (replaced). A context manager that closes the file."""
+
+    def __init__(self, target: str):
+        self.target = target
+        if target == "-":
+            self.fh, self._own = sys.stdout, False
+        else:
+            try:
+                self.fh, self._own = open(target, "w", encoding="utf-8"), True  # noqa: SIM115
+            except OSError as exc:
+                raise SetupError(
+                    f"cannot write --progress-jsonl {target} ({exc.strerror or exc}): choose a file you can write to"
+                ) from None
+
+    def __call__(self, stage: str, done: int, total: int, message: str = "") -> None:
+        rec = {"stage": str(stage), "done": int(done), "total": int(total), "message": str(message)}
+        self.fh.write(json.dumps(rec) + "\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self.fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def timestamp(t: float) -> str:

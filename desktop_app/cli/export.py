@@ -4,10 +4,11 @@ Needs torch (the ``train`` extra) and imports it only when it runs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
-from .common import SetupError
+from .common import JsonlProgress, SetupError, add_progress_jsonl
 
 TRAIN_EXTRA_HINT = 'install the training extra first: pip install -e ".[train]"'
 
@@ -91,6 +92,7 @@ def register(sub) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_progress_jsonl(p)
     p.set_defaults(func=cmd_export)
 
 
@@ -109,28 +111,34 @@ def cmd_export(args) -> int:
     def log(msg):
         print(msg, file=sys.stderr)
 
-    try:
-        result = export_checkpoint(
-            args.checkpoint,
-            args.output,
-            quantize=args.quantize,
-            data_dir=args.data_dir,
-            calib_count=args.calib_count or None,
-            seed=args.seed,
-            max_eer_increase_points=args.max_eer_increase,
-            max_frr_increase_points=args.max_frr_increase,
-            allow_synthetic=not args.no_synthetic_fallback,
-            progress=not args.no_progress,
-            log=log,
-            camera=not args.no_camera_calibration,
-            camera_probes=args.camera_probes,
-            symbols=not args.no_symbol_calibration,
-            omniglot=args.omniglot,
-        )
-        if args.card:
-            _write_card(args, result, log)
-    except ExportError as exc:
-        raise SetupError(f"export failed: {exc}") from None
+    with contextlib.ExitStack() as stack:
+        progress = not args.no_progress
+        if args.progress_jsonl:  # JSON lines instead of bars (the app's export dialog reads them)
+            progress = stack.enter_context(JsonlProgress(args.progress_jsonl))
+        try:
+            result = export_checkpoint(
+                args.checkpoint,
+                args.output,
+                quantize=args.quantize,
+                data_dir=args.data_dir,
+                calib_count=args.calib_count or None,
+                seed=args.seed,
+                max_eer_increase_points=args.max_eer_increase,
+                max_frr_increase_points=args.max_frr_increase,
+                allow_synthetic=not args.no_synthetic_fallback,
+                progress=progress,
+                log=log,
+                camera=not args.no_camera_calibration,
+                camera_probes=args.camera_probes,
+                symbols=not args.no_symbol_calibration,
+                omniglot=args.omniglot,
+            )
+            if args.card:
+                _write_card(args, result, log)
+        except ExportError as exc:
+            raise SetupError(f"export failed: {exc}") from None
+        if callable(progress):
+            progress("done", 1, 1, f"wrote {result.path}")
     if args.json:
         print(
             json.dumps(

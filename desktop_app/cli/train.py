@@ -5,8 +5,10 @@ without them."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 
-from .common import SetupError
+from .common import JsonlProgress, SetupError, add_progress_jsonl
 
 TRAIN_EXTRA_HINT = 'this command needs PyTorch: install the training extra with  pip install -e ".[train]"'
 
@@ -149,6 +151,7 @@ def register(sub) -> None:
         "--max-train", type=int, default=None, help="use only this many MNIST training images (a shorter epoch)"
     )
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue a run from its last.pt")
+    add_progress_jsonl(p)
     p.set_defaults(func=cmd_train)
 
 
@@ -238,6 +241,22 @@ def _new_config(args):
     return cfg
 
 
+_EPOCH_DONE = re.compile(r"^epoch (\d+)/(\d+):")
+
+
+def _epoch_reporter(report, epochs: int):
+    """A ``log`` for training.train.train: each line printed as before; the end of an epoch
+    (its "epoch i/n: ..." line) also reported as progress ("training", i, n, line)."""
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+        m = _EPOCH_DONE.match(str(msg))
+        if m:
+            report("training", int(m.group(1)), int(m.group(2)) or epochs, str(msg))
+
+    return log
+
+
 def cmd_train(args) -> int:
     need_torch()
     from desktop_app.core.idx import IdxError
@@ -250,10 +269,16 @@ def cmd_train(args) -> int:
         return 0
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise SetupError("--epochs must be at least 1 and --batch-size at least 2")
-    try:
-        res = train(cfg, resume=args.resume)
-    except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
-        raise SetupError(str(exc)) from None
+    with contextlib.ExitStack() as stack:
+        progress, log = True, print
+        if args.progress_jsonl:  # JSON lines instead of bars (the app's export dialog reads them)
+            report = stack.enter_context(JsonlProgress(args.progress_jsonl))
+            progress, log = False, _epoch_reporter(report, cfg.epochs)
+            report("training", 0, cfg.epochs, f"training {cfg.epochs} epoch(s) into {cfg.out_dir}")
+        try:
+            res = train(cfg, resume=args.resume, progress=progress, log=log)
+        except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
+            raise SetupError(str(exc)) from None
     b = res["best"]
     print(
         f"best epoch {b['epoch']}: validation FRR at FAR 1e-3 {b['val_frr_at_far_1e-3']:.3%}, "

@@ -1,6 +1,7 @@
 """Export-a-new-model dialog: checkpoint (or train one) -> export -> parity -> calibration,
 run as ``twinlock`` CLI subprocesses (QProcess) so torch never loads in the app and Cancel
-can kill them; then the new model's card beside the current one, and "Use this model",
+can kill them; their progress arrives as JSON lines (``--progress-jsonl -``), their other
+output goes to the log; then the new model's card beside the current one, and "Use this model",
 which is core ``settings.switch_model`` (re-embeds every profile, all-or-nothing) in a
 background job. Without torch the dialog says how to install the training extra; an
 already exported .onnx file can still be chosen."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import importlib.util
+import json
 import re
 import sys
 from pathlib import Path
@@ -49,8 +51,8 @@ def train_extra_hint() -> str:
 
 
 TRAIN_EXTRA_HINT = train_extra_hint()
-_PCT = re.compile(r"(\d{1,3})%\|")
-_EPOCH = re.compile(r"^epoch (\d+)/(\d+):")
+# the steps report progress as JSON lines on stdout (`twinlock train/export --progress-jsonl -`)
+PROGRESS_ARGS = ["--progress-jsonl", "-"]
 
 
 def torch_available() -> bool:
@@ -90,16 +92,23 @@ def model_card_html(contract, title: str) -> str:
     )
 
 
-def progress_of(line: str) -> tuple[int, int, str] | None:
-    """(done, total, label) when ``line`` reports progress, else None."""
-    m = _PCT.search(line)
-    if m:
-        desc = line.split(":")[0].strip()
-        return min(100, int(m.group(1))), 100, desc if desc and len(desc) < 40 and "%" not in desc else ""
-    e = _EPOCH.match(line)
-    if e:
-        return int(e.group(1)), int(e.group(2)), f"training: epoch {e.group(1)} of {e.group(2)}"
-    return None
+def progress_event(line: str) -> dict | None:
+    """The progress report on ``line`` ({"stage", "done", "total", "message"}, as
+    ``--progress-jsonl`` writes it), or None for a line of text."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        ev = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(ev, dict) or not isinstance(ev.get("stage"), str):
+        return None
+    try:
+        done, total = int(ev.get("done", 0)), int(ev.get("total", 0))
+    except (TypeError, ValueError):
+        return None
+    return {"stage": ev["stage"], "done": max(0, done), "total": max(0, total), "message": str(ev.get("message", ""))}
 
 
 class ExportDialog(QDialog):
@@ -281,14 +290,17 @@ class ExportDialog(QDialog):
                 return (
                     f"The checkpoint {ckpt or '(none)'} does not exist. Choose a .pt file written by 'twinlock train'."
                 )
-            return [("export, parity check and calibration", ["export", ckpt, "-o", out])]
+            return [("export, parity check and calibration", ["export", ckpt, "-o", out, *PROGRESS_ARGS])]
         data = self.data_edit.text().strip()
         run_dir = str(Path(out).with_suffix("")) + "-run"
         return [
-            ("training", ["train", "--data-dir", data, "--epochs", str(self.epochs.value()), "--out", run_dir]),
+            (
+                "training",
+                ["train", "--data-dir", data, "--epochs", str(self.epochs.value()), "--out", run_dir, *PROGRESS_ARGS],
+            ),
             (
                 "export, parity check and calibration",
-                ["export", str(Path(run_dir) / "best.pt"), "-o", out, "--data-dir", data],
+                ["export", str(Path(run_dir) / "best.pt"), "-o", out, "--data-dir", data, *PROGRESS_ARGS],
             ),
         ]
 
@@ -320,7 +332,7 @@ class ExportDialog(QDialog):
             return
         name, args = self.steps.pop(0)
         self.stage_label.setText(name + "…")
-        self.progress.setRange(0, 0)  # busy until the step reports a percentage
+        self.progress.setRange(0, 0)  # busy until the step reports its progress
         self.log.appendPlainText(f"$ twinlock {' '.join(args)}")
         p = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
@@ -345,20 +357,23 @@ class ExportDialog(QDialog):
             self.handle_line(line)
 
     def handle_line(self, line: str) -> None:
-        """One line of a step's output: a progress bar (tqdm 'NN%|' or 'epoch i/n:') moves
-        the progress bar; other lines go to the log."""
+        """One line of a step's output: a progress report (a JSON line) moves the progress bar
+        and names the stage; other lines go to the log."""
         if not line.strip():
             return
-        p = progress_of(line)
-        if p is not None:
-            done, total, label = p
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-            if label:
-                self.stage_label.setText(label)
-            if _PCT.search(line):
-                return  # tqdm redraws: keep them out of the log
-        self.log.appendPlainText(line)
+        ev = progress_event(line)
+        if ev is None:
+            self.log.appendPlainText(line)
+            return
+        label = ev["stage"] + (f": {ev['message']}" if ev["message"] else "")
+        if ev["total"] > 0 and not ev["message"]:
+            label += f" {ev['done']:,}/{ev['total']:,}"
+        self.stage_label.setText(label if len(label) <= 80 else label[:79] + "…")
+        if ev["total"] > 0:
+            self.progress.setRange(0, ev["total"])
+            self.progress.setValue(min(ev["done"], ev["total"]))
+        else:  # a step without a count: busy
+            self.progress.setRange(0, 0)
 
     def _step_done(self, name: str, code: int, status) -> None:
         proc, self.proc = self.proc, None
@@ -392,8 +407,7 @@ class ExportDialog(QDialog):
     def _read_output_from(self, proc) -> None:
         rest = bytes(proc.readAllStandardOutput()).decode("utf-8", "replace")
         for line in re.split(r"[\r\n]", self._buffer + rest):
-            if line.strip() and not _PCT.search(line):
-                self.log.appendPlainText(line)
+            self.handle_line(line)
         self._buffer = ""
 
     def _step_error(self, name: str, err) -> None:
