@@ -207,7 +207,8 @@ def test_truncated_file(tmp_path, frac):
     p = tmp_path / "cut.onnx"
     p.write_bytes(data[: int(len(data) * frac)])
     msg = refused(p)
-    assert "xport it again" in msg or "twinlock export" in msg
+    assert "is not a readable ONNX model (it may be truncated or corrupt" in msg
+    assert msg.endswith("Export it again with 'twinlock export'.")
 
 
 def test_fingerprint_mismatch(tmp_path):

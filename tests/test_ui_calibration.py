@@ -10,7 +10,7 @@ import pytest
 from ui_support import digit_frames, enroll_from_video, on_modal
 
 from desktop_app.core import calibration, metrics
-from desktop_app.ui.calibration_dialog import CalibrationDialog, describe_point
+from desktop_app.ui.calibration_dialog import CalibrationDialog
 
 
 @pytest.fixture
@@ -72,9 +72,7 @@ def test_calibration_dialog_computes_and_applies(qtbot, ctx, videos, sample_file
     dlg.slider.setValue(dlg.slider.maximum() // 2)
     assert dlg.target_far is None
     op = metrics.operating_point(g, i, dlg.threshold)
-    from desktop_app.ui.calibration_dialog import _pct
-
-    assert f"FRR {_pct(op.frr)}" in dlg.point_label.text()
+    assert f"FRR {calibration.percent_text(op.frr)}" in dlg.point_label.text()
 
     # a threshold stricter than the model default is applied without a question, audited
     default = ctx.embedder.contract.default_threshold
@@ -96,17 +94,6 @@ def test_calibration_dialog_computes_and_applies(qtbot, ctx, videos, sample_file
     assert ctx.store.audit(profile="alice", decision="threshold_reset")
     assert "model's default threshold" in dlg.current_label.text()
     dlg.close()
-
-
-def test_describe_point_warns_without_enough_impostors():
-    op = metrics.operating_point([0.1, 0.2], [0.5, 0.6, 0.7], 0.3)
-    line, warn = describe_point(op, None)
-    assert "0 of 3 impostor" in line and "rule of 3" in warn
-    big = metrics.operating_point(np.linspace(0, 0.3, 50), np.linspace(0.2, 1, 5000), 0.25)
-    _, warn = describe_point(big, 1e-2)
-    assert warn == ""
-    _, warn = describe_point(big, 1e-4)
-    assert "30,000 needed" in warn
 
 
 def test_live_capture_samples(qtbot, ctx, videos):
@@ -205,20 +192,6 @@ def test_a_looser_threshold_is_applied_only_after_a_confirmation_in_words(qtbot,
     assert e.detail["impostor"] == 16 and e.detail["false_accepts"] == risk.false_accepts
     assert e.detail["far_upper_95"] == pytest.approx(risk.far_upper, rel=1e-3)
     assert e.detail["words"] == risk.words
-
-
-def test_rule_of_three_words():
-    assert calibration.one_in_words(3 / 26) == "about 1 in 9"
-    assert calibration.far_upper_bound(0, 26) == pytest.approx(3 / 26)
-    assert calibration.far_upper_bound(1, 26) > 1 / 26
-    assert calibration.one_in_words(1 / 1234) == "about 1 in 1,200"
-    ok, why = calibration.preset_support(26, 1e-2)
-    assert not ok and "300" in why and "26" in why
-    assert calibration.preset_support(3000, 1e-3) == (True, "")
-    r = calibration.threshold_risk(0.5, [0.1, 0.2], [0.6, 0.7], default_threshold=0.8, target_far=None)
-    assert not r.needs_confirmation
-    r = calibration.threshold_risk(0.5, [0.1, 0.2], [0.6, 0.7], default_threshold=0.8, target_far=1e-3)
-    assert r.unsupported and r.needs_confirmation
 
 
 def test_dialog_fits_1280x800_with_help_and_live_camera(qtbot, ctx, videos):

@@ -289,9 +289,48 @@ def one_in_words(rate: float) -> str:
     return f"about 1 in {k:,}"
 
 
+def impostors_needed(target_far: float) -> int:
+    """Impostor comparisons needed to support a claim of FAR ``target_far`` (the rule of
+    three, as :func:`metrics.supports_far` applies it): ceil(3 / target_far)."""
+    return int(np.ceil(3.0 / float(target_far)))
+
+
+def percent_text(x: float) -> str:
+    """A rate as the calibration screens print it: "0%", "0.012%", "1.50%"."""
+    if x == 0:
+        return "0%"
+    if x < 1e-3:
+        return f"{x * 100:.3f}%"
+    return f"{x * 100:.2f}%"
+
+
+def describe_point(op, target_far: float | None) -> tuple[str, str]:
+    """(figures line, warning line) for a :class:`metrics.OperatingPoint`: the warning says
+    when the impostor count cannot support the FAR shown or asked for (rule of three)."""
+    line = (
+        f"threshold {op.threshold:.4f} · expected FAR {percent_text(op.far)} ({op.false_accepts:,} of "
+        f"{op.impostor:,} impostor comparisons accepted) · FRR {percent_text(op.frr)} "
+        f"({op.false_rejects:,} of {op.genuine:,} genuine comparisons rejected)"
+    )
+    claim = target_far if target_far is not None else op.far
+    warn = ""
+    if claim <= 0:
+        warn = (
+            f"No impostor was accepted, but {op.impostor:,} impostor comparisons only show that "
+            f"FAR is below about {percent_text(far_upper_bound(0, op.impostor))} (rule of 3). Collect "
+            "more impostor samples to support a lower FAR."
+        )
+    elif not metrics.supports_far(op.impostor, claim):
+        warn = (
+            f"Too few impostor comparisons to support FAR {claim:g}: {op.impostor:,} here, at least "
+            f"{impostors_needed(claim):,} needed. Treat this FAR as unproven; collect more impostor samples."
+        )
+    return line, warn
+
+
 def preset_support(impostor: int, target_far: float) -> tuple[bool, str]:
     """Whether a target-FAR preset can be offered for ``impostor`` comparisons, and why not."""
-    need = int(np.ceil(3.0 / float(target_far)))
+    need = impostors_needed(target_far)
     if metrics.supports_far(int(impostor), float(target_far)):
         return True, ""
     return False, (

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core import metrics
+from desktop_app.core.calibration import describe_point
 
 from .charts import DetChart, HistogramChart, RateChart
 from .widgets import FrameView
@@ -43,39 +44,6 @@ PRESETS = (1e-2, 1e-3, 1e-4)
 SLIDER_STEPS = 1000
 MAX_LIVE = 300
 LIVE_RATE_HZ = 5.0  # live samples taken per second: consecutive frames are near copies
-
-
-def _pct(x: float) -> str:
-    if x == 0:
-        return "0%"
-    if x < 1e-3:
-        return f"{x * 100:.3f}%"
-    return f"{x * 100:.2f}%"
-
-
-def describe_point(op, target_far: float | None) -> tuple[str, str]:
-    """(figures line, warning line) for a metrics.OperatingPoint."""
-    line = (
-        f"threshold {op.threshold:.4f} · expected FAR {_pct(op.far)} ({op.false_accepts:,} of "
-        f"{op.impostor:,} impostor comparisons accepted) · FRR {_pct(op.frr)} "
-        f"({op.false_rejects:,} of {op.genuine:,} genuine comparisons rejected)"
-    )
-    claim = target_far if target_far is not None else op.far
-    warn = ""
-    if claim <= 0:
-        bound = 3.0 / op.impostor
-        warn = (
-            f"No impostor was accepted, but {op.impostor:,} impostor comparisons only show that "
-            f"FAR is below about {_pct(min(1.0, bound))} (rule of 3). Collect more impostor samples "
-            "to support a lower FAR."
-        )
-    elif not metrics.supports_far(op.impostor, claim):
-        need = int(np.ceil(3.0 / claim))
-        warn = (
-            f"Too few impostor comparisons to support FAR {claim:g}: {op.impostor:,} here, at least "
-            f"{need:,} needed. Treat this FAR as unproven; collect more impostor samples."
-        )
-    return line, warn
 
 
 class CalibrationDialog(QDialog):
