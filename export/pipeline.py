@@ -39,9 +39,11 @@ import numpy as np
 from desktop_app.core.paths import atomic_write_bytes
 from desktop_app.core.contract import (
     CONTRACT_VERSION,
+    PIXEL_SCALE,
     ContractError,
     contract_metadata,
     graph_fingerprint,
+    normalise_pixels,
     read_contract,
 )
 
@@ -146,7 +148,7 @@ def build_contract(cfg: dict, dim: int, normalized: bool, thresholds: dict, defa
                 "name": INPUT_NAME,
                 "size": 28,
                 "polarity": "white_on_black",
-                "scale": 1 / 255,
+                "scale": PIXEL_SCALE,
                 "mean": float(cfg.get("mean", 0.0)),
                 "std": float(cfg.get("std", 1.0)),
                 "layout": "NCHW",
@@ -198,8 +200,8 @@ def _embedder(path, log):
 
 
 def _model_form(images_u8: np.ndarray, cfg: dict) -> np.ndarray:
-    x = images_u8.astype(np.float32)[:, None] / np.float32(255.0)
-    return ((x - np.float32(cfg.get("mean", 0.0))) / np.float32(cfg.get("std", 1.0))).astype(np.float32)
+    """uint8 model images -> the tower's input, normalised as the app's embedder does it."""
+    return normalise_pixels(images_u8, float(cfg.get("mean", 0.0)), float(cfg.get("std", 1.0)))
 
 
 @dataclass(frozen=True)
