@@ -12,6 +12,8 @@ from onnx import numpy_helper
 
 from desktop_app.core.contract import ContractError
 from desktop_app.core.embedder import Embedder, resolve_model_path
+from desktop_app.core.settings import active_model_path
+from desktop_app.core.store import Store
 from desktop_app.core.paths import DEFAULT_MODEL
 from test_contract import contract_doc, tiny_graph, write_model
 
@@ -76,6 +78,16 @@ def test_resolve_model_path_order(tmp_path, monkeypatch):
     monkeypatch.setenv("TWINLOCK_MODEL", str(tmp_path / "env.onnx"))
     assert resolve_model_path() == tmp_path / "env.onnx"
     assert resolve_model_path(tmp_path / "arg.onnx") == tmp_path / "arg.onnx"
+    # the model chosen in the app (the "model_path" setting) counts when a store is given,
+    # below $TWINLOCK_MODEL and an explicit path: the same order as settings.active_model_path
+    store = Store(tmp_path / "db.sqlite3")
+    store.set_setting("model_path", str(tmp_path / "chosen.onnx"))
+    assert resolve_model_path(None, store) == tmp_path / "env.onnx"
+    monkeypatch.delenv("TWINLOCK_MODEL")
+    assert resolve_model_path(None, store) == tmp_path / "chosen.onnx" == active_model_path(store)
+    assert resolve_model_path(tmp_path / "arg.onnx", store) == tmp_path / "arg.onnx"
+    assert resolve_model_path() == DEFAULT_MODEL
+    store.close()
 
 
 @pytest.mark.parametrize("preference", ["auto", "cuda"])

@@ -40,6 +40,9 @@ def test_settings_saved_and_validated(qtbot, ctx, tmp_path, isolated_qsettings):
     pol = Policy.from_dict(ctx.store.get_setting("policy"))
     assert (pol.k, pol.n, pol.time_limit_s, pol.lockout_after) == (2, 4, 7.5, 3)
     assert "threshold" not in ctx.store.get_setting("policy")
+    # denied snapshots are a policy field, stored once (no separate setting any more)
+    assert ctx.store.get_setting("policy")["save_denied_snapshots"] is dlg.snapshots.isChecked()
+    assert ctx.store.get_setting("save_denied_snapshots") is None
     assert ctx.store.get_setting("provider") == "cpu" and dlg.provider_changed
     assert ctx.store.get_setting("command_on_grant") == "true --granted"
     assert ctx.store.get_setting("camera") == str(video) and dlg.camera_changed

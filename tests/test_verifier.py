@@ -11,7 +11,7 @@ from desktop_app.core.paths import DEFAULT_MODEL
 from desktop_app.core.preprocess import preprocess
 from desktop_app.core.settings import EffectiveThreshold, effective_threshold
 from desktop_app.core.store import ProfileNotFound, Store, StoreError
-from desktop_app.core.verifier import Policy, Verifier, frame_distances, resolve_policy
+from desktop_app.core.verifier import Policy, Verifier, app_policy, frame_distances, resolve_policy
 from frames import junk_frames, render_frame
 from pixel_model import make_pixel_model
 
@@ -307,6 +307,17 @@ def test_effective_threshold_says_which_threshold_applies_and_why(store, pixel):
     assert resolve_policy(store, "alice", pixel).threshold == eff.value  # the verifier asks the same rule
     store.set_threshold("alice", None)
     assert resolve_policy(store, "alice", pixel).threshold == pytest.approx(0.42)
+
+
+def test_save_denied_snapshots_has_one_home_the_app_policy(store, pixel):
+    assert app_policy(store).save_denied_snapshots is False
+    store.set_setting("save_denied_snapshots", True)  # a database from before it moved
+    assert resolve_policy(store, "alice", pixel).save_denied_snapshots is True
+    store.set_setting("policy", {"save_denied_snapshots": False})  # the policy says: it wins
+    assert app_policy(store).save_denied_snapshots is False
+    assert resolve_policy(store, "alice", pixel).save_denied_snapshots is False
+    store.set_policy("alice", {"save_denied_snapshots": True})  # a profile's own policy wins over both
+    assert resolve_policy(store, "alice", pixel).save_denied_snapshots is True
 
 
 def test_k_nearest_mean_distance():

@@ -27,7 +27,6 @@ from .contract import (
     normalise_pixels,
     read_contract_from_session,
 )
-from .paths import DEFAULT_MODEL
 
 PROVIDER_NAMES = {"CUDAExecutionProvider": "CUDA", "CPUExecutionProvider": "CPU"}
 MAX_MODEL_BYTES = 1 << 30
@@ -94,9 +93,13 @@ def check_probe_output(emb: np.ndarray, dim: int, threshold: float, what: str) -
         )
 
 
-def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
-    """An explicit path, else $TWINLOCK_MODEL, else the shipped default model."""
-    return Path(path or os.environ.get("TWINLOCK_MODEL") or DEFAULT_MODEL)
+def resolve_model_path(path: str | os.PathLike | None = None, store=None) -> Path:
+    """An explicit path, else $TWINLOCK_MODEL, else (with a ``store``) the model chosen in
+    the app, else the shipped default model: :func:`settings.active_model_path`, the one
+    home of this rule."""
+    from .settings import active_model_path
+
+    return active_model_path(store, path)
 
 
 def _requested_providers(preference: str) -> list[str]:

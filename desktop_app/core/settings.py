@@ -23,7 +23,6 @@ DEFAULTS = {
     "command_on_grant": "",  # shell command the app runs after a grant ("" = none)
     "admin_passphrase": None,  # hash string from desktop_app.core.passphrase, None = no gate
     "model_path": None,  # None = the shipped default model
-    "save_denied_snapshots": False,
 }
 
 

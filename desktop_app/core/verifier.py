@@ -175,16 +175,28 @@ def check_profile_values(threshold, policy: dict) -> Policy:
     return pol.validate()
 
 
+LEGACY_SNAPSHOT_KEY = "save_denied_snapshots"  # its own setting before it lived in "policy"
+
+
+def app_policy(store: Store) -> Policy:
+    """The policy every profile starts from: the defaults <- the app's "policy" setting.
+    ``save_denied_snapshots`` lives in that policy; a database written when it was its own
+    setting still has it there, read only while the policy does not say."""
+    stored = store.get_setting("policy", {}) or {}
+    pol = Policy().updated(stored)
+    legacy = store.get_setting(LEGACY_SNAPSHOT_KEY, None)
+    if legacy is not None and not (isinstance(stored, dict) and "save_denied_snapshots" in stored):
+        pol = replace(pol, save_denied_snapshots=bool(legacy))
+    return pol
+
+
 def resolve_policy(store: Store, profile: str, embedder) -> Policy:
-    """Policy defaults <- app setting "policy" <- the profile's policy; the threshold is
+    """Policy defaults <- app setting "policy" (:func:`app_policy`) <- the profile's policy; the threshold is
     :func:`~desktop_app.core.settings.effective_threshold`. Unusable stored values
     raise StoreError (what is wrong and what to do), never a traceback."""
     prof = store.get_profile(profile)
     try:
-        pol = Policy().updated(store.get_setting("policy", {}) or {})
-        if store.get_setting("save_denied_snapshots", None) is not None:
-            pol = replace(pol, save_denied_snapshots=bool(store.get_setting("save_denied_snapshots")))
-        pol = pol.updated(prof.policy or {})
+        pol = app_policy(store).updated(prof.policy or {})
         pol = replace(pol, threshold=effective_threshold(store, prof, embedder.contract).value)
         pol = pol.validate()
     except (ValueError, TypeError, AttributeError) as exc:
@@ -662,6 +674,7 @@ __all__ = [
     "Policy",
     "StoreError",
     "Verifier",
+    "app_policy",
     "compare_text",
     "frame_distances",
     "resolve_policy",

@@ -97,7 +97,7 @@ class SettingsDialog(QDialog):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
         from desktop_app.core.settings import DEFAULTS
-        from desktop_app.core.verifier import Policy
+        from desktop_app.core.verifier import app_policy
 
         self.ctx = ctx
         self.provider_changed = False
@@ -188,9 +188,7 @@ class SettingsDialog(QDialog):
 
         pol = QGroupBox("Unlock policy (every profile)")
         pl = QFormLayout(pol)
-        stored = dict(DEFAULTS.get("policy") or {})
-        stored.update(st.get_setting("policy", {}) or {})
-        p = Policy.from_dict(stored)
+        p = app_policy(st)
         self.k = self._spin(1, 20, p.k, "k")
         self.n = self._spin(1, 50, p.n, "n")
         self.time_limit = self._dspin(1, 300, p.time_limit_s, " s", "timeLimit")
@@ -210,7 +208,7 @@ class SettingsDialog(QDialog):
         pl.addRow("Each further denial multiplies by:", self.lockout_factor)
         pl.addRow("Longest lockout:", self.lockout_max)
         self.snapshots = QCheckBox("Keep a snapshot of denied attempts in the audit log")
-        self.snapshots.setChecked(bool(st.get_setting("save_denied_snapshots", p.save_denied_snapshots)))
+        self.snapshots.setChecked(p.save_denied_snapshots)
         pl.addRow(self.snapshots)
         self._policy_rest = {k: v for k, v in p.to_dict().items()}
         right.addWidget(pol)
@@ -346,8 +344,7 @@ class SettingsDialog(QDialog):
         from desktop_app.core.settings import audit_settings_change, save_settings, set_admin_passphrase
 
         values = {
-            "policy": pol,
-            "save_denied_snapshots": self.snapshots.isChecked(),
+            "policy": pol,  # save_denied_snapshots included: one home
             "resolution": res,
             "provider": prov,
             "command_on_grant": self.command.text().strip(),
