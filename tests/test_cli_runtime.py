@@ -218,6 +218,17 @@ def test_profiles_audit_export_import(assets, env, tmp_path, capsys):
     assert [r["decision"] for r in rows] == ["profile_removed", "enrolled"]
 
 
+def test_every_way_an_attempt_ends_has_its_exit_status():
+    from desktop_app.cli.verify import EXIT_FOR_DECISION
+    from desktop_app.core.decision import FINAL, Decision
+
+    assert set(EXIT_FOR_DECISION) == set(FINAL)
+    assert EXIT_FOR_DECISION[Decision.GRANTED] == 0 and EXIT_FOR_DECISION[Decision.DENIED] == 1
+    assert EXIT_FOR_DECISION[Decision.NO_SYMBOL] == EXIT_FOR_DECISION[Decision.CANCELLED] == 2
+    assert EXIT_FOR_DECISION[Decision.LOCKED] == 3
+    assert EXIT_FOR_DECISION.get("denied") == 1  # the verifier's states are its strings
+
+
 def test_profiles_actions_are_subcommands_and_take_the_options_before_or_after(assets, env, tmp_path, capsys):
     """`profiles` has one subcommand per action; --db works before the action as well as after
     it, and one given before is not undone by the action's own (absent) option."""

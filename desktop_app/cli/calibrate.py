@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from .common import (
     EXIT_OK,
     SetupError,
@@ -72,6 +70,8 @@ def _distances(args, store, emb, prof):
 
 
 def _print_recommendation(args, data, rec, prof, emb) -> None:
+    from desktop_app.core import calibration as cal
+
     g, i = data.counts
     print(f"source: {data.source}")
     print(f"comparisons: {g} genuine, {i} impostor")
@@ -83,7 +83,7 @@ def _print_recommendation(args, data, rec, prof, emb) -> None:
     current = prof.threshold if prof.threshold is not None else emb.contract.default_threshold
     print(f"current threshold: {current:.4f} ({'profile' if prof.threshold is not None else 'model default'})")
     if not rec["supported"]:
-        need = int(np.ceil(3 / args.target_far))
+        need = cal.impostors_needed(args.target_far)  # the rule of three
         print(
             f"warning: {i} impostor comparisons cannot support a FAR of {args.target_far:g} (need at least "
             f"{need}); the threshold is a guess at that rate.",

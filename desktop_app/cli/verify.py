@@ -13,6 +13,8 @@ import signal
 import sys
 from dataclasses import replace
 
+from desktop_app.core.decision import Decision
+
 from .common import (
     EXIT_DENIED,
     EXIT_LOCKED,
@@ -29,12 +31,14 @@ from .common import (
     require_admin,
 )
 
+# the exit status of each way an attempt ends: every final Decision (decision.FINAL) has one
 EXIT_FOR_DECISION = {
-    "granted": EXIT_OK,
-    "denied": EXIT_DENIED,
-    "no_symbol": EXIT_NO_SYMBOL,
-    "cancelled": EXIT_NO_SYMBOL,
-    "locked": EXIT_LOCKED,
+    Decision.GRANTED: EXIT_OK,
+    Decision.DENIED: EXIT_DENIED,
+    Decision.NO_SYMBOL: EXIT_NO_SYMBOL,
+    Decision.CANCELLED: EXIT_NO_SYMBOL,
+    Decision.ABANDONED: EXIT_NO_SYMBOL,  # cut short without a signal (a signal exits 128 + its number)
+    Decision.LOCKED: EXIT_LOCKED,
 }
 
 
@@ -203,12 +207,16 @@ def _report(args, st, emb, code: int, reveal: bool) -> None:
             out["best_distance"] = st.best_distance
         print(json.dumps(out))
         return
-    label = {"no_symbol": "no symbol"}.get(st.state, st.state)
+    label = {Decision.NO_SYMBOL: "no symbol"}.get(st.state, st.state)
     extra = ""
     if reveal and st.best_distance is not None:
         extra = f"best {compare_text(st.best_distance, st.threshold)}, "
     left = ""
-    if st.state in ("denied", "abandoned") and st.attempts_left is not None and st.lockout_remaining_s <= 0:
+    if (
+        st.state in (Decision.DENIED, Decision.ABANDONED)
+        and st.attempts_left is not None
+        and st.lockout_remaining_s <= 0
+    ):
         left = f"; {st.attempts_left} attempt(s) left before a lockout"
     print(f"{label}: {st.reason} ({extra}{st.frames_used} frame(s) used{left})")
 
@@ -254,5 +262,5 @@ def cmd_verify(args) -> int:
         )
         return 128 + int(interrupted)
     code = EXIT_FOR_DECISION.get(st.state, EXIT_NO_SYMBOL)
-    _report(args, st, emb, code, reveal=args.debug or st.state == "granted")
+    _report(args, st, emb, code, reveal=args.debug or st.state == Decision.GRANTED)
     return code
