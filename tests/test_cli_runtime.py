@@ -297,6 +297,26 @@ def test_calibrate_from_images_and_labelled_folder(assets, env, capsys):
     assert Store(env).get_profile("alice").threshold is None
 
 
+def test_calibrate_names_the_threshold_verify_uses(assets, env, capsys):
+    """The current threshold calibrate shows is the one verify applies (core
+    settings.effective_threshold): a profile's own, else a policy's, else the model default."""
+    assert main(["enroll", "alice", *assets["enroll"]]) == 0
+    labelled = ["calibrate", "alice", "--labelled", str(assets["labelled"]), "--target-far", "0.1"]
+
+    def current():
+        assert main(labelled) == 0
+        return [line for line in capsys.readouterr().out.splitlines() if line.startswith("current threshold:")]
+
+    capsys.readouterr()
+    assert current() == ["current threshold: 0.4800 (model default)"]  # the pixel model's default
+    with Store(env) as s:
+        s.set_setting("policy", {"threshold": 0.41})
+    assert current() == ["current threshold: 0.4100 (app settings)"]
+    capsys.readouterr()
+    assert main(["verify", "alice", "--image", str(assets["probe3"]), "--json"]) in (0, 1)  # granted or denied
+    assert json.loads(capsys.readouterr().out)["threshold"] == pytest.approx(0.41)
+
+
 def test_doctor_reports_model_store_and_cameras(assets, env, capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out

@@ -69,8 +69,9 @@ def _distances(args, store, emb, prof):
     raise SetupError("calibrate needs --genuine/--impostor images, --labelled DIR or --mnist DIR")
 
 
-def _print_recommendation(args, data, rec, prof, emb) -> None:
+def _print_recommendation(args, store, data, rec, prof, emb) -> None:
     from desktop_app.core import calibration as cal
+    from desktop_app.core.settings import effective_threshold
 
     g, i = data.counts
     print(f"source: {data.source}")
@@ -80,8 +81,8 @@ def _print_recommendation(args, data, rec, prof, emb) -> None:
         f"at target FAR {args.target_far:g}: threshold {rec['threshold']:.4f}, FAR {rec['far']:.4%} "
         f"({rec['false_accepts']}/{rec['impostor']}), FRR {rec['frr']:.2%} ({rec['false_rejects']}/{rec['genuine']})"
     )
-    current = prof.threshold if prof.threshold is not None else emb.contract.default_threshold
-    print(f"current threshold: {current:.4f} ({'profile' if prof.threshold is not None else 'model default'})")
+    current = effective_threshold(store, prof, emb.contract)  # what verify uses, and where it comes from
+    print(f"current threshold: {current.value:.4f} ({current.source})")
     if not rec["supported"]:
         need = cal.impostors_needed(args.target_far)  # the rule of three
         print(
@@ -140,7 +141,7 @@ def cmd_calibrate(args) -> int:
     if not 0 < args.target_far < 1:
         raise SetupError("--target-far must be between 0 and 1, e.g. 1e-3")
     rec = cal.recommend(data, args.target_far)
-    _print_recommendation(args, data, rec, prof, emb)
+    _print_recommendation(args, store, data, rec, prof, emb)
     if args.apply:
         _apply(args, store, emb, prof, data, rec)
     else:

@@ -128,20 +128,27 @@ def _acquire(args, name: str, frames, live: bool):
 
 
 def _print_consistency(store, emb, name: str, prof) -> None:
-    from desktop_app.core.metrics import pairwise_distances
+    """How consistent the profile's references are, by the wizard's rule (core.consistency)
+    at the threshold verify uses (settings.effective_threshold)."""
+    from desktop_app.core.consistency import consistency
+    from desktop_app.core.settings import effective_threshold
 
     refs = store.reference_embeddings(name, emb.fingerprint)
     if len(refs) >= 2:
-        d = pairwise_distances(refs, refs)
-        off = d[~np.eye(len(refs), dtype=bool)]
-        thr = prof.threshold if prof.threshold is not None else emb.contract.default_threshold
-        mean_to_others = d.sum(1) / (len(refs) - 1)
-        print(f"consistency: mutual distances mean {off.mean():.3f}, max {off.max():.3f} (threshold {thr:.3f})")
-        out = [i for i, m in enumerate(mean_to_others) if m > thr]
-        if out:
+        thr = effective_threshold(store, prof, emb.contract).value
+        rep = consistency(refs, thr)
+        print(f"consistency: mutual distances mean {rep.mean:.3f}, max {rep.max:.3f} (threshold {thr:.3f})")
+        if rep.outliers:
             print(
-                f"warning: reference(s) {', '.join(str(i + 1) for i in out)} lie far from the others "
-                "(mean distance above the threshold); consider re-enrolling them.",
+                f"warning: reference(s) {', '.join(str(i + 1) for i in rep.outliers)} lie far from the others "
+                "(median distance above the threshold, and well above the others'); consider re-enrolling them.",
+                file=sys.stderr,
+            )
+        if rep.spread_out:
+            print(
+                "warning: on average the references are farther apart than the threshold, so even your own "
+                "symbol may be rejected: draw it the same way each time and re-enroll, or calibrate the "
+                "threshold ('twinlock calibrate').",
                 file=sys.stderr,
             )
     if len(refs) < 3:
