@@ -147,6 +147,7 @@ def read_passphrase(args) -> str | None:
 def require_admin(args, store, action: str, profile: str | None = None) -> bool:
     """Ask for the admin passphrase when one is set; True when one was set and given.
     A wrong or missing passphrase raises SetupError (exit 4), a wrong one is audited."""
+    from desktop_app.core.decision import AuditEvent
     from desktop_app.core.passphrase import is_hash, verify_passphrase
 
     stored = store.get_setting("admin_passphrase", None)
@@ -164,7 +165,7 @@ def require_admin(args, store, action: str, profile: str | None = None) -> bool:
             "$TWINLOCK_PASSPHRASE, or run it in a terminal to be asked. Nothing was changed."
         )
     if not verify_passphrase(given, stored):
-        store.log_attempt(profile, "passphrase_failed", detail={"action": action, "via": "cli"})
+        store.log_attempt(profile, AuditEvent.PASSPHRASE_FAILED, detail={"action": action, "via": "cli"})
         raise SetupError(f"wrong admin passphrase for {action}; nothing was changed (this is audited).")
     return True
 

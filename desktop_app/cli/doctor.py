@@ -89,6 +89,7 @@ def _check_model(args, store):
 
 
 def _stale_references(args, store, emb) -> None:
+    from desktop_app.core.decision import AuditEvent
     from desktop_app.core.store import StoreError
 
     stale = store.stale_references(emb.fingerprint)
@@ -100,7 +101,7 @@ def _stale_references(args, store, emb) -> None:
             raise SetupError(str(exc)) from None
         store.log_attempt(
             None,
-            "reembedded",
+            AuditEvent.REEMBEDDED,
             fingerprint=emb.fingerprint,
             provider=emb.provider,
             detail={"references": n, "stale": stale},

@@ -113,6 +113,8 @@ def cmd_remove(args) -> int:
 
 @friendly
 def cmd_export(args) -> int:
+    from desktop_app.core.decision import AuditEvent
+
     store = open_store(args)
     if not args.file:
         raise SetupError("profiles export NAME FILE: the file to write is missing")
@@ -122,7 +124,7 @@ def cmd_export(args) -> int:
     if rem > 0:
         store.log_attempt(
             prof.name,
-            "export_refused",
+            AuditEvent.EXPORT_REFUSED,
             detail={"reason": "the profile is locked out", "lockout_remaining_s": round(rem, 1)},
         )
         raise SetupError(
@@ -141,7 +143,9 @@ def cmd_export(args) -> int:
             f"cannot write {dest} ({exc.strerror or exc}): choose a folder you can write to. Nothing was written."
         ) from None
     store.log_attempt(
-        prof.name, "profile_exported", detail={"file": str(Path(out).resolve()), "references": prof.n_references}
+        prof.name,
+        AuditEvent.PROFILE_EXPORTED,
+        detail={"file": str(Path(out).resolve()), "references": prof.n_references},
     )
     print(f"exported '{prof.name}' to {out}")
     return EXIT_OK

@@ -103,6 +103,7 @@ def _default_policy_text(store, emb) -> str:
 @friendly
 def cmd_strength(args) -> int:
     """Show a profile's verdict, or set the minimum strength enrollment requires (admin)."""
+    from desktop_app.core.decision import AuditEvent
     from desktop_app.core.store import Store
     from desktop_app.core.strength import POLICY_SETTING, policy_level, set_policy_level
 
@@ -111,7 +112,9 @@ def cmd_strength(args) -> int:
         require_admin(args, store, "strength --minimum")
         old = policy_level(store)
         set_policy_level(store, args.minimum)
-        store.log_attempt(None, "settings_changed", detail={POLICY_SETTING: args.minimum, "was": old, "via": "cli"})
+        store.log_attempt(
+            None, AuditEvent.SETTINGS_CHANGED, detail={POLICY_SETTING: args.minimum, "was": old, "via": "cli"}
+        )
         print(f"enrollment now requires at least '{args.minimum}' (was '{old}')")
     if args.profile:
         profile_strength_lines(store, load_embedder(args, store), args.profile)
