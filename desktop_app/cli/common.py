@@ -57,19 +57,22 @@ def friendly(fn):
 
 
 # --------------------------------------------------------------------------- options
-def add_common(p, passphrase: bool = True) -> None:
+def add_common(p, passphrase: bool = True, defaults: bool = True) -> None:
     """``--db``, ``--model``, ``--provider`` (and ``--passphrase-file`` for verbs with admin
-    actions) on parser ``p``."""
-    p.add_argument("--db", metavar="PATH", help="database file (default: $TWINLOCK_DB or the user data folder)")
+    actions) on parser ``p``. ``defaults=False`` (a subcommand's copy of options its parent
+    has too) leaves an option that is not given unset, so it never undoes the parent's."""
+    kw = {} if defaults else {"default": argparse.SUPPRESS}
+    p.add_argument("--db", metavar="PATH", help="database file (default: $TWINLOCK_DB or the user data folder)", **kw)
     p.add_argument(
         "--model",
         metavar="PATH",
         help="ONNX model (default: $TWINLOCK_MODEL, the configured model, or the shipped default)",
+        **kw,
     )
     p.add_argument(
         "--provider",
         choices=("auto", "cuda", "cpu"),
-        default=None,
+        default=None if defaults else argparse.SUPPRESS,
         help="ONNX Runtime provider (default: the app setting, 'auto')",
     )
     if passphrase:
@@ -78,6 +81,7 @@ def add_common(p, passphrase: bool = True) -> None:
             metavar="FILE",
             help="admin passphrase (first line of FILE; else $TWINLOCK_PASSPHRASE or a prompt), "
             "needed for admin actions once a passphrase is set",
+            **kw,
         )
 
 

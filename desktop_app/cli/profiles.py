@@ -4,7 +4,6 @@ are admin actions)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -37,10 +36,7 @@ def register(sub) -> None:
         return a
 
     def common(a) -> None:
-        add_common(a)
-        for act in a._actions:
-            if act.dest in ("db", "model", "provider", "passphrase_file"):
-                act.default = argparse.SUPPRESS
+        add_common(a, defaults=False)
 
     common(action("list", "list the profiles", cmd_list))
     a = action("show", "show a profile: references, threshold, policy, failures, strength", cmd_show)
