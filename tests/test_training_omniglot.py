@@ -220,3 +220,61 @@ def test_default_rule_prefers_the_unseen_symbol_point():
         == "camera_far_1e-3"
     )
     assert choose_default(dict(base, **{"symbol_far_1e-3": dict(ok, supported=False)})) == "camera_far_1e-3"
+
+
+def test_camera_renders_of_training_characters_are_shown_and_held_out_ones_refused(tmp_path, digits):
+    """`training.camera_data --omniglot`'s renders (through the app's preprocess) replace the
+    training drawings they were rendered from; a file rendered with another split is refused."""
+    import dataclasses
+
+    from training.camera_data import build, save
+    from training.data import load_omniglot, load_omniglot_camera
+
+    symbols = synth_symbols({"Big": 20, "S": 3, "T": 3}, drawers=4, seed=1)  # few drawings: renders are slow
+    base = TrainConfig(omniglot_holdout=1)
+    o_tr, _, held = load_omniglot(base, symbols)
+    assert held == ["Big"]
+    few = o_tr.subset([o_tr.alphabets[int(a)] for a in np.unique(o_tr.alphabet)][:1])  # one alphabet: quick
+    d = build(few.images, few.character, np.arange(len(few.images)), 0, workers=1, progress=False)
+    assert len(d["images"]) >= 0.8 * len(few.images)  # the app acquires the rendered strokes
+    d["sources"] = few.rows()[d["sources"]]
+    d["held_out"] = np.array(sorted(held))
+    save(tmp_path / "cam.npz", d)
+    cfg = dataclasses.replace(base, omniglot_camera_data=str(tmp_path / "cam.npz"))
+    cam = load_omniglot_camera(cfg, len(symbols.images), held)
+    assert int((cam[0] >= 0).sum()) == len(d["images"])
+
+    s = OmniglotSampler(few, k=2, rotations=False, camera=cam, camera_fraction=1.0)
+    x, _ = s.sample(3, torch.Generator().manual_seed(0))
+    renders = torch.from_numpy(d["images"])
+    originals = torch.from_numpy(few.images)
+    as_render = [any(torch.equal(img, r) for r in renders) for img in x]
+    as_original = [any(torch.equal(img, o) for o in originals) for img in x]
+    assert sum(as_render) >= 0.8 * len(x) and not any(a and b for a, b in zip(as_render, as_original))
+    s0 = OmniglotSampler(few, k=2, rotations=False, camera=cam, camera_fraction=0.0)
+    x0, _ = s0.sample(3, torch.Generator().manual_seed(0))
+    assert all(any(torch.equal(img, o) for o in originals) for img in x0)
+
+    with pytest.raises(ValueError, match="holding out"):
+        load_omniglot_camera(cfg, len(symbols.images), ["S"])
+    x_d, y_d = digits  # and a run trains with them
+    run = dataclasses.replace(
+        cfg,
+        epochs=1,
+        batch_size=32,
+        width=4,
+        embedding_dim=8,
+        val_size=60,
+        val_eer_size=60,
+        out_dir=str(tmp_path / "r"),
+        threads=1,
+        omniglot_per_batch=16,
+        omniglot_k=4,
+        omniglot_val_size=40,
+        camera_fraction=0.5,
+    )
+    res = train(run, images=x_d, labels=y_d, progress=False, log=lambda m: None, omniglot_data=symbols)
+    assert np.isfinite(res["history"][0]["train_loss"])
+    assert (
+        "camera-like renders of training characters" in load_checkpoint(tmp_path / "r" / "best.pt")["config"]["recipe"]
+    )

@@ -216,7 +216,18 @@ def main(argv=None) -> int:
     ap.add_argument("--split-seed", type=int, default=0, help="the training run's --seed (its validation split)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument(
+        "--omniglot",
+        metavar="NPZ",
+        help="render the drawings of the TRAINING alphabets of this converted Omniglot file "
+        "(python -m training.omniglot) instead of MNIST digits; the held-out alphabets are chosen "
+        "as training chooses them (--omniglot-holdout, --omniglot-split-seed) and never rendered",
+    )
+    ap.add_argument("--omniglot-holdout", type=int, default=6)
+    ap.add_argument("--omniglot-split-seed", type=int, default=0)
     a = ap.parse_args(argv)
+    if a.omniglot:
+        return _main_omniglot(a)
     from training.mnist import load_mnist
     from training.pairs import validation_split
 
@@ -229,6 +240,24 @@ def main(argv=None) -> int:
         f"{a.out}: {len(d['images'])}/{len(src)} digit frames acquired, "
         f"{len(d['junk'])}/{a.junk} junk frames acquired (kept as negatives)"
     )
+    return 0
+
+
+def _main_omniglot(a) -> int:
+    """Camera-like renders of Omniglot training drawings: ``sources`` are rows of the
+    converted file, ``labels`` characters, ``held_out`` the alphabets left out."""
+    from training.data import load_omniglot
+    from training.train import TrainConfig
+
+    cfg = TrainConfig(
+        omniglot=a.omniglot, omniglot_holdout=a.omniglot_holdout, omniglot_split_seed=a.omniglot_split_seed
+    )
+    o_tr, _, held = load_omniglot(cfg)
+    d = build(o_tr.images, o_tr.character, np.arange(len(o_tr.images)), a.junk, seed=a.seed, workers=a.workers)
+    d["sources"] = o_tr.rows()[d["sources"]]
+    d["held_out"] = np.array(sorted(held))
+    save(a.out, d)
+    print(f"{a.out}: {len(d['images'])}/{len(o_tr.images)} Omniglot training drawings acquired as camera frames")
     return 0
 
 

@@ -102,7 +102,7 @@ class OmniglotSampler:
     """P classes x K drawings for each batch. A class is a (character, rotation) pair: a
     character turned by 90, 180 or 270 degrees is a different symbol (labels 10 + class)."""
 
-    def __init__(self, sym, k: int, rotations: bool, alphabets_per_batch: int = 0):
+    def __init__(self, sym, k: int, rotations: bool, alphabets_per_batch: int = 0, camera=None, camera_fraction=0.0):
         chars = np.unique(sym.character)
         by = [np.flatnonzero(sym.character == c) for c in chars]
         keep = [i for i, ix in enumerate(by) if ix.size >= 2]
@@ -115,6 +115,11 @@ class OmniglotSampler:
         if self.n_classes < 2:
             raise ValueError("the Omniglot training alphabets hold fewer than two usable characters")
         self.per_batch = alphabets_per_batch
+        # camera-like renders: (render row of each drawing of ``sym`` or -1, renders uint8 tensor)
+        self.camera, self.camera_fraction = None, camera_fraction
+        if camera is not None:
+            row_of_file_row, renders = camera
+            self.camera = (torch.from_numpy(row_of_file_row[sym.rows()]), renders)
         # groups: (alphabet, rotation) -> its classes (class = char_index * rot + rotation)
         self.groups = [np.flatnonzero(alpha == a) * self.rot + r for a in np.unique(alpha) for r in range(self.rot)]
 
@@ -140,10 +145,38 @@ class OmniglotSampler:
             idx.append(pick)
             lab += [c] * len(pick)
             rot += [r] * len(pick)
-        x = self.images[np.concatenate(idx)]
+        flat = np.concatenate(idx)
+        x = self.images[flat]
+        if self.camera is not None:  # some drawings shown as the app's camera sees them
+            r = self.camera[0][flat]
+            swap = (r >= 0) & (torch.rand(len(flat), generator=g) < self.camera_fraction)
+            if bool(swap.any()):
+                x[swap] = self.camera[1][r[swap]]
         rot_t = torch.tensor(rot)
         for r in range(1, self.rot):
             m = rot_t == r
             if bool(m.any()):
                 x[m] = torch.rot90(x[m], r, (1, 2))
         return x, torch.tensor(lab, dtype=torch.int64) + 10
+
+
+def load_omniglot_camera(cfg, n_rows: int, held: list):
+    """(render row of each row of the converted Omniglot file or -1, renders tensor), or None.
+    Refuses renders of held-out alphabets (they choose the epoch and calibrate export)."""
+    if not cfg.omniglot_camera_data:
+        return None
+    from training.camera_data import load
+
+    d = load(cfg.omniglot_camera_data)
+    src = d["sources"].astype(np.int64)
+    if src.size and (src.min() < 0 or src.max() >= n_rows):
+        raise ValueError(f"{cfg.omniglot_camera_data} was rendered from another Omniglot file (row out of range)")
+    theirs = sorted(str(a) for a in d.get("held_out", np.array([])))
+    if theirs != sorted(held):
+        raise ValueError(
+            f"{cfg.omniglot_camera_data} was rendered holding out {theirs}, this run holds out {sorted(held)}: "
+            "its renders could show held-out symbols; build it with the run's --omniglot-holdout/--omniglot-split-seed"
+        )
+    row = np.full(n_rows, -1, np.int64)
+    row[src] = np.arange(src.size)
+    return row, torch.from_numpy(d["images"])

@@ -343,6 +343,10 @@ class Symbols:
     alphabets: list
     characters: list
     info: dict
+    index: np.ndarray | None = None  # row of each drawing in the converted file (None: 0..M-1)
+
+    def rows(self) -> np.ndarray:
+        return np.arange(len(self.images)) if self.index is None else self.index
 
     def subset(self, alphabets) -> Symbols:
         ids = [self.alphabets.index(a) for a in alphabets]
@@ -355,6 +359,7 @@ class Symbols:
             self.alphabets,
             self.characters,
             self.info,
+            self.rows()[m],
         )
 
     def alphabet_of_char(self) -> np.ndarray:

@@ -28,7 +28,7 @@ from desktop_app.core import metrics as M
 from desktop_app.core.contract import normalise_pixels
 from training import seed_recipe, twin_recipe
 from training.checkpoint import load_checkpoint, save_checkpoint
-from training.data import OmniglotSampler, load_camera_data, load_omniglot, load_split
+from training.data import OmniglotSampler, load_camera_data, load_omniglot, load_omniglot_camera, load_split
 from training.distributed import dist_context
 from training.losses import contrastive_loss
 from training.model import build_model, count_parameters
@@ -79,6 +79,8 @@ class TrainConfig:
     # characters; A > 0: from A (alphabet, rotation) groups, so impostors of one alphabet meet
     # in a batch (the hard negatives of within-alphabet one-shot and of FAR 1e-3)
     elastic: float = 0.0  # elastic distortion strength in px (0: off), Simard et al. 2003
+    omniglot_camera_data: str | None = None  # npz from `training.camera_data --omniglot`: camera-like
+    # renders of the training alphabets' drawings, shown with probability camera_fraction
     omniglot_val_size: int = 4000  # held-out-alphabet drawings used for the per-epoch all-pairs EER
     ghost_batch: int = 0  # batch norm over chunks of this size (0: the whole batch); one
     # process and N processes of batch/N compute the same thing
@@ -245,7 +247,15 @@ def train(
     sampler, o_val, held, p_omni = None, None, [], 0
     if omni is not None:
         o_tr, o_ho, held = omni
-        sampler = OmniglotSampler(o_tr, cfg.omniglot_k, cfg.rotations, cfg.omniglot_alphabets_per_batch)
+        n_rows = int(max(o_tr.rows().max(initial=-1), o_ho.rows().max(initial=-1))) + 1
+        sampler = OmniglotSampler(
+            o_tr,
+            cfg.omniglot_k,
+            cfg.rotations,
+            cfg.omniglot_alphabets_per_batch,
+            camera=load_omniglot_camera(cfg, n_rows, held),
+            camera_fraction=cfg.camera_fraction,
+        )
         p_omni = max(1, cfg.omniglot_per_batch // cfg.omniglot_k)
         sub = np.sort(np.random.default_rng(cfg.seed + 4).permutation(len(o_ho.images))[: cfg.omniglot_val_size])
         o_val = (o_ho.images[sub], o_ho.character[sub])

@@ -36,6 +36,7 @@ def describe(c) -> str:
         f"{f'camera-like renders of training digits (p {c.camera_fraction:g}); ' if c.camera_data else ''}"
         f"{f'{c.junk_per_batch} non-digit negatives per batch; ' if c.camera_data and c.junk_per_batch else ''}"
         f"{omniglot_description(c) if c.omniglot else ''}"
+        f"{f'camera-like renders of training characters (p {c.camera_fraction:g}); ' if c.omniglot_camera_data else ''}"
         f"AdamW lr {c.lr:g} wd {c.weight_decay:g} one-cycle; {c.epochs} epochs"
     )
 

@@ -129,6 +129,27 @@ def register(sub) -> None:
     )
     p.add_argument("--no-rotations", action="store_true", help="do not add rotated Omniglot characters as new classes")
     p.add_argument(
+        "--omniglot-alphabets-per-batch",
+        type=int,
+        default=0,
+        metavar="A",
+        help="draw a batch's P Omniglot classes from A (alphabet, rotation) groups, so symbols of "
+        "one alphabet meet as impostors (default: 0, from all characters)",
+    )
+    p.add_argument(
+        "--omniglot-camera-data",
+        metavar="NPZ",
+        help="camera-like renders of the Omniglot training drawings, built by "
+        "`python -m training.camera_data --omniglot NPZ` (shown with --camera-fraction)",
+    )
+    p.add_argument(
+        "--elastic",
+        type=float,
+        default=0.0,
+        metavar="PX",
+        help="elastic distortion of training images, largest displacement in px (default: 0, off)",
+    )
+    p.add_argument(
         "--ghost-batch",
         type=int,
         default=0,
@@ -213,6 +234,9 @@ def _new_config(args):
         omniglot_k=args.omniglot_k,
         omniglot_holdout=args.omniglot_holdout,
         rotations=not args.no_rotations,
+        omniglot_alphabets_per_batch=args.omniglot_alphabets_per_batch,
+        omniglot_camera_data=None if seed else args.omniglot_camera_data,
+        elastic=args.elastic,
         ghost_batch=args.ghost_batch,
         device=args.device,
         init=args.init,
@@ -229,13 +253,18 @@ def _new_config(args):
             raise SetupError(str(exc)) from None
         if cfg.omniglot_k < 2 or not 0 < cfg.omniglot_per_batch < cfg.batch_size:
             raise SetupError("--omniglot-k must be at least 2 and --omniglot-per-batch between 1 and the batch size")
-    if cfg.camera_data:
-        from training.camera_data import load as load_camera_data
+    for path in (cfg.camera_data, cfg.omniglot_camera_data):
+        if path:
+            from training.camera_data import load as load_camera_data
 
-        try:
-            load_camera_data(cfg.camera_data)
-        except ValueError as exc:
-            raise SetupError(str(exc)) from None
+            try:
+                load_camera_data(path)
+            except ValueError as exc:
+                raise SetupError(str(exc)) from None
+    if cfg.omniglot_camera_data and not cfg.omniglot:
+        raise SetupError("--omniglot-camera-data needs --omniglot (the converted file it was rendered from)")
+    if cfg.elastic < 0 or cfg.omniglot_alphabets_per_batch < 0:
+        raise SetupError("--elastic and --omniglot-alphabets-per-batch must be at least 0")
     if args.lr:
         cfg.lr = args.lr
     return cfg
