@@ -1,6 +1,6 @@
 """`twinlock train --progress-jsonl` in a real subprocess on a small synthetic digit set: one
-JSON object per line on stdout, an epoch's end as ("training", i, n), and the text it printed
-before still there."""
+JSON object per line on stdout (the run, then each epoch's batches), and the text it printed
+before still there, in order."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _write_idx(folder, images, labels):
     (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(head_l + labels.astype(np.uint8).tobytes()))
 
 
-def test_train_reports_each_epoch_as_a_json_line(tmp_path):
+def test_train_reports_its_epochs_and_batches_as_json_lines(tmp_path):
     from export.synthetic import synthetic_digits
 
     data = tmp_path / "mnist"
@@ -37,12 +37,22 @@ def test_train_reports_each_epoch_as_a_json_line(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.splitlines()
     events = [json.loads(line) for line in lines if line.startswith("{")]
-    assert [(e["stage"], e["done"], e["total"]) for e in events] == [
-        ("training", 0, 2),
-        ("training", 1, 2),
-        ("training", 2, 2),
-    ]
-    assert events[1]["message"].startswith("epoch 1/2: loss ") and events[1]["message"] in lines
+    stages = list(dict.fromkeys(e["stage"] for e in events))
+    assert stages == ["training", "epoch 1/2", "epoch 2/2"], stages
+    first, last = events[0], events[-1]
+    assert (first["done"], first["total"]) == (0, 2) and (last["stage"], last["done"], last["total"]) == (
+        "training",
+        2,
+        2,
+    )
+    for epoch in ("epoch 1/2", "epoch 2/2"):  # batches counted up to the epoch's last
+        seen = [(e["done"], e["total"]) for e in events if e["stage"] == epoch]
+        assert seen[-1][0] == seen[-1][1] > 0 and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    # the epoch's text line comes after its batches and before the next epoch's
+    text = [i for i, line in enumerate(lines) if line.startswith("epoch 1/2: loss ")]
+    batches = [i for i, line in enumerate(lines) if '"epoch 1/2"' in line]
+    later = [i for i, line in enumerate(lines) if '"epoch 2/2"' in line]
+    assert len(text) == 1 and max(batches) < text[0] < min(later)
     assert any(line.startswith("best epoch ") for line in lines)  # the summary, as without the option
     assert "%|" not in r.stderr and (out / "best.pt").exists()  # no progress bars
 

@@ -222,11 +222,14 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
     omniglot_data=None,
+    on_progress: Callable[[int, int, int, int], None] | None = None,
 ) -> dict:
     """Train per ``cfg``; returns the final metrics dict. ``images``/``labels`` (uint8
     [N,28,28] / [N]) replace MNIST and ``omniglot_data`` the Omniglot npz (tests use small
     synthetic sets). Under ``torchrun`` every rank embeds its slice of each batch, the
-    loss is over the whole batch, and rank 0 validates and writes the checkpoints."""
+    loss is over the whole batch, and rank 0 validates and writes the checkpoints.
+    ``on_progress(epoch, epochs, batches_done, batches)`` is called every 10 batches and at
+    an epoch's last (rank 0; ``twinlock train --progress-jsonl``)."""
     auto_recipe = not cfg.recipe
     cfg, init_ck = _start_from(cfg)
     cfg = cfg.resolved()
@@ -238,7 +241,7 @@ def train(
     torch.set_num_threads(cfg.threads)
     rank, world, dev = dist_context(cfg)
     if rank != 0:
-        progress, log = False, (lambda m: None)
+        progress, log, on_progress = False, (lambda m: None), None
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -367,6 +370,8 @@ def train(
             run_n += len(b)
             if progress and bi % 10 == 0:
                 it.set_postfix(loss=f"{run_loss / run_n:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()})
+            if on_progress is not None and (bi % 10 == 9 or bi + 1 == len(batches)):
+                on_progress(epoch, cfg.epochs, bi + 1, len(batches))
         if progress:
             it.close()
         seconds += time.time() - t0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import re
 
 from .common import JsonlProgress, SetupError, add_progress_jsonl
 
@@ -270,22 +269,6 @@ def _new_config(args):
     return cfg
 
 
-_EPOCH_DONE = re.compile(r"^epoch (\d+)/(\d+):")
-
-
-def _epoch_reporter(report, epochs: int):
-    """A ``log`` for training.train.train: each line printed as before; the end of an epoch
-    (its "epoch i/n: ..." line) also reported as progress ("training", i, n, line)."""
-
-    def log(msg: str) -> None:
-        print(msg, flush=True)
-        m = _EPOCH_DONE.match(str(msg))
-        if m:
-            report("training", int(m.group(1)), int(m.group(2)) or epochs, str(msg))
-
-    return log
-
-
 def cmd_train(args) -> int:
     need_torch()
     from desktop_app.core.idx import IdxError
@@ -299,15 +282,26 @@ def cmd_train(args) -> int:
     if cfg.epochs < 1 or cfg.batch_size < 2:
         raise SetupError("--epochs must be at least 1 and --batch-size at least 2")
     with contextlib.ExitStack() as stack:
-        progress, log = True, print
+        progress, log, on_progress = True, print, None
         if args.progress_jsonl:  # JSON lines instead of bars (the app's export dialog reads them)
             report = stack.enter_context(JsonlProgress(args.progress_jsonl))
-            progress, log = False, _epoch_reporter(report, cfg.epochs)
+            progress, log = False, (lambda msg: print(msg, flush=True))  # in order with the JSON lines
+
+            def on_progress(epoch, epochs, done, total):
+                report(f"epoch {epoch}/{epochs}", done, total, "")
+
             report("training", 0, cfg.epochs, f"training {cfg.epochs} epoch(s) into {cfg.out_dir}")
         try:
-            res = train(cfg, resume=args.resume, progress=progress, log=log)
+            res = train(cfg, resume=args.resume, progress=progress, log=log, on_progress=on_progress)
         except (IdxError, DownloadError, CheckpointError, ValueError) as exc:
             raise SetupError(str(exc)) from None
+        if args.progress_jsonl:
+            report(
+                "training",
+                cfg.epochs,
+                cfg.epochs,
+                f"best epoch {res['best']['epoch']}; checkpoints in {res['out_dir']}",
+            )
     b = res["best"]
     print(
         f"best epoch {b['epoch']}: validation FRR at FAR 1e-3 {b['val_frr_at_far_1e-3']:.3%}, "
