@@ -27,6 +27,9 @@ from pathlib import Path
 
 EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
 
+# what train, evaluate and export need (torch), and how to get it
+INSTALL_TRAIN_EXTRA = 'pip install -e ".[train]"'
+
 
 class SetupError(Exception):
     """A problem the user can fix (bad path, missing extra, corrupt file): exit status 4."""

@@ -8,9 +8,9 @@ import contextlib
 import json
 import sys
 
-from .common import JsonlProgress, SetupError, add_progress_jsonl
+from .common import INSTALL_TRAIN_EXTRA, JsonlProgress, SetupError, add_progress_jsonl
 
-TRAIN_EXTRA_HINT = 'install the training extra first: pip install -e ".[train]"'
+TRAIN_EXTRA_HINT = f"install the training extra first: {INSTALL_TRAIN_EXTRA}"
 
 
 def register(sub) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from .common import JsonlProgress, SetupError, add_progress_jsonl
+from .common import INSTALL_TRAIN_EXTRA, JsonlProgress, SetupError, add_progress_jsonl
 
-TRAIN_EXTRA_HINT = 'this command needs PyTorch: install the training extra with  pip install -e ".[train]"'
+TRAIN_EXTRA_HINT = f"this command needs PyTorch: install the training extra with  {INSTALL_TRAIN_EXTRA}"
 
 
 def need_torch() -> None:
