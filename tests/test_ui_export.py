@@ -171,6 +171,24 @@ def test_progress_reports_move_the_bar_and_name_the_stage(qtbot, ctx, monkeypatc
     assert dlg.log.toPlainText() == "parity ok: max |torch - onnxruntime| = 1.2e-07"
 
 
+def test_train_then_export_steps_report_progress_as_json_lines(qtbot, ctx, monkeypatch, tmp_path):
+    monkeypatch.setattr(export_dialog, "torch_available", lambda: True)
+    dlg = ExportDialog(ctx)
+    qtbot.addWidget(dlg)
+    dlg.train_radio.setChecked(True)
+    dlg.data_edit.setText(str(tmp_path / "mnist"))
+    dlg.out_edit.setText(str(tmp_path / "m.onnx"))
+    (train_name, train_args), (_, export_args) = dlg.plan()
+    assert (train_name, train_args[0], export_args[0]) == ("training", "train", "export")
+    for args in (train_args, export_args):  # both subprocesses write JSON lines on stdout
+        i = args.index("--progress-jsonl")
+        assert args[i + 1] == "-"
+    from desktop_app.cli.main import build_parser  # the options are the real CLI's
+
+    for args in (train_args, export_args):
+        assert build_parser().parse_args(args).progress_jsonl == "-"
+
+
 def test_browse_buttons_follow_the_chosen_option(qtbot, ctx, monkeypatch):
     from PySide6.QtWidgets import QPushButton
 
