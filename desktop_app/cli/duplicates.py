@@ -21,7 +21,7 @@ def register(sub) -> None:
         "--threshold",
         type=float,
         default=None,
-        help="embedding distance for near-duplicates (default: 0.5 x the model's default threshold)",
+        help="embedding distance for near-duplicates (default: 0.5 x the model's far_1e-3 threshold)",
     )
     p.add_argument(
         "--pixel-threshold",

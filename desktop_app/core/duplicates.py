@@ -27,8 +27,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# defaults: the embedding radius as a fraction of the model's default (verification)
-# threshold, and the image-descriptor radius (unit vectors: 0 = identical, 1.41 = unrelated)
+# defaults: the embedding radius as a fraction of the model's clean-pair FAR-1e-3 threshold
+# (``far_1e-3``: every model has it and it means the same in each; the app's default point may
+# be another, e.g. ``symbol_far_1e-3``), and the image-descriptor radius (unit vectors:
+# 0 = identical, 1.41 = unrelated)
 DEFAULT_FRACTION = 0.5
 DEFAULT_PIXEL_THRESHOLD = 0.12
 SEARCH_DIM = 48
@@ -36,7 +38,9 @@ GRID_MIN = 8192  # from this many points on, the search is binned (see _grid_can
 
 
 def default_threshold(contract) -> float:
-    return float(DEFAULT_FRACTION * contract.default_threshold)
+    op = (contract.thresholds or {}).get("far_1e-3")
+    base = float(op["threshold"]) if op else float(contract.default_threshold)
+    return float(DEFAULT_FRACTION * base)
 
 
 def _blur_pool_matrix() -> np.ndarray:
