@@ -145,6 +145,9 @@ def main(argv=None) -> int:
     wait_until(lambda: page._latest is not None and page._latest[1].ok, 5)
     grab(wiz, out, "enroll_2_capture")
     wiz.next()
+    strength = wiz.summary_page.strength
+    if strength.report is not None and not strength.report.allowed:
+        strength.override.setChecked(True)  # a digit is "weak" for the any-symbol default: an admin overrides
     grab(wiz, out, "enroll_3_consistency")
     wiz.next()  # Save (validatePage saves)
     if wiz.saved_profile is None:

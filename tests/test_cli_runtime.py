@@ -442,7 +442,11 @@ def test_shipped_default_model_end_to_end(assets, tmp_path, monkeypatch, capsys)
     monkeypatch.delenv("TWINLOCK_MODEL", raising=False)
     monkeypatch.setenv("TWINLOCK_HOME", str(tmp_path / "home"))
     db = str(tmp_path / "db.sqlite3")
-    assert main(["enroll", "alice", *assets["enroll"], "--db", db]) == 0
+    # the default model knows symbols: a digit is "weak" and refused unless an admin overrides
+    assert main(["enroll", "alice", *assets["enroll"], "--db", db]) == 1
+    assert "weak: this looks like the digit 3" in capsys.readouterr().out
+    assert Store(db).list_profiles() == []
+    assert main(["enroll", "alice", *assets["enroll"], "--db", db, "--allow-weak"]) == 0
     assert main(["doctor", "--db", db]) == 0
     assert "twinlock-default.onnx" in capsys.readouterr().out
     assert main(["verify", "alice", "--video", str(assets["genuine"]), "--db", db]) == 0
@@ -500,7 +504,7 @@ def test_verify_image_files_searches_the_whole_image(tmp_path, monkeypatch, caps
         p = tmp_path / f"crop{d}_{seed}.png"
         cv2.imwrite(str(p), img)
         crops[(d, seed)] = str(p)
-    assert main(["enroll", "alice", crops[(3, 1)], crops[(3, 2)], crops[(3, 3)], "--db", db]) == 0
+    assert main(["enroll", "alice", crops[(3, 1)], crops[(3, 2)], crops[(3, 3)], "--db", db, "--allow-weak"]) == 0
     assert main(["verify", "alice", "--image", crops[(3, 4)], "--db", db]) == 0
     capsys.readouterr()
     assert main(["verify", "alice", "--image", crops[(7, 5)], "--db", db]) == 1

@@ -61,17 +61,17 @@ def test_shipped_model_is_small_and_valid(embedder):
     assert op["supported"] and op["impostor"] >= 3 / 1e-3
 
 
-SYMBOLS_MODEL = DEFAULT_MODEL.with_name("twinlock-symbols.onnx")
+DIGITS_MODEL = DEFAULT_MODEL.with_name("twinlock-digits.onnx")
 
 
-def test_any_symbol_model_is_calibrated_for_unseen_symbols():
-    """The any-symbol model (issue 12), shipped beside the default: trained on MNIST + Omniglot
-    background, thresholds for symbols it never saw (held-out alphabets), the MNIST ones kept
-    as named operating points, the default by the export rule, and a card that matches it."""
+def test_default_model_is_calibrated_for_unseen_symbols():
+    """The default is the any-symbol model (issue 12): trained on MNIST + Omniglot background,
+    thresholds for symbols it never saw (held-out alphabets), the MNIST ones kept as named
+    operating points, the default by the export rule, and a card that matches it."""
     from export.calibrate import choose_default  # numpy only: no torch needed
 
-    assert 10_000 < SYMBOLS_MODEL.stat().st_size < 1_000_000
-    emb = Embedder(SYMBOLS_MODEL)
+    assert 10_000 < DEFAULT_MODEL.stat().st_size < 1_000_000
+    emb = Embedder(DEFAULT_MODEL)
     c = emb.contract
     held = c.provenance["omniglot_holdout_alphabets"]
     assert len(held) >= 5
@@ -83,7 +83,7 @@ def test_any_symbol_model_is_calibrated_for_unseen_symbols():
     assert c.thresholds["symbol_far_1e-3"]["supported"] and c.thresholds["symbol_far_1e-3"]["impostor"] > 1_000_000
     assert {"eer", "far_1e-3", "far_1e-4", "camera_far_1e-3"} <= set(c.thresholds)
     assert c.default_threshold_key == choose_default(c.thresholds)
-    card = SYMBOLS_MODEL.with_suffix(".md").read_text()
+    card = DEFAULT_MODEL_CARD.read_text()
     assert c.fingerprint in card and "20-way one-shot" in card
     for key, op in c.thresholds.items():
         assert f"{float(op['threshold']):.5f}" in card, key
@@ -93,10 +93,13 @@ def test_any_symbol_model_is_calibrated_for_unseen_symbols():
     assert np.mean(gl[d.argmin(1)] == ql) >= 0.9
 
 
-def test_card_matches_the_model():
-    assert DEFAULT_MODEL_CARD.is_file(), f"the model card {DEFAULT_MODEL_CARD} is missing"
-    text = DEFAULT_MODEL_CARD.read_text()
-    c = read_contract(DEFAULT_MODEL)
+@pytest.mark.parametrize("model", [DEFAULT_MODEL, DIGITS_MODEL], ids=["default", "digits"])
+def test_card_matches_the_model(model):
+    """Both shipped models: the default (any symbol) and the digits-only one beside it."""
+    card = model.with_suffix(".md")
+    assert card.is_file(), f"the model card {card} is missing"
+    text = card.read_text()
+    c = read_contract(model)
     m = re.search(r"fingerprint[^|]*\|\s*`([0-9a-f]{64})`", text)
     assert m, "the card does not state the model's fingerprint"
     assert m.group(1) == c.fingerprint

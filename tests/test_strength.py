@@ -57,11 +57,21 @@ def test_a_seven_is_weak_and_the_digit_named(shipped, eg):
     assert rep.as_dict()["looks_like"]["label"] == "7"
 
 
-@pytest.mark.parametrize("d", [2, 3, 4, 5, 8])
+@pytest.mark.parametrize("d", [2, 3, 5, 8])
 def test_rendered_digits_are_weak_and_named(shipped, eg, d):
     refs = _embed(shipped, [S.digit(d, s) for s in range(3)])
     rep = _assess(eg, refs, shipped.contract.default_threshold)
     assert rep.level == "weak" and rep.looks_like.label == str(d), rep.text
+
+
+def test_a_printed_closed_four_is_named_but_only_fair(shipped, eg):
+    """A printed 4 (closed top) is not how most people write a 4: at the default model's strict
+    threshold only a few gallery drawings come within it (measured: 2 of 5,088, the nearest a 4),
+    so the verdict is "fair", not "weak" -- and still names the digit as the nearest."""
+    refs = _embed(shipped, [S.digit(4, s) for s in range(3)])
+    rep = _assess(eg, refs, shipped.contract.default_threshold)
+    assert rep.level in ("weak", "fair") and rep.accepted <= 10, rep.text
+    assert "the digit 4" in rep.text
 
 
 def test_a_rendered_zero_looks_like_a_zero_or_an_o(shipped, eg):
@@ -72,33 +82,15 @@ def test_a_rendered_zero_looks_like_a_zero_or_an_o(shipped, eg):
     assert any(c.label == "0" and c.kind == "digit" and c.fraction > 0.5 for c in rep.by_label)
 
 
-def test_crossed_spirals(shipped, eg):
-    """Two crossed spirals are no common symbol. A model trained on symbols calls them strong at
-    its default threshold. The shipped digits-only model maps every symbol near some digit:
-    at its wide default (0.823) the spirals are weak too (measured: they pass for a G and for
-    many 0s), but at its strict far_1e-4 threshold they are no longer weak (one Omniglot
-    drawing comes within it: "fair") while a 7 stays weak."""
-    spir = _embed(shipped, [S.crossed_spirals(s) for s in range(4)])
-    seven = _embed(shipped, [S.seven(s) for s in range(4)])
-    c = shipped.contract
-    default = _assess(eg, spir, c.default_threshold)
-    if model_knows_symbols(c):
-        _symbol_model_verdicts(shipped, eg)
-        return
-    assert default.level == "weak"
-    strict = float(c.thresholds["far_1e-4"]["threshold"])
-    s = _assess(eg, spir, strict)
-    assert s.level in ("fair", "strong") and s.accepted <= 3, s.text  # measured: fair, 1 Omniglot drawing
-    assert s.looks_like is None
-    assert s.text.startswith(("fair: ", f"strong: none of {len(eg):,} common symbols"))
-    w = _assess(eg, seven, strict)
-    assert w.level == "weak" and w.looks_like.label == "7"
+def test_crossed_spirals_with_the_default_model(shipped, eg):
+    """Two crossed spirals are no common symbol: the default (any-symbol) model does not call
+    them weak at its default threshold and calls them strong at its unseen-symbol threshold,
+    while a 7 stays weak and is named."""
+    assert model_knows_symbols(shipped.contract)
+    _symbol_model_verdicts(shipped, eg)
 
 
 def _symbol_model_verdicts(emb, eg):
-    """A model trained on symbols: the spirals are not weak at its default threshold (measured
-    with twinlock-symbols.onnx: "fair", a few Omniglot characters within its MNIST-calibrated 0.347)
-    and strong at its unseen-symbol threshold; a 7 stays weak and is named."""
     c = emb.contract
     spir = _embed(emb, [S.crossed_spirals(s) for s in range(4)])
     default = _assess(eg, spir, c.default_threshold)
@@ -112,14 +104,27 @@ def _symbol_model_verdicts(emb, eg):
     assert seven.level == "weak" and seven.looks_like.label == "7"
 
 
-def test_the_shipped_symbols_model(tmp_path):
-    """The any-symbol model shipped beside the default (desktop_app/assets/models/twinlock-symbols.onnx)."""
-    path = DEFAULT_MODEL.parent / "twinlock-symbols.onnx"
-    if not path.exists():
-        pytest.skip("no symbols model shipped")
+def test_the_shipped_digits_model(tmp_path):
+    """The digits-only model shipped beside the default (twinlock-digits.onnx) maps every symbol
+    near some digit: at its wide default (0.823) the spirals are weak too (measured: they pass
+    for a G and for many 0s); at its strict far_1e-4 threshold they are no longer weak (one
+    Omniglot drawing comes within it: "fair") while a 7 stays weak. Its verdict is advisory."""
+    path = DEFAULT_MODEL.parent / "twinlock-digits.onnx"
+    assert path.is_file(), "twinlock-digits.onnx is not shipped"
     emb = Embedder(path, "cpu")
-    assert model_knows_symbols(emb.contract) and default_policy(emb.contract) == "fair"
-    _symbol_model_verdicts(emb, embedded_gallery(emb, db=tmp_path / "db.sqlite3"))
+    c = emb.contract
+    assert not model_knows_symbols(c) and default_policy(c) == "weak"
+    eg = embedded_gallery(emb, db=tmp_path / "db.sqlite3")
+    spir = _embed(emb, [S.crossed_spirals(s) for s in range(4)])
+    seven = _embed(emb, [S.seven(s) for s in range(4)])
+    assert _assess(eg, spir, c.default_threshold).level == "weak"
+    strict = float(c.thresholds["far_1e-4"]["threshold"])
+    s = _assess(eg, spir, strict)
+    assert s.level in ("fair", "strong") and s.accepted <= 3, s.text  # measured: fair, 1 Omniglot drawing
+    assert s.looks_like is None
+    assert s.text.startswith(("fair: ", f"strong: none of {len(eg):,} common symbols"))
+    w = _assess(eg, seven, strict)
+    assert w.level == "weak" and w.looks_like.label == "7"
 
 
 # ------------------------------------------------------------------ the rule on known embeddings

@@ -9,7 +9,7 @@ import cv2
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
-from ui_support import digit_frames, on_modal
+from ui_support import admin_override_weak, digit_frames, on_modal
 
 from desktop_app.ui.capture import Capture
 from desktop_app.ui.enroll_wizard import EnrollWizard
@@ -83,6 +83,7 @@ def test_saving_is_confirmed_and_the_first_run_hint_follows(qtbot, ctx, tmp_path
         wiz.capture_page.k_spin.setValue(3)
         wiz.capture_page.import_files(files)
         wiz.next()
+        admin_override_weak(wiz)  # a 3 is weak with the default model
         wiz.button(QWizard.WizardButton.FinishButton).click()
 
     seen = on_modal(drive)
