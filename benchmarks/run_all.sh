@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 DATA="${TWINLOCK_DATA_DIR:-../shared/data/mnist}"
 $PY -m benchmarks.bench_training --data-dir "$DATA" --threads 1
-$PY -m benchmarks.bench_export --checkpoint runs/camonly/best.pt --data-dir "$DATA"   # the shipped model's checkpoint: see the model card's "Reproduce"
+$PY -m benchmarks.bench_export --checkpoint runs/lead_any11/best.pt --data-dir "$DATA"   # the default model's checkpoint: see its card's "Reproduce" (the digits-only one: runs/camonly/best.pt)
 $PY -m benchmarks.core_pipeline --count 300 --drawings 60 --data-dir "$DATA" --write docs/benchmarks.md
 $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 # unseen symbols (issue 12): the Omniglot background set through the app's preprocessing, then the
 # any-symbol model and the default on its held-out alphabets
-$PY -m training.omniglot --zip ../shared/data/omniglot/images_background.zip --mnist "$DATA" --out runs/omniglot2.npz
-$PY -m benchmarks.bench_symbols --model desktop_app/assets/models/twinlock-symbols.onnx --omniglot runs/omniglot2.npz --data-dir "$DATA" --baseline desktop_app/assets/models/twinlock-default.onnx
+$PY -m training.omniglot --zip ../shared/data/omniglot/images_background.zip --mnist "$DATA" --out runs/omniglot3.npz
+$PY -m benchmarks.bench_symbols --omniglot runs/omniglot3.npz --data-dir "$DATA" --baseline desktop_app/assets/models/twinlock-digits.onnx
+$PY -m benchmarks.bench_symbol_attempts --omniglot runs/omniglot3.npz --data-dir "$DATA"   # whole attempts with unseen symbols
 # preprocessing alone (issue 11): simulator frames, junk, every named scene kind; then the same at
 # bec5a77 (before issue 11); the real photos now and before
 $PY -m benchmarks.preprocess_fta --data-dir "$DATA" --count 1000 --junk 40 --scenes 100 --write docs/benchmarks.md
@@ -24,4 +25,4 @@ $PY -m benchmarks.bench_speed --verify-latency   # whole `twinlock verify` proce
 $PY -m benchmarks.bench_attempt_rule --data-dir "$DATA"   # first-n + change-of-symbol rule (issue 15)
 QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_soak --minutes 60   # the main window for an hour of frames
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
-$PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model desktop_app/assets/models/twinlock-symbols.onnx --section identify_symbols
+$PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model desktop_app/assets/models/twinlock-digits.onnx --section identify_digits   # the digits-only model beside the default
