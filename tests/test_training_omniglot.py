@@ -265,6 +265,16 @@ def test_camera_renders_of_training_characters_are_shown_and_held_out_ones_refus
 
     with pytest.raises(ValueError, match="holding out"):
         load_omniglot_camera(cfg, len(symbols.images), ["S"])
+    # the two kinds of render file are not interchangeable: each is refused in the other's place
+    from training.data import load_camera_data
+
+    with pytest.raises(ValueError, match="--omniglot-camera-data"):
+        load_camera_data(dataclasses.replace(cfg, camera_data=cfg.omniglot_camera_data), 10**5, np.arange(3))
+    save(tmp_path / "digits.npz", {k: v for k, v in d.items() if k != "held_out"})
+    with pytest.raises(ValueError, match="MNIST digits"):
+        load_omniglot_camera(
+            dataclasses.replace(cfg, omniglot_camera_data=str(tmp_path / "digits.npz")), len(symbols.images), held
+        )
     x_d, y_d = digits  # and a run trains with them
     run = dataclasses.replace(
         cfg,

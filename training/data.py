@@ -39,6 +39,11 @@ def load_camera_data(cfg, n_images: int, val_idx: np.ndarray):
     from training.camera_data import load
 
     d = load(cfg.camera_data)
+    if "held_out" in d:
+        raise ValueError(
+            f"{cfg.camera_data} holds camera renders of Omniglot characters (built with --omniglot), "
+            "not of MNIST digits: pass it as --omniglot-camera-data"
+        )
     src = d["sources"].astype(np.int64)
     if src.size and (src.min() < 0 or src.max() >= n_images):
         raise ValueError(f"{cfg.camera_data} was rendered from another training set (source index out of range)")
@@ -168,10 +173,15 @@ def load_omniglot_camera(cfg, n_rows: int, held: list):
     from training.camera_data import load
 
     d = load(cfg.omniglot_camera_data)
+    if "held_out" not in d:
+        raise ValueError(
+            f"{cfg.omniglot_camera_data} holds camera renders of MNIST digits, not of Omniglot characters: "
+            "pass it as --camera-data, or build one with `python -m training.camera_data --omniglot NPZ`"
+        )
     src = d["sources"].astype(np.int64)
     if src.size and (src.min() < 0 or src.max() >= n_rows):
         raise ValueError(f"{cfg.omniglot_camera_data} was rendered from another Omniglot file (row out of range)")
-    theirs = sorted(str(a) for a in d.get("held_out", np.array([])))
+    theirs = sorted(str(a) for a in d["held_out"])
     if theirs != sorted(held):
         raise ValueError(
             f"{cfg.omniglot_camera_data} was rendered holding out {theirs}, this run holds out {sorted(held)}: "

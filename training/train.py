@@ -35,7 +35,6 @@ from training.model import build_model, count_parameters
 from training.pairs import seed_protocol_pairs
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-SEED_RECIPE = seed_recipe.DESCRIPTION
 
 
 @dataclass
@@ -97,7 +96,7 @@ class TrainConfig:
             c.mean = MNIST_MEAN if c.mean is None else c.mean
             c.std = MNIST_STD if c.std is None else c.std
         if not c.recipe:
-            c.recipe = SEED_RECIPE if c.arch == "seed" else twin_recipe.describe(c)
+            c.recipe = seed_recipe.DESCRIPTION if c.arch == "seed" else twin_recipe.describe(c)
         return c
 
 
