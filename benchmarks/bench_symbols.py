@@ -2,8 +2,8 @@
 on the Omniglot background alphabets held out of training, through ONNX Runtime as the app
 runs it; writes the "symbols" section of docs/benchmarks.md.
 
-    python -m benchmarks.bench_symbols --omniglot runs/omniglot2.npz --data-dir ../shared/data/mnist \
-        --baseline /tmp/previous.onnx          # git show 9f71bcc:desktop_app/assets/models/twinlock-default.onnx
+    python -m benchmarks.bench_symbols --omniglot runs/omniglot3.npz --data-dir ../shared/data/mnist \
+        --baseline desktop_app/assets/models/twinlock-digits.onnx   # the digits-only model beside the default
 
 Figures per model: 20-way within-alphabet one-shot (Koch's protocol, seeded trials, 95% CI);
 1:1 verification over all pairs of the held-out drawings (EER, FRR at FAR 1e-3 / 1e-4 with
