@@ -1,4 +1,4 @@
-"""The connection: opening the file (mode 0600, WAL, ``synchronous=FULL``, a busy timeout so
+"""The connection (one per file per process, shared by every handle): opening the file (mode 0600, WAL, ``synchronous=FULL``, a busy timeout so
 the CLI and the app can share it), transactions, queries, and SQLite errors in words.
 
 Checking the lockout and counting a failure happen in one ``BEGIN IMMEDIATE`` transaction
@@ -56,12 +56,36 @@ class Tx:
         return out
 
 
+class _Shared:
+    """The one connection of this process to one database file, and its users."""
+
+    def __init__(self, key, con: sqlite3.Connection):
+        self.key, self.con, self.lock, self.users = key, con, threading.RLock(), 0
+
+
+# One connection per database file per process (keyed by device and inode). Closing any
+# descriptor of a file drops every POSIX lock the process holds on it (SQLite's "How To
+# Corrupt An SQLite Database File", 2.2): a second connection, or a plain open() to read the
+# header while a connection is open, would let another process delete the -wal and -shm
+# this one still writes to. So every Store of a file shares one connection, and the file is
+# checked (header read, read-only SQLite) only before this process connects to it.
+_OPEN: dict[tuple[int, int], _Shared] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int]:
+    return (int(st.st_dev), int(st.st_ino))
+
+
 class Database(schema.SchemaMixin):
-    """One SQLite connection behind a lock (thread-safe); the tables' operations are mixins."""
+    """A handle on this process's one SQLite connection to the file (thread-safe, behind a
+    lock); the tables' operations are mixins. Every handle of the same file shares the
+    connection; it is closed when the last handle is."""
 
     def __init__(self, path=None, create: bool = True):
         self._lock = threading.RLock()
         self._con: sqlite3.Connection | None = None
+        self._shared: _Shared | None = None
         try:
             self.path = Path(database_path(path))
         except StoreError:
@@ -70,21 +94,36 @@ class Database(schema.SchemaMixin):
             raise StoreError(
                 f"The database location cannot be used ({exc}). Check $TWINLOCK_HOME, $TWINLOCK_DB or --db."
             ) from None
+        with _OPEN_LOCK:
+            st = self._stat()
+            shared = _OPEN.get(_file_key(st)) if st is not None else None
+            if shared is None:
+                shared = self._connect(st, create)
+                _OPEN[shared.key] = shared
+            shared.users += 1
+            self._shared, self._con, self._lock = shared, shared.con, shared.lock
+
+    def _stat(self) -> os.stat_result | None:
         try:
             st = os.stat(self.path)  # stat, never open: a FIFO would hang an open()
         except FileNotFoundError:
-            st = None
+            return None
         except OSError as exc:
             raise StoreError(
                 f"The database {self.path} cannot be used ({exc.strerror}): check that "
                 "every folder on its path is a folder you can read."
             ) from None
-        if st is not None and not stat.S_ISREG(st.st_mode):
+        if not stat.S_ISREG(st.st_mode):
             kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
             raise StoreError(
                 f"The database path {self.path} is {kind}. Nothing was changed; pass --db "
                 "with a file name (or set $TWINLOCK_DB / $TWINLOCK_HOME)."
             )
+        return st
+
+    def _connect(self, st: os.stat_result | None, create: bool) -> _Shared:
+        """This process's first connection to the file: checks, creation, the connection,
+        migrations. Called with _OPEN_LOCK held, so no other handle of this file exists."""
         if st is None and not create:
             raise StoreError(f"There is no twinlock database at {self.path}.")
         if st is not None and st.st_size == 0:
@@ -99,7 +138,7 @@ class Database(schema.SchemaMixin):
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-                os.close(fd)
+                os.close(fd)  # before any connection of this process: no lock to drop
             except FileExistsError:
                 pass  # another process created it meanwhile
             except OSError as exc:
@@ -113,6 +152,9 @@ class Database(schema.SchemaMixin):
                     os.chmod(self.path, 0o600)  # only the file we created ourselves
                 except OSError:
                     pass
+            st = self._stat()
+            if st is None:
+                raise StoreError(f"The database {self.path} vanished while it was being created; run again.")
         try:
             con = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA busy_timeout = 10000")
@@ -128,12 +170,14 @@ class Database(schema.SchemaMixin):
         try:
             self._migrate()
         except Exception as exc:
-            self.close()
+            self._con = None
+            con.close()
             raise StoreError(
                 f"Upgrading the database {self.path} to schema {schema.SCHEMA_VERSION} failed "
                 f"({type(exc).__name__}: {exc}); it was left as it was. Report this, and "
                 "keep the file."
             ) from None
+        return _Shared(_file_key(st), con)
 
     # ------------------------------------------------------------------ opening
     def _describe_bad(self, why: str) -> StoreError:
@@ -209,10 +253,17 @@ class Database(schema.SchemaMixin):
                 raise self._describe_bad("is damaged (text that cannot be decoded)") from None
 
     def close(self) -> None:
-        with self._lock:
-            if self._con is not None:
-                self._con.close()
+        """Let go of this handle; the connection closes with the last handle of the file."""
+        with _OPEN_LOCK:
+            shared, self._shared = self._shared, None
+            if shared is None:
+                return
+            with shared.lock:
                 self._con = None
+                shared.users -= 1
+                if shared.users <= 0:
+                    _OPEN.pop(shared.key, None)
+                    shared.con.close()
 
     def __enter__(self):
         return self
