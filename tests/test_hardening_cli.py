@@ -287,8 +287,8 @@ def test_audit_into_a_closed_pipe(world, tmp_path):
     err = p.stderr.read().decode()
     p.wait(timeout=60)
     p.stderr.close()
-    assert p.returncode == 4 and "Traceback" not in err and "BrokenPipe" not in err, err
-    assert len(err.strip().splitlines()) == 1
+    # a reader that goes away is normal (issue 23 item 5): quiet, exit 0
+    assert p.returncode == 0 and err == "", err
 
 
 def test_an_existing_file_is_never_chmodded(world, tmp_path):

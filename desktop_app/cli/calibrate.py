@@ -75,6 +75,12 @@ def _print_recommendation(args, store, data, rec, prof, emb) -> None:
 
     g, i = data.counts
     print(f"source: {data.source}")
+    if args.mnist:  # the recommendation is about digits, not the profile's own symbol
+        print(
+            f"note: these samples are MNIST digits, not the symbol enrolled in '{prof.name}': the threshold "
+            "below is the one that tells handwritten digits apart. For your own symbol, calibrate with its "
+            "images (--genuine/--impostor) or in the app (Tools > Calibrate threshold)."
+        )
     print(f"comparisons: {g} genuine, {i} impostor")
     print(f"EER {rec['eer']:.2%} at threshold {rec['eer_threshold']:.4f}")
     print(

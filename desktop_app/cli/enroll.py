@@ -93,21 +93,24 @@ def _acquire(args, name: str, frames, live: bool):
     skipped = 0
     last_t = -1e9
     deadline = time.monotonic() + args.timeout
-    bar = tqdm(
-        total=count if (live or args.video) else len(args.images),
-        desc=f"enrolling '{name}'",
-        unit="img",
-        file=sys.stderr,
-        leave=False,
-    )
+    # what the bar counts: image files read (of those given); a video's frames read (its
+    # length is not known up front); a camera's references taken (of --count)
+    if args.images:
+        total, unit = len(args.images), "image"
+    elif live:
+        total, unit = count, "ref"
+    else:
+        total, unit = None, "frame"
+    bar = tqdm(total=total, desc=f"enrolling '{name}'", unit=unit, file=sys.stderr, leave=False)
     good = []
     for frame, label in frames:
         res = prepare_image(frame) if args.images else preprocess(frame)
+        if not live:
+            bar.update(1)  # every file / video frame read counts, usable or not
         if not res.ok:
             skipped += 1
             if args.images:
                 print(f"skipped {label}: {res.reason}", file=sys.stderr)
-                bar.update(1)
             if live and time.monotonic() > deadline:
                 break
             continue
@@ -116,8 +119,8 @@ def _acquire(args, name: str, frames, live: bool):
             if now - last_t < args.interval:
                 continue
             last_t = now
+            bar.update(1)
         good.append(res)
-        bar.update(1)
         if (live and len(good) >= count) or (live and time.monotonic() > deadline):
             break
     bar.close()
@@ -125,6 +128,15 @@ def _acquire(args, name: str, frames, live: bool):
         idx = np.linspace(0, len(good) - 1, count).round().astype(int)
         good = [good[i] for i in idx]
     return good, skipped
+
+
+def _skipped_text(args, skipped: int) -> str:
+    """ "2 image files without a usable symbol skipped; " (each was named above), or "3
+    frames ..." for a camera or video; nothing when none was skipped."""
+    if not skipped:
+        return ""
+    what = "image file" if args.images else "frame"
+    return f"{skipped} {what}{'s' if skipped != 1 else ''} without a usable symbol skipped; "
 
 
 def _print_consistency(store, emb, name: str, prof) -> None:
@@ -180,8 +192,7 @@ def cmd_enroll(args) -> int:
     prof = store.get_profile(name)
     print(
         f"enrolled {n} reference image(s) into profile '{name}' (now {prof.n_references}; "
-        f"{skipped} frame(s) without a usable symbol skipped; model {emb.contract.short_fingerprint}, "
-        f"{emb.provider})"
+        f"{_skipped_text(args, skipped)}model {emb.contract.short_fingerprint}, {emb.provider})"
     )
     _print_consistency(store, emb, name, prof)
     return EXIT_OK

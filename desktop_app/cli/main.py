@@ -2,7 +2,9 @@
 
 Exit status (so ``twinlock verify`` can sit behind pam_exec or a script):
 0 granted / success, 1 denied, 2 no symbol or timeout, 3 locked out, 4 usage or setup error.
-Commands that need torch (train, evaluate, export) import it only when they run.
+Commands that need torch (train, evaluate, export) import it only when they run. Options
+and positionals may come in any order (``enroll NAME --allow-weak A.png B.png``). A reader
+that goes away (``twinlock audit | head -1``) is normal: the command stops quietly.
 """
 
 from __future__ import annotations
@@ -48,14 +50,37 @@ COMMAND_MODULES = (
 INTERACTIVE_COMMANDS = {"enroll", "verify", "calibrate"}
 
 
+# what `twinlock --help` says (the module docstring above is for developers)
+DESCRIPTION = "twinlock: unlock with a handwritten symbol you show to the camera."
+EPILOG = (
+    "Exit status: 0 granted or done, 1 denied, 2 no symbol or time limit, 3 locked out, "
+    "4 a usage or setup error. 'twinlock COMMAND --help' describes each command."
+)
+# verbs whose exit status is an access decision: a closed output never turns into 0 there
+DECIDING_COMMANDS = {"verify"}
+
+
 class _Parser(argparse.ArgumentParser):
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        """A command's options and positionals may be intermixed (``profiles export alice --db X
+        out.json``); a parser with sub-commands parses as argparse does."""
+        if self._intermixing or self._subparsers is not None:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
     def error(self, message):  # usage errors exit 4, not argparse's 2 (2 means "no symbol")
         # one line: what is wrong, and where the usage is
         self.exit(EXIT_SETUP, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="twinlock", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="twinlock", description=DESCRIPTION, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -72,9 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         from desktop_app.core.threads import limit_blas_threads
 
         limit_blas_threads(1)
+    code = None
     try:
         code = int(args.func(args) or 0)
-        sys.stdout.flush()  # a closed pipe is reported here, not at interpreter exit
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return code
     except SetupError as exc:
         print(f"twinlock: {exc}", file=sys.stderr)
@@ -83,14 +109,17 @@ def main(argv: list[str] | None = None) -> int:
         print("twinlock: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # the reader went away (`twinlock audit | head -0`): no traceback, and none at exit either
+        # the reader went away (`twinlock audit | head -1`): normal for a command line, so no
+        # message and no traceback, now or at interpreter exit
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
         except OSError:
             pass
-        print("twinlock: the output was closed before everything was written", file=sys.stderr)
-        return EXIT_SETUP
+        if code is not None:  # the command had finished: its own status
+            return code
+        # cut short: done for a listing; never a grant for a command that decides access
+        return EXIT_SETUP if args.command in DECIDING_COMMANDS else EXIT_OK
     except MemoryError:
         print("twinlock: out of memory (an input is too large)", file=sys.stderr)
         return EXIT_SETUP

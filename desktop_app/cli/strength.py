@@ -108,16 +108,18 @@ def cmd_strength(args) -> int:
     from desktop_app.core.strength import POLICY_SETTING, policy_level, set_policy_level
 
     store = Store(args.db)
+    emb = None
     if args.minimum:
         require_admin(args, store, "strength --minimum")
-        old = policy_level(store)
+        emb = load_embedder(args, store)
+        old = policy_level(store, emb.contract)  # the level in force, default included, as `strength` says
         set_policy_level(store, args.minimum)
         store.log_attempt(
             None, AuditEvent.SETTINGS_CHANGED, detail={POLICY_SETTING: args.minimum, "was": old, "via": "cli"}
         )
         print(f"enrollment now requires at least '{args.minimum}' (was '{old}')")
     if args.profile:
-        profile_strength_lines(store, load_embedder(args, store), args.profile)
+        profile_strength_lines(store, emb or load_embedder(args, store), args.profile)
     if not args.minimum and not args.profile:
         print(_default_policy_text(store, load_embedder(args, store)))
     return EXIT_OK
