@@ -350,6 +350,9 @@ def test_load_embedder_reembeds_stale_references(store, pixel, monkeypatch):
     monkeypatch.delenv("TWINLOCK_MODEL", raising=False)
     imgs = _imgs(2)
     store.add_references("a", imgs, None, np.ones((2, 7)), "an-old-model", create=True)
+    from desktop_app.core.model_trust import accept_contract
+
+    accept_contract(store, pixel.contract, via="test")  # an admin accepted it (core.model_trust)
     emb = app_settings.load_embedder(store, override=pixel.path, preference="cpu")
     assert store.stale_references(emb.fingerprint) == 0
     assert store.audit(decision="reembedded")[0].detail["references"] == 2

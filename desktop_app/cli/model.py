@@ -1,11 +1,13 @@
 """``twinlock model info [MODEL.onnx] [--provider P] [--json]``: a model's contract,
-thresholds, card and provider, after the checks the app makes (needs only the runtime)."""
+thresholds, card and provider, after the checks the app makes (needs only the runtime).
+``twinlock model use MODEL.onnx``: use that model from now on and accept its contract (its
+thresholds) for this database -- an admin action (core settings.switch_model, model_trust)."""
 
 from __future__ import annotations
 
 import json
 
-from .common import EXIT_SETUP, SetupError
+from .common import EXIT_OK, EXIT_SETUP, SetupError, add_common, friendly, open_store, progress_bar, require_admin
 
 
 def register(sub) -> None:
@@ -26,6 +28,17 @@ def register(sub) -> None:
     )
     info.add_argument("--json", action="store_true", help="print the contract as JSON")
     info.set_defaults(func=cmd_model_info)
+    use = msub.add_parser(
+        "use",
+        help="use a model from now on and accept its contract (its thresholds) for this database (admin)",
+        description="Validate the model, re-embed every reference with it (all or nothing), make it the "
+        "configured model and accept its contract: a model whose contract differs from the accepted "
+        "one (an edited threshold) is refused until an admin does this. Needs the admin passphrase "
+        "when one is set; audited.",
+    )
+    use.add_argument("path", help="the .onnx file")
+    add_common(use)
+    use.set_defaults(func=cmd_model_use)
     m.set_defaults(func=lambda args: (m.print_help(), EXIT_SETUP)[1])
 
 
@@ -102,3 +115,19 @@ def cmd_model_info(args) -> int:
     print(f"provider:    {provider}" + (f" ({fallback})" if fallback else ""))
     print(f"model card:  {card if card.exists() else 'none beside the model'}")
     return 0
+
+
+@friendly
+def cmd_model_use(args) -> int:
+    from desktop_app.core.settings import switch_model
+
+    if args.model:
+        raise SetupError("model use takes the model as its argument, not --model")
+    store = open_store(args)
+    require_admin(args, store, "model use")
+    emb = switch_model(store, args.path, preference=args.provider, progress=progress_bar("re-embedding"))
+    print(
+        f"now using {emb.path} (fingerprint {emb.contract.short_fingerprint}, default threshold "
+        f"{emb.contract.default_threshold:.4f}); its contract is accepted for this database"
+    )
+    return EXIT_OK

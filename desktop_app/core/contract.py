@@ -60,6 +60,18 @@ class ModelContract:
     def short_fingerprint(self) -> str:
         return self.fingerprint[:12]
 
+    @property
+    def digest(self) -> str:
+        """sha256 of the contract document (canonical JSON): the fingerprint covers the graph
+        and weights only, so an edited threshold keeps the fingerprint and changes this."""
+        return contract_digest(self.raw)
+
+
+def contract_digest(doc: dict) -> str:
+    """sha256 of a contract document as canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 def normalise_pixels(images_u8, mean: float, std: float, scale: float = PIXEL_SCALE) -> np.ndarray:
     """Model images, uint8 white ink on black ([28,28], [N,28,28] or [N,1,28,28]) -> the

@@ -78,6 +78,10 @@ class AuditEvent(StrEnum):
     PASSPHRASE_REMOVED = "passphrase_removed"
     PASSPHRASE_FAILED = "passphrase_failed"
     LOCKOUT_TAMPERED = "lockout_tampered"  # a lock end beyond the longest lockout was repaired
+    PROFILE_INSPECTED = "profile_inspected"  # an admin compared inputs with a profile or viewed its symbol
+    INSPECT_REFUSED = "inspect_refused"  # such an admin action asked for while the profile is locked out
+    MODEL_ACCEPTED = "model_accepted"  # a model's contract (its thresholds) accepted for its fingerprint
+    MODEL_REFUSED = "model_refused"  # a model whose contract differs from the accepted one was refused
 
 
 #: every name the audit log's ``decision`` column holds, in the order a filter lists them

@@ -76,7 +76,8 @@ def active_model_path(store=None, override=None) -> Path:
 
 
 def load_embedder(store=None, override=None, preference: str | None = None, reembed: bool = True, progress=None):
-    """The :class:`Embedder` for the active model. Raises ContractError.
+    """The :class:`Embedder` for the active model. Raises ContractError, also for a model
+    whose contract is not the one an admin accepted for its fingerprint (core.model_trust).
 
     With ``reembed`` (default), references embedded by another model (e.g. after the shipped
     model was updated) are re-embedded from their stored images first (all-or-nothing,
@@ -87,6 +88,9 @@ def load_embedder(store=None, override=None, preference: str | None = None, reem
     if pref not in ("auto", "cuda", "cpu"):
         pref = "auto"
     emb = Embedder(active_model_path(store, override), pref)
+    from .model_trust import check_model
+
+    check_model(store, emb)  # a contract (thresholds) no admin accepted is refused
     if store is not None and reembed:
         stale = store.stale_references(emb.fingerprint)
         if stale:
@@ -120,6 +124,9 @@ def switch_model(store, new_path, preference: str | None = None, progress=None):
         raise ContractError(f"The model {path} declares no embedding size.")
     n = store.reembed_all(emb, progress=progress)  # all-or-nothing
     store.set_setting("model_path", str(path.resolve()))
+    from .model_trust import accept_contract
+
+    accept_contract(store, emb.contract, via="model switched")  # switching is the admin's acceptance
     store.log_attempt(
         None,
         AuditEvent.MODEL_SWITCHED,
