@@ -108,6 +108,11 @@ def test_export_tiny_checkpoint_then_use_it(qtbot, ctx, videos, tiny_checkpoint,
     assert "New model" in card and dlg.new_contract.short_fingerprint in card
     assert dlg.use_button.isEnabled()
 
+    from desktop_app.core.calibration import model_risk
+    from ui_support import on_modal
+
+    if model_risk(dlg.new_contract).needs_confirmation:  # a tiny model's point: confirmed in words
+        on_modal(lambda w: w.button(w.StandardButton.Yes).click())
     dlg.use_button.click()
     qtbot.waitUntil(lambda: dlg.switched, timeout=15000)
     assert ctx.embedder.fingerprint == dlg.new_contract.fingerprint != old_fp

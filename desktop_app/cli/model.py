@@ -6,8 +6,19 @@ thresholds) for this database -- an admin action (core settings.switch_model, mo
 from __future__ import annotations
 
 import json
+import sys
 
-from .common import EXIT_OK, EXIT_SETUP, SetupError, add_common, friendly, open_store, progress_bar, require_admin
+from .common import (
+    EXIT_OK,
+    EXIT_SETUP,
+    SetupError,
+    add_common,
+    confirm,
+    friendly,
+    open_store,
+    progress_bar,
+    require_admin,
+)
 
 
 def register(sub) -> None:
@@ -37,6 +48,12 @@ def register(sub) -> None:
         "when one is set; audited.",
     )
     use.add_argument("path", help="the .onnx file")
+    use.add_argument(
+        "--yes",
+        action="store_true",
+        help="use it even when its default threshold is looser than FAR 1e-3 or not supported by "
+        "its counts (otherwise that needs a confirmation; audited either way)",
+    )
     add_common(use)
     use.set_defaults(func=cmd_model_use)
     m.set_defaults(func=lambda args: (m.print_help(), EXIT_SETUP)[1])
@@ -117,6 +134,24 @@ def cmd_model_info(args) -> int:
     return 0
 
 
+def _confirm_risk(args) -> bool:
+    """The rule the export dialog applies too (core calibration.model_risk): a default
+    operating point looser than FAR 1e-3, or not supported by its counts, is used only after
+    --yes or a "y" at the prompt. False when no confirmation is needed."""
+    from pathlib import Path
+
+    from desktop_app.core.calibration import model_risk
+    from desktop_app.core.embedder import Embedder
+
+    risk = model_risk(Embedder(Path(args.path).expanduser(), "cpu", warmup=False).contract)
+    if not risk.needs_confirmation:
+        return False
+    print(f"warning: {risk.message()}", file=sys.stderr)
+    if args.yes or confirm("Use this model anyway?"):
+        return True
+    raise SetupError("not switched: this model needs a confirmation (see the warning); add --yes to use it anyway")
+
+
 @friendly
 def cmd_model_use(args) -> int:
     from desktop_app.core.settings import switch_model
@@ -125,7 +160,10 @@ def cmd_model_use(args) -> int:
         raise SetupError("model use takes the model as its argument, not --model")
     store = open_store(args)
     require_admin(args, store, "model use")
-    emb = switch_model(store, args.path, preference=args.provider, progress=progress_bar("re-embedding"))
+    confirmed = _confirm_risk(args)
+    emb = switch_model(
+        store, args.path, preference=args.provider, progress=progress_bar("re-embedding"), risk_confirmed=confirmed
+    )
     print(
         f"now using {emb.path} (fingerprint {emb.contract.short_fingerprint}, default threshold "
         f"{emb.contract.default_threshold:.4f}); its contract is accepted for this database"

@@ -407,3 +407,111 @@ def threshold_risk(
         float(upper),
         words,
     )
+
+
+# --------------------------------------------------------------------------- a model's default point
+# Switching models changes every profile's threshold that follows the model default. A model
+# whose default operating point is looser than FAR 1e-3, or whose impostor count cannot
+# support the FAR it claims there (rule of three), is used only after a confirmation in words
+# (the export dialog's "Use this model", `twinlock model use --yes`), and the switch is audited
+# with what was confirmed.
+MODEL_FAR_LIMIT = 1e-3
+
+
+class ModelRiskError(CalibrationError):
+    """A model that needs a confirmation was about to be used without one."""
+
+
+@dataclass
+class ModelRisk:
+    key: str  # the default operating point's name ("far_1e-3", "eer", ...)
+    threshold: float
+    far: float | None  # measured at export (None: not in the contract)
+    false_accepts: int | None
+    impostor: int | None
+    claim: float  # the FAR the point stands for: its target, else its measured FAR
+    looser: bool  # looser than FAR 1e-3
+    unsupported: bool  # too few impostor comparisons for the claim (rule of three)
+    far_upper: float  # what the counts cannot rule out (95%)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.looser or self.unsupported
+
+    def message(self) -> str:
+        """What the confirmation says, in words first and numbers after."""
+        parts = []
+        n = self.impostor or 0
+        measured = (
+            f"{self.false_accepts:,} of {n:,} impostor comparisons were accepted ({percent_text(self.far)})"
+            if self.far is not None and self.false_accepts is not None and n
+            else "its card gives no impostor counts"
+        )
+        if self.looser:
+            rate = self.far if self.far is not None else self.claim
+            parts.append(
+                f"This model's default threshold ({self.key}, {self.threshold:.3f}) lets {one_in_words(rate)} "
+                f"other symbols through: {measured} when it was exported. The app asks for at most 1 in "
+                f"{int(round(1 / MODEL_FAR_LIMIT)):,} (FAR {MODEL_FAR_LIMIT:g})."
+            )
+        if self.unsupported:
+            parts.append(
+                f"The default threshold ({self.key}) claims FAR {self.claim:g}, but {n:,} impostor comparisons "
+                f"cannot support it (at least {impostors_needed(self.claim):,} are needed, rule of three): "
+                f"at 95% confidence up to {one_in_words(self.far_upper).removeprefix('about ')} other symbols "
+                "may be accepted."
+            )
+        parts.append(
+            "Every profile without a threshold of its own will use this threshold; calibrate each "
+            "profile afterwards, or keep the current model."
+        )
+        return " ".join(parts)
+
+    def as_detail(self) -> dict:
+        return {
+            "default_threshold_key": self.key,
+            "default_threshold": self.threshold,
+            "far": self.far,
+            "false_accepts": self.false_accepts,
+            "impostor": self.impostor,
+            "claimed_far": self.claim,
+            "looser_than_far_limit": self.looser,
+            "unsupported": self.unsupported,
+            "far_upper_95": round(self.far_upper, 6),
+        }
+
+
+def _number(v, kind=float):
+    try:
+        x = kind(v)
+    except (TypeError, ValueError):
+        return None
+    return x if np.isfinite(x) and x >= 0 else None
+
+
+def model_risk(contract, far_limit: float = MODEL_FAR_LIMIT) -> ModelRisk:
+    """The rule for a model's default operating point (a ModelContract): looser than FAR
+    ``far_limit``, or a FAR its impostor count cannot support (rule of three)? The one check
+    the export dialog and ``twinlock model use`` both ask."""
+    key = contract.default_threshold_key
+    op = contract.thresholds.get(key) or {}
+    far = _number(op.get("far"))
+    n = _number(op.get("impostor"), int)
+    fa = _number(op.get("false_accepts"), int)
+    if fa is None and far is not None and n is not None:
+        fa = int(round(far * n))
+    target = _number(op.get("target_far"))
+    claim = target if target else (far if far else far_limit)
+    looser = far is None or far > far_limit * (1 + 1e-6) or claim > far_limit * (1 + 1e-6)
+    unsupported = not n or not metrics.supports_far(n, claim)
+    upper = far_upper_bound(fa or 0, n or 0)
+    return ModelRisk(key, float(contract.default_threshold), far, fa, n, claim, looser, unsupported, upper)
+
+
+def check_model_risk(contract, confirmed: bool) -> ModelRisk:
+    """The risk of ``contract``'s default point; ModelRiskError (its message in words) when it
+    needs a confirmation that was not given."""
+    risk = model_risk(contract)
+    if risk.needs_confirmation and not confirmed:
+        raise ModelRiskError(risk.message())
+    return risk

@@ -105,13 +105,17 @@ def load_embedder(store=None, override=None, preference: str | None = None, reem
     return emb
 
 
-def switch_model(store, new_path, preference: str | None = None, progress=None):
+def switch_model(store, new_path, preference: str | None = None, progress=None, risk_confirmed: bool = False):
     """Use the model at ``new_path`` from now on.
 
     Validates it (contract + an ONNX Runtime session), re-embeds every reference with it
     (one transaction), then persists ``model_path`` and audits "model_switched". If anything
     fails the old model and embeddings stay in place and the error propagates
-    (ContractError / StoreError)."""
+    (ContractError / StoreError). A model whose default operating point is looser than FAR
+    1e-3 or not supported by its counts (core calibration.model_risk) needs
+    ``risk_confirmed`` (the user confirmed it in words), else ModelRiskError and nothing
+    changes; what was confirmed is in the audit row."""
+    from .calibration import check_model_risk
     from .embedder import Embedder
 
     path = Path(new_path).expanduser()
@@ -122,6 +126,7 @@ def switch_model(store, new_path, preference: str | None = None, progress=None):
     emb = Embedder(path, pref)  # ContractError: nothing changed
     if emb.contract.embedding_dim <= 0:
         raise ContractError(f"The model {path} declares no embedding size.")
+    risk = check_model_risk(emb.contract, risk_confirmed)  # ModelRiskError: nothing changed
     n = store.reembed_all(emb, progress=progress)  # all-or-nothing
     store.set_setting("model_path", str(path.resolve()))
     from .model_trust import accept_contract
@@ -132,7 +137,12 @@ def switch_model(store, new_path, preference: str | None = None, progress=None):
         AuditEvent.MODEL_SWITCHED,
         fingerprint=emb.fingerprint,
         provider=emb.provider,
-        detail={"old": str(old), "new": str(path.resolve()), "references": n},
+        detail={
+            "old": str(old),
+            "new": str(path.resolve()),
+            "references": n,
+            **({"risk_confirmed": True, **risk.as_detail()} if risk.needs_confirmation else {}),
+        },
     )
     return emb
 

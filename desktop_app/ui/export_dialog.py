@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -313,7 +314,12 @@ class ExportDialog(QDialog):
         self.use_button.setEnabled(False)
         self.new_card.setHtml("<h3>New model</h3><p>Working…</p>")
         if not plan:  # an existing .onnx: just read its contract
-            self._load_new(Path(self.onnx_edit.text().strip()))
+            text = self.onnx_edit.text().strip()
+            if not text:  # Path("") is ".", "a folder": say what is missing instead
+                self.new_card.setHtml("<h3>New model</h3><p>Not chosen.</p>")
+                self.result_label.setText("Choose the .onnx model file to use (Browse…), then Start.")
+                return
+            self._load_new(Path(text))
             return
         Path(self.out_edit.text().strip()).parent.mkdir(parents=True, exist_ok=True)
         self.steps = list(plan)
@@ -446,20 +452,45 @@ class ExportDialog(QDialog):
         self.use_button.setEnabled(not same)
 
     # --- switching ------------------------------------------------------------------------
+    def confirm_risk(self) -> bool | None:
+        """Ask before using a model whose default operating point is looser than FAR 1e-3 or
+        not supported by its counts (core calibration.model_risk, the rule `twinlock model
+        use` applies too). None: no confirmation needed; True/False: the answer."""
+        from desktop_app.core.calibration import model_risk
+
+        risk = model_risk(self.new_contract)
+        if not risk.needs_confirmation:
+            return None
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Use a model that lets more in?",
+            risk.message() + "\n\nUse this model anyway? (Recorded in the audit log.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setObjectName("confirmModelRisk")
+        return box.exec() == QMessageBox.StandardButton.Yes
+
     def use_model(self) -> None:
+        from desktop_app.core.calibration import CalibrationError
         from desktop_app.core.contract import ContractError
         from desktop_app.core.settings import switch_model
         from desktop_app.core.store import Store, StoreError
 
-        if self.new_path is None:
+        if self.new_path is None or self.new_contract is None:
+            return
+        confirmed = self.confirm_risk()
+        if confirmed is False:
+            self.result_label.setText("Not switched: the current model stays in use.")
             return
         db, path = self.ctx.store.path, self.new_path
 
         def fn(progress):
             with Store(db) as st:
-                return switch_model(st, path, progress=progress)
+                return switch_model(st, path, progress=progress, risk_confirmed=bool(confirmed))
 
-        self.job = Job(fn, user_errors=(ContractError, StoreError, ValueError, OSError), parent=self)
+        self.job = Job(fn, user_errors=(ContractError, StoreError, CalibrationError, ValueError, OSError), parent=self)
         self.job.progress.connect(lambda d, t: (self.progress.setRange(0, max(1, t)), self.progress.setValue(d)))
         self.job.done.connect(self._switched)
         self.job.failed.connect(
