@@ -43,6 +43,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.identify",
     "desktop_app.cli.duplicates",
     "desktop_app.cli.strength",
+    "desktop_app.cli.pam",  # the PAM entry point (docs/pam.md)
 )
 
 
