@@ -80,7 +80,9 @@ def set_data_folder(folder: str | os.PathLike | None) -> Path:
     else:
         f = Path(folder).expanduser().resolve()
         try:
-            f.mkdir(parents=True, exist_ok=True)
+            from .paths import make_private_dirs
+
+            make_private_dirs(f)
         except OSError as exc:
             raise ConfigError(f"Cannot create the data folder {f}: {exc}. Choose another folder.") from exc
         if not os.access(f, os.W_OK | os.X_OK):

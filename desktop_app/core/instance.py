@@ -31,7 +31,9 @@ class InstanceLock:
 
     def acquire(self) -> InstanceLock:
         """Take the lock or raise AlreadyRunning (OSError when the folder is not writable)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from .paths import make_private_dirs
+
+        make_private_dirs(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             _lock(fd)

@@ -30,10 +30,33 @@ DEFAULT_MODEL = ASSETS_DIR / "models" / "twinlock-default.onnx"
 DEFAULT_MODEL_CARD = ASSETS_DIR / "models" / "twinlock-default.md"
 
 
+def make_private_dirs(folder: str | os.PathLike) -> Path:
+    """Create ``folder`` and every missing folder above it with mode 0700 (whatever the
+    umask); folders that exist are left as they are."""
+    folder = Path(folder)
+    missing = []
+    p = folder
+    while not p.exists() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: the database's safety check judges it
+        try:
+            os.chmod(d, 0o700)  # mkdir's mode is masked by the umask; only folders we made
+        except OSError:
+            pass
+    if not folder.is_dir():
+        folder.mkdir(exist_ok=True)  # raises the OSError that says why (a file in the way)
+    return folder
+
+
 def data_home(override: str | os.PathLike | None = None) -> Path:
     """The user data folder (created, mode 0700)."""
     p = Path(override or os.environ.get("TWINLOCK_HOME") or user_data_dir(APP_NAME, appauthor=False))
-    p.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(p)
     try:
         os.chmod(p, 0o700)
     except OSError:
@@ -76,7 +99,7 @@ def atomic_write_bytes(dest: str | os.PathLike, data: bytes, mode: int | None = 
     renamed over ``dest`` (atomic on POSIX and on Windows for same-volume renames).
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(dest.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as fh:

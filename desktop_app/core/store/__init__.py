@@ -5,6 +5,7 @@ image and the original crop, both PNG) with embeddings and the fingerprint of th
 that made them, app settings (JSON values), the audit log, and per-profile lockout state.
 :class:`Store` is one connection (:mod:`.database`) with one mixin per table:
 
+- :mod:`.safety`      whether a database file may be trusted (links, owner, modes), before opening
 - :mod:`.schema`      the schema version, migrations, the read-only check of an existing file
 - :mod:`.profiles`    profiles and the profile-name rule
 - :mod:`.references`  reference images and embeddings; re-embedding for another model
@@ -35,6 +36,7 @@ from .profile_file import (
 )
 from .profiles import Profile, ProfilesMixin, validate_profile_name
 from .references import Reference, ReferencesMixin
+from .safety import UnsafeDatabase, check_database_safe
 from .schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
 from .settings import SettingsMixin
 
@@ -70,8 +72,10 @@ __all__ = [
     "Store",
     "StoreError",
     "Tx",
+    "UnsafeDatabase",
     "boot_clock",
     "boot_id",
+    "check_database_safe",
     "process_alive",
     "process_start",
     "validate_profile_name",

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..decision import Decision
-from ..paths import database_path
+from ..paths import database_path, make_private_dirs
 from . import schema
 from .errors import StoreError
+from .safety import check_database_safe
 from .lockout import _LOCK_COLS, LockoutState, _lock_from_row
 
 
@@ -126,6 +127,7 @@ class Database(schema.SchemaMixin):
         migrations. Called with _OPEN_LOCK held, so no other handle of this file exists."""
         if st is None and not create:
             raise StoreError(f"There is no twinlock database at {self.path}.")
+        check_database_safe(self.path)
         if st is not None and st.st_size == 0:
             raise StoreError(
                 f"The database {self.path} is empty (0 bytes): it is not a twinlock "
@@ -136,7 +138,7 @@ class Database(schema.SchemaMixin):
             self._check_readonly()
         else:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dirs(self.path.parent)
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
                 os.close(fd)  # before any connection of this process: no lock to drop
             except FileExistsError:
@@ -152,6 +154,7 @@ class Database(schema.SchemaMixin):
                     os.chmod(self.path, 0o600)  # only the file we created ourselves
                 except OSError:
                     pass
+            check_database_safe(self.path)  # the folders made meanwhile (by us or not), the new file
             st = self._stat()
             if st is None:
                 raise StoreError(f"The database {self.path} vanished while it was being created; run again.")
