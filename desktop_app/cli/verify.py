@@ -53,7 +53,7 @@ def register(sub) -> None:
     g.add_argument("--video", metavar="FILE", help="frames of a video file (time limit in video time)")
     g.add_argument("--camera", type=camera_index, metavar="N", help="webcam N")
     p.add_argument("-k", type=int, default=None, help="matching frames needed (default: policy, 2)")
-    p.add_argument("-n", type=int, default=None, help="of the last n acquired frames (default: policy, 3)")
+    p.add_argument("-n", type=int, default=None, help="of the first n acquired frames (default: policy, 3)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds (default: policy, 10)")
     p.add_argument(
         "--threshold",

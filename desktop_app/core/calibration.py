@@ -56,9 +56,17 @@ def _profile_refs(store, embedder, profile):
 
 
 def from_images(
-    store, embedder, profile, genuine_images28, impostor_images28, k_nearest: int = 1, source: str | None = None
+    store,
+    embedder,
+    profile,
+    genuine_images28,
+    impostor_images28,
+    k_nearest: int = 1,
+    source: str | None = None,
+    gallery: bool = False,
 ) -> CalibrationData:
-    """Genuine/impostor 28x28 uint8 images against the enrolled ``profile``."""
+    """Genuine/impostor 28x28 uint8 images against the enrolled ``profile``; with ``gallery``
+    the shipped gallery's common symbols are impostors too (:func:`gallery_impostors`)."""
     refs = _profile_refs(store, embedder, profile)
     out = []
     for imgs in (genuine_images28, impostor_images28):
@@ -67,7 +75,25 @@ def from_images(
             frame_distances(embedder.embed_images(a), refs, k_nearest).astype(np.float64) if len(a) else np.zeros(0)
         )
     src = source or f"{len(out[0])} genuine and {len(out[1])} impostor images against profile '{profile}'"
+    if gallery:
+        d, what = gallery_impostors(store, embedder, profile, k_nearest)
+        out[1] = np.concatenate([out[1], d])
+        src += f" + {what} as impostors"
     return _check(CalibrationData(out[0], out[1], src, k_nearest))
+
+
+def gallery_impostors(store, embedder, profile, k_nearest: int = 1) -> tuple[np.ndarray, str]:
+    """Impostor distances the user need not record: every symbol of the shipped gallery
+    (digits in many hands, letters, shapes, Omniglot background characters: what a guesser
+    would draw) against ``profile``, with a description. The held-out characters the model
+    was evaluated on are not shipped, so they are not offered. GalleryError when the
+    gallery cannot be read."""
+    from .gallery import embedded_gallery
+
+    refs = _profile_refs(store, embedder, profile)
+    eg = embedded_gallery(embedder, db=getattr(store, "path", None))
+    d = frame_distances(eg.embeddings, refs, k_nearest).astype(np.float64) if len(eg) else np.zeros(0)
+    return d, f"the shipped gallery's {len(eg):,} common symbols"
 
 
 def _images_from_files(paths, cfg=None) -> tuple[list, list]:
@@ -86,15 +112,15 @@ def _images_from_files(paths, cfg=None) -> tuple[list, list]:
 
 
 def from_image_files(
-    store, embedder, profile, genuine_paths, impostor_paths, k_nearest: int = 1, cfg=None
+    store, embedder, profile, genuine_paths, impostor_paths, k_nearest: int = 1, cfg=None, gallery: bool = False
 ) -> CalibrationData:
     """Like :func:`from_images` from image files; files without a usable symbol are skipped."""
     g, gs = _images_from_files(genuine_paths, cfg)
-    i, is_ = _images_from_files(impostor_paths, cfg)
+    i, is_ = _images_from_files(impostor_paths or [], cfg)
     src = f"{len(g)} genuine and {len(i)} impostor image files against profile '{profile}'" + (
         f" ({len(gs) + len(is_)} skipped: no symbol or unreadable)" if gs or is_ else ""
     )
-    data = from_images(store, embedder, profile, g, i, k_nearest, source=src)
+    data = from_images(store, embedder, profile, g, i, k_nearest, source=src, gallery=gallery)
     data.skipped = gs + is_  # type: ignore[attr-defined]
     return data
 
@@ -289,6 +315,12 @@ def one_in_words(rate: float) -> str:
     return f"about 1 in {k:,}"
 
 
+def up_to_words(rate: float) -> str:
+    """An upper bound in words: 0.024 -> "1 in 42", 1.0 -> "nearly every one of the"."""
+    w = one_in_words(rate)
+    return "nearly all" if w == "nearly every" else w.removeprefix("about ")
+
+
 def impostors_needed(target_far: float) -> int:
     """Impostor comparisons needed to support a claim of FAR ``target_far`` (the rule of
     three, as :func:`metrics.supports_far` applies it): ceil(3 / target_far)."""
@@ -349,7 +381,7 @@ class ThresholdRisk:
     impostor: int
     genuine: int
     far_upper: float
-    words: str  # "about 1 in 9 other symbols may be accepted"
+    words: str  # "at 95% confidence up to 1 in 9 other symbols may be accepted"
 
     @property
     def needs_confirmation(self) -> bool:
@@ -365,12 +397,13 @@ class ThresholdRisk:
             )
         if self.unsupported:
             parts.append(f"{self.impostor:,} impostor comparisons are too few to support the chosen FAR.")
-        parts.append(
-            f"On these samples {self.words}: {self.false_accepts:,} of {self.impostor:,} impostor "
-            f"comparisons were accepted, and with {self.impostor:,} the rate may be as high as "
-            f"{100 * self.far_upper:.1f}% (95%)."
-        )
+        parts.append(f"On these samples {self.counted()}; {self.words}.")
         return " ".join(parts)
+
+    def counted(self) -> str:
+        """ "2 of 300 impostor comparisons were accepted (0.67%)"."""
+        rate = self.false_accepts / self.impostor if self.impostor else 0.0
+        return f"{self.false_accepts:,} of {self.impostor:,} impostor comparisons were accepted ({percent_text(rate)})"
 
     def as_detail(self) -> dict:
         return {
@@ -390,12 +423,13 @@ def threshold_risk(
 ) -> ThresholdRisk:
     """The rule: is ``threshold`` looser than the model's calibrated default, or is a target
     FAR claimed that the impostor count cannot support (rule of three)? With the words a
-    confirmation must say ("about 1 in 9 other symbols may be accepted")."""
+    confirmation must say ("2 of 300 impostor comparisons were accepted (0.67%); at 95%
+    confidence up to 1 in 42 other symbols may be accepted")."""
     op = metrics.operating_point(genuine, impostor, float(threshold))
     upper = far_upper_bound(op.false_accepts, op.impostor)
     looser = default_threshold is not None and float(threshold) > float(default_threshold) + 1e-12
     unsupported = target_far is not None and not metrics.supports_far(op.impostor, float(target_far))
-    words = f"{one_in_words(upper)} other symbols may be accepted"
+    words = f"at 95% confidence up to {up_to_words(upper)} other symbols may be accepted"
     return ThresholdRisk(
         float(threshold),
         None if default_threshold is None else float(default_threshold),
@@ -406,6 +440,26 @@ def threshold_risk(
         int(op.genuine),
         float(upper),
         words,
+    )
+
+
+def weakening_words(store, embedder, profile, threshold: float) -> str:
+    """What a new ``threshold`` does to the profile's symbol strength (core strength), when it
+    makes it weaker: "At threshold 0.765 the symbol becomes weak: ..." ("" when the level
+    stays, or the strength cannot be judged). A confirmation of a looser threshold says it."""
+    from .gallery import GalleryError
+    from .strength import LEVELS, strength_report
+
+    try:
+        now = strength_report(store, embedder, profile)
+        new = strength_report(store, embedder, profile, threshold=float(threshold))
+    except (GalleryError, ValueError):
+        return ""
+    if LEVELS.index(new.level) >= LEVELS.index(now.level):
+        return ""
+    return (
+        f"At threshold {float(threshold):.3f} the symbol becomes {new.level} (it is {now.level} now): "
+        f"{new.text.split(': ', 1)[-1]}."
     )
 
 
@@ -458,7 +512,7 @@ class ModelRisk:
             parts.append(
                 f"The default threshold ({self.key}) claims FAR {self.claim:g}, but {n:,} impostor comparisons "
                 f"cannot support it (at least {impostors_needed(self.claim):,} are needed, rule of three): "
-                f"at 95% confidence up to {one_in_words(self.far_upper).removeprefix('about ')} other symbols "
+                f"at 95% confidence up to {up_to_words(self.far_upper)} other symbols "
                 "may be accepted."
             )
         parts.append(

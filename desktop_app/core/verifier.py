@@ -679,3 +679,15 @@ __all__ = [
     "frame_distances",
     "resolve_policy",
 ]
+
+
+def attempt_time_left(state: AttemptState, policy: Policy, fps: float | None = None) -> float:
+    """Seconds until the attempt in ``state`` ends by the rule that ends it (the verifier's
+    ``feed_preprocessed``/``tick``): the time limit, or ``policy.max_frames`` frames seen,
+    whichever comes first at ``fps`` frames per second (None or 0: the time limit only). The
+    app's countdown shows this, so it never counts 10 s down for an attempt that 60 frames
+    end after 4."""
+    left = max(0.0, float(policy.time_limit_s) - float(state.elapsed_s))
+    if fps and fps > 0:
+        left = min(left, max(0, int(policy.max_frames) - int(state.frames_seen)) / float(fps))
+    return left

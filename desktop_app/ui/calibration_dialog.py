@@ -1,7 +1,9 @@
 """Threshold calibration dialog.
 
 Samples: live capture of genuine attempts (the enrolled symbol) and impostor attempts
-(anything else), image files, a labelled folder, or an MNIST folder. The distances are
+(anything else), image files, a labelled folder, or an MNIST folder; the shipped gallery's
+common symbols can be the impostors (nothing to record). The live source (webcam or video)
+can be changed inside the dialog, between genuine and impostor recording. The distances are
 computed by core ``calibration`` in a background job with progress and cancel; the charts
 and every figure shown come from core ``metrics``; Apply/Reset are core
 ``calibration.apply_threshold`` / ``reset_threshold`` (persisted and audited).
@@ -14,6 +16,7 @@ import time
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QFileDialog,
@@ -66,6 +69,11 @@ class CalibrationDialog(QDialog):
         self._build()
         if capture is not None:
             capture.frame.connect(self.on_frame)
+            capture.opened.connect(self._source_opened)
+            self.source_desc.setText(f"Source: {capture.description or 'opening…'}")
+        else:
+            self.source_desc.setText("No camera: use image files or the gallery.")
+        self._gallery_note()
         self.refresh_current()
         self._enable_threshold(False)
 
@@ -106,6 +114,18 @@ class CalibrationDialog(QDialog):
         self.preview.setFixedHeight(180)
         self.preview.set_message("No camera picture yet.")
         ll.addRow(self.preview)
+        self.source_button = QPushButton("Camera or video…")
+        self.source_button.setObjectName("calibrationSource")
+        self.source_button.setToolTip("Change what the camera shows, e.g. between genuine and impostor recording")
+        self.source_button.setEnabled(self.capture is not None)
+        self.source_button.clicked.connect(self.choose_source)
+        self.source_desc = QLabel("")
+        self.source_desc.setObjectName("calibrationSourceText")
+        self.source_desc.setWordWrap(True)
+        srow = QHBoxLayout()
+        srow.addWidget(self.source_desc, 1)
+        srow.addWidget(self.source_button, 0)
+        ll.addRow(srow)
         ll.addRow(self.rec_gen)
         ll.addRow(self.rec_imp)
         self.live_counts.setWordWrap(True)
@@ -162,6 +182,16 @@ class CalibrationDialog(QDialog):
         mf.addRow(b2)
         mf.addRow("Images:", self.mnist_limit)
         self.stack.addWidget(mn)
+        self.use_gallery = QCheckBox("Impostors: also the shipped gallery's common symbols (nothing to record)")
+        self.use_gallery.setObjectName("galleryImpostors")
+        self.use_gallery.setToolTip(
+            "Digits in many hands, letters, shapes and Omniglot characters: what a guesser would draw. "
+            "Enough of them to support FAR 1e-2 and 1e-3."
+        )
+        self.use_gallery.setChecked(False)
+        self.use_gallery.toggled.connect(lambda _: self._gallery_note())
+        sl.addWidget(self.use_gallery)
+        self.mode.currentIndexChanged.connect(lambda _: self._gallery_note())
 
         row = QHBoxLayout()
         self.compute_button = QPushButton("Compute")
@@ -269,14 +299,67 @@ class CalibrationDialog(QDialog):
         now = time.monotonic()
         if now - self._last_sample < 1.0 / LIVE_RATE_HZ:
             return
-        if self.rec_gen.isChecked() and len(self.live_genuine) < MAX_LIVE:
-            self.live_genuine.append(result.image.copy())
-        elif self.rec_imp.isChecked() and len(self.live_impostor) < MAX_LIVE:
-            self.live_impostor.append(result.image.copy())
+        if self.rec_gen.isChecked():
+            samples, button, what = self.live_genuine, self.rec_gen, "genuine"
+        elif self.rec_imp.isChecked():
+            samples, button, what = self.live_impostor, self.rec_imp, "impostor"
         else:
             return
+        samples.append(result.image.copy())
         self._last_sample = now
-        self.live_counts.setText(f"{len(self.live_genuine)} genuine · {len(self.live_impostor)} impostor")
+        text = f"{len(self.live_genuine)} genuine · {len(self.live_impostor)} impostor"
+        if len(samples) >= MAX_LIVE:  # the most one recording keeps: say so, and stop
+            button.setChecked(False)
+            text += f" — {MAX_LIVE} {what} samples is the most kept; recording stopped"
+        self.live_counts.setText(text)
+
+    # --- the live source ------------------------------------------------------------
+    def choose_source(self) -> None:
+        """Pick another webcam or video here (the dialog stays open: e.g. a video of your
+        symbol for genuine samples, then one of other symbols for impostors)."""
+        from .camera_dialog import CameraDialog
+
+        dlg = CameraDialog(self.current_source(), self)
+        dlg.setObjectName("calibrationCameraDialog")
+        if dlg.exec():
+            self.set_source(dlg.spec, remember=dlg.remember)
+
+    def current_source(self):
+        spec = getattr(self.ctx, "camera_spec", None)
+        return spec if spec is not None else self.ctx.store.get_setting("camera", 0)
+
+    def set_source(self, spec, remember: bool = False) -> None:
+        """Use ``spec`` as the camera from now on (the main window follows: one capture)."""
+        from .capture import source_opener
+
+        if self.capture is None:
+            return
+        self.rec_gen.setChecked(False)
+        self.rec_imp.setChecked(False)
+        self.ctx.camera_spec = spec
+        if remember:
+            self.ctx.store.set_setting("camera", spec)
+        res = self.ctx.store.get_setting("resolution", [640, 480]) or [640, 480]
+        opener, _ = source_opener(spec, res)
+        self.preview.set_message(f"Opening {spec}…")
+        self.source_desc.setText(f"Source: opening {spec}…")
+        self.capture.start(opener, drop_frames=True)
+
+    def _source_opened(self, desc: str, live: bool) -> None:
+        self.source_desc.setText(f"Source: {desc}")
+
+    def _gallery_note(self) -> None:
+        """The gallery applies to live capture and image files (folders bring their own impostors)."""
+        self.use_gallery.setVisible(self.mode.currentIndex() in (0, 1))
+        self.live_help.setText(
+            "Genuine: show your enrolled symbol, varied a little. "
+            + (
+                "Impostor: optional with the gallery ticked; show other symbols you fear a guesser would draw. "
+                if self.use_gallery.isChecked()
+                else "Impostor: show other symbols and digits. "
+            )
+            + f"{LIVE_RATE_HZ:g} frames per second are taken, at most {MAX_LIVE} of each."
+        )
 
     def clear_live(self) -> None:
         self.live_genuine.clear()
@@ -319,24 +402,34 @@ class CalibrationDialog(QDialog):
         prof = self.profile
         kn = self.k_nearest()
         mode = self.mode.currentIndex()
+        gal = self.use_gallery.isChecked()
         if mode == 0:
             g, i = list(self.live_genuine), list(self.live_impostor)
-            if not g or not i:
-                return "Record some genuine AND some impostor frames first (buttons G and I)."
+            if not g or not (i or gal):
+                return (
+                    "Record some genuine frames first (button G)."
+                    if gal
+                    else "Record some genuine AND some impostor frames first (buttons G and I), or tick the gallery."
+                )
 
             def fn(progress):
                 with Store(db) as st:
-                    return cal.from_images(st, emb, prof, np.stack(g), np.stack(i), k_nearest=kn)
+                    imp = np.stack(i) if i else np.zeros((0, 28, 28), np.uint8)
+                    return cal.from_images(st, emb, prof, np.stack(g), imp, k_nearest=kn, gallery=gal)
 
             return fn
         if mode == 1:
             g, i = list(self.genuine_files), list(self.impostor_files)
-            if not g or not i:
-                return "Choose genuine AND impostor image files first."
+            if not g or not (i or gal):
+                return (
+                    "Choose genuine image files first."
+                    if gal
+                    else "Choose genuine AND impostor image files first, or tick the gallery."
+                )
 
             def fn(progress):
                 with Store(db) as st:
-                    return cal.from_image_files(st, emb, prof, g, i, k_nearest=kn)
+                    return cal.from_image_files(st, emb, prof, g, i, k_nearest=kn, gallery=gal)
 
             return fn
         if mode == 2:
@@ -364,7 +457,9 @@ class CalibrationDialog(QDialog):
             return
         self.rec_gen.setChecked(False)
         self.rec_imp.setChecked(False)
-        self.job = Job(fn, user_errors=(CalibrationError, StoreError, ValueError, OSError), parent=self)
+        from desktop_app.core.gallery import GalleryError
+
+        self.job = Job(fn, user_errors=(CalibrationError, StoreError, GalleryError, ValueError, OSError), parent=self)
         self.job.progress.connect(self._progress)
         self.job.done.connect(self.set_data)
         self.job.failed.connect(lambda m: self.source_label.setText(f"Could not compute: {m}"))
@@ -403,7 +498,13 @@ class CalibrationDialog(QDialog):
         self.rates.set_data(g, i)
         self.det.set_data(g, i)
         lo, hi = float(min(g.min(), i.min())), float(max(g.max(), i.max()))
-        self._lo, self._hi = max(1e-4, 0.9 * lo), max(hi * 1.02, 2e-4)
+        # the range covers the threshold in use and the model default too: never a silent
+        # clamp to the samples' largest distance (stricter than the profile's threshold)
+        cur_thr = self.current_threshold()
+        default = None if self.ctx.embedder is None else float(self.ctx.embedder.contract.default_threshold)
+        keep = [v for v in (cur_thr, default) if v is not None and np.isfinite(v)]
+        self._lo = max(1e-4, 0.9 * min([lo, *keep]))
+        self._hi = max([hi * 1.02, 2e-4, *(v * 1.02 for v in keep)])
         self._enable_threshold(True)
         # start at the profile's current threshold when it lies in range, else at FAR 1e-3
         # when the samples support it, else at the current threshold moved into range
@@ -427,10 +528,16 @@ class CalibrationDialog(QDialog):
             b.setToolTip(why or f"the threshold at which FAR {f:g} is expected")
             if on and not ok:
                 reasons.append(why)
+        hint = (
+            " Or tick “Impostors: also the shipped gallery's common symbols” and Compute again: no recording needed."
+            if reasons and not self.use_gallery.isChecked() and self.mode.currentIndex() in (0, 1)
+            else ""
+        )
         self.preset_note.setText(
             "Disabled presets: "
             + " ".join(reasons[:1])
             + (f" (and {len(reasons) - 1} stricter)" if len(reasons) > 1 else "")
+            + hint
             if reasons
             else ""
         )
@@ -520,10 +627,15 @@ class CalibrationDialog(QDialog):
             **risk.as_detail(),
         }
         if risk.needs_confirmation:
+            from desktop_app.core.calibration import weakening_words
+
+            weaker = weakening_words(self.ctx.store, self.ctx.embedder, self.profile, self.threshold)
+            if weaker:
+                detail["strength_after"] = weaker
             box = QMessageBox(
                 QMessageBox.Icon.Warning,
                 "Loosen the lock?",
-                risk.message() + "\n\nApply this threshold anyway?",
+                risk.message() + (f"\n\n{weaker}" if weaker else "") + "\n\nApply this threshold anyway?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 self,
             )
@@ -556,8 +668,9 @@ class CalibrationDialog(QDialog):
             self.job.cancel()
             self.job.wait(5000)
         if self.capture is not None:
-            try:
-                self.capture.frame.disconnect(self.on_frame)
-            except (RuntimeError, TypeError):
-                pass
+            for sig, slot in ((self.capture.frame, self.on_frame), (self.capture.opened, self._source_opened)):
+                try:
+                    sig.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
         super().done(r)

@@ -179,3 +179,17 @@ class Capture(QObject):
         for th, _ in list(self._retired):
             th.wait(wait_ms)
         self._retired.clear()
+
+
+def source_opener(spec, resolution=(640, 480), realtime: bool = True):
+    """(opener, is_file) for a camera spec (webcam index, video file, image folder), opened
+    the way the main window opens one: a file loops, at its own frame rate when ``realtime``."""
+    from desktop_app.core.camera import open_source
+
+    is_file = not (isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()))
+    res = (int(resolution[0]), int(resolution[1]))
+
+    def opener():
+        return open_source(spec, resolution=res, loop=is_file, realtime=is_file and realtime)
+
+    return opener, is_file

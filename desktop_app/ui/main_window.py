@@ -411,6 +411,7 @@ class MainWindow(QMainWindow):
             self.show_attempt_state(self.verifier.finish(reason="end of input"))
 
     def on_fps(self, fps: float) -> None:
+        self._fps = fps  # the countdown: frames per attempt run out at this rate
         self.fps_status.setText(f"{fps:.1f} fps")
 
     def choose_camera(self) -> None:
@@ -496,6 +497,12 @@ class MainWindow(QMainWindow):
         self.show_attempt_state(st)
 
     def show_attempt_state(self, st) -> None:
+        if not st.final and self.verifier is not None:  # the countdown shows the rule that ends it
+            from dataclasses import replace
+
+            from desktop_app.core.verifier import attempt_time_left
+
+            st = replace(st, time_left_s=attempt_time_left(st, self.verifier.policy, getattr(self, "_fps", None)))
         self.last_state = st
         state, big, detail = describe_state(st, self.current_profile())
         self.banner.set_state(state, big, detail)

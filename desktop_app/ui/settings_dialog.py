@@ -199,7 +199,7 @@ class SettingsDialog(QDialog):
         self.lockout_factor = self._dspin(1.0, 10.0, p.lockout_factor, "×", "lockoutFactor")
         self.lockout_max = self._dspin(1, 7 * 86400, p.lockout_max_s, " s", "lockoutMax")
         pl.addRow("Grant when k =", self.k)
-        pl.addRow("of the last n frames =", self.n)
+        pl.addRow("of the first n frames with a symbol =", self.n)
         pl.addRow("Time limit per attempt:", self.time_limit)
         pl.addRow("Frames per attempt (max):", self.max_frames)
         pl.addRow("Nearest references averaged:", self.k_nearest)
