@@ -92,10 +92,26 @@ def camera_thresholds(
     """{"camera_far_1e-3": {...}, "camera_far_1e-4": {...}}: OperatingPoint fields plus
     ``supported`` and a description of the data behind them."""
     d = camera_distances(embedder, images, labels, progress=progress, **kwargs)
+    return thresholds_from_camera(d, source, kwargs.get("probe_frames", 2))
+
+
+def pool_camera_distances(parts: list) -> dict:
+    """Several ``camera_distances`` results (e.g. one per cross-validation fold) as one."""
+    return {
+        "genuine": np.concatenate([p["genuine"] for p in parts]),
+        "impostor": np.concatenate([p["impostor"] for p in parts]),
+        "profiles": sum(p["profiles"] for p in parts),
+        "probe_images": sum(p["probe_images"] for p in parts),
+        "fta": (sum(p["fta"][0] for p in parts), sum(p["fta"][1] for p in parts)),
+    }
+
+
+def thresholds_from_camera(d: dict, source: str = "", probe_frames: int = 2) -> dict:
+    """The camera operating points of ``camera_distances``' (or pooled) distances."""
     desc = (
         f"camera-like frames (training.camera_sim) of {source or 'held-out images'}: "
         f"{d['profiles']} profiles enrolled from 5 frames each, {d['probe_images']} probe images "
-        f"x {kwargs.get('probe_frames', 2)} frames ({d['fta'][0]} of {d['fta'][1]} frames gave no symbol); "
+        f"x {probe_frames} frames ({d['fta'][0]} of {d['fta'][1]} frames gave no symbol); "
         "per frame, nearest reference"
     )
     out = {}

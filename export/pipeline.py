@@ -221,6 +221,7 @@ class ExportOptions:
     symbols: bool = True
     omniglot: str | os.PathLike | None = None
     symbol_probes: int = 1500
+    symbol_folds: tuple = ()  # fold checkpoints: out-of-fold symbol_* thresholds (export.folds)
     progress: bool | Callable = True  # see export.progress
     log: Callable[[str], None] = print
     tamper: Callable | None = None  # tests only: change the graph before the parity check
@@ -427,6 +428,10 @@ def calibrate_symbols(src: Source, graph, dim: int, work: Path, opts: ExportOpti
         held = omniglot_holdout(src.ckpt, opts.omniglot)
     except ValueError as exc:
         raise ExportError(f"cannot calibrate on the held-out alphabets: {exc}") from None
+    if held is None and opts.symbol_folds:
+        from .folds import load_folds, out_of_fold_thresholds
+
+        return out_of_fold_thresholds(load_folds(opts.symbol_folds, src.ckpt, opts.omniglot), opts)
     if held is None:
         return {}
     emb = src.provisional_file(graph, dim, work / "symbols.onnx", opts.log)
@@ -528,6 +533,7 @@ def export_checkpoint(
     symbols: bool = True,
     omniglot=None,
     symbol_probes: int = 1500,
+    symbol_folds=(),
     progress: bool = True,
     log=print,
     _tamper=None,
@@ -553,6 +559,7 @@ def export_checkpoint(
         symbols=symbols,
         omniglot=omniglot,
         symbol_probes=symbol_probes,
+        symbol_folds=tuple(symbol_folds),
         progress=progress,
         log=log,
         tamper=_tamper,

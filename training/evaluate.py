@@ -47,8 +47,11 @@ def omniglot_figures(model, held, mean: float, std: float, trials: int = ONE_SHO
     out["one_shot"] = M.one_shot_trials(
         e, held.character, held.alphabet, held.drawer, ways=ways, trials=trials, seed=ONE_SHOT_SEED
     )
+    out["five_shot"] = M.few_shot_trials(
+        e, held.character, held.alphabet, held.drawer, shots=5, ways=ways, trials=trials, seed=ONE_SHOT_SEED
+    )
     gen, imp = M.all_pairs(e, held.character)
-    out["all_pairs"] = M.summary(gen, imp, FARS[:3])
+    out["all_pairs"] = M.summary(gen, imp, FARS)
     del gen, imp
     per = {}
     for a in np.unique(held.alphabet):  # within one alphabet: the hardest impostors
@@ -205,6 +208,13 @@ def format_table(res: dict) -> str:
             f"  ROC AUC                       {r['roc_auc']:.6f}",
             f"  EER                           {r['eer']:8.4%}  (threshold {r['eer_threshold']:.4f})",
         ]
+        if "five_shot" in o:
+            fs = o["five_shot"]
+            lines.insert(
+                -2,
+                f"  {fs['ways']}-way 5-shot within an alphabet {fs['accuracy']:8.4%}  "
+                f"(95% CI {fs['ci95'][0]:.2%}-{fs['ci95'][1]:.2%}; {fs['trials']} trials; references by 5 drawers)",
+            )
         for name, pa in o.get("per_alphabet", {}).items():
             lines.append(
                 f"  within {name}: {pa['drawings']} drawings, EER {pa['eer']:.2%}, "

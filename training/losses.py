@@ -67,3 +67,19 @@ def batch_contrastive_loss(
             "active_neg": float(active.float().mean()) if dn.numel() else 0.0,
         }
     return pos_loss + neg_loss, stats
+
+
+def cosface_loss(
+    emb: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, scale: float, margin: float
+) -> torch.Tensor:
+    """Normalised-softmax (CosFace, Wang et al. 2018) loss of L2-normalised ``emb`` over the
+    class centres ``weight`` [C, D]: cross-entropy of ``scale * (cos - margin * onehot)``.
+    Samples with a label < 0 (negative-only junk) are left out. An auxiliary head for
+    training only: the exported tower never sees ``weight``."""
+    keep = labels >= 0
+    if not bool(keep.any()):
+        return emb.sum() * 0
+    e, y = emb[keep], labels[keep]
+    cos = e @ torch.nn.functional.normalize(weight, dim=1).t()
+    logits = scale * (cos - margin * torch.nn.functional.one_hot(y, weight.shape[0]).to(cos.dtype))
+    return torch.nn.functional.cross_entropy(logits, y)

@@ -85,6 +85,9 @@ class TrainConfig:
     # process and N processes of batch/N compute the same thing
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     omniglot_holdout_alphabets: list = field(default_factory=list)  # explicit held-out alphabets
+    aux_weight: float = 0.0  # weight of the auxiliary CosFace head over the training classes (0: off)
+    aux_scale: float = 30.0  # its logit scale s
+    aux_margin: float = 0.2  # its additive cosine margin m
     init: str | None = None  # start from this checkpoint's weights (new optimizer and
     # schedule); its held-out alphabets are kept held out
 
@@ -259,8 +262,9 @@ def train(
             camera_fraction=cfg.camera_fraction,
         )
         p_omni = max(1, cfg.omniglot_per_batch // cfg.omniglot_k)
-        sub = np.sort(np.random.default_rng(cfg.seed + 4).permutation(len(o_ho.images))[: cfg.omniglot_val_size])
-        o_val = (o_ho.images[sub], o_ho.character[sub])
+        if len(o_ho.images):  # no held-out alphabets (all trained on): digits alone pick the epoch
+            sub = np.sort(np.random.default_rng(cfg.seed + 4).permutation(len(o_ho.images))[: cfg.omniglot_val_size])
+            o_val = (o_ho.images[sub], o_ho.character[sub])
     n_mnist = cfg.batch_size - p_omni * cfg.omniglot_k
     if not seed and n_mnist < 2:
         raise ValueError(
@@ -313,6 +317,8 @@ def train(
         best = dict(ck["metrics"].get("best", best))
         seconds = float(ck["metrics"].get("train_seconds", 0.0))
         start_epoch = int(ck["epoch"]) + 1
+        if hasattr(recipe, "load_state"):
+            recipe.load_state(ck.get("recipe_state") or {})
         if ck.get("rng"):
             torch.set_rng_state(ck["rng"]["torch"])
             np.random.set_state(ck["rng"]["numpy"])
@@ -342,6 +348,7 @@ def train(
             optimizer=opt.state_dict(),
             scheduler=sched.state_dict() if sched is not None else None,
             rng=_rng_state(),
+            recipe_state=recipe.state() if hasattr(recipe, "state") else {},
         )
 
     if progress:

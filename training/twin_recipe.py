@@ -14,7 +14,7 @@ from desktop_app.core.contract import normalise_pixels
 from training.augment import augment
 from training.data import camera_batch
 from training.distributed import forward_chunks, gather_embeddings
-from training.losses import batch_contrastive_loss
+from training.losses import batch_contrastive_loss, cosface_loss
 
 
 def omniglot_description(c) -> str:
@@ -37,7 +37,17 @@ def describe(c) -> str:
         f"{f'{c.junk_per_batch} non-digit negatives per batch; ' if c.camera_data and c.junk_per_batch else ''}"
         f"{omniglot_description(c) if c.omniglot else ''}"
         f"{f'camera-like renders of training characters (p {c.camera_fraction:g}); ' if c.omniglot_camera_data else ''}"
+        f"{aux_description(c)}"
         f"AdamW lr {c.lr:g} wd {c.weight_decay:g} one-cycle; {c.epochs} epochs"
+    )
+
+
+def aux_description(c) -> str:
+    if not c.aux_weight:
+        return ""
+    return (
+        f"plus {c.aux_weight:g} x a CosFace head over the training classes (digits, characters x rotations; "
+        f"scale {c.aux_scale:g}, margin {c.aux_margin:g}; training only, dropped at export); "
     )
 
 
@@ -51,10 +61,28 @@ class TwinRecipe:
         self.cam, self.sampler, self.p_omni, self.n_mnist = cam, sampler, p_omni, n_mnist
         self.dev, self.rank, self.world = dev, rank, world
         self.steps_per_epoch = len(tr) // n_mnist
+        # the auxiliary normalised-softmax head: one centre per training class (10 digits, then
+        # the Omniglot sampler's classes at 10 + class); a training-only parameter
+        self.n_classes = 10 + (sampler.n_classes if sampler is not None else 0)
+        self.aux = None
+        if cfg.aux_weight:
+            g = torch.Generator().manual_seed(cfg.seed + 77)
+            self.aux = torch.nn.Parameter(torch.randn(self.n_classes, cfg.embedding_dim, generator=g).to(dev))
+
+    def parameters(self, model) -> list:
+        return list(model.parameters()) + ([self.aux] if self.aux is not None else [])
+
+    def state(self) -> dict:
+        return {"aux_head": self.aux.detach().cpu().clone()} if self.aux is not None else {}
+
+    def load_state(self, state: dict) -> None:
+        if self.aux is not None and state.get("aux_head") is not None:
+            with torch.no_grad():
+                self.aux.copy_(state["aux_head"].to(self.aux.device))
 
     def optimizer(self, model):
         c = self.cfg
-        opt = torch.optim.AdamW(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        opt = torch.optim.AdamW(self.parameters(model), lr=c.lr, weight_decay=c.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=c.lr, total_steps=c.epochs * self.steps_per_epoch, pct_start=0.2
         )
@@ -81,4 +109,10 @@ class TwinRecipe:
             xin = xin[self.rank * per : (self.rank + 1) * per]
         emb = forward_chunks(net, xin.contiguous(memory_format=self.memory_format), c.ghost_batch)
         emb = gather_embeddings(emb, self.rank, self.world)
-        return batch_contrastive_loss(emb, yb.to(self.dev), c.margin, c.hard_fraction, c.pos_margin, c.active_only)
+        yd = yb.to(self.dev)
+        loss, stats = batch_contrastive_loss(emb, yd, c.margin, c.hard_fraction, c.pos_margin, c.active_only)
+        if self.aux is not None:
+            aux = cosface_loss(emb, yd, self.aux, c.aux_scale, c.aux_margin)
+            loss = loss + c.aux_weight * aux
+            stats["aux"] = float(aux.detach())
+        return loss, stats

@@ -75,6 +75,14 @@ def register(sub) -> None:
         "alphabets calibrate the unseen-symbol thresholds (symbol_*)",
     )
     p.add_argument(
+        "--symbol-folds",
+        nargs="+",
+        default=[],
+        metavar="CHECKPOINT",
+        help="for a model trained on every Omniglot alphabet: fold checkpoints of the same recipe whose "
+        "held-out alphabets give out-of-fold distances for the unseen-symbol thresholds (symbol_*)",
+    )
+    p.add_argument(
         "--no-symbol-calibration",
         action="store_true",
         help="skip the unseen-symbol thresholds (symbol_*) of a model trained with Omniglot",
@@ -132,6 +140,7 @@ def cmd_export(args) -> int:
                 camera_probes=args.camera_probes,
                 symbols=not args.no_symbol_calibration,
                 omniglot=args.omniglot,
+                symbol_folds=args.symbol_folds,
             )
             if args.card:
                 _write_card(args, result, log)
@@ -215,6 +224,8 @@ def _command_line(args) -> str:
         parts += ["--camera-probes", str(args.camera_probes)]
     if args.omniglot:
         parts += ["--omniglot", args.omniglot]
+    if args.symbol_folds:
+        parts += ["--symbol-folds", *args.symbol_folds]
     if args.no_symbol_calibration:
         parts.append("--no-symbol-calibration")
     if args.card:

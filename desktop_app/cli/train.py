@@ -149,6 +149,20 @@ def register(sub) -> None:
         help="elastic distortion of training images, largest displacement in px (default: 0, off)",
     )
     p.add_argument(
+        "--aux-weight",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="weight of an auxiliary CosFace (normalised-softmax) head over the training classes, "
+        "beside the contrastive loss; training only, dropped at export (default: 0, off)",
+    )
+    p.add_argument(
+        "--aux-scale", type=float, default=30.0, help="the CosFace head's logit scale (default: %(default)s)"
+    )
+    p.add_argument(
+        "--aux-margin", type=float, default=0.2, help="the CosFace head's cosine margin (default: %(default)s)"
+    )
+    p.add_argument(
         "--ghost-batch",
         type=int,
         default=0,
@@ -236,6 +250,9 @@ def _new_config(args):
         omniglot_alphabets_per_batch=args.omniglot_alphabets_per_batch,
         omniglot_camera_data=None if seed else args.omniglot_camera_data,
         elastic=args.elastic,
+        aux_weight=args.aux_weight,
+        aux_scale=args.aux_scale,
+        aux_margin=args.aux_margin,
         ghost_batch=args.ghost_batch,
         device=args.device,
         init=args.init,

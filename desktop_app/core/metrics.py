@@ -302,6 +302,10 @@ def one_shot_trials(
         qry = e[[where[(int(k), int(d2))] for k in pick]]
         nearest = pairwise_distances(qry, ref).argmin(1)
         acc.append(float(np.mean(nearest == np.arange(ways))))
+    return _trial_summary(acc, ways, len(usable), seed)
+
+
+def _trial_summary(acc: list, ways: int, groups: int, seed: int, **extra) -> dict:
     a = np.asarray(acc)
     half = 1.96 * float(a.std(ddof=1)) / np.sqrt(a.size) if a.size > 1 else 1.0
     m = float(a.mean())
@@ -311,6 +315,56 @@ def one_shot_trials(
         "ways": ways,
         "trials": int(a.size),
         "queries": int(a.size * ways),
-        "groups": len(usable),
+        "groups": groups,
         "seed": seed,
+        **extra,
     }
+
+
+def few_shot_trials(
+    embeddings: np.ndarray,
+    classes: np.ndarray,
+    groups: np.ndarray,
+    drawers: np.ndarray,
+    shots: int = 5,
+    ways: int = 20,
+    trials: int = 400,
+    seed: int = 0,
+    attempts: int = 50,
+) -> dict:
+    """N-way K-shot identification within a group: as :func:`one_shot_trials`, but each class
+    has ``shots`` references drawn by ``shots`` different people (what enrollment gives: several
+    captures), and a query is correct when the nearest of ALL references is one of its class's
+    (the app's nearest-reference rule). Per trial, ``shots`` + 1 drawers are drawn at random
+    among a group's drawers until they share ``ways`` classes (``attempts`` tries)."""
+    e = np.asarray(embeddings, dtype=np.float32)
+    c, g, d = (np.asarray(a) for a in (classes, groups, drawers))
+    rng = np.random.default_rng(seed)
+    where = {(int(ci), int(di)): k for k, (ci, di) in enumerate(zip(c, d))}
+    usable = [grp for grp in np.unique(g) if np.unique(c[g == grp]).size >= ways]
+    if not usable:
+        raise ValueError(f"no group has {ways} classes for {ways}-way {shots}-shot trials")
+    acc = []
+    for _ in range(trials):
+        grp = usable[rng.integers(len(usable))]
+        m = g == grp
+        ds = np.unique(d[m])
+        if ds.size < shots + 1:
+            continue
+        for _ in range(attempts):
+            who = rng.choice(ds, size=shots + 1, replace=False)
+            both = np.unique(c[m])
+            for dd in who:
+                both = np.intersect1d(both, c[m & (d == dd)])
+            if both.size >= ways:
+                break
+        else:
+            continue
+        pick = rng.choice(both, size=ways, replace=False)
+        qry = e[[where[(int(k), int(who[0]))] for k in pick]]
+        ref = e[[where[(int(k), int(dd))] for dd in who[1:] for k in pick]]  # shot-major: class = index % ways
+        nearest = pairwise_distances(qry, ref).argmin(1) % ways
+        acc.append(float(np.mean(nearest == np.arange(ways))))
+    if not acc:
+        raise ValueError(f"no group has {shots + 1} drawers sharing {ways} classes")
+    return _trial_summary(acc, ways, len(usable), seed, shots=shots)
