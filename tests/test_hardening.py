@@ -107,7 +107,7 @@ def test_twenty_images_of_every_digit_are_one_denied_attempt(assets, db):
     r = _run(assets, db, "verify", "alice", *imgs, "-k", "2", "-n", "3", "--json")
     assert r.returncode == 1, (r.stdout, r.stderr)
     out = json.loads(r.stdout)
-    assert out["decision"] == "denied" and out["frames_used"] <= 3
+    assert out["decision"] == "denied" and "frames_used" not in out  # (frames used tells how many matched)
     assert "best_distance" not in out  # a denial does not say how close it came
     assert _decisions(db)[-1] == "denied"
 

@@ -245,7 +245,7 @@ def test_cli_enroll_refuses_weak_then_override_is_audited(cli_env, capsys):
         assert s.get_profile("bob").n_references == 3
         over = s.audit(decision="enroll_weak_override")
         assert len(over) == 1 and over[0].detail["by"] == "cli --allow-weak" and over[0].detail["level"] == "weak"
-    assert main(["profiles", "show", "bob"]) == 0
+    assert main(["profiles", "show", "bob", "--strength"]) == 0
     assert "strength:    weak: this looks like the digit 7" in capsys.readouterr().out
 
 

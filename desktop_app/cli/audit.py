@@ -1,10 +1,11 @@
-"""``twinlock audit [--profile P] [--decision D]... [--limit N] [--json]``: the audit log."""
+"""``twinlock audit [--profile P] [--decision D]... [--limit N] [--json] [--distances]``: the
+audit log; best distances, frame counts and attempts' reasons only with --distances (admin)."""
 
 from __future__ import annotations
 
 import json
 
-from .common import EXIT_OK, add_common, fmt, friendly, open_store, timestamp
+from .common import EXIT_OK, add_common, fmt, friendly, open_store, require_admin, timestamp
 
 
 def register(sub) -> None:
@@ -13,6 +14,12 @@ def register(sub) -> None:
     p.add_argument("--decision", action="append", help="granted, denied, no_symbol, locked, ... (repeatable)")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--distances",
+        action="store_true",
+        help="show each attempt's best distance, frames used and reason (admin: needs the passphrase "
+        "when one is set); without it the log tells no one how close an attempt came",
+    )
     add_common(p)
     p.set_defaults(func=cmd_audit)
 
@@ -21,6 +28,14 @@ def register(sub) -> None:
 def cmd_audit(args) -> int:
     store = open_store(args)
     rows = store.audit(profile=args.profile, decision=args.decision, limit=args.limit)
+    if args.distances:
+        require_admin(args, store, "audit --distances", args.profile)
+    else:  # how close each attempt came is for an admin (core.disclosure)
+        from types import SimpleNamespace
+
+        from desktop_app.core.disclosure import redact_audit_entry
+
+        rows = [SimpleNamespace(**redact_audit_entry(r)) for r in rows]
     if args.json:
         print(json.dumps([{**r.__dict__} for r in rows], default=str))
         return EXIT_OK
@@ -29,7 +44,7 @@ def cmd_audit(args) -> int:
     for r in rows:
         print(
             f"{timestamp(r.time)}  {r.profile or '-':<16} {r.decision:<16} best {fmt(r.best_distance)} "
-            f"thr {fmt(r.threshold)} frames {r.frames_used:<3} model {r.fingerprint[:12] or '-':<12} "
+            f"thr {fmt(r.threshold)} frames {fmt(r.frames_used, '<3')} model {r.fingerprint[:12] or '-':<12} "
             f"{r.provider or '-':<4} {r.detail.get('reason', '') if isinstance(r.detail, dict) else ''}"
         )
     return EXIT_OK

@@ -1,6 +1,8 @@
 """``twinlock calibrate PROFILE (--genuine F... --impostor F... | --labelled DIR | --mnist DIR)
 [--target-far 1e-3] [--apply [--yes]] [--reset]``: a profile's threshold from genuine and
-impostor comparisons, and what it means; applying or resetting it is an admin action."""
+impostor comparisons, and what it means; applying or resetting it is an admin action, and so
+is comparing image files with the profile (--genuine/--impostor: the passphrase, refused
+while the profile is locked out, audited)."""
 
 from __future__ import annotations
 
@@ -136,7 +138,23 @@ def cmd_calibrate(args) -> int:
 
     store = open_store(args)
     prof = store.get_profile(args.profile)
-    if args.reset or args.apply:
+    if (args.genuine or args.impostor) and not args.reset:
+        # image files compared with the profile's references: an oracle, so an admin action
+        # (refused while locked out, the passphrase, audited: cli/admin_gate, core.admin_actions)
+        from .admin_gate import inspect_profile
+
+        action = "calibrate --genuine/--impostor" + (" --apply" if args.apply else "")
+        refused = inspect_profile(
+            args,
+            store,
+            prof.name,
+            action,
+            genuine=len(args.genuine or []),
+            impostor=len(args.impostor or []),
+        )
+        if refused is not None:
+            return refused
+    elif args.reset or args.apply:
         require_admin(args, store, "calibrate --reset" if args.reset else "calibrate --apply", prof.name)
     if args.reset:
         cal.reset_threshold(store, prof.name)

@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "desktop_app.cli.model",  # model info
     "desktop_app.cli.enroll",
     "desktop_app.cli.verify",
+    "desktop_app.cli.test_mode",  # twinlock test: the admin's test mode
     "desktop_app.cli.profiles",  # list, show, remove, export, import
     "desktop_app.cli.audit",
     "desktop_app.cli.calibrate",
@@ -48,7 +49,7 @@ COMMAND_MODULES = (
 
 
 # frame-at-a-time commands: one BLAS thread (see desktop_app/core/threads.py)
-INTERACTIVE_COMMANDS = {"enroll", "verify", "calibrate"}
+INTERACTIVE_COMMANDS = {"enroll", "verify", "calibrate", "test"}
 
 
 # what `twinlock --help` says (the module docstring above is for developers)

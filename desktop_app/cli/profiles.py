@@ -39,8 +39,14 @@ def register(sub) -> None:
         add_common(a, defaults=False)
 
     common(action("list", "list the profiles", cmd_list))
-    a = action("show", "show a profile: references, threshold, policy, failures, strength", cmd_show)
+    a = action("show", "show a profile: references, threshold, policy, failures (and --strength)", cmd_show)
     a.add_argument("name", help="profile name")
+    a.add_argument(
+        "--strength",
+        action="store_true",
+        help="also the symbol-strength verdict, which tells what the symbol looks like (admin: the "
+        "passphrase, refused while the profile is locked out, audited)",
+    )
     common(a)
     a = action("remove", "remove a profile and its references (admin)", cmd_remove)
     a.add_argument("name", help="profile name")
@@ -87,6 +93,14 @@ def cmd_show(args) -> int:
         f"failures:    {lock.failures} consecutive denied"
         + (f"; locked for {lock.remaining():.0f} s" if lock.remaining() > 0 else "")
     )
+    if not args.strength:
+        print("strength:    not shown (it tells what the symbol looks like): add --strength (admin)")
+        return EXIT_OK
+    from .admin_gate import inspect_profile
+
+    refused = inspect_profile(args, store, p.name, "profiles show --strength")
+    if refused is not None:
+        return refused
     profile_strength_lines(store, load_embedder(args, store), p.name)  # the strength verdict again
     return EXIT_OK
 

@@ -1,6 +1,8 @@
 """``twinlock strength [PROFILE] [--minimum weak|fair|strong]``: a profile's symbol-strength
 verdict, or the minimum strength enrollment requires (setting it is an admin action); and
-the verdict that ``enroll`` and ``profiles show`` print."""
+the verdict that ``enroll`` and ``profiles show --strength`` print. A profile's verdict says
+what its symbol looks like, so it is an admin action too (the passphrase, refused while the
+profile is locked out, audited)."""
 
 from __future__ import annotations
 
@@ -119,6 +121,12 @@ def cmd_strength(args) -> int:
         )
         print(f"enrollment now requires at least '{args.minimum}' (was '{old}')")
     if args.profile:
+        # what the profile's symbol looks like is an oracle: an admin action
+        from .admin_gate import inspect_profile
+
+        refused = inspect_profile(args, store, store.get_profile(args.profile).name, "strength PROFILE")
+        if refused is not None:
+            return refused
         profile_strength_lines(store, emb or load_embedder(args, store), args.profile)
     if not args.minimum and not args.profile:
         print(_default_policy_text(store, load_embedder(args, store)))

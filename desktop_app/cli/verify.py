@@ -11,9 +11,11 @@ import json
 import math
 import signal
 import sys
+import time
 from dataclasses import replace
 
 from desktop_app.core.decision import Decision
+from desktop_app.core.disclosure import public_reason
 
 from .common import (
     EXIT_DENIED,
@@ -63,12 +65,15 @@ def register(sub) -> None:
         "one is set; audited as an override; a grant under it never resets failures)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("-v", "--verbose", action="store_true", help="print every frame's state on stderr")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="print on stderr, per frame, whether a symbol was found"
+    )
     p.add_argument(
         "--debug",
         action="store_true",
-        help="show distances (per frame with -v, and of a denied attempt); needs the admin "
-        "passphrase when one is set. Without it a denial does not say how close it came.",
+        help="show distances and frame counts (per frame with -v, and of the outcome); needs the "
+        "admin passphrase when one is set. Without it an attempt says only whether a symbol was "
+        "found and the outcome, never how close it came (see also: twinlock test).",
     )
     add_common(p)
     p.set_defaults(func=cmd_verify)
@@ -111,20 +116,21 @@ def _policy(args, store, emb, over: dict):
 
 
 def _source(args, pol):
-    """(frame source, policy): image files cap k and n at their number."""
+    """(frame source, policy): image files cap k and n at their number. Each image file is
+    checked from its header first (nothing decoded) and decoded inside the attempt, whose
+    time limit counts on the wall clock from its start, decoding included."""
     from desktop_app.core.camera import ImageSource, make_source
-    from desktop_app.core.preprocess import load_image
+    from desktop_app.core.preprocess.loading import image_file_size
 
     if args.image is not None:
-        frames = []
         for p in args.image:
             try:
-                frames.append(load_image(p))
+                image_file_size(p)
             except ValueError as exc:
                 raise SetupError(str(exc)) from None
-        m = len(frames)
+        m = len(args.image)
         pol = replace(pol, n=min(pol.n, m), k=min(pol.k, m), max_frames=max(pol.max_frames, m))
-        return ImageSource(frames, description=f"{m} image(s)"), pol
+        return ImageSource(list(args.image), description=f"{m} image(s)"), pol
     if args.video is not None:
         src = make_source(str(args.video))
         if isinstance(src, ImageSource):
@@ -149,10 +155,15 @@ def _run_attempt(args, ver, src, show_distances: bool):
     src.open()  # a source that cannot be opened is an error before any attempt
     try:
         try:
-            st = ver.start_attempt()
+            images = args.image is not None
+            # image files: the attempt's clock is the wall clock from now (decoding counts)
+            st = ver.start_attempt(t=time.time() if images else None)
             if not st.final:
                 with src:
                     while True:
+                        if images and ver.tick().final:  # the time limit, before each decode
+                            st = ver.state
+                            break
                         try:
                             f = src.read()
                         except Exception:
@@ -161,13 +172,16 @@ def _run_attempt(args, ver, src, show_distances: bool):
                         if f is None:
                             st = ver.finish(reason="end of input")
                             break
-                        if args.image is not None:  # image files: the whole image is searched
-                            st = ver.feed_preprocessed(prepare_image(f.image, ver.preprocess_config), t=f.t)
+                        if images:  # image files: the whole image is searched, on the wall clock
+                            st = ver.feed_preprocessed(prepare_image(f.image, ver.preprocess_config))
                         else:
                             st = ver.feed(f.image, t=f.t)
                         if args.verbose and not st.final:
-                            extra = f" distance {fmt(st.distance)}" if show_distances else ""
-                            print(f"frame {f.index}: {st.state}{extra} {st.reason}", file=sys.stderr)
+                            if show_distances:  # --debug (admin): the frame's state and distance
+                                line = f"{st.state} distance {fmt(st.distance)} {st.reason}"
+                            else:  # only whether a symbol was found (core.disclosure)
+                                line = public_reason(st)
+                            print(f"frame {f.index}: {line}", file=sys.stderr)
                         if st.final:
                             break
             else:
@@ -185,40 +199,31 @@ def _run_attempt(args, ver, src, show_distances: bool):
 
 
 def _report(args, st, emb, code: int, reveal: bool) -> None:
+    """The outcome: without ``reveal`` (--debug, an admin) only what core.disclosure lets
+    anyone see -- no distance, no count of matching or used frames."""
+    from desktop_app.core.disclosure import admin_result, public_result
     from desktop_app.core.verifier import compare_text
 
     if args.json:
-        out = {
-            "decision": st.state,
-            "exit": code,
-            "threshold": st.threshold,
-            "matches": st.matches,
-            "k": st.k,
-            "n": st.n,
-            "frames_used": st.frames_used,
-            "frames_seen": st.frames_seen,
-            "lockout_remaining_s": round(st.lockout_remaining_s, 1),
-            "attempts_left": st.attempts_left,
-            "reason": st.reason,
-            "model": emb.contract.short_fingerprint,
-            "provider": emb.provider,
-        }
-        if reveal:
-            out["best_distance"] = st.best_distance
+        out = admin_result(st) if reveal else public_result(st)
+        out.update(exit=code, model=emb.contract.short_fingerprint, provider=emb.provider)
         print(json.dumps(out))
         return
     label = {Decision.NO_SYMBOL: "no symbol"}.get(st.state, st.state)
-    extra = ""
-    if reveal and st.best_distance is not None:
-        extra = f"best {compare_text(st.best_distance, st.threshold)}, "
     left = ""
     if (
         st.state in (Decision.DENIED, Decision.ABANDONED)
         and st.attempts_left is not None
         and st.lockout_remaining_s <= 0
     ):
-        left = f"; {st.attempts_left} attempt(s) left before a lockout"
-    print(f"{label}: {st.reason} ({extra}{st.frames_used} frame(s) used{left})")
+        left = f"{st.attempts_left} attempt(s) left before a lockout"
+    if not reveal:
+        print(f"{label}: {public_reason(st)}" + (f" ({left})" if left else ""))
+        return
+    extra = ""
+    if st.best_distance is not None:
+        extra = f"best {compare_text(st.best_distance, st.threshold)}, "
+    print(f"{label}: {st.reason} ({extra}{st.frames_used} frame(s) used" + (f"; {left})" if left else ")"))
 
 
 @friendly
@@ -257,10 +262,10 @@ def cmd_verify(args) -> int:
     if interrupted is not None:
         print(
             f"twinlock: interrupted ({signal.Signals(interrupted).name}); the attempt was recorded as "
-            "abandoned and counts as a failure",
+            f"{st.state}" + ("" if st.state == Decision.GRANTED else " and counts as a failure"),
             file=sys.stderr,
         )
         return 128 + int(interrupted)
     code = EXIT_FOR_DECISION.get(st.state, EXIT_NO_SYMBOL)
-    _report(args, st, emb, code, reveal=args.debug or st.state == Decision.GRANTED)
+    _report(args, st, emb, code, reveal=args.debug)
     return code

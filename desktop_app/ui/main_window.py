@@ -1,8 +1,11 @@
-"""The main window: live camera view, what the model sees, distance against threshold, the
-unlock state banner, and the menus that open every other screen.
+"""The main window: live camera view, what the model sees, the unlock state banner, and the
+menus that open every other screen.
 
 Every decision (match, policy, lockout, time limit) is the core Verifier's; this window
-feeds it frames, shows the AttemptState it returns, and asks for the next attempt.
+feeds it frames, shows the AttemptState it returns, and asks for the next attempt. During an
+attempt it says only whether a symbol was found and, at the end, the outcome (the words of
+core.disclosure): no distance, no count of matching frames -- someone at the window cannot
+redraw toward the line. The distances are in the admin's test mode (Tools > Test mode).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from desktop_app.core.decision import VERDICTS, AuditEvent, Decision
 
 from .admin import require_admin
 from .capture import Capture
-from .widgets import NO_CAMERA, NO_PROFILE, DigitView, DistanceBar, FrameView, StateBanner
+from .widgets import NO_CAMERA, NO_PROFILE, DigitView, FrameView, StateBanner
 
 SHOW_FINAL_S = 4.0  # how long GRANTED / DENIED stay before READY comes back
 
@@ -53,9 +56,10 @@ def attempts_left_text(left) -> str:
 
 
 def describe_state(st, profile: str) -> tuple[str, str, str]:
-    """(banner state, big text, detail) for a core AttemptState. The words are the core's
-    (its reason says what the frames showed; compare_text never rounds to a lie)."""
-    from desktop_app.core.verifier import compare_text
+    """(banner state, big text, detail) for a core AttemptState, in the words anyone at the
+    window may see (core.disclosure.public_reason): whether a symbol was found, the outcome,
+    the time and tries left -- never a distance or how many frames matched."""
+    from desktop_app.core.disclosure import public_reason
 
     s = st.state
     left = attempts_left_text(getattr(st, "attempts_left", None))
@@ -63,16 +67,13 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
         return (
             Decision.LOCKED,
             f"LOCKED OUT {fmt_countdown(st.lockout_remaining_s)}",
-            st.reason or "Too many failed attempts. Wait for the countdown.",
+            "Too many failed attempts. Wait for the countdown.",
         )
     if s == Decision.GRANTED:
-        d = "" if st.best_distance is None else compare_text(st.best_distance, st.threshold)
-        return (Decision.GRANTED, f"GRANTED — {profile}", d)
+        return (Decision.GRANTED, f"GRANTED — {profile}", public_reason(st))
     if s == Decision.DENIED:
-        parts = [st.reason] if st.reason else []
-        if st.best_distance is not None:
-            parts.append("best " + compare_text(st.best_distance, st.threshold))
-        if left and "locked out" not in (st.reason or ""):
+        parts = [public_reason(st)]
+        if left and st.lockout_remaining_s <= 0:
             parts.append(left)
         return (Decision.DENIED, "DENIED", " · ".join(parts))
     if s == Decision.CANCELLED:
@@ -86,12 +87,9 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
             + ("" if st.final else f" · {st.time_left_s:.0f} s left"),
         )
     if s == Decision.CHECKING:
-        return (
-            Decision.CHECKING,
-            f"CHECKING  {st.matches} of {st.k}",
-            f"{st.matches} of {st.frames_used} frame{'s' if st.frames_used != 1 else ''} matched; "
-            f"{st.k} of {st.n} needed · {st.time_left_s:.0f} s left",
-        )
+        return (Decision.CHECKING, "CHECKING", f"{public_reason(st)} · {st.time_left_s:.0f} s left")
+    if s == Decision.ABANDONED:
+        return (Decision.DENIED, "NOT FINISHED", public_reason(st))
     return (
         Decision.CHECKING,
         "SHOW YOUR SYMBOL",
@@ -130,7 +128,9 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(200)
         self.timer.timeout.connect(self.on_tick)
         self.timer.start()
-        self.refresh_profiles()
+        from .settings_dialog import last_profile
+
+        self.refresh_profiles(select=last_profile(self.ctx.store.path))  # the one last used
         self.refresh_status()
         self.show_ready()
         self.refresh_hint()
@@ -238,18 +238,12 @@ class MainWindow(QMainWindow):
         self.quality_label.setMinimumWidth(220)
         side.addWidget(self.quality_label)
         grid = QGridLayout()
-        grid.addWidget(QLabel("Matching frames:"), 0, 0)
-        self.match_bar = QProgressBar()
-        self.match_bar.setFormat("%v of %m needed")
-        self.match_bar.setRange(0, 2)
-        self.match_bar.setValue(0)
-        grid.addWidget(self.match_bar, 0, 1)
-        grid.addWidget(QLabel("Time left:"), 1, 0)
+        grid.addWidget(QLabel("Time left:"), 0, 0)
         self.time_bar = QProgressBar()
         self.time_bar.setFormat("%v s")
         self.time_bar.setRange(0, 10)
         self.time_bar.setValue(0)
-        grid.addWidget(self.time_bar, 1, 1)
+        grid.addWidget(self.time_bar, 0, 1)
         side.addLayout(grid)
         side.addStretch(1)
         sidew = QWidget()
@@ -257,9 +251,6 @@ class MainWindow(QMainWindow):
         sidew.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
         mid.addWidget(sidew)
         outer.addLayout(mid, 1)
-
-        self.distance_bar = DistanceBar()
-        outer.addWidget(self.distance_bar)
         self.setCentralWidget(central)
 
         sb = self.statusBar()
@@ -303,6 +294,7 @@ class MainWindow(QMainWindow):
         self._action(p, "&Import profile…", self.import_profile, None, "actionImportProfile")
         t = mb.addMenu("&Tools")
         self._action(t, "&Calibrate threshold…", self.open_calibration, "Ctrl+T", "actionCalibrate")
+        self._action(t, "&Test mode…", self.open_test_mode, None, "actionTestMode")
         self._action(t, "&Identify…", self.open_identify, "Ctrl+I", "actionIdentify")
         self._action(t, "Export a new &model…", self.open_export, "Ctrl+M", "actionExport")
         self._action(t, "&Audit log…", self.open_audit, "Ctrl+L", "actionAudit")
@@ -347,6 +339,9 @@ class MainWindow(QMainWindow):
         self.verifier_profile = None
 
     def on_profile_changed(self, name: str) -> None:
+        from .settings_dialog import remember_profile
+
+        remember_profile(self.ctx.store.path, name)  # the app opens on it next time
         self.invalidate_verifier()
         self.show_ready()
 
@@ -395,7 +390,6 @@ class MainWindow(QMainWindow):
         )
         self.digit_view.set_image(None, "no camera")
         self.quality_label.setText("")
-        self.distance_bar.set_values(None, self.distance_bar.threshold)
         if self.attempt_active:
             self.cancel_attempt()
         self.show_no_camera()
@@ -466,6 +460,7 @@ class MainWindow(QMainWindow):
     def start_attempt(self) -> None:
         if self.attempt_active:
             return
+        self.statusBar().clearMessage()  # an older note (e.g. "Saved …") does not stay
         if self.ctx.embedder is None:
             QMessageBox.warning(
                 self,
@@ -485,7 +480,6 @@ class MainWindow(QMainWindow):
             return
         st = v.start_attempt()
         self.attempt_active = not st.final and st.state != Decision.LOCKED
-        self.match_bar.setRange(0, max(1, st.k))
         self.time_bar.setRange(0, max(1, int(round(v.policy.time_limit_s))))
         self.time_bar.setFormat("%v s")
         self.show_attempt_state(st)
@@ -506,8 +500,6 @@ class MainWindow(QMainWindow):
         self.last_state = st
         state, big, detail = describe_state(st, self.current_profile())
         self.banner.set_state(state, big, detail)
-        self.distance_bar.set_values(st.distance if st.distance is not None else st.best_distance, st.threshold)
-        self.match_bar.setValue(min(st.matches, self.match_bar.maximum()))
         if st.final or st.state == Decision.LOCKED:
             self.idle_time_bar()
         else:
@@ -566,7 +558,6 @@ class MainWindow(QMainWindow):
                 f"LOCKED OUT {fmt_countdown(remaining)}",
                 "Too many failed attempts. Wait for the countdown.",
             )
-            self.match_bar.setValue(0)
             self.idle_time_bar()
             self.state_shown.emit(Decision.LOCKED)
             return
@@ -576,8 +567,6 @@ class MainWindow(QMainWindow):
         left = attempts_left_text(v.policy.attempts_left(self.ctx.store.lockout(name).failures))
         text = detail or f"Press Space to unlock as “{name}”, then show your symbol."
         self.banner.set_state(Decision.WAITING, "READY", text + (f" · {left}" if left else ""))
-        self.distance_bar.set_values(None, v.policy.threshold)
-        self.match_bar.setValue(0)
         self.idle_time_bar()
         self.state_shown.emit(Decision.WAITING)
 
@@ -630,7 +619,8 @@ class MainWindow(QMainWindow):
                 f"Saved: “{wiz.saved_profile}” has {n} reference{'s' if n != 1 else ''}. Test it now: press "
                 "Space and show your symbol; then calibrate (Tools ▸ Calibrate threshold…, Ctrl+T)."
             )
-            self.statusBar().showMessage(msg, 15000)
+            # short enough for the status bar beside its fields; the banner says the rest
+            self.statusBar().showMessage(f"Saved “{wiz.saved_profile}” ({n} reference{'s' if n != 1 else ''}).", 15000)
             self.show_ready(msg)
         else:
             self.show_ready()
@@ -758,6 +748,34 @@ class MainWindow(QMainWindow):
         self.invalidate_verifier()
         self.show_ready()
         self.refresh_hint()
+
+    def open_test_mode(self, profile: str | None = None) -> None:
+        """The admin's test mode (as `howdy test`): the camera, the 28×28 model view and the live
+        distance against the threshold. Never during an unlock (a running attempt is cancelled
+        first and the dialog is modal); refused while the profile is locked out; the passphrase;
+        audited (core.admin_actions)."""
+        from desktop_app.core.admin_actions import LockedOutError, audit_inspection, refuse_while_locked
+
+        name = profile or self.current_profile()
+        if not name or self.ctx.embedder is None:
+            QMessageBox.information(self, "Test mode", "Enroll a profile (with a usable model) first.")
+            return
+        self.cancel_attempt()
+        try:
+            refuse_while_locked(self.ctx.store, name, "test mode", via="app")
+        except LockedOutError as exc:
+            QMessageBox.warning(self, "Test mode", str(exc))
+            return
+        if not self._admin(f"open the test mode for “{name}” (it shows distances)", name):
+            return
+        audit_inspection(self.ctx.store, name, "test mode", via="app", passphrase=self.ctx.admin_required())
+        from .test_mode_dialog import TestModeDialog
+
+        dlg = TestModeDialog(self.ctx, name, self.capture, self)
+        self.test_mode_dialog = dlg
+        dlg.exec()
+        self.test_mode_dialog = None
+        self.show_ready()
 
     def open_identify(self) -> None:
         if self.ctx.embedder is None:
