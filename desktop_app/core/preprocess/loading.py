@@ -55,11 +55,16 @@ class ImageError(ValueError):
 
 MAX_IMAGE_MEGAPIXELS = 50  # larger images are refused before they are decoded (memory)
 MAX_IMAGE_FILE_MB = 200  # a file this big is no photo of a symbol
+# a decoded image larger than this is scaled down (INTER_AREA) before any conversion: the
+# symbol search works on a few hundred pixels anyway, and a 50 MP photo would otherwise cost
+# seconds and gigabytes in float copies
+WORK_MEGAPIXELS = 12
 
 
 def _image_header(data: bytes) -> tuple[tuple[int, int] | None, str]:
     """((width, height), Pillow mode) from the file's header without decoding the pixels,
-    or (None, "") when Pillow does not know the format (OpenCV may still read it)."""
+    or (None, "") when Pillow cannot read the header (the file is then refused: its size
+    would only be known after decoding it)."""
     import io
     import warnings
 
@@ -85,10 +90,35 @@ def _too_big(p, w, h) -> ImageError:
     )
 
 
+def _unsized(p) -> ImageError:
+    return ImageError(
+        f"cannot read image {p}: not a PNG/JPEG/BMP/TIFF/WebP/PGM/PPM image, or the file is damaged "
+        "(twinlock reads an image's size from its header before decoding it, and this file's header "
+        "could not be read): save it as PNG or JPEG"
+    )
+
+
+def _fit_work_size(a: np.ndarray) -> np.ndarray:
+    """``a`` scaled down (area averaging) to at most :data:`WORK_MEGAPIXELS`, any depth."""
+    h, w = a.shape[:2]
+    limit = WORK_MEGAPIXELS * 1e6
+    if h * w <= limit:
+        return a
+    s = (limit / (h * w)) ** 0.5
+    return cv2.resize(a, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+
+
 def _to_bgr_u8(img: np.ndarray) -> np.ndarray | None:
     """A decoded image of any depth (8/16-bit, float) and channel count (gray, gray+alpha,
-    BGR, BGRA) -> 8-bit BGR; transparent pixels become white paper."""
-    a = img
+    BGR, BGRA) -> 8-bit BGR; transparent pixels become white paper. Scaled down to
+    :data:`WORK_MEGAPIXELS` first, so no float copy of a large image is ever made."""
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (1, 2, 3, 4)):
+        return None
+    a = _fit_work_size(img)
+    if a.dtype == np.uint8 and (a.ndim == 2 or a.shape[2] in (1, 3)):  # plain 8-bit: no float copy
+        if a.ndim == 3 and a.shape[2] == 3:
+            return np.ascontiguousarray(a)
+        return cv2.cvtColor(a if a.ndim == 2 else a[..., 0], cv2.COLOR_GRAY2BGR)
     if a.dtype == np.uint16:
         a = a.astype(np.float32) / 257.0
     elif a.dtype != np.uint8:
@@ -100,8 +130,6 @@ def _to_bgr_u8(img: np.ndarray) -> np.ndarray | None:
     a = np.asarray(a)
     if a.ndim == 2:
         a = a[..., None]
-    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
-        return None
     c = a.shape[2]
     alpha = None
     if c in (2, 4):
@@ -116,11 +144,8 @@ def _to_bgr_u8(img: np.ndarray) -> np.ndarray | None:
     return np.ascontiguousarray(a)
 
 
-def load_image(path) -> np.ndarray:
-    """Read an image file as an 8-bit BGR frame (16-bit and float images scaled, transparency
-    composited on white, EXIF orientation applied). Raises :class:`ImageError` (a ValueError)
-    with one clear message when it cannot: no such file, a directory or other non-regular
-    file, unreadable, not an image, or more than ``MAX_IMAGE_MEGAPIXELS``."""
+def _regular_file(path) -> Path:
+    """``path`` when it is a regular file of at most MAX_IMAGE_FILE_MB; ImageError otherwise."""
     import os
     import stat as stat_
 
@@ -153,6 +178,39 @@ def load_image(path) -> np.ndarray:
             f"cannot read image {p}: the file is {st.st_size / 2**20:.0f} MB; twinlock "
             f"reads image files up to {MAX_IMAGE_FILE_MB} MB: scale it down"
         )
+    return p
+
+
+def image_file_size(path) -> tuple[int, int]:
+    """(width, height) of an image file read from its header, nothing decoded: the checks
+    of :func:`load_image` that need no pixels (a caller checks every file before it starts
+    an attempt). ImageError as load_image raises it."""
+    p = _regular_file(path)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(1 << 20)  # every supported format says its size in its first bytes
+    except OSError as exc:
+        raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
+    if not head:
+        raise ImageError(f"cannot read image {p}: the file is empty")
+    size, _ = _image_header(head)
+    if size is None:
+        size, _ = _image_header(p.read_bytes())  # a header further in (rare): the whole file
+    if size is None:
+        raise _unsized(p)
+    if size[0] * size[1] > MAX_IMAGE_MEGAPIXELS * 1e6:
+        raise _too_big(p, *size)
+    return size
+
+
+def load_image(path) -> np.ndarray:
+    """Read an image file as an 8-bit BGR frame (16-bit and float images scaled, transparency
+    composited on white, EXIF orientation applied). Raises :class:`ImageError` (a ValueError)
+    with one clear message when it cannot: no such file, a directory or other non-regular
+    file, unreadable, not an image, a format whose size cannot be read from its header before
+    decoding (Radiance .hdr, OpenEXR, PFM: the pixels are never decoded), or more than
+    ``MAX_IMAGE_MEGAPIXELS``. An image above ``WORK_MEGAPIXELS`` is returned scaled down."""
+    p = _regular_file(path)
     try:
         data = p.read_bytes()
     except PermissionError:
@@ -162,7 +220,9 @@ def load_image(path) -> np.ndarray:
     if not data:
         raise ImageError(f"cannot read image {p}: the file is empty")
     size, mode = _image_header(data)
-    if size is not None and size[0] * size[1] > MAX_IMAGE_MEGAPIXELS * 1e6:
+    if size is None:
+        raise _unsized(p)
+    if size[0] * size[1] > MAX_IMAGE_MEGAPIXELS * 1e6:
         raise _too_big(p, *size)
     buf = np.frombuffer(data, np.uint8)
     # plain 8-bit colour/grey (most photos): IMREAD_COLOR, which applies the EXIF orientation
