@@ -134,6 +134,13 @@ WHY_NOT = why_not()
 stack_only = pytest.mark.skipif(WHY_NOT is not None, reason=f"real PAM stack: {WHY_NOT}")
 
 
+def test_ci_runs_the_pam_stack_tests():
+    """.ci/run (root) installs pamtester and sets TWINLOCK_REQUIRE_PAM_TESTS: there the stack
+    tests must run, never skip."""
+    if os.environ.get("TWINLOCK_REQUIRE_PAM_TESTS"):
+        assert WHY_NOT is None, f"the PAM stack tests cannot run: {WHY_NOT}"
+
+
 @pytest.fixture(scope="module")
 def stack():
     s = PamStack()
