@@ -59,7 +59,9 @@ def _world_readable_dir(prefix: str) -> Path:
 class PamStack:
     """One user, their enrolled profile and a PAM service; ``close()`` removes all three."""
 
-    def __init__(self, time_limit_s: float | None = None):
+    def __init__(self, time_limit_s: float | None = None, model: str | os.PathLike | None = None):
+        """``model``: the ONNX model the user's app uses (default: the tests' pixel model; a
+        digit is weak for the shipped one, so it is enrolled with --allow-weak then)."""
         self.name = "tlpam" + secrets.token_hex(3)
         self.service = "twinlock-test-" + secrets.token_hex(3)
         self.service_file = Path("/etc/pam.d") / self.service
@@ -74,7 +76,7 @@ class PamStack:
         self.home = Path(self.pw.pw_dir)
         try:
             self.python = self._user_python()
-            self._make_assets()
+            self._make_assets(model)
             self.write_service()
             if time_limit_s is not None:
                 self.set_system({"time_limit_s": time_limit_s})
@@ -116,10 +118,10 @@ class PamStack:
             f"user {self.name} can run neither {sys.executable} nor a system {ver} with the checkout's packages"
         )
 
-    def _make_assets(self) -> None:
+    def _make_assets(self, model) -> None:
         a = self.home / "assets"
         a.mkdir()
-        self.model = make_pixel_model(a / "pixel.onnx")
+        self.model = Path(model) if model is not None else make_pixel_model(a / "pixel.onnx")
         self.images = []
         for i in range(3):
             p = a / f"three_{i}.png"
@@ -144,7 +146,7 @@ class PamStack:
             "s.close()\n"
         )
         self.db = self.home / ".local/share/twinlock/twinlock.sqlite3"
-        self.twinlock("enroll", self.name, *self.images)
+        self.twinlock("enroll", self.name, *self.images, *(["--allow-weak"] if model is not None else []))
 
     def write_service(self, line_args: str = "") -> None:
         """The documented line, then pam_deny.so; pam_exec's own log beside pam.json."""
