@@ -190,7 +190,7 @@ def test_two_handles_share_the_file(tmp_path):
     assert a.audit(decision="granted")
 
 
-def test_export_import_round_trip(store, tmp_path):
+def test_export_import_round_trip(store, tmp_path, pixel):
     e = np.random.default_rng(1).normal(size=(3, 8)).astype(np.float32)
     store.add_references("alice", _imgs(3), [np.full((9, 9), 3, np.uint8)] * 3, e, "fpA", create=True)
     store.set_threshold("alice", 0.3)
@@ -200,16 +200,18 @@ def test_export_import_round_trip(store, tmp_path):
     assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
     assert not [x for x in f.parent.iterdir() if x.name.endswith(".tmp")]
     other = Store(tmp_path / "other.db")
-    p = other.import_profile(f)
+    p = other.import_profile(f, pixel, confirmed=True)  # n 4 > 3 loosens the policy
     assert p.name == "alice" and p.n_references == 3 and p.threshold == pytest.approx(0.3) and p.policy == {"n": 4}
-    assert np.array_equal(other.reference_embeddings("alice", "fpA"), e)
+    # the embeddings are the model's, computed from the images (never the file's)
+    assert other.stale_references(pixel.fingerprint) == 0  # none kept the file's "fpA"
+    assert np.allclose(other.reference_embeddings("alice", pixel.fingerprint), pixel.embed_images(_imgs(3)))
     assert np.array_equal(other.references("alice")[2].image, _imgs(3)[2])
     with pytest.raises(ProfileExists):
-        other.import_profile(f)
-    assert other.import_profile(f, name="alice2").n_references == 3
-    assert other.import_profile(f, overwrite=True).n_references == 3
+        other.import_profile(f, pixel, confirmed=True)
+    assert other.import_profile(f, pixel, name="alice2", confirmed=True).n_references == 3
+    assert other.import_profile(f, pixel, overwrite=True, confirmed=True).n_references == 3
     with pytest.raises(InvalidProfileName):
-        other.import_profile(f, name="../evil")
+        other.import_profile(f, pixel, name="../evil")
     assert other.audit(decision="profile_imported")
 
 
@@ -224,14 +226,14 @@ def test_export_import_round_trip(store, tmp_path):
         b'{"format": "twinlock-profile", "version": 99, "name": "x", "references": []}',
     ],
 )
-def test_damaged_import_files_are_refused(store, tmp_path, content):
+def test_damaged_import_files_are_refused(store, tmp_path, content, pixel):
     f = tmp_path / "bad.json"
     f.write_bytes(content)
     with pytest.raises(StoreError):
-        store.import_profile(f)
+        store.import_profile(f, pixel)
     assert store.list_profiles() == []
     with pytest.raises(StoreError, match="does not exist"):
-        store.import_profile(tmp_path / "missing.json")
+        store.import_profile(tmp_path / "missing.json", pixel)
 
 
 def _make_db(p):

@@ -1,6 +1,7 @@
-"""``twinlock profiles list | show NAME | remove NAME [--yes] | export NAME FILE |
-import FILE [--name N] [--overwrite]``: one subcommand per action (remove, export and import
-are admin actions)."""
+"""``twinlock profiles list | show NAME [--strength] | remove NAME [--yes] | export NAME FILE |
+import FILE [--name N] [--overwrite] [--yes]``: one subcommand per action (remove, export,
+import and show --strength are admin actions). An import computes the embeddings with the
+model in use and asks before a file loosens the threshold or the policy."""
 
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ def register(sub) -> None:
     a.add_argument("file", help="the file to read")
     a.add_argument("--name", dest="as_name", help="import under this name")
     a.add_argument("--overwrite", action="store_true", help="import over an existing profile")
+    a.add_argument(
+        "--yes",
+        action="store_true",
+        help="import even a file whose threshold is looser than the model's default or whose policy is "
+        "weaker than this app's (otherwise that needs a confirmation); audited with what it loosens",
+    )
     common(a)
 
 
@@ -163,8 +170,23 @@ def cmd_export(args) -> int:
 
 @friendly
 def cmd_import(args) -> int:
+    from desktop_app.core.store.profile_file import ImportNeedsConfirmation
+
     store = open_store(args)
     require_admin(args, store, "profiles import", args.as_name)
-    p = store.import_profile(args.file, name=args.as_name, overwrite=args.overwrite)
-    print(f"imported profile '{p.name}' ({p.n_references} references) from {args.file}")
+    emb = load_embedder(args, store)  # the embeddings are computed by the model in use, never read
+    kw = dict(name=args.as_name, overwrite=args.overwrite, via="cli")
+    try:
+        p = store.import_profile(args.file, emb, confirmed=args.yes, **kw)
+    except ImportNeedsConfirmation as exc:
+        print(f"warning: {exc}", file=sys.stderr)
+        if not confirm("Import it anyway?"):
+            raise SetupError(
+                "not imported: the file loosens the lock (see the warning); add --yes to import it anyway (audited)"
+            ) from None
+        p = store.import_profile(args.file, emb, confirmed=True, **kw)
+    print(
+        f"imported profile '{p.name}' ({p.n_references} references, embedded by model "
+        f"{emb.contract.short_fingerprint}) from {args.file}"
+    )
     return EXIT_OK

@@ -718,16 +718,33 @@ class MainWindow(QMainWindow):
         if not path:
             return
         from desktop_app.core.store import ProfileExists, StoreError
+        from desktop_app.core.store.profile_file import ImportNeedsConfirmation
 
-        name = None
+        if self.ctx.embedder is None:
+            QMessageBox.warning(self, "No model", f"Importing needs a usable model.\n\n{self.ctx.model_error}")
+            return
+        name, confirmed = None, False
         while True:
             try:
-                prof = self.ctx.store.import_profile(path, name=name)
+                # the embeddings are computed by the model in use, never read from the file
+                prof = self.ctx.store.import_profile(path, self.ctx.embedder, name=name, confirmed=confirmed, via="app")
                 break
             except ProfileExists as exc:
                 name, ok = QInputDialog.getText(self, "Import profile", f"{exc}\n\nImport it under another name:")
                 if not ok or not name.strip():
                     return
+            except ImportNeedsConfirmation as exc:
+                answer = QMessageBox.warning(
+                    self,
+                    "Import profile",
+                    "This file would loosen the lock:\n\n• " + "\n• ".join(exc.risks) + "\n\nImport it anyway? "
+                    "(This is recorded in the audit log.)",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    QMessageBox.StandardButton.No,
+                )
+                if answer != QMessageBox.StandardButton.Yes:
+                    return
+                confirmed = True
             except (StoreError, OSError) as exc:
                 QMessageBox.critical(self, "Import profile", f"Nothing was imported: {exc}")
                 return

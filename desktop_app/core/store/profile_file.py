@@ -1,5 +1,12 @@
 """The profile file format: a profile exported as JSON (references as base64 PNG with their
-embeddings) and imported back, every field checked before anything is written."""
+embeddings) and imported back, every field checked before anything is written.
+
+An import never reads the embeddings in the file: they are recomputed from the reference
+images by the model in use (a file whose embeddings are another symbol's cannot plant it).
+Every PNG is sized from its header before it is decoded; each crop and the file's crops
+together are capped (MAX_CROP_PIXELS, MAX_IMPORT_PIXELS). A threshold looser than the
+model's default or a policy weaker than the app's (core.import_risks) needs ``confirmed``
+and is audited with what it loosened."""
 
 from __future__ import annotations
 
@@ -7,7 +14,6 @@ import base64
 import json
 import math
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass
@@ -26,6 +32,18 @@ EXPORT_VERSION = 1
 MAX_IMPORT_BYTES = 64 * 2**20
 MAX_IMPORT_REFERENCES = 1000
 MIN_EMBEDDING_DIM, MAX_EMBEDDING_DIM = 2, 4096
+MAX_CROP_SIDE = 4096
+MAX_CROP_PIXELS = 16_000_000  # one crop (a camera crop is far smaller; an image file's at most 12 MP)
+MAX_IMPORT_PIXELS = 64_000_000  # every crop of one file together (64 MB decoded)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class ImportNeedsConfirmation(StoreError):
+    """The profile file loosens the threshold or the policy; ``risks`` says how."""
+
+    def __init__(self, message: str, risks: list[str]):
+        super().__init__(message)
+        self.risks = risks
 
 
 class ProfileFileMixin:
@@ -56,19 +74,36 @@ class ProfileFileMixin:
         data = json.dumps(doc, indent=1).encode("utf-8")
         return atomic_write_bytes(path, data, mode=0o600)
 
-    def import_profile(self, path, name=None, overwrite: bool = False, policy_check=None) -> Profile:
-        """Read a profile export; every field is checked before anything is written.
+    def import_profile(
+        self,
+        path,
+        embedder,
+        name=None,
+        overwrite: bool = False,
+        policy_check=None,
+        confirmed: bool = False,
+        via: str = "",
+    ) -> Profile:
+        """Read a profile export; every field is checked before anything is written, and the
+        embeddings are computed from its images by ``embedder`` (the model in use), never read
+        from the file.
 
         ``policy_check(threshold, policy_dict)`` raises ValueError for values the verifier
         would refuse (the verifier's :func:`~desktop_app.core.verifier.check_profile_values`
-        by default). Replacing an existing profile (``overwrite``) keeps its lockout state:
-        an import never resets failures."""
+        by default). A threshold looser than the model's default or a policy weaker than the
+        app's raises :class:`ImportNeedsConfirmation` unless ``confirmed``; a confirmed one is
+        audited with what it loosened. Replacing an existing profile (``overwrite``) keeps its
+        lockout state: an import never resets failures."""
+        from ..import_risks import import_risks
+
         p = Path(path)
         what = f"The file {p}"
         doc = _read_document(p, what)
         target = validate_profile_name(name if name is not None else doc.get("name", ""))
         try:
             exp = _checked_export(doc, policy_check)
+            embs = _embed(embedder, exp)
+            _check_threshold(exp.threshold, embs)
         except (KeyError, TypeError, ValueError, StoreError, base64.binascii.Error, OverflowError) as exc:
             why = str(exc) if isinstance(exc, ValueError) and str(exc) else "its references cannot be read"
             if isinstance(exc, KeyError):
@@ -77,6 +112,14 @@ class ProfileFileMixin:
                 f"{what} is not a usable twinlock profile export ({why}). Nothing was "
                 "imported; export the profile again."
             ) from None
+        risks = import_risks(self, embedder.contract, exp.threshold, exp.policy)
+        if risks and not confirmed:
+            raise ImportNeedsConfirmation(
+                f"{what} would loosen the lock: {'; '.join(risks)}. Nothing was imported; import it "
+                "anyway only if you trust it (it is then audited).",
+                risks,
+            )
+        fp = embedder.fingerprint
         with self._tx() as con:
             row = con.execute("SELECT id FROM profiles WHERE name = ?", (target,)).fetchone()
             kept_lock = None
@@ -89,26 +132,47 @@ class ProfileFileMixin:
                 con.execute("DELETE FROM profiles WHERE id = ?", (row[0],))
                 kept_lock = self.lockout_in(con, target)  # the lockout state stays as it was
             pid = self._insert_profile(con, target, exp.threshold, exp.policy, exp.created)
-            for img, crop, e, fp, c in exp.references:
+            for (img, crop, c), e in zip(exp.references, embs):
                 self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c)
-            self._log(
-                con,
-                target,
-                AuditEvent.PROFILE_IMPORTED,
-                detail={
-                    "file": str(p),
-                    "references": len(exp.references),
-                    "replaced": row is not None,
-                    "failures_kept": None if kept_lock is None else kept_lock.failures,
-                },
-            )
+            detail = {
+                "file": str(p),
+                "references": len(exp.references),
+                "replaced": row is not None,
+                "failures_kept": None if kept_lock is None else kept_lock.failures,
+                "embeddings": f"recomputed by model {fp[:12]}",
+            }
+            if risks:
+                detail.update(confirmed=True, loosened=risks)
+            if via:
+                detail["via"] = via
+            self._log(con, target, AuditEvent.PROFILE_IMPORTED, fingerprint=fp, detail=detail)
         return self.get_profile(target)
+
+
+def _embed(embedder, exp) -> np.ndarray:
+    """The references' embeddings, computed by the model in use."""
+    imgs = np.stack([r[0] for r in exp.references])
+    e = np.asarray(embedder.embed_images(imgs), dtype=np.float32)
+    if e.ndim != 2 or e.shape[0] != len(imgs) or not np.all(np.isfinite(e)):
+        raise ValueError("the model gives no usable embeddings for its images")
+    return e
+
+
+def _check_threshold(threshold, embs: np.ndarray) -> None:
+    if threshold is None:
+        return
+    max_norm = float(np.linalg.norm(embs, axis=1).max())
+    if threshold >= 2 * max_norm:
+        raise ValueError(
+            f"the threshold {threshold:g} is at least the largest possible distance "
+            f"between its embeddings ({2 * max_norm:.3g}): it would accept any symbol"
+        )
 
 
 @dataclass
 class _Export:
-    """A profile export whose every field was checked: (image, crop, embedding, fingerprint,
-    created) per reference, and the profile's threshold, policy and creation time."""
+    """A profile export whose every field was checked: (image, crop, created) per reference,
+    and the profile's threshold, policy and creation time (its embeddings are never read)."""
 
     references: list
     threshold: float | None
@@ -148,66 +212,66 @@ def _read_document(p: Path, what: str) -> dict:
     return doc
 
 
-def _checked_reference(r) -> tuple:
-    """(image, crop, embedding, fingerprint, created) of one exported reference; ValueError
-    (or KeyError, TypeError, a decoding error) says what is wrong."""
+def _png_size(data: bytes, what: str) -> tuple[int, int]:
+    """(width, height) from a PNG's header, nothing decoded; ValueError for anything else."""
+    if len(data) < 24 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
+        raise ValueError(f"{what} is not a PNG image")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _checked_reference(r, budget: list) -> tuple:
+    """(image, crop, created) of one exported reference; ValueError (or KeyError, TypeError,
+    a decoding error) says what is wrong. ``budget``: [crop pixels left in this file]."""
     if not isinstance(r, dict):
         raise ValueError("a reference is not an object")
-    img = _unpng(base64.b64decode(r["image_png"], validate=True))
+    data = base64.b64decode(r["image_png"], validate=True)
+    if _png_size(data, "a reference image") != (28, 28):
+        raise ValueError("a reference image is not a 28x28 8-bit image")
+    img = _unpng(data)
     if img is None or img.shape != (28, 28) or img.dtype != np.uint8:
         raise ValueError("a reference image is not a 28x28 8-bit image")
     crop = None
     if r.get("crop_png") is not None:
-        crop = _unpng(base64.b64decode(r["crop_png"], validate=True))
-        if crop.dtype != np.uint8 or crop.ndim != 2 or max(crop.shape) > 4096:
+        data = base64.b64decode(r["crop_png"], validate=True)
+        w, h = _png_size(data, "a reference crop")
+        if max(w, h) > MAX_CROP_SIDE or w * h > MAX_CROP_PIXELS:
+            raise ValueError(
+                f"a reference crop is {w}x{h} pixels; an import takes crops up to {MAX_CROP_SIDE} pixels "
+                f"a side and {MAX_CROP_PIXELS / 1e6:g} MP"
+            )
+        budget[0] -= w * h
+        if budget[0] < 0:
+            raise ValueError(f"its crops hold more than {MAX_IMPORT_PIXELS / 1e6:g} MP together")
+        crop = _unpng(data)
+        if crop.dtype != np.uint8 or crop.ndim != 2 or crop.shape != (h, w):
             raise ValueError("a reference crop is not an 8-bit grey image")
-    vals = r["embedding"]
-    if not isinstance(vals, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
-        raise ValueError("an embedding is not a list of numbers")
-    e = np.asarray(vals, dtype=np.float32)
-    if e.ndim != 1 or not (MIN_EMBEDDING_DIM <= e.size <= MAX_EMBEDDING_DIM) or not np.all(np.isfinite(e)):
-        raise ValueError(
-            f"an embedding has {e.size} numbers or is not finite "
-            f"({MIN_EMBEDDING_DIM}..{MAX_EMBEDDING_DIM} finite numbers expected)"
-        )
-    fp = r["fingerprint"]
-    if not isinstance(fp, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", fp):
-        raise ValueError("a reference has no valid model fingerprint")
     c = r.get("created", time.time())
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c):
         raise ValueError("a reference's creation time is not a number")
-    return img, crop, e, fp, float(c)
+    return img, crop, float(c)
 
 
 def _checked_export(doc: dict, policy_check=None) -> _Export:
-    """Every field of an export document checked (the references, the threshold against
-    them, the policy with ``policy_check``); raises as :func:`_checked_reference` does."""
+    """Every field of an export document checked (the references, the threshold, the policy
+    with ``policy_check``); raises as :func:`_checked_reference` does. The embeddings and
+    fingerprints in the file are not read."""
     refs = doc["references"]
     if not isinstance(refs, list) or not refs or len(refs) > MAX_IMPORT_REFERENCES:
         raise ValueError(f"it needs 1 to {MAX_IMPORT_REFERENCES} references")
-    references = [_checked_reference(r) for r in refs]
-    embs = [r[2] for r in references]
-    if len({e.size for e in embs}) != 1 or len({r[3] for r in references}) != 1:
-        raise ValueError("the references mix embedding sizes or models")
+    budget = [MAX_IMPORT_PIXELS]
+    references = [_checked_reference(r, budget) for r in refs]
     threshold = doc.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise ValueError("the threshold is not a number")
     threshold = None if threshold is None else float(threshold)
+    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"the threshold {threshold} is not a positive number")
     policy = doc.get("policy") or {}
     if not isinstance(policy, dict):
         raise ValueError("the policy is not an object")
     pc = doc.get("created")
     if pc is not None and (isinstance(pc, bool) or not isinstance(pc, (int, float)) or not math.isfinite(pc)):
         raise ValueError("the creation time is not a number")
-    max_norm = max(float(np.linalg.norm(e)) for e in embs)
-    if threshold is not None:
-        if not (math.isfinite(threshold) and threshold > 0):
-            raise ValueError(f"the threshold {threshold} is not a positive number")
-        if threshold >= 2 * max_norm:
-            raise ValueError(
-                f"the threshold {threshold:g} is at least the largest possible distance "
-                f"between its embeddings ({2 * max_norm:.3g}): it would accept any symbol"
-            )
     if policy_check is None:
         from ..verifier import check_profile_values as policy_check
     policy_check(threshold, policy)
