@@ -266,6 +266,7 @@ def test_a_database_others_could_change_is_refused(st):
     finally:
         os.chmod(db, 0o600)
     assert rc != 0 and rows == []
+    assert "others can write it" in st.pam_log().rsplit("***", 1)[-1]
     link = db.with_name("second-name.sqlite3")
     os.link(db, link)
     try:
@@ -273,6 +274,7 @@ def test_a_database_others_could_change_is_refused(st):
     finally:
         link.unlink()
     assert rc != 0 and rows == []
+    assert "2 names (hard links)" in st.pam_log().rsplit("***", 1)[-1]
     assert _attempt(st, "genuine")[0] == 0  # and once fixed it works again
 
 

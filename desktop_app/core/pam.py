@@ -9,7 +9,7 @@
   reads that user's config and database exactly as their app does, and every file it
   creates (the database's ``-wal``/``-shm``) is theirs, never root's.
 - **Which database**: the user's own (core.paths.database_path under their home), used only
-  when it is theirs and nobody else can change it (:func:`check_database_safe`).
+  when it is theirs and nobody else can change it (core/store/safety.py, as every Store).
 - **Which profile**: ``"pam": {"profile": NAME}`` in the user's config file, else the one
   named like the user; ``"pam": {"disabled": true}`` there switches it off for that user.
 - **Which camera**: the one the user chose in the app (the ``camera`` setting: a webcam
@@ -195,52 +195,11 @@ def profile_for(pw: pwd.struct_passwd, settings: UserSettings) -> str:
 
 
 # --------------------------------------------------------------------------- the database
-def check_database_safe(path: str | os.PathLike, uid: int | None = None) -> None:
-    """Refuse (:class:`PamRefused`, with how to fix it) a database that ``uid`` (default: this
-    process's) does not own, that others could change or swap, or that has another name:
-    a regular file owned by ``uid``, one link, not writable by group or others; its
-    ``-wal``/``-shm`` files the same when present; its folder owned by ``uid`` or root and not
-    writable by others. Checked with stat only: no descriptor is opened on the file."""
-    uid = os.geteuid() if uid is None else uid
-    p = Path(path)
-    try:
-        st = os.lstat(p)
-    except FileNotFoundError:
-        raise PamRefused(f"there is no twinlock database at {p}: enroll a profile in the app first") from None
-    except OSError as exc:
-        raise PamRefused(f"the database {p} cannot be used ({exc.strerror})") from None
-    for f, s in [(p, st), *_companions(p)]:
-        if stat.S_ISLNK(s.st_mode) or not stat.S_ISREG(s.st_mode):
-            raise PamRefused(f"{f} is not a regular file (a link or a device): move it away")
-        if s.st_uid != uid:
-            raise PamRefused(f"{f} is not owned by the user (uid {s.st_uid}, not {uid}): chown it to the user")
-        if s.st_nlink != 1:
-            raise PamRefused(f"{f} has {s.st_nlink} names (hard links): remove the other names")
-        if s.st_mode & 0o022:
-            raise PamRefused(f"{f} is writable by others: chmod go-w {f}")
-    folder = p.parent
-    try:
-        fst = os.stat(folder)
-    except OSError as exc:
-        raise PamRefused(f"the folder {folder} cannot be used ({exc.strerror})") from None
-    if fst.st_uid not in (uid, 0) or fst.st_mode & 0o022:
-        raise PamRefused(
-            f"the folder {folder} of the database is not the user's or others can write to it: "
-            f"chown it to the user and chmod go-w {folder}"
-        )
-
-
-def _companions(p: Path):
-    for suffix in ("-wal", "-shm", "-journal"):
-        f = p.with_name(p.name + suffix)
-        try:
-            yield f, os.lstat(f)
-        except FileNotFoundError:
-            continue
-
-
-def open_user_store(uid: int):
-    """The user's own database (where their app finds it), checked first. Run as the user."""
+def open_user_store():
+    """The user's own database, where their app finds it (core.paths.database_path, under
+    their home: run this as the user). Never created here. Store refuses, with how to fix
+    it, one that others could change or swap (core/store/safety.check_database_safe: owned
+    by the user, one name, not writable by others, in a folder of the user's)."""
     from .paths import database_path
     from .store import Store
 
@@ -248,7 +207,8 @@ def open_user_store(uid: int):
         path = database_path()
     except Exception as exc:  # a damaged config file
         raise PamRefused(str(exc)) from None
-    check_database_safe(path, uid)
+    if not os.path.lexists(path):
+        raise PamRefused(f"there is no twinlock database at {path}: enroll a profile in the app first")
     return Store(path, create=False)
 
 
@@ -341,7 +301,7 @@ def attempt_for_user(pw: pwd.struct_passwd, deadline: float):
     if settings.disabled:
         raise PamRefused('switched off by the user ("pam": {"disabled": true} in their config file)')
     profile = profile_for(pw, settings)
-    store = open_user_store(pw.pw_uid)
+    store = open_user_store()
     try:
         if not store.has_profile(profile):
             raise PamRefused(
@@ -368,7 +328,6 @@ __all__ = [
     "UserSettings",
     "attempt_for_user",
     "become_user",
-    "check_database_safe",
     "open_user_store",
     "profile_for",
     "read_system_settings",
