@@ -27,3 +27,4 @@ QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_soak --minutes 60   # the main
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model desktop_app/assets/models/twinlock-digits.onnx --section identify_digits   # the digits-only model beside the default
 if [ "$(id -u)" -eq 0 ]; then $PY -m benchmarks.bench_pam --runs 30; else echo "bench_pam skipped: it needs root and pamtester"; fi   # PAM unlock time (issue 24)
+$PY -m benchmarks.bench_input_memory --write   # peak RSS for hostile inputs: .hdr, 50 MP photo, big imports (issue 19)

@@ -155,3 +155,14 @@ def test_the_app_asks_before_a_loosening_import_and_audits_it(qtbot, ctx, videos
     assert row.detail["confirmed"] is True and row.detail["via"] == "app"
     assert ctx.store.get_profile("alice").policy == {"lockout_after": 100}
     win.close()
+
+
+def test_a_file_of_numbers_is_refused_before_it_fills_memory(exported, tmp_path, capsys):
+    """The embeddings are never read, but a JSON parser builds every number: a 64 MiB file of
+    them took about 1 GB (benchmarks/bench_input_memory.py); parsing stops at 5 million."""
+    db, doc = exported
+    doc["references"][0]["embedding"] = [0] * 5_000_001
+    assert main(["profiles", "import", _write(tmp_path, doc), "--name", "bob"]) == 4
+    assert "more than 5,000,000 numbers" in capsys.readouterr().err
+    with Store(db) as s:
+        assert not s.has_profile("bob")

@@ -35,6 +35,7 @@ MIN_EMBEDDING_DIM, MAX_EMBEDDING_DIM = 2, 4096
 MAX_CROP_SIDE = 4096
 MAX_CROP_PIXELS = 16_000_000  # one crop (a camera crop is far smaller; an image file's at most 12 MP)
 MAX_IMPORT_PIXELS = 64_000_000  # every crop of one file together (64 MB decoded)
+MAX_IMPORT_NUMBERS = 5_000_000  # 1000 references x 4096-number embeddings (unread) and more
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -199,7 +200,12 @@ def _read_document(p: Path, what: str) -> dict:
     try:
         with open(p, "rb") as fh:
             raw = fh.read(MAX_IMPORT_BYTES + 1)
-        doc = json.loads(raw.decode("utf-8"))
+        doc = _parse_bounded(raw.decode("utf-8"))
+    except _TooManyNumbers:
+        raise StoreError(
+            f"{what} holds more than {MAX_IMPORT_NUMBERS:,} numbers, more than any profile export; "
+            "nothing was imported."
+        ) from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
         raise StoreError(f"{what} is not a twinlock profile export (not readable JSON).") from None
     if not isinstance(doc, dict) or doc.get("format") != EXPORT_FORMAT:
@@ -210,6 +216,27 @@ def _read_document(p: Path, what: str) -> dict:
     if version > EXPORT_VERSION:
         raise StoreError(f"{what} was exported by a newer twinlock (format version {version}). Update twinlock.")
     return doc
+
+
+class _TooManyNumbers(Exception):
+    pass
+
+
+def _parse_bounded(text: str):
+    """``json.loads`` that stops after MAX_IMPORT_NUMBERS numbers: a 64 MiB file of numbers
+    would otherwise take about 1 GB as Python objects (each number 32 bytes)."""
+    count = [0]
+
+    def number(kind):
+        def parse(s):
+            count[0] += 1
+            if count[0] > MAX_IMPORT_NUMBERS:
+                raise _TooManyNumbers
+            return kind(s)
+
+        return parse
+
+    return json.loads(text, parse_float=number(float), parse_int=number(int))
 
 
 def _png_size(data: bytes, what: str) -> tuple[int, int]:
