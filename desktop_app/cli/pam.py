@@ -23,7 +23,10 @@ def register(sub) -> None:
     p = sub.add_parser(
         "pam",
         help="the PAM entry point for pam_exec (exit 0 only on a grant; see docs/pam.md)",
-        description=__doc__.split("\n\n")[0],
+        description="The entry point pam_exec runs for the user in PAM_USER: exit 0 only on a "
+        "grant; anything else fails at once, so the next PAM module (the password) asks. The "
+        "whole run is bounded by the time limit (3 s unless /etc/twinlock/pam.json says "
+        "otherwise). Set-up, the kill switch and what it protects: docs/pam.md.",
     )
     p.add_argument(
         "--system-dir",
@@ -48,28 +51,28 @@ def cmd_pam(args) -> int:
         if system.disabled_by:
             _say(f"switched off ({system.disabled_by}); the next PAM module asks")
             return EXIT_SETUP
-        pw = pam.target_user()
+        name = pam.pam_user_name()
     except pam.PamRefused as exc:
         _say(str(exc))
         return EXIT_SETUP
     deadline = started + system.time_limit_s
-    res = run_with_deadline(lambda: _attempt(pw, deadline), deadline)
+    res = run_with_deadline(lambda: _attempt(name, deadline), deadline)
     if res.killed and res.code != 0:
-        _say(f"{pw.pw_name}: no decision within the time limit of {system.time_limit_s:g} s")
+        _say(f"{name}: no decision within the time limit of {system.time_limit_s:g} s")
         return EXIT_NO_SYMBOL
     return res.code if 0 <= res.code < 128 else EXIT_SETUP
 
 
-def _attempt(pw, deadline: float) -> int:
+def _attempt(name: str, deadline: float) -> int:
     """The child: one attempt as the user; its exit status."""
     from desktop_app.core import pam
 
     from .verify import EXIT_FOR_DECISION
 
     try:
-        st = pam.attempt_for_user(pw, deadline)
+        st = pam.attempt_for_user(name, deadline)
     except pam.PamRefused as exc:
-        _say(f"{pw.pw_name}: {exc}")
+        _say(f"{name}: {exc}")
         return EXIT_SETUP
     except Exception as exc:  # a damaged database, model or camera: one line, never a grant
         from desktop_app.core.camera import CameraError
@@ -78,10 +81,10 @@ def _attempt(pw, deadline: float) -> int:
 
         if not isinstance(exc, (StoreError, ContractError, CameraError, OSError)):
             raise
-        _say(f"{pw.pw_name}: {exc}")
+        _say(f"{name}: {exc}")
         return EXIT_SETUP
     # the decision only: how close a denied symbol came is never told (the audit log has it)
-    _say(f"{pw.pw_name}: {st.state}")
+    _say(f"{name}: {st.state}")
     code = EXIT_FOR_DECISION.get(st.state, EXIT_NO_SYMBOL)
     if code == 0 and st.state != "granted":  # only a grant opens
         code = EXIT_NO_SYMBOL

@@ -116,13 +116,19 @@ def read_system_settings(system_dir: str | os.PathLike = SYSTEM_DIR) -> SystemSe
 
 
 # --------------------------------------------------------------------------- the user
-def target_user(environ=None) -> pwd.struct_passwd:
-    """The user pam_exec asks about (``PAM_USER``)."""
+def pam_user_name(environ=None) -> str:
+    """The user pam_exec asks about (``PAM_USER``), checked to be a plain name."""
     name = (os.environ if environ is None else environ).get("PAM_USER", "")
     if not name:
         raise PamRefused("PAM_USER is not set: twinlock pam is run by pam_exec (see docs/pam.md)")
     if len(name) > 256 or any(c in name for c in "/\0\n"):
         raise PamRefused("PAM_USER is not a user name")
+    return name
+
+
+def target_user(name: str) -> pwd.struct_passwd:
+    """The account of ``name`` (looked up in the child: a slow directory service is inside
+    the time limit)."""
     try:
         return pwd.getpwnam(name)
     except KeyError:
@@ -289,12 +295,13 @@ def run_attempt(store, embedder, profile: str, deadline: float):
             signal.signal(s, h)
 
 
-def attempt_for_user(pw: pwd.struct_passwd, deadline: float):
-    """Everything a PAM run does in its child: become the user, read their settings, open
-    their database, load their model, make one attempt. The final AttemptState, or
-    :class:`PamRefused` (nothing attempted, nothing counted) with why."""
+def attempt_for_user(name: str, deadline: float):
+    """Everything a PAM run does in its child: look the user up, become them, read their
+    settings, open their database, load their model, make one attempt. The final
+    AttemptState, or :class:`PamRefused` (nothing attempted, nothing counted) with why."""
     from .threads import limit_blas_threads
 
+    pw = target_user(name)
     become_user(pw)
     limit_blas_threads(1)
     settings = read_user_settings()
@@ -329,6 +336,7 @@ __all__ = [
     "attempt_for_user",
     "become_user",
     "open_user_store",
+    "pam_user_name",
     "profile_for",
     "read_system_settings",
     "read_user_settings",
