@@ -114,7 +114,7 @@ def test_twenty_images_of_every_digit_are_one_denied_attempt(assets, db):
 
 # ---------------------------------------------------------------- 2. concurrency
 def test_parallel_attempts_never_pass_the_lockout_limit(assets, db):
-    _set(db, policy={"lockout_after": 3, "lockout_base_s": 600})
+    _set(db, policy={"lockout_after": 3, "lockout_base_s": 600, "time_limit_s": 300})  # a loaded machine
     procs = [
         subprocess.Popen(
             _cmd("verify", "alice", "--image", assets["d7"]),
@@ -127,11 +127,12 @@ def test_parallel_attempts_never_pass_the_lockout_limit(assets, db):
         for _ in range(10)
     ]
     codes = [p.wait(timeout=240) for p in procs]
+    outs = [p.stdout.read() + p.stderr.read() for p in procs]
     for p in procs:
         p.stdout.close()
         p.stderr.close()
-    assert sorted(set(codes)) <= [1, 3], codes
-    assert codes.count(1) == 3, codes  # exactly the limit was judged; the rest locked
+    assert set(codes) <= {1, 3}, (codes, outs)
+    assert codes.count(1) == 3, (codes, outs, _decisions(db))  # exactly the limit was judged; the rest locked
     ds = _decisions(db)
     assert ds.count("denied") == 3 and ds.count("locked") == 7 and "pending" not in ds
     # and the owner is locked out too (no grant while locked)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
-from .decision import FAILURES, VERDICTS, AuditEvent, Decision
+from .decision import FAILURES, AuditEvent, Decision
 from .metrics import pairwise_distances
 from .preprocess import PreprocessConfig, PreprocessResult, preprocess
 from .settings import effective_threshold
@@ -36,12 +36,13 @@ from .store import (
     StoreError,
     boot_clock,
     boot_id,
-    process_alive,
     process_start,
 )
 
 _PSTART = process_start()
-STALE_PENDING_S = 6 * 3600.0  # a pending attempt this old is abandoned whatever its process
+# A pending attempt this old, or of an earlier boot, is relabelled "abandoned" in the audit
+# log. Only the label: its try was counted when it started (no process is asked if it lives).
+STALE_PENDING_S = 6 * 3600.0
 
 
 @dataclass
@@ -295,6 +296,7 @@ class Verifier:
         self.boot_clock = boot_clock
         self.overrides = dict(overrides or {})
         self._pending_id = None
+        self._charge: tuple[LockoutState, LockoutState] | None = None  # (before, after) this attempt's count
         self.references = store.reference_embeddings(self.profile, embedder.fingerprint)
         self._check_references()
         self._active = False
@@ -368,23 +370,26 @@ class Verifier:
         return d
 
     def _settle(self, tx, now: float) -> LockoutState:
-        """Inside the attempt's first transaction: count abandoned attempts as failures and
-        repair a lock end further out than the policy allows (tampering)."""
+        """Inside each of the attempt's transactions: relabel stale pending attempts (their try
+        was counted when they started) and repair a lock end further out than the policy
+        allows (tampering)."""
         p = self.policy
         lock = tx.lockout(self.profile)
         for rid, t0, det in tx.pending(self.profile):
             if rid == self._pending_id:
                 continue
-            if process_alive(det) and now - t0 < STALE_PENDING_S:
-                continue
-            lock, _ = self._new_lock(lock, lock.failures + 1, now)
+            if det.get("boot", "") == boot_id() and now - t0 < STALE_PENDING_S:
+                continue  # it may still finish (``now`` may even precede its start); it has cost its try
+            if not det.get("charged"):  # written by a twinlock that counted at the end: count it now
+                lock, _ = self._new_lock(lock, lock.failures + 1, now)
+                tx.set_lockout(self.profile, lock)
             det = {
                 **det,
-                "reason": "the attempt never finished (its process ended or was killed): counted as a failure",
+                "reason": "the attempt never finished (its process ended, was stopped or killed); "
+                "its try was counted when it started",
                 "failures": lock.failures,
             }
             tx.finish_row(rid, Decision.ABANDONED, detail=det)
-            tx.set_lockout(self.profile, lock)
         wall = lock.locked_until - now
         if wall > p.lockout_max_s + 1.0 or lock.lock_s > p.lockout_max_s + 1.0:
             fixed = LockoutState(lock.failures, now + p.lockout_max_s, p.lockout_max_s, boot_id(), self.boot_clock())
@@ -430,9 +435,11 @@ class Verifier:
     def start_attempt(self, t: float | None = None) -> AttemptState:
         """Begin a new attempt: "waiting", or "locked" (audited) while the profile is locked.
 
-        One transaction: abandoned attempts of this profile are counted as failures, the lock
-        is checked, and the attempt is written as "pending" -- so an attempt whose process
-        is killed still counts, at the next start."""
+        One transaction: the lock is checked, and the attempt is written as "pending" AND
+        counted as a failure (with the lock that failure brings). Only the attempt's own
+        final commit gives the try back -- a grant, or an end that compared nothing (no
+        symbol, cancelled) -- so an attempt that is stopped, killed, or run under another
+        host name costs its try without anyone asking whether its process still lives."""
         if self._active:  # an attempt left open is ended first, never dropped
             self.finish(reason="cancelled")
         self._reset_attempt()
@@ -454,13 +461,16 @@ class Verifier:
                 )
                 self._pending_id = None
             else:
+                charged, _ = self._new_lock(lock, lock.failures + 1, now)
+                tx.set_lockout(self.profile, charged)
+                self._charge = (lock, charged)
                 self._pending_id = tx.log(
                     self.profile,
                     Decision.PENDING,
                     threshold=p.threshold,
                     fingerprint=self.embedder.fingerprint,
                     provider=getattr(self.embedder, "provider", ""),
-                    detail={"k": p.k, "n": p.n, **self._common_detail()},
+                    detail={"k": p.k, "n": p.n, "charged": True, "failures": charged.failures, **self._common_detail()},
                 )
         if rem > 0:
             return self._locked_state(audit_id, rem)
@@ -604,36 +614,21 @@ class Verifier:
 
         detail.update(self._common_detail())
         boot_now = self.boot_clock()
+        recorded = None
         with self.store.transaction() as tx:
-            lock = self._settle(tx, now)
-            locked_meanwhile = lock.remaining(now, boot_now) > 0 and decision in VERDICTS
-            delay = 0.0
-            if decision in FAILURES:
-                lock, delay = self._new_lock(lock, lock.failures + 1, now)
-            elif decision == Decision.GRANTED and not locked_meanwhile and not self.overrides:
-                lock = LockoutState(0, 0.0)
-            if locked_meanwhile:
-                # another attempt locked the profile while this one ran: no grant while locked
-                reason = f"locked out by another attempt while this one ran ({decision} is not given while locked)"
-                detail["would_have_been"] = decision
-                decision = Decision.LOCKED
-            detail["reason"] = reason
-            detail["failures"] = lock.failures
-            tx.set_lockout(self.profile, lock)
-            log = dict(
-                best_distance=self._best,
-                threshold=p.threshold,
-                frames_used=self._frames_used,
-                fingerprint=self.embedder.fingerprint,
-                provider=getattr(self.embedder, "provider", ""),
-                detail=detail,
-                snapshot=snapshot,
-            )
             if self._pending_id is not None:
-                audit_id = tx.finish_row(self._pending_id, decision, **log)
-            else:
-                audit_id = tx.log(self.profile, decision, **log)
+                recorded = tx.row_decision(self._pending_id)
+            if recorded in (None, Decision.PENDING):
+                recorded = None
+                decision, reason, lock, delay, audit_id = self._settle_outcome(
+                    tx, now, boot_now, decision, reason, detail, snapshot
+                )
+        if recorded is not None:
+            # already recorded by this attempt's own final commit (a signal came right after
+            # it, before this object knew): nothing more is written, nothing counted again
+            return self._already_recorded(recorded)
         self._pending_id = None
+        self._charge = None
         if delay > 0:
             reason += f"; locked out for {delay:g} s after {lock.failures} denied attempts"
         self._active = False
@@ -645,9 +640,61 @@ class Verifier:
             self.state.lockout_remaining_s = rem
         return self.state
 
+    def _settle_outcome(self, tx, now, boot_now, decision, reason, detail, snapshot):
+        """Inside the final transaction: the outcome and the lock it leaves. The try was
+        counted when the attempt started (``self._charge``: the lock before and after that
+        count); it is given back only here, by a grant or by an end that compared nothing."""
+        p = self.policy
+        lock = self._settle(tx, now)
+        before, charged = self._charge if self._charge is not None else (lock, lock)
+        own = lock == charged  # no other attempt (or admin) changed the lock since ours was counted
+        # No verdict is withheld for a lock that came while this attempt ran: only attempts
+        # allowed to start (and counted then) are judged, so a lock set meanwhile was set by
+        # the count of another allowed try -- and "locked" never stands for a withheld grant.
+        delay = 0.0
+        if decision == Decision.GRANTED and not self.overrides:
+            lock = LockoutState(0, 0.0)
+        elif decision in (Decision.GRANTED, Decision.NO_SYMBOL, Decision.CANCELLED):
+            # an override's grant gives back only its own try; so does an end that compared nothing
+            lock = before if own else replace(lock, failures=max(0, lock.failures - 1))
+        elif decision in FAILURES and own and charged.lock_s > 0:
+            # the lock this attempt's count brought runs from its end, not its start
+            lock, delay = self._new_lock(before, charged.failures, now)
+        detail["reason"] = reason
+        detail["failures"] = lock.failures
+        tx.set_lockout(self.profile, lock)
+        log = dict(
+            best_distance=self._best,
+            threshold=p.threshold,
+            frames_used=self._frames_used,
+            fingerprint=self.embedder.fingerprint,
+            provider=getattr(self.embedder, "provider", ""),
+            detail=detail,
+            snapshot=snapshot,
+        )
+        if self._pending_id is not None:
+            audit_id = tx.finish_row(self._pending_id, decision, **log)
+        else:
+            audit_id = tx.log(self.profile, decision, **log)
+        return decision, reason, lock, delay, audit_id
+
+    def _already_recorded(self, recorded: str) -> AttemptState:
+        audit_id, self._pending_id, self._charge = self._pending_id, None, None
+        self._active = False
+        try:
+            decision = Decision(recorded)
+        except ValueError:
+            decision = Decision.ABANDONED
+        self.state = self._state(
+            decision, True, reason=f"the attempt was already recorded as {decision}", audit_id=audit_id
+        )
+        return self.state
+
     def abandon(self, reason: str = "interrupted") -> AttemptState:
-        """The attempt is cut short (a signal, the window closed): recorded as "abandoned" and
-        counted as a failure, acquired frames or not -- interrupting never hides a try."""
+        """The attempt is cut short (a signal, the window closed): recorded as "abandoned", a
+        failure -- its try was counted when it started and is not given back. A signal that
+        comes right after the attempt's final commit changes nothing (no second row, no
+        second count)."""
         if not self._active:
             return self.state
         return self._finish(Decision.ABANDONED, f"{reason}: the attempt was not finished; counted as a failure")

@@ -43,6 +43,11 @@ class Tx:
     def finish_row(self, entry_id, decision, **kw) -> int:
         return self.store._finish_row(self.con, entry_id, decision, **kw)
 
+    def row_decision(self, entry_id) -> str | None:
+        """The decision an audit row holds now (None: no such row)."""
+        row = self.con.execute("SELECT decision FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
+        return None if row is None else str(row[0])
+
     def pending(self, name) -> list[tuple[int, float, dict]]:
         rows = self.con.execute(
             "SELECT id, time, detail FROM audit WHERE decision = ? AND profile = ?", (Decision.PENDING, name)
