@@ -113,3 +113,28 @@ def test_test_mode_is_refused_while_locked_out_and_cancels_a_running_attempt(qtb
     assert ctx.store.audit(decision="inspect_refused")[0].detail["via"] == "app"
     assert not ctx.store.audit(decision="profile_inspected")
     win.close()
+
+
+def test_calibration_is_refused_while_locked_out_and_audited_otherwise(qtbot, ctx, videos):
+    from desktop_app.ui.calibration_dialog import CalibrationDialog
+
+    enroll_from_video(ctx, videos["three"], "alice", count=2)
+    win = make_window(qtbot, ctx, videos["three"])
+    ctx.store.set_lockout("alice", LockoutState(5, time.time() + 600, 600))
+    messages = []
+
+    def read_box(w):
+        messages.append(w.text())
+        w.accept()
+        return True
+
+    left = _answer_modals([(QMessageBox, read_box)])
+    win.open_calibration()
+    assert not left and "locked out" in messages[0]
+    assert ctx.store.audit(decision="inspect_refused")[0].detail["action"] == "calibrate"
+    ctx.store.set_lockout("alice", LockoutState(0, 0.0))
+    left = _answer_modals([(CalibrationDialog, lambda w: w.reject() or True)])
+    win.open_calibration()
+    assert not left
+    assert ctx.store.audit(decision="profile_inspected")[0].detail["action"] == "calibrate"
+    win.close()

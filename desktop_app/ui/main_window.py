@@ -755,8 +755,18 @@ class MainWindow(QMainWindow):
         if not self.current_profile():
             QMessageBox.information(self, "Calibrate", "Enroll a profile first.")
             return
-        if not self._admin("calibrate the threshold"):
+        from desktop_app.core.admin_actions import LockedOutError, audit_inspection, refuse_while_locked
+
+        name = self.current_profile()
+        self.cancel_attempt()
+        try:  # calibrating compares samples with the profile: not while it is locked out
+            refuse_while_locked(self.ctx.store, name, "calibrate", via="app")
+        except LockedOutError as exc:
+            QMessageBox.warning(self, "Calibrate", str(exc))
             return
+        if not self._admin("calibrate the threshold", name):
+            return
+        audit_inspection(self.ctx.store, name, "calibrate", via="app", passphrase=self.ctx.admin_required())
         from .calibration_dialog import CalibrationDialog
 
         self.cancel_attempt()
