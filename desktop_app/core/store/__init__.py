@@ -11,7 +11,7 @@ that made them, app settings (JSON values), the audit log, and per-profile locko
 - :mod:`.references`  reference images and embeddings; re-embedding for another model
 - :mod:`.settings`    the settings table
 - :mod:`.audit`       the audit log (attempts and admin actions), retention
-- :mod:`.lockout`     lockout state, the boot clock, whether an attempt's process lives
+- :mod:`.lockout`     lockout state and the boot clock
 - :mod:`.profile_file` the profile export/import file format
 - :mod:`.codec`, :mod:`.errors`  PNG blobs; the errors, whose messages are for the user
 
@@ -24,7 +24,7 @@ from ..decision import Decision
 from .audit import CLOCK_SKEW_S, AuditEntry, AuditMixin
 from .database import Database, Tx
 from .errors import InvalidProfileName, ProfileExists, ProfileNotFound, StoreError
-from .lockout import LockoutMixin, LockoutState, boot_clock, boot_id, process_alive, process_start
+from .lockout import LockoutMixin, LockoutState, boot_clock, boot_id, process_start
 from .profile_file import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -76,7 +76,6 @@ __all__ = [
     "boot_clock",
     "boot_id",
     "check_database_safe",
-    "process_alive",
     "process_start",
     "validate_profile_name",
 ]

@@ -1,16 +1,15 @@
-"""Lockout state per profile, and the clocks and processes it is judged by.
+"""Lockout state per profile, and the clocks it is judged by.
 
 A lockout stores its length and the boot clock (``CLOCK_BOOTTIME``) beside the wall-clock
 end, so moving the wall clock never shortens it (:meth:`LockoutState.remaining`). An
-attempt is written when it starts with the process that runs it (:func:`process_alive`
-tells whether that process may still finish it).
+attempt is counted when it starts (core.verifier), so no one needs to know whether the
+process that runs it still lives; :func:`process_start` only names that process in the audit.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,31 +75,6 @@ def process_start(pid: int | None = None) -> str:
         return stat_line.rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError, ValueError):
         return ""
-
-
-def process_alive(detail: dict) -> bool:
-    """Whether the process that started a pending attempt (``detail``: pid, host, boot) may
-    still run it. A process of another host is assumed alive; one of an earlier boot is not."""
-    try:
-        pid = int(detail.get("pid", -1))
-    except (TypeError, ValueError):
-        return False
-    if detail.get("host") != socket.gethostname():
-        return True
-    if detail.get("boot", "") != boot_id():
-        return False
-    if pid == os.getpid():
-        return True
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    started = detail.get("pstart", "")
-    return not started or process_start(pid) in ("", started)
 
 
 class LockoutMixin:
