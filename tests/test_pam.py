@@ -300,7 +300,7 @@ def _pending_pid(stack, timeout: float = 10.0) -> tuple[int, int]:
 @stack_only
 def test_an_attempt_stopped_past_the_limit_is_killed_and_costs_one_try(st):
     """The attempt's process is stopped (SIGSTOP: a camera driver that hangs) after its first
-    frames: pamtester still fails within the limit + 1 s, and the attempt counts."""
+    frames: pamtester still fails within the limit + 1 s, and the attempt costs one try."""
     st.set_setting("policy", {"max_frames": 10000, "time_limit_s": 60})
     st.set_camera("long_blank")
     failures = st.lockout()["failures"]
@@ -320,7 +320,9 @@ def test_an_attempt_stopped_past_the_limit_is_killed_and_costs_one_try(st):
     assert secs <= LIMIT + 1.0, secs
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
-    # its try was counted (when it started, or at the next start): once, whatever the row says
+    # its try was counted when it started (the verifier's rule): at once, with no next attempt
+    assert st.lockout()["failures"] == failures + 1
+    # ... and once: the next attempt (no symbol shown, so no try of its own) adds nothing
     rc, _, _, rows = _attempt(st, "blank")
     assert rc != 0 and [r["decision"] for r in rows] == ["no_symbol"]
     killed = [r for r in st.audit() if r["id"] == row_id]
