@@ -331,6 +331,30 @@ def test_an_attempt_stopped_past_the_limit_is_killed_and_costs_one_try(st):
 
 
 @stack_only
+def test_an_attempt_told_to_stop_records_itself_as_abandoned(st):
+    """SIGTERM (what the parent sends just before the deadline) mid-attempt: the child
+    records the attempt as abandoned -- one row, one try -- and the run fails."""
+    st.set_setting("policy", {"max_frames": 10000, "time_limit_s": 60})
+    st.set_camera("long_blank")
+    failures = st.lockout()["failures"]
+    proc = subprocess.Popen(
+        ["pamtester", st.service, st.name, "authenticate"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        row_id, pid = _pending_pid(st)
+        os.kill(pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0 and "Authentication failure" in out
+    row = [r for r in st.audit() if r["id"] == row_id]
+    assert [r["decision"] for r in row] == ["abandoned"]
+    assert "stopped at the PAM time limit" in row[0]["detail"]["reason"]
+    assert st.lockout()["failures"] == failures + 1
+
+
+@stack_only
 def test_no_root_owned_file_in_the_users_home(st):
     _attempt(st, "genuine")
     _attempt(st, "impostor")
