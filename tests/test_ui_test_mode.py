@@ -138,3 +138,40 @@ def test_calibration_is_refused_while_locked_out_and_audited_otherwise(qtbot, ct
     assert not left
     assert ctx.store.audit(decision="profile_inspected")[0].detail["action"] == "calibrate"
     win.close()
+
+
+def test_the_audit_log_shows_distances_only_to_the_admin(qtbot, ctx, videos):
+    from desktop_app.ui.audit_viewer import COLUMNS, AuditViewer
+
+    enroll_from_video(ctx, videos["three"], "alice", count=2)
+    ctx.store.log_attempt(
+        "alice", "denied", best_distance=0.61, threshold=0.5, frames_used=3, detail={"reason": "1 of 3 matched"}
+    )
+    ctx.set_passphrase(PASS)
+    win = make_window(qtbot, ctx, videos["three"])
+    col = COLUMNS.index("best distance")
+    seen = []
+
+    def read(w):
+        seen.append([w.table.item(r, col).text() for r in range(w.table.rowCount())])
+        seen.append([w.table.item(r, len(COLUMNS) - 1).text() for r in range(w.table.rowCount())])
+        w.reject()
+        return True
+
+    def cancel(w):
+        w.reject()
+        return True
+
+    left = _answer_modals([(PassphraseDialog, cancel), (AuditViewer, read)])
+    win.open_audit()  # no passphrase given: the log without distances
+    assert not left and "0.610" not in seen[0] and not any("matched" in d for d in seen[1])
+
+    def type_passphrase(w):
+        w.edit.setText(PASS)
+        w._check()
+        return True
+
+    left = _answer_modals([(PassphraseDialog, type_passphrase), (AuditViewer, read)])
+    win.open_audit()
+    assert not left and "0.610" in seen[2] and any("1 of 3 matched" in d for d in seen[3])
+    win.close()

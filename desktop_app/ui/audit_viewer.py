@@ -46,9 +46,12 @@ def format_detail(detail: dict | None) -> str:
 
 
 class AuditViewer(QDialog):
-    def __init__(self, ctx, parent=None, profile: str | None = None):
+    def __init__(self, ctx, parent=None, profile: str | None = None, reveal: bool = True):
+        """``reveal`` False (no admin): no best distance, frames used or attempt reasons
+        (core.disclosure.redact_audit_entry) -- the log tells no one how close a try came."""
         super().__init__(parent)
         self.ctx = ctx
+        self.reveal = reveal
         self.entries = []
         self.setWindowTitle("Audit log")
         lay = QVBoxLayout(self)
@@ -107,6 +110,12 @@ class AuditViewer(QDialog):
         self.entries = self.ctx.store.audit(
             profile=None if prof == ALL else prof, decision=None if dec == ALL else dec, limit=self.limit.value()
         )
+        if not self.reveal:
+            from types import SimpleNamespace
+
+            from desktop_app.core.disclosure import redact_audit_entry
+
+            self.entries = [SimpleNamespace(**redact_audit_entry(e)) for e in self.entries]
         self.table.setRowCount(len(self.entries))
         for r, e in enumerate(self.entries):
             vals = [
