@@ -67,6 +67,7 @@ class PamStack:
         self.service_file = Path("/etc/pam.d") / self.service
         self.sysdir = _world_readable_dir("twinlock-pam-sys-")  # root's: the switch, pam.json
         self.work = _world_readable_dir("twinlock-pam-py-")  # a Python the user can run
+        self._opened: dict[Path, int] = {}  # folders given the search bit, and their old modes
         subprocess.run(
             ["useradd", "--create-home", "--user-group", "--shell", "/usr/sbin/nologin", self.name],
             check=True,
@@ -85,20 +86,29 @@ class PamStack:
             raise
 
     # ------------------------------------------------------------------ set-up
-    def _user_python(self) -> str:
+    def _can_run(self, py: str) -> bool:
         probe = "import desktop_app.cli.main, numpy, cv2, onnxruntime"
         try:
-            if self.as_user([sys.executable, "-I", "-c", probe], check=False).returncode == 0:
-                return sys.executable
+            return self.as_user([py, "-I", "-c", probe], check=False).returncode == 0
         except PermissionError:  # the user cannot even start it
-            pass
+            return False
+
+    def _user_python(self) -> str:
+        """The checkout's Python if the user can run it; else a venv of a system Python of
+        the same version pointing at the checkout's packages; else the checkout's Python
+        after giving others the search (x) bit on the folders above it that lack it (a
+        pyenv under /root) -- only those folders, only that bit, restored by close()."""
+        if self._can_run(sys.executable):
+            return sys.executable
         ver = f"python{sys.version_info.major}.{sys.version_info.minor}"
         site = sysconfig.get_paths()["purelib"]
         for cand in (f"/usr/bin/{ver}", f"/usr/local/bin/{ver}"):
             if not os.access(cand, os.X_OK):
                 continue
             venv = self.work / "venv"
-            subprocess.run([cand, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+            made = subprocess.run([cand, "-m", "venv", "--without-pip", str(venv)], capture_output=True)
+            if made.returncode != 0:
+                continue
             sp = Path(
                 subprocess.check_output(
                     [str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -112,8 +122,18 @@ class PamStack:
                     if not os.path.islink(p):
                         os.chmod(p, os.stat(p).st_mode | 0o055)
             py = str(venv / "bin/python")
-            if self.as_user([py, "-I", "-c", probe], check=False).returncode == 0:
+            if self._can_run(py):
                 return py
+        needed = {Path(os.path.realpath(sys.executable)).parent, Path(sys.base_prefix), Path(sys.prefix), Path(site)}
+        needed.add(Path(__file__).resolve().parents[1])
+        for path in needed:
+            for d in [path, *path.parents]:
+                mode = os.stat(d).st_mode
+                if not mode & 0o001 and d not in self._opened:
+                    self._opened[d] = mode
+                    os.chmod(d, mode | 0o001)
+        if self._can_run(sys.executable):
+            return sys.executable
         raise RuntimeError(
             f"user {self.name} can run neither {sys.executable} nor a system {ver} with the checkout's packages"
         )
@@ -255,6 +275,9 @@ class PamStack:
         return bad
 
     def close(self) -> None:
+        for d, mode in self._opened.items():
+            os.chmod(d, mode)
+        self._opened.clear()
         self.service_file.unlink(missing_ok=True)
         subprocess.run(["userdel", "--remove", self.name], capture_output=True)
         shutil.rmtree(self.sysdir, ignore_errors=True)
