@@ -127,6 +127,15 @@ def test_the_pam_verb_without_pam_user_fails_at_once_with_why(tmp_path):
         env=env,
     )
     assert r.returncode == 4 and "there is no user 'no-such-user-twinlock'" in r.stderr, r.stderr
+    env["PAM_TYPE"] = "session"
+    r = subprocess.run(
+        [sys.executable, "-m", "desktop_app.cli.main", "pam", "--system-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+    )
+    assert r.returncode == 4 and "auth stack only, not 'session'" in r.stderr, r.stderr
 
 
 # --------------------------------------------------------------------------- a real PAM stack

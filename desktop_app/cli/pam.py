@@ -74,6 +74,9 @@ def _attempt(name: str, deadline: float) -> int:
     except pam.PamRefused as exc:
         _say(f"{name}: {exc}")
         return EXIT_SETUP
+    except SystemExit:  # whatever asked to exit, it was not a grant
+        _say(f"{name}: the attempt exited early")
+        return EXIT_SETUP
     except Exception as exc:  # a damaged database, model or camera: one line, never a grant
         from desktop_app.core.camera import CameraError
         from desktop_app.core.contract import ContractError

@@ -117,8 +117,13 @@ def read_system_settings(system_dir: str | os.PathLike = SYSTEM_DIR) -> SystemSe
 
 # --------------------------------------------------------------------------- the user
 def pam_user_name(environ=None) -> str:
-    """The user pam_exec asks about (``PAM_USER``), checked to be a plain name."""
-    name = (os.environ if environ is None else environ).get("PAM_USER", "")
+    """The user pam_exec asks about (``PAM_USER``), checked to be a plain name; refused in
+    any PAM stack but ``auth`` (``PAM_TYPE``: account, session, password)."""
+    env = os.environ if environ is None else environ
+    kind = env.get("PAM_TYPE", "")
+    if kind and kind != "auth":
+        raise PamRefused(f"twinlock pam answers the auth stack only, not '{kind[:20]}': put the line under auth")
+    name = env.get("PAM_USER", "")
     if not name:
         raise PamRefused("PAM_USER is not set: twinlock pam is run by pam_exec (see docs/pam.md)")
     if len(name) > 256 or any(c in name for c in "/\0\n"):
