@@ -85,5 +85,8 @@ def test_the_time_limit_applies_to_verify_image(assets, db, capsys):
     rc = main(["verify", "alice", "--image", assets["d3"], "--time-limit", "1e-9", "--json", "--debug"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 2 and out["decision"] == "no_symbol" and "time limit" in out["reason"], out
+    # anyone may read why nothing was acquired: no frame was judged, so it tells no verdict
+    assert main(["verify", "alice", "--image", assets["d3"], "--time-limit", "1e-9"]) == 2
+    assert "time limit" in capsys.readouterr().out
     with Store(db) as s:
         assert s.audit()[0].decision == "no_symbol"  # recorded, never left pending

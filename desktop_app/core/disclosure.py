@@ -29,7 +29,9 @@ def public_reason(st) -> str:
     if s == Decision.NO_SYMBOL:
         if not st.final:
             return f"no symbol: {st.reason}" if st.reason else "no symbol found"
-        return "no symbol found"
+        # final only when no frame was acquired: its reason (end of input, the time limit)
+        # holds no verdict
+        return st.reason or "no symbol found"
     if s == Decision.GRANTED:
         return "the symbol matched"
     if s == Decision.LOCKED:
