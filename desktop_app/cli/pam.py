@@ -22,8 +22,8 @@ from .common import EXIT_NO_SYMBOL, EXIT_SETUP
 def register(sub) -> None:
     p = sub.add_parser(
         "pam",
-        help="the PAM entry point for pam_exec (exit 0 only on a grant; see docs/pam.md)",
-        description="The entry point pam_exec runs for the user in PAM_USER: exit 0 only on a "
+        help="unlock through PAM: what pam_exec runs (exit 0 only on a grant; see docs/pam.md)",
+        description="What pam_exec runs to unlock for the user in PAM_USER: exit 0 only on a "
         "grant; anything else fails at once, so the next PAM module (the password) asks. The "
         "whole run is bounded by the time limit (3 s unless /etc/twinlock/pam.json says "
         "otherwise). Set-up, the kill switch and what it protects: docs/pam.md.",
