@@ -109,4 +109,4 @@ def out_of_fold_thresholds(folds: list, opts) -> dict:
     out = {f"symbol_{k}": dict(v, source=desc) for k, v in cal.thresholds_from_distances(g, i).items()}
     if cams:
         out.update({f"symbol_{k}": v for k, v in thresholds_from_camera(pool_camera_distances(cams), desc).items()})
-    return out
+    return {k: dict(v, alphabets=sorted(names), out_of_fold=True) for k, v in out.items()}

@@ -463,7 +463,7 @@ def calibrate_symbols(src: Source, graph, dim: int, work: Path, opts: ExportOpti
             profiles_per_label=1,
         )
         out.update({f"symbol_{k}": v for k, v in cam.items()})
-    return out
+    return {k: dict(v, alphabets=names) for k, v in out.items()}
 
 
 def model_contract(src: Source, dim: int, thresholds: dict, calib_desc: dict, report, quant_info) -> dict:

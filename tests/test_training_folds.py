@@ -129,6 +129,7 @@ def test_export_takes_unseen_symbol_thresholds_from_out_of_fold_distances(runs, 
     s = th["symbol_far_1e-3"]
     assert s["genuine"] == 20 * 28  # the fold's held-out 'Big': 20 characters x 8 drawers
     assert "out-of-fold" in s["source"] and "Big" in s["source"]
+    assert s["alphabets"] == ["Big"] and s["out_of_fold"] is True
     assert read_contract(r.path).thresholds["symbol_far_1e-3"]["threshold"] == pytest.approx(s["threshold"])
     # a fold of another architecture, or one that held nothing out, is refused
     other = train(
