@@ -60,6 +60,7 @@ def test_gate_refuses_wrong_and_accepts_right_passphrase(qtbot, ctx):
             w.edit.setText("nope")
             w._check()
         msgs.append(w.result())
+        on_modal(lambda box: box.accept())  # the prompt closed: a message says why
 
     on_modal(three_wrong)
     assert not require_admin(None, ctx, "calibrate the threshold")

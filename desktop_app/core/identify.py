@@ -2,6 +2,8 @@
 
 The answer for one image is its label's nearest gallery symbol, with the runner-up *label*
 ("this is a 7 (distance 0.12; next: 1 at 0.64)"), and the best few matches for display.
+Given a threshold, a nearest symbol beyond it is not a recognition: "not recognised: the
+nearest is a star at 0.57, beyond the threshold 0.502".
 """
 
 from __future__ import annotations
@@ -28,10 +30,19 @@ class Identification:
     next_label: str | None
     next_distance: float | None
     matches: list[Match] = field(default_factory=list)  # the best few gallery symbols, nearest first
+    threshold: float | None = None  # the distance within which a symbol counts as recognised
+
+    @property
+    def recognised(self) -> bool:
+        return self.label is not None and (self.threshold is None or self.distance <= self.threshold)
 
     def sentence(self) -> str:
         if self.label is None:
             return "the gallery is empty: nothing to compare with"
+        if not self.recognised:
+            from .verifier import compare_text  # never "0.502 > 0.502"
+
+            return f"not recognised: the nearest is {self.label}, {compare_text(self.distance, self.threshold)}"
         s = f"this is a {self.label} (distance {self.distance:.2f}"
         if self.next_label is not None:
             s += f"; next: {self.next_label} at {self.next_distance:.2f}"
@@ -43,6 +54,8 @@ class Identification:
             "distance": self.distance,
             "next_label": self.next_label,
             "next_distance": self.next_distance,
+            "threshold": self.threshold,
+            "recognised": self.recognised,
             "matches": [
                 {"label": m.label, "kind": m.kind, "distance": m.distance, "index": m.index} for m in self.matches
             ],
@@ -72,13 +85,16 @@ def nearest(queries: np.ndarray, gallery_emb: np.ndarray, k: int = 5, block: int
     return idx, dist
 
 
-def identify(queries: np.ndarray, gallery_emb: np.ndarray, labels, kinds=None, top: int = 5) -> list[Identification]:
-    """One :class:`Identification` per query embedding."""
+def identify(
+    queries: np.ndarray, gallery_emb: np.ndarray, labels, kinds=None, top: int = 5, threshold: float | None = None
+) -> list[Identification]:
+    """One :class:`Identification` per query embedding (``threshold``: beyond it, the
+    nearest symbol is named but not recognised)."""
     q = np.asarray(queries, np.float32)
     labels = np.asarray(labels).astype(str)
     kinds = np.asarray(kinds).astype(str) if kinds is not None else np.full(len(labels), "")
     if len(labels) == 0:
-        return [Identification(None, None, None, None) for _ in range(len(q))]
+        return [Identification(None, None, None, None, threshold=threshold) for _ in range(len(q))]
     uniq, inv = np.unique(labels, return_inverse=True)
     out = []
     for s in range(0, len(q), 1024):
@@ -100,6 +116,7 @@ def identify(queries: np.ndarray, gallery_emb: np.ndarray, labels, kinds=None, t
                     None if nxt is None else str(uniq[nxt]),
                     None if nxt is None else float(per[r, nxt]),
                     ms,
+                    None if threshold is None else float(threshold),
                 )
             )
     return out

@@ -19,6 +19,7 @@ class PassphraseDialog(QDialog):
         self.action = action
         self.profile = profile
         self.tries = 0
+        self.gave_up = False  # three wrong tries: the caller says so after the prompt closed
         self.setWindowTitle("Admin passphrase")
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel(f"The admin passphrase is required to {action}."))
@@ -56,10 +57,12 @@ class PassphraseDialog(QDialog):
         except Exception:  # an audit that cannot be written must not open the gate
             pass
         if self.tries >= MAX_TRIES:
-            self.error.setText("Wrong passphrase. Giving up after 3 tries.")
+            self.error.setText(f"Wrong passphrase. Giving up after {MAX_TRIES} tries.")
+            self.gave_up = True
             self.reject()
         else:
-            self.error.setText(f"Wrong passphrase ({MAX_TRIES - self.tries} tries left).")
+            left = MAX_TRIES - self.tries
+            self.error.setText(f"Wrong passphrase ({left} {'try' if left == 1 else 'tries'} left).")
 
 
 def require_admin(parent, ctx, action: str, profile: str | None = None) -> bool:
@@ -67,4 +70,16 @@ def require_admin(parent, ctx, action: str, profile: str | None = None) -> bool:
     if not ctx.admin_required():
         return True
     dlg = PassphraseDialog(ctx, action, parent, profile)
-    return dlg.exec() == QDialog.DialogCode.Accepted
+    ok = dlg.exec() == QDialog.DialogCode.Accepted
+    if dlg.gave_up:  # the prompt closed on the third wrong try: never without a word
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Admin passphrase",
+            f"Wrong passphrase {MAX_TRIES} times: could not {action}. Nothing was changed; "
+            "each wrong try is recorded in the audit log.",
+            QMessageBox.StandardButton.Ok,
+            parent,
+        )
+        box.setObjectName("passphraseGaveUp")
+        box.exec()
+    return ok

@@ -97,8 +97,11 @@ class HistogramChart(_Base):
 class RateChart(_Base):
     """FAR and FRR against the threshold, with the EER point."""
 
+    TITLE = "FAR and FRR against threshold"
+
     def __init__(self, parent=None):
-        super().__init__("FAR and FRR against threshold", parent)
+        super().__init__(self.TITLE, parent)
+        self.eer_text = ""
         self.far = _line("FAR", IMP)
         self.frr = _line("FRR", GEN)
         self.eer = QScatterSeries()
@@ -125,7 +128,10 @@ class RateChart(_Base):
         _set_points(self.frr, t, det["frr"])
         e, et = metrics.eer(genuine, impostor)
         self.eer.replace([QPointF(et, e)])
-        self.eer.setName(f"EER {e * 100:.2f}% at {et:.3f}")
+        # the figures go under the title: in the legend they were cut ("EER 0.00…") beside
+        # FAR, FRR and threshold in a chart a third of the dialog wide
+        self.eer_text = f"EER {e * 100:.2f}% at {et:.3f}"
+        self.chart_.setTitle(f"{self.TITLE}<br><span style='font-weight:normal'>{self.eer_text}</span>")
         self.ax.setRange(float(t[0]), float(t[-1]) if t[-1] > t[0] else float(t[0]) + 1e-3)
         self.ax.applyNiceNumbers()
 

@@ -4,6 +4,7 @@ import image files -> consistency of the references -> save (one core transactio
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ from .imaging import to_pixmap
 from .widgets import DigitView, FrameView
 
 DEFAULT_K = 5
+NOTICE_S = 4.0  # a refusal stays this long before a camera frame's text may replace it
 
 
 @dataclass
@@ -126,6 +128,7 @@ class CapturePage(QWizardPage):
         self.capture = capture
         self.items: list[Capture] = []
         self._latest = None  # (Frame, PreprocessResult)
+        self._notice_until = 0.0  # a refusal shown until then is not overwritten by frames
         self.setTitle("Capture your symbol")
         self.setSubTitle(
             "Hold the paper with your symbol in the dashed box and press Capture (Space). "
@@ -191,6 +194,9 @@ class CapturePage(QWizardPage):
         for b in (self.capture_button, self.discard_button, self.import_button):
             b.setAutoDefault(False)  # Enter is Next, never a click on the last button used
             b.setDefault(False)
+            # a click leaves the focus where it was: Space is Capture, never "press the last
+            # button clicked" (after Import…, Space reopened the file dialog); Tab still reaches them
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         QShortcut(QKeySequence("Space"), self, self.capture_current)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self, self.discard_selected)
         for key in ("Return", "Enter"):
@@ -198,14 +204,27 @@ class CapturePage(QWizardPage):
         self.capture.frame.connect(self.on_frame)
         self._update()
 
+    def notice(self, text: str) -> None:
+        """A refusal or instruction that the next frames must not overwrite at once."""
+        self.gate.setText(text)
+        self._notice_until = time.monotonic() + NOTICE_S
+
     def on_frame(self, fr, result) -> None:
         self._latest = (fr, result)
         self.view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok, paper=result.paper)
         if result.ok:
             self.digit.set_image(result.image)
-            self.gate.setText("Symbol found: press Capture (Space).")
         else:
             self.digit.set_image(None, result.reason)
+        if time.monotonic() < self._notice_until:
+            return
+        if self.isComplete():  # all taken: a frame never invites another capture
+            self.gate.setText(
+                f"All {self.k_spin.value()} references are taken: press Next (Enter), or discard one (Del) to retake it."
+            )
+        elif result.ok:
+            self.gate.setText("Symbol found: press Capture (Space).")
+        else:
             self.gate.setText(f"Not usable: {result.reason}")
 
     def _enter(self) -> None:
@@ -213,30 +232,31 @@ class CapturePage(QWizardPage):
         if self.isComplete() and self.wizard() is not None:
             self.wizard().next()
         else:
-            self.gate.setText(
+            self.notice(
                 f"Take {self.k_spin.value() - len(self.items)} more reference(s) first "
                 "(Capture: Space), then Enter goes on."
             )
 
     def capture_current(self) -> bool:
         if len(self.items) >= self.k_spin.value():
-            self.gate.setText(
-                f"All {self.k_spin.value()} references are taken: press Next (Enter), or "
+            self.notice(
+                f"Not taken: all {self.k_spin.value()} references are taken. Press Next (Enter), or "
                 "discard one (Del) to retake it."
             )
             return False
         if self._latest is None:
-            self.gate.setText(
+            self.notice(
                 "No camera picture yet. Import image files instead, or choose a camera "
                 "in the main window (File ▸ Choose camera or video…)."
             )
             return False
         _fr, result = self._latest
         if not result.ok:
-            self.gate.setText(f"Not taken: {result.reason}")
+            self.notice(f"Not taken: {result.reason}")
             return False
         self.add(Capture(result.image.copy(), None if result.crop is None else result.crop.copy(), "camera"))
         self._latest = None  # the next capture needs a new frame
+        self._notice_until = 0.0
         return True
 
     def add(self, item: Capture) -> None:
@@ -276,6 +296,7 @@ class CapturePage(QWizardPage):
                 continue
             self.add(Capture(res.image.copy(), None if res.crop is None else res.crop.copy(), str(p)))
         self.import_errors.setText("Skipped:\n" + "\n".join(errors) if errors else "")
+        self.setFocus()  # Space captures next, whatever had the focus
 
     def _update(self) -> None:
         k = self.k_spin.value()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -33,6 +34,7 @@ from .imaging import to_pixmap
 from .widgets import DigitView, FrameView
 
 LIVE_RATE_HZ = 5.0
+LIVE_OFF = "Live is off: tick “Live from the camera” to identify what the camera shows, or open an image."
 LEVEL_STYLE = {
     "weak": "color: #b00020; font-weight: bold",
     "fair": "color: #8a4b00; font-weight: bold",
@@ -80,6 +82,7 @@ class IdentifyDialog(QDialog):
         self.view = FrameView()
         self.view.setObjectName("identifyInput")
         self.view.setMinimumSize(320, 240)
+        self.view.set_message(LIVE_OFF if capture is not None else "No camera: open an image.")
         self.digit = DigitView()
         self.digit.setObjectName("identifyModelView")
         mid.addWidget(self.view, 2)
@@ -97,6 +100,14 @@ class IdentifyDialog(QDialog):
         self.table.setObjectName("identifyMatches")
         self.table.setHorizontalHeaderLabels(["label", "kind", "distance"])
         self.table.setIconSize(_icon_size())
+        # the distance column always in view (at 1280x800 it sat behind a scrollbar): the
+        # label column takes what is left and elides
+        hdr = self.table.horizontalHeader()
+        hdr.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        hdr.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        hdr.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.gallery_label = QLabel("")
         self.gallery_label.setObjectName("identifyGalleryInfo")
         self.gallery_label.setWordWrap(True)
@@ -181,8 +192,10 @@ class IdentifyDialog(QDialog):
             return
         if on:
             self.capture.frame.connect(self.on_frame)
+            self.view.set_message("Waiting for the camera…")
         else:
             self.capture.frame.disconnect(self.on_frame)
+            self.view.set_message(LIVE_OFF)
         self._connected = on
 
     def on_frame(self, fr, result) -> None:
@@ -203,10 +216,12 @@ class IdentifyDialog(QDialog):
             self._show_none(f"no usable model: {self.ctx.model_error}")
             return False
         emb, labels, kinds, images, desc = self.gallery()
-        r = identify(self.ctx.embedder.embed_images(res.image), emb, labels, kinds, top=8)[0]
+        thr = self.threshold()
+        r = identify(self.ctx.embedder.embed_images(res.image), emb, labels, kinds, top=8, threshold=thr)[0]
         self.last_result = r
         self.digit.set_image(res.image)
-        self.answer.setText(r.sentence().capitalize())
+        text = r.sentence()
+        self.answer.setText(text[:1].upper() + text[1:])  # labels as the gallery spells them ("Grantha #01")
         self.gallery_label.setText(f"Gallery: {desc}; model {self.ctx.embedder.contract.short_fingerprint}")
         self.table.setRowCount(len(r.matches))
         for row, m in enumerate(r.matches):
@@ -214,8 +229,16 @@ class IdentifyDialog(QDialog):
             self.table.setItem(row, 0, it)
             self.table.setItem(row, 1, QTableWidgetItem(m.kind))
             self.table.setItem(row, 2, QTableWidgetItem(f"{m.distance:.3f}"))
-        self.table.resizeColumnsToContents()
         return True
+
+    def threshold(self) -> float | None:
+        """The distance within which a symbol counts as recognised: the threshold a new
+        profile would get (core settings.effective_threshold)."""
+        from desktop_app.core.settings import effective_threshold
+
+        if self.ctx.embedder is None:
+            return None
+        return effective_threshold(self.ctx.store, None, self.ctx.embedder.contract).value
 
     def _show_none(self, reason: str) -> None:
         self.last_result = None
@@ -272,10 +295,12 @@ class StrengthPanel(QWidget):
             self.override.setVisible(False)
             return
         rep = self.report
-        text = (
-            "Strength \u2014 " + rep.text[0].upper() + rep.text[1:] + f". {rep.accepted:,} of "
-            f"{rep.gallery_size:,} common symbols lie within the threshold {rep.threshold:.3f}."
-        )
+        # the verdict says how many common symbols come within: once, with the threshold
+        text = "Strength \u2014 " + rep.text[0].upper() + rep.text[1:]
+        if "common symbols" in rep.text:
+            text += f" (threshold {rep.threshold:.3f})."
+        else:  # the verdict named a look-alike: the count too
+            text += f". {rep.accepted:,} of {rep.gallery_size:,} common symbols lie within the threshold {rep.threshold:.3f}."
         if not rep.allowed:
             text += "\n" + rep.refusal()
         self.verdict.setText(text)

@@ -246,6 +246,16 @@ class SettingsDialog(QDialog):
         bb.accepted.connect(self.save)
         bb.rejected.connect(self.reject)
         lay.addWidget(bb)
+        self._shown = self.values()  # what the dialog showed: only what the user changed is saved
+
+    def values(self) -> dict:
+        """The settings as the dialog shows them now (camera and data folder apart)."""
+        return {
+            "policy": self.policy_dict(),  # save_denied_snapshots included: one home
+            "resolution": self.resolution.currentData(),
+            "provider": self.provider.currentData(),
+            "command_on_grant": self.command.text().strip(),
+        }
 
     def _spin(self, lo, hi, v, name) -> QSpinBox:
         s = QSpinBox()
@@ -343,12 +353,9 @@ class SettingsDialog(QDialog):
                 return
         from desktop_app.core.settings import audit_settings_change, save_settings, set_admin_passphrase
 
-        values = {
-            "policy": pol,  # save_denied_snapshots included: one home
-            "resolution": res,
-            "provider": prov,
-            "command_on_grant": self.command.text().strip(),
-        }
+        # only what differs from what the dialog showed: opening Settings to set the passphrase
+        # (or pressing OK) writes and audits no settings (the defaults shown were not stored)
+        values = {k: v for k, v in self.values().items() if v != self._shown.get(k)}
         if cam != self.camera_before:  # only a camera the user picked here is stored
             values["camera"] = cam
         changed = save_settings(st, values)
@@ -363,3 +370,21 @@ class SettingsDialog(QDialog):
         self.provider_changed = prov != self.provider_before
         self.camera_changed = cam != self.camera_before or list(res) != list(self.resolution_before)
         self.accept()
+
+
+# --- the profile the app opens on: the one last used with this database (UI state, kept in
+# QSettings per database file, never in the database)
+def _profile_key(db) -> str:
+    import hashlib
+
+    return "last_profile/" + hashlib.sha256(str(Path(db).resolve()).encode("utf-8")).hexdigest()[:16]
+
+
+def last_profile(db) -> str:
+    v = qsettings().value(_profile_key(db), "")
+    return v if isinstance(v, str) else ""
+
+
+def remember_profile(db, name: str) -> None:
+    if name:
+        qsettings().setValue(_profile_key(db), name)
