@@ -46,14 +46,6 @@ def test_batch_loss_hand_computed():
     assert stats2["active_neg"] == 0.0
 
 
-def test_hard_fraction_keeps_hardest_positives():
-    emb = torch.tensor([[0.0], [0.1], [1.0], [10.0], [10.5]])
-    labels = torch.tensor([0, 0, 0, 1, 1])
-    # genuine distances: 0.1, 1.0, 0.9 (class 0), 0.5 (class 1); hardest half: 1.0, 0.9
-    loss, _ = batch_contrastive_loss(emb, labels, margin=0.01, hard_fraction=0.5)
-    assert loss.item() == pytest.approx((0.5 * 1.0 + 0.5 * 0.81) / 2, abs=1e-4)
-
-
 def test_seed_protocol_pairs_balanced_valid_and_deterministic():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 500)

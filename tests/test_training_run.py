@@ -267,13 +267,14 @@ def test_cli_without_torch_says_how_to_install(tmp_path):
 
 
 def test_camera_data_build_train_and_leak_refusal(tmp_path, data):
-    """Camera-like renders of training digits + non-digit negatives, through the real
-    preprocess; a run trains on them and refuses renders of its own validation images."""
+    """Camera-like renders of training digits (and the non-digit frames camera_data keeps),
+    through the real preprocess; a run trains on them and refuses renders of its own
+    validation images."""
     from training import camera_data as C
     from training.pairs import validation_split
 
     (x, y), _ = data
-    c = cfg(tmp_path, epochs=2, batch_size=32, val_size=100, junk_per_batch=8)
+    c = cfg(tmp_path, epochs=2, batch_size=32, val_size=100)
     tr, va = validation_split(len(y), c.val_size, c.seed)
     d = C.build(x, y, tr[:40], n_junk=24, seed=3, workers=1, progress=False)
     assert 30 <= len(d["images"]) <= 40 and d["images"].shape[1:] == (28, 28)
@@ -290,7 +291,9 @@ def test_camera_data_build_train_and_leak_refusal(tmp_path, data):
     )
     assert len(res["history"]) == 2 and np.isfinite(res["history"][-1]["train_loss"])
     ck = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert ck["config"]["camera_data"] == str(path) and "non-digit negatives" in ck["config"]["recipe"]
+    assert (
+        ck["config"]["camera_data"] == str(path) and "camera-like renders of training digits" in ck["config"]["recipe"]
+    )
 
     leaky = C.build(x, y, va[:5], n_junk=0, seed=3, workers=1, progress=False)
     C.save(tmp_path / "leaky.npz", leaky)

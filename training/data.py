@@ -62,18 +62,13 @@ def load_camera_data(cfg, n_images: int, val_idx: np.ndarray):
 def camera_batch(
     xb: torch.Tensor, yb: torch.Tensor, src: np.ndarray, cam, cfg, g: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Swap some clean digits of a uint8 batch for their camera renders; append negatives
-    (label -1, -2, ...: see ``losses.batch_contrastive_loss``)."""
-    row, cam_x, junk = cam
+    """Swap some clean digits of a uint8 batch for their camera renders."""
+    row, cam_x, _junk = cam
     r = torch.from_numpy(row[src])
     swap = (r >= 0) & (torch.rand(len(src), generator=g) < cfg.camera_fraction)
     if bool(swap.any()):
         xb = xb.clone()
         xb[swap] = cam_x[r[swap]]
-    if cfg.junk_per_batch > 0 and len(junk):
-        pick = torch.randint(len(junk), (cfg.junk_per_batch,), generator=g)
-        xb = torch.cat([xb, junk[pick]])
-        yb = torch.cat([yb, -1 - torch.arange(cfg.junk_per_batch, dtype=yb.dtype)])
     return xb, yb
 
 

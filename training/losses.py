@@ -25,7 +25,6 @@ def batch_contrastive_loss(
     emb: torch.Tensor,
     labels: torch.Tensor,
     margin: float = 1.0,
-    hard_fraction: float = 1.0,
     pos_margin: float = 0.0,
     active_only: bool = True,
 ) -> tuple[torch.Tensor, dict]:
@@ -33,8 +32,7 @@ def batch_contrastive_loss(
 
     Genuine and impostor pairs are averaged separately (a batch holds ~9x more impostor
     pairs) and the two halves added. Impostor pairs outside the margin have zero loss and
-    are left out of their mean ("active" negatives only). With ``hard_fraction`` < 1 only
-    the hardest fraction of genuine pairs (largest distance) counts.
+    are left out of their mean ("active" negatives only).
 
     Negative-only samples: a label < 0 marks a non-digit (printed text, a shape) that must lie
     beyond the margin from every digit. It forms no genuine pair, and pairs of two such
@@ -53,9 +51,6 @@ def batch_contrastive_loss(
     used = (li >= 0) | (lj >= 0)
     dp, dn = d[same], d[~same & used]
     pos = 0.5 * torch.clamp(dp - pos_margin, min=0).pow(2)
-    if 0 < hard_fraction < 1 and pos.numel() > 1:
-        k = max(1, int(round(hard_fraction * pos.numel())))
-        pos = pos.topk(k).values
     neg = 0.5 * torch.clamp(margin - dn, min=0).pow(2)
     active = neg > 0 if active_only else torch.ones_like(neg, dtype=torch.bool)
     pos_loss = pos.mean() if pos.numel() else d.sum() * 0

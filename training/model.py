@@ -45,32 +45,34 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
+# The twin tower's shape, declared once: TrainConfig and the CLI take their defaults from here.
+DEFAULT_WIDTH = 24
+DEFAULT_EMBEDDING_DIM = 64
+STEMS = ("conv5",)
+
+
 class TwinNet(nn.Module):
     """twinlock's default tower: small conv blocks, a linear projection, and L2
     normalisation so that distances lie in [0, 2] and a threshold means the same thing
     for every model.
 
-    ``stem="conv5"`` (the default recipe): one 5x5 conv at 28x28, then two 3x3 convs at
-    14x14 -- most of the compute where the feature maps are small. ``stem="double"``: two
-    3x3 convs at 28x28 (the first layout; kept so its checkpoints still load).
+    The stem (``"conv5"``): one 5x5 conv at 28x28, then two 3x3 convs at 14x14 -- most of the
+    compute where the feature maps are small.
     """
 
     normalized = True
 
-    def __init__(self, embedding_dim: int = 64, width: int = 32, stem: str = "double"):
+    def __init__(self, embedding_dim: int = DEFAULT_EMBEDDING_DIM, width: int = DEFAULT_WIDTH, stem: str = STEMS[0]):
         super().__init__()
         w = width
-        if stem == "double":
-            first = [_block(1, w), nn.MaxPool2d(2)]
-        elif stem == "conv5":
-            first = [
-                nn.Conv2d(1, w, 5, padding=2, bias=False),
-                nn.BatchNorm2d(w),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d(2),
-            ]
-        else:
-            raise ValueError(f"unknown stem {stem!r}; choose 'double' or 'conv5'")
+        if stem not in STEMS:
+            raise ValueError(f"unknown stem {stem!r}; the twin tower has {', '.join(STEMS)}")
+        first = [
+            nn.Conv2d(1, w, 5, padding=2, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        ]
         self.features = nn.Sequential(
             *first,  # 14x14
             _block(w, 2 * w),

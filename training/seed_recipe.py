@@ -18,8 +18,18 @@ DESCRIPTION = (
 )
 
 
+EPOCHS, BATCH_SIZE = 10, 16  # the notebook's
+
+
+def describe(c, omniglot_given: bool = False) -> str:
+    return DESCRIPTION
+
+
 def apply_defaults(c) -> None:
-    """The seed's fixed choices on a config (in place): input x/255, 10-d embedding."""
+    """The seed's choices on a config (in place): its epochs and batch size unless given,
+    input x/255, 10-d embedding."""
+    c.epochs = EPOCHS if c.epochs is None else c.epochs
+    c.batch_size = BATCH_SIZE if c.batch_size is None else c.batch_size
     c.mean = 0.0 if c.mean is None else c.mean
     c.std = 1.0 if c.std is None else c.std
     c.embedding_dim = 10

@@ -31,24 +31,21 @@ from training.checkpoint import load_checkpoint, save_checkpoint
 from training.data import OmniglotSampler, load_camera_data, load_omniglot, load_omniglot_camera, load_split
 from training.distributed import dist_context
 from training.losses import contrastive_loss
-from training.model import build_model, count_parameters
+from training.model import DEFAULT_EMBEDDING_DIM, DEFAULT_WIDTH, STEMS, build_model, count_parameters
 from training.pairs import seed_protocol_pairs
-
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 @dataclass
 class TrainConfig:
     arch: str = "twin"
-    epochs: int = 12
-    batch_size: int = 256
+    epochs: int | None = None  # None: the recipe's (twin_recipe.EPOCHS, seed_recipe.EPOCHS)
+    batch_size: int | None = None  # None: the recipe's (twin_recipe.BATCH_SIZE, seed_recipe.BATCH_SIZE)
     lr: float = 3e-3
     weight_decay: float = 5e-4
     margin: float = 1.0
-    embedding_dim: int = 64
-    width: int = 24
-    stem: str = "conv5"
-    hard_fraction: float = 1.0
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM
+    width: int = DEFAULT_WIDTH
+    stem: str = STEMS[0]
     pos_margin: float = 0.0  # variant: genuine pairs are not pulled below this
     active_only: bool = True  # impostor mean over margin-violating pairs only
     augment: bool = True
@@ -65,9 +62,6 @@ class TrainConfig:
     recipe: str = ""
     camera_data: str | None = None  # npz from training.camera_data: camera-like renders + negatives
     camera_fraction: float = 0.6  # chance a rendered training digit is shown as its camera render
-    junk_per_batch: int = 0  # non-digit negatives appended to each batch (camera_data only;
-    # off by default: 32 and 8 cost genuine camera matches, see
-    # docs/benchmarks.md "Improvements")
     omniglot: str | None = None  # npz from training.omniglot (background set in model form)
     omniglot_holdout: int = 6  # alphabets kept out of training (validation + calibration)
     omniglot_split_seed: int = 0
@@ -91,15 +85,15 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint's weights (new optimizer and
     # schedule); its held-out alphabets are kept held out
 
-    def resolved(self) -> TrainConfig:
+    def resolved(self, omniglot_given: bool = False, describe: bool = True) -> TrainConfig:
+        """A copy with every recipe default filled in (epochs, batch size, normalisation) and
+        the recipe's description built from its parts; ``omniglot_given``: Omniglot data is
+        passed in directly (tests) instead of by file."""
         c = dataclasses.replace(self)
-        if c.arch == "seed":
-            seed_recipe.apply_defaults(c)
-        else:
-            c.mean = MNIST_MEAN if c.mean is None else c.mean
-            c.std = MNIST_STD if c.std is None else c.std
-        if not c.recipe:
-            c.recipe = seed_recipe.DESCRIPTION if c.arch == "seed" else twin_recipe.describe(c)
+        recipe = seed_recipe if c.arch == "seed" else twin_recipe
+        recipe.apply_defaults(c)
+        if describe and not c.recipe:
+            c.recipe = recipe.describe(c, omniglot_given)
         return c
 
 
@@ -234,12 +228,10 @@ def train(
     an epoch's last (rank 0; ``twinlock train --progress-jsonl``)."""
     auto_recipe = not cfg.recipe
     cfg, init_ck = _start_from(cfg)
-    cfg = cfg.resolved()
+    cfg = cfg.resolved(omniglot_given=omniglot_data is not None)
     seed = cfg.arch == "seed"
     if init_ck is not None and auto_recipe:
         cfg.recipe = f"from {Path(cfg.init).name} ({init_ck['config'].get('recipe', '')}), then " + cfg.recipe
-    if auto_recipe and omniglot_data is not None and not cfg.omniglot and not seed:
-        cfg.recipe = cfg.recipe.replace("AdamW", twin_recipe.omniglot_description(cfg) + "AdamW")
     torch.set_num_threads(cfg.threads)
     rank, world, dev = dist_context(cfg)
     if rank != 0:

@@ -27,15 +27,26 @@ def omniglot_description(c) -> str:
     )
 
 
-def describe(c) -> str:
+EPOCHS, BATCH_SIZE = 12, 256
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def apply_defaults(c) -> None:
+    """The recipe's defaults on a config (in place): epochs, batch size, MNIST normalisation."""
+    c.epochs = EPOCHS if c.epochs is None else c.epochs
+    c.batch_size = BATCH_SIZE if c.batch_size is None else c.batch_size
+    c.mean = MNIST_MEAN if c.mean is None else c.mean
+    c.std = MNIST_STD if c.std is None else c.std
+
+
+def describe(c, omniglot_given: bool = False) -> str:
     return (
         f"twin {c.stem} w{c.width} D{c.embedding_dim} L2-normalised; batch {c.batch_size} all-pairs contrastive "
         f"(margin {c.margin}{f', positive margin {c.pos_margin:g}' if c.pos_margin else ''}, "
-        f"{'active-negative mining' if c.active_only else 'all negatives'}, hard positives {c.hard_fraction:g}); "
+        f"{'active-negative mining' if c.active_only else 'all negatives'}); "
         f"{'affine+thickness' + (f'+elastic {c.elastic:g}px' if c.elastic else '') + ' augmentation; ' if c.augment else ''}"
         f"{f'camera-like renders of training digits (p {c.camera_fraction:g}); ' if c.camera_data else ''}"
-        f"{f'{c.junk_per_batch} non-digit negatives per batch; ' if c.camera_data and c.junk_per_batch else ''}"
-        f"{omniglot_description(c) if c.omniglot else ''}"
+        f"{omniglot_description(c) if c.omniglot or omniglot_given else ''}"
         f"{f'camera-like renders of training characters (p {c.camera_fraction:g}); ' if c.omniglot_camera_data else ''}"
         f"{aux_description(c)}"
         f"AdamW lr {c.lr:g} wd {c.weight_decay:g} one-cycle; {c.epochs} epochs"
@@ -110,7 +121,7 @@ class TwinRecipe:
         emb = forward_chunks(net, xin.contiguous(memory_format=self.memory_format), c.ghost_batch)
         emb = gather_embeddings(emb, self.rank, self.world)
         yd = yb.to(self.dev)
-        loss, stats = batch_contrastive_loss(emb, yd, c.margin, c.hard_fraction, c.pos_margin, c.active_only)
+        loss, stats = batch_contrastive_loss(emb, yd, c.margin, c.pos_margin, c.active_only)
         if self.aux is not None:
             aux = cosface_loss(emb, yd, self.aux, c.aux_scale, c.aux_margin)
             loss = loss + c.aux_weight * aux

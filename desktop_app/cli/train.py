@@ -49,10 +49,10 @@ def register(sub) -> None:
         "--data-dir", help="MNIST folder (default: $TWINLOCK_DATA_DIR or the user cache; missing files are downloaded)"
     )
     p.add_argument("--out", default="runs/default", help="output folder (default: %(default)s)")
-    p.add_argument("--epochs", type=int, help="epochs (default: 12 twin, 10 seed)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: 256 twin, 16 seed)")
-    p.add_argument("--lr", type=float, help="peak learning rate (twin; default 3e-3)")
-    p.add_argument("--margin", type=float, default=1.0, help="contrastive margin m (default: %(default)s)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the recipe's)")
+    p.add_argument("--lr", type=float, help="peak learning rate (twin; default: the recipe's)")
+    p.add_argument("--margin", type=float, default=None, help="contrastive margin m (default: the recipe's)")
     p.add_argument(
         "--all-negatives",
         action="store_true",
@@ -61,16 +61,16 @@ def register(sub) -> None:
     p.add_argument(
         "--pos-margin",
         type=float,
-        default=0.0,
+        default=None,
         help="do not pull genuine pairs closer than this (default 0: the plain contrastive loss)",
     )
-    p.add_argument("--embedding-dim", type=int, default=64, help="embedding size D (twin)")
-    p.add_argument("--width", type=int, default=24, help="channel width of the twin tower (default: %(default)s)")
+    p.add_argument("--embedding-dim", type=int, default=None, help="embedding size D (twin)")
+    p.add_argument("--width", type=int, default=None, help="channel width of the twin tower (default: the recipe's)")
     p.add_argument(
         "--stem",
-        choices=["conv5", "double"],
-        default="conv5",
-        help="first stage of the twin tower (default: %(default)s)",
+        choices=["conv5"],
+        default=None,
+        help="first stage of the twin tower (default: the recipe's)",
     )
     p.add_argument("--no-augment", action="store_true", help="turn off augmentation (twin)")
     p.add_argument(
@@ -80,12 +80,12 @@ def register(sub) -> None:
         metavar="D,D",
         help="digits left out of training, e.g. 8,9 (evaluate reports them separately)",
     )
-    p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-size", type=int, default=None, help="training images held out for validation")
+    p.add_argument("--seed", type=int, default=None)
     p.add_argument(
         "--threads",
         type=int,
-        default=2,
+        default=None,
         help="torch CPU threads (default: %(default)s; 1 is faster when other jobs share the CPU)",
     )
     p.add_argument(
@@ -97,15 +97,8 @@ def register(sub) -> None:
     p.add_argument(
         "--camera-fraction",
         type=float,
-        default=0.6,
-        help="chance a rendered digit is shown as its camera render (default: %(default)s)",
-    )
-    p.add_argument(
-        "--junk-per-batch",
-        type=int,
-        default=0,
-        help="non-digit negatives (printed text, shapes) added to each batch with --camera-data "
-        "(default: %(default)s; experimental: they cost genuine matches, see docs/benchmarks.md)",
+        default=None,
+        help="chance a rendered digit is shown as its camera render (default: the recipe's)",
     )
     p.add_argument(
         "--omniglot",
@@ -116,21 +109,21 @@ def register(sub) -> None:
     p.add_argument(
         "--omniglot-per-batch",
         type=int,
-        default=128,
+        default=None,
         help="Omniglot drawings in each batch (default: %(default)s; the rest are MNIST)",
     )
-    p.add_argument("--omniglot-k", type=int, default=4, help="drawings per Omniglot class in a batch (K)")
+    p.add_argument("--omniglot-k", type=int, default=None, help="drawings per Omniglot class in a batch (K)")
     p.add_argument(
         "--omniglot-holdout",
         type=int,
-        default=6,
-        help="Omniglot alphabets held out for validation and calibration (default: %(default)s)",
+        default=None,
+        help="Omniglot alphabets held out for validation and calibration (default: the recipe's)",
     )
     p.add_argument("--no-rotations", action="store_true", help="do not add rotated Omniglot characters as new classes")
     p.add_argument(
         "--omniglot-alphabets-per-batch",
         type=int,
-        default=0,
+        default=None,
         metavar="A",
         help="draw a batch's P Omniglot classes from A (alphabet, rotation) groups, so symbols of "
         "one alphabet meet as impostors (default: 0, from all characters)",
@@ -144,35 +137,35 @@ def register(sub) -> None:
     p.add_argument(
         "--elastic",
         type=float,
-        default=0.0,
+        default=None,
         metavar="PX",
         help="elastic distortion of training images, largest displacement in px (default: 0, off)",
     )
     p.add_argument(
         "--aux-weight",
         type=float,
-        default=0.0,
+        default=None,
         metavar="W",
         help="weight of an auxiliary CosFace (normalised-softmax) head over the training classes, "
         "beside the contrastive loss; training only, dropped at export (default: 0, off)",
     )
     p.add_argument(
-        "--aux-scale", type=float, default=30.0, help="the CosFace head's logit scale (default: %(default)s)"
+        "--aux-scale", type=float, default=None, help="the CosFace head's logit scale (default: the recipe's)"
     )
     p.add_argument(
-        "--aux-margin", type=float, default=0.2, help="the CosFace head's cosine margin (default: %(default)s)"
+        "--aux-margin", type=float, default=None, help="the CosFace head's cosine margin (default: the recipe's)"
     )
     p.add_argument(
         "--ghost-batch",
         type=int,
-        default=0,
+        default=None,
         help="batch norm over chunks of this many images (0: whole batch); set it to "
         "batch/N to make one process compute what N torchrun processes do",
     )
     p.add_argument(
         "--device",
         choices=["cpu", "cuda", "auto"],
-        default="cpu",
+        default=None,
         help="where to train (default: %(default)s; under torchrun: gloo on CPU, NCCL on CUDA)",
     )
     p.add_argument(
@@ -222,44 +215,48 @@ def _new_config(args):
     from training.train import TrainConfig
 
     seed = args.arch == "seed"
+    given = {
+        "arch": args.arch,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "margin": args.margin,
+        "embedding_dim": args.embedding_dim,
+        "width": args.width,
+        "stem": args.stem,
+        "pos_margin": args.pos_margin,
+        "holdout_classes": args.holdout_classes,
+        "data_dir": args.data_dir,
+        "out_dir": args.out,
+        "seed": args.seed,
+        "threads": args.threads,
+        "val_size": args.val_size,
+        "camera_fraction": args.camera_fraction,
+        "omniglot_per_batch": args.omniglot_per_batch,
+        "omniglot_k": args.omniglot_k,
+        "omniglot_holdout": args.omniglot_holdout,
+        "omniglot_alphabets_per_batch": args.omniglot_alphabets_per_batch,
+        "elastic": args.elastic,
+        "aux_weight": args.aux_weight,
+        "aux_scale": args.aux_scale,
+        "aux_margin": args.aux_margin,
+        "ghost_batch": args.ghost_batch,
+        "device": args.device,
+        "init": args.init,
+        "max_train": args.max_train,
+    }
+    # an option not given keeps TrainConfig's default (its one home), then the recipe's
     cfg = TrainConfig(
-        arch=args.arch,
-        epochs=args.epochs or (10 if seed else 12),
-        batch_size=args.batch_size or (16 if seed else 256),
-        margin=args.margin,
-        embedding_dim=args.embedding_dim,
-        width=args.width,
-        stem=args.stem,
+        **{k: v for k, v in given.items() if v is not None},
         active_only=not args.all_negatives,
-        pos_margin=args.pos_margin,
         augment=not args.no_augment and not seed,
-        holdout_classes=args.holdout_classes,
-        data_dir=args.data_dir,
-        out_dir=args.out,
-        seed=args.seed,
-        threads=args.threads,
-        val_size=args.val_size,
-        camera_data=None if seed else args.camera_data,
-        camera_fraction=args.camera_fraction,
-        junk_per_batch=args.junk_per_batch,
-        omniglot=None if seed else args.omniglot,
-        omniglot_per_batch=args.omniglot_per_batch,
-        omniglot_k=args.omniglot_k,
-        omniglot_holdout=args.omniglot_holdout,
         rotations=not args.no_rotations,
-        omniglot_alphabets_per_batch=args.omniglot_alphabets_per_batch,
+        camera_data=None if seed else args.camera_data,
+        omniglot=None if seed else args.omniglot,
         omniglot_camera_data=None if seed else args.omniglot_camera_data,
-        elastic=args.elastic,
-        aux_weight=args.aux_weight,
-        aux_scale=args.aux_scale,
-        aux_margin=args.aux_margin,
-        ghost_batch=args.ghost_batch,
-        device=args.device,
-        init=args.init,
-        max_train=args.max_train,
-    )
-    if not 0.0 <= cfg.camera_fraction <= 1.0 or cfg.junk_per_batch < 0:
-        raise SetupError("--camera-fraction must be between 0 and 1 and --junk-per-batch at least 0")
+    ).resolved(describe=False)
+    if not 0.0 <= cfg.camera_fraction <= 1.0:
+        raise SetupError("--camera-fraction must be between 0 and 1")
     if cfg.omniglot:
         from training.omniglot import load as load_omniglot
 
@@ -281,8 +278,6 @@ def _new_config(args):
         raise SetupError("--omniglot-camera-data needs --omniglot (the converted file it was rendered from)")
     if cfg.elastic < 0 or cfg.omniglot_alphabets_per_batch < 0:
         raise SetupError("--elastic and --omniglot-alphabets-per-batch must be at least 0")
-    if args.lr:
-        cfg.lr = args.lr
     return cfg
 
 
