@@ -46,7 +46,7 @@ def test_a_refusal_is_not_overwritten_by_the_next_frame(qtbot, ctx, videos):
     next_frame(qtbot, page)
     qtbot.keyClick(page, Qt.Key.Key_Space)  # a third: refused
     refusal = page.gate.text()
-    assert refusal.startswith("Not taken: all 2 references are taken")
+    assert refusal.startswith("All 2 references are taken")
     next_frame(qtbot, page)
     assert page.gate.text() == refusal
     assert "press Capture" not in page.gate.text()

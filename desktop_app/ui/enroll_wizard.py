@@ -240,7 +240,7 @@ class CapturePage(QWizardPage):
     def capture_current(self) -> bool:
         if len(self.items) >= self.k_spin.value():
             self.notice(
-                f"Not taken: all {self.k_spin.value()} references are taken. Press Next (Enter), or "
+                f"All {self.k_spin.value()} references are taken: press Next (Enter), or "
                 "discard one (Del) to retake it."
             )
             return False
