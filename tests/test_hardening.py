@@ -207,7 +207,7 @@ def test_a_killed_attempt_is_counted_when_it_started(assets, db):
 
 # ---------------------------------------------------------------- 4. overrides and imports
 def test_threshold_override_needs_the_passphrase_is_audited_and_resets_nothing(assets, db, tmp_path):
-    _set(db, admin_passphrase=hash_passphrase("sesame"))
+    _set(db, admin_passphrase=hash_passphrase("open sesame"))
     s = Store(db)
     s.set_lockout("alice", LockoutState(2, 0.0))
     s.close()
@@ -216,7 +216,7 @@ def test_threshold_override_needs_the_passphrase_is_audited_and_resets_nothing(a
     r = _run(assets, db, "verify", "alice", "--image", assets["d7"], "--threshold", "1.9", TWINLOCK_PASSPHRASE="wrong")
     assert r.returncode == 4 and "wrong admin passphrase" in r.stderr
     pf = tmp_path / "pass.txt"
-    pf.write_text("sesame\n")
+    pf.write_text("open sesame\n")
     r = _run(assets, db, "verify", "alice", "--image", assets["d7"], "--threshold", "1.9", "--passphrase-file", pf)
     assert r.returncode == 0, r.stderr  # the loose override grants junk ...
     s = Store(db)
@@ -228,7 +228,7 @@ def test_threshold_override_needs_the_passphrase_is_audited_and_resets_nothing(a
 
 
 def test_admin_commands_ask_for_the_passphrase(assets, db, tmp_path):
-    _set(db, admin_passphrase=hash_passphrase("sesame"))
+    _set(db, admin_passphrase=hash_passphrase("open sesame"))
     f = tmp_path / "a.json"
     for args in (
         ["enroll", "alice", *assets["enroll"]],
@@ -240,7 +240,7 @@ def test_admin_commands_ask_for_the_passphrase(assets, db, tmp_path):
         r = _run(assets, db, *args)
         assert r.returncode == 4 and "needs the admin passphrase" in r.stderr, (args, r.stderr)
     assert not f.exists()
-    assert _run(assets, db, "profiles", "export", "alice", f, TWINLOCK_PASSPHRASE="sesame").returncode == 0
+    assert _run(assets, db, "profiles", "export", "alice", f, TWINLOCK_PASSPHRASE="open sesame").returncode == 0
     s = Store(db)
     assert s.audit(decision="profile_exported")[0].detail["references"] == 3
     assert s.get_profile("alice").n_references == 3

@@ -32,7 +32,7 @@ def test_matches_hashlib_scrypt_with_stored_parameters():
     assert pp.verify_passphrase("pässwörd", h)  # parameters come from the string
 
 
-@pytest.mark.parametrize("bad", ["", "abc", " leading", "trailing "])
+@pytest.mark.parametrize("bad", ["", "abc", "seven77", " leading passphrase", "trailing passphrase "])
 def test_rejects_weak_or_padded_new_passphrase(bad):
     with pytest.raises(pp.PassphraseError):
         pp.hash_passphrase(bad)

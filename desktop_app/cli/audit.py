@@ -41,10 +41,13 @@ def cmd_audit(args) -> int:
         return EXIT_OK
     if not rows:
         print("the audit log is empty" + (" for this filter" if args.profile or args.decision else ""))
+    from desktop_app.core.store import printable  # every field on one line, no terminal control
+
     for r in rows:
+        reason = r.detail.get("reason", "") if isinstance(r.detail, dict) else ""
         print(
-            f"{timestamp(r.time)}  {r.profile or '-':<16} {r.decision:<16} best {fmt(r.best_distance)} "
-            f"thr {fmt(r.threshold)} frames {fmt(r.frames_used, '<3')} model {r.fingerprint[:12] or '-':<12} "
-            f"{r.provider or '-':<4} {r.detail.get('reason', '') if isinstance(r.detail, dict) else ''}"
+            f"{timestamp(r.time)}  {printable(r.profile or '-'):<16} {printable(r.decision):<16} "
+            f"best {fmt(r.best_distance)} thr {fmt(r.threshold)} frames {fmt(r.frames_used, '<3')} "
+            f"model {printable(r.fingerprint[:12]) or '-':<12} {printable(r.provider or '-'):<4} {printable(reason)}"
         )
     return EXIT_OK

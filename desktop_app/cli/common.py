@@ -154,8 +154,7 @@ def read_passphrase(args) -> str | None:
 def require_admin(args, store, action: str, profile: str | None = None) -> bool:
     """Ask for the admin passphrase when one is set; True when one was set and given.
     A wrong or missing passphrase raises SetupError (exit 4), a wrong one is audited."""
-    from desktop_app.core.decision import AuditEvent
-    from desktop_app.core.passphrase import is_hash, verify_passphrase
+    from desktop_app.core.passphrase import PassphraseDelayed, check_admin_passphrase, is_hash
 
     stored = store.get_setting("admin_passphrase", None)
     if not stored:
@@ -171,8 +170,11 @@ def require_admin(args, store, action: str, profile: str | None = None) -> bool:
             f"{action} needs the admin passphrase: pass --passphrase-file FILE, set "
             "$TWINLOCK_PASSPHRASE, or run it in a terminal to be asked. Nothing was changed."
         )
-    if not verify_passphrase(given, stored):
-        store.log_attempt(profile, AuditEvent.PASSPHRASE_FAILED, detail={"action": action, "via": "cli"})
+    try:
+        ok = check_admin_passphrase(store, given, action, profile, via="cli")
+    except PassphraseDelayed as exc:
+        raise SetupError(str(exc)) from None
+    if not ok:
         raise SetupError(f"wrong admin passphrase for {action}; nothing was changed (this is audited).")
     return True
 

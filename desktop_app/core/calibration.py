@@ -269,18 +269,13 @@ def apply_threshold(store, profile, threshold: float, source: str, detail: dict 
     t = float(threshold)
     if not np.isfinite(t) or t <= 0:
         raise CalibrationError(f"{threshold} is not a usable threshold (a positive distance is needed).")
-    old = store.get_profile(profile).threshold
-    store.set_threshold(profile, t)
-    store.log_attempt(
-        profile, AuditEvent.THRESHOLD_SET, threshold=t, detail={"source": source, "old": old, **(detail or {})}
-    )
+    # the threshold and its audit row in one transaction (the store's)
+    store.set_threshold(profile, t, audit=AuditEvent.THRESHOLD_SET, detail={"source": source, **(detail or {})})
 
 
 def reset_threshold(store, profile) -> None:
     """Back to the model's calibrated default threshold ("threshold_reset")."""
-    old = store.get_profile(profile).threshold
-    store.set_threshold(profile, None)
-    store.log_attempt(profile, AuditEvent.THRESHOLD_RESET, detail={"old": old})
+    store.set_threshold(profile, None, audit=AuditEvent.THRESHOLD_RESET)
 
 
 # --------------------------------------------------------------------------- loosening rule

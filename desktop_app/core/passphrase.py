@@ -7,6 +7,13 @@ A stored hash is one self-describing string::
 so the cost parameters can be raised later without breaking hashes already stored.
 Verification recomputes the hash with the stored parameters and salt and compares with
 :func:`hmac.compare_digest` (constant time).
+
+:func:`check_admin_passphrase` is the one gate the app and the CLI ask: like a profile's
+lockout, each try is counted when it starts (in the database, with the lock check) and a
+right passphrase resets the count; after :data:`ADMIN_FREE_TRIES` wrong ones each further
+try waits a growing delay (30 s, doubling, at most an hour), kept in the database with the
+boot clock so that a restart or a moved wall clock does not shorten it. New passphrases need
+:data:`MIN_LENGTH` characters; a shorter one set earlier still verifies.
 """
 
 from __future__ import annotations
@@ -14,18 +21,36 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import os
+import time
 
 SCHEME = "scrypt"
 N, R, P = 2**14, 8, 1  # ~16 MiB, ~50 ms: interactive-login strength
 SALT_BYTES = 16
 DKLEN = 32
-MIN_LENGTH = 4
+MIN_LENGTH = 8  # for new passphrases; one set earlier with fewer characters still verifies
 _MAXMEM = 64 * 1024 * 1024
+
+# the delay after wrong admin passphrases (the profile lockout's default numbers)
+ADMIN_LOCK_KEY = "*admin passphrase*"  # its row in the lockout table (never a profile name)
+ADMIN_FREE_TRIES = 5
+ADMIN_BASE_S, ADMIN_FACTOR, ADMIN_MAX_S = 30.0, 2.0, 3600.0
 
 
 class PassphraseError(ValueError):
     """A passphrase or stored hash that cannot be used; the message is for the user."""
+
+
+class PassphraseDelayed(PassphraseError):
+    """Too many wrong admin passphrases: no passphrase is checked until the delay is over."""
+
+    def __init__(self, remaining_s: float):
+        self.remaining_s = float(remaining_s)
+        super().__init__(
+            f"Too many wrong admin passphrases: try again in {math.ceil(self.remaining_s)} s. "
+            "This one was not checked and nothing was changed (this is audited)."
+        )
 
 
 def _b64(data: bytes) -> str:
@@ -90,3 +115,50 @@ def is_hash(encoded: str | None) -> bool:
     except PassphraseError:
         return False
     return True
+
+
+def admin_delay(failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive wrong admin passphrases."""
+    if failures < ADMIN_FREE_TRIES:
+        return 0.0
+    return float(min(ADMIN_MAX_S, ADMIN_BASE_S * ADMIN_FACTOR ** min(failures - ADMIN_FREE_TRIES, 64)))
+
+
+def check_admin_passphrase(store, given, action: str, profile=None, via: str = "cli", **extra) -> bool:
+    """Whether ``given`` is the admin passphrase stored in ``store`` (one is set), counted
+    like an unlock attempt: the try is counted in the transaction that checks the delay,
+    before the (slow) comparison, and only a right passphrase resets the count; a wrong one
+    is audited ("passphrase_failed", never the text). Raises :class:`PassphraseDelayed`
+    (audited, nothing compared) while a delay runs, :class:`PassphraseError` for a damaged
+    hash, and the store's InvalidProfileName for a bad ``profile`` before anything is written."""
+    from .decision import AuditEvent
+    from .store import LockoutState, boot_clock, boot_id, validate_profile_name
+
+    if profile is not None:
+        profile = validate_profile_name(profile)
+    stored = store.get_setting("admin_passphrase", None)
+    _parse(stored if isinstance(stored, str) else "")  # a damaged hash: PassphraseError, nothing counted
+    detail = {"action": str(action)[:200], "via": via, **extra}
+    now = time.time()
+    with store.transaction() as tx:
+        lock = tx.lockout(ADMIN_LOCK_KEY)
+        rem = lock.remaining(now)
+        if rem > 0:
+            tx.log(profile, AuditEvent.PASSPHRASE_FAILED, detail={**detail, "delayed_s": round(rem, 1)})
+        else:
+            failures = lock.failures + 1
+            delay = admin_delay(failures)
+            if delay > 0:
+                counted = LockoutState(failures, now + delay, delay, boot_id(), boot_clock())
+            else:
+                counted = LockoutState(failures, lock.locked_until, lock.lock_s, lock.boot_id, lock.boot_at)
+            tx.set_lockout(ADMIN_LOCK_KEY, counted)
+    if rem > 0:
+        raise PassphraseDelayed(rem)
+    ok = verify_passphrase(given, stored) if isinstance(given, str) else False
+    with store.transaction() as tx:
+        if ok:
+            tx.set_lockout(ADMIN_LOCK_KEY, LockoutState())
+        else:
+            tx.log(profile, AuditEvent.PASSPHRASE_FAILED, detail={**detail, "failures": counted.failures})
+    return ok

@@ -197,6 +197,7 @@ def resolve_policy(store: Store, profile: str, embedder) -> Policy:
     raise StoreError (what is wrong and what to do), never a traceback."""
     prof = store.get_profile(profile)
     try:
+        check_profile_values(None, prof.policy or {})  # read back: checked like an import
         pol = app_policy(store).updated(prof.policy or {})
         pol = replace(pol, threshold=effective_threshold(store, prof, embedder.contract).value)
         pol = pol.validate()

@@ -40,7 +40,7 @@ class PassphraseDialog(QDialog):
 
     def _check(self) -> None:
         try:
-            ok = self.ctx.check_passphrase(self.edit.text())
+            ok = self.ctx.check_passphrase(self.edit.text(), self.action, self.profile, attempt=self.tries + 1)
         except PassphraseError as exc:
             QMessageBox.critical(self, "Admin passphrase", str(exc))
             self.reject()
@@ -48,14 +48,8 @@ class PassphraseDialog(QDialog):
         if ok:
             self.accept()
             return
-        self.tries += 1
+        self.tries += 1  # the core counted and audited it
         self.edit.clear()
-        from desktop_app.core.settings import audit_failed_passphrase
-
-        try:
-            audit_failed_passphrase(self.ctx.store, self.action, self.profile, via="app", attempt=self.tries)
-        except Exception:  # an audit that cannot be written must not open the gate
-            pass
         if self.tries >= MAX_TRIES:
             self.error.setText(f"Wrong passphrase. Giving up after {MAX_TRIES} tries.")
             self.gave_up = True

@@ -70,11 +70,12 @@ class AppContext:
     def admin_required(self) -> bool:
         return self.passphrase_hash() is not None
 
-    def check_passphrase(self, text: str) -> bool:
-        """core passphrase.verify_passphrase against the stored hash (PassphraseError for a
-        damaged one propagates)."""
-        h = self.passphrase_hash()
-        return h is not None and passphrase.verify_passphrase(text, h)
+    def check_passphrase(self, text: str, action: str = "an admin action", profile: str | None = None, **extra) -> bool:
+        """core passphrase.check_admin_passphrase: counted, delayed after wrong ones, a wrong
+        one audited (PassphraseError -- a damaged hash, PassphraseDelayed -- propagates)."""
+        if self.passphrase_hash() is None:
+            return False
+        return passphrase.check_admin_passphrase(self.store, text, action, profile, via="app", **extra)
 
     def set_passphrase(self, text: str | None) -> None:
         """Set (hash) or remove (None) the admin passphrase, audited (core settings.

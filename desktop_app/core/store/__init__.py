@@ -13,7 +13,8 @@ that made them, app settings (JSON values), the audit log, and per-profile locko
 - :mod:`.audit`       the audit log (attempts and admin actions), retention
 - :mod:`.lockout`     lockout state and the boot clock
 - :mod:`.profile_file` the profile export/import file format
-- :mod:`.codec`, :mod:`.errors`  PNG blobs; the errors, whose messages are for the user
+- :mod:`.codec`, :mod:`.errors`, :mod:`.text`  PNG blobs; the errors, whose messages are for
+  the user; text from the database made safe to print (``printable``)
 
 Every public name is importable from here (``from desktop_app.core.store import Store``).
 """
@@ -39,6 +40,7 @@ from .references import Reference, ReferencesMixin
 from .safety import UnsafeDatabase, check_database_safe
 from .schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
 from .settings import SettingsMixin
+from .text import printable
 
 PENDING = Decision.PENDING  # kept for old imports; the names live in core/decision.py
 ABANDONED = Decision.ABANDONED
@@ -76,6 +78,7 @@ __all__ = [
     "boot_clock",
     "boot_id",
     "check_database_safe",
+    "printable",
     "process_start",
     "validate_profile_name",
 ]

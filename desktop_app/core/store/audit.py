@@ -16,6 +16,7 @@ import numpy as np
 from ..decision import Decision, audit_name
 from .codec import _png, _unpng
 from .lockout import boot_clock, boot_id
+from .profiles import validate_profile_name
 
 CLOCK_SKEW_S = 120.0  # an audit time this far off the boot clock's reckoning is flagged
 
@@ -51,6 +52,8 @@ class AuditMixin:
         detail=None,
         snapshot=None,
     ) -> int:
+        if profile is not None:  # a name that is not a profile's never reaches the log
+            profile = validate_profile_name(profile)
         now, boot, boot_at = time.time(), boot_id(), boot_clock()
         detail = dict(detail or {})
         if boot:
@@ -97,7 +100,15 @@ class AuditMixin:
         detail=None,
         snapshot=None,
     ) -> int:
-        """Turn a "pending" row into the attempt's outcome (a new row if it is gone)."""
+        """Turn a "pending" row into the attempt's outcome (a new row if it is gone). A flag the
+        pending row got when it was written (``clock_skew_s``) is kept."""
+        row = con.execute("SELECT detail FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
+        try:
+            kept = json.loads(row[0]) if row else {}
+        except (ValueError, TypeError):
+            kept = {}
+        if isinstance(kept, dict) and "clock_skew_s" in kept:
+            detail = {"clock_skew_s": kept["clock_skew_s"], **(detail or {})}
         cur = con.execute(
             "UPDATE audit SET decision = ?, best_distance = ?, threshold = ?, frames_used = ?, "
             "fingerprint = ?, provider = ?, detail = ?, snapshot = ? WHERE id = ? AND decision = ?",
@@ -199,10 +210,45 @@ class AuditMixin:
         for r in self._q(sql, args):
             try:
                 detail = json.loads(r[9] or "{}")
-            except ValueError:
-                detail = {}
+            except (ValueError, TypeError):
+                detail = {"damaged": ["detail"]}
+            if not isinstance(detail, dict):
+                detail = {"damaged": ["detail"]}
+            # every value read back is checked: one that is not what its column holds is shown
+            # as missing and named in detail["damaged"], never passed on (nor a traceback)
+            vals, damaged = {}, []
+            for key, v, kind in (
+                ("time", r[1], "number"),
+                ("best_distance", r[4], "number?"),
+                ("threshold", r[5], "number?"),
+                ("frames_used", r[6], "count"),
+            ):
+                ok = (v is None and kind.endswith("?")) or (
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                )
+                if ok and kind == "count":
+                    ok = float(v).is_integer() and v >= 0
+                if not ok:
+                    damaged.append(key)
+                    v = 0 if kind in ("number", "count") else None
+                vals[key] = v
+            if damaged:
+                detail = {**detail, "damaged": [*detail.get("damaged", []), *damaged]}
+            texts = [x if isinstance(x, str) or x is None else str(x) for x in (r[2], r[3], r[7], r[8])]
             out.append(
-                AuditEntry(int(r[0]), float(r[1]), r[2], r[3], r[4], r[5], int(r[6]), r[7], r[8], detail, bool(r[10]))
+                AuditEntry(
+                    int(r[0]),
+                    float(vals["time"]),
+                    texts[0],
+                    texts[1] or "",
+                    None if vals["best_distance"] is None else float(vals["best_distance"]),
+                    None if vals["threshold"] is None else float(vals["threshold"]),
+                    int(vals["frames_used"]),
+                    texts[2] or "",
+                    texts[3] or "",
+                    detail,
+                    bool(r[10]),
+                )
             )
         return out
 

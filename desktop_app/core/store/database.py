@@ -31,7 +31,7 @@ class Tx:
 
     def lockout(self, name) -> LockoutState:
         return _lock_from_row(
-            self.con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone()
+            self.con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone(), name
         )
 
     def set_lockout(self, name, state: LockoutState) -> None:

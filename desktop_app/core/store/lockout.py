@@ -61,10 +61,38 @@ class LockoutState:
 _LOCK_COLS = "failures, locked_until, lock_s, boot_id, boot_at"
 
 
-def _lock_from_row(row) -> LockoutState:
+MAX_FAILURES = 10**9
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _lock_from_row(row, name=None) -> LockoutState:
+    """A lockout row read back, validated like an imported value: a count that is not a whole
+    number from 0 up, a time that is not a finite number, or text where a number belongs is
+    refused with a message (a lock is never loosened by a damaged or forged row)."""
     if not row:
         return LockoutState()
-    return LockoutState(int(row[0]), float(row[1]), float(row[2]), str(row[3] or ""), float(row[4]))
+    failures, until, lock_s, boot, boot_at = row
+    bad = None
+    if not (_number(failures) and float(failures).is_integer() and 0 <= failures <= MAX_FAILURES):
+        bad = f"a failure count of {str(failures)[:40]!r}"
+    elif not (_number(until) and _number(lock_s) and lock_s >= 0 and _number(boot_at)):
+        bad = "a lock time that is not a number"
+    elif boot is not None and not isinstance(boot, str):
+        bad = "a boot id that is not text"
+    if bad is not None:
+        from .errors import StoreError
+        from .text import printable
+
+        who = "the admin passphrase" if name == "*admin passphrase*" else f"profile '{printable(name)[:80]}'"
+        raise StoreError(
+            f"The lockout state of {who} in the database is damaged or was tampered with ({bad}). "
+            "Nothing was decided or changed. Restore the database from a backup, or remove the "
+            "profile and enroll it again."
+        )
+    return LockoutState(int(failures), float(until), float(lock_s), str(boot or ""), float(boot_at))
 
 
 def process_start(pid: int | None = None) -> str:
@@ -82,7 +110,7 @@ class LockoutMixin:
 
     def lockout(self, name) -> LockoutState:
         rows = self._q(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,))
-        return _lock_from_row(rows[0] if rows else None)
+        return _lock_from_row(rows[0] if rows else None, name)
 
     def set_lockout(self, name, state: LockoutState) -> None:
         with self._tx() as con:
@@ -114,9 +142,11 @@ class LockoutMixin:
         with self._tx() as con:
             if callable(state):
                 row = con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone()
-                state = state(_lock_from_row(row))
+                state = state(_lock_from_row(row, name))
             self._set_lockout(con, name, state)
             return self._log(con, name, **log), state
 
     def lockout_in(self, con, name) -> LockoutState:
-        return _lock_from_row(con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone())
+        return _lock_from_row(
+            con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone(), name
+        )

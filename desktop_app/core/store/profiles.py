@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..decision import AuditEvent
-from .errors import InvalidProfileName, ProfileExists, ProfileNotFound
+from .errors import InvalidProfileName, ProfileExists, ProfileNotFound, StoreError
+from .text import printable
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.\-]{0,63}$")
 
@@ -26,7 +27,7 @@ def validate_profile_name(name) -> str:
         raise InvalidProfileName(f"The profile name is {len(n)} characters long; use at most 64.")
     if ".." in n or not _NAME_RE.match(n):
         raise InvalidProfileName(
-            f"'{name}' is not a valid profile name: use letters, digits, spaces, '_', '-' and '.', "
+            f"'{printable(name)[:80]}' is not a valid profile name: use letters, digits, spaces, '_', '-' and '.', "
             "starting with a letter, digit or '_' (no '/', '\\' or '..')."
         )
     return n
@@ -49,7 +50,7 @@ class ProfilesMixin:
         rows = self._q("SELECT id, name, created, threshold, policy FROM profiles WHERE name = ?", (name,))
         if not rows:
             raise ProfileNotFound(
-                f"There is no profile '{name}'. 'twinlock profiles list' shows the profiles there are."
+                f"There is no profile '{printable(name)[:80]}'. 'twinlock profiles list' shows the profiles there are."
             )
         return rows[0]
 
@@ -57,13 +58,32 @@ class ProfilesMixin:
         pid, name, created, threshold, policy = row
         n = self._q("SELECT COUNT(*) FROM refs WHERE profile_id = ?", (pid,))[0][0]
         fps = [r[0] for r in self._q("SELECT DISTINCT fingerprint FROM refs WHERE profile_id = ?", (pid,))]
-        return Profile(
-            name,
-            float(created),
-            None if threshold is None else float(threshold),
-            json.loads(policy or "{}"),
-            int(n),
-            fps,
+        # values read back are validated like imported ones: a damaged or forged row is refused
+        if threshold is not None and not (
+            isinstance(threshold, (int, float))
+            and not isinstance(threshold, bool)
+            and np.isfinite(threshold)
+            and threshold > 0
+        ):
+            raise self._damaged_profile(name, f"a threshold of {str(threshold)[:40]!r}")
+        try:
+            pol = json.loads(policy or "{}")
+        except (ValueError, TypeError):
+            pol = None
+        if not isinstance(pol, dict):
+            raise self._damaged_profile(name, "a policy that is not a JSON object")
+        try:
+            created = float(created)
+        except (TypeError, ValueError):
+            raise self._damaged_profile(name, "a creation time that is not a number") from None
+        return Profile(name, created, None if threshold is None else float(threshold), pol, int(n), fps)
+
+    def _damaged_profile(self, name, what: str) -> StoreError:
+        return StoreError(
+            f"Profile '{printable(name)[:80]}' holds {what} in the database {self.path}: the row is "
+            "damaged or was edited by hand. Nothing was used or changed. Restore the database from "
+            f"a backup, or remove the profile ('twinlock profiles remove {printable(name)[:80]}', "
+            "admin) and enroll it again."
         )
 
     def create_profile(self, name, threshold=None, policy=None) -> Profile:
@@ -103,14 +123,24 @@ class ProfilesMixin:
             con.execute("DELETE FROM lockout WHERE profile = ?", (name,))
             self._log(con, name, AuditEvent.PROFILE_REMOVED)
 
-    def set_threshold(self, name, threshold) -> None:
+    def set_threshold(self, name, threshold, audit=None, detail: dict | None = None):
+        """Set (None: reset) the profile's threshold. With ``audit`` (an AuditEvent) its audit
+        row -- ``detail`` plus the threshold it replaced ("old") -- is written in the SAME
+        transaction: a threshold never changes without its row. Returns the old threshold."""
         if threshold is not None:
             threshold = float(threshold)
             if not np.isfinite(threshold) or threshold <= 0:
                 raise ValueError("a threshold must be a positive number")
         self._profile_row(name)
         with self._tx() as con:
+            row = con.execute("SELECT threshold FROM profiles WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise ProfileNotFound(f"There is no profile '{printable(name)[:80]}'.")
+            old = row[0]
             con.execute("UPDATE profiles SET threshold = ? WHERE name = ?", (threshold, name))
+            if audit is not None:
+                self._log(con, name, audit, threshold=threshold, detail={**(detail or {}), "old": old})
+        return old
 
     def set_policy(self, name, policy: dict) -> None:
         from ..verifier import check_profile_values

@@ -8,7 +8,9 @@ checked read-only (:meth:`SchemaMixin._check_readonly`) before it is opened for 
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from pathlib import Path
 
 from .errors import StoreError
 
@@ -98,17 +100,25 @@ class SchemaMixin:
     """Checking a file before it is opened, and bringing its schema up to date."""
 
     def _check_readonly(self) -> None:
+        """Called only before this process connects to the file (core.store.database): the
+        header read here closes its descriptor while no SQLite lock of ours exists."""
         try:
             with open(self.path, "rb") as fh:
-                head = fh.read(16)
+                head = fh.read(100)
         except OSError as exc:
             raise StoreError(
                 f"The database {self.path} cannot be read ({exc.strerror}). Check its permissions."
             ) from None
-        if head != b"SQLite format 3\x00":
+        if head[:16] != b"SQLite format 3\x00":
             raise self._describe_bad("is not an SQLite database (it may be damaged or another kind of file)")
+        self._check_writable()
+        # A read-only connection to a WAL file creates -wal and -shm beside it and leaves them.
+        # When no -wal exists no one has the file open (the last connection deletes it), so
+        # it is read as immutable: a refused file gets nothing beside it.
+        wal = len(head) >= 20 and (head[18] == 2 or head[19] == 2)
+        quiet = wal and not os.path.exists(str(self.path) + "-wal")
         try:
-            uri = "file:" + str(self.path.resolve()) + "?mode=ro"
+            uri = Path(os.path.realpath(self.path)).as_uri() + ("?mode=ro&immutable=1" if quiet else "?mode=ro")
             con = sqlite3.connect(uri, uri=True, timeout=10.0)
         except sqlite3.Error as exc:
             raise self._describe_bad(f"cannot be opened ({exc})") from None
@@ -137,6 +147,20 @@ class SchemaMixin:
             raise self._describe_bad("is damaged (its schema holds text that cannot be decoded)") from None
         finally:
             con.close()
+
+    def _check_writable(self) -> None:
+        """A file or folder twinlock may not write: said so (never "damaged"), before SQLite
+        is asked to open it -- every attempt writes (its count, its audit row)."""
+        folder = os.path.dirname(os.path.realpath(self.path)) or "."
+        if os.access(self.path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK):
+            return
+        what = f"the file {self.path}" if not os.access(self.path, os.W_OK) else f"its folder {folder}"
+        raise StoreError(
+            f"The database {self.path} is read-only for you ({what} cannot be written): twinlock "
+            "records every attempt and its count there, so it uses no database it cannot write. "
+            f"Nothing was changed. Make it writable (chmod u+w '{self.path}' '{folder}'), or pass "
+            "--db with a database of your own."
+        )
 
     def _migrate(self) -> None:
         with self._lock:
