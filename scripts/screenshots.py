@@ -190,8 +190,8 @@ def main(argv=None) -> int:
     cal.rec_gen.setChecked(True)
     wait(2500)
     grab(cal, out, "calibration_live")
-    ctx.camera_spec = str(impostor_video)
-    win.start_camera()
+    cal.set_source(str(impostor_video))  # the dialog's own source chooser (it is modal)
+    wait_until(lambda: "seven" in cal.source_desc.text(), 10)
     cal.rec_imp.setChecked(True)
     wait(2500)
     cal.rec_imp.setChecked(False)
@@ -199,6 +199,8 @@ def main(argv=None) -> int:
         cal.mode.setCurrentIndex(3)
         cal.mnist_edit.setText(str(mnist))
         cal.mnist_limit.setValue(3000)
+    else:
+        cal.use_gallery.setChecked(True)  # the shipped gallery as impostors: the presets can be supported
     cal.compute()
     wait_until(lambda: cal.data is not None, 120)
     if cal.preset_buttons[1].isEnabled():

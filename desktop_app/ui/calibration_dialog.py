@@ -182,11 +182,12 @@ class CalibrationDialog(QDialog):
         mf.addRow(b2)
         mf.addRow("Images:", self.mnist_limit)
         self.stack.addWidget(mn)
-        self.use_gallery = QCheckBox("Impostors: also the shipped gallery's common symbols (nothing to record)")
+        self.use_gallery = QCheckBox("Gallery symbols as impostors")  # fits the samples column
         self.use_gallery.setObjectName("galleryImpostors")
         self.use_gallery.setToolTip(
-            "Digits in many hands, letters, shapes and Omniglot characters: what a guesser would draw. "
-            "Enough of them to support FAR 1e-2 and 1e-3."
+            "Add the shipped gallery's 5,088 common symbols as impostors, nothing to record: digits in "
+            "many hands, letters, shapes and Omniglot characters, what a guesser would draw. Enough of "
+            "them to support FAR 1e-2 and 1e-3."
         )
         self.use_gallery.setChecked(False)
         self.use_gallery.toggled.connect(lambda _: self._gallery_note())
@@ -529,7 +530,7 @@ class CalibrationDialog(QDialog):
             if on and not ok:
                 reasons.append(why)
         hint = (
-            " Or tick “Impostors: also the shipped gallery's common symbols” and Compute again: no recording needed."
+            " Or tick “Gallery symbols as impostors” and Compute again: no recording needed."
             if reasons and not self.use_gallery.isChecked() and self.mode.currentIndex() in (0, 1)
             else ""
         )
