@@ -24,6 +24,7 @@ $PY -m benchmarks.bench_speed
 $PY -m benchmarks.bench_speed --verify-latency   # whole `twinlock verify` processes (issue 15)
 $PY -m benchmarks.bench_attempt_rule --data-dir "$DATA"   # first-n + change-of-symbol rule (issue 15)
 QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_soak --minutes 60   # the main window for an hour of frames
+QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_shared_db --minutes 2   # the app window + concurrent CLI verifies on one database (issue 23)
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model desktop_app/assets/models/twinlock-digits.onnx --section identify_digits   # the digits-only model beside the default
 if [ "$(id -u)" -eq 0 ]; then $PY -m benchmarks.bench_pam --runs 30; else echo "bench_pam skipped: it needs root and pamtester"; fi   # PAM unlock time (issue 24)
