@@ -163,6 +163,7 @@ def stack():
     long = write_video(s.home / "assets" / "long_blank.avi", [blank] * 2400, 30.0)
     os.chown(long, s.pw.pw_uid, s.pw.pw_gid)
     s.videos["long_blank"] = long
+    s.pam()  # one warm-up run: every test after it finds the interpreter and model in the page cache
     yield s
     s.close()
     assert not s.service_file.exists()
