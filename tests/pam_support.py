@@ -168,10 +168,12 @@ class PamStack:
         self.db = self.home / ".local/share/twinlock/twinlock.sqlite3"
         self.twinlock("enroll", self.name, *self.images, *(["--allow-weak"] if model is not None else []))
 
-    def write_service(self, line_args: str = "") -> None:
-        """The documented line, then pam_deny.so; pam_exec's own log beside pam.json."""
+    def write_service(self, line_args: str = "", log: bool = True) -> None:
+        """The documented line, then pam_deny.so; pam_exec's own log beside pam.json (a
+        root-owned file: only for stacks run as root)."""
+        log_opt = f"log={self.sysdir}/pam_exec.log " if log else ""
         self.service_file.write_text(
-            f"auth sufficient pam_exec.so quiet log={self.sysdir}/pam_exec.log "
+            f"auth sufficient pam_exec.so quiet {log_opt}"
             f"{self.python} -I -m desktop_app.cli.main pam --system-dir {self.sysdir}{line_args}\n"
             "auth requisite pam_deny.so\n"
         )

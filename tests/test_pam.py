@@ -219,6 +219,23 @@ def test_a_failed_attempt_lets_the_password_ask_within_the_limit(st, camera, dec
 
 
 @stack_only
+def test_a_screen_locker_running_as_the_user_works_the_same(st):
+    """A screen locker asks PAM as the user, not as root: pam_exec then runs twinlock as the
+    user, with nothing to give up. (No ``log=``: pam_exec, run as the user, could not open
+    a root-owned log and would fail -- docs/pam.md says so.)"""
+    st.write_service(log=False)
+    try:
+        for camera, ok, decision in [("genuine", True, "granted"), ("impostor", False, "denied")]:
+            st.set_camera(camera)
+            before = st.audit()
+            r = st.as_user(["pamtester", st.service, st.name, "authenticate"], check=False)
+            assert (r.returncode == 0) == ok, (r.stdout, r.stderr)
+            assert [x["decision"] for x in _new_rows(st, before)] == [decision]
+    finally:
+        st.write_service()
+
+
+@stack_only
 def test_no_profile_fails_at_once_and_a_mapped_profile_is_used(st):
     st.set_user_config({"profile": "not-enrolled"})
     rc, secs, _out, rows = _attempt(st)
