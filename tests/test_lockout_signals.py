@@ -166,13 +166,13 @@ def test_attempts_killed_under_another_host_name_each_cost_one_try(world):
             "import socket, sys; socket.gethostname = lambda: 'elsewhere-host'; "
             "from desktop_app.cli.main import main; sys.exit(main(sys.argv[1:]))"
         )
-        prefix = [sys.executable, "-c", code]
-        cli_tail = ["verify", "alice", "--video", str(world["slow_wrong"]), "--json"]
-        start = lambda: subprocess.Popen(
-            [*prefix, *cli_tail], env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )  # noqa: E731
+        cmd = [sys.executable, "-c", code, "verify", "alice", "--video", str(world["slow_wrong"]), "--json"]
     else:
-        start = lambda: _start_slow_wrong(world, prefix)  # noqa: E731
+        cmd = [*prefix, *_cli(), "verify", "alice", "--video", str(world["slow_wrong"]), "--json"]
+
+    def start() -> subprocess.Popen:
+        return subprocess.Popen(cmd, env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
     for _ in range(LIMIT):
         p = start()
         rid = _wait_pending(world["db"], p.pid, p)
@@ -268,3 +268,19 @@ def test_a_locked_attempt_says_only_locked_whatever_it_was_shown(world, tmp_path
     assert {k for k in locked[0] if k not in ("pid", "pstart", "lockout_remaining_s")} == {
         k for k in locked[1] if k not in ("pid", "pstart", "lockout_remaining_s")
     }
+
+
+def test_a_source_that_cannot_be_opened_leaves_no_signal_handler_behind(world, tmp_path, monkeypatch):
+    """In-process callers (tests, the PAM entry point's parent) keep their own handlers: a
+    verify that fails before its attempt must not leave its SIGTERM handler installed (a child
+    forked later would turn SIGTERM into an error instead of dying)."""
+    from desktop_app.cli.main import main
+
+    bad = tmp_path / "not-a-video.avi"
+    bad.write_bytes(b"this is not a video" * 100)
+    monkeypatch.setenv("TWINLOCK_DB", str(world["db"]))
+    monkeypatch.setenv("TWINLOCK_MODEL", str(world["model"]))
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    assert main(["verify", "alice", "--video", str(bad)]) == 4
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert _failures(world["db"]) == 0 and not [d for _, d, _ in _rows(world["db"]) if d == "pending"]

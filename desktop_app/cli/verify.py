@@ -147,12 +147,12 @@ def _run_attempt(args, ver, src, show_distances: bool):
     def on_signal(signum, frame):
         raise _Interrupted(signum)
 
+    src.open()  # a source that cannot be opened is an error before any attempt (and any handler)
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
         if sig is not None:
             old[sig] = signal.signal(sig, on_signal)
     interrupted = None
-    src.open()  # a source that cannot be opened is an error before any attempt
     try:
         try:
             images = args.image is not None
