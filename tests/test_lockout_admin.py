@@ -206,3 +206,32 @@ def test_audit_prints_every_field_on_one_line_with_control_characters_escaped(wo
     assert not any(ch in r.stdout for ch in "\x1b\r\u202e")
     forged = next(ln for ln in lines if "passphrase_failed" in ln)
     assert "x\\n2026-12-02" in forged and "\\x1b[31m\\u202egranted\\r\\nfake" in forged
+
+
+def test_the_apps_audit_viewer_shows_every_field_on_one_line(qtbot, tmp_path):
+    from desktop_app.ui.audit_viewer import AuditViewer
+    from desktop_app.ui.context import AppContext
+
+    db = tmp_path / "data" / "twinlock.sqlite3"
+    with Store(db) as s:
+        s.log_attempt(None, "settings_changed")
+    _sql_insert_forged(db)
+    ctx = AppContext(store=Store(db))
+    try:
+        v = AuditViewer(ctx)
+        qtbot.addWidget(v)
+        texts = [v.table.item(r, c).text() for r in range(v.table.rowCount()) for c in range(v.table.columnCount())]
+        assert any("x\\n2026-12-02" in t for t in texts)
+        assert not any(ch in t for t in texts for ch in "\n\r\x1b\u202e")
+    finally:
+        ctx.close()
+
+
+def _sql_insert_forged(db) -> None:
+    con = sqlite3.connect(db)
+    con.execute(
+        "INSERT INTO audit(time, profile, decision, detail) VALUES (?, ?, 'passphrase_failed', ?)",
+        (time.time(), FORGED, json.dumps({"reason": "ok\x1b[31m\u202egranted\r\nfake"})),
+    )
+    con.commit()
+    con.close()

@@ -105,6 +105,8 @@ class AuditViewer(QDialog):
         self.reload()
 
     def reload(self) -> None:
+        from desktop_app.core.store import printable
+
         prof = self.profile.currentText()
         dec = self.decision.currentText()
         self.entries = self.ctx.store.audit(
@@ -130,7 +132,7 @@ class AuditViewer(QDialog):
                 format_detail(e.detail),
             ]
             for c, v in enumerate(vals):
-                it = QTableWidgetItem(v)
+                it = QTableWidgetItem(printable(v))  # one line, no control characters (core.store)
                 if c == 2:
                     colour = DECISION_COLOURS.get(e.decision)
                     if colour is not None:
