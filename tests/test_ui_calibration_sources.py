@@ -71,7 +71,7 @@ def test_without_the_gallery_the_disabled_preset_says_how_to_get_it(qtbot, ctx, 
     dlg.impostor_files = _write(tmp_path, digit_frames(7, 4, seed=3300), "i")
     dlg.compute_button.click()
     qtbot.waitUntil(lambda: dlg.data is not None, timeout=30000)
-    assert "shipped gallery" in dlg.preset_note.text()
+    assert "Gallery symbols as impostors" in dlg.preset_note.text()
 
 
 def test_the_confirmation_says_the_count_and_the_bound():
