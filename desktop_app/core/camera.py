@@ -256,6 +256,9 @@ class VideoFileSource(FrameSource):
             )
         if self.path.stat().st_size == 0:
             raise CameraError(f"The video file {self.path} is empty (0 bytes).")
+        from .store.open_files import refuse_if_open_database
+
+        refuse_if_open_database(self.path, "a video file", CameraError)  # before OpenCV opens it
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()

@@ -162,6 +162,9 @@ def _regular_file(path) -> Path:
         raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
     if stat_.S_ISDIR(st.st_mode):
         raise ImageError(f"cannot read image {p}: is a directory, not an image file")
+    from ..store.open_files import refuse_if_open_database
+
+    refuse_if_open_database(p, "an image file", ImageError)  # reading it would drop the database's locks
     if not stat_.S_ISREG(st.st_mode):
         kind = (
             "FIFO"

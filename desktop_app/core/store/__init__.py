@@ -6,6 +6,7 @@ that made them, app settings (JSON values), the audit log, and per-profile locko
 :class:`Store` is one connection (:mod:`.database`) with one mixin per table:
 
 - :mod:`.safety`      whether a database file may be trusted (links, owner, modes), before opening
+- :mod:`.open_files`  whether a file a reader was given is an open database's (refused before it is read)
 - :mod:`.schema`      the schema version, migrations, the read-only check of an existing file
 - :mod:`.profiles`    profiles and the profile-name rule
 - :mod:`.references`  reference images and embeddings; re-embedding for another model
@@ -26,6 +27,7 @@ from .audit import CLOCK_SKEW_S, AuditEntry, AuditMixin
 from .database import Database, Tx
 from .errors import InvalidProfileName, ProfileExists, ProfileNotFound, StoreError
 from .lockout import LockoutMixin, LockoutState, boot_clock, boot_id, process_start
+from .open_files import is_open_database_file, open_database_file, refuse_if_open_database
 from .profile_file import (
     EXPORT_FORMAT,
     EXPORT_VERSION,
@@ -78,7 +80,10 @@ __all__ = [
     "boot_clock",
     "boot_id",
     "check_database_safe",
+    "is_open_database_file",
+    "open_database_file",
     "printable",
     "process_start",
+    "refuse_if_open_database",
     "validate_profile_name",
 ]

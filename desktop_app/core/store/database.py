@@ -65,8 +65,9 @@ class Tx:
 class _Shared:
     """The one connection of this process to one database file, and its users."""
 
-    def __init__(self, key, con: sqlite3.Connection):
+    def __init__(self, key, con: sqlite3.Connection, path: Path | None = None):
         self.key, self.con, self.lock, self.users = key, con, threading.RLock(), 0
+        self.path = path  # the name it was opened by (its -wal/-shm sit beside it): open_files.py
 
 
 # One connection per database file per process (keyed by device and inode). Closing any
@@ -185,7 +186,7 @@ class Database(schema.SchemaMixin):
                 f"({type(exc).__name__}: {exc}); it was left as it was. Report this, and "
                 "keep the file."
             ) from None
-        return _Shared(_file_key(st), con)
+        return _Shared(_file_key(st), con, self.path)
 
     # ------------------------------------------------------------------ opening
     def _describe_bad(self, why: str) -> StoreError:

@@ -25,6 +25,7 @@ from ..decision import AuditEvent
 from ..paths import atomic_write_bytes
 from .codec import _png, _unpng
 from .errors import ProfileExists, StoreError
+from .open_files import refuse_if_open_database
 from .profiles import Profile, validate_profile_name
 
 EXPORT_FORMAT = "twinlock-profile"
@@ -192,6 +193,7 @@ def _read_document(p: Path, what: str) -> dict:
     if not stat.S_ISREG(st.st_mode):
         kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
         raise StoreError(f"{what} is {kind}; a profile export is a .json file.")
+    refuse_if_open_database(p, "a profile export", StoreError)  # before it is opened
     if st.st_size > MAX_IMPORT_BYTES:
         raise StoreError(
             f"{what} is {st.st_size / 2**20:.0f} MiB, larger than any profile export "
