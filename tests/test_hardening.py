@@ -6,6 +6,7 @@ ONNX Runtime) on the pixel-pooling test model; nothing is mocked."""
 
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
@@ -141,28 +142,25 @@ def test_parallel_attempts_never_pass_the_lockout_limit(assets, db):
 
 # ---------------------------------------------------------------- 3. interrupting hides nothing
 def _wait_pending(db, proc, timeout=60):
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
+    """Until the attempt is pending and has judged its first (wrong) frame: `verify -v` writes
+    one line per judged frame to stderr (read here without blocking)."""
+    deadline = time.monotonic() + timeout
+    seen, fd = b"", proc.stderr.fileno()
+    while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"verify ended early: {proc.returncode} {proc.communicate()}")
-        try:
-            con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-            n = con.execute("SELECT COUNT(*) FROM audit WHERE decision='pending'").fetchone()[0]
-            con.close()
-        except sqlite3.Error:
-            n = 0
-        if n:
-            time.sleep(0.5)  # past the first (wrong) frame
+        if select.select([fd], [], [], 0.05)[0]:
+            seen += os.read(fd, 65536)
+        if b"frame " in seen and "pending" in _decisions(db):
             return
-        time.sleep(0.05)
-    raise AssertionError("the attempt never started")
+    raise AssertionError(f"the attempt never judged a frame: {seen[-500:]!r}")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_after_a_wrong_frame_counts_as_a_failure(assets, db, sig):
     _set(db, policy={"max_frames": 10000})
     p = subprocess.Popen(
-        _cmd("verify", "alice", "--video", assets["long"], "--time-limit", "3000"),
+        _cmd("verify", "alice", "-v", "--video", assets["long"], "--time-limit", "3000"),
         cwd=ROOT,
         env=_env(assets, db),
         stdout=subprocess.PIPE,
@@ -184,15 +182,15 @@ def test_a_signal_after_a_wrong_frame_counts_as_a_failure(assets, db, sig):
 def test_a_killed_attempt_is_counted_when_it_started(assets, db):
     _set(db, policy={"max_frames": 10000})
     p = subprocess.Popen(
-        _cmd("verify", "alice", "--video", assets["long"], "--time-limit", "3000"),
+        _cmd("verify", "alice", "-v", "--video", assets["long"], "--time-limit", "3000"),
         cwd=ROOT,
         env=_env(assets, db),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     _wait_pending(db, p)
     p.kill()
-    p.wait(timeout=30)
+    p.communicate(timeout=30)
     assert _decisions(db)[-1] == "pending"
     s = Store(db)
     assert s.lockout("alice").failures == 1  # counted when it started; no one asks if it lives
