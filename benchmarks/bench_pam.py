@@ -13,6 +13,7 @@ and pamtester (apt-get install pamtester).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -44,6 +45,7 @@ def main(argv=None) -> int:
         print(f"bench_pam: cannot run: {why}", file=sys.stderr)
         return 4
     model = Path(args.model) if args.model else DEFAULT_MODEL
+    load0 = os.getloadavg()[0]
     t0 = time.monotonic()
     stack = PamStack(model=model)
     print(f"stack ready in {time.monotonic() - t0:.1f} s (user {stack.name}, python {stack.python})")
@@ -88,7 +90,8 @@ def main(argv=None) -> int:
             "",
             f"Audit rows written: {decisions.count('granted')} granted, {decisions.count('denied')} denied, "
             f"{decisions.count('pending')} left pending: one per attempt (the warm-up run included), none lost. "
-            f"pam_exec ran Python {user_py}; {machine()}; the machine was shared with other jobs.",
+            f"pam_exec ran Python {user_py}; {machine()}; the machine was shared with other jobs "
+            f"(load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).",
             "",
             "Reproduce (root, pamtester installed): `sudo .venv/bin/python -m benchmarks.bench_pam "
             f"--runs {args.runs}`",
