@@ -91,8 +91,10 @@ def test_other_digits_are_denied_never_granted(store, pixel, frames):
         v.start_attempt(t=0)
         st = v.feed(f, t=0.1)
         assert st.state == "checking" and st.distance > st.threshold, d
-        st = v.feed(f, t=0.2)  # 0 of 2: 2 of 3 can no longer be reached
-        assert st.state == "denied" and st.final and st.frames_used == 2
+        st = v.feed(f, t=0.2)  # 0 of 2: 2 of 3 can no longer be reached, but that is not told yet
+        assert st.state == "checking" and not st.final
+        st = v.feed(f, t=0.3)  # the denial comes with the n-th frame, as it would after 1 match
+        assert st.state == "denied" and st.final and st.frames_used == 3
         assert st.reason == "0 of 2 frames matched; 2 of 3 are needed"
     assert len(store.audit(decision="denied")) == 9 and not store.audit(decision="granted")
 
@@ -141,7 +143,7 @@ def test_twenty_images_cycling_the_digits_are_one_denied_attempt(store, pixel, f
         st = v.feed(f, t=0.01 * i)
         if st.final:
             break
-    assert st.state == "denied" and st.frames_used == 2
+    assert st.state == "denied" and st.frames_used == 3
     assert not store.audit(decision="granted")
 
 
@@ -151,12 +153,34 @@ def test_a_change_of_symbol_inside_an_attempt_is_a_failure(store, pixel, frames)
     v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100))
     v.start_attempt(t=0)
     assert v.feed(imp, t=0.1).state == "checking"
-    st = v.feed(gen[0], t=0.2)
+    assert v.feed(gen[0], t=0.2).state == "checking"  # the change is not told before the n-th frame
+    st = v.feed(gen[1], t=0.3)  # and a match after it grants nothing
     assert st.state == "denied" and "symbol changed" in st.reason
     assert store.audit(decision="denied")[0].detail["symbol_changed"] is True
     assert store.lockout("alice").failures == 1
     v.start_attempt(t=1)  # the same genuine drawing, frame after frame
     assert [v.feed(f, t=1.1 + i / 10).state for i, f in enumerate(gen[:2])] == ["checking", "granted"]
+
+
+def test_a_denial_takes_as_many_frames_whatever_matched(store, pixel, frames):
+    """No timing oracle: with 2 of 3 needed, a guess whose first frame matched and one that
+    matched nothing are both told on the 3rd acquired frame, and look the same before it."""
+    imp, gen = frames["others"][5], frames["three"]
+    seen = {}
+    for name, seq in {"none": [imp, imp, imp], "first": [gen[0], imp, imp], "changed": [imp, gen[0], gen[1]]}.items():
+        v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100))
+        v.start_attempt(t=0)
+        states = [v.feed(f, t=0.1 * (i + 1)) for i, f in enumerate(seq)]
+        seen[name] = [(s.state, s.final) for s in states]
+        assert states[-1].state == "denied" and states[-1].frames_used == 3, name
+    assert seen["none"] == seen["first"] == seen["changed"]
+    assert seen["none"] == [("checking", False), ("checking", False), ("denied", True)]
+    # an attempt that ends early (end of input, time limit) is still the held denial
+    v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100, time_limit_s=1.0))
+    v.start_attempt(t=0)
+    v.feed(imp, t=0.1), v.feed(gen[0], t=0.2)
+    st = v.tick(t=2.0)
+    assert st.state == "denied" and "symbol changed" in st.reason
 
 
 def test_messages_say_what_happened_and_never_round_to_a_lie():

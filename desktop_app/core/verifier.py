@@ -317,6 +317,10 @@ class Verifier:
         self._elapsed = 0.0
         self._last_embedding = None
         self._changed = False
+        # A denial that is certain before the n-th frame is held until n frames are acquired (or
+        # the attempt ends): its timing must not tell how many frames matched or that the symbol
+        # changed. (reason, distance) of the held denial, or None.
+        self._held_denial: tuple[str, float] | None = None
 
     def _matches(self) -> int:
         return int(sum(self._window))
@@ -517,6 +521,9 @@ class Verifier:
                 return self._timeout(result, frames=True)
             self.state = self._state(Decision.NO_SYMBOL, False, reason=result.reason, pre=result)
             return self.state
+        if self._held_denial is not None:  # decided: only count the frame, judge nothing more
+            self._frames_used += 1
+            return self._after_held_denial(result)
         if embedding is None:
             embedding = self.embedder.embed_images(result.image[None])[0]
         embedding = np.asarray(embedding, np.float32).reshape(-1)
@@ -529,12 +536,11 @@ class Verifier:
                 self._frames_used += 1
                 self._window.append(d <= p.threshold)
                 self._best = d if self._best is None else min(self._best, d)
-                return self._finish(
-                    Decision.DENIED,
+                self._held_denial = (
                     "the symbol changed during the attempt (one attempt is one symbol): denied",
-                    distance=d,
-                    pre=result,
+                    d,
                 )
+                return self._after_held_denial(result)
         self._last_embedding = embedding
         self._frames_used += 1
         self._window.append(d <= p.threshold)
@@ -552,7 +558,8 @@ class Verifier:
                 pre=result,
             )
         if m + (p.n - used) < p.k:
-            return self._finish(Decision.DENIED, self._tally(), distance=d, pre=result)
+            self._held_denial = (self._tally(), d)
+            return self._after_held_denial(result)
         if self._frames_seen >= p.max_frames:
             return self._timeout(result, frames=True)
         self.state = self._state(
@@ -562,6 +569,16 @@ class Verifier:
             pre=result,
             reason=f"{m} of {p.k} matching frames ({used} of {p.n} frames)",
         )
+        return self.state
+
+    def _after_held_denial(self, result) -> AttemptState:
+        """A certain denial is announced once n frames were acquired (or the frame cap is
+        reached); until then the attempt looks exactly like one still checking."""
+        p = self.policy
+        reason, d = self._held_denial
+        if self._frames_used >= p.n or self._frames_seen >= p.max_frames:
+            return self._finish(Decision.DENIED, reason, distance=d, pre=result)
+        self.state = self._state(Decision.CHECKING, False, pre=result, reason="checking")
         return self.state
 
     def tick(self, t: float | None = None) -> AttemptState:
@@ -586,6 +603,8 @@ class Verifier:
         self._now(t)
         if reason == "cancelled" and not self._frames_used:
             return self._finish(Decision.CANCELLED, "cancelled")
+        if self._held_denial is not None:
+            return self._finish(Decision.DENIED, f"{reason}: {self._held_denial[0]}", distance=self._held_denial[1])
         if self._frames_used:
             return self._finish(Decision.DENIED, f"{reason}: {self._tally()}")
         return self._finish(Decision.NO_SYMBOL, f"{reason}: no symbol found")
@@ -593,6 +612,10 @@ class Verifier:
     def _timeout(self, pre, frames: bool = False) -> AttemptState:
         p = self.policy
         why = f"{p.max_frames} frames seen" if frames else f"time limit of {p.time_limit_s:g} s reached"
+        if self._held_denial is not None:
+            return self._finish(
+                Decision.DENIED, f"{why}: {self._held_denial[0]}", distance=self._held_denial[1], pre=pre
+            )
         if self._frames_used:
             return self._finish(Decision.DENIED, f"{why}: {self._tally()}", pre=pre)
         return self._finish(Decision.NO_SYMBOL, f"{why}: no symbol found", pre=pre)
