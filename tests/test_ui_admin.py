@@ -209,6 +209,27 @@ def test_second_app_on_the_same_database_says_so_and_exits(qtbot, tmp_path, ui_m
     c3.close()
 
 
+def _wait_reading(proc, video: Path, timeout: float = 60) -> None:
+    """Until ``proc`` has read the video file at three different offsets (its descriptors'
+    positions in /proc/PID/fdinfo): the capture worker is taking frames, not just started."""
+    import time
+
+    target, seen = os.path.realpath(video), set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(seen) < 3:
+        assert proc.poll() is None, proc.communicate()
+        for fd in Path(f"/proc/{proc.pid}/fd").iterdir():
+            try:
+                if os.readlink(fd) == target:
+                    info = Path(f"/proc/{proc.pid}/fdinfo/{fd.name}").read_text()
+                    seen.add((fd.name, int(info.split("pos:")[1].split()[0])))
+            except (OSError, IndexError, ValueError):
+                continue  # a descriptor closed meanwhile
+        time.sleep(0.02)
+    assert len(seen) >= 3, f"the app did not read {video}: {seen}"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fdinfo").is_dir(), reason="reads /proc/PID/fdinfo (Linux)")
 def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, videos):
     """`twinlock-app --video` as a process (offscreen): it takes the database's instance lock,
     processes frames, and SIGTERM (a logout) closes it normally: exit 0, lock released."""
@@ -237,7 +258,7 @@ def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, video
         assert lock.read_text().strip() == str(p.pid)
         with pytest.raises(AlreadyRunning):
             InstanceLock(db).acquire()
-        time.sleep(2.0)  # frames flowing
+        _wait_reading(p, videos["three"])  # frames flowing: the app keeps reading the video
         assert p.poll() is None
         p.send_signal(signal.SIGTERM)
         _out, err = p.communicate(timeout=30)

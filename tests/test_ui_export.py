@@ -8,6 +8,7 @@ import gzip
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QProcess
 
 from ui_support import enroll_from_video
 
@@ -82,7 +83,7 @@ def test_export_tiny_checkpoint_then_use_it(qtbot, ctx, videos, tiny_checkpoint,
     # Cancel kills the export process: nothing written, the current model stays
     with qtbot.waitSignal(dlg.step_finished, timeout=10000) as sig:
         dlg.start_button.click()
-        qtbot.wait(300)
+        qtbot.waitUntil(lambda: dlg.proc is not None and dlg.proc.state() == QProcess.ProcessState.Running)
         dlg.cancel_button.click()
     assert sig.args[1] is False
     assert "Cancelled" in dlg.result_label.text() and not out.exists()

@@ -38,7 +38,9 @@ def test_granted_for_enrolled_digit_then_denied_for_another(qtbot, ctx, videos):
     # the same profile shown a 7: denied (time limit or max frames), audited
     win.ctx.camera_spec = str(videos["seven"])
     win.start_camera()
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: f"video {videos['seven'].name}" in win.camera_status.text(), timeout=8000)
+    win._last_result = None  # the next frame is the 7's
+    qtbot.waitUntil(lambda: win._last_result is not None, timeout=8000)
     with qtbot.waitSignal(win.attempt_finished, timeout=8000) as sig:
         win.act_start.trigger()
     st = sig.args[0]
