@@ -1,6 +1,7 @@
 """Frame sources: video files, image folders/lists, webcams that are not there."""
 
 import itertools
+import threading
 import time
 
 import cv2
@@ -136,10 +137,12 @@ def test_list_cameras_is_bounded_and_lists_only_working_ones():
 
 
 class _Unplugged:
-    """Wraps a real capture; after ``after`` frames read() hangs (a camera pulled out)."""
+    """Wraps a real capture; after ``after`` frames read() hangs (a camera pulled out) until
+    ``unstick`` is set (at most 30 s); ``hanging`` says a read is stuck right now."""
 
-    def __init__(self, cap, after, mode="hang"):
+    def __init__(self, cap, after, mode="hang", unstick=None):
         self.cap, self.after, self.mode, self.n = cap, after, mode, 0
+        self.unstick, self.hanging = unstick or threading.Event(), False
 
     def __getattr__(self, name):
         return getattr(self.cap, name)
@@ -148,7 +151,9 @@ class _Unplugged:
         self.n += 1
         if self.n > self.after:
             if self.mode == "hang":
-                time.sleep(30)
+                self.hanging = True
+                self.unstick.wait(30)
+                self.hanging = False
             return False, None
         return self.cap.read()
 
@@ -156,19 +161,21 @@ class _Unplugged:
 def test_webcam_read_that_hangs_or_fails_is_reported_and_reopens(tmp_path):
     video = _write_video(tmp_path / "cam.avi", n=30, fps=30.0)
     plan = iter([("hang", 3), ("fail", 2), ("ok", 100)])
+    release, made = threading.Event(), []
 
     def factory(index):
         mode, after = next(plan)
-        return _Unplugged(cv2.VideoCapture(str(video)), after, mode)
+        made.append(_Unplugged(cv2.VideoCapture(str(video)), after, mode, release))
+        return made[-1]
 
     cam = WebcamSource(0, read_timeout_s=0.5, capture_factory=factory)
     cam.open()
     assert cam.is_live and "camera 0 (160x120" in cam.description
     assert [cam.read().index for _ in range(3)] == [0, 1, 2]
-    t0 = time.monotonic()
     with pytest.raises(CameraError, match="stopped delivering frames.*unplugged"):
         cam.read()
-    assert time.monotonic() - t0 < 2.0  # the caller is not stuck behind the camera
+    assert made[0].hanging  # the caller has its answer while the camera's read still hangs
+    release.set()
     with pytest.raises(CameraError, match="not open"):
         cam.read()
     cam.reopen()
@@ -182,13 +189,17 @@ def test_webcam_read_that_hangs_or_fails_is_reported_and_reopens(tmp_path):
 
 
 def test_webcam_open_that_hangs_is_reported():
-    def factory(index):
-        time.sleep(30)
+    release, hanging = threading.Event(), threading.Event()
 
-    t0 = time.monotonic()
+    def factory(index):
+        hanging.set()
+        release.wait(30)
+        hanging.clear()
+
     with pytest.raises(CameraError, match="did not respond"):
         WebcamSource(3, open_timeout_s=0.5, capture_factory=factory).open()
-    assert time.monotonic() - t0 < 2.0
+    assert hanging.is_set()  # reported while the camera's open still hangs: the caller is not stuck behind it
+    release.set()
 
 
 def test_image_files_are_read_by_the_one_image_reader(tmp_path):
