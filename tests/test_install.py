@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # builds and installs a wheel: `-m "not slow"` leaves it out
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from ui_support import SoakDriver, enroll_from_video, rss_mib, singleton_refcounts, soak_video
 
 from desktop_app.ui.main_window import MainWindow
+
+pytestmark = pytest.mark.slow  # about 2 minutes: `-m "not slow"` leaves it out
 
 FRAMES = 20_000
 WARMUP = 1_000
