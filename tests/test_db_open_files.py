@@ -182,3 +182,27 @@ def test_the_cli_refuses_the_database_as_its_input_and_keeps_it_intact(tmp_path,
     assert con.execute("SELECT count(*) FROM audit").fetchone()[0] == rows  # no attempt, no import
     assert con.execute("SELECT name FROM profiles").fetchall() == [("alice",)]
     con.close()
+
+
+def test_the_wizard_import_refuses_the_app_database_and_keeps_its_locks(qtbot, ctx):
+    """The wizard's "Import image files…" given the app's own database and its -wal: each
+    skipped with the message, no reference taken, the app's -wal and -shm kept."""
+    from desktop_app.ui.capture import Capture
+    from desktop_app.ui.enroll_wizard import EnrollWizard
+
+    db = Path(ctx.store.path)
+    wiz = EnrollWizard(ctx, Capture())
+    qtbot.addWidget(wiz)
+    wiz.show()
+    wiz.profile_page.name_edit.setText("carol")
+    wiz.next()
+    page = wiz.capture_page
+    side = {s: os.stat(f"{db}{s}").st_ino for s in ("-wal", "-shm")}
+    page.import_files([str(db), f"{db}-wal"])
+    _another_process_opens_and_closes(db)
+    assert all(os.path.exists(f"{db}{s}") for s in side), "the app lost its locks: the -wal/-shm were deleted"
+    assert {s: os.stat(f"{db}{s}").st_ino for s in ("-wal", "-shm")} == side
+    assert page.items == []
+    text = page.import_errors.text()
+    assert text.count(REFUSED) == 2 and "Choose another file" in text, text
+    assert ctx.store.integrity_check() == "ok"
