@@ -104,8 +104,8 @@ def test_saving_is_confirmed_and_the_first_run_hint_follows(qtbot, ctx, tmp_path
     win.close()
 
 
-def test_help_guide_shows_the_readme_section_with_screenshots(qtbot, ctx):
-    from desktop_app.ui.guide import README
+def test_help_guide_shows_the_guide_with_screenshots(qtbot, ctx):
+    from desktop_app.ui.guide import GUIDE
 
     win = MainWindow(ctx)
     qtbot.addWidget(win)
@@ -123,7 +123,7 @@ def test_help_guide_shows_the_readme_section_with_screenshots(qtbot, ctx):
     assert seen == ["GuideDialog"]
     text, images = got[0]
     assert "Unlock" in text and "Calibrate the threshold" in text and "Security" not in text
-    assert "docs/screenshots/main_granted.png" in images and len(images) >= 5
+    assert "screenshots/main_granted.png" in images and len(images) >= 5
     for name in images:
-        assert (Path(README).parent / name).is_file(), name
+        assert (Path(GUIDE).parent / name).is_file(), name
     win.close()

@@ -1,7 +1,6 @@
-"""Help ▸ Guide: the README's "Using the app" and "The command line" sections with their
-screenshots, in a window. Developer notes (between ``<!-- developer -->`` and
-``<!-- /developer -->`` in the README) are left out; links to a heading ("#the-command-line")
-scroll to it."""
+"""Help ▸ Guide: docs/guide.md ("Using the app" and "The command line", with their
+screenshots) in a window. Developer notes (between ``<!-- developer -->`` and
+``<!-- /developer -->``) are left out; links to a heading ("#the-command-line") scroll to it."""
 
 from __future__ import annotations
 
@@ -12,36 +11,23 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 
 from desktop_app.core.paths import REPO_ROOT
 
-README = REPO_ROOT / "README.md"
-SECTION = "## Using the app"
-SECTIONS = (SECTION, "## The command line")  # in this order; the first one's links reach the second
+GUIDE = REPO_ROOT / "docs" / "guide.md"
 DEVELOPER = re.compile(r"<!-- developer -->.*?<!-- /developer -->\n?", re.S)
 IMAGE_WIDTH = 560
 
 
-def _section(text: str, heading: str) -> str:
-    start = text.find(heading)
-    if start < 0:
-        return ""
-    end = text.find("\n## ", start + len(heading))
-    return text[start : end if end > 0 else len(text)].strip() + "\n"
-
-
-def guide_markdown(readme: Path = README) -> str:
-    """The README's guide sections (each up to the next level-2 heading), without developer
-    notes, or a short note when the README is not there (an installed copy without the sources)."""
+def guide_markdown(guide: Path = GUIDE) -> str:
+    """The guide without developer notes, or a short note when it is not there (an installed
+    copy without the sources)."""
     try:
-        text = readme.read_text(encoding="utf-8")
+        text = guide.read_text(encoding="utf-8")
     except OSError:
         return (
-            "# Using twinlock\n\nThe guide is the “Using the app” section of README.md, which is not "
-            f"installed here ({readme}). Start: Profile ▸ Enroll… (Ctrl+E), then press Space to test an "
+            "# Using twinlock\n\nThe guide is docs/guide.md in twinlock's sources, which is not "
+            f"installed here ({guide}). Start: Profile ▸ Enroll… (Ctrl+E), then press Space to test an "
             "unlock, then Tools ▸ Calibrate threshold… (Ctrl+T)."
         )
-    parts = [p for p in (_section(text, h) for h in SECTIONS) if p]
-    if not parts:
-        return DEVELOPER.sub("", text)
-    return DEVELOPER.sub("", "\n".join(parts))
+    return DEVELOPER.sub("", text)
 
 
 def slug(title: str) -> str:
@@ -52,7 +38,7 @@ def slug(title: str) -> str:
 
 
 def with_anchors(html: str) -> str:
-    """Every heading gets the anchor a README link to it uses."""
+    """Every heading gets the anchor a Markdown link to it uses."""
 
     def add(m):
         level, attrs, inner = m.groups()
@@ -62,15 +48,15 @@ def with_anchors(html: str) -> str:
 
 
 class GuideDialog(QDialog):
-    def __init__(self, parent=None, readme: Path = README):
+    def __init__(self, parent=None, guide: Path = GUIDE):
         super().__init__(parent)
         self.setWindowTitle("twinlock guide")
         lay = QVBoxLayout(self)
         self.browser = QTextBrowser()
         self.browser.setObjectName("guideText")
         self.browser.setOpenExternalLinks(True)
-        self.browser.setSearchPaths([str(readme.parent)])  # docs/screenshots/*.png
-        self.browser.setMarkdown(guide_markdown(readme))
+        self.browser.setSearchPaths([str(guide.parent)])  # screenshots/*.png beside the guide
+        self.browser.setMarkdown(guide_markdown(guide))
         # screenshots at a readable width, not their full 1100 px
         html = re.sub(
             r"<img ([^>]*?)/?>", lambda m: f'<img {m.group(1)} width="{IMAGE_WIDTH}" />', self.browser.toHtml()
