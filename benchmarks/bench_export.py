@@ -149,10 +149,7 @@ def main(argv=None) -> int:
         which = {q.fingerprint: "the int8 file above", f.fingerprint: "the float32 file above"}.get(
             sc.fingerprint, "neither file above (it was exported from another checkpoint or with other options)"
         )
-        shipped = (
-            f"The shipped `desktop_app/assets/models/{DEFAULT_MODEL.name}` (fingerprint `{sc.short_fingerprint}`) "
-            f"is {which}."
-        )
+        shipped = f"The shipped `assets/models/{DEFAULT_MODEL.name}` (fingerprint `{sc.short_fingerprint}`) is {which}."
     except Exception as exc:  # no shipped model yet
         shipped = f"No shipped model to compare with ({exc})."
     if cuda:

@@ -143,7 +143,7 @@ def at_target(far, frr, target=TARGET):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=str(ROOT / "desktop_app/assets/models/twinlock-default.onnx"))
+    ap.add_argument("--model", default=str(ROOT / "assets/models/twinlock-default.onnx"))
     ap.add_argument("--omniglot", required=True, help="converted background set (python -m training.omniglot)")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args(argv)

@@ -42,7 +42,7 @@ from training.camera_sim import render_digit, session
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default=str(ROOT / "desktop_app/assets/models/twinlock-default.onnx"))
+    ap.add_argument("--model", default=str(ROOT / "assets/models/twinlock-default.onnx"))
     ap.add_argument("--omniglot", required=True, help="converted background set (python -m training.omniglot)")
     ap.add_argument("--data-dir", default="../shared/data/mnist", help="MNIST (test digits as impostors)")
     ap.add_argument("--per-alphabet", type=int, default=10, help="profiles (characters) per held-out alphabet")

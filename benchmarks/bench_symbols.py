@@ -3,7 +3,7 @@ on the Omniglot background alphabets held out of training, through ONNX Runtime 
 runs it; writes the "symbols" section of docs/benchmarks.md.
 
     python -m benchmarks.bench_symbols --omniglot runs/omniglot3.npz --data-dir ../shared/data/mnist \
-        --baseline desktop_app/assets/models/twinlock-digits.onnx   # the digits-only model beside the default
+        --baseline assets/models/twinlock-digits.onnx   # the digits-only model beside the default
 
 Figures per model: 20-way within-alphabet one-shot (Koch's protocol, seeded trials, 95% CI);
 1:1 verification over all pairs of the held-out drawings (EER, FRR at FAR 1e-3 / 1e-4 with
@@ -72,7 +72,7 @@ def figures(model: Path, held, digits) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=str(ROOT / "desktop_app/assets/models/twinlock-default.onnx"))
+    ap.add_argument("--model", default=str(ROOT / "assets/models/twinlock-default.onnx"))
     ap.add_argument("--baseline", help="another .onnx to measure on the same held-out alphabets")
     ap.add_argument("--omniglot", required=True, help="converted background set (python -m training.omniglot)")
     ap.add_argument("--data-dir", help="MNIST folder (test digits for the digit profiles)")
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
         rows.append((f"`{Path(a.baseline).name}` (baseline)", figures(Path(a.baseline), held, digits)))
     model_arg = (
         ""
-        if Path(a.model).resolve() == (ROOT / "desktop_app/assets/models/twinlock-default.onnx").resolve()
+        if Path(a.model).resolve() == (ROOT / "assets/models/twinlock-default.onnx").resolve()
         else f" --model {a.model}"
     )
     lines = [

@@ -12,7 +12,7 @@ $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 # unseen symbols (issue 12): the Omniglot background set through the app's preprocessing, then the
 # any-symbol model and the default on its held-out alphabets
 $PY -m training.omniglot --zip ../shared/data/omniglot/images_background.zip --mnist "$DATA" --out runs/omniglot3.npz
-$PY -m benchmarks.bench_symbols --omniglot runs/omniglot3.npz --data-dir "$DATA" --baseline desktop_app/assets/models/twinlock-digits.onnx
+$PY -m benchmarks.bench_symbols --omniglot runs/omniglot3.npz --data-dir "$DATA" --baseline assets/models/twinlock-digits.onnx
 $PY -m benchmarks.bench_symbol_attempts --omniglot runs/omniglot3.npz --data-dir "$DATA"   # whole attempts with unseen symbols
 # preprocessing alone (issue 11): simulator frames, junk, every named scene kind; then the same at
 # bec5a77 (before issue 11); the real photos now and before
@@ -26,6 +26,6 @@ $PY -m benchmarks.bench_attempt_rule --data-dir "$DATA"   # first-n + change-of-
 QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_soak --minutes 60   # the main window for an hour of frames
 QT_QPA_PLATFORM=offscreen $PY -m benchmarks.bench_shared_db --minutes 2   # the app window + concurrent CLI verifies on one database (issue 23)
 $PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength
-$PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model desktop_app/assets/models/twinlock-digits.onnx --section identify_digits   # the digits-only model beside the default
+$PY -m benchmarks.bench_identify --data-dir "$DATA" --photos ../shared/data/real_photos --strength --model assets/models/twinlock-digits.onnx --section identify_digits   # the digits-only model beside the default
 if [ "$(id -u)" -eq 0 ]; then $PY -m benchmarks.bench_pam --runs 30; else echo "bench_pam skipped: it needs root and pamtester"; fi   # PAM unlock time (issue 24)
 $PY -m benchmarks.bench_input_memory --write   # peak RSS for hostile inputs: .hdr, 50 MP photo, big imports (issue 19)

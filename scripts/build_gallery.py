@@ -1,4 +1,4 @@
-"""Build the shipped gallery of common symbols: desktop_app/assets/gallery/gallery.npz (reproducible).
+"""Build the shipped gallery of common symbols: assets/gallery/gallery.npz (reproducible).
 
 The gallery is what an enrolled symbol is compared with to judge its strength
 (desktop_app/core/strength.py) and what ``twinlock identify`` labels images against:
@@ -17,7 +17,7 @@ the app's own code (:func:`desktop_app.core.preprocess.prepare_image`), exactly 
 frame is; images it rejects are left out and counted.
 
     python scripts/build_gallery.py --mnist ../shared/data/mnist \
-        --omniglot ../shared/data/omniglot/images_background.zip --out desktop_app/assets/gallery/gallery.npz
+        --omniglot ../shared/data/omniglot/images_background.zip --out assets/gallery/gallery.npz
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     ap.add_argument("--omniglot", default=str(ROOT.parent / "shared" / "data" / "omniglot" / "images_background.zip"))
-    ap.add_argument("--out", default=str(ROOT / "desktop_app" / "assets" / "gallery" / "gallery.npz"))
+    ap.add_argument("--out", default=str(ROOT / "assets" / "gallery" / "gallery.npz"))
     ap.add_argument("--digits-per-class", type=int, default=300)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--preview", metavar="PNG", help="also write a contact sheet of some gallery images")

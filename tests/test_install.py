@@ -48,9 +48,9 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_carries_the_assets(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for asset in (
-        "desktop_app/assets/models/twinlock-default.onnx",
-        "desktop_app/assets/models/twinlock-default.md",
-        "desktop_app/assets/gallery/gallery.npz",
+        "twinlock_assets/models/twinlock-default.onnx",
+        "twinlock_assets/models/twinlock-default.md",
+        "twinlock_assets/gallery/gallery.npz",
     ):
         assert asset in names, f"{asset} is not in {wheel.name}"
     assert not any(n.startswith("tests/") for n in names)

@@ -1,4 +1,4 @@
-"""The default model that ships in desktop_app/assets/models: it loads, its card matches it, it works."""
+"""The default model that ships in assets/models: it loads, its card matches it, it works."""
 
 import re
 

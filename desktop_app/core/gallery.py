@@ -1,6 +1,6 @@
 """Galleries of labelled symbols, and their embeddings cached per model.
 
-The shipped gallery (``desktop_app/assets/gallery/gallery.npz``, built by ``scripts/build_gallery.py``)
+The shipped gallery (``assets/gallery/gallery.npz``, built by ``scripts/build_gallery.py``)
 holds common symbols in model form (28x28 uint8, white ink on black): MNIST digits in many
 hands, Latin letters, simple shapes and Omniglot background characters, each with a label
 and a kind ("digit", "capital letter", "lower-case letter", "shape", "Omniglot character").

@@ -23,9 +23,10 @@ from platformdirs import user_cache_dir, user_data_dir
 APP_NAME = "twinlock"
 REPO_ROOT = Path(__file__).resolve().parents[2]  # a checkout's root (benchmarks, docs); not
 # there in an installed copy
-# What ships with the app (the default model and its card, the common-symbols gallery) is
-# package data of desktop_app, so an installed wheel finds it wherever it runs from.
-ASSETS_DIR = Path(str(resources.files("desktop_app") / "assets"))
+# What ships with the app (the default model and its card, the common-symbols gallery) is the
+# repository's top-level assets/ folder, installed as the package twinlock_assets, so an
+# installed wheel finds it wherever it runs from.
+ASSETS_DIR = Path(str(resources.files("twinlock_assets")))
 DEFAULT_MODEL = ASSETS_DIR / "models" / "twinlock-default.onnx"
 DEFAULT_MODEL_CARD = ASSETS_DIR / "models" / "twinlock-default.md"
 
