@@ -364,19 +364,19 @@ def test_load_embedder_reembeds_stale_references(store, pixel, monkeypatch):
 
 
 def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monkeypatch):
-    """A (pretend) schema 4 adds a column: a schema-3 file is migrated in place, data kept."""
+    """A (pretend) schema 5 adds a column: a schema-4 file is migrated in place, data kept."""
     import desktop_app.core.store.schema as store_mod
 
     p = tmp_path / "db"
     _make_db(p)
 
-    def to_4(con):
+    def to_5(con):
         con.execute("ALTER TABLE profiles ADD COLUMN note TEXT DEFAULT 'migrated'")
 
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 4)
-    monkeypatch.setitem(store_mod.MIGRATIONS, 3, to_4)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 5)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 4, to_5)
     s = Store(p)
-    assert s.schema_version == 4
+    assert s.schema_version == 5
     assert s._q("SELECT note FROM profiles WHERE name = 'a'")[0][0] == "migrated"
     assert s.get_profile("a").n_references == 2
     s.close()
@@ -386,15 +386,15 @@ def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monke
         raise RuntimeError("migration bug")
 
     q = tmp_path / "db2"
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
-    _make_db(q)
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 4)
-    monkeypatch.setitem(store_mod.MIGRATIONS, 3, broken)
+    _make_db(q)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 5)
+    monkeypatch.setitem(store_mod.MIGRATIONS, 4, broken)
     with pytest.raises(StoreError, match="Upgrading the database.*migration bug.*left as it was"):
         Store(q)
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 4)
     s = Store(q)  # the failed migration rolled back whole
-    assert s.schema_version == 3 and "other" not in [r[1] for r in s._q("PRAGMA table_info(profiles)")]
+    assert s.schema_version == 4 and "other" not in [r[1] for r in s._q("PRAGMA table_info(profiles)")]
     s.close()
 
 

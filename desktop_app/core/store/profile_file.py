@@ -6,7 +6,12 @@ images by the model in use (a file whose embeddings are another symbol's cannot 
 Every PNG is sized from its header before it is decoded; each crop and the file's crops
 together are capped (MAX_CROP_PIXELS, MAX_IMPORT_PIXELS). A threshold looser than the
 model's default or a policy weaker than the app's (core.import_risks) needs ``confirmed``
-and is audited with what it loosened."""
+and is audited with what it loosened.
+
+A one-symbol profile is written as format version 1 (as always). A passcode is written as
+version 2: ``symbols`` (2-4) and each reference's ``position`` (0-based, left to right), so a
+twinlock that does not know passcodes refuses the file rather than mixing its symbols. A
+version-1 file imports as a one-symbol profile."""
 
 from __future__ import annotations
 
@@ -26,10 +31,10 @@ from ..paths import atomic_write_bytes
 from .codec import _png, _unpng
 from .errors import ProfileExists, StoreError
 from .open_files import refuse_if_open_database
-from .profiles import Profile, validate_profile_name
+from .profiles import Profile, validate_profile_name, validate_symbols
 
 EXPORT_FORMAT = "twinlock-profile"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # the newest this twinlock reads; one-symbol profiles are still written as 1
 MAX_IMPORT_BYTES = 64 * 2**20
 MAX_IMPORT_REFERENCES = 1000
 MIN_EMBEDDING_DIM, MAX_EMBEDDING_DIM = 2, 4096
@@ -56,7 +61,7 @@ class ProfileFileMixin:
         refs = self.references(name)
         doc = {
             "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
+            "version": 1 if prof.symbols == 1 else 2,
             "name": prof.name,
             "created": prof.created,
             "threshold": prof.threshold,
@@ -73,6 +78,10 @@ class ProfileFileMixin:
                 for r in refs
             ],
         }
+        if prof.symbols > 1:
+            doc["symbols"] = prof.symbols
+            for entry, r in zip(doc["references"], refs):
+                entry["position"] = r.position
         data = json.dumps(doc, indent=1).encode("utf-8")
         return atomic_write_bytes(path, data, mode=0o600)
 
@@ -133,9 +142,9 @@ class ProfileFileMixin:
                     )
                 con.execute("DELETE FROM profiles WHERE id = ?", (row[0],))
                 kept_lock = self.lockout_in(con, target)  # the lockout state stays as it was
-            pid = self._insert_profile(con, target, exp.threshold, exp.policy, exp.created)
-            for (img, crop, c), e in zip(exp.references, embs):
-                self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c)
+            pid = self._insert_profile(con, target, exp.threshold, exp.policy, exp.created, symbols=exp.symbols)
+            for (img, crop, c), e, position in zip(exp.references, embs, exp.positions):
+                self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c, position)
             detail = {
                 "file": str(p),
                 "references": len(exp.references),
@@ -145,6 +154,8 @@ class ProfileFileMixin:
             }
             if risks:
                 detail.update(confirmed=True, loosened=risks)
+            if exp.symbols > 1:
+                detail["symbols"] = exp.symbols
             if via:
                 detail["via"] = via
             self._log(con, target, AuditEvent.PROFILE_IMPORTED, fingerprint=fp, detail=detail)
@@ -180,6 +191,8 @@ class _Export:
     threshold: float | None
     policy: dict
     created: float | None
+    symbols: int = 1
+    positions: tuple = ()  # one per reference (0 for a one-symbol profile)
 
 
 def _read_document(p: Path, what: str) -> dict:
@@ -289,6 +302,7 @@ def _checked_export(doc: dict, policy_check=None) -> _Export:
         raise ValueError(f"it needs 1 to {MAX_IMPORT_REFERENCES} references")
     budget = [MAX_IMPORT_PIXELS]
     references = [_checked_reference(r, budget) for r in refs]
+    symbols, positions = _checked_positions(doc, refs)
     threshold = doc.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise ValueError("the threshold is not a number")
@@ -304,4 +318,25 @@ def _checked_export(doc: dict, policy_check=None) -> _Export:
     if policy_check is None:
         from ..verifier import check_profile_values as policy_check
     policy_check(threshold, policy)
-    return _Export(references, threshold, policy, pc)
+    return _Export(references, threshold, policy, pc, symbols, positions)
+
+
+def _checked_positions(doc: dict, refs: list) -> tuple[int, tuple]:
+    """(symbols, one position per reference): version 1 is one symbol; version 2 says how many
+    and where each reference belongs, every position holding at least one."""
+    if doc.get("version", 1) < 2:
+        return 1, (0,) * len(refs)
+    try:
+        symbols = validate_symbols(doc.get("symbols", 1))
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    positions = []
+    for r in refs:
+        p = r.get("position", 0)
+        if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < symbols:
+            raise ValueError(f"a reference's position ({str(p)[:20]}) is not one of its {symbols} symbols")
+        positions.append(p)
+    missing = sorted(set(range(symbols)) - set(positions))
+    if missing:
+        raise ValueError(f"symbol {missing[0] + 1} of its {symbols} has no reference")
+    return symbols, tuple(positions)

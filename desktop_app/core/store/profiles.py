@@ -1,4 +1,5 @@
-"""Profiles: a name, when it was created, an optional threshold and policy."""
+"""Profiles: a name, when it was created, an optional threshold and policy, and how many
+symbols it holds (1: one symbol, as always; 2-4: a passcode read left to right on one card)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..decision import AuditEvent
 from .errors import InvalidProfileName, ProfileExists, ProfileNotFound, StoreError
+from .schema import MAX_SYMBOLS
 from .text import printable
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.\-]{0,63}$")
@@ -33,6 +35,13 @@ def validate_profile_name(name) -> str:
     return n
 
 
+def validate_symbols(symbols) -> int:
+    """How many symbols a profile holds: a whole number from 1 to MAX_SYMBOLS (ValueError)."""
+    if isinstance(symbols, bool) or not isinstance(symbols, (int, np.integer)) or not 1 <= symbols <= MAX_SYMBOLS:
+        raise ValueError(f"a profile holds 1 to {MAX_SYMBOLS} symbols, not {str(symbols)[:20]}")
+    return int(symbols)
+
+
 @dataclass
 class Profile:
     name: str
@@ -41,13 +50,19 @@ class Profile:
     policy: dict
     n_references: int
     fingerprints: list = field(default_factory=list)
+    symbols: int = 1  # 1: one symbol; 2-4: a passcode (positions 0..symbols-1, read left to right)
+    references_per_position: tuple = ()  # how many references each position holds
+
+    @property
+    def is_passcode(self) -> bool:
+        return self.symbols > 1
 
 
 class ProfilesMixin:
     """The profiles table."""
 
     def _profile_row(self, name):
-        rows = self._q("SELECT id, name, created, threshold, policy FROM profiles WHERE name = ?", (name,))
+        rows = self._q("SELECT id, name, created, threshold, policy, symbols FROM profiles WHERE name = ?", (name,))
         if not rows:
             raise ProfileNotFound(
                 f"There is no profile '{printable(name)[:80]}'. 'twinlock profiles list' shows the profiles there are."
@@ -55,8 +70,15 @@ class ProfilesMixin:
         return rows[0]
 
     def _make_profile(self, row) -> Profile:
-        pid, name, created, threshold, policy = row
+        pid, name, created, threshold, policy, symbols = row
         n = self._q("SELECT COUNT(*) FROM refs WHERE profile_id = ?", (pid,))[0][0]
+        try:
+            symbols = validate_symbols(symbols)
+        except ValueError:
+            raise self._damaged_profile(name, f"a symbol count of {str(symbols)[:40]!r}") from None
+        per = dict(self._q("SELECT position, COUNT(*) FROM refs WHERE profile_id = ? GROUP BY position", (pid,)))
+        if any(not isinstance(k, int) or not 0 <= k < symbols for k in per):
+            raise self._damaged_profile(name, "a reference of a position the profile does not have")
         fps = [r[0] for r in self._q("SELECT DISTINCT fingerprint FROM refs WHERE profile_id = ?", (pid,))]
         # values read back are validated like imported ones: a damaged or forged row is refused
         if threshold is not None and not (
@@ -76,7 +98,16 @@ class ProfilesMixin:
             created = float(created)
         except (TypeError, ValueError):
             raise self._damaged_profile(name, "a creation time that is not a number") from None
-        return Profile(name, created, None if threshold is None else float(threshold), pol, int(n), fps)
+        return Profile(
+            name,
+            created,
+            None if threshold is None else float(threshold),
+            pol,
+            int(n),
+            fps,
+            symbols,
+            tuple(int(per.get(i, 0)) for i in range(symbols)),
+        )
 
     def _damaged_profile(self, name, what: str) -> StoreError:
         return StoreError(
@@ -86,28 +117,30 @@ class ProfilesMixin:
             "admin) and enroll it again."
         )
 
-    def create_profile(self, name, threshold=None, policy=None) -> Profile:
+    def create_profile(self, name, threshold=None, policy=None, symbols: int = 1) -> Profile:
         name = validate_profile_name(name)
+        symbols = validate_symbols(symbols)
         with self._tx() as con:
-            self._insert_profile(con, name, threshold, policy)
+            self._insert_profile(con, name, threshold, policy, symbols=symbols)
         return self.get_profile(name)
 
-    def _insert_profile(self, con, name, threshold=None, policy=None, created=None) -> int:
+    def _insert_profile(self, con, name, threshold=None, policy=None, created=None, symbols: int = 1) -> int:
         if con.execute("SELECT 1 FROM profiles WHERE name = ?", (name,)).fetchone():
             raise ProfileExists(f"A profile named '{name}' already exists. Choose another name, or remove it first.")
         cur = con.execute(
-            "INSERT INTO profiles(name, created, threshold, policy) VALUES (?, ?, ?, ?)",
+            "INSERT INTO profiles(name, created, threshold, policy, symbols) VALUES (?, ?, ?, ?, ?)",
             (
                 name,
                 time.time() if created is None else float(created),
                 None if threshold is None else float(threshold),
                 json.dumps(policy or {}),
+                validate_symbols(symbols),
             ),
         )
         return int(cur.lastrowid)
 
     def list_profiles(self) -> list[Profile]:
-        rows = self._q("SELECT id, name, created, threshold, policy FROM profiles ORDER BY name")
+        rows = self._q("SELECT id, name, created, threshold, policy, symbols FROM profiles ORDER BY name")
         return [self._make_profile(r) for r in rows]
 
     def get_profile(self, name) -> Profile:

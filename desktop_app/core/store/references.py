@@ -1,6 +1,8 @@
 """Reference images: the 28x28 model image and the camera crop (PNG), the embedding and the
-fingerprint of the model that made it. An enrollment is one transaction: a process killed
-half-way leaves all of it or none."""
+fingerprint of the model that made it, and the position it belongs to (0 for a one-symbol
+profile; 0..symbols-1 for a passcode, left to right). An enrollment is one transaction: a
+process killed half-way leaves all of it or none, and a passcode is never stored with a
+position left empty."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 from ..decision import AuditEvent
 from .codec import _png, _unpng
 from .errors import ProfileNotFound, StoreError
-from .profiles import validate_profile_name
+from .profiles import validate_profile_name, validate_symbols
 
 
 @dataclass
@@ -24,15 +26,31 @@ class Reference:
     embedding: np.ndarray
     fingerprint: str
     created: float
+    position: int = 0  # which symbol of a passcode (0: the first, or the only one)
 
 
 class ReferencesMixin:
     """The refs table."""
 
     def add_references(
-        self, name, images28, crops, embeddings, fingerprint, create: bool = False, source: str = ""
+        self,
+        name,
+        images28,
+        crops,
+        embeddings,
+        fingerprint,
+        create: bool = False,
+        source: str = "",
+        positions=None,
+        symbols: int | None = None,
     ) -> int:
-        """Add references in ONE transaction (with the profile itself when ``create``)."""
+        """Add references in ONE transaction (with the profile itself when ``create``).
+
+        ``positions``: the position of each image (None: all 0, a one-symbol profile).
+        ``symbols``: how many symbols the profile holds -- for a new profile (default: one
+        more than the highest position), or checked against an existing one. ValueError
+        when a position is out of range, or when the profile would be left with a position
+        that has no reference; StoreError when ``symbols`` differs from an existing profile's."""
         name = validate_profile_name(name)
         imgs = np.asarray(images28)
         if imgs.ndim == 2:
@@ -52,15 +70,27 @@ class ReferencesMixin:
             raise ValueError("crops must be None or one per image")
         if not fingerprint:
             raise ValueError("the model fingerprint is required")
-        blobs = [(_png(imgs[i]), _png(crops[i]), emb[i].tobytes()) for i in range(n)]
+        pos = np.zeros(n, np.int64) if positions is None else np.asarray(positions)
+        if pos.shape != (n,) or not np.issubdtype(pos.dtype, np.integer) or pos.min() < 0:
+            raise ValueError("positions must be None or one whole number >= 0 per image")
+        if symbols is not None:
+            symbols = validate_symbols(symbols)
+        blobs = [(_png(imgs[i]), _png(crops[i]), emb[i].tobytes(), int(pos[i])) for i in range(n)]
         with self._tx() as con:
             row = con.execute("SELECT id FROM profiles WHERE name = ?", (name,)).fetchone()
             if row is None:
                 if not create:
                     raise ProfileNotFound(f"There is no profile '{name}'.")
-                pid = self._insert_profile(con, name)
+                want = symbols if symbols is not None else validate_symbols(int(pos.max()) + 1)
+                pid = self._insert_profile(con, name, symbols=want)
             else:
                 pid = int(row[0])
+                have = int(con.execute("SELECT symbols FROM profiles WHERE id = ?", (pid,)).fetchone()[0])
+                if symbols is not None and symbols != have:
+                    raise StoreError(
+                        f"Profile '{name}' holds {have} symbol{'s' if have != 1 else ''}, not {symbols}. "
+                        "Enroll under another name, or remove the profile first."
+                    )
                 other = con.execute(
                     "SELECT DISTINCT fingerprint, dim FROM refs WHERE profile_id = ?", (pid,)
                 ).fetchall()
@@ -70,36 +100,72 @@ class ReferencesMixin:
                         "Re-embed it for the current model first ('twinlock doctor "
                         "--reembed')."
                     )
+            count = int(con.execute("SELECT symbols FROM profiles WHERE id = ?", (pid,)).fetchone()[0])
+            if int(pos.max()) >= count:
+                raise ValueError(
+                    f"a reference for symbol {int(pos.max()) + 1}, but profile '{name}' holds {count} "
+                    f"symbol{'s' if count != 1 else ''}"
+                )
             now = time.time()
-            for image, crop, e in blobs:
-                self._insert_reference(con, pid, image, crop, e, emb.shape[1], fingerprint, now)
-            self._log(con, name, AuditEvent.ENROLLED, fingerprint=fingerprint, detail={"added": n, "source": source})
+            for image, crop, e, p in blobs:
+                self._insert_reference(con, pid, image, crop, e, emb.shape[1], fingerprint, now, p)
+            self._check_positions(con, pid, name, count)
+            detail = {"added": n, "source": source}
+            if count > 1:
+                detail.update(symbols=count, per_position=[int((pos == i).sum()) for i in range(count)])
+            self._log(con, name, AuditEvent.ENROLLED, fingerprint=fingerprint, detail=detail)
         return n
 
-    def _insert_reference(self, con, pid, image, crop, emb_bytes, dim, fingerprint, now) -> None:
+    def _check_positions(self, con, pid, name, count) -> None:
+        """Every position of the profile holds a reference (inside the writing transaction:
+        raising rolls it back, so a passcode is never stored with a symbol missing)."""
+        have = {r[0] for r in con.execute("SELECT DISTINCT position FROM refs WHERE profile_id = ?", (pid,))}
+        missing = [i + 1 for i in range(count) if i not in have]
+        if missing:
+            raise ValueError(
+                f"profile '{name}' holds {count} symbols but symbol {', '.join(map(str, missing))} "
+                "would have no reference: enroll every symbol of the card together"
+            )
+
+    def _insert_reference(self, con, pid, image, crop, emb_bytes, dim, fingerprint, now, position: int = 0) -> None:
         con.execute(
-            "INSERT INTO refs(profile_id, image, crop, embedding, dim, fingerprint, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (pid, image, crop, emb_bytes, dim, fingerprint, now),
+            "INSERT INTO refs(profile_id, image, crop, embedding, dim, fingerprint, created, position) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (pid, image, crop, emb_bytes, dim, fingerprint, now, int(position)),
         )
 
     def references(self, name) -> list[Reference]:
         pid = self._profile_row(name)[0]
         rows = self._q(
-            "SELECT id, image, crop, embedding, dim, fingerprint, created FROM refs WHERE profile_id = ? ORDER BY id",
+            "SELECT id, image, crop, embedding, dim, fingerprint, created, position FROM refs "
+            "WHERE profile_id = ? ORDER BY position, id",
             (pid,),
         )
         out = []
-        for rid, image, crop, e, dim, fp, created in rows:
+        for rid, image, crop, e, dim, fp, created, position in rows:
             emb = np.frombuffer(e, dtype=np.float32)
             if emb.size != dim:
                 raise StoreError(f"Reference {rid} of profile '{name}' is damaged (embedding size).")
-            out.append(Reference(int(rid), name, _unpng(image), _unpng(crop), emb.copy(), fp, float(created)))
+            out.append(
+                Reference(int(rid), name, _unpng(image), _unpng(crop), emb.copy(), fp, float(created), int(position))
+            )
         return out
 
-    def reference_embeddings(self, name, fingerprint) -> np.ndarray:
-        pid = self._profile_row(name)[0]
-        rows = self._q("SELECT embedding, dim, fingerprint FROM refs WHERE profile_id = ? ORDER BY id", (pid,))
+    def reference_embeddings(self, name, fingerprint, position: int | None = None) -> np.ndarray:
+        """The profile's reference embeddings [M, D]. A passcode's are per position: pass
+        ``position`` (0-based), or use :meth:`position_embeddings`; asking a passcode for all
+        of them at once is refused (StoreError), as its symbols must never be mixed."""
+        row = self._profile_row(name)
+        pid, symbols = row[0], int(row[5])
+        if position is None and symbols > 1:
+            raise StoreError(
+                f"Profile '{name}' is a passcode of {symbols} symbols: each symbol is checked against "
+                "its own references, so they are read per position."
+            )
+        rows = self._q(
+            "SELECT embedding, dim, fingerprint FROM refs WHERE profile_id = ? AND position = ? ORDER BY id",
+            (pid, 0 if position is None else int(position)),
+        )
         if not rows:
             raise StoreError(
                 f"Profile '{name}' has no enrolled references. Enroll it first: twinlock enroll '{name}' ..."
@@ -112,12 +178,26 @@ class ReferencesMixin:
             )
         return np.stack([np.frombuffer(e, dtype=np.float32) for e, _, _ in rows])
 
+    def position_embeddings(self, name, fingerprint) -> list[np.ndarray]:
+        """One [M_i, D] array per position, in order (a one-symbol profile: a list of one)."""
+        symbols = int(self._profile_row(name)[5])
+        return [self.reference_embeddings(name, fingerprint, position=i) for i in range(symbols)]
+
     def remove_reference(self, name, ref_id) -> None:
-        pid = self._profile_row(name)[0]
+        row = self._profile_row(name)
+        pid, symbols = row[0], int(row[5])
         with self._tx() as con:
             cur = con.execute("DELETE FROM refs WHERE id = ? AND profile_id = ?", (int(ref_id), pid))
             if cur.rowcount == 0:
                 raise StoreError(f"Profile '{name}' has no reference {ref_id}.")
+            if symbols > 1:
+                try:
+                    self._check_positions(con, pid, name, symbols)
+                except ValueError:
+                    raise StoreError(
+                        f"Reference {ref_id} is the last one of its symbol in passcode '{name}': a "
+                        "passcode keeps at least one reference per symbol. Nothing was removed."
+                    ) from None
 
     def check_references(self) -> list[str]:
         """Decode every stored reference image and crop and check every embedding: one line

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+MAX_SYMBOLS = 4  # a passcode holds 1-4 symbols
 APP_ID = "twinlock"
 
 
@@ -92,8 +93,20 @@ def _migrate_3(con: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_4(con: sqlite3.Connection) -> None:
+    """Passcodes: a profile holds 1-4 symbols in order, each reference belongs to one position
+    (0 = the first symbol). Every existing profile becomes a one-symbol profile, unchanged."""
+    _run_script(
+        con,
+        """
+        ALTER TABLE profiles ADD COLUMN symbols INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE refs ADD COLUMN position INTEGER NOT NULL DEFAULT 0
+    """,
+    )
+
+
 # MIGRATIONS[v] brings a database from schema version v to v + 1 (inside one transaction)
-MIGRATIONS = {0: _migrate_1, 1: _migrate_2, 2: _migrate_3}
+MIGRATIONS = {0: _migrate_1, 1: _migrate_2, 2: _migrate_3, 3: _migrate_4}
 
 
 class SchemaMixin:
