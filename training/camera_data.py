@@ -246,13 +246,9 @@ def main(argv=None) -> int:
 def _main_omniglot(a) -> int:
     """Camera-like renders of Omniglot training drawings: ``sources`` are rows of the
     converted file, ``labels`` characters, ``held_out`` the alphabets left out."""
-    from training.data import load_omniglot
-    from training.train import TrainConfig
+    from training import omniglot as O
 
-    cfg = TrainConfig(
-        omniglot=a.omniglot, omniglot_holdout=a.omniglot_holdout, omniglot_split_seed=a.omniglot_split_seed
-    )
-    o_tr, _, held = load_omniglot(cfg)
+    o_tr, _, held = O.split(O.load(a.omniglot), a.omniglot_holdout, a.omniglot_split_seed)
     d = build(o_tr.images, o_tr.character, np.arange(len(o_tr.images)), a.junk, seed=a.seed, workers=a.workers)
     d["sources"] = o_tr.rows()[d["sources"]]
     d["held_out"] = np.array(sorted(held))

@@ -80,22 +80,7 @@ def load_omniglot(cfg, data=None):
     from training import omniglot as O
 
     sym = data if data is not None else O.load(cfg.omniglot)
-    if cfg.omniglot_holdout_alphabets:
-        held = sorted(cfg.omniglot_holdout_alphabets)
-        missing = [a for a in held if a not in sym.alphabets]
-        if missing:
-            raise ValueError(f"held-out alphabets {missing} are not in the Omniglot data")
-    else:
-        dpc = np.bincount(sym.character, minlength=len(sym.characters))  # drawings acquired per character
-        held = O.held_out_alphabets(
-            sym.alphabets,
-            sym.alphabet_of_char(),
-            cfg.omniglot_holdout,
-            cfg.omniglot_split_seed,
-            drawings_per_char=dpc,
-            min_drawings=max(2, int(0.8 * dpc.max())),
-        )
-    return sym.subset([a for a in sym.alphabets if a not in held]), sym.subset(held), held
+    return O.split(sym, cfg.omniglot_holdout, cfg.omniglot_split_seed, cfg.omniglot_holdout_alphabets)
 
 
 class OmniglotSampler:

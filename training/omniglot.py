@@ -285,6 +285,28 @@ def held_out_alphabets(
     return sorted(rng.choice(big, size=n, replace=False).tolist())
 
 
+def split(sym, n: int = HELD_OUT, seed: int = 0, alphabets=()) -> tuple:
+    """(training Symbols, held-out Symbols, held-out alphabet names) of ``sym``: the
+    ``alphabets`` named, else ``n`` chosen by :func:`held_out_alphabets` with ``seed`` among
+    those whose characters the app acquires (most drawings of each)."""
+    if alphabets:
+        held = sorted(alphabets)
+        missing = [a for a in held if a not in sym.alphabets]
+        if missing:
+            raise ValueError(f"held-out alphabets {missing} are not in the Omniglot data")
+    else:
+        dpc = np.bincount(sym.character, minlength=len(sym.characters))  # drawings acquired per character
+        held = held_out_alphabets(
+            sym.alphabets,
+            sym.alphabet_of_char(),
+            n,
+            seed,
+            drawings_per_char=dpc,
+            min_drawings=max(2, int(0.8 * dpc.max())),
+        )
+    return sym.subset([a for a in sym.alphabets if a not in held]), sym.subset(held), held
+
+
 # ------------------------------------------------------------------ cache
 
 
