@@ -6,6 +6,8 @@ needs a confirmation and is audited with what it loosened, as calibration does
 
 from __future__ import annotations
 
+from .policy import app_policy
+
 # policy fields where a larger value is weaker, and where a smaller one is
 WEAKER_IF_HIGHER = ("n", "time_limit_s", "max_frames", "lockout_after", "change_factor")
 WEAKER_IF_LOWER = ("k", "k_nearest", "lockout_base_s", "lockout_factor", "lockout_max_s")
@@ -15,8 +17,6 @@ def import_risks(store, contract, threshold: float | None, policy: dict) -> list
     """The ways a profile with ``threshold`` and ``policy`` is weaker than the model's default
     threshold (``contract``) and this app's policy (defaults <- the app's "policy" setting),
     in words; [] when it is not."""
-    from .verifier import app_policy
-
     app = app_policy(store)
     out = []
     default = float(contract.default_threshold)

@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from ..decision import AuditEvent
+from ..import_risks import import_risks
 from ..paths import atomic_write_bytes
+from ..policy import check_profile_values
 from .codec import _png, _unpng
 from .errors import ProfileExists, StoreError
 from .open_files import refuse_if_open_database
@@ -100,13 +102,11 @@ class ProfileFileMixin:
         from the file.
 
         ``policy_check(threshold, policy_dict)`` raises ValueError for values the verifier
-        would refuse (the verifier's :func:`~desktop_app.core.verifier.check_profile_values`
+        would refuse (:func:`~desktop_app.core.policy.check_profile_values`
         by default). A threshold looser than the model's default or a policy weaker than the
         app's raises :class:`ImportNeedsConfirmation` unless ``confirmed``; a confirmed one is
         audited with what it loosened. Replacing an existing profile (``overwrite``) keeps its
         lockout state: an import never resets failures."""
-        from ..import_risks import import_risks
-
         p = Path(path)
         what = f"The file {p}"
         doc = _read_document(p, what)
@@ -316,7 +316,7 @@ def _checked_export(doc: dict, policy_check=None) -> _Export:
     if pc is not None and (isinstance(pc, bool) or not isinstance(pc, (int, float)) or not math.isfinite(pc)):
         raise ValueError("the creation time is not a number")
     if policy_check is None:
-        from ..verifier import check_profile_values as policy_check
+        policy_check = check_profile_values
     policy_check(threshold, policy)
     return _Export(references, threshold, policy, pc, symbols, positions)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..decision import AuditEvent
+from ..policy import check_profile_values
 from .errors import InvalidProfileName, ProfileExists, ProfileNotFound, StoreError
 from .schema import MAX_SYMBOLS
 from .text import printable
@@ -176,8 +177,6 @@ class ProfilesMixin:
         return old
 
     def set_policy(self, name, policy: dict) -> None:
-        from ..verifier import check_profile_values
-
         try:
             check_profile_values(None, policy or {})
         except (ValueError, TypeError) as exc:
