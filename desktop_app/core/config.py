@@ -16,7 +16,8 @@ from pathlib import Path
 
 from platformdirs import user_config_dir
 
-from .store import StoreError  # a config that cannot be read: the database cannot be found
+from .errors import StoreError  # a config that cannot be read: the database cannot be found
+from .files import atomic_write_bytes, make_private_dirs
 
 APP_NAME = "twinlock"
 DATA_FOLDER = "data_folder"
@@ -56,8 +57,6 @@ def load() -> dict:
 
 def save(data: dict) -> Path:
     """Write the whole config atomically (temp file + rename); mode 0600."""
-    from .paths import atomic_write_bytes
-
     p = config_path()
     try:
         return atomic_write_bytes(p, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"), mode=0o600)
@@ -80,8 +79,6 @@ def set_data_folder(folder: str | os.PathLike | None) -> Path:
     else:
         f = Path(folder).expanduser().resolve()
         try:
-            from .paths import make_private_dirs
-
             make_private_dirs(f)
         except OSError as exc:
             raise ConfigError(f"Cannot create the data folder {f}: {exc}. Choose another folder.") from exc

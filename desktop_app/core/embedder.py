@@ -27,6 +27,7 @@ from .contract import (
     normalise_pixels,
     read_contract_from_session,
 )
+from .paths import active_model_path
 
 PROVIDER_NAMES = {"CUDAExecutionProvider": "CUDA", "CPUExecutionProvider": "CPU"}
 MAX_MODEL_BYTES = 1 << 30
@@ -95,10 +96,8 @@ def check_probe_output(emb: np.ndarray, dim: int, threshold: float, what: str) -
 
 def resolve_model_path(path: str | os.PathLike | None = None, store=None) -> Path:
     """An explicit path, else $TWINLOCK_MODEL, else (with a ``store``) the model chosen in
-    the app, else the shipped default model: :func:`settings.active_model_path`, the one
+    the app, else the shipped default model: :func:`paths.active_model_path`, the one
     home of this rule."""
-    from .settings import active_model_path
-
     return active_model_path(store, path)
 
 

@@ -9,16 +9,21 @@ an environment variable, then the platform's user directory (platformdirs).
   (default: the platform's user config folder, see :mod:`desktop_app.core.config`)
 - ``TWINLOCK_MODEL``  the ONNX model to use instead of the configured/shipped one
 - ``TWINLOCK_DATA_DIR`` the MNIST folder used by training/evaluation/calibration
+
+Folders twinlock makes and atomic writes are :mod:`desktop_app.core.files` (importable from
+here too).
 """
 
 from __future__ import annotations
 
 import os
 from importlib import resources
-import tempfile
 from pathlib import Path
 
 from platformdirs import user_cache_dir, user_data_dir
+
+from . import config
+from .files import atomic_write_bytes, make_private_dirs
 
 APP_NAME = "twinlock"
 REPO_ROOT = Path(__file__).resolve().parents[2]  # a checkout's root (benchmarks, docs); not
@@ -29,29 +34,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]  # a checkout's root (benchmarks
 ASSETS_DIR = Path(str(resources.files("twinlock_assets")))
 DEFAULT_MODEL = ASSETS_DIR / "models" / "twinlock-default.onnx"
 DEFAULT_MODEL_CARD = ASSETS_DIR / "models" / "twinlock-default.md"
-
-
-def make_private_dirs(folder: str | os.PathLike) -> Path:
-    """Create ``folder`` and every missing folder above it with mode 0700 (whatever the
-    umask); folders that exist are left as they are."""
-    folder = Path(folder)
-    missing = []
-    p = folder
-    while not p.exists() and p.parent != p:
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=0o700)
-        except FileExistsError:
-            continue  # made meanwhile by someone else: the database's safety check judges it
-        try:
-            os.chmod(d, 0o700)  # mkdir's mode is masked by the umask; only folders we made
-        except OSError:
-            pass
-    if not folder.is_dir():
-        folder.mkdir(exist_ok=True)  # raises the OSError that says why (a file in the way)
-    return folder
 
 
 def data_home(override: str | os.PathLike | None = None) -> Path:
@@ -79,8 +61,6 @@ def database_path(override: str | os.PathLike | None = None) -> Path:
     if env:
         return Path(env)
     if not os.environ.get("TWINLOCK_HOME"):
-        from . import config
-
         folder = config.data_folder()
         if folder is not None:
             return folder / DB_NAME
@@ -93,27 +73,32 @@ def mnist_dir(override: str | os.PathLike | None = None) -> Path:
     )
 
 
-def atomic_write_bytes(dest: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
-    """Write ``data`` to ``dest`` so that ``dest`` is either the old file or the whole new one.
+def active_model_path(store=None, override=None) -> Path:
+    """The model in use: ``override`` (--model) > ``$TWINLOCK_MODEL`` > the setting
+    "model_path" (chosen in the app, ``twinlock model use``) > the shipped default model."""
+    if override:
+        return Path(override)
+    env = os.environ.get("TWINLOCK_MODEL")
+    if env:
+        return Path(env)
+    if store is not None:
+        p = store.get_setting("model_path", None)
+        if p:
+            return Path(p)
+    return DEFAULT_MODEL
 
-    The bytes go to a temporary file in the same folder, are flushed to disk, and only then
-    renamed over ``dest`` (atomic on POSIX and on Windows for same-volume renames).
-    """
-    dest = Path(dest)
-    make_private_dirs(dest.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return dest
+
+__all__ = [
+    "APP_NAME",
+    "ASSETS_DIR",
+    "DB_NAME",
+    "DEFAULT_MODEL",
+    "DEFAULT_MODEL_CARD",
+    "REPO_ROOT",
+    "active_model_path",
+    "atomic_write_bytes",
+    "data_home",
+    "database_path",
+    "make_private_dirs",
+    "mnist_dir",
+]

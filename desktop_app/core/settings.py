@@ -7,13 +7,12 @@ the ``model_path`` setting (written by :func:`switch_model`), the shipped defaul
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .contract import ContractError
 from .decision import AuditEvent
-from .paths import DEFAULT_MODEL
+from .paths import active_model_path
 
 DEFAULTS = {
     "camera": 0,  # webcam index (or a video/folder path for a fake camera)
@@ -59,20 +58,6 @@ def effective_threshold(store, profile, contract) -> EffectiveThreshold:
     if default is not None:
         return EffectiveThreshold(default, "model default", default)
     return EffectiveThreshold(None, "no model", None)
-
-
-def active_model_path(store=None, override=None) -> Path:
-    """override > $TWINLOCK_MODEL > setting "model_path" > the shipped default model."""
-    if override:
-        return Path(override)
-    env = os.environ.get("TWINLOCK_MODEL")
-    if env:
-        return Path(env)
-    if store is not None:
-        p = store.get_setting("model_path", None)
-        if p:
-            return Path(p)
-    return DEFAULT_MODEL
 
 
 def load_embedder(store=None, override=None, preference: str | None = None, reembed: bool = True, progress=None):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-class StoreError(Exception):
-    """The database (or an import file) cannot be used; the message is for the user."""
+from ..errors import StoreError  # defined below the config file, which raises it too
 
 
 class ProfileNotFound(StoreError):
