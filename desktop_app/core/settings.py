@@ -12,7 +12,11 @@ from pathlib import Path
 
 from .contract import ContractError
 from .decision import AuditEvent
+from .embedder import Embedder
+from .model_trust import accept_contract, check_model
+from .passphrase import hash_passphrase
 from .paths import active_model_path
+from .risk import check_model_risk
 
 DEFAULTS = {
     "camera": 0,  # webcam index (or a video/folder path for a fake camera)
@@ -67,14 +71,10 @@ def load_embedder(store=None, override=None, preference: str | None = None, reem
     With ``reembed`` (default), references embedded by another model (e.g. after the shipped
     model was updated) are re-embedded from their stored images first (all-or-nothing,
     audited as "reembedded"), so embeddings of two models are never compared."""
-    from .embedder import Embedder
-
     pref = preference or (store.get_setting("provider", "auto") if store is not None else "auto")
     if pref not in ("auto", "cuda", "cpu"):
         pref = "auto"
     emb = Embedder(active_model_path(store, override), pref)
-    from .model_trust import check_model
-
     check_model(store, emb)  # a contract (thresholds) no admin accepted is refused
     if store is not None and reembed:
         stale = store.stale_references(emb.fingerprint)
@@ -97,12 +97,9 @@ def switch_model(store, new_path, preference: str | None = None, progress=None, 
     (one transaction), then persists ``model_path`` and audits "model_switched". If anything
     fails the old model and embeddings stay in place and the error propagates
     (ContractError / StoreError). A model whose default operating point is looser than FAR
-    1e-3 or not supported by its counts (core calibration.model_risk) needs
+    1e-3 or not supported by its counts (core risk.model_risk) needs
     ``risk_confirmed`` (the user confirmed it in words), else ModelRiskError and nothing
     changes; what was confirmed is in the audit row."""
-    from .calibration import check_model_risk
-    from .embedder import Embedder
-
     path = Path(new_path).expanduser()
     pref = preference or store.get_setting("provider", "auto")
     if pref not in ("auto", "cuda", "cpu"):
@@ -114,8 +111,6 @@ def switch_model(store, new_path, preference: str | None = None, progress=None, 
     risk = check_model_risk(emb.contract, risk_confirmed)  # ModelRiskError: nothing changed
     n = store.reembed_all(emb, progress=progress)  # all-or-nothing
     store.set_setting("model_path", str(path.resolve()))
-    from .model_trust import accept_contract
-
     accept_contract(store, emb.contract, via="model switched")  # switching is the admin's acceptance
     store.log_attempt(
         None,
@@ -162,8 +157,6 @@ def set_admin_passphrase(store, text: str | None, via: str = "app") -> str:
     """Set (scrypt-hashed), change or remove (None) the admin passphrase, audited as
     "passphrase_set" / "passphrase_changed" / "passphrase_removed" (never the hash).
     PassphraseError for a weak one; nothing is stored then. Returns the decision logged."""
-    from .passphrase import hash_passphrase
-
     had = bool(store.get_setting("admin_passphrase", None))
     if text is None:
         store.set_setting("admin_passphrase", None)
