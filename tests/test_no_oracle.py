@@ -181,3 +181,15 @@ def test_test_mode_prints_each_frames_distance(assets, db, tmp_path, capsys):
     # not an attempt: nothing pending, nothing counted
     with Store(db) as s:
         assert not s.audit(decision="pending") and s.lockout("alice").failures == 0
+
+
+def test_denials_show_no_distance_unless_debug(assets, db, capsys):
+    capsys.readouterr()
+    assert main(["verify", "alice", "--image", assets["d7"], "-v"]) == 1
+    cap = capsys.readouterr()
+    assert "distance" not in cap.out + cap.err and "attempt(s) left" in cap.out
+    assert main(["verify", "alice", "--image", assets["d7"], "--debug"]) == 1
+    assert "best distance" in capsys.readouterr().out
+    s = Store(db)
+    assert s.audit(decision="denied")[0].best_distance is not None  # the admin still sees it
+    s.close()

@@ -1,4 +1,5 @@
-"""Enrollment through the wizard, from a fake camera (a video file) and from image files."""
+"""Enrollment through the wizard, from a fake camera (a video file) and from image files; the
+wizard's focus, Enter key and words."""
 
 from __future__ import annotations
 
@@ -143,3 +144,34 @@ def test_add_references_to_an_existing_profile(qtbot, ctx, tmp_path, videos):
     admin_override_weak(wiz)
     wiz.button(QWizard.WizardButton.FinishButton).click()
     assert ctx.store.get_profile("dora").n_references == 3
+
+
+def test_wizard_focus_enter_and_words(qtbot, ctx, videos):
+    cap = start_capture(qtbot, videos["three"])
+    wiz = EnrollWizard(ctx, cap)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    pp = wiz.profile_page
+    qtbot.waitUntil(lambda: wiz.focusWidget() is pp.name_edit, timeout=2000)  # type the name at once
+    qtbot.keyClicks(wiz.focusWidget(), "alice")
+    assert pp.name_edit.text() == "alice"
+    wiz.next()
+    page = wiz.capture_page
+    page.k_spin.setValue(2)
+    for _ in range(2):
+        page._latest = None
+        qtbot.waitUntil(lambda: page._latest is not None and page._latest[1].ok, timeout=3000)
+        page.capture_button.click()  # the last button used: Enter must not click it
+    assert len(page.items) == 2
+    page._latest = None
+    qtbot.waitUntil(lambda: page._latest is not None and page._latest[1].ok, timeout=3000)
+    qtbot.keyClick(page, Qt.Key.Key_Space)  # a third capture is refused, with the reason
+    assert len(page.items) == 2 and "All 2 references are taken" in page.gate.text()
+    assert "2 of 2 references taken" in page.count_label.text()
+    qtbot.keyClick(page.capture_button, Qt.Key.Key_Return)  # Enter: Next, not a capture
+    assert len(page.items) == 2
+    assert wiz.currentPage() is wiz.summary_page
+    assert "Save stores them" in wiz.summary_page.subTitle() and "Finish" not in wiz.summary_page.subTitle()
+    assert wiz.buttonText(QWizard.WizardButton.FinishButton) == "Save"
+    wiz.reject()
+    cap.shutdown()
