@@ -168,13 +168,13 @@ def test_a_stale_pending_attempt_is_relabelled_and_counted_once(assets, db):
     "charged" mark, it counted at the end) is counted now. No process is asked if it lives."""
     import socket
 
-    from desktop_app.core.store import PENDING
+    from desktop_app.core.decision import Decision
 
     s = Store(db)
     with s.transaction() as tx:
         for charged in (True, False):
             detail = {"pid": 1, "pstart": "0", "host": socket.gethostname(), "boot": "an-earlier-boot"}
-            tx.log("alice", PENDING, detail={**detail, **({"charged": True} if charged else {})})
+            tx.log("alice", Decision.PENDING, detail={**detail, **({"charged": True} if charged else {})})
     emb = Embedder(assets["model"], "cpu")
     v = Verifier(s, emb, "alice", Policy(lockout_after=5))
     v.start_attempt()

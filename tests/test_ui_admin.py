@@ -270,23 +270,3 @@ def test_the_real_app_runs_and_ends_cleanly_on_sigterm(tmp_path, ui_model, video
     assert "Traceback" not in err and "Fatal" not in err
     with InstanceLock(db) as again:
         assert again.held
-
-
-def test_a_data_folder_kept_in_qsettings_by_an_older_version_moves_to_the_config(
-    qtbot, tmp_path, monkeypatch, isolated_qsettings, ui_model, videos
-):
-    from desktop_app.core import config
-    from desktop_app.ui.app import build_parser
-    from desktop_app.ui.settings_dialog import DATA_FOLDER_KEY, qsettings
-
-    for k in ("TWINLOCK_DB", "TWINLOCK_HOME"):
-        monkeypatch.delenv(k, raising=False)
-    old = tmp_path / "old data"
-    qsettings().setValue(DATA_FOLDER_KEY, str(old))
-    c, win = open_window(build_parser().parse_args(["--video", str(videos["three"]), "--model", str(ui_model)]))
-    qtbot.addWidget(win)
-    assert c.store.path == old.resolve() / "twinlock.sqlite3"
-    assert config.data_folder() == old.resolve()
-    assert not qsettings().value(DATA_FOLDER_KEY, "")  # moved, not kept twice
-    win.close()
-    c.close()

@@ -335,11 +335,12 @@ def test_effective_threshold_says_which_threshold_applies_and_why(store, pixel):
 
 def test_save_denied_snapshots_has_one_home_the_app_policy(store, pixel):
     assert app_policy(store).save_denied_snapshots is False
-    store.set_setting("save_denied_snapshots", True)  # a database from before it moved
-    assert resolve_policy(store, "alice", pixel).save_denied_snapshots is True
-    store.set_setting("policy", {"save_denied_snapshots": False})  # the policy says: it wins
-    assert app_policy(store).save_denied_snapshots is False
+    store.set_setting("save_denied_snapshots", True)  # a setting of its own is not read
     assert resolve_policy(store, "alice", pixel).save_denied_snapshots is False
+    store.set_setting("policy", {"save_denied_snapshots": True})  # the app's policy says
+    assert app_policy(store).save_denied_snapshots is True
+    assert resolve_policy(store, "alice", pixel).save_denied_snapshots is True
+    store.set_setting("policy", {"save_denied_snapshots": False})
     store.set_policy("alice", {"save_denied_snapshots": True})  # a profile's own policy wins over both
     assert resolve_policy(store, "alice", pixel).save_denied_snapshots is True
 

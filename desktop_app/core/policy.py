@@ -143,16 +143,7 @@ def check_profile_values(threshold, policy: dict) -> Policy:
     return pol.validate()
 
 
-LEGACY_SNAPSHOT_KEY = "save_denied_snapshots"  # its own setting before it lived in "policy"
-
-
 def app_policy(store) -> Policy:
-    """The policy every profile starts from: the defaults <- the app's "policy" setting.
-    ``save_denied_snapshots`` lives in that policy; a database written when it was its own
-    setting still has it there, read only while the policy does not say."""
-    stored = store.get_setting("policy", {}) or {}
-    pol = Policy().updated(stored)
-    legacy = store.get_setting(LEGACY_SNAPSHOT_KEY, None)
-    if legacy is not None and not (isinstance(stored, dict) and "save_denied_snapshots" in stored):
-        pol = replace(pol, save_denied_snapshots=bool(legacy))
-    return pol
+    """The policy every profile starts from: the defaults <- the app's "policy" setting
+    (``save_denied_snapshots`` included)."""
+    return Policy().updated(store.get_setting("policy", {}) or {})

@@ -47,11 +47,8 @@ def create_window(args, app=None):
     from desktop_app.core.instance import AlreadyRunning, InstanceLock
     from desktop_app.core.paths import database_path
 
-    from .settings_dialog import migrate_qsettings_data_folder
-
     camera = args.camera if args.camera is not None else args.video
     try:
-        migrate_qsettings_data_folder()
         # one decision for the app and the CLI: --db > $TWINLOCK_DB > $TWINLOCK_HOME > the data
         # folder chosen in Settings (core.config) > the user data folder
         db = database_path(args.db)

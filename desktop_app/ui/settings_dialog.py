@@ -32,7 +32,6 @@ from .camera_dialog import CameraPicker
 
 RESOLUTIONS = [(640, 480), (1280, 720), (1920, 1080), (320, 240)]
 PROVIDERS = [("auto", "Automatic (CUDA when usable, else CPU)"), ("cuda", "CUDA (GPU)"), ("cpu", "CPU only")]
-DATA_FOLDER_KEY = "data_folder"
 
 
 def qsettings() -> QSettings:
@@ -47,17 +46,6 @@ def configured_data_folder() -> str | None:
 
     f = config.data_folder()
     return str(f) if f else None
-
-
-def migrate_qsettings_data_folder() -> None:
-    """Older versions kept the data folder in QSettings only: move it to core.config once."""
-    from desktop_app.core import config
-
-    old = qsettings().value(DATA_FOLDER_KEY, "")
-    if old and config.data_folder() is None:
-        config.set_data_folder(str(old))
-    if old:
-        qsettings().remove(DATA_FOLDER_KEY)
 
 
 class NewPassphraseDialog(QDialog):

@@ -22,7 +22,6 @@ Every public name is importable from here (``from desktop_app.core.store import 
 
 from __future__ import annotations
 
-from ..decision import Decision
 from .audit import CLOCK_SKEW_S, AuditEntry, AuditMixin
 from .database import Database, Tx
 from .errors import InvalidProfileName, ProfileExists, ProfileNotFound, StoreError
@@ -44,9 +43,6 @@ from .schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
 from .settings import SettingsMixin
 from .text import printable
 
-PENDING = Decision.PENDING  # kept for old imports; the names live in core/decision.py
-ABANDONED = Decision.ABANDONED
-
 
 class Store(ProfilesMixin, ReferencesMixin, SettingsMixin, AuditMixin, LockoutMixin, ProfileFileMixin, Database):
     """The twinlock database. Thread-safe (one connection behind a lock). ``Store(path)``
@@ -54,7 +50,6 @@ class Store(ProfilesMixin, ReferencesMixin, SettingsMixin, AuditMixin, LockoutMi
 
 
 __all__ = [
-    "ABANDONED",
     "APP_ID",
     "CLOCK_SKEW_S",
     "EXPORT_FORMAT",
@@ -64,7 +59,6 @@ __all__ = [
     "MAX_IMPORT_REFERENCES",
     "MIGRATIONS",
     "MIN_EMBEDDING_DIM",
-    "PENDING",
     "SCHEMA_VERSION",
     "AuditEntry",
     "InvalidProfileName",
