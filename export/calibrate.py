@@ -185,3 +185,141 @@ def calibrate(embedder, calib: CalibrationSet, progress=True):
     emb = embed_all(embedder, calib.images, progress=progress)
     genuine, impostor = pair_distances(emb, calib.labels, progress=progress)
     return thresholds_from_distances(genuine, impostor), emb, genuine, impostor
+
+
+# --------------------------------------------------------------------------- passcode points
+PASSCODE_TARGET_FAR = 1e-5
+PASSCODE_REFS = 5  # references per position, what an enrollment gives
+PASSCODE_GRID = np.round(np.arange(0.02, 1.40, 0.0025), 4)
+
+
+def _ordered_distinct(x: np.ndarray, length: int) -> np.ndarray:
+    """Per column q: the sum over ordered tuples of ``length`` DISTINCT rows c of prod x[c, q]
+    (by power sums), i.e. every card of distinct profile characters, counted exactly."""
+    p1 = x.sum(0)
+    if length == 1:
+        return p1
+    p2 = (x**2).sum(0)
+    if length == 2:
+        return p1**2 - p2
+    p3 = (x**3).sum(0)
+    if length == 3:
+        return p1**3 - 3 * p1 * p2 + 2 * p3
+    p4 = (x**4).sum(0)
+    if length == 4:
+        return p1**4 - 6 * p1**2 * p2 + 3 * p2**2 + 8 * p1 * p3 - 6 * p4
+    raise ValueError("a passcode holds 1 to 4 symbols")
+
+
+def passcode_distances(embeddings, character, drawer, refs: int = PASSCODE_REFS, seed: int = 0):
+    """Per profile character c (its ``refs`` references drawn by ``refs`` drawers) and every
+    drawing: the nearest-reference distance, whether the drawing may be a probe (not by a
+    reference drawer), and the characters. (dist [C, N], usable [C, N], chars [C])."""
+    rng = np.random.default_rng(seed)
+    e = np.asarray(embeddings, np.float32)
+    character, drawer = np.asarray(character), np.asarray(drawer)
+    chars = np.unique(character)
+    dist = np.zeros((chars.size, len(e)), np.float32)
+    usable = np.zeros((chars.size, len(e)), bool)
+    for i, c in enumerate(chars):
+        own = np.flatnonzero(character == c)
+        r = rng.choice(own, size=min(refs, own.size - 1), replace=False)
+        dist[i] = metrics.pairwise_distances(e, e[r]).min(1)
+        usable[i] = ~np.isin(drawer, drawer[r])
+    return dist, usable, chars
+
+
+def passcode_counts(dist, usable, character, drawer, chars, t: float, length: int):
+    """At per-position threshold ``t``: (impostor cards accepted, impostor cards, owner cards
+    accepted, owner cards), counted over one hand: an impostor card is one attacker drawer's
+    drawings, at each position any character but that position's, over every ordered tuple of
+    distinct profile characters; an owner card is one drawer's drawings of the L characters."""
+    character, drawer = np.asarray(character), np.asarray(drawer)
+    drawers = np.unique(drawer)
+    onehot = (drawer[:, None] == drawers[None, :]).astype(np.float64)
+    own = character[None, :] == chars[:, None]
+    acc = dist <= t
+    V = (usable & own).astype(np.float64) @ onehot
+    G = (usable & own & acc).astype(np.float64) @ onehot
+    N = (usable & ~own).astype(np.float64) @ onehot
+    A = (usable & ~own & acc).astype(np.float64) @ onehot
+    return (
+        float(_ordered_distinct(A, length).sum()),
+        float(_ordered_distinct(N, length).sum()),
+        float(_ordered_distinct(G, length).sum()),
+        float(_ordered_distinct(V, length).sum()),
+    )
+
+
+def passcode_points(
+    embeddings, character, drawer, source: str, lengths=(2, 3, 4), target: float = PASSCODE_TARGET_FAR, seed: int = 0
+) -> dict:
+    """The contract's passcode points (``passcodeL_far_1e-5``) from held-out characters: per
+    length, the largest per-position threshold on PASSCODE_GRID whose whole-card FAR (counted
+    by :func:`passcode_counts`) is at most ``target``, with the counts behind it. A length
+    whose impostor cards are fewer than 3 / target (rule of three) gets no point."""
+    from desktop_app.core.passcode import point_key
+
+    dist, usable, chars = passcode_distances(embeddings, character, drawer, seed=seed)
+    out = {}
+    for length in lengths:
+        best = None
+        for t in PASSCODE_GRID:
+            fa, n_imp, ga, n_gen = passcode_counts(dist, usable, character, drawer, chars, float(t), length)
+            if n_imp <= 0 or n_gen <= 0:
+                break
+            if fa / n_imp <= target:
+                best = (float(t), fa, n_imp, ga, n_gen)
+            else:
+                break  # FAR only grows with t
+        if best is None or best[2] < 3.0 / target:
+            continue
+        t, fa, n_imp, ga, n_gen = best
+        out[point_key(length, target)] = {
+            "symbols": length,
+            "thresholds": [t] * length,
+            "target_far": target,
+            "far": fa / n_imp,
+            "frr": 1.0 - ga / n_gen,
+            "false_accepts": int(round(fa)),
+            "impostor": int(round(n_imp)),
+            "genuine": int(round(n_gen)),
+            "supported": bool(metrics.supports_far(int(round(n_imp)), target)),
+            "source": source,
+            "method": (
+                f"per position: nearest of {PASSCODE_REFS} references (drawn by {PASSCODE_REFS} other drawers); "
+                "impostor cards: one attacker drawer's drawings of any other character at each position, every "
+                "ordered tuple of distinct profile characters counted (cards share drawings: not independent); "
+                "owner cards: one drawer (not a reference drawer) drawing every position (FRR per card, clean "
+                "drawings, another person's hand: an upper bound of the owner's); the largest threshold on a "
+                "0.0025 grid whose card FAR is at most the target"
+            ),
+        }
+    return out
+
+
+def write_passcode_points(src, dst, points: dict):
+    """A copy of the ONNX model ``src`` whose contract carries ``points`` (its ``passcodes``;
+    points of other lengths kept), written to ``dst`` atomically and read back through the
+    contract check. The fingerprint (graph and weights) is unchanged; the contract digest is
+    not, so the new file needs an admin's acceptance ('twinlock model use')."""
+    import json
+
+    import onnx
+
+    from desktop_app.core.contract import CONTRACT_KEY, contract_metadata, read_contract
+    from desktop_app.core.paths import atomic_write_bytes
+
+    read_contract(src)  # the source must be a valid model
+    model = onnx.load(str(src))
+    meta = {kv.key: kv.value for kv in model.metadata_props}
+    doc = json.loads(meta[CONTRACT_KEY])
+    doc["passcodes"] = {**(doc.get("passcodes") or {}), **points}
+    new = contract_metadata(doc, model)
+    keep = [(kv.key, kv.value) for kv in model.metadata_props if kv.key not in new]
+    del model.metadata_props[:]
+    for k, v in [*keep, *new.items()]:
+        p = model.metadata_props.add()
+        p.key, p.value = k, v
+    out = atomic_write_bytes(dst, model.SerializeToString(deterministic=True))
+    return read_contract(out)

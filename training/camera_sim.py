@@ -132,6 +132,46 @@ def render_digit(digit28: np.ndarray, rng: np.random.Generator, size=(640, 480))
     return _finish(rng, frame, h, w)
 
 
+def render_card_frame(symbols28, rng: np.random.Generator, size=(640, 480)) -> np.ndarray:
+    """One camera-like BGR frame of a passcode card: the 28x28 images ``symbols28`` (white ink
+    on black) drawn in ink side by side, left to right, on a card held in front of a desk,
+    with the faults of :func:`render_digit` (tilt up to 8 degrees, perspective, light, shadow,
+    blur, noise, JPEG, clutter at the frame edges). The card fits the card region
+    (desktop_app.core.preprocess.card_roi_rect: 0.9 of the width, 0.7 of the height)."""
+    w, h = size
+    count = len(symbols28)
+    frame = _desk(rng, h, w)
+    gap_f = rng.uniform(0.45, 0.7)  # the gap between symbols, as a share of a symbol's side
+    room = 0.78 * w / (count + (count - 1) * gap_f + 0.5)  # the card (with margins) fits the region
+    size_px = int(min(h * rng.uniform(0.2, 0.3), room))
+    gap = int(gap_f * size_px)
+    margin = int(0.25 * size_px)
+    card_w, card_h = count * size_px + (count - 1) * gap + 2 * margin, size_px + 2 * margin
+    sheet = _paper(rng, card_h, card_w)
+    ink = np.array(INKS[int(rng.integers(len(INKS)))], np.float32) + rng.uniform(-10, 10, 3)
+    for i, img in enumerate(symbols28):
+        alpha = _ink_alpha(rng, img, size_px)
+        ox = margin + i * (size_px + gap) + int(rng.uniform(-0.05, 0.05) * size_px)
+        oy = margin + int(rng.uniform(-0.05, 0.05) * size_px)
+        ox, oy = max(0, ox), max(0, oy)
+        region = sheet[oy : oy + size_px, ox : ox + size_px]
+        a = alpha[: region.shape[0], : region.shape[1], None] * rng.uniform(0.75, 1.0)
+        sheet[oy : oy + size_px, ox : ox + size_px] = region * (1 - a) + ink * a
+    src = np.float32([[0, 0], [card_w, 0], [card_w, card_h], [0, card_h]])
+    c = np.array([w / 2 + rng.uniform(-0.03, 0.03) * w, h / 2 + rng.uniform(-0.03, 0.03) * h])
+    th = np.deg2rad(rng.uniform(-8, 8))
+    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    corners = (src - [card_w / 2, card_h / 2]) @ rot.T + c
+    corners += rng.uniform(-0.03, 0.03, (4, 2)) * [card_w, card_h]  # perspective
+    M = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    warped = cv2.warpPerspective(
+        sheet, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(-1, -1, -1)
+    )
+    mask = (warped[..., 0] >= 0)[..., None]
+    frame = np.where(mask, warped, frame)
+    return _finish(rng, frame, h, w)
+
+
 def session(base: np.ndarray, rng: np.random.Generator, count: int) -> list[np.ndarray]:
     """``count`` frames of one capture: the same scene with hand jitter and fresh noise."""
     h, w = base.shape[:2]

@@ -57,6 +57,14 @@ class ModelContract:
         return float(self.thresholds[self.default_threshold_key]["threshold"])
 
     @property
+    def passcodes(self) -> dict:
+        """The passcode operating points (key -> {symbols, thresholds [one per position], far,
+        frr, impostor, genuine, ...}), e.g. ``passcode2_far_1e-5``; {} when the model has none.
+        Kept apart from :attr:`thresholds`: a per-position threshold is no single-symbol point."""
+        p = self.raw.get("passcodes") if isinstance(self.raw, dict) else None
+        return dict(p) if isinstance(p, dict) else {}
+
+    @property
     def short_fingerprint(self) -> str:
         return self.fingerprint[:12]
 
@@ -283,6 +291,26 @@ def _check_contract(p: Path, contract: ModelContract, inputs: list, outputs: dic
             raise ContractError(
                 f"{what} carries a bad calibrated threshold '{key}' ({op!r:.80}); "
                 "a threshold is a distance > 0. Export it again."
+            )
+    if "passcodes" in contract.raw and not isinstance(contract.raw["passcodes"], dict):
+        raise ContractError(f"{what} carries passcode points that are not an object. Export it again.")
+    for key, op in contract.passcodes.items():
+        try:
+            n = op["symbols"]
+            ts = [float(t) for t in op["thresholds"]]
+            ok = (
+                isinstance(n, int)
+                and not isinstance(n, bool)
+                and 2 <= n <= 4
+                and len(ts) == n
+                and all(math.isfinite(t) and t > 0 for t in ts)
+            )
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ContractError(
+                f"{what} carries a bad passcode point '{str(key)[:40]}' ({op!r:.80}); it needs "
+                "'symbols' (2-4) and one threshold > 0 per position. Export it again."
             )
     if contract.default_threshold_key not in contract.thresholds:
         raise ContractError(

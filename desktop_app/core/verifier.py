@@ -15,6 +15,13 @@ within ``time_limit_s`` (or ``max_frames`` frames seen) with a frame acquired is
 an attempt that acquired nothing is "no symbol". Every attempt is written to the audit
 log. Consecutive denials lead to a lockout with a growing delay, kept in the store so
 that a restart does not reset it.
+
+**A passcode** (a profile of 2-4 symbols, :mod:`.passcode`) is shown as one card: each frame
+is read as a card (``preprocess_card``: a card with another number of symbols is a frame
+without a symbol), and it matches only when every position lies within its own threshold of
+its own references, in order. Its distance is the worst position's distance over that
+position's threshold (the policy's threshold is then 1.0); the rule above is unchanged.
+Nothing says which position failed: not the state, not the reason, not the audit row.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ import numpy as np
 from .decision import FAILURES, AuditEvent, Decision
 from .metrics import pairwise_distances
 from .policy import Policy, app_policy, check_profile_values
-from .preprocess import PreprocessConfig, PreprocessResult, preprocess
+from .passcode import frame_score, position_jump, position_thresholds
+from .preprocess import REASONS, PreprocessConfig, PreprocessResult, preprocess, preprocess_card
 from .settings import effective_threshold
 from .store import (
     LockoutState,
@@ -48,20 +56,24 @@ STALE_PENDING_S = 6 * 3600.0
 
 def resolve_policy(store: Store, profile: str, embedder) -> Policy:
     """Policy defaults <- app setting "policy" (:func:`app_policy`) <- the profile's policy; the threshold is
-    :func:`~desktop_app.core.settings.effective_threshold`. Unusable stored values
-    raise StoreError (what is wrong and what to do), never a traceback."""
+    :func:`~desktop_app.core.settings.effective_threshold` (for a passcode 1.0: its frames are
+    scored relative to the per-position thresholds, :func:`.passcode.position_thresholds`).
+    Unusable stored values raise StoreError (what is wrong and what to do), never a traceback."""
     prof = store.get_profile(profile)
     try:
         check_profile_values(None, prof.policy or {})  # read back: checked like an import
         pol = app_policy(store).updated(prof.policy or {})
-        pol = replace(pol, threshold=effective_threshold(store, prof, embedder.contract).value)
+        if prof.symbols > 1:
+            pol = replace(pol, threshold=1.0)
+        else:
+            pol = replace(pol, threshold=effective_threshold(store, prof, embedder.contract).value)
         pol = pol.validate()
     except (ValueError, TypeError, AttributeError) as exc:
         raise StoreError(
             f"Profile '{prof.name}' (or the app's policy setting) holds an unusable value: "
             f"{exc}. Fix it in Settings, or re-import/re-enroll the profile."
         ) from None
-    if embedder.contract.normalized and pol.threshold >= 2.0:
+    if prof.symbols == 1 and embedder.contract.normalized and pol.threshold >= 2.0:
         raise StoreError(
             f"Profile '{prof.name}' has threshold {pol.threshold:g}: with normalised embeddings "
             "no two symbols are farther apart than 2, so it would accept anything. Calibrate "
@@ -121,6 +133,7 @@ class AttemptState:
     preprocess: PreprocessResult | None = None
     audit_id: int | None = None
     attempts_left: int | None = None  # denied attempts left before a lockout (None: never locks)
+    symbols: int = 1  # how many symbols the profile's card holds (1: one symbol)
 
 
 class Verifier:
@@ -141,7 +154,13 @@ class Verifier:
         audited with every decision, and a grant under an override never resets failures."""
         self.store = store
         self.embedder = embedder
-        self.profile = store.get_profile(profile).name
+        prof = store.get_profile(profile)
+        self.profile = prof.name
+        self.symbols = prof.symbols
+        # a passcode: one threshold per position (NoPasscodePoint when the model has none)
+        self.position_thresholds = position_thresholds(prof, embedder.contract).values if self.symbols > 1 else None
+        if self.symbols > 1 and policy is not None and policy.threshold is not None:
+            policy = replace(policy, threshold=1.0)  # a passcode's frames are scored relative to its positions
         if policy is None:
             policy = resolve_policy(store, self.profile, embedder)
         elif policy.threshold is None:
@@ -153,7 +172,7 @@ class Verifier:
         self.overrides = dict(overrides or {})
         self._pending_id = None
         self._charge: tuple[LockoutState, LockoutState] | None = None  # (before, after) this attempt's count
-        self.references = store.reference_embeddings(self.profile, embedder.fingerprint)
+        self.references = self._read_references()
         self._check_references()
         self._active = False
         self._started = False
@@ -205,6 +224,7 @@ class Verifier:
             preprocess=pre,
             audit_id=audit_id,
             attempts_left=self._attempts_left_now,
+            symbols=self.symbols,
         )
 
     def _now(self, t):
@@ -227,6 +247,8 @@ class Verifier:
         d = {"pid": os.getpid(), "pstart": _PSTART, "host": socket.gethostname(), "boot": boot_id()}
         if self.overrides:
             d["override"] = self.overrides
+        if self.symbols > 1:
+            d["symbols"] = self.symbols  # never which position matched or failed
         return d
 
     def _settle(self, tx, now: float) -> LockoutState:
@@ -341,10 +363,16 @@ class Verifier:
         return self.state
 
     def feed(self, frame, t: float | None = None) -> AttemptState:
-        """One camera frame: preprocess, embed, decide."""
+        """One camera frame: preprocess (a passcode: read the card), embed, decide."""
         if not self._ready():
             return self.state
-        return self.feed_preprocessed(preprocess(frame, self.preprocess_config), t)
+        return self.feed_preprocessed(self.read_frame(frame), t)
+
+    def read_frame(self, frame) -> PreprocessResult:
+        """The frame as this profile is read: one symbol, or a card of its symbols."""
+        if self.symbols > 1:
+            return preprocess_card(frame, self.symbols, self.preprocess_config)
+        return preprocess(frame, self.preprocess_config)
 
     def _ready(self) -> bool:
         if not self._started:
@@ -371,6 +399,9 @@ class Verifier:
         if self._elapsed > p.time_limit_s:
             return self._timeout(result)
         self._frames_seen += 1
+        if result.ok and self.symbols > 1 and result.symbols != self.symbols:
+            # not this passcode's card (one symbol, or another count): no symbol, nothing judged
+            result = replace(result, ok=False, code="card", reason=REASONS["card"])
         if not result.ok:
             if self._frames_seen >= p.max_frames:
                 return self._timeout(result, frames=True)
@@ -379,13 +410,13 @@ class Verifier:
         if self._held_denial is not None:  # decided: only count the frame, judge nothing more
             self._frames_used += 1
             return self._after_held_denial(result)
-        if embedding is None:
-            embedding = self.embedder.embed_images(result.image[None])[0]
-        embedding = np.asarray(embedding, np.float32).reshape(-1)
-        d = float(frame_distances(embedding, self.references, p.k_nearest)[0])
+        embedding, d = self._distance(result, embedding)
         match = d <= p.threshold
         if self._last_embedding is not None and match != self._window[-1]:
-            jump = float(np.linalg.norm(embedding - self._last_embedding))
+            if self.symbols > 1:
+                jump = position_jump(embedding, self._last_embedding, self.position_thresholds)
+            else:
+                jump = float(np.linalg.norm(embedding - self._last_embedding))
             if jump > p.change_factor * p.threshold:
                 self._changed = True
                 self._frames_used += 1
@@ -401,7 +432,7 @@ class Verifier:
         self._window.append(d <= p.threshold)
         if self._best is None or d < self._best:
             self._best = d
-            self._best_image = result.image
+            self._best_image = result.image if self.symbols == 1 else np.hstack(list(result.images))
         m, used = self._matches(), len(self._window)
         if m >= p.k:
             return self._finish(
@@ -425,6 +456,22 @@ class Verifier:
             reason=f"{m} of {p.k} matching frames ({used} of {p.n} frames)",
         )
         return self.state
+
+    def _distance(self, result, embedding=None) -> tuple[np.ndarray, float]:
+        """(the frame's embedding(s), its distance). One symbol: the distance to the profile.
+        A passcode: embeddings [L, D] of its positions and the worst position's distance over
+        its own threshold (:func:`.passcode.frame_score`)."""
+        p = self.policy
+        if self.symbols == 1:
+            if embedding is None:
+                embedding = self.embedder.embed_images(result.image[None])[0]
+            embedding = np.asarray(embedding, np.float32).reshape(-1)
+            return embedding, float(frame_distances(embedding, self.references, p.k_nearest)[0])
+        if embedding is None:
+            embedding = self.embedder.embed_images(result.images)
+        embedding = np.asarray(embedding, np.float32).reshape(self.symbols, -1)
+        per = [float(frame_distances(embedding[i], r, p.k_nearest)[0]) for i, r in enumerate(self.references)]
+        return embedding, frame_score(per, self.position_thresholds)
 
     def _after_held_denial(self, result) -> AttemptState:
         """A certain denial is announced once n frames were acquired (or the frame cap is
@@ -580,18 +627,25 @@ class Verifier:
 
     def reload_references(self) -> None:
         """Read the profile's references again (after an enrollment or a model switch)."""
-        self.references = self.store.reference_embeddings(self.profile, self.embedder.fingerprint)
+        self.references = self._read_references()
         self._check_references()
 
+    def _read_references(self):
+        """[M, D] for one symbol; a list of one [M_i, D] per position for a passcode."""
+        if self.symbols > 1:
+            return self.store.position_embeddings(self.profile, self.embedder.fingerprint)
+        return self.store.reference_embeddings(self.profile, self.embedder.fingerprint)
+
     def _check_references(self) -> None:
-        r = np.asarray(self.references)
-        dim = int(getattr(self.embedder, "dim", r.shape[-1]))
-        if r.ndim != 2 or r.shape[1] != dim or not np.all(np.isfinite(r)):
-            raise StoreError(
-                f"Profile '{self.profile}' holds references the model cannot be compared with "
-                f"({r.shape[-1] if r.ndim == 2 else '?'} numbers each, the model gives {dim}, or "
-                "not finite). Re-enroll it, or re-import a good export."
-            )
+        for r in self.references if self.symbols > 1 else [self.references]:
+            r = np.asarray(r)
+            dim = int(getattr(self.embedder, "dim", r.shape[-1]))
+            if r.ndim != 2 or r.shape[1] != dim or not np.all(np.isfinite(r)):
+                raise StoreError(
+                    f"Profile '{self.profile}' holds references the model cannot be compared with "
+                    f"({r.shape[-1] if r.ndim == 2 else '?'} numbers each, the model gives {dim}, or "
+                    "not finite). Re-enroll it, or re-import a good export."
+                )
 
 
 __all__ = [

@@ -35,12 +35,22 @@ acquire, never a decision. Every threshold is a :class:`PreprocessConfig` field.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from .checks import check_filled, check_frame, check_symbol, rim_share
-from .config import FIT_SIZE, MODEL_SIZE, REASONS, PreprocessConfig, PreprocessResult, fail, roi_rect
+from .config import (
+    FIT_SIZE,
+    MODEL_SIZE,
+    REASONS,
+    PreprocessConfig,
+    PreprocessResult,
+    card_roi_rect,
+    fail,
+    roi_rect,
+)
 from .form import cut_ink, mnist_form, percentiles
 from .ink import (
     View,
@@ -48,6 +58,7 @@ from .ink import (
     components,
     frontier_mask,
     gap,
+    group_card,
     group_ink,
     is_clutter,
     regrow_faint,
@@ -67,10 +78,13 @@ __all__ = [
     "ImageError",
     "PreprocessConfig",
     "PreprocessResult",
+    "card_roi_rect",
     "load_image",
     "mnist_form",
+    "prepare_card_image",
     "prepare_image",
     "preprocess",
+    "preprocess_card",
     "roi_rect",
 ]
 
@@ -111,6 +125,45 @@ def prepare_image(img, cfg: PreprocessConfig | None = None) -> PreprocessResult:
     return res
 
 
+def preprocess_card(frame, symbols: int, cfg: PreprocessConfig | None = None) -> PreprocessResult:
+    """A camera frame showing a passcode card -> its ``symbols`` symbols, left to right, each
+    in model form (``result.images`` [symbols, 28, 28], ``result.boxes``), looking in the
+    centred card region (:func:`card_roi_rect`, analysed at the one-symbol ROI's scale). A card
+    with another number of symbols fails with code "card" (a failure to acquire, like a frame
+    without a symbol; ``quality["card_found"]`` says how many were found, for enrollment)."""
+    t0 = time.perf_counter()
+    cfg = cfg or PreprocessConfig()
+    a = np.asarray(frame) if frame is not None else np.zeros((0, 0), np.uint8)
+    shape = a.shape if a.ndim >= 2 else (0, 0)
+    roi = card_roi_rect(shape, cfg) if min(shape[:2]) > 0 else (0, 0, 0, 0)
+    if a.ndim < 2 or min(shape[:2]) < 16:
+        return fail("bad_frame", roi, {}, reason="the frame is empty or too small to hold a symbol")
+    x, y, rw, rh = roi
+    part = a[y : y + rh, x : x + rw]
+    scale = rh / float(min(cfg.work_size, rh))
+    work = max(1, int(round(max(rw, rh) / scale)))
+    return _acquire(a, part, roi, work, cfg, t0, file_mode=False, symbols=_card_count(symbols))
+
+
+def prepare_card_image(img, symbols: int, cfg: PreprocessConfig | None = None) -> PreprocessResult:
+    """An image file of a passcode card, searched whole, as :func:`preprocess_card`."""
+    t0 = time.perf_counter()
+    cfg = cfg or PreprocessConfig()
+    a = np.asarray(img)
+    if a.ndim < 2 or min(a.shape[:2]) < 16:
+        return fail("bad_frame", (0, 0, 0, 0), {}, reason="the image is empty or too small to hold a symbol")
+    h, w = a.shape[:2]
+    long_, short = max(h, w), min(h, w)
+    work = min(long_, int(min(2 * cfg.file_work_size, cfg.file_work_size * long_ / short)))
+    return _acquire(a, a, (0, 0, w, h), work, cfg, t0, file_mode=True, symbols=_card_count(symbols))
+
+
+def _card_count(symbols) -> int:
+    if isinstance(symbols, bool) or not isinstance(symbols, (int, np.integer)) or not 1 <= symbols <= 4:
+        raise ValueError(f"a card holds 1 to 4 symbols, not {symbols!r:.20}")
+    return int(symbols)
+
+
 def _model_form(a) -> PreprocessResult:
     box = (0, 0, MODEL_SIZE, MODEL_SIZE)
     g = to_gray_u8(a)
@@ -126,8 +179,9 @@ def _model_form(a) -> PreprocessResult:
     return PreprocessResult(True, np.ascontiguousarray(g), "", "ok", box, box, g.copy(), pol, q)
 
 
-def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
-    """Steps 1-7 on ``part`` (the ROI, or the whole image) analysed with its longest side at ``work``."""
+def _acquire(a, part, roi, work, cfg, t0, file_mode, symbols: int = 0) -> PreprocessResult:
+    """Steps 1-7 on ``part`` (the ROI, or the whole image) analysed with its longest side at
+    ``work``; ``symbols`` > 0: a passcode card of that many symbols (0: one symbol, as always)."""
     quality: dict = {}
     H, W = part.shape[:2]
     scale = max(H, W) / float(work)
@@ -181,11 +235,15 @@ def _acquire(a, part, roi, work, cfg, t0, file_mode) -> PreprocessResult:
     if paper is not None:
         quality["paper"] = float(paper.mean())
     start = dict(quality)
-    res, retry = _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, False, paper, outline, file_mode)
+    res, retry = _find_symbol(
+        a, g, g_full, roi, scale, pol, quality, cfg, t0, False, paper, outline, file_mode, symbols=symbols
+    )
     if retry and not file_mode:
         # the ink ran into the edge: once more, with soft shading and straight bars taken out
         q2 = dict(start)
-        res2, _ = _find_symbol(a, g, g_full, roi, scale, pol, q2, cfg, t0, True, paper, outline, file_mode)
+        res2, _ = _find_symbol(
+            a, g, g_full, roi, scale, pol, q2, cfg, t0, True, paper, outline, file_mode, symbols=symbols
+        )
         if res2.ok:
             res2.quality["rescue"] = 1.0
             return res2
@@ -283,11 +341,32 @@ def _paper_angle(outline) -> float:
     return ang - 90.0 if ang > 45.0 else ang
 
 
-def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper, outline, file_mode, exclude=None):
+def _find_symbol(
+    a,
+    g,
+    g_full,
+    roi,
+    scale,
+    pol,
+    quality,
+    cfg,
+    t0,
+    rescue,
+    paper,
+    outline,
+    file_mode,
+    exclude=None,
+    symbols=0,
+    faint=False,
+):
     """Steps 3-7 on the working-size view ``g``: (result, whether a failure is worth the
     rescue pass, i.e. the ink ran into the edge). ``exclude``: clutter found on a first look
     (a desk band, a sleeve), never ink and judged as an edge; the ink level is then taken
-    from the rest, so a faint pencil symbol next to a dark desk is binarised at its own level."""
+    from the rest, so a faint pencil symbol next to a dark desk is binarised at its own level.
+    ``symbols`` > 0: a passcode card (:func:`_read_card`), else one symbol. A card on which
+    fewer symbols were found is looked at once more with the ink threshold lowered
+    (``faint``, ``card_faint``): one thin, light symbol beside bold ones is still ink. (A card
+    with one symbol too faint for its ink level can still read as one symbol fewer.)"""
     x, y = roi[0], roi[1]
     h, w = g.shape
     s = min(h, w)
@@ -333,7 +412,7 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     )
 
     # 4. binarise, printed lines out, components
-    binary = binarise(v, cfg, rescue)
+    binary = binarise(v, replace(cfg, ink_threshold=cfg.ink_threshold * cfg.card_faint) if faint else cfg, rescue)
     if remove_lines(binary, cfg, _paper_angle(outline)):
         quality["lines"] = 1.0
     n, labels, stats, comps = components(binary, v, cfg, rescue)
@@ -342,10 +421,11 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     quality["ink_fraction"] = total_ink / float(h * w)
     if not comps:
         return failed("blank"), False
-    if len(comps) > 3 * cfg.max_components:
+    max_comps = cfg.max_components * max(1, symbols)
+    if len(comps) > 3 * max_comps:
         return failed("noise"), False
     if quality["ink_fraction"] > cfg.max_ink_fraction:
-        crowded = len(comps) > cfg.max_components
+        crowded = len(comps) > max_comps
         return failed(
             "noise" if crowded else "too_large",
             reason=None if crowded else "too much ink in the frame area: show a single symbol on plain paper",
@@ -363,7 +443,21 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         if level >= cfg.min_contrast and (level < cfg.faint_symbol * ink_level or rest < v.speck * 4):
             q2 = {k: quality[k] for k in ("mean", "std", "paper") if k in quality}
             res2, _retry2 = _find_symbol(
-                a, g, g_full, roi, scale, pol, q2, cfg, t0, rescue, paper, outline, file_mode, exclude=cl
+                a,
+                g,
+                g_full,
+                roi,
+                scale,
+                pol,
+                q2,
+                cfg,
+                t0,
+                rescue,
+                paper,
+                outline,
+                file_mode,
+                exclude=cl,
+                symbols=symbols,
             )
             if res2.ok:
                 res2.quality["relook"] = 1.0
@@ -371,11 +465,150 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     if not comps:
         return failed("blank"), True
     total_ink = sum(c.area for c in comps)
+    ctx = _Ctx(a, g_full, roi, scale, pol, cfg, t0, rescue, outline, file_mode, exclude, paper_pts, v, thick)
+    if symbols:
+        start = dict(quality)
+        res, retry = _read_card(ctx, comps, labels, stats, n, total_ink, quality, symbols)
+        if not faint and res.code == "card" and res.quality.get("card_found", symbols) < symbols:
+            res2, _ = _find_symbol(
+                a, g, g_full, roi, scale, pol, start, cfg, t0, rescue, paper, outline, file_mode, exclude, symbols, True
+            )
+            if res2.ok:
+                res2.quality["faint"] = 1.0
+                return res2, False
+        if res.ok and not faint:
+            # a card of more symbols whose extra one is faint must not read as this card
+            more = _card_count_faint(v, cfg, rescue, outline)
+            if more > symbols:
+                quality["card_found"] = float(more)
+                return fail("card", roi, quality, pol, None, None, paper_pts), False
+        return res, retry
 
     # 5. the symbol
     members, box, code, fbox = group_ink(comps, v, cfg)
     if code:
         return failed(code, None if fbox is None else to_frame(fbox)), True
+    others = sum(1 for c in comps if c.id not in members and not c.at_border)
+    return _one_symbol(ctx, members, box, labels, stats, n, quality, others, total_ink, h * w)
+
+
+def _card_count_faint(v: View, cfg, rescue, outline) -> int:
+    """How many symbols a card holds at the lowered (faint) ink threshold: steps 4-5 only."""
+    binary = binarise(v, replace(cfg, ink_threshold=cfg.ink_threshold * cfg.card_faint), rescue)
+    remove_lines(binary, cfg, _paper_angle(outline))
+    _n, labels, _stats, comps = components(binary, v, cfg, rescue)
+    comps = [c for c in comps if not is_clutter(c, labels, v, cfg)]
+    if not comps:
+        return 0
+    groups, _strays, code, _ = group_card(comps, v, cfg, 4)
+    return 0 if code else len(groups)
+
+
+@dataclass
+class _Ctx:
+    """What steps 5b-7 need of the frame and of steps 1-4."""
+
+    a: np.ndarray
+    g_full: FullRes
+    roi: tuple
+    scale: float
+    pol: str
+    cfg: PreprocessConfig
+    t0: float
+    rescue: bool
+    outline: np.ndarray | None
+    file_mode: bool
+    exclude: np.ndarray | None
+    paper_pts: np.ndarray | None
+    v: View
+    thick: list
+
+
+def _read_card(ctx: _Ctx, comps, labels, stats, n, total_ink, quality, symbols):
+    """Step 5 for a passcode card: the ink grouped into separate symbols (ink.group_card),
+    exactly ``symbols`` of them, left to right; each through steps 5b-7 as one symbol. The
+    first symbol that fails fails the card with its own code and reason (no position named
+    in the reason; ``quality["card_position"]`` keeps it, for enrollment)."""
+    v, cfg = ctx.v, ctx.cfg
+    h, w = v.inv.shape
+    s = min(h, w)
+
+    def to_frame(b):
+        x, y = ctx.roi[0], ctx.roi[1]
+        sc = ctx.scale
+        return (int(x + b[0] * sc), int(y + b[1] * sc), int(round(b[2] * sc)), int(round(b[3] * sc)))
+
+    groups, strays, code, fbox = group_card(comps, v, cfg, symbols)
+    if code:
+        return fail(
+            code, ctx.roi, quality, ctx.pol, None if fbox is None else to_frame(fbox), None, ctx.paper_pts
+        ), True
+    quality["card_found"] = float(len(groups))
+    if len(groups) != symbols:
+        return fail("card", ctx.roi, quality, ctx.pol, None, None, ctx.paper_pts), False
+    grouped = sum(c.area for c in comps if any(c.id in m for m, _ in groups))
+    if grouped < cfg.min_group_share * total_ink:
+        return fail("noise", ctx.roi, quality, ctx.pol, None, None, ctx.paper_pts), False
+    results = []
+    for i, (members, box) in enumerate(groups):
+        q = dict(quality)
+        res, retry = _one_symbol(ctx, members, box, labels, stats, n, q, strays, None, s * s)
+        if not res.ok:
+            quality.update({k: q[k] for k in ("extent", "sharpness", "fill", "rim") if k in q})
+            quality["card_position"] = float(i)
+            return fail(res.code, ctx.roi, quality, ctx.pol, res.bbox, REASONS.get(res.code), ctx.paper_pts), retry
+        results.append(res)
+    boxes = [r.bbox for r in results]
+    x0 = min(b[0] for b in boxes)
+    y0 = min(b[1] for b in boxes)
+    x1 = max(b[0] + b[2] for b in boxes)
+    y1 = max(b[1] + b[3] for b in boxes)
+    quality["extent"] = min(r.quality["extent"] for r in results)
+    quality["sharpness"] = min(r.quality["sharpness"] for r in results)
+    quality["ms"] = (time.perf_counter() - ctx.t0) * 1000.0
+    fh, fw = ctx.a.shape[0], ctx.a.shape[1]
+    crop = to_gray_u8(ctx.a[max(0, y0) : min(fh, y1), max(0, x0) : min(fw, x1)])
+    return PreprocessResult(
+        True,
+        results[0].image,
+        "",
+        "ok",
+        ctx.roi,
+        (x0, y0, x1 - x0, y1 - y0),
+        crop,
+        ctx.pol,
+        quality,
+        ctx.paper_pts,
+        images=np.stack([r.image for r in results]),
+        boxes=boxes,
+        crops=[r.crop for r in results],
+    ), False
+
+
+def _one_symbol(ctx: _Ctx, members, box, labels, stats, n, quality, others, total_ink, area):
+    """Steps 5b-7 for the symbol ``members`` (ink component ids) in ``box`` (working pixels):
+    (result, whether a failure is worth the rescue pass). ``total_ink`` None: the share of
+    all the ink was judged already (a card); ``area``: what the ink fraction is a share of."""
+    a, g_full, roi, scale, pol, cfg, t0 = ctx.a, ctx.g_full, ctx.roi, ctx.scale, ctx.pol, ctx.cfg, ctx.t0
+    rescue, outline, file_mode, exclude, paper_pts, v, thick = (
+        ctx.rescue,
+        ctx.outline,
+        ctx.file_mode,
+        ctx.exclude,
+        ctx.paper_pts,
+        ctx.v,
+        ctx.thick,
+    )
+    x, y = roi[0], roi[1]
+    h, w = v.inv.shape
+    s = min(h, w)
+
+    def failed(code, bbox=None, reason=None):
+        return fail(code, roi, quality, pol, bbox, reason, paper_pts)
+
+    def to_frame(b):  # (x, y, w, h) working pixels -> frame pixels
+        return (int(x + b[0] * scale), int(y + b[1] * scale), int(round(b[2] * scale)), int(round(b[3] * scale)))
+
     # the symbol right next to a solid piece of background may run on under it (a dark shadow)
     near = [c for c in thick if gap(c, box) <= cfg.group_distance * s]
     if near:
@@ -387,12 +620,11 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
     bbox = to_frame((x0, y0, x1 - x0, y1 - y0))
     # (an image file: of the image's own sides, so a symbol filling a tight crop has extent 1)
     quality["extent"] = max((x1 - x0) / w, (y1 - y0) / h) if file_mode else max(x1 - x0, y1 - y0) / s
-    quality["ink_fraction"] = group_area / float(h * w)
-    others = sum(1 for c in comps if c.id not in members and not c.at_border)
+    quality["ink_fraction"] = group_area / float(area)
     quality["stray"] = float(others)
 
     # 6. checks
-    code = check_symbol(quality, others, group_area, total_ink, file_mode, cfg)
+    code = check_symbol(quality, others, group_area, group_area if total_ink is None else total_ink, file_mode, cfg)
     if code:
         return failed(code, bbox), False
     sharp = sharpness(v, sym, box)
@@ -413,7 +645,7 @@ def _find_symbol(a, g, g_full, roi, scale, pol, quality, cfg, t0, rescue, paper,
         return failed("filled", bbox), False
 
     # 7. MNIST form
-    ink = cut_ink(g_full, bg, mask, box, scale, pol, cfg, quality)
+    ink = cut_ink(g_full, v.bg, mask, box, scale, pol, cfg, quality)
     angle = _paper_angle(outline) if cfg.rectify and outline is not None else 0.0
     quad = _quad(outline) if cfg.rectify and outline is not None and len(outline) == 4 else None
     Hq = None if quad is None else _rectifying_homography(quad * scale)

@@ -57,6 +57,12 @@ class PreprocessConfig:
     sliver_length: float = 0.25  # ... and this long along it (fraction of ROI) is background, not ink
     faint_symbol: float = 0.75  # a symbol fainter than this x the strongest ink is binarised again
     min_group_share: float = 0.35  # the symbol must hold this share of all the ink in view (else clutter)
+    # --- a passcode card: several symbols side by side, read left to right
+    card_roi_width: float = 0.9  # camera: the card's region is this share of the frame's width ...
+    # ... and roi_fraction of its height (wider than the square ROI: the symbols lie side by side)
+    card_group_distance: float = 0.06  # ink this close (fraction of the short side) is one symbol
+    card_faint: float = 0.5  # a card with symbols missing: looked at again with the ink threshold x this
+    card_min_symbol_share: float = 0.35  # a group shorter than this x the tallest/widest is stray ink
     # --- checks
     min_ink_fraction: float = 0.0015  # of ROI area
     file_min_ink_fraction: float = 0.0002  # image files: of the image's area (a small symbol on a big page)
@@ -99,6 +105,15 @@ class PreprocessResult:
     polarity: str = ""
     quality: dict = field(default_factory=dict)
     paper: np.ndarray | None = None  # the paper's outline found (float32 [K, 2], frame pixels), if any
+    # a passcode card (preprocess_card / prepare_card_image): one entry per symbol, left to right
+    images: np.ndarray | None = None  # [symbols, 28, 28] uint8 model images
+    boxes: list | None = None  # each symbol's box (x, y, w, h) in frame pixels
+    crops: list | None = None  # each symbol's camera crop (gray uint8)
+
+    @property
+    def symbols(self) -> int:
+        """How many symbols the result holds: 1 for one symbol, the card's count for a card."""
+        return 1 if self.images is None else int(len(self.images))
 
 
 REASONS = {
@@ -113,7 +128,21 @@ REASONS = {
     "blurred": "the picture is too blurred: hold it still and in focus",
     "filled": "that is a filled shape, not a pen stroke (a hand or thumb in view?): show only the drawn symbol",
     "bad_frame": "the camera delivered an unusable frame",
+    # a passcode card with another number of symbols than the passcode: during an attempt it
+    # is told only this (never how many symbols were found or are wanted)
+    "card": "no card found: show the whole card, every symbol inside the frame, side by side",
 }
+
+
+def card_roi_rect(shape, cfg: PreprocessConfig | None = None) -> tuple[int, int, int, int]:
+    """The centred region (x, y, w, h) a passcode card is searched in: ``card_roi_width`` of
+    the frame's width, ``roi_fraction`` of its height (as tall as the one-symbol ROI)."""
+    cfg = cfg or PreprocessConfig()
+    h, w = int(shape[0]), int(shape[1])
+    rh = max(1, int(round(min(h, w) * cfg.roi_fraction)))
+    rw = max(rh, int(round(w * cfg.card_roi_width)))
+    rw = min(rw, w)
+    return (w - rw) // 2, (h - rh) // 2, rw, rh
 
 
 def roi_rect(shape, cfg: PreprocessConfig | None = None) -> tuple[int, int, int, int]:

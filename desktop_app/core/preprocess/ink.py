@@ -339,3 +339,52 @@ def strip_border_bar(binary, labels, stats, i, margin, bar_width) -> bool:
         return False
     binary[py[drop].astype(np.int32), px[drop].astype(np.int32)] = 0
     return True
+
+
+def group_card(comps: list[Comp], v: View, cfg, symbols: int):
+    """A passcode card: the ink grouped into separate symbols, left to right. Components
+    within ``card_group_distance`` of each other (fraction of the short side) are one symbol;
+    a group much shorter than the largest (a dot, a speck of dirt: by the longer side of its
+    box, so that a thin "1" beside a bold symbol still counts) is stray ink, not a symbol.
+    Returns ([(member ids, box (x0, y0, x1, y1))] sorted by the box's centre from left to
+    right, stray count, failure code or "", the box to show on failure). As for one symbol,
+    a big piece at the edge next to a symbol means it is cut ("edge")."""
+    reach = cfg.card_group_distance * v.side
+    interior = [c for c in comps if not c.at_border]
+    if not interior:
+        return [], 0, "edge", None
+    parent = list(range(len(interior)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    boxes = [(c.box[0], c.box[1], c.box[0] + c.box[2], c.box[1] + c.box[3]) for c in interior]
+    for i in range(len(interior)):
+        for j in range(i + 1, len(interior)):
+            if _gap(interior[j], boxes[i]) <= reach:
+                parent[root(i)] = root(j)
+    groups: dict = {}
+    for i in range(len(interior)):
+        groups.setdefault(root(i), []).append(i)
+    found = []
+    for idx in groups.values():
+        x0 = min(boxes[i][0] for i in idx)
+        y0 = min(boxes[i][1] for i in idx)
+        x1 = max(boxes[i][2] for i in idx)
+        y1 = max(boxes[i][3] for i in idx)
+        found.append(({interior[i].id for i in idx}, (x0, y0, x1, y1), sum(interior[i].area for i in idx)))
+    extent = [max(b[2] - b[0], b[3] - b[1]) for _, b, _ in found]
+    longest = max(extent)
+    kept = [g for g, e in zip(found, extent) if e >= cfg.card_min_symbol_share * longest]
+    strays = len(found) - len(kept)
+    for c in comps:
+        if not c.at_border:
+            continue
+        for _, box, area in kept:
+            if c.area * 2 >= area and _gap(c, box) <= reach:
+                return [], strays, "edge", c.box
+    kept.sort(key=lambda g: 0.5 * (g[1][0] + g[1][2]))
+    return [(m, b) for m, b, _ in kept], strays, "", None

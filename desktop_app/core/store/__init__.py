@@ -36,10 +36,10 @@ from .profile_file import (
     MIN_EMBEDDING_DIM,
     ProfileFileMixin,
 )
-from .profiles import Profile, ProfilesMixin, validate_profile_name
+from .profiles import Profile, ProfilesMixin, validate_profile_name, validate_symbols
 from .references import Reference, ReferencesMixin
 from .safety import UnsafeDatabase, check_database_safe
-from .schema import APP_ID, MIGRATIONS, SCHEMA_VERSION
+from .schema import APP_ID, MAX_SYMBOLS, MIGRATIONS, SCHEMA_VERSION
 from .settings import SettingsMixin
 from .text import printable
 
@@ -57,6 +57,7 @@ __all__ = [
     "MAX_EMBEDDING_DIM",
     "MAX_IMPORT_BYTES",
     "MAX_IMPORT_REFERENCES",
+    "MAX_SYMBOLS",
     "MIGRATIONS",
     "MIN_EMBEDDING_DIM",
     "SCHEMA_VERSION",
@@ -80,4 +81,5 @@ __all__ = [
     "process_start",
     "refuse_if_open_database",
     "validate_profile_name",
+    "validate_symbols",
 ]
