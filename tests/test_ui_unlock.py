@@ -197,21 +197,21 @@ def test_remove_profile_asks_confirmation_and_passphrase(qtbot, ctx, videos):
         steps.append(type(w).__name__)
         w.setTextValue("gina")
         w.accept()
+        on_modal(passphrase)
+
+    def passphrase(w):  # every admin action asks the passphrase before its confirmation
+        steps.append(type(w).__name__)
+        w.edit.setText("open sesame")
+        w._check()
         on_modal(confirm)
 
     def confirm(w):  # QMessageBox: are you sure
         steps.append(type(w).__name__)
         w.button(QMessageBox.StandardButton.Yes).click()
-        on_modal(passphrase)
-
-    def passphrase(w):
-        steps.append(type(w).__name__)
-        w.edit.setText("open sesame")
-        w._check()
 
     on_modal(pick)
     win.remove_profile()
-    assert steps == ["QInputDialog", "QMessageBox", "PassphraseDialog"]
+    assert steps == ["QInputDialog", "PassphraseDialog", "QMessageBox"]
     assert not ctx.store.has_profile("gina")
     assert win.profile_combo.count() == 0 and "NO PROFILE" in win.banner.text()
     assert ctx.store.audit(decision="profile_removed")

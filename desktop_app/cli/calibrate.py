@@ -12,7 +12,6 @@ from .common import (
     EXIT_OK,
     SetupError,
     add_common,
-    confirm,
     friendly,
     load_embedder,
     open_store,
@@ -101,34 +100,27 @@ def _print_recommendation(args, store, data, rec, prof, emb) -> None:
 
 
 def _apply(args, store, emb, prof, data, rec) -> None:
-    from desktop_app.core import calibration as cal
+    """core admin_actions.apply_threshold: the confirmation (--yes or the prompt), the
+    threshold and its audit row in one transaction."""
+    from desktop_app.core.admin_actions import Declined, apply_threshold
 
-    g, i = data.counts
-    risk = cal.threshold_risk(
-        rec["threshold"], data.genuine, data.impostor, emb.contract.default_threshold, args.target_far
-    )
-    if risk.needs_confirmation:
-        print(f"warning: {risk.message()}", file=sys.stderr)
-        if not (args.yes or confirm("Apply it anyway?")):
-            raise SetupError(
-                "not applied: the threshold needs a confirmation (see the warning); add --yes to apply it anyway"
-            )
-    cal.apply_threshold(
-        store,
-        prof.name,
-        rec["threshold"],
-        data.source,
-        detail={
-            "target_far": args.target_far,
-            "far": rec["far"],
-            "frr": rec["frr"],
-            "genuine": g,
-            "impostor": i,
-            "supported": rec["supported"],
-            "confirmed": risk.needs_confirmation,
-            **risk.as_detail(),
-        },
-    )
+    from .admin_gate import confirmation
+
+    try:
+        apply_threshold(
+            store,
+            prof.name,
+            rec["threshold"],
+            data,
+            via="cli",
+            confirm=confirmation(args),
+            embedder=emb,
+            target_far=args.target_far,
+        )
+    except Declined:
+        raise SetupError(
+            "not applied: the threshold needs a confirmation (see the warning); add --yes to apply it anyway"
+        ) from None
     print(f"applied threshold {rec['threshold']:.4f} to profile '{prof.name}'")
 
 
@@ -157,7 +149,9 @@ def cmd_calibrate(args) -> int:
     elif args.reset or args.apply:
         require_admin(args, store, "calibrate --reset" if args.reset else "calibrate --apply", prof.name)
     if args.reset:
-        cal.reset_threshold(store, prof.name)
+        from desktop_app.core.admin_actions import reset_threshold
+
+        reset_threshold(store, prof.name, via="cli")
         print(f"profile '{prof.name}' uses the model's calibrated default threshold again")
         return EXIT_OK
     emb = load_embedder(args, store)

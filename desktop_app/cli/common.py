@@ -171,7 +171,7 @@ def require_admin(args, store, action: str, profile: str | None = None) -> bool:
             "$TWINLOCK_PASSPHRASE, or run it in a terminal to be asked. Nothing was changed."
         )
     try:
-        ok = check_admin_passphrase(store, given, action, profile, via="cli")
+        ok = check_admin_passphrase(store, given, action, profile, via="cli", attempt=1)  # the app counts its tries
     except PassphraseDelayed as exc:
         raise SetupError(str(exc)) from None
     if not ok:

@@ -6,14 +6,12 @@ thresholds) for this database -- an admin action (core settings.switch_model, mo
 from __future__ import annotations
 
 import json
-import sys
 
 from .common import (
     EXIT_OK,
     EXIT_SETUP,
     SetupError,
     add_common,
-    confirm,
     friendly,
     open_store,
     progress_bar,
@@ -135,21 +133,22 @@ def cmd_model_info(args) -> int:
 
 
 def _confirm_risk(args) -> bool:
-    """The rule the export dialog applies too (core calibration.model_risk): a default
-    operating point looser than FAR 1e-3, or not supported by its counts, is used only after
-    --yes or a "y" at the prompt. False when no confirmation is needed."""
+    """core admin_actions.confirm_model_risk (the rule the export dialog applies too): --yes
+    or a "y" at the prompt. False when no confirmation is needed."""
     from pathlib import Path
 
-    from desktop_app.core.calibration import model_risk
+    from desktop_app.core.admin_actions import Declined, confirm_model_risk
     from desktop_app.core.embedder import Embedder
 
-    risk = model_risk(Embedder(Path(args.path).expanduser(), "cpu", warmup=False).contract)
-    if not risk.needs_confirmation:
-        return False
-    print(f"warning: {risk.message()}", file=sys.stderr)
-    if args.yes or confirm("Use this model anyway?"):
-        return True
-    raise SetupError("not switched: this model needs a confirmation (see the warning); add --yes to use it anyway")
+    from .admin_gate import confirmation
+
+    contract = Embedder(Path(args.path).expanduser(), "cpu", warmup=False).contract
+    try:
+        return confirm_model_risk(contract, confirmation(args))
+    except Declined:
+        raise SetupError(
+            "not switched: this model needs a confirmation (see the warning); add --yes to use it anyway"
+        ) from None
 
 
 @friendly

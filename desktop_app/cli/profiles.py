@@ -8,17 +8,14 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 from .common import (
     EXIT_OK,
     SetupError,
     add_common,
-    confirm,
     friendly,
     load_embedder,
     open_store,
-    require_admin,
     timestamp,
 )
 
@@ -114,79 +111,73 @@ def cmd_show(args) -> int:
 
 @friendly
 def cmd_remove(args) -> int:
+    from desktop_app.core.admin_actions import Declined, remove_profile
+
+    from .admin_gate import confirmation, passphrase
+
     store = open_store(args)
-    store.get_profile(args.name)
-    require_admin(args, store, "profiles remove", args.name)
-    if not args.yes:
+    name = store.get_profile(args.name).name
+    try:
+        remove_profile(
+            store, name, via="cli", admin=passphrase(args, store, "profiles remove", name), confirm=confirmation(args)
+        )
+    except Declined:
         if not sys.stdin.isatty():
-            raise SetupError(f"removing '{args.name}' deletes its references: add --yes to confirm")
-        if not confirm(f"Remove profile '{args.name}' and its references?"):
-            print("nothing removed")
-            return EXIT_OK
-    store.remove_profile(args.name)
-    print(f"removed profile '{args.name}'")
+            raise SetupError(f"removing '{name}' deletes its references: add --yes to confirm") from None
+        print("nothing removed")
+        return EXIT_OK
+    print(f"removed profile '{name}'")
     return EXIT_OK
 
 
 @friendly
 def cmd_export(args) -> int:
-    from desktop_app.core.decision import AuditEvent
+    from desktop_app.core.admin_actions import ActionRefused, export_profile
+
+    from .admin_gate import passphrase
 
     store = open_store(args)
     if not args.file:
         raise SetupError("profiles export NAME FILE: the file to write is missing")
-    prof = store.get_profile(args.name)
-    require_admin(args, store, "profiles export", prof.name)
-    rem = store.lockout(prof.name).remaining()
-    if rem > 0:
-        store.log_attempt(
-            prof.name,
-            AuditEvent.EXPORT_REFUSED,
-            detail={"reason": "the profile is locked out", "lockout_remaining_s": round(rem, 1)},
-        )
-        raise SetupError(
-            f"profile '{prof.name}' is locked out for {math.ceil(rem)} s: it cannot be exported "
-            "until the lockout ends (this was audited)."
-        )
-    dest = Path(args.file)
-    if dest.is_dir():
-        raise SetupError(f"{dest} is a folder: give the export a file name, e.g. {dest / (prof.name + '.json')}")
-    if dest.exists() and not dest.is_file():
-        raise SetupError(f"{dest} exists and is not a regular file; choose another file name")
+    name = store.get_profile(args.name).name
     try:
-        out = store.export_profile(prof.name, dest)
-    except OSError as exc:
-        raise SetupError(
-            f"cannot write {dest} ({exc.strerror or exc}): choose a folder you can write to. Nothing was written."
-        ) from None
-    store.log_attempt(
-        prof.name,
-        AuditEvent.PROFILE_EXPORTED,
-        detail={"file": str(Path(out).resolve()), "references": prof.n_references},
-    )
-    print(f"exported '{prof.name}' to {out}")
+        out = export_profile(store, name, args.file, via="cli", admin=passphrase(args, store, "profiles export", name))
+    except ActionRefused as exc:  # locked out (audited), a folder, a file that cannot be written
+        raise SetupError(str(exc)) from None
+    print(f"exported '{name}' to {out}")
     return EXIT_OK
 
 
 @friendly
 def cmd_import(args) -> int:
-    from desktop_app.core.store.profile_file import ImportNeedsConfirmation
+    from desktop_app.core.admin_actions import Declined, import_profile
+
+    from .admin_gate import confirmation, passphrase
 
     store = open_store(args)
-    require_admin(args, store, "profiles import", args.as_name)
-    emb = load_embedder(args, store)  # the embeddings are computed by the model in use, never read
-    kw = dict(name=args.as_name, overwrite=args.overwrite, via="cli")
+    model = []
+
+    def embedder():  # the model in use computes the embeddings (never read from the file)
+        model.append(load_embedder(args, store))
+        return model[0]
+
     try:
-        p = store.import_profile(args.file, emb, confirmed=args.yes, **kw)
-    except ImportNeedsConfirmation as exc:
-        print(f"warning: {exc}", file=sys.stderr)
-        if not confirm("Import it anyway?"):
-            raise SetupError(
-                "not imported: the file loosens the lock (see the warning); add --yes to import it anyway (audited)"
-            ) from None
-        p = store.import_profile(args.file, emb, confirmed=True, **kw)
+        p = import_profile(
+            store,
+            args.file,
+            embedder,
+            name=args.as_name,
+            overwrite=args.overwrite,
+            via="cli",
+            admin=passphrase(args, store, "profiles import", args.as_name),
+            confirm=confirmation(args),
+        )
+    except Declined:
+        raise SetupError(
+            "not imported: the file loosens the lock (see the warning); add --yes to import it anyway (audited)"
+        ) from None
     print(
         f"imported profile '{p.name}' ({p.n_references} references, embedded by model "
-        f"{emb.contract.short_fingerprint}) from {args.file}"
+        f"{model[0].contract.short_fingerprint}) from {args.file}"
     )
     return EXIT_OK

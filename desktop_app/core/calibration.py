@@ -286,9 +286,9 @@ def apply_threshold(store, profile, threshold: float, source: str, detail: dict 
     store.set_threshold(profile, t, audit=AuditEvent.THRESHOLD_SET, detail={"source": source, **(detail or {})})
 
 
-def reset_threshold(store, profile) -> None:
+def reset_threshold(store, profile, detail: dict | None = None) -> None:
     """Back to the model's calibrated default threshold ("threshold_reset")."""
-    store.set_threshold(profile, None, audit=AuditEvent.THRESHOLD_RESET)
+    store.set_threshold(profile, None, audit=AuditEvent.THRESHOLD_RESET, detail=detail)
 
 
 def weakening_words(store, embedder, profile, threshold: float) -> str:

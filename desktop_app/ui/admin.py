@@ -1,7 +1,8 @@
-"""The admin passphrase gate: once a passphrase is set, enrolling, removing, exporting or
-importing a profile, calibrating, changing the model or the settings asks for it. The check
-itself is core ``passphrase.verify_passphrase`` (scrypt, constant time); every wrong
-passphrase is audited ("passphrase_failed", as the CLI does)."""
+"""The app's two answers to a core admin action (core.admin_actions): the passphrase prompt
+and the confirmation box. Once a passphrase is set, enrolling, removing, exporting or
+importing a profile, calibrating, changing the model or the settings asks for it; the check
+is core ``passphrase.check_admin_passphrase`` (counted, delayed after wrong ones, a wrong one
+audited as "passphrase_failed", as for the CLI)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,41 @@ def require_admin(parent, ctx, action: str, profile: str | None = None) -> bool:
         box.setObjectName("passphraseGaveUp")
         box.exec()
     return ok
+
+
+def confirmation(parent, title: str, object_name: str = "confirmAdminAction"):
+    """The ``confirm`` callable of a core admin action (core.admin_actions): its words in a
+    warning box, Yes or No (No by default)."""
+
+    def ask(message: str) -> bool:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            title,
+            message + "\n\n(This is recorded in the audit log.)",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            parent,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setObjectName(object_name)
+        return box.exec() == QMessageBox.StandardButton.Yes
+
+    return ask
+
+
+def once(ask):
+    """``ask`` asked at most once: its first answer is kept (an action retried with another
+    name does not ask the same question again)."""
+    answers: list = []
+
+    def first(*args):
+        if not answers:
+            answers.append(ask(*args))
+        return answers[0]
+
+    return first
+
+
+def passphrase(parent, ctx, action: str, profile: str | None = None):
+    """The ``admin`` callable of a core admin action: :func:`require_admin`, asked once
+    however often the action calls it."""
+    return once(lambda: require_admin(parent, ctx, action, profile))

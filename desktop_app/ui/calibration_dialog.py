@@ -606,59 +606,42 @@ class CalibrationDialog(QDialog):
             self.current_label.setText(f"“{self.profile}” now uses threshold {eff.value:.4f} (model default {dtxt}).")
 
     def apply(self) -> None:
-        from desktop_app.core.calibration import CalibrationError, apply_threshold
+        """core.admin_actions.apply_threshold: a looser threshold (or an unsupported FAR) is
+        confirmed in words first; the threshold and its audit row in one transaction. The
+        passphrase was asked when the dialog opened (core.admin_actions.inspect_profile)."""
+        from desktop_app.core.admin_actions import Declined, apply_threshold
+        from desktop_app.core.calibration import CalibrationError
         from desktop_app.core.store import StoreError
 
-        from desktop_app.core.calibration import threshold_risk
+        from .admin import confirmation
 
         if self.data is None or self.threshold is None:
             return
-        op = self.op
-        default = None if self.ctx.embedder is None else float(self.ctx.embedder.contract.default_threshold)
-        risk = threshold_risk(self.threshold, self.data.genuine, self.data.impostor, default, self.target_far)
-        detail = {
-            "far": op.far,
-            "frr": op.frr,
-            "genuine": op.genuine,
-            "impostor": op.impostor,
-            "false_accepts": op.false_accepts,
-            "false_rejects": op.false_rejects,
-            "target_far": self.target_far,
-            "supported": bool(self.target_far is None or metrics.supports_far(op.impostor, self.target_far)),
-            **risk.as_detail(),
-        }
-        if risk.needs_confirmation:
-            from desktop_app.core.calibration import weakening_words
-
-            weaker = weakening_words(self.ctx.store, self.ctx.embedder, self.profile, self.threshold)
-            if weaker:
-                detail["strength_after"] = weaker
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Loosen the lock?",
-                risk.message() + (f"\n\n{weaker}" if weaker else "") + "\n\nApply this threshold anyway?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                self,
-            )
-            box.setDefaultButton(QMessageBox.StandardButton.No)
-            box.setObjectName("confirmLooser")
-            if box.exec() != QMessageBox.StandardButton.Yes:
-                self.source_label.setText("Not applied: the threshold stays as it was.")
-                return
-            detail["confirmed"] = True
         try:
-            apply_threshold(self.ctx.store, self.profile, self.threshold, source=self.data.source, detail=detail)
+            apply_threshold(
+                self.ctx.store,
+                self.profile,
+                self.threshold,
+                self.data,
+                via="app",
+                confirm=confirmation(self, "Loosen the lock?", "confirmLooser"),
+                embedder=self.ctx.embedder,
+                target_far=self.target_far,
+            )
+        except Declined:
+            self.source_label.setText("Not applied: the threshold stays as it was.")
+            return
         except (CalibrationError, StoreError, ValueError) as exc:
             QMessageBox.critical(self, "Apply", f"The threshold was not changed: {exc}")
             return
         self.refresh_current()
 
     def reset(self) -> None:
-        from desktop_app.core.calibration import reset_threshold
+        from desktop_app.core.admin_actions import reset_threshold
         from desktop_app.core.store import StoreError
 
         try:
-            reset_threshold(self.ctx.store, self.profile)
+            reset_threshold(self.ctx.store, self.profile, via="app")
         except StoreError as exc:
             QMessageBox.critical(self, "Reset", str(exc))
             return

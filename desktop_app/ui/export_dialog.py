@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -454,23 +453,19 @@ class ExportDialog(QDialog):
     # --- switching ------------------------------------------------------------------------
     def confirm_risk(self) -> bool | None:
         """Ask before using a model whose default operating point is looser than FAR 1e-3 or
-        not supported by its counts (core calibration.model_risk, the rule `twinlock model
-        use` applies too). None: no confirmation needed; True/False: the answer."""
-        from desktop_app.core.calibration import model_risk
+        not supported by its counts (core admin_actions.confirm_model_risk, which `twinlock
+        model use` asks too). None: no confirmation needed; True/False: the answer."""
+        from desktop_app.core.admin_actions import Declined, confirm_model_risk
 
-        risk = model_risk(self.new_contract)
-        if not risk.needs_confirmation:
-            return None
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Use a model that lets more in?",
-            risk.message() + "\n\nUse this model anyway? (Recorded in the audit log.)",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            self,
-        )
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        box.setObjectName("confirmModelRisk")
-        return box.exec() == QMessageBox.StandardButton.Yes
+        from .admin import confirmation
+
+        try:
+            asked = confirm_model_risk(
+                self.new_contract, confirmation(self, "Use a model that lets more in?", "confirmModelRisk")
+            )
+        except Declined:
+            return False
+        return True if asked else None
 
     def use_model(self) -> None:
         from desktop_app.core.calibration import CalibrationError

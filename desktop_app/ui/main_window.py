@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shlex
 import time
-from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -599,6 +598,22 @@ class MainWindow(QMainWindow):
     def _admin(self, action: str, profile: str | None = None) -> bool:
         return require_admin(self, self.ctx, action, profile)
 
+    def _inspect(self, name: str, action: str, title: str, asking: str) -> bool:
+        """core.admin_actions.inspect_profile: refused while locked out (said here), the
+        passphrase, audited. True: go on."""
+        from desktop_app.core.admin_actions import Declined, LockedOutError, inspect_profile
+
+        from .admin import passphrase
+
+        try:
+            inspect_profile(self.ctx.store, name, action, via="app", admin=passphrase(self, self.ctx, asking, name))
+        except LockedOutError as exc:
+            QMessageBox.warning(self, title, str(exc))
+            return False
+        except Declined:
+            return False
+        return True
+
     def open_enrollment(self) -> None:
         if self.ctx.embedder is None:
             QMessageBox.warning(self, "No model", f"Enrolling needs a usable model.\n\n{self.ctx.model_error}")
@@ -641,110 +656,101 @@ class MainWindow(QMainWindow):
         )
         if not ok or not name:
             return
-        if (
-            QMessageBox.question(
-                self, "Remove profile", f"Remove “{name}” with all its enrolled references? This cannot be undone."
-            )
-            != QMessageBox.StandardButton.Yes
-        ):
-            return
-        if not self._admin(f"remove the profile “{name}”"):
-            return
+        from desktop_app.core.admin_actions import Declined, remove_profile
         from desktop_app.core.store import StoreError
 
-        try:
-            self.ctx.store.remove_profile(name)
+        from .admin import confirmation, passphrase
+
+        try:  # core.admin_actions: the passphrase, "are you sure", the removal and its row
+            remove_profile(
+                self.ctx.store,
+                name,
+                via="app",
+                admin=passphrase(self, self.ctx, f"remove the profile “{name}”"),
+                confirm=confirmation(self, "Remove profile"),
+            )
+        except Declined:
+            return
         except StoreError as exc:
             QMessageBox.critical(self, "Remove profile", str(exc))
         self.refresh_profiles()
 
     def export_profile(self, path: str | None = None) -> None:
-        """The export holds the reference images (the symbol itself): admin passphrase,
-        refused while the profile is locked out, audited (as `twinlock profiles export`)."""
-        import math
+        """The export holds the reference images (the symbol itself): core.admin_actions.
+        export_profile -- refused while the profile is locked out (before the passphrase is
+        asked), the passphrase, then the file and its audit row."""
+        from desktop_app.core.admin_actions import ActionRefused, Declined, export_profile
+        from desktop_app.core.store import StoreError
+
+        from .admin import passphrase
 
         name = self.current_profile()
         if not name:
             QMessageBox.information(self, "Export profile", "There is no profile to export.")
             return
-        store = self.ctx.store
-        rem = store.lockout(name).remaining()
-        if rem > 0:
-            store.log_attempt(
-                name,
-                AuditEvent.EXPORT_REFUSED,
-                detail={"reason": "the profile is locked out", "lockout_remaining_s": round(rem, 1), "via": "app"},
-            )
-            QMessageBox.warning(
-                self,
-                "Export profile",
-                f"“{name}” is locked out for {math.ceil(rem)} s after repeated denials: it cannot "
-                "be exported until the lockout ends. (This was audited.)",
-            )
-            return
-        if not self._admin(f"export the profile “{name}” (the file holds your symbol's images)", name):
-            return
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(
+
+        def ask_file():
+            chosen, _ = QFileDialog.getSaveFileName(
                 self, "Export profile", f"{name}.twinlock.json", "twinlock profile (*.json)"
             )
-        if not path:
-            return
-        from desktop_app.core.store import StoreError
+            return chosen
 
-        dest = Path(path)
-        if dest.is_dir():
-            QMessageBox.critical(
-                self, "Export profile", f"{dest} is a folder: choose a file name. Nothing was written."
-            )
-            return
         try:
-            out = store.export_profile(name, dest)
-        except (StoreError, OSError) as exc:
-            QMessageBox.critical(self, "Export profile", f"Nothing was written: {exc}")
+            out = export_profile(
+                self.ctx.store,
+                name,
+                path or ask_file,
+                via="app",
+                admin=passphrase(
+                    self, self.ctx, f"export the profile “{name}” (the file holds your symbol's images)", name
+                ),
+            )
+        except Declined:
             return
-        store.log_attempt(
-            name,
-            AuditEvent.PROFILE_EXPORTED,
-            detail={"file": str(Path(out).resolve()), "via": "app", "references": store.get_profile(name).n_references},
-        )
+        except (ActionRefused, StoreError) as exc:  # locked out (audited), a folder, not writable
+            QMessageBox.warning(self, "Export profile", str(exc))
+            return
         self.statusBar().showMessage(f"Exported “{name}” to {out}", 6000)
 
     def import_profile(self, path: str | None = None) -> None:
-        if not self._admin("import a profile"):
+        """core.admin_actions.import_profile: the passphrase, the file, a confirmation when it
+        loosens the lock, the profile and its audit row; a name in use asks for another."""
+        from desktop_app.core.admin_actions import Declined, import_profile
+        from desktop_app.core.store import ProfileExists, StoreError
+
+        from .admin import confirmation, once, passphrase
+
+        admin = passphrase(self, self.ctx, "import a profile")  # asked once, whatever the retries
+        confirm = once(confirmation(self, "Import profile"))  # a rename does not ask again
+        if not admin():  # before the file dialog, as before
+            return
+        if self.ctx.embedder is None:
+            QMessageBox.warning(self, "No model", f"Importing needs a usable model.\n\n{self.ctx.model_error}")
             return
         if not path:
             path, _ = QFileDialog.getOpenFileName(self, "Import profile", "", "twinlock profile (*.json)")
         if not path:
             return
-        from desktop_app.core.store import ProfileExists, StoreError
-        from desktop_app.core.store.profile_file import ImportNeedsConfirmation
-
-        if self.ctx.embedder is None:
-            QMessageBox.warning(self, "No model", f"Importing needs a usable model.\n\n{self.ctx.model_error}")
-            return
-        name, confirmed = None, False
+        name = None
         while True:
             try:
                 # the embeddings are computed by the model in use, never read from the file
-                prof = self.ctx.store.import_profile(path, self.ctx.embedder, name=name, confirmed=confirmed, via="app")
+                prof = import_profile(
+                    self.ctx.store,
+                    path,
+                    self.ctx.embedder,
+                    name=name,
+                    via="app",
+                    admin=admin,
+                    confirm=confirm,
+                )
                 break
             except ProfileExists as exc:
                 name, ok = QInputDialog.getText(self, "Import profile", f"{exc}\n\nImport it under another name:")
                 if not ok or not name.strip():
                     return
-            except ImportNeedsConfirmation as exc:
-                answer = QMessageBox.warning(
-                    self,
-                    "Import profile",
-                    "This file would loosen the lock:\n\n• " + "\n• ".join(exc.risks) + "\n\nImport it anyway? "
-                    "(This is recorded in the audit log.)",
-                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                    QMessageBox.StandardButton.No,
-                )
-                if answer != QMessageBox.StandardButton.Yes:
-                    return
-                confirmed = True
+            except Declined:
+                return
             except (StoreError, OSError) as exc:
                 QMessageBox.critical(self, "Import profile", f"Nothing was imported: {exc}")
                 return
@@ -755,18 +761,11 @@ class MainWindow(QMainWindow):
         if not self.current_profile():
             QMessageBox.information(self, "Calibrate", "Enroll a profile first.")
             return
-        from desktop_app.core.admin_actions import LockedOutError, audit_inspection, refuse_while_locked
-
         name = self.current_profile()
         self.cancel_attempt()
-        try:  # calibrating compares samples with the profile: not while it is locked out
-            refuse_while_locked(self.ctx.store, name, "calibrate", via="app")
-        except LockedOutError as exc:
-            QMessageBox.warning(self, "Calibrate", str(exc))
+        # calibrating compares samples with the profile: not while it is locked out
+        if not self._inspect(name, "calibrate", "Calibrate", "calibrate the threshold"):
             return
-        if not self._admin("calibrate the threshold", name):
-            return
-        audit_inspection(self.ctx.store, name, "calibrate", via="app", passphrase=self.ctx.admin_required())
         from .calibration_dialog import CalibrationDialog
 
         self.cancel_attempt()
@@ -781,21 +780,13 @@ class MainWindow(QMainWindow):
         distance against the threshold. Never during an unlock (a running attempt is cancelled
         first and the dialog is modal); refused while the profile is locked out; the passphrase;
         audited (core.admin_actions)."""
-        from desktop_app.core.admin_actions import LockedOutError, audit_inspection, refuse_while_locked
-
         name = profile or self.current_profile()
         if not name or self.ctx.embedder is None:
             QMessageBox.information(self, "Test mode", "Enroll a profile (with a usable model) first.")
             return
         self.cancel_attempt()
-        try:
-            refuse_while_locked(self.ctx.store, name, "test mode", via="app")
-        except LockedOutError as exc:
-            QMessageBox.warning(self, "Test mode", str(exc))
+        if not self._inspect(name, "test mode", "Test mode", f"open the test mode for “{name}” (it shows distances)"):
             return
-        if not self._admin(f"open the test mode for “{name}” (it shows distances)", name):
-            return
-        audit_inspection(self.ctx.store, name, "test mode", via="app", passphrase=self.ctx.admin_required())
         from .test_mode_dialog import TestModeDialog
 
         dlg = TestModeDialog(self.ctx, name, self.capture, self)
