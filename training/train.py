@@ -1,9 +1,11 @@
 """The training loop: ``train(TrainConfig)`` -> best/last checkpoints, metrics JSON, curves PNG.
 
 What a step does is the recipe's (``training.twin_recipe``, the default, and
-``training.seed_recipe``, the seed notebook's); this module reads top to bottom: set up the
-data and the model, then per epoch: the recipe's batches, one optimizer step each, validation,
-checkpoints.
+``training.seed_recipe``, the seed notebook's); this module reads top to bottom, and so does
+:func:`train`, one named step after another: ``_configure`` (the recipe's defaults),
+``_load_data`` (:class:`RunData`), ``_build`` (the model, recipe and optimizer:
+:class:`RunState`), ``_resume``, then per epoch ``_one_epoch`` (the recipe's batches, one
+optimizer step each), ``_validate`` and ``_checkpoint``.
 
 Validation (carved from the training set, seeded) runs after every epoch; the best epoch
 is the one with the lowest FRR at FAR 1e-3 (then EER) over all pairs of (a subset of) the
@@ -207,7 +209,249 @@ def _score(rec: dict) -> tuple[float, float]:
     return score
 
 
-# ------------------------------------------------------------------ loop
+# ------------------------------------------------------------------ the steps of a run
+
+
+@dataclass
+class RunData:
+    """What a run draws its batches from and is judged on, set up once."""
+
+    x_tr: torch.Tensor  # training images, uint8 [N,28,28]
+    y_tr: torch.Tensor  # their labels (int64)
+    tr: np.ndarray  # their rows in the MNIST training set
+    va: np.ndarray  # the validation rows: never trained on, they pick the best epoch
+    n_images: int  # rows in the MNIST training set (camera renders point at them)
+    val: tuple  # (validation images, labels, the subset for the all-pairs EER)
+    probe: tuple  # (un-augmented training images, labels): the "train" curve
+    omni: tuple | None  # (training Symbols, held-out Symbols, held-out alphabets), None without Omniglot
+    sampler: OmniglotSampler | None  # P x K Omniglot classes per batch
+    o_val: tuple | None  # (held-out alphabets' drawings, characters) for the per-epoch EER
+    p_omni: int  # Omniglot classes per batch (P; 0 without Omniglot)
+    n_mnist: int  # MNIST digits per batch
+
+    @property
+    def held(self) -> list:
+        return list(self.omni[2]) if self.omni else []
+
+
+@dataclass
+class RunState:
+    """The model, its optimizer and what the run has done so far (a checkpoint restores it)."""
+
+    model: torch.nn.Module
+    net: torch.nn.Module  # the model, wrapped for DistributedDataParallel under torchrun
+    recipe: object  # twin_recipe.TwinRecipe or seed_recipe.SeedRecipe: batches and loss
+    opt: torch.optim.Optimizer
+    sched: object | None
+    history: list = field(default_factory=list)
+    best: dict = field(default_factory=lambda: {"epoch": 0, "score": (float("inf"), float("inf"))})
+    seconds: float = 0.0  # training time, including the run it started from
+    start_epoch: int = 1
+
+
+def _configure(cfg: TrainConfig, omniglot_given: bool) -> tuple[TrainConfig, dict | None]:
+    """(cfg with the recipe's defaults and description, the ``init`` checkpoint or None)."""
+    auto_recipe = not cfg.recipe
+    cfg, init_ck = _start_from(cfg)
+    cfg = cfg.resolved(omniglot_given=omniglot_given)
+    if init_ck is not None and auto_recipe:
+        cfg.recipe = f"from {Path(cfg.init).name} ({init_ck['config'].get('recipe', '')}), then " + cfg.recipe
+    torch.set_num_threads(cfg.threads)
+    return cfg, init_ck
+
+
+def _omniglot(cfg: TrainConfig, omni) -> tuple[OmniglotSampler, tuple | None]:
+    """(the sampler of the training alphabets, held-out drawings for validation or None)."""
+    o_tr, o_ho, held = omni
+    n_rows = int(max(o_tr.rows().max(initial=-1), o_ho.rows().max(initial=-1))) + 1
+    sampler = OmniglotSampler(
+        o_tr,
+        cfg.omniglot_k,
+        cfg.rotations,
+        cfg.omniglot_alphabets_per_batch,
+        camera=load_omniglot_camera(cfg, n_rows, held),
+        camera_fraction=cfg.camera_fraction,
+    )
+    if not len(o_ho.images):  # no held-out alphabets (all trained on): digits alone pick the epoch
+        return sampler, None
+    sub = np.sort(np.random.default_rng(cfg.seed + 4).permutation(len(o_ho.images))[: cfg.omniglot_val_size])
+    return sampler, (o_ho.images[sub], o_ho.character[sub])
+
+
+def _load_data(cfg: TrainConfig, images, labels, omniglot_data, world: int) -> RunData:
+    """The MNIST split and the Omniglot alphabets; refuses a batch with no room for MNIST
+    beside P x K Omniglot drawings, or one that does not split over ``world`` processes."""
+    omni = load_omniglot(cfg, omniglot_data) if cfg.arch != "seed" else None
+    sampler, o_val, p_omni = None, None, 0
+    if omni is not None:
+        sampler, o_val = _omniglot(cfg, omni)
+        p_omni = max(1, cfg.omniglot_per_batch // cfg.omniglot_k)
+    n_mnist = cfg.batch_size - p_omni * cfg.omniglot_k
+    if cfg.arch != "seed" and n_mnist < 2:
+        raise ValueError(
+            f"batch size {cfg.batch_size} leaves no room for MNIST beside {p_omni}x{cfg.omniglot_k} Omniglot drawings"
+        )
+    if world > 1:
+        if cfg.batch_size % world:
+            raise ValueError(f"batch size {cfg.batch_size} does not split over {world} processes")
+        if cfg.ghost_batch not in (0, cfg.batch_size // world):
+            raise ValueError(f"with {world} processes the ghost batch must be {cfg.batch_size // world}")
+    x_all, y_all, tr, va = load_split(cfg, images, labels)
+    x_tr, y_tr = torch.from_numpy(np.ascontiguousarray(x_all[tr])), torch.from_numpy(y_all[tr].astype(np.int64))
+    eer_sub = np.random.default_rng(cfg.seed + 2).permutation(len(va))[: cfg.val_eer_size]
+    probe = np.random.default_rng(cfg.seed + 3).permutation(len(tr))[: min(len(tr), len(va) or 1000)]
+    return RunData(
+        x_tr,
+        y_tr,
+        tr,
+        va,
+        len(y_all),
+        (x_all[va], y_all[va], eer_sub),
+        (x_tr[probe].numpy(), y_tr[probe].numpy()),
+        omni,
+        sampler,
+        o_val,
+        p_omni,
+        n_mnist,
+    )
+
+
+def _build(cfg: TrainConfig, data: RunData, init_ck: dict | None, dev, rank: int, world: int) -> RunState:
+    """The model (seeded; the ``init`` checkpoint's weights when given), the recipe and its
+    optimizer; under torchrun the model wrapped for DistributedDataParallel."""
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.arch, **model_kwargs(cfg))
+    seconds = 0.0  # training time includes the run it started from
+    if init_ck is not None:
+        try:
+            model.load_state_dict(init_ck["state_dict"])
+        except RuntimeError as exc:
+            raise ValueError(f"{cfg.init} does not match this architecture: {str(exc)[:200]}") from None
+        seconds = float(init_ck.get("metrics", {}).get("train_seconds", 0.0))
+    if cfg.arch == "seed":
+        recipe = seed_recipe.SeedRecipe(cfg, data.x_tr, data.y_tr, to_input)
+    else:
+        cam = load_camera_data(cfg, data.n_images, data.va)
+        recipe = twin_recipe.TwinRecipe(
+            cfg, data.x_tr, data.y_tr, data.tr, cam, data.sampler, data.p_omni, data.n_mnist, dev, rank, world
+        )
+    model = model.to(dev, memory_format=recipe.memory_format)
+    net = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    opt, sched = recipe.optimizer(model)
+    return RunState(model, net, recipe, opt, sched, seconds=seconds)
+
+
+def _resume(run: RunState, path) -> None:
+    """Restore ``run`` from the checkpoint at ``path``: weights, optimizer, schedule, history,
+    the recipe's state and the random generators, so it goes on as if never stopped."""
+    ck = load_checkpoint(path)
+    run.model.load_state_dict(ck["state_dict"])
+    run.opt.load_state_dict(ck["optimizer"])
+    if run.sched is not None and ck.get("scheduler"):
+        run.sched.load_state_dict(ck["scheduler"])
+    run.history = list(ck["metrics"].get("history", []))
+    run.best = dict(ck["metrics"].get("best", run.best))
+    run.seconds = float(ck["metrics"].get("train_seconds", 0.0))
+    run.start_epoch = int(ck["epoch"]) + 1
+    if hasattr(run.recipe, "load_state"):
+        run.recipe.load_state(ck.get("recipe_state") or {})
+    if ck.get("rng"):
+        torch.set_rng_state(ck["rng"]["torch"])
+        np.random.set_state(ck["rng"]["numpy"])
+
+
+def _one_epoch(run: RunState, cfg: TrainConfig, epoch: int, world: int, progress: bool, on_progress) -> float:
+    """The recipe's batches of ``epoch``, one optimizer step each; the mean training loss."""
+    run.model.train()
+    g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # per-epoch: resume-exact
+    batches = run.recipe.batches(g)
+    it = batches
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, unit="batch", mininterval=1.0)
+    run_loss, run_n = 0.0, 0
+    for bi, b in enumerate(it):
+        loss, stats = run.recipe.loss(run.net, b, g)
+        run.opt.zero_grad(set_to_none=True)
+        (loss * world).backward()
+        run.opt.step()
+        if run.sched is not None:
+            run.sched.step()
+        run_loss += loss.item() * len(b)
+        run_n += len(b)
+        if progress and bi % 10 == 0:
+            it.set_postfix(loss=f"{run_loss / run_n:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()})
+        if on_progress is not None and (bi % 10 == 9 or bi + 1 == len(batches)):
+            on_progress(epoch, cfg.epochs, bi + 1, len(batches))
+    if progress:
+        it.close()
+    return run_loss / max(run_n, 1)
+
+
+def _fields(run: RunState, cfg: TrainConfig, data: RunData, epoch: int) -> dict:
+    """What a checkpoint holds: the model and its config, the class split, the history,
+    and what resuming needs (optimizer, schedule, random generators, the recipe's state)."""
+    split = {
+        "train_classes": [c for c in range(10) if c not in cfg.holdout_classes],
+        "holdout_classes": list(cfg.holdout_classes),
+    }
+    if data.omni:
+        split["omniglot_holdout_alphabets"] = data.held
+        split["omniglot_train_alphabets"] = [a for a in data.omni[0].alphabets if a not in data.held]
+    return dict(
+        arch=cfg.arch,
+        model_kwargs=model_kwargs(cfg),
+        state_dict=run.model.state_dict(),
+        config={
+            **dataclasses.asdict(cfg),
+            "normalized": bool(run.model.normalized),
+            "parameters": count_parameters(run.model),
+        },
+        metrics={"history": run.history, "best": run.best, "train_seconds": run.seconds},
+        class_split=split,
+        val_indices=data.va.tolist(),
+        epoch=epoch,
+        optimizer=run.opt.state_dict(),
+        scheduler=run.sched.state_dict() if run.sched is not None else None,
+        rng=_rng_state(),
+        recipe_state=run.recipe.state() if hasattr(run.recipe, "state") else {},
+    )
+
+
+def _checkpoint(run: RunState, cfg: TrainConfig, data: RunData, epoch: int, rec: dict, out: Path) -> None:
+    """best.pt when this epoch scores best (later epochs win ties), last.pt, metrics.json
+    and the curves."""
+    score = _score(rec)
+    if score <= tuple(run.best.get("score", (float("inf"), float("inf")))):
+        run.best = {"epoch": epoch, "score": score}
+        run.best |= {k: rec[k] for k in ("val_frr_at_far_1e-3", "val_eer", "val_accuracy", "val_threshold")}
+        run.best |= {k: rec[k] for k in ("omniglot_val_eer", "omniglot_val_frr_at_far_1e-3") if k in rec}
+        save_checkpoint(out / "best.pt", **_fields(run, cfg, data, epoch))
+    save_checkpoint(out / "last.pt", **_fields(run, cfg, data, epoch))
+    _write_json(
+        out / "metrics.json",
+        {
+            "config": dataclasses.asdict(cfg),
+            "history": run.history,
+            "best": run.best,
+            "train_seconds": run.seconds,
+            "parameters": count_parameters(run.model),
+        },
+    )
+    try:
+        from training.plots import plot_curves
+
+        plot_curves(run.history, out / "curves.png", title=f"{cfg.arch}: {cfg.recipe}")
+    except ImportError:  # matplotlib missing: curves are optional
+        pass
+
+
+# ------------------------------------------------------------------ the loop
 
 
 def train(
@@ -226,195 +470,40 @@ def train(
     loss is over the whole batch, and rank 0 validates and writes the checkpoints.
     ``on_progress(epoch, epochs, batches_done, batches)`` is called every 10 batches and at
     an epoch's last (rank 0; ``twinlock train --progress-jsonl``)."""
-    auto_recipe = not cfg.recipe
-    cfg, init_ck = _start_from(cfg)
-    cfg = cfg.resolved(omniglot_given=omniglot_data is not None)
-    seed = cfg.arch == "seed"
-    if init_ck is not None and auto_recipe:
-        cfg.recipe = f"from {Path(cfg.init).name} ({init_ck['config'].get('recipe', '')}), then " + cfg.recipe
-    torch.set_num_threads(cfg.threads)
+    cfg, init_ck = _configure(cfg, omniglot_given=omniglot_data is not None)
     rank, world, dev = dist_context(cfg)
     if rank != 0:
         progress, log, on_progress = False, (lambda m: None), None
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-
-    # ---- data
-    omni = load_omniglot(cfg, omniglot_data) if not seed else None
-    sampler, o_val, held, p_omni = None, None, [], 0
-    if omni is not None:
-        o_tr, o_ho, held = omni
-        n_rows = int(max(o_tr.rows().max(initial=-1), o_ho.rows().max(initial=-1))) + 1
-        sampler = OmniglotSampler(
-            o_tr,
-            cfg.omniglot_k,
-            cfg.rotations,
-            cfg.omniglot_alphabets_per_batch,
-            camera=load_omniglot_camera(cfg, n_rows, held),
-            camera_fraction=cfg.camera_fraction,
-        )
-        p_omni = max(1, cfg.omniglot_per_batch // cfg.omniglot_k)
-        if len(o_ho.images):  # no held-out alphabets (all trained on): digits alone pick the epoch
-            sub = np.sort(np.random.default_rng(cfg.seed + 4).permutation(len(o_ho.images))[: cfg.omniglot_val_size])
-            o_val = (o_ho.images[sub], o_ho.character[sub])
-    n_mnist = cfg.batch_size - p_omni * cfg.omniglot_k
-    if not seed and n_mnist < 2:
-        raise ValueError(
-            f"batch size {cfg.batch_size} leaves no room for MNIST beside {p_omni}x{cfg.omniglot_k} Omniglot drawings"
-        )
-    if world > 1:
-        if cfg.batch_size % world:
-            raise ValueError(f"batch size {cfg.batch_size} does not split over {world} processes")
-        if cfg.ghost_batch not in (0, cfg.batch_size // world):
-            raise ValueError(f"with {world} processes the ghost batch must be {cfg.batch_size // world}")
-    x_all, y_all, tr, va = load_split(cfg, images, labels)
-    x_tr, y_tr = torch.from_numpy(np.ascontiguousarray(x_all[tr])), torch.from_numpy(y_all[tr].astype(np.int64))
-    eer_sub = np.random.default_rng(cfg.seed + 2).permutation(len(va))[: cfg.val_eer_size]
-    probe = np.random.default_rng(cfg.seed + 3).permutation(len(tr))[: min(len(tr), len(va) or 1000)]
-    val_data = (x_all[va], y_all[va], eer_sub)
-    probe_data = (x_tr[probe].numpy(), y_tr[probe].numpy())
-
-    # ---- model, recipe, optimizer
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.arch, **model_kwargs(cfg))
-    seconds = 0.0  # training time includes the run it started from
-    if init_ck is not None:
-        try:
-            model.load_state_dict(init_ck["state_dict"])
-        except RuntimeError as exc:
-            raise ValueError(f"{cfg.init} does not match this architecture: {str(exc)[:200]}") from None
-        seconds = float(init_ck.get("metrics", {}).get("train_seconds", 0.0))
-    if seed:
-        recipe = seed_recipe.SeedRecipe(cfg, x_tr, y_tr, to_input)
-    else:
-        cam = load_camera_data(cfg, len(y_all), va)
-        recipe = twin_recipe.TwinRecipe(cfg, x_tr, y_tr, tr, cam, sampler, p_omni, n_mnist, dev, rank, world)
-    model = model.to(dev, memory_format=recipe.memory_format)
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-    opt, sched = recipe.optimizer(model)
-    history: list[dict] = []
-    best = {"epoch": 0, "score": (float("inf"), float("inf"))}
-    start_epoch = 1
+    data = _load_data(cfg, images, labels, omniglot_data, world)
+    run = _build(cfg, data, init_ck, dev, rank, world)
     if resume:
-        ck = load_checkpoint(resume)
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        if sched is not None and ck.get("scheduler"):
-            sched.load_state_dict(ck["scheduler"])
-        history = list(ck["metrics"].get("history", []))
-        best = dict(ck["metrics"].get("best", best))
-        seconds = float(ck["metrics"].get("train_seconds", 0.0))
-        start_epoch = int(ck["epoch"]) + 1
-        if hasattr(recipe, "load_state"):
-            recipe.load_state(ck.get("recipe_state") or {})
-        if ck.get("rng"):
-            torch.set_rng_state(ck["rng"]["torch"])
-            np.random.set_state(ck["rng"]["numpy"])
-        log(f"resuming from {resume} at epoch {start_epoch}/{cfg.epochs}")
-
-    def fields(epoch):
-        split = {
-            "train_classes": [c for c in range(10) if c not in cfg.holdout_classes],
-            "holdout_classes": list(cfg.holdout_classes),
-        }
-        if omni:
-            split["omniglot_holdout_alphabets"] = list(held)
-            split["omniglot_train_alphabets"] = [a for a in omni[0].alphabets if a not in held]
-        return dict(
-            arch=cfg.arch,
-            model_kwargs=model_kwargs(cfg),
-            state_dict=model.state_dict(),
-            config={
-                **dataclasses.asdict(cfg),
-                "normalized": bool(model.normalized),
-                "parameters": count_parameters(model),
-            },
-            metrics={"history": history, "best": best, "train_seconds": seconds},
-            class_split=split,
-            val_indices=va.tolist(),
-            epoch=epoch,
-            optimizer=opt.state_dict(),
-            scheduler=sched.state_dict() if sched is not None else None,
-            rng=_rng_state(),
-            recipe_state=recipe.state() if hasattr(recipe, "state") else {},
-        )
-
-    if progress:
-        from tqdm import tqdm
-    for epoch in range(start_epoch, cfg.epochs + 1):
-        # ---- one epoch of the recipe's batches
+        _resume(run, resume)
+        log(f"resuming from {resume} at epoch {run.start_epoch}/{cfg.epochs}")
+    for epoch in range(run.start_epoch, cfg.epochs + 1):
         t0 = time.time()
-        model.train()
-        g = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)  # per-epoch: resume-exact
-        batches = recipe.batches(g)
-        it = (
-            tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", leave=False, unit="batch", mininterval=1.0)
-            if progress
-            else batches
-        )
-        run_loss, run_n = 0.0, 0
-        for bi, b in enumerate(it):
-            loss, stats = recipe.loss(net, b, g)
-            opt.zero_grad(set_to_none=True)
-            (loss * world).backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            run_loss += loss.item() * len(b)
-            run_n += len(b)
-            if progress and bi % 10 == 0:
-                it.set_postfix(loss=f"{run_loss / run_n:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()})
-            if on_progress is not None and (bi % 10 == 9 or bi + 1 == len(batches)):
-                on_progress(epoch, cfg.epochs, bi + 1, len(batches))
-        if progress:
-            it.close()
-        seconds += time.time() - t0
+        train_loss = _one_epoch(run, cfg, epoch, world, progress, on_progress)
+        run.seconds += time.time() - t0
         if rank != 0:  # rank 0 validates and writes; the others go on
-            history.append({"epoch": epoch, "train_loss": run_loss / max(run_n, 1), "seconds": seconds})
+            run.history.append({"epoch": epoch, "train_loss": train_loss, "seconds": run.seconds})
             continue
-        # ---- validation, best epoch, checkpoints
-        rec = {"epoch": epoch, "train_loss": run_loss / max(run_n, 1)}
-        rec |= _validate(model, cfg, val_data, probe_data, o_val)
-        rec |= {"lr": opt.param_groups[0]["lr"], "seconds": seconds}
-        history.append(rec)
+        rec = {"epoch": epoch, "train_loss": train_loss}
+        rec |= _validate(run.model, cfg, data.val, data.probe, data.o_val)
+        rec |= {"lr": run.opt.param_groups[0]["lr"], "seconds": run.seconds}
+        run.history.append(rec)
         log(_epoch_line(epoch, cfg, rec))
-        score = _score(rec)
-        if score <= tuple(best.get("score", (float("inf"), float("inf")))):  # later epochs win ties
-            best = {"epoch": epoch, "score": score}
-            best |= {k: rec[k] for k in ("val_frr_at_far_1e-3", "val_eer", "val_accuracy", "val_threshold")}
-            best |= {k: rec[k] for k in ("omniglot_val_eer", "omniglot_val_frr_at_far_1e-3") if k in rec}
-            save_checkpoint(out / "best.pt", **fields(epoch))
-        save_checkpoint(out / "last.pt", **fields(epoch))
-        _write_json(
-            out / "metrics.json",
-            {
-                "config": dataclasses.asdict(cfg),
-                "history": history,
-                "best": best,
-                "train_seconds": seconds,
-                "parameters": count_parameters(model),
-            },
-        )
-        try:
-            from training.plots import plot_curves
-
-            plot_curves(history, out / "curves.png", title=f"{cfg.arch}: {cfg.recipe}")
-        except ImportError:  # matplotlib missing: curves are optional
-            pass
+        _checkpoint(run, cfg, data, epoch, rec, out)
     if world > 1:
         import torch.distributed as dist
 
         dist.barrier()
     return {
-        "history": history,
-        "best": best,
-        "train_seconds": seconds,
+        "history": run.history,
+        "best": run.best,
+        "train_seconds": run.seconds,
         "out_dir": str(out),
-        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu().clone() for k, v in run.model.state_dict().items()},
     }
 
 
