@@ -49,7 +49,7 @@ def test_figures(path: Path, images: np.ndarray, labels: np.ndarray) -> dict:
 
 
 def main(argv=None) -> int:
-    from export.pipeline import export_checkpoint
+    from export.pipeline import ExportOptions, export_checkpoint
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default="runs/default/best.pt")
@@ -64,26 +64,14 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fp, qp = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         t = time.perf_counter()
-        f = export_checkpoint(
-            args.checkpoint,
-            fp,
-            data_dir=args.data_dir,
-            calib_count=args.calib_count,
-            progress=False,
-            log=lambda m: None,
-        )
+        quiet = dict(data_dir=args.data_dir, calib_count=args.calib_count, progress=False, log=lambda m: None)
+        f = export_checkpoint(args.checkpoint, fp, ExportOptions(**quiet))
         export_s = time.perf_counter() - t
         # measure int8 whatever it costs; the bound is judged below, as export judges it
         q = export_checkpoint(
             args.checkpoint,
             qp,
-            quantize=True,
-            data_dir=args.data_dir,
-            calib_count=args.calib_count,
-            progress=False,
-            log=lambda m: None,
-            max_eer_increase_points=math.inf,
-            max_frr_increase_points=math.inf,
+            ExportOptions(quantize=True, max_eer_increase_points=math.inf, max_frr_increase_points=math.inf, **quiet),
         )
         sf, sq = speeds(fp, "cpu"), speeds(qp, "cpu")
         cuda = None

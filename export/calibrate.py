@@ -122,7 +122,7 @@ def embed_all(embedder, images: np.ndarray, batch: int = 256, progress=True, des
     return np.concatenate(out) if out else np.zeros((0, embedder.dim), np.float32)
 
 
-def pair_distances(embeddings, labels, progress=True, desc: str = "pairs"):
+def all_pair_distances(embeddings, labels, progress=True, desc: str = "pairs"):
     """(genuine, impostor) distances of all pairs i<j; ``progress`` as export.progress takes it."""
     with Bar(progress, desc, len(embeddings), unit="row") as bar:
         return metrics.all_pairs(embeddings, labels, progress=lambda done, total: bar.set(done))
@@ -183,7 +183,7 @@ def choose_default(thresholds: dict) -> str:
 def calibrate(embedder, calib: CalibrationSet, progress=True):
     """(thresholds, embeddings, genuine, impostor) for the model behind ``embedder``."""
     emb = embed_all(embedder, calib.images, progress=progress)
-    genuine, impostor = pair_distances(emb, calib.labels, progress=progress)
+    genuine, impostor = all_pair_distances(emb, calib.labels, progress=progress)
     return thresholds_from_distances(genuine, impostor), emb, genuine, impostor
 
 

@@ -82,7 +82,7 @@ def out_of_fold_thresholds(folds: list, opts) -> dict:
     for name, emb, held in folds:
         opts.log(f"out-of-fold distances: fold {name}, {len(held.images)} drawings it never saw")
         e = cal.embed_all(emb, held.images, progress=opts.progress)
-        g, i = cal.pair_distances(e, held.character, progress=opts.progress)
+        g, i = cal.all_pair_distances(e, held.character, progress=opts.progress)
         gen.append(g)
         imp.append(i)
         names += sorted({held.alphabets[a] for a in np.unique(held.alphabet)})

@@ -1,6 +1,6 @@
 """``export_checkpoint``: checkpoint -> verified, calibrated ONNX file with its contract.
 
-The steps, in order (one function each, read top to bottom in :func:`run_export`); each can
+The steps, in order (one function each, read top to bottom in :func:`export_checkpoint`); each can
 refuse, and then nothing is written at the destination:
 
 1. ``check_destination``: a writable ``.onnx`` path, before any long work;
@@ -20,7 +20,8 @@ refuse, and then nothing is written at the destination:
     fingerprint, parity) and only then written over the destination with
     ``paths.atomic_write_bytes`` (the old file or the whole new one).
 
-Progress (``progress=``) is tqdm bars, nothing, or a callable (export/progress.py).
+How to export is one :class:`ExportOptions`; its ``progress`` is tqdm bars, nothing, or a
+callable (export/progress.py).
 """
 
 from __future__ import annotations
@@ -199,14 +200,24 @@ def _embedder(path, log):
         raise ExportError(f"the exported file does not pass the app's own checks: {exc}") from None
 
 
-def _model_form(images_u8: np.ndarray, cfg: dict) -> np.ndarray:
+def _tower_input(images_u8: np.ndarray, cfg: dict) -> np.ndarray:
     """uint8 model images -> the tower's input, normalised as the app's embedder does it."""
     return normalise_pixels(images_u8, float(cfg.get("mean", 0.0)), float(cfg.get("std", 1.0)))
 
 
 @dataclass(frozen=True)
 class ExportOptions:
-    """How to export (export_checkpoint's keyword arguments; see its doc)."""
+    """How to export: what :func:`export_checkpoint` takes besides the checkpoint and the
+    destination (``twinlock export`` fills it from its options, and the app's export dialog
+    runs that command).
+
+    ``quantize``: int8 too, refused beyond ``max_eer_increase_points`` /
+    ``max_frr_increase_points``; ``data_dir``/``calib_count``/``seed``: the held-out images
+    the thresholds are calibrated on (synthetic digits when they are missing and
+    ``allow_synthetic``); ``tolerance``: the parity bound; ``camera``/``camera_probes``:
+    thresholds on camera-like frames; ``symbols``/``omniglot``/``symbol_probes``/
+    ``symbol_folds``: thresholds on unseen symbols; ``progress``: tqdm bars (True), nothing
+    (False), or a ``report(stage, done, total, message)`` callable (export.progress)."""
 
     quantize: bool = False
     data_dir: str | os.PathLike | None = None
@@ -224,7 +235,6 @@ class ExportOptions:
     symbol_folds: tuple = ()  # fold checkpoints: out-of-fold symbol_* thresholds (export.folds)
     progress: bool | Callable = True  # see export.progress
     log: Callable[[str], None] = print
-    tamper: Callable | None = None  # tests only: change the graph before the parity check
 
 
 @dataclass
@@ -311,15 +321,13 @@ def build_graph(src: Source, calib: cal.CalibrationSet, opts: ExportOptions):
     proto = tower_to_onnx(src.model)
     dim = embedding_dim(proto)
     synth, _ = synthetic_digits(64, seed=opts.seed + 1)
-    digits = _model_form(np.concatenate([calib.images[:192], synth]), src.cfg)
+    digits = _tower_input(np.concatenate([calib.images[:192], synth]), src.cfg)
     return proto, dim, par.parity_inputs(digits, seed=opts.seed)
 
 
 def check_parity(src: Source, proto, dim: int, cases, work: Path, opts: ExportOptions) -> FloatModel:
     """Step 4: the same batches through torch and ONNX Runtime must agree to the tolerance."""
     step(opts.progress, "parity", "checking ONNX Runtime against PyTorch")
-    if opts.tamper is not None:
-        proto = opts.tamper(proto)
     path = work / "float.onnx"
     emb = src.provisional_file(proto, dim, path, opts.log)
     refs = par.torch_outputs(src.model, cases)
@@ -367,7 +375,7 @@ def quantize(
     step(opts.progress, "quantize", "quantizing to int8")
     q_path = work / "int8.onnx"
     rng_idx = np.random.default_rng(opts.seed + 7).permutation(len(calib.images))
-    rng_imgs = _model_form(calib.images[rng_idx[: qnt.RANGE_CALIBRATION_IMAGES]], src.cfg)
+    rng_imgs = _tower_input(calib.images[rng_idx[: qnt.RANGE_CALIBRATION_IMAGES]], src.cfg)
     opts.log("quantizing to int8 (static QDQ, per-channel weights)")
     qnt.quantize_int8(fm.path, q_path, INPUT_NAME, rng_imgs, work)
     q_proto = strip_debug_info(onnx.load(str(q_path)))
@@ -443,7 +451,7 @@ def calibrate_symbols(src: Source, graph, dim: int, work: Path, opts: ExportOpti
     )
     opts.log(f"calibrating on unseen symbols: {desc}")
     e = cal.embed_all(emb, held.images, progress=opts.progress)
-    g, i = cal.pair_distances(e, held.character, progress=opts.progress)
+    g, i = cal.all_pair_distances(e, held.character, progress=opts.progress)
     out = {
         f"symbol_{k}": dict(v, source=f"all pairs of {desc}") for k, v in cal.thresholds_from_distances(g, i).items()
     }
@@ -516,59 +524,10 @@ def write_verified(final, dest: Path, work: Path, check: Callable[[Path, str], N
 
 
 # --------------------------------------------------------------------------- the whole
-def export_checkpoint(
-    checkpoint: str | os.PathLike,
-    dest: str | os.PathLike,
-    *,
-    quantize: bool = False,
-    data_dir=None,
-    calib_count: int | None = cal.DEFAULT_CALIB_COUNT,
-    seed: int = 0,
-    max_eer_increase_points: float = qnt.MAX_EER_INCREASE_POINTS,
-    max_frr_increase_points: float = qnt.MAX_FRR_INCREASE_POINTS,
-    allow_synthetic: bool = True,
-    tolerance: float = par.TOLERANCE,
-    camera: bool = True,
-    camera_probes: int = 1500,
-    symbols: bool = True,
-    omniglot=None,
-    symbol_probes: int = 1500,
-    symbol_folds=(),
-    progress: bool = True,
-    log=print,
-    _tamper=None,
-) -> ExportResult:
-    """Export ``checkpoint`` to ``dest`` (see the module doc). Raises :class:`ExportError`.
-
-    ``progress``: tqdm bars (True), nothing (False), or a ``report(stage, done, total,
-    message)`` callable (export.progress). ``_tamper`` (tests only) may change the exported
-    graph before the parity check, to prove that a graph which does not compute the tower is
-    refused.
-    """
-    opts = ExportOptions(
-        quantize=quantize,
-        data_dir=data_dir,
-        calib_count=calib_count,
-        seed=seed,
-        max_eer_increase_points=max_eer_increase_points,
-        max_frr_increase_points=max_frr_increase_points,
-        allow_synthetic=allow_synthetic,
-        tolerance=tolerance,
-        camera=camera,
-        camera_probes=camera_probes,
-        symbols=symbols,
-        omniglot=omniglot,
-        symbol_probes=symbol_probes,
-        symbol_folds=tuple(symbol_folds),
-        progress=progress,
-        log=log,
-        tamper=_tamper,
-    )
-    return run_export(checkpoint, dest, opts)
-
-
-def run_export(checkpoint, dest, opts: ExportOptions) -> ExportResult:
-    """The steps in order; each may refuse, and then nothing is written at ``dest``."""
+def export_checkpoint(checkpoint, dest, opts: ExportOptions | None = None) -> ExportResult:
+    """Export ``checkpoint`` to ``dest`` (see the module doc): the steps in order; each may
+    refuse (:class:`ExportError`), and then nothing is written at ``dest``."""
+    opts = opts or ExportOptions()
     dest = check_destination(dest)
     step(opts.progress, "load", "loading the checkpoint")
     src = load_source(checkpoint, opts.log)

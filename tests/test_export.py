@@ -15,7 +15,7 @@ from desktop_app.core.contract import read_contract
 from desktop_app.core.embedder import Embedder
 from export.calibrate import calibration_set
 from export.errors import ExportError
-from export.pipeline import export_checkpoint
+from export.pipeline import ExportOptions, export_checkpoint
 from export.synthetic import synthetic_digits
 from training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from training.model import build_model
@@ -99,7 +99,9 @@ def exported(tmp_path_factory, random_ckpt, fake_mnist):
     logs = []
     # camera calibration on a few probe images only: the mechanism, not the figures, is tested here
     result = export_checkpoint(
-        random_ckpt, dest, data_dir=fake_mnist[0], calib_count=None, progress=False, log=logs.append, camera_probes=40
+        random_ckpt,
+        dest,
+        ExportOptions(data_dir=fake_mnist[0], calib_count=None, progress=False, log=logs.append, camera_probes=40),
     )
     return result, dest, logs
 
@@ -195,40 +197,44 @@ def _scale_first_weight(model_proto):
 
 
 def test_parity_failure_writes_nothing_and_keeps_the_old_model(exported, random_ckpt, fake_mnist, tmp_path):
+    """The export's own steps, with the graph damaged by hand between its export and the
+    parity check: refused, and the step that writes is never reached."""
+    from export import pipeline as P
+
     _, good, _ = exported
     dest = tmp_path / "model.onnx"
     dest.write_bytes(good.read_bytes())
     before = dest.read_bytes()
+    opts = ExportOptions(data_dir=fake_mnist[0], calib_count=50, progress=False, log=lambda m: None)
+    src = P.load_source(random_ckpt, opts.log)
+    proto, dim, cases = P.build_graph(src, P.calibration_data(src, opts), opts)
+    work = tmp_path / "work"
+    work.mkdir()
     with pytest.raises(ExportError) as exc:
-        export_checkpoint(
-            random_ckpt,
-            dest,
-            data_dir=fake_mnist[0],
-            calib_count=50,
-            progress=False,
-            log=lambda m: None,
-            _tamper=_scale_first_weight,
-        )
+        P.check_parity(src, _scale_first_weight(proto), dim, cases, work, opts)
     assert "parity check failed" in str(exc.value) and "nothing was written" in str(exc.value)
     assert dest.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_refusals_before_any_work(random_ckpt, fake_mnist, tmp_path):
     with pytest.raises(ExportError, match="must end in .onnx"):
-        export_checkpoint(random_ckpt, tmp_path / "model.bin", progress=False, log=lambda m: None)
+        export_checkpoint(random_ckpt, tmp_path / "model.bin", ExportOptions(progress=False, log=lambda m: None))
     with pytest.raises(ExportError, match="is a folder"):
         (tmp_path / "dir.onnx").mkdir()
-        export_checkpoint(random_ckpt, tmp_path / "dir.onnx", progress=False, log=lambda m: None)
+        export_checkpoint(random_ckpt, tmp_path / "dir.onnx", ExportOptions(progress=False, log=lambda m: None))
     (tmp_path / "a_file").write_text("x")
     with pytest.raises(ExportError, match="cannot write .*a_file/m.onnx"):
-        export_checkpoint(random_ckpt, tmp_path / "a_file" / "m.onnx", progress=False, log=lambda m: None)
+        export_checkpoint(
+            random_ckpt, tmp_path / "a_file" / "m.onnx", ExportOptions(progress=False, log=lambda m: None)
+        )
     with pytest.raises(ExportError, match="checkpoint not found"):
-        export_checkpoint(tmp_path / "missing.pt", tmp_path / "m.onnx", progress=False, log=lambda m: None)
+        export_checkpoint(
+            tmp_path / "missing.pt", tmp_path / "m.onnx", ExportOptions(progress=False, log=lambda m: None)
+        )
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint at all")
     with pytest.raises(ExportError, match="corrupt or not a PyTorch file"):
-        export_checkpoint(bad, tmp_path / "m.onnx", progress=False, log=lambda m: None)
+        export_checkpoint(bad, tmp_path / "m.onnx", ExportOptions(progress=False, log=lambda m: None))
     assert not (tmp_path / "m.onnx").exists()
 
 
@@ -239,9 +245,13 @@ def test_wrong_data_dir_and_no_fallback(tmp_path, fake_mnist):
         tmp_path / "c.pt", model, "twin", {"embedding_dim": 8, "width": 4}, tmp_path / "nowhere", val=[0, 1, 100000]
     )
     with pytest.raises(ExportError, match="val_indices run past the 300 images"):
-        export_checkpoint(ck, tmp_path / "m.onnx", data_dir=fake_mnist[0], progress=False, log=lambda m: None)
+        export_checkpoint(
+            ck, tmp_path / "m.onnx", ExportOptions(data_dir=fake_mnist[0], progress=False, log=lambda m: None)
+        )
     with pytest.raises(ExportError, match="cannot calibrate.*--data-dir"):
-        export_checkpoint(ck, tmp_path / "m.onnx", allow_synthetic=False, progress=False, log=lambda m: None)
+        export_checkpoint(
+            ck, tmp_path / "m.onnx", ExportOptions(allow_synthetic=False, progress=False, log=lambda m: None)
+        )
     assert not (tmp_path / "m.onnx").exists()
 
 

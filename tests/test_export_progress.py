@@ -32,7 +32,7 @@ def test_calibration_reports_each_stage_from_zero_to_its_total(tmp_path):
     images, labels = synthetic_digits(600, seed=3)
     events = []
     e = cal.embed_all(emb, images, batch=50, progress=lambda *a: events.append(a))
-    g, i = cal.pair_distances(e, labels, progress=lambda *a: events.append(a))
+    g, i = cal.all_pair_distances(e, labels, progress=lambda *a: events.append(a))
     assert g.size + i.size == 600 * 599 // 2
     stages = _by_stage(events)
     assert list(stages) == ["embedding", "pairs"]

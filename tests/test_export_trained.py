@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from desktop_app.core.contract import read_contract
 from desktop_app.core.embedder import Embedder
 from export.errors import ExportError
-from export.pipeline import export_checkpoint
+from export.pipeline import ExportOptions, export_checkpoint
 from export.synthetic import synthetic_digits
 from training.model import build_model
 import test_export
@@ -63,14 +63,16 @@ def quantized(tmp_path_factory, trained_ckpt, fake_mnist):
     result = export_checkpoint(
         trained_ckpt,
         dest,
-        quantize=True,
-        data_dir=fake_mnist[0],
-        calib_count=None,
-        progress=False,
-        log=lambda m: None,
-        max_eer_increase_points=5.0,
-        max_frr_increase_points=30.0,
-        camera=False,
+        ExportOptions(
+            quantize=True,
+            data_dir=fake_mnist[0],
+            calib_count=None,
+            progress=False,
+            log=lambda m: None,
+            max_eer_increase_points=5.0,
+            max_frr_increase_points=30.0,
+            camera=False,
+        ),
     )
     return result, dest
 
@@ -118,12 +120,14 @@ def test_quantization_beyond_the_bound_is_refused_and_keeps_the_old_model(traine
         export_checkpoint(
             trained_ckpt,
             dest,
-            quantize=True,
-            data_dir=fake_mnist[0],
-            calib_count=None,
-            progress=False,
-            log=lambda m: None,
-            max_eer_increase_points=-50.0,
+            ExportOptions(
+                quantize=True,
+                data_dir=fake_mnist[0],
+                calib_count=None,
+                progress=False,
+                log=lambda m: None,
+                max_eer_increase_points=-50.0,
+            ),
         )
     msg = str(exc.value)
     assert "int8 quantization refused" in msg and "EER" in msg and "FRR at FAR 1e-3" in msg

@@ -114,15 +114,17 @@ def test_few_shot_uses_every_reference_and_beats_one_shot_on_noisy_drawings():
 def test_export_takes_unseen_symbol_thresholds_from_out_of_fold_distances(runs, data, tmp_path):
     from desktop_app.core.contract import read_contract
     from export.errors import ExportError
-    from export.pipeline import export_checkpoint
+    from export.pipeline import ExportOptions, export_checkpoint
 
     tmp, _x, _y, mn, sym = data
     _, _, fold_ck, full_ck = runs
     quiet = dict(data_dir=mn, calib_count=None, progress=False, log=lambda m: None, camera_probes=20, omniglot=sym)
     # trained on every alphabet, alone: nothing unseen to calibrate on
-    alone = export_checkpoint(full_ck, tmp_path / "alone.onnx", **quiet)
+    alone = export_checkpoint(full_ck, tmp_path / "alone.onnx", ExportOptions(**quiet))
     assert not any(k.startswith("symbol_") for k in alone.thresholds)
-    r = export_checkpoint(full_ck, tmp_path / "m.onnx", symbol_folds=[fold_ck], symbol_probes=30, **quiet)
+    r = export_checkpoint(
+        full_ck, tmp_path / "m.onnx", ExportOptions(symbol_folds=[fold_ck], symbol_probes=30, **quiet)
+    )
     th = r.thresholds
     for k in ("symbol_eer", "symbol_far_1e-3", "symbol_far_1e-4", "symbol_camera_far_1e-3"):
         assert k in th, k
@@ -142,9 +144,11 @@ def test_export_takes_unseen_symbol_thresholds_from_out_of_fold_distances(runs, 
     )
     assert other["history"]
     with pytest.raises(ExportError, match="another architecture"):
-        export_checkpoint(full_ck, tmp_path / "x.onnx", symbol_folds=[tmp / "other" / "last.pt"], **quiet)
+        export_checkpoint(
+            full_ck, tmp_path / "x.onnx", ExportOptions(symbol_folds=[tmp / "other" / "last.pt"], **quiet)
+        )
     with pytest.raises(ExportError, match="held no Omniglot alphabet out"):
-        export_checkpoint(full_ck, tmp_path / "y.onnx", symbol_folds=[full_ck], **quiet)
+        export_checkpoint(full_ck, tmp_path / "y.onnx", ExportOptions(symbol_folds=[full_ck], **quiet))
     assert not (tmp_path / "x.onnx").exists() and not (tmp_path / "y.onnx").exists()
 
 

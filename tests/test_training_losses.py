@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from training.losses import batch_contrastive_loss, contrastive_loss, pair_distances
+from training.losses import batch_contrastive_loss, contrastive_loss, row_distances
 from training.pairs import seed_protocol_pairs, validation_split
 
 
@@ -21,10 +21,10 @@ def test_contrastive_loss_hand_computed():
     np.testing.assert_allclose(per2.numpy(), [0.0, 0.08, 1.445, 0.125, 0.98], atol=1e-6)
 
 
-def test_pair_distances_and_gradient_at_zero():
+def test_row_distances_and_gradient_at_zero():
     a = torch.tensor([[0.0, 0.0], [3.0, 4.0]], requires_grad=True)
     b = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
-    d = pair_distances(a, b)
+    d = row_distances(a, b)
     np.testing.assert_allclose(d.detach().numpy(), [0.0, 5.0], atol=1e-4)
     d.sum().backward()
     assert torch.isfinite(a.grad).all()

@@ -160,20 +160,22 @@ def test_evaluate_reports_one_shot_and_verification_on_held_out(trained, symbols
 
 def test_export_calibrates_unseen_symbols_and_makes_them_the_default(trained, symbols, tmp_path):
     from desktop_app.core.contract import read_contract
-    from export.pipeline import export_checkpoint
+    from export.pipeline import ExportOptions, export_checkpoint
 
     _, best, mn = trained
     logs = []
     r = export_checkpoint(
         best,
         tmp_path / "m.onnx",
-        data_dir=mn,
-        calib_count=None,
-        progress=False,
-        log=logs.append,
-        camera_probes=20,
-        omniglot=symbols,
-        symbol_probes=30,
+        ExportOptions(
+            data_dir=mn,
+            calib_count=None,
+            progress=False,
+            log=logs.append,
+            camera_probes=20,
+            omniglot=symbols,
+            symbol_probes=30,
+        ),
     )
     th = r.thresholds
     for k in (
@@ -201,12 +203,7 @@ def test_export_calibrates_unseen_symbols_and_makes_them_the_default(trained, sy
     r2 = export_checkpoint(
         best,
         tmp_path / "n.onnx",
-        data_dir=mn,
-        calib_count=None,
-        progress=False,
-        log=logs.append,
-        camera=False,
-        symbols=False,
+        ExportOptions(data_dir=mn, calib_count=None, progress=False, log=logs.append, camera=False, symbols=False),
     )
     assert not any(k.startswith("symbol_") for k in r2.thresholds)
 

@@ -16,7 +16,7 @@ def contrastive_loss(d: torch.Tensor, same: torch.Tensor, margin: float = 1.0, r
     return loss
 
 
-def pair_distances(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
+def row_distances(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
     """Euclidean distance between matching rows (gradient-safe at 0)."""
     return torch.sqrt((a - b).pow(2).sum(1) + eps)
 

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from training.losses import contrastive_loss, pair_distances
+from training.losses import contrastive_loss, row_distances
 from training.pairs import seed_protocol_pairs
 
 DESCRIPTION = (
@@ -57,5 +57,5 @@ class SeedRecipe:
         a = self.to_input(self.x[self.pi[b]], c.mean, c.std)
         p = self.to_input(self.x[self.pj[b]], c.mean, c.std)
         emb = net(torch.cat([a, p]))
-        d = pair_distances(emb[: len(b)], emb[len(b) :])
+        d = row_distances(emb[: len(b)], emb[len(b) :])
         return contrastive_loss(d, torch.from_numpy(self.same[b]), c.margin), {}

@@ -13,7 +13,7 @@ from .common import (
     SetupError,
     add_common,
     friendly,
-    load_embedder,
+    embedder_from_args,
     open_store,
     progress_bar,
     require_admin,
@@ -154,7 +154,7 @@ def cmd_calibrate(args) -> int:
         reset_threshold(store, prof.name, via="cli")
         print(f"profile '{prof.name}' uses the model's calibrated default threshold again")
         return EXIT_OK
-    emb = load_embedder(args, store)
+    emb = embedder_from_args(args, store)
     data = _distances(args, store, emb, prof)
     if not 0 < args.target_far < 1:
         raise SetupError("--target-far must be between 0 and 1, e.g. 1e-3")

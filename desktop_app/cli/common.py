@@ -117,13 +117,13 @@ def open_existing_store(args):
     return open_store(args, create=False) if Path(db_path(args)).exists() else None
 
 
-def load_embedder(args, store):
+def embedder_from_args(args, store):
     """The model in use (``--model``, ``$TWINLOCK_MODEL``, the stored setting, the shipped
     one). Never re-embeds: switching models is an explicit admin action (doctor --reembed,
     the app)."""
-    from desktop_app.core.settings import load_embedder as _load
+    from desktop_app.core.settings import load_embedder
 
-    return _load(store, args.model, args.provider, reembed=False)
+    return load_embedder(store, args.model, args.provider, reembed=False)
 
 
 # --------------------------------------------------------------------------- admin passphrase

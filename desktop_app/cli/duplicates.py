@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import EXIT_OK, SetupError, add_common, friendly, load_embedder, open_existing_store
+from .common import EXIT_OK, SetupError, add_common, friendly, embedder_from_args, open_existing_store
 
 
 def register(sub) -> None:
@@ -101,7 +101,7 @@ def cmd_duplicates(args) -> int:
 
     files = _check_options(args)
     folder = Path(args.folder)
-    emb = load_embedder(args, open_existing_store(args))
+    emb = embedder_from_args(args, open_existing_store(args))
     thr = args.threshold if args.threshold is not None else default_threshold(emb.contract)
     images, kept, skipped = _read(files)
     vecs = emb.embed_images(np.stack(images)) if images else np.zeros((0, emb.dim), np.float32)

@@ -18,7 +18,7 @@ from .common import (
     add_common,
     camera_index,
     friendly,
-    load_embedder,
+    embedder_from_args,
     open_store,
     require_admin,
 )
@@ -177,7 +177,7 @@ def cmd_enroll(args) -> int:
     _check_options(args)
     store = open_store(args)
     require_admin(args, store, "enroll", name)
-    emb = load_embedder(args, store)
+    emb = embedder_from_args(args, store)
     frames, desc, live = _frames_from_spec(args)
     good, skipped = _acquire(args, name, frames, live)
     if not good:

@@ -107,7 +107,7 @@ def register(sub) -> None:
 def cmd_export(args) -> int:
     try:
         from export.errors import ExportError
-        from export.pipeline import describe, export_checkpoint
+        from export.pipeline import ExportOptions, describe, export_checkpoint
         import torch  # noqa: F401
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in ("torch", "onnxscript", "training", "export"):
@@ -124,9 +124,7 @@ def cmd_export(args) -> int:
         if args.progress_jsonl:  # JSON lines instead of bars (the app's export dialog reads them)
             progress = stack.enter_context(JsonlProgress(args.progress_jsonl))
         try:
-            result = export_checkpoint(
-                args.checkpoint,
-                args.output,
+            opts = ExportOptions(
                 quantize=args.quantize,
                 data_dir=args.data_dir,
                 calib_count=args.calib_count or None,
@@ -134,14 +132,15 @@ def cmd_export(args) -> int:
                 max_eer_increase_points=args.max_eer_increase,
                 max_frr_increase_points=args.max_frr_increase,
                 allow_synthetic=not args.no_synthetic_fallback,
-                progress=progress,
-                log=log,
                 camera=not args.no_camera_calibration,
                 camera_probes=args.camera_probes,
                 symbols=not args.no_symbol_calibration,
                 omniglot=args.omniglot,
-                symbol_folds=args.symbol_folds,
+                symbol_folds=tuple(args.symbol_folds or ()),
+                progress=progress,
+                log=log,
             )
+            result = export_checkpoint(args.checkpoint, args.output, opts)
             if args.card:
                 _write_card(args, result, log)
         except ExportError as exc:

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from .common import EXIT_NO_SYMBOL, EXIT_OK, add_common, friendly, load_embedder, open_existing_store
+from .common import EXIT_NO_SYMBOL, EXIT_OK, add_common, friendly, embedder_from_args, open_existing_store
 
 
 def register(sub) -> None:
@@ -54,7 +54,7 @@ def cmd_identify(args) -> int:
     from desktop_app.core.identify import identify
     from desktop_app.core.preprocess import load_image, prepare_image
 
-    emb = load_embedder(args, open_existing_store(args))  # the configured model, no re-embedding
+    emb = embedder_from_args(args, open_existing_store(args))  # the configured model, no re-embedding
     gal, labels, kinds, _, desc = _embedded(args, emb)
     rows, missing = [], 0
     for p in args.images:

@@ -14,7 +14,7 @@ from .common import (
     SetupError,
     add_common,
     friendly,
-    load_embedder,
+    embedder_from_args,
     open_store,
     timestamp,
 )
@@ -105,7 +105,7 @@ def cmd_show(args) -> int:
     refused = inspect_profile(args, store, p.name, "profiles show --strength")
     if refused is not None:
         return refused
-    profile_strength_lines(store, load_embedder(args, store), p.name)  # the strength verdict again
+    profile_strength_lines(store, embedder_from_args(args, store), p.name)  # the strength verdict again
     return EXIT_OK
 
 
@@ -158,7 +158,7 @@ def cmd_import(args) -> int:
     model = []
 
     def embedder():  # the model in use computes the embeddings (never read from the file)
-        model.append(load_embedder(args, store))
+        model.append(embedder_from_args(args, store))
         return model[0]
 
     try:

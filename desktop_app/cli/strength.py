@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import EXIT_OK, add_common, friendly, load_embedder, require_admin
+from .common import EXIT_OK, add_common, friendly, embedder_from_args, require_admin
 
 
 def register(sub) -> None:
@@ -113,7 +113,7 @@ def cmd_strength(args) -> int:
     emb = None
     if args.minimum:
         require_admin(args, store, "strength --minimum")
-        emb = load_embedder(args, store)
+        emb = embedder_from_args(args, store)
         old = policy_level(store, emb.contract)  # the level in force, default included, as `strength` says
         set_policy_level(store, args.minimum)
         store.log_attempt(
@@ -127,7 +127,7 @@ def cmd_strength(args) -> int:
         refused = inspect_profile(args, store, store.get_profile(args.profile).name, "strength PROFILE")
         if refused is not None:
             return refused
-        profile_strength_lines(store, emb or load_embedder(args, store), args.profile)
+        profile_strength_lines(store, emb or embedder_from_args(args, store), args.profile)
     if not args.minimum and not args.profile:
-        print(_default_policy_text(store, load_embedder(args, store)))
+        print(_default_policy_text(store, embedder_from_args(args, store)))
     return EXIT_OK

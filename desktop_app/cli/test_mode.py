@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .common import EXIT_OK, SetupError, add_common, camera_index, friendly, load_embedder, open_existing_store
+from .common import EXIT_OK, SetupError, add_common, camera_index, friendly, embedder_from_args, open_existing_store
 
 
 def register(sub) -> None:
@@ -52,7 +52,7 @@ def cmd_test(args) -> int:
     refused = inspect_profile(args, store, name, "test mode")
     if refused is not None:
         return refused
-    emb = load_embedder(args, store)
+    emb = embedder_from_args(args, store)
     try:
         probe = ProfileProbe(store, emb, name)
     except ValueError as exc:

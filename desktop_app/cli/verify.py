@@ -28,7 +28,7 @@ from .common import (
     db_path,
     fmt,
     friendly,
-    load_embedder,
+    embedder_from_args,
     open_existing_store,
     require_admin,
 )
@@ -247,7 +247,7 @@ def cmd_verify(args) -> int:
             + " ".join(f"--{k}" if len(k) > 1 else f"-{k}" for k in [*over, *(["debug"] if args.debug else [])]),
             args.profile,
         )
-    emb = load_embedder(args, store)
+    emb = embedder_from_args(args, store)
     pol = _policy(args, store, emb, over)
     src, pol = _source(args, pol)
     try:
