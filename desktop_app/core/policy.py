@@ -38,8 +38,9 @@ class Policy:
                 raise ValueError(f"{f.name} must be a finite number, not {v!r:.40}")
         if self.threshold is not None and not (np.isfinite(self.threshold) and self.threshold > 0):
             raise ValueError("the threshold must be a positive number")
-        if not (isinstance(self.n, int) and 1 <= self.n <= 100):
-            raise ValueError("n (frames an attempt decides from) must be between 1 and 100")
+        lo, hi = POLICY_BOUNDS["n"]  # the settings dialog's range too: one home
+        if not (isinstance(self.n, int) and lo <= self.n <= hi):
+            raise ValueError(f"n (frames an attempt decides from) must be between {lo} and {hi}")
         if not (isinstance(self.k, int) and 1 <= self.k <= self.n):
             raise ValueError(f"k (matching frames needed) must be between 1 and n={self.n}")
         if not self.time_limit_s > 0:
@@ -99,7 +100,9 @@ class Policy:
         return float(min(self.lockout_max_s, grown))
 
 
-# The bounds the settings dialog allows; an imported or stored profile must stay inside them.
+# The bounds of each policy field: the settings dialog's spin boxes take their ranges from
+# here, an imported or stored profile must stay inside them, and Policy.validate holds n to
+# its bound. The one home of these numbers.
 POLICY_BOUNDS = {
     "k": (1, 20),
     "n": (1, 50),

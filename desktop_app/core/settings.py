@@ -7,6 +7,7 @@ the ``model_path`` setting (written by :func:`switch_model`), the shipped defaul
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from .passphrase import hash_passphrase
 from .paths import active_model_path
 from .risk import check_model_risk
 
+# Every app setting and what it means while unset: the one home of these defaults (read them
+# with :func:`setting`). Besides these keys there is one per accepted model contract,
+# model_trust.KEY_PREFIX + its fingerprint, which has no default.
 DEFAULTS = {
     "camera": 0,  # webcam index (or a video/folder path for a fake camera)
     "resolution": [640, 480],
@@ -26,7 +30,20 @@ DEFAULTS = {
     "command_on_grant": "",  # shell command the app runs after a grant ("" = none)
     "admin_passphrase": None,  # hash string from desktop_app.core.passphrase, None = no gate
     "model_path": None,  # None = the shipped default model
+    "enroll_min_strength": None,  # "weak" | "fair" | "strong"; None = the model's (core.strength)
+    "first_run_hint_dismissed": False,  # the main window's first-run hint was closed
+    "audit_retention_rows": 0,  # keep the newest N audit rows; 0 = keep every row (store/audit.py)
+    "audit_retention_days": 0,  # keep N days of audit rows; 0 = keep every day (store/audit.py)
 }
+
+
+def setting(store, key: str):
+    """The app setting ``key``: its stored value, else its default (:data:`DEFAULTS`, a
+    fresh copy). KeyError for a key DEFAULTS does not declare: every setting has its
+    default here and nowhere else."""
+    default = DEFAULTS[key]
+    value = store.get_setting(key, None)
+    return copy.deepcopy(default) if value is None else value
 
 
 @dataclass(frozen=True)
@@ -45,7 +62,7 @@ def effective_threshold(store, profile, contract) -> EffectiveThreshold:
     as :meth:`Policy.updated` applies them), else the model's default operating point
     (``contract``, None when no model is loaded). The one home of this rule: the verifier,
     the calibration dialog, the strength check and the CLI all ask it."""
-    layers = [("app settings", (store.get_setting("policy", {}) if store is not None else None) or {})]
+    layers = [("app settings", (setting(store, "policy") if store is not None else None) or {})]
     if isinstance(profile, str):
         profile = store.get_profile(profile) if store is not None and store.has_profile(profile) else None
     if profile is not None:
@@ -71,7 +88,7 @@ def load_embedder(store=None, override=None, preference: str | None = None, reem
     With ``reembed`` (default), references embedded by another model (e.g. after the shipped
     model was updated) are re-embedded from their stored images first (all-or-nothing,
     audited as "reembedded"), so embeddings of two models are never compared."""
-    pref = preference or (store.get_setting("provider", "auto") if store is not None else "auto")
+    pref = preference or (setting(store, "provider") if store is not None else DEFAULTS["provider"])
     if pref not in ("auto", "cuda", "cpu"):
         pref = "auto"
     emb = Embedder(active_model_path(store, override), pref)
@@ -101,7 +118,7 @@ def switch_model(store, new_path, preference: str | None = None, progress=None, 
     ``risk_confirmed`` (the user confirmed it in words), else ModelRiskError and nothing
     changes; what was confirmed is in the audit row."""
     path = Path(new_path).expanduser()
-    pref = preference or store.get_setting("provider", "auto")
+    pref = preference or setting(store, "provider")
     if pref not in ("auto", "cuda", "cpu"):
         pref = "auto"
     old = active_model_path(store)
@@ -157,7 +174,7 @@ def set_admin_passphrase(store, text: str | None, via: str = "app") -> str:
     """Set (scrypt-hashed), change or remove (None) the admin passphrase, audited as
     "passphrase_set" / "passphrase_changed" / "passphrase_removed" (never the hash).
     PassphraseError for a weak one; nothing is stored then. Returns the decision logged."""
-    had = bool(store.get_setting("admin_passphrase", None))
+    had = bool(setting(store, "admin_passphrase"))
     if text is None:
         store.set_setting("admin_passphrase", None)
         decision = AuditEvent.PASSPHRASE_REMOVED

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core import metrics
 from desktop_app.core.calibration import describe_point
+from desktop_app.core.settings import DEFAULTS, setting
 
 from .charts import DetChart, HistogramChart, RateChart
 from .widgets import FrameView
@@ -327,7 +328,7 @@ class CalibrationDialog(QDialog):
 
     def current_source(self):
         spec = getattr(self.ctx, "camera_spec", None)
-        return spec if spec is not None else self.ctx.store.get_setting("camera", 0)
+        return spec if spec is not None else setting(self.ctx.store, "camera")
 
     def set_source(self, spec, remember: bool = False) -> None:
         """Use ``spec`` as the camera from now on (the main window follows: one capture)."""
@@ -340,7 +341,7 @@ class CalibrationDialog(QDialog):
         self.ctx.camera_spec = spec
         if remember:
             self.ctx.store.set_setting("camera", spec)
-        res = self.ctx.store.get_setting("resolution", [640, 480]) or [640, 480]
+        res = setting(self.ctx.store, "resolution") or DEFAULTS["resolution"]
         opener, _ = source_opener(spec, res)
         self.preview.set_message(f"Opening {spec}…")
         self.source_desc.setText(f"Source: opening {spec}…")

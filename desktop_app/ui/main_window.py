@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.decision import VERDICTS, AuditEvent, Decision
+from desktop_app.core.settings import DEFAULTS, setting
 
 from .admin import require_admin
 from .capture import Capture
@@ -147,7 +148,7 @@ class MainWindow(QMainWindow):
         ]
 
     def refresh_hint(self) -> None:
-        if self.ctx.store.get_setting("first_run_hint_dismissed", False):
+        if setting(self.ctx.store, "first_run_hint_dismissed"):
             self._hint_steps = None
             self.hint_box.setVisible(False)
             return
@@ -348,14 +349,14 @@ class MainWindow(QMainWindow):
     def camera_spec(self):
         spec = self.ctx.camera_spec
         if spec is None:
-            spec = self.ctx.store.get_setting("camera", 0)
+            spec = setting(self.ctx.store, "camera")
         return spec
 
     def start_camera(self) -> None:
         from desktop_app.core.camera import open_source
 
         spec = self.camera_spec()
-        res = self.ctx.store.get_setting("resolution", [640, 480]) or [640, 480]
+        res = setting(self.ctx.store, "resolution") or DEFAULTS["resolution"]
         resolution = (int(res[0]), int(res[1]))
         is_file = not (isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()))
         self.camera_status.setText(f"camera: opening {spec}…")
@@ -575,7 +576,7 @@ class MainWindow(QMainWindow):
         self.time_bar.setFormat("not running")
 
     def run_grant_command(self) -> None:
-        cmd = (self.ctx.store.get_setting("command_on_grant", "") or "").strip()
+        cmd = (setting(self.ctx.store, "command_on_grant") or "").strip()
         if not cmd:
             return
         try:

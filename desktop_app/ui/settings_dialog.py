@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.passphrase import PassphraseError, check_new
+from desktop_app.core.policy import POLICY_BOUNDS
+from desktop_app.core.settings import DEFAULTS, setting
 
 from .camera_dialog import CameraPicker
 
@@ -84,7 +86,6 @@ class NewPassphraseDialog(QDialog):
 class SettingsDialog(QDialog):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
-        from desktop_app.core.settings import DEFAULTS
         from desktop_app.core.verifier import app_policy
 
         self.ctx = ctx
@@ -102,7 +103,7 @@ class SettingsDialog(QDialog):
 
         cam = QGroupBox("Camera")
         cl = QVBoxLayout(cam)
-        stored_camera = st.get_setting("camera", DEFAULTS.get("camera", 0))
+        stored_camera = setting(st, "camera")
         session = getattr(ctx, "camera_spec", None)  # --video / --camera / File ▸ Choose camera
         # the picker shows the source in use now (a video is never shown as "camera 0")
         self.camera_before = session if session is not None else stored_camera
@@ -124,7 +125,7 @@ class SettingsDialog(QDialog):
         self.resolution.setObjectName("resolution")
         for w, h in RESOLUTIONS:
             self.resolution.addItem(f"{w} × {h}", [w, h])
-        res = st.get_setting("resolution", DEFAULTS.get("resolution", [640, 480])) or [640, 480]
+        res = setting(st, "resolution") or DEFAULTS["resolution"]
         i = self.resolution.findData(list(res))
         if i < 0:
             self.resolution.addItem(f"{res[0]} × {res[1]}", list(res))
@@ -141,7 +142,7 @@ class SettingsDialog(QDialog):
         self.provider.setObjectName("provider")
         for key, text in PROVIDERS:
             self.provider.addItem(text, key)
-        self.provider_before = st.get_setting("provider", DEFAULTS.get("provider", "auto")) or "auto"
+        self.provider_before = setting(st, "provider") or DEFAULTS["provider"]
         self.provider.setCurrentIndex(max(0, self.provider.findData(self.provider_before)))
         ml.addRow("Provider:", self.provider)
         ml.addRow("In use:", QLabel(f"{ctx.model_label()} on {ctx.provider_label()}"))
@@ -177,15 +178,15 @@ class SettingsDialog(QDialog):
         pol = QGroupBox("Unlock policy (every profile)")
         pl = QFormLayout(pol)
         p = app_policy(st)
-        self.k = self._spin(1, 20, p.k, "k")
-        self.n = self._spin(1, 50, p.n, "n")
-        self.time_limit = self._dspin(1, 300, p.time_limit_s, " s", "timeLimit")
-        self.max_frames = self._spin(1, 10000, p.max_frames, "maxFrames")
-        self.k_nearest = self._spin(1, 20, p.k_nearest, "kNearest")
-        self.lockout_after = self._spin(1, 100, p.lockout_after, "lockoutAfter")
-        self.lockout_base = self._dspin(0.1, 86400, p.lockout_base_s, " s", "lockoutBase")
-        self.lockout_factor = self._dspin(1.0, 10.0, p.lockout_factor, "×", "lockoutFactor")
-        self.lockout_max = self._dspin(1, 7 * 86400, p.lockout_max_s, " s", "lockoutMax")
+        self.k = self._spin("k", p.k, "k")
+        self.n = self._spin("n", p.n, "n")
+        self.time_limit = self._dspin("time_limit_s", p.time_limit_s, " s", "timeLimit")
+        self.max_frames = self._spin("max_frames", p.max_frames, "maxFrames")
+        self.k_nearest = self._spin("k_nearest", p.k_nearest, "kNearest")
+        self.lockout_after = self._spin("lockout_after", p.lockout_after, "lockoutAfter")
+        self.lockout_base = self._dspin("lockout_base_s", p.lockout_base_s, " s", "lockoutBase")
+        self.lockout_factor = self._dspin("lockout_factor", p.lockout_factor, "×", "lockoutFactor")
+        self.lockout_max = self._dspin("lockout_max_s", p.lockout_max_s, " s", "lockoutMax")
         pl.addRow("Grant when k =", self.k)
         pl.addRow("of the first n frames with a symbol =", self.n)
         pl.addRow("Time limit per attempt:", self.time_limit)
@@ -203,7 +204,7 @@ class SettingsDialog(QDialog):
 
         grant = QGroupBox("On grant")
         gl = QFormLayout(grant)
-        self.command = QLineEdit(st.get_setting("command_on_grant", "") or "")
+        self.command = QLineEdit(setting(st, "command_on_grant") or "")
         self.command.setObjectName("commandOnGrant")
         self.command.setPlaceholderText("optional, e.g. loginctl unlock-session")
         gl.addRow("Run command:", self.command)
@@ -245,16 +246,17 @@ class SettingsDialog(QDialog):
             "command_on_grant": self.command.text().strip(),
         }
 
-    def _spin(self, lo, hi, v, name) -> QSpinBox:
+    def _spin(self, field, v, name) -> QSpinBox:
+        """A spin box for the policy ``field``, its range the core's (policy.POLICY_BOUNDS)."""
         s = QSpinBox()
-        s.setRange(lo, hi)
+        s.setRange(*POLICY_BOUNDS[field])
         s.setValue(int(v))
         s.setObjectName(name)
         return s
 
-    def _dspin(self, lo, hi, v, suffix, name) -> QDoubleSpinBox:
+    def _dspin(self, field, v, suffix, name) -> QDoubleSpinBox:
         s = QDoubleSpinBox()
-        s.setRange(lo, hi)
+        s.setRange(*POLICY_BOUNDS[field])
         s.setDecimals(1)
         s.setValue(float(v))
         s.setSuffix(suffix)
