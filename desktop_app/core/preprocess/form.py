@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from .config import FIT_SIZE, MODEL_SIZE
+from .loading import to_gray_u8
 
 
 def percentiles(img_u8: np.ndarray, qs, mask=None) -> list[float]:
@@ -96,3 +97,13 @@ def cut_ink(g_full, bg, mask, box, scale, polarity, cfg, quality) -> np.ndarray:
             if r >= 1:
                 ink = cv2.dilate(ink, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
     return ink
+
+
+class FullRes:
+    """The full-resolution "gray" of the region, computed only for the part that is cut."""
+
+    def __init__(self, part, colour_ink):
+        self.part, self.colour_ink, self.shape = part, colour_ink, part.shape[:2]
+
+    def __getitem__(self, idx):
+        return to_gray_u8(self.part[idx], self.colour_ink)
