@@ -27,7 +27,7 @@ from .light import ink_bright, normalise_light, polarity
 from .loading import gray_pair, to_gray_u8
 from .paper import find_paper
 from .rectify import paper_angle
-from .symbol import Found, card_count_faint, one_symbol, read_card
+from .symbol import Found, card_count_faint, frame_box, one_symbol, read_card
 
 
 def preprocess(frame, cfg: PreprocessConfig | None = None) -> PreprocessResult:
@@ -222,11 +222,6 @@ class Look:
         """The paper's outline in frame pixels (shown in the preview)."""
         return None if self.outline is None else self.outline * self.scale + np.float32(self.roi[:2])
 
-    def to_frame(self, b) -> tuple:
-        """(x, y, w, h) working pixels -> frame pixels."""
-        x, y, sc = self.roi[0], self.roi[1], self.scale
-        return (int(x + b[0] * sc), int(y + b[1] * sc), int(round(b[2] * sc)), int(round(b[3] * sc)))
-
     def failed(self, quality, code, bbox=None, reason=None) -> PreprocessResult:
         return fail(code, self.roi, quality, self.pol, bbox, reason, self.paper_pts)
 
@@ -350,7 +345,7 @@ def group_symbol(look: Look, found: Found, comps, labels, stats, n, quality) -> 
     (:func:`ink.group_ink`), then steps 5b-7 (:func:`symbol.one_symbol`)."""
     members, box, code, fbox = group_ink(comps, found.v, look.cfg)
     if code:
-        return look.failed(quality, code, None if fbox is None else look.to_frame(fbox)), True
+        return look.failed(quality, code, None if fbox is None else frame_box(look.roi, look.scale, fbox)), True
     others = sum(1 for c in comps if c.id not in members and not c.at_border)
     h, w = look.g.shape
     return one_symbol(found, members, box, labels, stats, n, quality, others, sum(c.area for c in comps), h * w)
