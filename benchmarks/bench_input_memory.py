@@ -107,8 +107,7 @@ def make_inputs(tmp: Path) -> None:
     process: see the module docstring)."""
     import cv2
 
-    sys.path.insert(0, str(ROOT / "tests"))
-    from frames import render_frame  # tests/frames.py: synthetic camera frames of a digit
+    from training.camera_sim import render_frame  # synthetic camera frames of a digit
 
     env = _env(tmp)
     enroll = []

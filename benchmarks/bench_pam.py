@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the PAM stack and the synthetic camera frames
+sys.path.insert(0, str(REPO / "tests"))  # the PAM stack (tests/pam_support.py)
 
 
 def _stats(xs: list[float]) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the synthetic camera frames and the window driver
+sys.path.insert(0, str(REPO / "tests"))  # the window driver (tests/ui_support.py)
 
 EXIT_NAME = {0: "granted", 1: "denied", 2: "no_symbol", 3: "locked"}
 
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     import cv2
     from PySide6.QtWidgets import QApplication
 
-    from frames import render_frame
+    from training.camera_sim import render_frame
     from ui_support import SoakDriver, digit_frames, enroll_from_video, soak_video, write_video
 
     from benchmarks.report import machine, write_section

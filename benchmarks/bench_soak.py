@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # the synthetic camera frames and the soak driver
+sys.path.insert(0, str(REPO / "tests"))  # the soak driver (tests/ui_support.py)
 
 
 def main(argv=None) -> int:

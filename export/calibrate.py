@@ -90,7 +90,7 @@ def calibration_set(
         raise ExportError(
             f"cannot calibrate: {reason}. Pass --data-dir with the MNIST files the checkpoint was trained on."
         )
-    from .synthetic import DESCRIPTION, synthetic_digits
+    from training.synthetic_digits import DESCRIPTION, synthetic_digits
 
     n = min(int(count or 2000), 2000)
     log(

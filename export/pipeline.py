@@ -315,7 +315,7 @@ def calibration_data(src: Source, opts: ExportOptions) -> cal.CalibrationSet:
 def build_graph(src: Source, calib: cal.CalibrationSet, opts: ExportOptions):
     """Step 3: the tower as one ONNX graph, and the inputs its parity is checked on:
     (graph, embedding size, parity cases)."""
-    from .synthetic import synthetic_digits
+    from training.synthetic_digits import synthetic_digits
 
     step(opts.progress, "export", "exporting the tower to ONNX")
     proto = tower_to_onnx(src.model)

@@ -60,7 +60,7 @@ def digits_from_mnist(mnist: Path | None):
         three = x[np.flatnonzero(y == 3)[4]]
         others = [x[np.flatnonzero(y == d)[2]] for d in (7, 1, 5, 8)]
         return three, others
-    from export.synthetic import synthetic_digits
+    from training.synthetic_digits import synthetic_digits
 
     x, y = synthetic_digits(60, seed=1)
     return x[np.flatnonzero(y == 3)[0]], [x[np.flatnonzero(y == d)[0]] for d in (7, 1, 5, 8)]

@@ -22,7 +22,7 @@ import cv2
 
 from desktop_app.cli.main import main
 from desktop_app.core.store import Store
-from frames import junk_frames, render_frame
+from training.camera_sim import junk_frames, render_frame
 from pixel_model import make_pixel_model
 from ui_support import write_video
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from frames import render_frame
+from training.camera_sim import render_frame
 from ui_support import digit_frames, model_path, write_video
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import cv2
 
-from frames import junk_frames, render_frame
+from training.camera_sim import junk_frames, render_frame
 from pixel_model import make_pixel_model
 from ui_support import write_video
 

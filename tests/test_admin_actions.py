@@ -21,7 +21,7 @@ from desktop_app.cli.main import main
 from desktop_app.core import calibration as cal
 from desktop_app.core.settings import set_admin_passphrase
 from desktop_app.core.store import LockoutState, Store
-from frames import render_frame
+from training.camera_sim import render_frame
 from ui_support import enroll_from_video, on_modal
 
 PASSPHRASE = "open sesame"

@@ -114,7 +114,7 @@ def test_main_window_signals_to_its_real_slots_do_not_leak(qtbot, ctx):
     from desktop_app.core.preprocess import preprocess
     from desktop_app.ui.main_window import MainWindow
 
-    from frames import render_frame
+    from training.camera_sim import render_frame
 
     win = MainWindow(ctx)
     qtbot.addWidget(win)

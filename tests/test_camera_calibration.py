@@ -6,7 +6,7 @@ import numpy as np
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.metrics import operating_point
 from export.camera_calibration import camera_distances, camera_thresholds
-from export.synthetic import synthetic_digits
+from training.synthetic_digits import synthetic_digits
 from pixel_model import make_pixel_model
 from training.camera_sim import render_digit
 from desktop_app.core.preprocess import preprocess

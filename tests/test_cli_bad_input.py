@@ -17,7 +17,7 @@ from onnx import TensorProto, helper
 from cli_support import digest, fresh_db, one_clear_line, probe_world, twinlock
 from desktop_app.core.contract import contract_metadata
 from desktop_app.core.store import Store
-from frames import render_frame
+from training.camera_sim import render_frame
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from desktop_app.core.decision import AuditEvent
 from desktop_app.core.store import Store
-from frames import render_frame
+from training.camera_sim import render_frame
 from ui_support import digit_frames, write_video
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ def _write_idx(folder, images, labels):
 
 
 def test_train_reports_its_epochs_and_batches_as_json_lines(tmp_path):
-    from export.synthetic import synthetic_digits
+    from training.synthetic_digits import synthetic_digits
 
     data = tmp_path / "mnist"
     data.mkdir()

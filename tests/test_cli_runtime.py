@@ -17,7 +17,7 @@ import pytest
 from desktop_app.cli.main import main
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.store import Store
-from frames import junk_frames, render_frame
+from training.camera_sim import junk_frames, render_frame
 from ui_support import write_video
 from pixel_model import make_pixel_model
 
@@ -415,7 +415,7 @@ def _write_idx_gz(path, arr, magic):
 def test_calibrate_from_an_mnist_folder(assets, env, tmp_path, capsys):
     """A tiny MNIST-format folder (IDX .gz files) of synthetic digits, not MNIST itself."""
     from desktop_app.core.preprocess import mnist_form
-    from frames import digit_strokes
+    from training.synthetic_digits import digit_strokes
 
     imgs, labels = [], []
     for d in (0, 1, 3, 7):
@@ -496,7 +496,7 @@ def test_verify_image_files_searches_the_whole_image(tmp_path, monkeypatch, caps
     """`verify --image` reads a file the way `enroll IMAGE` does (prepare_image: the whole image
     searched), not through the camera's centred ROI, which cuts a tightly cropped photo."""
     from desktop_app.core.preprocess import prepare_image, preprocess
-    from frames import photo_of_page
+    from training.camera_sim import photo_of_page
 
     monkeypatch.delenv("TWINLOCK_MODEL", raising=False)
     monkeypatch.setenv("TWINLOCK_HOME", str(tmp_path / "home"))

@@ -26,7 +26,7 @@ from desktop_app.core.embedder import Embedder
 from desktop_app.core.preprocess import prepare_image
 from desktop_app.core.preprocess.loading import ImageError, image_file_size, load_image
 from desktop_app.core.store import Store, StoreError, is_open_database_file, refuse_if_open_database
-from frames import render_frame
+from training.camera_sim import render_frame
 from pixel_model import make_pixel_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from desktop_app.core.embedder import Embedder
 from desktop_app.core.preprocess import prepare_image
 from desktop_app.core.store import Store
 from desktop_app.core.verifier import Verifier
-from frames import render_frame
+from training.camera_sim import render_frame
 from pixel_model import make_pixel_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ import pytest
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.store import SCHEMA_VERSION, Store, StoreError
 from desktop_app.core.verifier import Policy, Verifier
-from frames import render_frame
+from training.camera_sim import render_frame
 from pixel_model import make_pixel_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from desktop_app.core.embedder import Embedder
 from desktop_app.core.preprocess import preprocess
 from desktop_app.core.store import Store
 from desktop_app.core.verifier import Policy, Verifier
-from frames import junk_frames, render_frame
+from training.camera_sim import junk_frames, render_frame
 from pixel_model import make_pixel_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from desktop_app.core.embedder import Embedder
 from export.calibrate import calibration_set
 from export.errors import ExportError
 from export.pipeline import ExportOptions, export_checkpoint
-from export.synthetic import synthetic_digits
+from training.synthetic_digits import synthetic_digits
 from training.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from training.model import build_model
 

@@ -9,7 +9,7 @@ from desktop_app.core.embedder import Embedder
 from export import calibrate as cal
 from export.camera_calibration import camera_distances
 from export.progress import Bar, iterate, step
-from export.synthetic import synthetic_digits
+from training.synthetic_digits import synthetic_digits
 from pixel_model import make_pixel_model
 
 

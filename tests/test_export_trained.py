@@ -11,7 +11,7 @@ from desktop_app.core.contract import read_contract
 from desktop_app.core.embedder import Embedder
 from export.errors import ExportError
 from export.pipeline import ExportOptions, export_checkpoint
-from export.synthetic import synthetic_digits
+from training.synthetic_digits import synthetic_digits
 from training.model import build_model
 import test_export
 from test_export import VAL, make_checkpoint

@@ -17,7 +17,7 @@ from desktop_app.cli.main import main
 from desktop_app.core.embedder import Embedder
 from desktop_app.core.preprocess import load_image, prepare_image
 from desktop_app.core.store import Store
-from frames import render_frame
+from training.camera_sim import render_frame
 from pixel_model import make_pixel_model
 
 

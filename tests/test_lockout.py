@@ -19,7 +19,7 @@ from desktop_app.core.embedder import Embedder
 from desktop_app.core.preprocess import preprocess
 from desktop_app.core.store import LockoutState, Store
 from desktop_app.core.verifier import Policy, Verifier
-from frames import render_frame
+from training.camera_sim import render_frame
 
 
 @pytest.fixture(scope="module")

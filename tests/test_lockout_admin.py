@@ -25,7 +25,7 @@ import pytest
 from desktop_app.core import passphrase as pp
 from desktop_app.core.settings import set_admin_passphrase
 from desktop_app.core.store import LockoutState, Store, boot_clock, boot_id
-from frames import render_frame
+from training.camera_sim import render_frame
 from pixel_model import make_pixel_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,7 @@ import cv2
 import pytest
 
 from desktop_app.core.store import Store
-from frames import render_frame
+from training.camera_sim import render_frame
 from pixel_model import make_pixel_model
 from ui_support import write_video
 

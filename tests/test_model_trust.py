@@ -19,7 +19,7 @@ from desktop_app.core.embedder import Embedder
 from desktop_app.core.paths import DEFAULT_MODEL
 from desktop_app.core.settings import load_embedder, set_admin_passphrase
 from desktop_app.core.store import Store
-from frames import render_frame
+from training.camera_sim import render_frame
 
 PASS = "correct horse battery"
 

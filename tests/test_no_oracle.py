@@ -18,7 +18,7 @@ import pytest
 from desktop_app.cli.main import main
 from desktop_app.core.settings import set_admin_passphrase
 from desktop_app.core.store import LockoutState, Store
-from frames import render_frame
+from training.camera_sim import render_frame
 from pixel_model import make_pixel_model
 
 PASS = "a long admin passphrase"

@@ -157,7 +157,7 @@ def stack():
     # a camera that shows blank paper for longer than the limits it is used with (2,000
     # frames at 1280x720: about 8 s to read and preprocess on 2 cores), for the tests of the
     # limit itself; max_frames raised so that only the time ends the attempt
-    from frames import render_frame
+    from training.camera_sim import render_frame
     from ui_support import write_video
 
     blank = render_frame(None, seed=3, size=(1280, 720))

@@ -15,7 +15,7 @@ from desktop_app.core.preprocess import mnist_form, prepare_card_image, preproce
 from desktop_app.core.store import Store
 from desktop_app.core.verifier import Verifier
 from export.calibrate import write_passcode_points
-from frames import digit_strokes
+from training.synthetic_digits import digit_strokes
 from training.camera_sim import render_card_frame
 
 T = 0.6  # per-position threshold of the test point (digits: far apart for the shipped model)
@@ -184,7 +184,7 @@ def test_a_model_without_a_passcode_point_refuses_passcodes(tmp_path):
 
 def test_one_symbol_profiles_are_verified_as_before(store, model):
     from desktop_app.core.preprocess import preprocess
-    from frames import render_frame
+    from training.camera_sim import render_frame
 
     imgs = np.stack([preprocess(render_frame(3, seed=i)).image for i in range(3)])
     store.add_references("one", imgs, None, model.embed_images(imgs), model.fingerprint, create=True)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from desktop_app.core.preprocess import PreprocessConfig, mnist_form, prepare_image, preprocess, roi_rect
-from frames import digit_strokes, junk_frames, render_frame
+from training.camera_sim import junk_frames, render_frame
+from training.synthetic_digits import digit_strokes
 
 
 def _clean(d):

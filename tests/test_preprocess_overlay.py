@@ -3,7 +3,7 @@
 import numpy as np
 
 from desktop_app.core.preprocess import preprocess
-from frames import render_card
+from training.camera_sim import render_card
 
 
 def test_frame_view_draws_the_paper_outline(qtbot):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from desktop_app.core.preprocess import mnist_form, prepare_image, preprocess
-from frames import digit_strokes, photo_of_page, render_card
+from training.camera_sim import photo_of_page, render_card
+from training.synthetic_digits import digit_strokes
 
 
 def _corr(a, b):

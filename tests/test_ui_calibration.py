@@ -126,7 +126,7 @@ def test_live_capture_samples(qtbot, ctx, videos):
 
 
 def test_labelled_folder_with_progress_and_a_bad_folder(qtbot, ctx, videos, tmp_path):
-    from export.synthetic import synthetic_digits
+    from training.synthetic_digits import synthetic_digits
 
     enroll_from_video(ctx, videos["three"], "cara", count=2)
     x, y = synthetic_digits(120, seed=9)

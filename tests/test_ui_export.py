@@ -27,7 +27,7 @@ def write_idx(folder, images, labels):
 @pytest.fixture
 def tiny_checkpoint(tmp_path):
     torch = pytest.importorskip("torch")
-    from export.synthetic import synthetic_digits
+    from training.synthetic_digits import synthetic_digits
     from training.checkpoint import save_checkpoint
     from training.model import build_model
 

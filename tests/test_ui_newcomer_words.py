@@ -56,7 +56,7 @@ def test_a_refusal_is_not_overwritten_by_the_next_frame(qtbot, ctx, videos):
 
 def test_space_after_import_captures(qtbot, ctx, videos, tmp_path):
     img = tmp_path / "three.png"
-    from frames import render_frame
+    from training.camera_sim import render_frame
 
     cv2.imwrite(str(img), render_frame(3, seed=77, size=(320, 240)))
     cap = start_capture(qtbot, videos["three"])

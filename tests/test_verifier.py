@@ -12,7 +12,7 @@ from desktop_app.core.preprocess import preprocess
 from desktop_app.core.settings import EffectiveThreshold, effective_threshold
 from desktop_app.core.store import ProfileNotFound, Store, StoreError
 from desktop_app.core.verifier import Policy, Verifier, app_policy, frame_distances, resolve_policy
-from frames import junk_frames, render_frame
+from training.camera_sim import junk_frames, render_frame
 from pixel_model import make_pixel_model
 
 VARIANTS = [

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from frames import render_frame
+from training.camera_sim import render_frame
 
 
 def model_path(tmp_dir: Path) -> Path:
