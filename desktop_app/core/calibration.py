@@ -20,7 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics
+from .camera import image_files
 from .decision import AuditEvent
+from .gallery import GalleryError, embedded_gallery
+from .idx import MNIST_FILES, IdxError, find_mnist_file, read_pair
 from .preprocess import load_image, prepare_image
 from .risk import (  # the rule of three and the risk of a threshold: calibration's words
     MODEL_FAR_LIMIT as MODEL_FAR_LIMIT,
@@ -39,6 +42,7 @@ from .risk import (  # the rule of three and the risk of a threshold: calibratio
     threshold_risk as threshold_risk,
     up_to_words as up_to_words,
 )
+from .strength import LEVELS, strength_report
 from .verifier import frame_distances
 
 
@@ -101,8 +105,6 @@ def gallery_impostors(store, embedder, profile, k_nearest: int = 1) -> tuple[np.
     would draw) against ``profile``, with a description. The held-out characters the model
     was evaluated on are not shipped, so they are not offered. GalleryError when the
     gallery cannot be read."""
-    from .gallery import embedded_gallery
-
     refs = _profile_refs(store, embedder, profile)
     eg = embedded_gallery(embedder, db=getattr(store, "path", None))
     d = frame_distances(eg.embeddings, refs, k_nearest).astype(np.float64) if len(eg) else np.zeros(0)
@@ -193,8 +195,6 @@ def from_labelled_folder(
     progress=None,
 ) -> CalibrationData:
     """``folder/<label>/*`` image files, each through :func:`prepare_image`."""
-    from .camera import image_files
-
     root = Path(folder)
     if not root.is_dir():
         raise CalibrationError(
@@ -221,8 +221,6 @@ def from_labelled_folder(
 
 def load_mnist_dir(data_dir, split: str = "test"):
     """(images, labels) of an MNIST split from a folder of IDX files (.gz or raw)."""
-    from .idx import MNIST_FILES, IdxError, find_mnist_file, read_pair
-
     root = Path(data_dir)
     paths = []
     for name in MNIST_FILES[split]:
@@ -295,9 +293,6 @@ def weakening_words(store, embedder, profile, threshold: float) -> str:
     """What a new ``threshold`` does to the profile's symbol strength (core strength), when it
     makes it weaker: "At threshold 0.765 the symbol becomes weak: ..." ("" when the level
     stays, or the strength cannot be judged). A confirmation of a looser threshold says it."""
-    from .gallery import GalleryError
-    from .strength import LEVELS, strength_report
-
     try:
         now = strength_report(store, embedder, profile)
         new = strength_report(store, embedder, profile, threshold=float(threshold))

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .preprocess.loading import ImageError, load_image
+from .store.open_files import refuse_if_open_database
 
 try:  # OpenCV's own warnings ("can't open camera by index") are ours to report, not its
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -256,8 +257,6 @@ class VideoFileSource(FrameSource):
             )
         if self.path.stat().st_size == 0:
             raise CameraError(f"The video file {self.path} is empty (0 bytes).")
-        from .store.open_files import refuse_if_open_database
-
         refuse_if_open_database(self.path, "a video file", CameraError)  # before OpenCV opens it
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .store.open_files import refuse_if_open_database
+
 CONTRACT_VERSION = 1
 CONTRACT_KEY = "twinlock.contract"
 FINGERPRINT_KEY = "twinlock.fingerprint"
@@ -338,8 +340,6 @@ def _check_path(p: Path) -> None:
         raise ContractError(f"{what} is a folder, not an .onnx file.")
     if not p.is_file():
         raise ContractError(f"{what} is not a regular file (a device, FIFO or socket).")
-    from .store.open_files import refuse_if_open_database
-
     refuse_if_open_database(p, "a model file", ContractError)  # before it is read
 
 

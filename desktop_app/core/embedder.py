@@ -27,6 +27,7 @@ from .contract import (
     normalise_pixels,
     read_contract_from_session,
 )
+from .metrics import pairwise_distances
 from .paths import active_model_path
 
 PROVIDER_NAMES = {"CUDAExecutionProvider": "CUDA", "CPUExecutionProvider": "CPU"}
@@ -71,8 +72,6 @@ def probe_images() -> np.ndarray:
 
 def check_probe_output(emb: np.ndarray, dim: int, threshold: float, what: str) -> None:
     """Refuse a model whose probe embeddings are non-finite, of the wrong size, or collapsed."""
-    from .metrics import pairwise_distances
-
     e = np.asarray(emb)
     if e.ndim != 2 or e.shape != (len(PROBE_DIGITS), dim):
         raise ContractError(

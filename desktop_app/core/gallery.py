@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .paths import ASSETS_DIR, atomic_write_bytes, database_path
+from .preprocess import load_image, prepare_image
 
 DEFAULT_GALLERY = ASSETS_DIR / "gallery" / "gallery.npz"
 GALLERY_FORMAT = 1
@@ -127,8 +128,6 @@ def folder_gallery(folder, kind: str = "user") -> tuple[Gallery, list[str]]:
 
     Each image goes through :func:`desktop_app.core.preprocess.prepare_image` (a 28x28 file is
     taken as model form); files without a usable symbol are skipped and reported."""
-    from .preprocess import load_image, prepare_image
-
     root = Path(folder)
     if not root.is_dir():
         raise GalleryError(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .metrics import pairwise_distances
+from .verifier import compare_text  # never "0.502 > 0.502"
 
 
 @dataclass
@@ -40,8 +41,6 @@ class Identification:
         if self.label is None:
             return "the gallery is empty: nothing to compare with"
         if not self.recognised:
-            from .verifier import compare_text  # never "0.502 > 0.502"
-
             return f"not recognised: the nearest is {self.label}, {compare_text(self.distance, self.threshold)}"
         s = f"this is a {self.label} (distance {self.distance:.2f}"
         if self.next_label is not None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .files import make_private_dirs
+
 
 class AlreadyRunning(RuntimeError):
     """Another twinlock app holds the database; the message says which process and what to do."""
@@ -31,8 +33,6 @@ class InstanceLock:
 
     def acquire(self) -> InstanceLock:
         """Take the lock or raise AlreadyRunning (OSError when the folder is not writable)."""
-        from .paths import make_private_dirs
-
         make_private_dirs(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:

@@ -25,6 +25,9 @@ import math
 import os
 import time
 
+from .decision import AuditEvent
+from .store import LockoutState, boot_clock, boot_id, validate_profile_name
+
 SCHEME = "scrypt"
 N, R, P = 2**14, 8, 1  # ~16 MiB, ~50 ms: interactive-login strength
 SALT_BYTES = 16
@@ -131,9 +134,6 @@ def check_admin_passphrase(store, given, action: str, profile=None, via: str = "
     is audited ("passphrase_failed", never the text). Raises :class:`PassphraseDelayed`
     (audited, nothing compared) while a delay runs, :class:`PassphraseError` for a damaged
     hash, and the store's InvalidProfileName for a bad ``profile`` before anything is written."""
-    from .decision import AuditEvent
-    from .store import LockoutState, boot_clock, boot_id, validate_profile_name
-
     if profile is not None:
         profile = validate_profile_name(profile)
     stored = store.get_setting("admin_passphrase", None)

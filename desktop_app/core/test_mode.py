@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .verifier import frame_distances, resolve_policy
+from .verifier import compare_text, frame_distances, resolve_policy
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,6 @@ class Reading:
         return self.distance is not None and self.distance <= self.threshold
 
     def text(self) -> str:
-        from .verifier import compare_text
-
         if not self.found:
             return f"no symbol: {self.reason}"
         return f"{compare_text(self.distance, self.threshold)} ({'match' if self.match else 'no match'})"

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..store.open_files import refuse_if_open_database
+
 
 def to_gray_u8(frame, colour_ink: float = 0.0) -> np.ndarray | None:
     """Any frame (uint8/float/bool-free; gray, BGR or BGRA) -> 8-bit gray, or None when the
@@ -162,8 +164,6 @@ def _regular_file(path) -> Path:
         raise ImageError(f"cannot read image {p}: {exc.strerror or exc}") from None
     if stat_.S_ISDIR(st.st_mode):
         raise ImageError(f"cannot read image {p}: is a directory, not an image file")
-    from ..store.open_files import refuse_if_open_database
-
     refuse_if_open_database(p, "an image file", ImageError)  # reading it would drop the database's locks
     if not stat_.S_ISREG(st.st_mode):
         kind = (
