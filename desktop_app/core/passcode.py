@@ -93,3 +93,23 @@ def position_jump(embeddings, last, thresholds) -> float:
     e = np.asarray(embeddings, np.float32)
     p = np.asarray(last, np.float32)
     return float(np.max(np.linalg.norm(e - p, axis=1) / np.asarray(thresholds, np.float64)))
+
+
+CARD_LAYOUT = "space the symbols apart, in one row, left to right, and keep the whole card inside the box"
+
+
+def enrollment_reason(result, symbols: int) -> str:
+    """Why a capture of a card cannot be enrolled, in enrollment's words: how many symbols
+    were found against how many the passcode has, and how to fix it; or which symbol failed
+    and why. For ENROLLMENT only (the owner at the wizard or the CLI): an unlock attempt is
+    told only the generic reason (``result.reason``), never a count or a position."""
+    q = getattr(result, "quality", None) or {}
+    if symbols > 1 and result.code == "card" and "card_found" in q:
+        found = int(q["card_found"])
+        return (
+            f"found {found} symbol{'s' if found != 1 else ''} on the card, but the passcode has {symbols}: "
+            f"{CARD_LAYOUT}"
+        )
+    if symbols > 1 and "card_position" in q:
+        return f"symbol {int(q['card_position']) + 1} (from the left): {result.reason}"
+    return result.reason
