@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training import omniglot as O
 from training.camera_sim import _finish, _paper, render_digit
 
 FONTS = (
@@ -246,8 +247,6 @@ def main(argv=None) -> int:
 def _main_omniglot(a) -> int:
     """Camera-like renders of Omniglot training drawings: ``sources`` are rows of the
     converted file, ``labels`` characters, ``held_out`` the alphabets left out."""
-    from training import omniglot as O
-
     o_tr, _, held = O.split(O.load(a.omniglot), a.omniglot_holdout, a.omniglot_split_seed)
     d = build(o_tr.images, o_tr.character, np.arange(len(o_tr.images)), a.junk, seed=a.seed, workers=a.workers)
     d["sources"] = o_tr.rows()[d["sources"]]

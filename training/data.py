@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from training import camera_data
+from training import omniglot as O
 from training.pairs import class_mask, validation_split
 
 
@@ -36,9 +38,7 @@ def load_camera_data(cfg, n_images: int, val_idx: np.ndarray):
     Refuses data rendered from validation images (the best epoch is chosen on them)."""
     if not cfg.camera_data:
         return None
-    from training.camera_data import load
-
-    d = load(cfg.camera_data)
+    d = camera_data.load(cfg.camera_data)
     if "held_out" in d:
         raise ValueError(
             f"{cfg.camera_data} holds camera renders of Omniglot characters (built with --omniglot), "
@@ -77,8 +77,6 @@ def load_omniglot(cfg, data=None):
     ``data`` (a ``training.omniglot.Symbols``) replaces the npz (tests)."""
     if data is None and not cfg.omniglot:
         return None
-    from training import omniglot as O
-
     sym = data if data is not None else O.load(cfg.omniglot)
     return O.split(sym, cfg.omniglot_holdout, cfg.omniglot_split_seed, cfg.omniglot_holdout_alphabets)
 
@@ -150,9 +148,7 @@ def load_omniglot_camera(cfg, n_rows: int, held: list):
     Refuses renders of held-out alphabets (they choose the epoch and calibrate export)."""
     if not cfg.omniglot_camera_data:
         return None
-    from training.camera_data import load
-
-    d = load(cfg.omniglot_camera_data)
+    d = camera_data.load(cfg.omniglot_camera_data)
     if "held_out" not in d:
         raise ValueError(
             f"{cfg.omniglot_camera_data} holds camera renders of MNIST digits, not of Omniglot characters: "
