@@ -300,14 +300,16 @@ def passcode_points(
 
 def write_passcode_points(src, dst, points: dict):
     """A copy of the ONNX model ``src`` whose contract carries ``points`` (its ``passcodes``;
-    points of other lengths kept), written to ``dst`` atomically and read back through the
-    contract check. The fingerprint (graph and weights) is unchanged; the contract digest is
-    not, so the new file needs an admin's acceptance ('twinlock model use')."""
+    points of other lengths kept), checked through the contract reader in a temporary file
+    beside ``dst`` and only then renamed onto it (a bad point replaces nothing). The
+    fingerprint (graph and weights) is unchanged; the contract digest is not, so the new file
+    needs an admin's acceptance ('twinlock model use')."""
     import json
+    from pathlib import Path
 
     import onnx
 
-    from desktop_app.core.contract import CONTRACT_KEY, contract_metadata, read_contract
+    from desktop_app.core.contract import CONTRACT_KEY, ContractError, contract_metadata, read_contract
     from desktop_app.core.paths import atomic_write_bytes
 
     read_contract(src)  # the source must be a valid model
@@ -321,5 +323,13 @@ def write_passcode_points(src, dst, points: dict):
     for k, v in [*keep, *new.items()]:
         p = model.metadata_props.add()
         p.key, p.value = k, v
-    out = atomic_write_bytes(dst, model.SerializeToString(deterministic=True))
-    return read_contract(out)
+    dst = Path(dst)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.check.onnx")
+    atomic_write_bytes(tmp, model.SerializeToString(deterministic=True))
+    try:
+        read_contract(tmp)
+    except ContractError:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, dst)
+    return read_contract(dst)

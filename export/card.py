@@ -146,6 +146,31 @@ def thresholds_table(c) -> str:
     return "\n".join(lines)
 
 
+def passcode_section(c) -> list[str]:
+    """The contract's passcode points (issue 21), or nothing when it has none."""
+    pts = c.passcodes
+    if not pts:
+        return []
+    lines = [
+        "## Passcode points",
+        "",
+        "A passcode of 2-4 symbols on one card matches only when every position lies within its "
+        "threshold of its own references, in order. Each point is the per-position threshold at "
+        "which the whole card's FAR is at most its target, with the counts behind it:",
+        "",
+        "| point | per-position threshold | card FAR | FRR per card | false accepts / impostor cards | owner cards |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, op in sorted(pts.items()):
+        lines.append(
+            f"| {key} | {float(op['thresholds'][0]):.4f} | {float(op['far']):.2e} | {_pct(op['frr'])} | "
+            f"{int(op['false_accepts']):,} / {int(op['impostor']):,} | {int(op['genuine']):,} |"
+        )
+    first = next(iter(pts.values()))
+    lines += ["", f"Data: {first.get('source', '?')}. Counted: {first.get('method', '?')}.", ""]
+    return lines
+
+
 def model_card(
     model_path,
     evaluation: dict | None = None,
@@ -255,6 +280,7 @@ def model_card(
         "images of a drawn symbol reduced to MNIST form are further from the training data, so "
         "check the FRR on your own images with `twinlock calibrate` and adjust the threshold.",
         "",
+        *passcode_section(c),
     ]
     par = p.get("parity") or {}
     if par:

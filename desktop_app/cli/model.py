@@ -1,7 +1,8 @@
 """``twinlock model info [MODEL.onnx] [--provider P] [--json]``: a model's contract,
 thresholds, card and provider, after the checks the app makes (needs only the runtime).
 ``twinlock model use MODEL.onnx``: use that model from now on and accept its contract (its
-thresholds) for this database -- an admin action (core settings.switch_model, model_trust)."""
+thresholds) for this database -- an admin action (core settings.switch_model, model_trust).
+``twinlock model calibrate-passcode``: a copy of a model with passcode points (cli/passcode_points)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,9 @@ def register(sub) -> None:
     )
     add_common(use)
     use.set_defaults(func=cmd_model_use)
+    from .passcode_points import register as register_passcode
+
+    register_passcode(msub)
     m.set_defaults(func=lambda args: (m.print_help(), EXIT_SETUP)[1])
 
 

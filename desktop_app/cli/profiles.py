@@ -77,7 +77,8 @@ def cmd_list(args) -> int:
         lock = store.lockout(p.name)
         extra = f", locked {math.ceil(lock.remaining()):.0f} s" if lock.remaining() > 0 else ""
         thr = "model default" if p.threshold is None else f"{p.threshold:.3f}"
-        print(f"{p.name}\t{p.n_references} references\tthreshold {thr}\tcreated {timestamp(p.created)}{extra}")
+        kind = f"passcode of {p.symbols} symbols, " if p.symbols > 1 else ""
+        print(f"{p.name}\t{kind}{p.n_references} references\tthreshold {thr}\tcreated {timestamp(p.created)}{extra}")
     return EXIT_OK
 
 
@@ -90,8 +91,18 @@ def cmd_show(args) -> int:
     lock = store.lockout(p.name)
     print(f"profile:     {p.name}")
     print(f"created:     {timestamp(p.created)}")
+    print(
+        "symbols:     "
+        + (
+            f"{p.symbols} (a passcode: one card, read left to right; "
+            f"{', '.join(str(k) for k in p.references_per_position)} references per symbol)"
+            if p.symbols > 1
+            else "1"
+        )
+    )
     print(f"references:  {p.n_references} (model {', '.join(f[:12] for f in p.fingerprints) or '-'})")
-    print(f"threshold:   {'model default' if p.threshold is None else f'{p.threshold:.4f}'}")
+    thr_default = "the model's passcode point, per symbol" if p.symbols > 1 else "model default"
+    print(f"threshold:   {thr_default if p.threshold is None else f'{p.threshold:.4f}'}")
     print(f"policy:      {json.dumps(p.policy) if p.policy else 'app defaults'}")
     print(
         f"failures:    {lock.failures} consecutive denied"

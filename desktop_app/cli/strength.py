@@ -71,17 +71,57 @@ def enroll_strength_gate(args, store, emb, name: str, new_embeddings) -> bool:
     return False
 
 
+def print_passcode_strength(report, file=None) -> None:
+    out = file or sys.stdout
+    lines = report.lines()
+    print(f"strength:    {lines[0]}", file=out)
+    for line in lines[1:]:
+        print(f"             {line}", file=out)
+    print(f"             minimum for enrollment: {report.policy}", file=out)
+
+
+def passcode_strength_gate(args, store, emb, name: str, per_position, symbols: int) -> bool:
+    """``enroll --symbols N``: each symbol's verdict and the whole passcode's; the minimum
+    strength is judged on the whole passcode (refused unless ``--allow-weak``, audited)."""
+    from desktop_app.core.gallery import GalleryError
+    from desktop_app.core.strength import audit_override, audit_refusal, passcode_strength_report
+
+    try:
+        rep = passcode_strength_report(store, emb, name, per_position, symbols)
+    except GalleryError as exc:
+        print(f"warning: symbol strength not checked: {exc}", file=sys.stderr)
+        return True
+    print_passcode_strength(rep)
+    if rep.allowed:
+        return True
+    if getattr(args, "allow_weak", False):
+        audit_override(store, name, rep, who="cli --allow-weak", source="twinlock enroll")
+        print(
+            f"warning: enrolled below the minimum strength '{rep.policy}' because of --allow-weak "
+            "(recorded in the audit log)",
+            file=sys.stderr,
+        )
+        return True
+    audit_refusal(store, name, rep, source="twinlock enroll")
+    print(
+        f"twinlock: {rep.refusal()} Nothing was enrolled. To enroll it anyway, add --allow-weak (audited).",
+        file=sys.stderr,
+    )
+    return False
+
+
 def profile_strength_lines(store, emb, name: str) -> None:
     """``twinlock profiles show``: repeat the verdict for the stored references."""
     from desktop_app.core.gallery import GalleryError
-    from desktop_app.core.strength import strength_report
+    from desktop_app.core.strength import passcode_strength_report, strength_report
 
+    passcode = store.get_profile(name).symbols > 1
     try:
-        rep = strength_report(store, emb, name)
+        rep = passcode_strength_report(store, emb, name) if passcode else strength_report(store, emb, name)
     except (GalleryError, ValueError) as exc:
         print(f"strength:    not judged ({exc})")
         return
-    print_strength(rep)
+    print_passcode_strength(rep) if passcode else print_strength(rep)
 
 
 def _default_policy_text(store, emb) -> str:

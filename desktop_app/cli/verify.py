@@ -142,7 +142,6 @@ def _source(args, pol):
 def _run_attempt(args, ver, src, show_distances: bool):
     """(final state, signal number or None): the frames fed until the attempt is decided; a
     signal abandons it (recorded, never left pending)."""
-    from desktop_app.core.preprocess import prepare_image
 
     def on_signal(signum, frame):
         raise _Interrupted(signum)
@@ -173,7 +172,7 @@ def _run_attempt(args, ver, src, show_distances: bool):
                             st = ver.finish(reason="end of input")
                             break
                         if images:  # image files: the whole image is searched, on the wall clock
-                            st = ver.feed_preprocessed(prepare_image(f.image, ver.preprocess_config))
+                            st = ver.feed_preprocessed(ver.read_image(f.image))
                         else:
                             st = ver.feed(f.image, t=f.t)
                         if args.verbose and not st.final:

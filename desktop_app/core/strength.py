@@ -341,3 +341,137 @@ def audit_refusal(store, name: str, report: StrengthReport, source: str) -> int:
     return store.log_attempt(
         name, REFUSED_DECISION, threshold=report.threshold, fingerprint=report.fingerprint, detail=detail
     )
+
+
+# ----------------------------------------------------------------------------- passcodes
+@dataclass
+class PasscodeStrength:
+    """The verdict for a passcode: each symbol's own (:class:`StrengthReport`, at its
+    position's threshold) and the whole card's, counted as ordered combinations of gallery
+    symbols (one per position) that every position would accept."""
+
+    level: str
+    text: str
+    positions: list  # one StrengthReport per position, left to right
+    combinations: int  # gallery symbols ** positions
+    accepted: int  # combinations accepted at every position
+    policy: str = DEFAULT_POLICY
+    fingerprint: str = ""
+
+    threshold = None  # the audit row's threshold column: a passcode has one per position
+
+    @property
+    def allowed(self) -> bool:
+        return LEVELS.index(self.level) >= LEVELS.index(self.policy)
+
+    def refusal(self) -> str:
+        return (
+            f"This passcode is {self.level}, below the minimum strength '{self.policy}' set for "
+            "enrollment: its symbols are common ones a guesser would try. Make at least one symbol "
+            "a distinctive one of your own, or have an admin override the check."
+        )
+
+    def lines(self) -> list[str]:
+        """The verdict in words: the whole passcode, then each symbol."""
+        return [self.text] + [f"symbol {i + 1}: {r.text}" for i, r in enumerate(self.positions)]
+
+    def as_dict(self) -> dict:
+        return {
+            "level": self.level,
+            "text": self.text,
+            "symbols": len(self.positions),
+            "combinations": self.combinations,
+            "accepted": self.accepted,
+            "policy": self.policy,
+            "allowed": self.allowed,
+            "fingerprint": self.fingerprint,
+            "positions": [
+                {k: v for k, v in r.as_dict().items() if k not in ("by_label", "fingerprint", "policy")}
+                for r in self.positions
+            ],
+        }
+
+
+def passcode_verdict(reports: list, policy: str = DEFAULT_POLICY, fingerprint: str = "") -> PasscodeStrength:
+    """The whole passcode's verdict from its positions' reports: **strong** when one position
+    accepts no common symbol (no combination of common symbols gets in), **weak** when every
+    position looks like a common symbol (trying common symbols in turn gets in), else
+    **fair**; in words with the combinations counted."""
+    n = len(reports)
+    g = reports[0].gallery_size if reports else 0
+    combos = int(g) ** n
+    acc = 1
+    for r in reports:
+        acc *= int(r.accepted)
+    if acc == 0:
+        level = "strong"
+        text = (
+            f"strong: none of the {combos:,} combinations of {n} common symbols in order gets in "
+            f"({sum(r.accepted == 0 for r in reports)} of the {n} symbols matches no common symbol at all)"
+        )
+    elif all(r.level == "weak" for r in reports):
+        level = "weak"
+        who = " then ".join(
+            symbol_name(r.looks_like.label, r.looks_like.kind) if r.looks_like is not None else "a common symbol"
+            for r in reports
+        )
+        text = (
+            f"weak: every symbol looks like a common one ({who}): someone who tries common symbols "
+            f"in order gets in ({acc:,} of the {combos:,} combinations of common symbols are accepted)"
+        )
+    else:
+        level = "fair"
+        text = (
+            f"fair: {acc:,} of the {combos:,} combinations of {n} common symbols in order get in "
+            f"(1 in {max(1, combos // acc):,}); no symbol is matched by everyone's drawing of a common one "
+            "at every position, but a guesser could stumble on it"
+        )
+    return PasscodeStrength(level, text, list(reports), combos, acc, policy, fingerprint)
+
+
+def passcode_strength_report(
+    store, embedder, name: str, new_embeddings=None, symbols: int | None = None, gallery=None
+) -> PasscodeStrength:
+    """The verdict for passcode ``name``: per position, its stored references plus
+    ``new_embeddings[i]`` (not yet saved) against the gallery at that position's threshold
+    (the profile's, or for a new profile the model's point for ``symbols``; NoPasscodePoint
+    when there is none)."""
+    from .gallery import embedded_gallery
+    from .passcode import check_supported, position_thresholds
+    from .policy import Policy
+
+    exists = store is not None and store.has_profile(name)
+    if exists:
+        prof = store.get_profile(name)
+        n = prof.symbols
+        thresholds = position_thresholds(prof, embedder.contract).values
+        stored = store.position_embeddings(name, embedder.fingerprint)
+        k = int(Policy().updated(store.get_setting("policy", {}) or {}).updated(prof.policy or {}).k_nearest)
+    else:
+        n = int(symbols or (len(new_embeddings) if new_embeddings is not None else 0))
+        thresholds = tuple(float(t) for t in check_supported(embedder.contract, n)["thresholds"])
+        stored = [np.zeros((0, embedder.contract.embedding_dim), np.float32)] * n
+        k = int(Policy().updated((store.get_setting("policy", {}) or {}) if store is not None else {}).k_nearest)
+    eg = embedded_gallery(embedder, gallery, db=store.path if store is not None else None)
+    g = eg.gallery
+    policy = policy_level(store, embedder.contract)
+    reports = []
+    for i in range(n):
+        parts = [np.asarray(stored[i], np.float32)]
+        if new_embeddings is not None and len(new_embeddings[i]):
+            parts.append(np.atleast_2d(np.asarray(new_embeddings[i], np.float32)))
+        refs = np.concatenate([p for p in parts if len(p)]) if any(len(p) for p in parts) else np.zeros((0, 1))
+        reports.append(
+            assess(
+                refs,
+                eg.embeddings,
+                g.labels,
+                g.kinds,
+                thresholds[i],
+                images=g.images,
+                k_nearest=k,
+                policy=policy,
+                fingerprint=embedder.fingerprint,
+            )
+        )
+    return passcode_verdict(reports, policy, embedder.fingerprint)

@@ -37,7 +37,15 @@ from .decision import FAILURES, AuditEvent, Decision
 from .metrics import pairwise_distances
 from .policy import Policy, app_policy, check_profile_values
 from .passcode import frame_score, position_jump, position_thresholds
-from .preprocess import REASONS, PreprocessConfig, PreprocessResult, preprocess, preprocess_card
+from .preprocess import (
+    REASONS,
+    PreprocessConfig,
+    PreprocessResult,
+    prepare_card_image,
+    prepare_image,
+    preprocess,
+    preprocess_card,
+)
 from .settings import effective_threshold
 from .store import (
     LockoutState,
@@ -373,6 +381,12 @@ class Verifier:
         if self.symbols > 1:
             return preprocess_card(frame, self.symbols, self.preprocess_config)
         return preprocess(frame, self.preprocess_config)
+
+    def read_image(self, image) -> PreprocessResult:
+        """An image file (``verify --image``) as this profile is read: searched whole."""
+        if self.symbols > 1:
+            return prepare_card_image(image, self.symbols, self.preprocess_config)
+        return prepare_image(image, self.preprocess_config)
 
     def _ready(self) -> bool:
         if not self._started:
