@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default="runs/default/best.pt")
     ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--calib-count", type=int, default=5000)
+    ap.add_argument("--calib-count", type=int, default=ExportOptions().calib_count, help="(default: the exporter's)")
     ap.add_argument(
         "--no-test", action="store_true", help="skip the figures of the exported files on the MNIST test set"
     )

@@ -162,3 +162,25 @@ def test_setting_gives_the_declared_default_and_refuses_an_undeclared_key(tmp_pa
         assert DEFAULTS["resolution"] == [640, 480]
         with pytest.raises(KeyError):
             setting(s, "not_a_setting")
+
+
+# --------------------------------------------------------------------------- export options
+def test_twinlock_export_takes_its_defaults_from_the_exporter():
+    pytest.importorskip("torch")
+    from desktop_app.cli.export import export_options
+    from desktop_app.cli.main import build_parser
+    from export.pipeline import ExportOptions
+
+    parse = build_parser().parse_args
+    args = parse(["export", "ck.pt", "-o", "m.onnx"])
+    for opt in ("calib_count", "seed", "max_eer_increase", "max_frr_increase", "camera_probes", "symbol_folds"):
+        assert getattr(args, opt) is None, opt  # "the exporter's", never a copy of its number
+    assert export_options(args) == ExportOptions()
+    given = parse(
+        ["export", "ck.pt", "-o", "m.onnx", "--calib-count", "0", "--seed", "3", "--camera-probes", "7"]
+        + ["--no-camera-calibration", "--quantize", "--max-eer-increase", "0.5", "--symbol-folds", "a.pt"]
+    )
+    opts = export_options(given)
+    assert (opts.calib_count, opts.seed, opts.camera_probes, opts.camera, opts.quantize) == (None, 3, 7, False, True)
+    assert (opts.max_eer_increase_points, opts.symbol_folds) == (0.5, ("a.pt",))
+    assert opts.max_frr_increase_points == ExportOptions().max_frr_increase_points

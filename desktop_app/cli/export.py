@@ -33,23 +33,23 @@ def register(sub) -> None:
     p.add_argument(
         "--calib-count",
         type=int,
-        default=5000,
-        help="calibration images drawn from the checkpoint's validation images (0 = all; default 5000)",
+        default=None,
+        help="calibration images drawn from the checkpoint's validation images (0 = all; default: the exporter's)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for the calibration subset")
+    p.add_argument("--seed", type=int, default=None, help="seed for the calibration subset (default: the exporter's)")
     p.add_argument(
         "--max-eer-increase",
         type=float,
-        default=0.2,
+        default=None,
         metavar="POINTS",
-        help="--quantize: largest EER increase accepted, percentage points (0.2)",
+        help="--quantize: largest EER increase accepted, percentage points (default: the exporter's)",
     )
     p.add_argument(
         "--max-frr-increase",
         type=float,
-        default=1.0,
+        default=None,
         metavar="POINTS",
-        help="--quantize: largest FRR@FAR1e-3 increase accepted, points (1.0)",
+        help="--quantize: largest FRR@FAR1e-3 increase accepted, points (default: the exporter's)",
     )
     p.add_argument(
         "--no-synthetic-fallback",
@@ -64,9 +64,9 @@ def register(sub) -> None:
     p.add_argument(
         "--camera-probes",
         type=int,
-        default=1500,
+        default=None,
         metavar="N",
-        help="calibration images filmed as camera-like probe frames (1500)",
+        help="calibration images filmed as camera-like probe frames (default: the exporter's)",
     )
     p.add_argument(
         "--omniglot",
@@ -77,7 +77,7 @@ def register(sub) -> None:
     p.add_argument(
         "--symbol-folds",
         nargs="+",
-        default=[],
+        default=None,
         metavar="CHECKPOINT",
         help="for a model trained on every Omniglot alphabet: fold checkpoints of the same recipe whose "
         "held-out alphabets give out-of-fold distances for the unseen-symbol thresholds (symbol_*)",
@@ -107,13 +107,13 @@ def register(sub) -> None:
 def cmd_export(args) -> int:
     try:
         from export.errors import ExportError
-        from export.pipeline import ExportOptions, describe, export_checkpoint
+        from export.pipeline import describe, export_checkpoint
         import torch  # noqa: F401
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in ("torch", "onnxscript", "training", "export"):
             raise SetupError(f"'twinlock export' needs PyTorch ({exc.name} is missing); {TRAIN_EXTRA_HINT}") from None
         raise
-    if args.calib_count < 0:
+    if args.calib_count is not None and args.calib_count < 0:
         raise SetupError("--calib-count must be 0 (all) or a positive number of images.")
 
     def log(msg):
@@ -124,23 +124,7 @@ def cmd_export(args) -> int:
         if args.progress_jsonl:  # JSON lines instead of bars (the app's export dialog reads them)
             progress = stack.enter_context(JsonlProgress(args.progress_jsonl))
         try:
-            opts = ExportOptions(
-                quantize=args.quantize,
-                data_dir=args.data_dir,
-                calib_count=args.calib_count or None,
-                seed=args.seed,
-                max_eer_increase_points=args.max_eer_increase,
-                max_frr_increase_points=args.max_frr_increase,
-                allow_synthetic=not args.no_synthetic_fallback,
-                camera=not args.no_camera_calibration,
-                camera_probes=args.camera_probes,
-                symbols=not args.no_symbol_calibration,
-                omniglot=args.omniglot,
-                symbol_folds=tuple(args.symbol_folds or ()),
-                progress=progress,
-                log=log,
-            )
-            result = export_checkpoint(args.checkpoint, args.output, opts)
+            result = export_checkpoint(args.checkpoint, args.output, export_options(args, progress=progress, log=log))
             if args.card:
                 _write_card(args, result, log)
         except ExportError as exc:
@@ -164,6 +148,31 @@ def cmd_export(args) -> int:
     else:
         print(describe(result))
     return 0
+
+
+def export_options(args, **fixed):
+    """The ExportOptions of these arguments: an option not given keeps ExportOptions' default
+    (its one home; the options here default to None and say "the exporter's"). ``fixed``:
+    progress and log."""
+    from export.pipeline import ExportOptions
+
+    given = {
+        "quantize": True if args.quantize else None,
+        "data_dir": args.data_dir,
+        "seed": args.seed,
+        "max_eer_increase_points": args.max_eer_increase,
+        "max_frr_increase_points": args.max_frr_increase,
+        "allow_synthetic": False if args.no_synthetic_fallback else None,
+        "camera": False if args.no_camera_calibration else None,
+        "camera_probes": args.camera_probes,
+        "symbols": False if args.no_symbol_calibration else None,
+        "omniglot": args.omniglot,
+        "symbol_folds": tuple(args.symbol_folds) if args.symbol_folds else None,
+    }
+    opts = {k: v for k, v in given.items() if v is not None}
+    if args.calib_count is not None:
+        opts["calib_count"] = args.calib_count or None  # 0: all of them
+    return ExportOptions(**opts, **fixed)
 
 
 def _write_card(args, result, log) -> None:
@@ -203,24 +212,27 @@ def _command_line(args) -> str:
     """The export command that reproduces this model (from the parsed options)."""
     import shlex
 
+    from export.pipeline import ExportOptions
+
+    opts, default = export_options(args), ExportOptions()  # the values used, spelled out
     parts = ["twinlock", "export", args.checkpoint, "-o", args.output]
     if args.quantize:
         parts += [
             "--quantize",
             "--max-eer-increase",
-            f"{args.max_eer_increase:g}",
+            f"{opts.max_eer_increase_points:g}",
             "--max-frr-increase",
-            f"{args.max_frr_increase:g}",
+            f"{opts.max_frr_increase_points:g}",
         ]
     if args.data_dir:
         parts += ["--data-dir", args.data_dir]
-    parts += ["--calib-count", str(args.calib_count), "--seed", str(args.seed)]
+    parts += ["--calib-count", str(opts.calib_count or 0), "--seed", str(opts.seed)]
     if args.no_synthetic_fallback:
         parts.append("--no-synthetic-fallback")
     if args.no_camera_calibration:
         parts.append("--no-camera-calibration")
-    elif args.camera_probes != 1500:
-        parts += ["--camera-probes", str(args.camera_probes)]
+    elif opts.camera_probes != default.camera_probes:
+        parts += ["--camera-probes", str(opts.camera_probes)]
     if args.omniglot:
         parts += ["--omniglot", args.omniglot]
     if args.symbol_folds:
