@@ -30,3 +30,25 @@ def test_a_failing_symbol_is_named_by_its_place_and_one_symbol_is_unchanged():
     assert enrollment_reason(r, 3) == f"symbol 2 (from the left): {REASONS['blurred']}"
     one = fail("blank", (0, 0, 9, 9), {})
     assert enrollment_reason(one, 1) == REASONS["blank"]
+
+
+def test_a_passcode_point_is_described_with_the_counts_behind_it():
+    from desktop_app.core.passcode import describe_passcode_point
+
+    op = {
+        "symbols": 2,
+        "thresholds": [0.5, 0.55],
+        "far": 9.5e-6,
+        "frr": 0.062,
+        "false_accepts": 4,
+        "impostor": 421_000,
+        "genuine": 1_200,
+        "target_far": 1e-5,
+        "source": "held-out characters",
+    }
+    text = " ".join(describe_passcode_point("passcode2_far_1e-5", op))
+    assert "0.5000, 0.5500" in text and "FAR 9.5e-06" in text and "4 of 421,000 impostor cards" in text
+    assert "FRR 6.2%" in text and "1,200 genuine cards" in text and "support FAR 1e-05" in text
+    assert "held-out characters" in text
+    few = " ".join(describe_passcode_point("passcode2_far_1e-5", {**op, "impostor": 100_000}))
+    assert "Too few impostor cards" in few and "300,000 needed" in few

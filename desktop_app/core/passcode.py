@@ -113,3 +113,38 @@ def enrollment_reason(result, symbols: int) -> str:
     if symbols > 1 and "card_position" in q:
         return f"symbol {int(q['card_position']) + 1} (from the left): {result.reason}"
     return result.reason
+
+
+def describe_passcode_point(key: str, op: dict) -> list[str]:
+    """A contract's passcode point in words, with the counts behind it (the calibration
+    dialog shows it as it shows a one-symbol point): its per-position thresholds, the card's
+    FAR and FRR and how many comparisons they rest on, whether the impostor count supports
+    the FAR (the rule of three), and what it was measured on."""
+    from .metrics import supports_far
+    from .risk import impostors_needed
+
+    n = int(op.get("symbols", 0) or len(op.get("thresholds", [])))
+    thr = ", ".join(f"{float(t):.4f}" for t in op.get("thresholds", []))
+    far, frr = float(op.get("far", float("nan"))), float(op.get("frr", float("nan")))
+    imp, gen = int(op.get("impostor", 0)), int(op.get("genuine", 0))
+    fa = op.get("false_accepts")
+    target = float(op.get("target_far", far))
+    one_in = f" (about 1 in {round(1 / far):,})" if far > 0 else ""
+    accepted = (
+        f": {int(fa):,} of {imp:,} impostor cards accepted" if fa is not None else f" over {imp:,} impostor cards"
+    )
+    rejected = f"FRR {frr * 100:.1f}% per card ({gen:,} genuine cards)" if frr == frr else "FRR not measured"
+    lines = [
+        f"{key}: {n} symbols, each within its own threshold ({thr}), all of them in order.",
+        f"FAR {far:.2g} per card{one_in}{accepted} · {rejected}.",
+    ]
+    if supports_far(imp, target):
+        lines.append(f"{imp:,} impostor cards support FAR {target:g} (at least {impostors_needed(target):,} needed).")
+    else:
+        lines.append(
+            f"Too few impostor cards to support FAR {target:g}: {imp:,} here, at least "
+            f"{impostors_needed(target):,} needed. Treat this FAR as unproven."
+        )
+    if op.get("source"):
+        lines.append(f"Measured on {op['source']}.")
+    return lines
