@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+from desktop_app.core.disclosure import redact_audit_entry
+from desktop_app.core.store import printable
+
 from .common import EXIT_OK, add_common, fmt, friendly, open_store, require_admin, timestamp
 
 
@@ -33,15 +36,12 @@ def cmd_audit(args) -> int:
     else:  # how close each attempt came is for an admin (core.disclosure)
         from types import SimpleNamespace
 
-        from desktop_app.core.disclosure import redact_audit_entry
-
         rows = [SimpleNamespace(**redact_audit_entry(r)) for r in rows]
     if args.json:
         print(json.dumps([{**r.__dict__} for r in rows], default=str))
         return EXIT_OK
     if not rows:
         print("the audit log is empty" + (" for this filter" if args.profile or args.decision else ""))
-    from desktop_app.core.store import printable  # every field on one line, no terminal control
 
     for r in rows:
         reason = r.detail.get("reason", "") if isinstance(r.detail, dict) else ""

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import sys
 
+from desktop_app.core import calibration as cal
+from desktop_app.core.admin_actions import Declined, apply_threshold, reset_threshold
+from desktop_app.core.settings import effective_threshold
+
 from .common import (
     EXIT_OK,
     SetupError,
@@ -44,8 +48,6 @@ def register(sub) -> None:
 
 def _distances(args, store, emb, prof):
     """The genuine and impostor comparisons (core CalibrationData) from the chosen source."""
-    from desktop_app.core import calibration as cal
-
     if args.genuine or args.impostor:
         if not (args.genuine and args.impostor):
             raise SetupError("calibrate needs both --genuine and --impostor images")
@@ -71,9 +73,6 @@ def _distances(args, store, emb, prof):
 
 
 def _print_recommendation(args, store, data, rec, prof, emb) -> None:
-    from desktop_app.core import calibration as cal
-    from desktop_app.core.settings import effective_threshold
-
     g, i = data.counts
     print(f"source: {data.source}")
     if args.mnist:  # the recommendation is about digits, not the profile's own symbol
@@ -102,8 +101,6 @@ def _print_recommendation(args, store, data, rec, prof, emb) -> None:
 def _apply(args, store, emb, prof, data, rec) -> None:
     """core admin_actions.apply_threshold: the confirmation (--yes or the prompt), the
     threshold and its audit row in one transaction."""
-    from desktop_app.core.admin_actions import Declined, apply_threshold
-
     from .admin_gate import confirmation
 
     try:
@@ -126,8 +123,6 @@ def _apply(args, store, emb, prof, data, rec) -> None:
 
 @friendly
 def cmd_calibrate(args) -> int:
-    from desktop_app.core import calibration as cal
-
     store = open_store(args)
     prof = store.get_profile(args.profile)
     if (args.genuine or args.impostor) and not args.reset:
@@ -149,8 +144,6 @@ def cmd_calibrate(args) -> int:
     elif args.reset or args.apply:
         require_admin(args, store, "calibrate --reset" if args.reset else "calibrate --apply", prof.name)
     if args.reset:
-        from desktop_app.core.admin_actions import reset_threshold
-
         reset_threshold(store, prof.name, via="cli")
         print(f"profile '{prof.name}' uses the model's calibrated default threshold again")
         return EXIT_OK

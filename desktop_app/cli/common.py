@@ -25,6 +25,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from desktop_app.core.passphrase import PassphraseDelayed, check_admin_passphrase, is_hash
+from desktop_app.core.paths import database_path
+from desktop_app.core.settings import load_embedder
+from desktop_app.core.store import Store
+
 EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
 
 # what train, evaluate and export need (torch), and how to get it
@@ -101,14 +106,10 @@ def camera_index(text: str) -> int:
 
 # --------------------------------------------------------------------------- store and model
 def db_path(args) -> Path:
-    from desktop_app.core.paths import database_path
-
     return database_path(args.db)
 
 
 def open_store(args, create: bool = True):
-    from desktop_app.core.store import Store
-
     return Store(args.db, create=create)
 
 
@@ -121,8 +122,6 @@ def embedder_from_args(args, store):
     """The model in use (``--model``, ``$TWINLOCK_MODEL``, the stored setting, the shipped
     one). Never re-embeds: switching models is an explicit admin action (doctor --reembed,
     the app)."""
-    from desktop_app.core.settings import load_embedder
-
     return load_embedder(store, args.model, args.provider, reembed=False)
 
 
@@ -154,8 +153,6 @@ def read_passphrase(args) -> str | None:
 def require_admin(args, store, action: str, profile: str | None = None) -> bool:
     """Ask for the admin passphrase when one is set; True when one was set and given.
     A wrong or missing passphrase raises SetupError (exit 4), a wrong one is audited."""
-    from desktop_app.core.passphrase import PassphraseDelayed, check_admin_passphrase, is_hash
-
     stored = store.get_setting("admin_passphrase", None)
     if not stored:
         return False

@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import time
 
+from desktop_app.core.camera import list_cameras
+from desktop_app.core.contract import ContractError
+from desktop_app.core.decision import AuditEvent
+from desktop_app.core.paths import database_path
+from desktop_app.core.settings import active_model_path, load_embedder
+from desktop_app.core.store import Store, StoreError
+
 from .common import (
     EXIT_OK,
     EXIT_SETUP,
@@ -27,9 +34,6 @@ def register(sub) -> None:
 
 def _check_database(args):
     """(store or None, problems found)."""
-    from desktop_app.core.paths import database_path
-    from desktop_app.core.store import Store, StoreError
-
     problems = 0
     try:
         dbp = database_path(args.db)
@@ -64,10 +68,6 @@ def _check_database(args):
 
 def _check_model(args, store):
     """(embedder or None, problems found)."""
-    from desktop_app.core.contract import ContractError
-    from desktop_app.core.settings import active_model_path, load_embedder
-    from desktop_app.core.store import StoreError
-
     mp = active_model_path(store, args.model)
     print(f"model:     {mp}")
     try:
@@ -89,9 +89,6 @@ def _check_model(args, store):
 
 
 def _stale_references(args, store, emb) -> None:
-    from desktop_app.core.decision import AuditEvent
-    from desktop_app.core.store import StoreError
-
     stale = store.stale_references(emb.fingerprint)
     if stale and args.reembed:
         try:
@@ -116,8 +113,6 @@ def _stale_references(args, store, emb) -> None:
 
 
 def _cameras(args) -> None:
-    from desktop_app.core.camera import list_cameras
-
     t0 = time.monotonic()
     cams = list_cameras(args.max_cameras)
     took = time.monotonic() - t0

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import numpy as np
 
+from desktop_app.core.duplicates import DEFAULT_PIXEL_THRESHOLD, contact_sheet, default_threshold, find_duplicates
+from desktop_app.core.gallery import IMAGE_SUFFIXES
+from desktop_app.core.paths import atomic_write_bytes
+from desktop_app.core.preprocess import load_image, prepare_image
+
 from .common import EXIT_OK, SetupError, add_common, friendly, embedder_from_args, open_existing_store
 
 
 def register(sub) -> None:
-    from desktop_app.core.duplicates import DEFAULT_PIXEL_THRESHOLD
-
     p = sub.add_parser("duplicates", help="group near-duplicate symbol images in a folder")
     p.add_argument("folder", metavar="FOLDER")
     p.add_argument(
@@ -37,15 +40,11 @@ def register(sub) -> None:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    from desktop_app.core.gallery import IMAGE_SUFFIXES
-
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _check_options(args) -> list[Path]:
     """The image files to compare (exit 4 for a bad folder or threshold)."""
-    from desktop_app.core.duplicates import DEFAULT_PIXEL_THRESHOLD
-
     folder = Path(args.folder)
     if not folder.is_dir():
         raise SetupError(f"{folder} is not a folder: give the folder of symbol images to search")
@@ -62,8 +61,6 @@ def _check_options(args) -> list[Path]:
 def _read(files: list[Path]):
     """(model images, files kept, [(file, reason skipped)])."""
     from tqdm import tqdm
-
-    from desktop_app.core.preprocess import load_image, prepare_image
 
     images, kept, skipped = [], [], []
     for p in tqdm(files, desc="reading", unit="img", file=sys.stderr, leave=False, disable=len(files) < 200):
@@ -83,10 +80,6 @@ def _read(files: list[Path]):
 def _write_sheets(out: Path, groups, kept: list[Path], rel: list[str]) -> None:
     import cv2
 
-    from desktop_app.core.duplicates import contact_sheet
-    from desktop_app.core.paths import atomic_write_bytes
-    from desktop_app.core.preprocess import load_image
-
     out.mkdir(parents=True, exist_ok=True)
     for gi, g in enumerate(groups, 1):
         pics = [load_image(kept[i]) for i in g.members]
@@ -97,8 +90,6 @@ def _write_sheets(out: Path, groups, kept: list[Path], rel: list[str]) -> None:
 
 @friendly
 def cmd_duplicates(args) -> int:
-    from desktop_app.core.duplicates import default_threshold, find_duplicates
-
     files = _check_options(args)
     folder = Path(args.folder)
     emb = embedder_from_args(args, open_existing_store(args))

@@ -12,6 +12,13 @@ import time
 
 import numpy as np
 
+from desktop_app.core.camera import open_source
+from desktop_app.core.consistency import consistency
+from desktop_app.core.passcode import check_supported, position_thresholds
+from desktop_app.core.preprocess import load_image, prepare_card_image, prepare_image, preprocess, preprocess_card
+from desktop_app.core.settings import effective_threshold
+from desktop_app.core.store import validate_profile_name
+
 from .common import (
     EXIT_DENIED,
     EXIT_NO_SYMBOL,
@@ -54,9 +61,6 @@ def register(sub) -> None:
 
 def _frames_from_spec(args):
     """(iterator of (frame, label), description, is_live) for the enroll sources."""
-    from desktop_app.core.camera import open_source
-    from desktop_app.core.preprocess import load_image
-
     if args.images:
         loaded = []
         for p in args.images:  # every file is read before anything is enrolled
@@ -96,8 +100,6 @@ def _check_options(args) -> None:
 def _symbols(args, store, emb, name: str) -> int:
     """How many symbols the enrollment reads: --symbols, else the existing profile's count,
     else 1. A passcode needs the model's point for its length (refused before any capture)."""
-    from desktop_app.core.passcode import check_supported
-
     have = store.get_profile(name).symbols if store.has_profile(name) else None
     n = args.symbols if args.symbols is not None else (have or 1)
     if have is not None and n != have:
@@ -110,8 +112,6 @@ def _symbols(args, store, emb, name: str) -> int:
 
 
 def _read(args, frame, symbols: int):
-    from desktop_app.core.preprocess import prepare_card_image, prepare_image, preprocess, preprocess_card
-
     if symbols > 1:
         return prepare_card_image(frame, symbols) if args.images else preprocess_card(frame, symbols)
     return prepare_image(frame) if args.images else preprocess(frame)
@@ -189,11 +189,7 @@ def _print_consistency(store, emb, name: str, prof) -> None:
     """How consistent the profile's references are, by the wizard's rule (core.consistency)
     at the threshold verify uses (settings.effective_threshold; a passcode: per position, at
     its position's threshold)."""
-    from desktop_app.core.settings import effective_threshold
-
     if prof.symbols > 1:
-        from desktop_app.core.passcode import position_thresholds
-
         thresholds = position_thresholds(prof, emb.contract).values
         for i, refs in enumerate(store.position_embeddings(name, emb.fingerprint)):
             _consistency_lines(refs, thresholds[i], f"symbol {i + 1} ")
@@ -203,8 +199,6 @@ def _print_consistency(store, emb, name: str, prof) -> None:
 
 
 def _consistency_lines(refs, thr: float, which: str) -> None:
-    from desktop_app.core.consistency import consistency
-
     if len(refs) >= 2:
         rep = consistency(refs, thr)
         print(f"{which}consistency: mutual distances mean {rep.mean:.3f}, max {rep.max:.3f} (threshold {thr:.3f})")
@@ -230,8 +224,6 @@ def _consistency_lines(refs, thr: float, which: str) -> None:
 
 @friendly
 def cmd_enroll(args) -> int:
-    from desktop_app.core.store import validate_profile_name
-
     from .strength import enroll_strength_gate
 
     name = validate_profile_name(args.profile)

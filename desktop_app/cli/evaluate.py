@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from desktop_app.core.idx import IdxError
+
 from .common import SetupError
 from .train import need_torch
 
@@ -41,7 +43,6 @@ def cmd_evaluate(args) -> int:
     need_torch()
     from pathlib import Path
 
-    from desktop_app.core.idx import IdxError
     from training.checkpoint import CheckpointError
     from training.evaluate import evaluate, format_table, write_json
     from training.mnist import DownloadError

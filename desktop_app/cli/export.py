@@ -8,6 +8,8 @@ import contextlib
 import json
 import sys
 
+from desktop_app.core.paths import atomic_write_bytes
+
 from .common import INSTALL_TRAIN_EXTRA, JsonlProgress, SetupError, add_progress_jsonl
 
 TRAIN_EXTRA_HINT = f"install the training extra first: {INSTALL_TRAIN_EXTRA}"
@@ -179,7 +181,6 @@ def _write_card(args, result, log) -> None:
     """The model card (markdown) for ``--card``, with ``--eval-json`` figures and ``--card-notes``."""
     from pathlib import Path
 
-    from desktop_app.core.paths import atomic_write_bytes
     from export.card import model_card
     from export.errors import ExportError
 

@@ -12,6 +12,10 @@ import sys
 
 import numpy as np
 
+from desktop_app.core.gallery import embedded_gallery, folder_gallery
+from desktop_app.core.identify import identify
+from desktop_app.core.preprocess import load_image, prepare_image
+
 from .common import EXIT_NO_SYMBOL, EXIT_OK, add_common, friendly, embedder_from_args, open_existing_store
 
 
@@ -34,8 +38,6 @@ def register(sub) -> None:
 
 def _embedded(args, emb):
     """(embeddings, labels, kinds, images, description) of the gallery identify compares with."""
-    from desktop_app.core.gallery import embedded_gallery, folder_gallery
-
     if args.gallery:
         g, skipped = folder_gallery(args.gallery)
         for s in skipped:
@@ -51,9 +53,6 @@ def _embedded(args, emb):
 
 @friendly
 def cmd_identify(args) -> int:
-    from desktop_app.core.identify import identify
-    from desktop_app.core.preprocess import load_image, prepare_image
-
     emb = embedder_from_args(args, open_existing_store(args))  # the configured model, no re-embedding
     gal, labels, kinds, _, desc = _embedded(args, emb)
     rows, missing = [], 0

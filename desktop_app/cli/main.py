@@ -14,6 +14,8 @@ import importlib
 import os
 import sys
 
+from desktop_app.core.threads import limit_blas_threads
+
 from .common import EXIT_DENIED, EXIT_LOCKED, EXIT_NO_SYMBOL, EXIT_OK, EXIT_SETUP, SetupError
 
 __all__ = [
@@ -96,8 +98,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_SETUP
     if args.command in INTERACTIVE_COMMANDS:
-        from desktop_app.core.threads import limit_blas_threads
-
         limit_blas_threads(1)
     code = None
     try:

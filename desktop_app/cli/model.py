@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import json
 
+from desktop_app.core.admin_actions import Declined, confirm_model_risk
+from desktop_app.core.contract import ContractError, read_contract
+from desktop_app.core.embedder import Embedder, resolve_model_path
+from desktop_app.core.settings import switch_model
+
 from .common import (
     EXIT_OK,
     EXIT_SETUP,
@@ -62,9 +67,6 @@ def register(sub) -> None:
 
 
 def cmd_model_info(args) -> int:
-    from desktop_app.core.contract import ContractError, read_contract
-    from desktop_app.core.embedder import Embedder, resolve_model_path
-
     path = resolve_model_path(args.path)
     try:
         c = read_contract(path)
@@ -141,9 +143,6 @@ def _confirm_risk(args) -> bool:
     or a "y" at the prompt. False when no confirmation is needed."""
     from pathlib import Path
 
-    from desktop_app.core.admin_actions import Declined, confirm_model_risk
-    from desktop_app.core.embedder import Embedder
-
     from .admin_gate import confirmation
 
     contract = Embedder(Path(args.path).expanduser(), "cpu", warmup=False).contract
@@ -157,8 +156,6 @@ def _confirm_risk(args) -> bool:
 
 @friendly
 def cmd_model_use(args) -> int:
-    from desktop_app.core.settings import switch_model
-
     if args.model:
         raise SetupError("model use takes the model as its argument, not --model")
     store = open_store(args)

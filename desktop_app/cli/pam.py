@@ -16,6 +16,9 @@ from __future__ import annotations
 import sys
 import time
 
+from desktop_app.core import pam
+from desktop_app.core.deadline import process_age, run_with_deadline
+
 from .common import EXIT_NO_SYMBOL, EXIT_SETUP
 
 
@@ -42,9 +45,6 @@ def _say(text: str) -> None:
 
 
 def cmd_pam(args) -> int:
-    from desktop_app.core import pam
-    from desktop_app.core.deadline import process_age, run_with_deadline
-
     started = time.monotonic() - process_age()  # the limit counts from the interpreter's start
     try:
         system = pam.read_system_settings(args.system_dir or pam.SYSTEM_DIR)
@@ -65,8 +65,6 @@ def cmd_pam(args) -> int:
 
 def _attempt(name: str, deadline: float) -> int:
     """The child: one attempt as the user; its exit status."""
-    from desktop_app.core import pam
-
     from .verify import EXIT_FOR_DECISION
 
     try:

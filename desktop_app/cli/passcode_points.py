@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from desktop_app.core.contract import read_contract
+from desktop_app.core.embedder import Embedder
+
 from .common import EXIT_OK, SetupError, friendly
 
 
@@ -34,9 +37,6 @@ def register(msub) -> None:
 @friendly
 def cmd_calibrate_passcode(args) -> int:
     import numpy as np
-
-    from desktop_app.core.contract import read_contract
-    from desktop_app.core.embedder import Embedder
 
     src, out = Path(args.path).expanduser(), Path(args.output).expanduser()
     if out.exists() and out.resolve() == src.resolve():

@@ -9,6 +9,8 @@ import json
 import math
 import sys
 
+from desktop_app.core.admin_actions import ActionRefused, Declined, export_profile, import_profile, remove_profile
+
 from .common import (
     EXIT_OK,
     SetupError,
@@ -122,8 +124,6 @@ def cmd_show(args) -> int:
 
 @friendly
 def cmd_remove(args) -> int:
-    from desktop_app.core.admin_actions import Declined, remove_profile
-
     from .admin_gate import confirmation, passphrase
 
     store = open_store(args)
@@ -143,8 +143,6 @@ def cmd_remove(args) -> int:
 
 @friendly
 def cmd_export(args) -> int:
-    from desktop_app.core.admin_actions import ActionRefused, export_profile
-
     from .admin_gate import passphrase
 
     store = open_store(args)
@@ -161,8 +159,6 @@ def cmd_export(args) -> int:
 
 @friendly
 def cmd_import(args) -> int:
-    from desktop_app.core.admin_actions import Declined, import_profile
-
     from .admin_gate import confirmation, passphrase
 
     store = open_store(args)

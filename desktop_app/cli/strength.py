@@ -8,6 +8,21 @@ from __future__ import annotations
 
 import sys
 
+from desktop_app.core.decision import AuditEvent
+from desktop_app.core.gallery import GalleryError
+from desktop_app.core.store import Store
+from desktop_app.core.strength import (
+    LEVELS,
+    POLICY_SETTING,
+    audit_override,
+    audit_refusal,
+    default_policy,
+    passcode_strength_report,
+    policy_level,
+    set_policy_level,
+    strength_report,
+)
+
 from .common import EXIT_OK, add_common, friendly, embedder_from_args, require_admin
 
 
@@ -44,9 +59,6 @@ def enroll_strength_gate(args, store, emb, name: str, new_embeddings) -> bool:
     """Called by ``twinlock enroll`` before it saves: print the verdict; False (nothing is
     saved) when the symbol is below the policy level and ``--allow-weak`` was not given; an
     override is audited."""
-    from desktop_app.core.gallery import GalleryError
-    from desktop_app.core.strength import audit_override, audit_refusal, strength_report
-
     try:
         rep = strength_report(store, emb, name, new_embeddings)
     except GalleryError as exc:
@@ -83,9 +95,6 @@ def print_passcode_strength(report, file=None) -> None:
 def passcode_strength_gate(args, store, emb, name: str, per_position, symbols: int) -> bool:
     """``enroll --symbols N``: each symbol's verdict and the whole passcode's; the minimum
     strength is judged on the whole passcode (refused unless ``--allow-weak``, audited)."""
-    from desktop_app.core.gallery import GalleryError
-    from desktop_app.core.strength import audit_override, audit_refusal, passcode_strength_report
-
     try:
         rep = passcode_strength_report(store, emb, name, per_position, symbols)
     except GalleryError as exc:
@@ -112,9 +121,6 @@ def passcode_strength_gate(args, store, emb, name: str, per_position, symbols: i
 
 def profile_strength_lines(store, emb, name: str) -> None:
     """``twinlock profiles show``: repeat the verdict for the stored references."""
-    from desktop_app.core.gallery import GalleryError
-    from desktop_app.core.strength import passcode_strength_report, strength_report
-
     passcode = store.get_profile(name).symbols > 1
     try:
         rep = passcode_strength_report(store, emb, name) if passcode else strength_report(store, emb, name)
@@ -125,8 +131,6 @@ def profile_strength_lines(store, emb, name: str) -> None:
 
 
 def _default_policy_text(store, emb) -> str:
-    from desktop_app.core.strength import LEVELS, POLICY_SETTING, default_policy, policy_level
-
     lvl = store.get_setting(POLICY_SETTING, None)
     text = f"minimum strength for enrollment: {policy_level(store, emb.contract)}"
     if lvl:
@@ -145,10 +149,6 @@ def _default_policy_text(store, emb) -> str:
 @friendly
 def cmd_strength(args) -> int:
     """Show a profile's verdict, or set the minimum strength enrollment requires (admin)."""
-    from desktop_app.core.decision import AuditEvent
-    from desktop_app.core.store import Store
-    from desktop_app.core.strength import POLICY_SETTING, policy_level, set_policy_level
-
     store = Store(args.db)
     emb = None
     if args.minimum:

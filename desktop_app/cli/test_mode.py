@@ -10,6 +10,10 @@ import json
 import sys
 from pathlib import Path
 
+from desktop_app.core.camera import ImageSource, make_source
+from desktop_app.core.preprocess import prepare_image, preprocess
+from desktop_app.core.test_mode import ProfileProbe
+
 from .common import EXIT_OK, SetupError, add_common, camera_index, friendly, embedder_from_args, open_existing_store
 
 
@@ -34,10 +38,6 @@ def register(sub) -> None:
 @friendly
 def cmd_test(args) -> int:
     import time
-
-    from desktop_app.core.camera import ImageSource, make_source
-    from desktop_app.core.preprocess import preprocess, prepare_image
-    from desktop_app.core.test_mode import ProfileProbe
 
     from .admin_gate import inspect_profile
 

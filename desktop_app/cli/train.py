@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 
+from desktop_app.core.idx import IdxError
+
 from .common import INSTALL_TRAIN_EXTRA, JsonlProgress, SetupError, add_progress_jsonl
 
 TRAIN_EXTRA_HINT = f"this command needs PyTorch: install the training extra with  {INSTALL_TRAIN_EXTRA}"
@@ -283,7 +285,6 @@ def _new_config(args):
 
 def cmd_train(args) -> int:
     need_torch()
-    from desktop_app.core.idx import IdxError
     from training.checkpoint import CheckpointError
     from training.mnist import DownloadError
     from training.train import train

@@ -15,7 +15,10 @@ import time
 from dataclasses import replace
 
 from desktop_app.core.decision import Decision
-from desktop_app.core.disclosure import public_reason
+from desktop_app.core.disclosure import admin_result, public_reason, public_result
+from desktop_app.core.camera import ImageSource, make_source
+from desktop_app.core.preprocess.loading import image_file_size
+from desktop_app.core.verifier import Verifier, compare_text, resolve_policy
 
 from .common import (
     EXIT_DENIED,
@@ -99,8 +102,6 @@ def _overrides(args) -> dict:
 def _policy(args, store, emb, over: dict):
     """The profile's policy with --time-limit and the admin overrides applied (not yet
     fitted to the source)."""
-    from desktop_app.core.verifier import resolve_policy
-
     pol = resolve_policy(store, args.profile, emb)
     if args.time_limit is not None:
         if not (math.isfinite(args.time_limit) and 0 < args.time_limit <= 3600):
@@ -119,9 +120,6 @@ def _source(args, pol):
     """(frame source, policy): image files cap k and n at their number. Each image file is
     checked from its header first (nothing decoded) and decoded inside the attempt, whose
     time limit counts on the wall clock from its start, decoding included."""
-    from desktop_app.core.camera import ImageSource, make_source
-    from desktop_app.core.preprocess.loading import image_file_size
-
     if args.image is not None:
         for p in args.image:
             try:
@@ -200,9 +198,6 @@ def _run_attempt(args, ver, src, show_distances: bool):
 def _report(args, st, emb, code: int, reveal: bool) -> None:
     """The outcome: without ``reveal`` (--debug, an admin) only what core.disclosure lets
     anyone see -- no distance, no count of matching or used frames."""
-    from desktop_app.core.disclosure import admin_result, public_result
-    from desktop_app.core.verifier import compare_text
-
     if args.json:
         out = admin_result(st) if reveal else public_result(st)
         out.update(exit=code, model=emb.contract.short_fingerprint, provider=emb.provider)
@@ -227,8 +222,6 @@ def _report(args, st, emb, code: int, reveal: bool) -> None:
 
 @friendly
 def cmd_verify(args) -> int:
-    from desktop_app.core.verifier import Verifier
-
     sources = [x for x in (args.image, args.video, args.camera) if x is not None]
     if len(sources) != 1:
         raise SetupError("verify needs exactly one of --image F, --video F or --camera N")

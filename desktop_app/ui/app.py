@@ -12,6 +12,11 @@ import argparse
 import os
 import sys
 
+from desktop_app.core.instance import AlreadyRunning, InstanceLock
+from desktop_app.core.paths import database_path
+from desktop_app.core.store import StoreError
+from desktop_app.core.threads import limit_blas_threads
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # usage errors exit 4, as the twinlock CLI's do
@@ -39,13 +44,8 @@ def create_window(args, app=None):
     shown in a message box and return (None, None)."""
     from PySide6.QtWidgets import QMessageBox
 
-    from desktop_app.core.store import StoreError
-
     from .context import AppContext
     from .main_window import MainWindow
-
-    from desktop_app.core.instance import AlreadyRunning, InstanceLock
-    from desktop_app.core.paths import database_path
 
     camera = args.camera if args.camera is not None else args.video
     try:
@@ -120,8 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 4
     from PySide6.QtWidgets import QApplication
-
-    from desktop_app.core.threads import limit_blas_threads
 
     limit_blas_threads(1)  # frame-at-a-time matching: one BLAS thread (see core/threads.py)
     app = QApplication.instance() or QApplication(sys.argv[:1])

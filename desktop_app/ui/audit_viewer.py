@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.decision import AUDIT_NAMES, Decision
+from desktop_app.core.disclosure import redact_audit_entry
+from desktop_app.core.store import printable
 
 from .widgets import DigitView
 
@@ -105,8 +107,6 @@ class AuditViewer(QDialog):
         self.reload()
 
     def reload(self) -> None:
-        from desktop_app.core.store import printable
-
         prof = self.profile.currentText()
         dec = self.decision.currentText()
         self.entries = self.ctx.store.audit(
@@ -114,8 +114,6 @@ class AuditViewer(QDialog):
         )
         if not self.reveal:
             from types import SimpleNamespace
-
-            from desktop_app.core.disclosure import redact_audit_entry
 
             self.entries = [SimpleNamespace(**redact_audit_entry(e)) for e in self.entries]
         self.table.setRowCount(len(self.entries))

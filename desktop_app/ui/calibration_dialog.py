@@ -36,9 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.core import metrics
-from desktop_app.core.calibration import describe_point
-from desktop_app.core.settings import DEFAULTS, setting
+from desktop_app.core import calibration as cal, metrics
+from desktop_app.core.calibration import CalibrationError, describe_point, preset_support, recommend
+from desktop_app.core.settings import DEFAULTS, effective_threshold, setting
+from desktop_app.core.admin_actions import Declined, apply_threshold, reset_threshold
+from desktop_app.core.gallery import GalleryError
+from desktop_app.core.paths import mnist_dir
+from desktop_app.core.store import Store, StoreError
+from desktop_app.core.verifier import resolve_policy
 
 from .charts import DetChart, HistogramChart, RateChart
 from .widgets import FrameView
@@ -169,7 +174,6 @@ class CalibrationDialog(QDialog):
 
         mn = QWidget()
         mf = QFormLayout(mn)
-        from desktop_app.core.paths import mnist_dir
 
         self.mnist_edit = QLineEdit(str(mnist_dir()))
         self.mnist_edit.setObjectName("mnistFolder")
@@ -387,8 +391,6 @@ class CalibrationDialog(QDialog):
             edit.setText(d)
 
     def k_nearest(self) -> int:
-        from desktop_app.core.verifier import resolve_policy
-
         try:
             return int(resolve_policy(self.ctx.store, self.profile, self.ctx.embedder).k_nearest)
         except Exception:
@@ -396,9 +398,6 @@ class CalibrationDialog(QDialog):
 
     def make_job_fn(self):
         """The function the background job runs, or a message saying what is missing."""
-        from desktop_app.core import calibration as cal
-        from desktop_app.core.store import Store
-
         emb = self.ctx.embedder
         db = self.ctx.store.path
         prof = self.profile
@@ -447,9 +446,6 @@ class CalibrationDialog(QDialog):
 
     # --- computing --------------------------------------------------------------------
     def compute(self) -> None:
-        from desktop_app.core.calibration import CalibrationError
-        from desktop_app.core.store import StoreError
-
         if self.ctx.embedder is None:
             QMessageBox.warning(self, "Calibrate", "There is no usable model.")
             return
@@ -459,7 +455,6 @@ class CalibrationDialog(QDialog):
             return
         self.rec_gen.setChecked(False)
         self.rec_imp.setChecked(False)
-        from desktop_app.core.gallery import GalleryError
 
         self.job = Job(fn, user_errors=(CalibrationError, StoreError, GalleryError, ValueError, OSError), parent=self)
         self.job.progress.connect(self._progress)
@@ -521,8 +516,6 @@ class CalibrationDialog(QDialog):
     def _enable_threshold(self, on: bool) -> None:
         """Presets only where the impostor count supports them (core preset_support): a
         disabled one says why in its tooltip and under the buttons."""
-        from desktop_app.core.calibration import preset_support
-
         reasons = []
         for f, b in zip(PRESETS, self.preset_buttons):
             ok, why = (True, "") if self.data is None else preset_support(self.data.impostor.size, f)
@@ -549,8 +542,6 @@ class CalibrationDialog(QDialog):
 
     # --- choosing ---------------------------------------------------------------------
     def choose_far(self, far: float) -> None:
-        from desktop_app.core.calibration import recommend
-
         if self.data is None:
             return
         rec = recommend(self.data, far)
@@ -583,8 +574,6 @@ class CalibrationDialog(QDialog):
     # --- applying ---------------------------------------------------------------------
     def _effective(self):
         """The core's answer to "which threshold applies" (settings.effective_threshold)."""
-        from desktop_app.core.settings import effective_threshold
-
         contract = None if self.ctx.embedder is None else self.ctx.embedder.contract
         return effective_threshold(self.ctx.store, self.ctx.store.get_profile(self.profile), contract)
 
@@ -610,10 +599,6 @@ class CalibrationDialog(QDialog):
         """core.admin_actions.apply_threshold: a looser threshold (or an unsupported FAR) is
         confirmed in words first; the threshold and its audit row in one transaction. The
         passphrase was asked when the dialog opened (core.admin_actions.inspect_profile)."""
-        from desktop_app.core.admin_actions import Declined, apply_threshold
-        from desktop_app.core.calibration import CalibrationError
-        from desktop_app.core.store import StoreError
-
         from .admin import confirmation
 
         if self.data is None or self.threshold is None:
@@ -638,9 +623,6 @@ class CalibrationDialog(QDialog):
         self.refresh_current()
 
     def reset(self) -> None:
-        from desktop_app.core.admin_actions import reset_threshold
-        from desktop_app.core.store import StoreError
-
         try:
             reset_threshold(self.ctx.store, self.profile, via="app")
         except StoreError as exc:

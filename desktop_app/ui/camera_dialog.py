@@ -24,14 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.camera import list_cameras
+
 
 class _Probe(QObject):
     done = Signal(list)
 
     def start(self) -> None:
         def work():
-            from desktop_app.core.camera import list_cameras
-
             try:
                 cams = list_cameras()
             except Exception:

@@ -16,6 +16,9 @@ import time
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from desktop_app.core.camera import CameraError, open_source
+from desktop_app.core.preprocess import preprocess
+
 
 class CaptureWorker(QObject):
     """Lives in a QThread. ``opener()`` returns an OPENED core FrameSource (called in the
@@ -48,9 +51,6 @@ class CaptureWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        from desktop_app.core.camera import CameraError
-        from desktop_app.core.preprocess import preprocess
-
         try:
             self.source = self._opener()
         except CameraError as exc:
@@ -184,8 +184,6 @@ class Capture(QObject):
 def source_opener(spec, resolution=(640, 480), realtime: bool = True):
     """(opener, is_file) for a camera spec (webcam index, video file, image folder), opened
     the way the main window opens one: a file loops, at its own frame rate when ``realtime``."""
-    from desktop_app.core.camera import open_source
-
     is_file = not (isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()))
     res = (int(resolution[0]), int(resolution[1]))
 

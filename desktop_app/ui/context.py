@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core import passphrase
+from desktop_app.core.contract import ContractError
+from desktop_app.core.settings import load_embedder, set_admin_passphrase
+from desktop_app.core.store import Store
 
 
 @dataclass
@@ -23,16 +26,11 @@ class AppContext:
     def open(cls, db: str | os.PathLike | None = None, model: str | None = None, camera=None) -> AppContext:
         """Open the store (StoreError propagates: the caller shows it) and load the model
         (a ContractError is kept in :attr:`model_error`, the app still opens)."""
-        from desktop_app.core.store import Store
-
         ctx = cls(store=Store(db), model_override=model, camera_spec=camera)
         ctx.load_model()
         return ctx
 
     def load_model(self) -> bool:
-        from desktop_app.core.contract import ContractError
-        from desktop_app.core.settings import load_embedder
-
         try:
             self.embedder = load_embedder(self.store, self.model_override)
             self.model_error = ""
@@ -80,8 +78,6 @@ class AppContext:
     def set_passphrase(self, text: str | None) -> None:
         """Set (hash) or remove (None) the admin passphrase, audited (core settings.
         set_admin_passphrase). PassphraseError for a weak one."""
-        from desktop_app.core.settings import set_admin_passphrase
-
         set_admin_passphrase(self.store, text, via="app")
 
     def close(self) -> None:

@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.consistency import consistency
+from desktop_app.core.preprocess import load_image, prepare_image
+from desktop_app.core.store import StoreError, validate_profile_name
+from desktop_app.core.verifier import resolve_policy
 from .imaging import to_pixmap
 from .widgets import DigitView, FrameView
 
@@ -102,8 +105,6 @@ class ProfilePage(QWizardPage):
         return bool(self.profile())
 
     def validatePage(self) -> bool:
-        from desktop_app.core.store import StoreError, validate_profile_name
-
         if not self.is_new():
             return bool(self.profile())
         try:
@@ -278,8 +279,6 @@ class CapturePage(QWizardPage):
         self._update()
 
     def import_files(self, paths: list[str] | None = None) -> None:
-        from desktop_app.core.preprocess import load_image, prepare_image
-
         if not paths:
             paths, _ = QFileDialog.getOpenFileNames(
                 self, "Images of your symbol", "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)"
@@ -333,9 +332,6 @@ class SummaryPage(QWizardPage):
         lay.addWidget(self.strength)
 
     def threshold_for(self, profile: str) -> float:
-        from desktop_app.core.store import StoreError
-        from desktop_app.core.verifier import resolve_policy
-
         emb = self.ctx.embedder
         if self.ctx.store.has_profile(profile):
             try:
@@ -395,8 +391,6 @@ class EnrollWizard(QWizard):
         self.resize(980, 640)
 
     def save(self) -> bool:
-        from desktop_app.core.store import StoreError
-
         items = self.capture_page.items
         name = self.profile_page.profile()
         srcs = {("camera" if c.source == "camera" else "files") for c in items}

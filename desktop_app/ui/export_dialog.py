@@ -35,6 +35,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.paths import REPO_ROOT, mnist_dir
+from desktop_app.core.admin_actions import Declined, confirm_model_risk
+from desktop_app.core.calibration import CalibrationError
+from desktop_app.core.contract import ContractError, read_contract
+from desktop_app.core.settings import switch_model
+from desktop_app.core.store import Store, StoreError
 
 from .workers import Job
 
@@ -431,8 +436,6 @@ class ExportDialog(QDialog):
             self.job.cancel()
 
     def _load_new(self, path: Path) -> None:
-        from desktop_app.core.contract import ContractError, read_contract
-
         try:
             c = read_contract(path)
         except ContractError as exc:
@@ -455,8 +458,6 @@ class ExportDialog(QDialog):
         """Ask before using a model whose default operating point is looser than FAR 1e-3 or
         not supported by its counts (core admin_actions.confirm_model_risk, which `twinlock
         model use` asks too). None: no confirmation needed; True/False: the answer."""
-        from desktop_app.core.admin_actions import Declined, confirm_model_risk
-
         from .admin import confirmation
 
         try:
@@ -468,11 +469,6 @@ class ExportDialog(QDialog):
         return True if asked else None
 
     def use_model(self) -> None:
-        from desktop_app.core.calibration import CalibrationError
-        from desktop_app.core.contract import ContractError
-        from desktop_app.core.settings import switch_model
-        from desktop_app.core.store import Store, StoreError
-
         if self.new_path is None or self.new_contract is None:
             return
         confirmed = self.confirm_risk()

@@ -30,6 +30,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_app.core.gallery import GalleryError, embedded_gallery, folder_gallery
+from desktop_app.core.identify import identify
+from desktop_app.core.preprocess import load_image, prepare_image
+from desktop_app.core.settings import effective_threshold
+from desktop_app.core.strength import audit_override, strength_report
+
 from .imaging import to_pixmap
 from .widgets import DigitView, FrameView
 
@@ -134,8 +140,6 @@ class IdentifyDialog(QDialog):
         self._gallery = None
 
     def set_gallery_folder(self, folder) -> bool:
-        from desktop_app.core.gallery import GalleryError, embedded_gallery, folder_gallery
-
         try:
             g, skipped = folder_gallery(folder)
         except GalleryError as exc:
@@ -159,7 +163,6 @@ class IdentifyDialog(QDialog):
         """(embeddings, labels, kinds, images, description) for the current choice."""
         if self._gallery is not None:
             return self._gallery
-        from desktop_app.core.gallery import embedded_gallery
 
         eg = embedded_gallery(self.ctx.embedder, db=self.ctx.store.path)
         g = eg.gallery
@@ -170,8 +173,6 @@ class IdentifyDialog(QDialog):
 
     # --- input -----------------------------------------------------------------------
     def identify_file(self, path=None) -> bool:
-        from desktop_app.core.preprocess import load_image, prepare_image
-
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
                 self, "Image of a symbol", "", "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
@@ -207,8 +208,6 @@ class IdentifyDialog(QDialog):
         self.show_result(result)
 
     def show_result(self, res) -> bool:
-        from desktop_app.core.identify import identify
-
         if not res.ok:
             self._show_none(res.reason)
             return False
@@ -234,8 +233,6 @@ class IdentifyDialog(QDialog):
     def threshold(self) -> float | None:
         """The distance within which a symbol counts as recognised: the threshold a new
         profile would get (core settings.effective_threshold)."""
-        from desktop_app.core.settings import effective_threshold
-
         if self.ctx.embedder is None:
             return None
         return effective_threshold(self.ctx.store, None, self.ctx.embedder.contract).value
@@ -280,9 +277,6 @@ class StrengthPanel(QWidget):
         lay.addWidget(self.override)
 
     def assess(self, profile: str, embeddings) -> None:
-        from desktop_app.core.gallery import GalleryError
-        from desktop_app.core.strength import strength_report
-
         for w in self.neighbours:
             w.deleteLater()
         self.neighbours = []
@@ -336,8 +330,6 @@ class StrengthPanel(QWidget):
 
     def record(self, profile: str) -> None:
         """After a save: audit the override, if one was used."""
-        from desktop_app.core.strength import audit_override
-
         rep = self.report
         if rep is not None and not rep.allowed and self.override.isChecked():
             audit_override(self.ctx.store, profile, rep, who="app override", source="enrollment wizard")

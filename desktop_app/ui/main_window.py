@@ -33,6 +33,19 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.decision import VERDICTS, AuditEvent, Decision
 from desktop_app.core.settings import DEFAULTS, setting
+from desktop_app.core.admin_actions import (
+    ActionRefused,
+    Declined,
+    LockedOutError,
+    export_profile,
+    import_profile,
+    inspect_profile,
+    remove_profile,
+)
+from desktop_app.core.camera import open_source
+from desktop_app.core.disclosure import public_reason
+from desktop_app.core.store import ProfileExists, StoreError
+from desktop_app.core.verifier import Verifier, attempt_time_left, resolve_policy
 
 from .admin import require_admin
 from .capture import Capture
@@ -59,8 +72,6 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
     """(banner state, big text, detail) for a core AttemptState, in the words anyone at the
     window may see (core.disclosure.public_reason): whether a symbol was found, the outcome,
     the time and tries left -- never a distance or how many frames matched."""
-    from desktop_app.core.disclosure import public_reason
-
     s = st.state
     left = attempts_left_text(getattr(st, "attempts_left", None))
     if s == Decision.LOCKED:
@@ -353,8 +364,6 @@ class MainWindow(QMainWindow):
         return spec
 
     def start_camera(self) -> None:
-        from desktop_app.core.camera import open_source
-
         spec = self.camera_spec()
         res = setting(self.ctx.store, "resolution") or DEFAULTS["resolution"]
         resolution = (int(res[0]), int(res[1]))
@@ -436,9 +445,6 @@ class MainWindow(QMainWindow):
             self.show_attempt_state(st)
 
     def ensure_verifier(self):
-        from desktop_app.core.store import StoreError
-        from desktop_app.core.verifier import Verifier, resolve_policy
-
         name = self.current_profile()
         if not name:
             return None
@@ -493,8 +499,6 @@ class MainWindow(QMainWindow):
     def show_attempt_state(self, st) -> None:
         if not st.final and self.verifier is not None:  # the countdown shows the rule that ends it
             from dataclasses import replace
-
-            from desktop_app.core.verifier import attempt_time_left
 
             st = replace(st, time_left_s=attempt_time_left(st, self.verifier.policy, getattr(self, "_fps", None)))
         self.last_state = st
@@ -602,8 +606,6 @@ class MainWindow(QMainWindow):
     def _inspect(self, name: str, action: str, title: str, asking: str) -> bool:
         """core.admin_actions.inspect_profile: refused while locked out (said here), the
         passphrase, audited. True: go on."""
-        from desktop_app.core.admin_actions import Declined, LockedOutError, inspect_profile
-
         from .admin import passphrase
 
         try:
@@ -657,8 +659,6 @@ class MainWindow(QMainWindow):
         )
         if not ok or not name:
             return
-        from desktop_app.core.admin_actions import Declined, remove_profile
-        from desktop_app.core.store import StoreError
 
         from .admin import confirmation, passphrase
 
@@ -680,9 +680,6 @@ class MainWindow(QMainWindow):
         """The export holds the reference images (the symbol itself): core.admin_actions.
         export_profile -- refused while the profile is locked out (before the passphrase is
         asked), the passphrase, then the file and its audit row."""
-        from desktop_app.core.admin_actions import ActionRefused, Declined, export_profile
-        from desktop_app.core.store import StoreError
-
         from .admin import passphrase
 
         name = self.current_profile()
@@ -716,9 +713,6 @@ class MainWindow(QMainWindow):
     def import_profile(self, path: str | None = None) -> None:
         """core.admin_actions.import_profile: the passphrase, the file, a confirmation when it
         loosens the lock, the profile and its audit row; a name in use asks for another."""
-        from desktop_app.core.admin_actions import Declined, import_profile
-        from desktop_app.core.store import ProfileExists, StoreError
-
         from .admin import confirmation, once, passphrase
 
         admin = passphrase(self, self.ctx, "import a profile")  # asked once, whatever the retries

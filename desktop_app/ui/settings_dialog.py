@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from desktop_app.core.passphrase import PassphraseError, check_new
 from desktop_app.core.policy import POLICY_BOUNDS
-from desktop_app.core.settings import DEFAULTS, setting
+from desktop_app.core.settings import DEFAULTS, audit_settings_change, save_settings, set_admin_passphrase, setting
+from desktop_app.core import config
+from desktop_app.core.verifier import Policy, app_policy
 
 from .camera_dialog import CameraPicker
 
@@ -44,8 +46,6 @@ def configured_data_folder() -> str | None:
     """The data folder chosen in the settings. It is kept outside the database (which lives
     in it), in core.config's file, so the CLI (``twinlock verify`` behind pam_exec) reads
     the same database as the app. ConfigError (a StoreError) for a damaged config file."""
-    from desktop_app.core import config
-
     f = config.data_folder()
     return str(f) if f else None
 
@@ -86,7 +86,6 @@ class NewPassphraseDialog(QDialog):
 class SettingsDialog(QDialog):
     def __init__(self, ctx, parent=None):
         super().__init__(parent)
-        from desktop_app.core.verifier import app_policy
 
         self.ctx = ctx
         self.provider_changed = False
@@ -310,8 +309,6 @@ class SettingsDialog(QDialog):
         return d
 
     def save(self) -> None:
-        from desktop_app.core.verifier import Policy
-
         pol = self.policy_dict()
         try:
             Policy.from_dict(pol).validate()
@@ -334,14 +331,11 @@ class SettingsDialog(QDialog):
         res = self.resolution.currentData()
         prov = self.provider.currentData()
         if folder != self.data_before:
-            from desktop_app.core import config
-
             try:
                 config.set_data_folder(folder or None)  # first: nothing else is saved if it fails
             except config.ConfigError as exc:
                 self.error.setText(f"Not saved: {exc}")
                 return
-        from desktop_app.core.settings import audit_settings_change, save_settings, set_admin_passphrase
 
         # only what differs from what the dialog showed: opening Settings to set the passphrase
         # (or pressing OK) writes and audits no settings (the defaults shown were not stored)

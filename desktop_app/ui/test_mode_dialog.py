@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout
 
+from desktop_app.core.store import StoreError
+from desktop_app.core.test_mode import ProfileProbe
+
 from .widgets import DigitView, DistanceBar, FrameView
 
 
@@ -14,8 +17,6 @@ class TestModeDialog(QDialog):
 
     def __init__(self, ctx, profile: str, capture=None, parent=None):
         super().__init__(parent)
-        from desktop_app.core.store import StoreError
-        from desktop_app.core.test_mode import ProfileProbe
 
         self.setWindowTitle(f"Test mode — {profile}")
         self.capture = capture

@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 from desktop_app.core.decision import Decision
+from desktop_app.core.verifier import compare_text
 
 from .imaging import to_qimage
 
@@ -146,8 +147,6 @@ class DistanceBar(QWidget):
 
     def text(self) -> str:
         if self.distance is not None and self.threshold is not None:
-            from desktop_app.core.verifier import compare_text  # never "1.508 > 1.508"
-
             return compare_text(self.distance, self.threshold)
         t = "—" if self.threshold is None else f"{self.threshold:.3f}"
         d = "—" if self.distance is None else f"{self.distance:.3f}"
