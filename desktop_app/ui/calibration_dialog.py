@@ -7,6 +7,11 @@ can be changed inside the dialog, between genuine and impostor recording. The di
 computed by core ``calibration`` in a background job with progress and cancel; the charts
 and every figure shown come from core ``metrics``; Apply/Reset are core
 ``calibration.apply_threshold`` / ``reset_threshold`` (persisted and audited).
+
+A passcode profile (2-4 symbols) shows the model's passcode operating point for its length
+with the counts behind it (core ``passcode.describe_passcode_point``) and the per-position
+thresholds it is verified with (``passcode.position_thresholds``); the admin rules (apply,
+reset, the confirmation of a looser threshold) are the same.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from desktop_app.core.calibration import CalibrationError, describe_point, prese
 from desktop_app.core.settings import DEFAULTS, effective_threshold, setting
 from desktop_app.core.admin_actions import Declined, apply_threshold, reset_threshold
 from desktop_app.core.gallery import GalleryError
+from desktop_app.core.passcode import describe_passcode_point, point_key, position_thresholds
 from desktop_app.core.paths import mnist_dir
 from desktop_app.core.store import Store, StoreError
 from desktop_app.core.verifier import resolve_policy
@@ -282,6 +288,16 @@ class CalibrationDialog(QDialog):
         brow.addWidget(close)
         tl.addLayout(brow)
         outer.addWidget(thr)
+        self.passcode_box = QGroupBox("Passcode operating point")
+        self.passcode_box.setObjectName("passcodeBox")
+        pl = QVBoxLayout(self.passcode_box)
+        self.passcode_label = QLabel("")
+        self.passcode_label.setObjectName("passcodePoint")
+        self.passcode_label.setWordWrap(True)
+        self.passcode_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        pl.addWidget(self.passcode_label)
+        outer.addWidget(self.passcode_box)
+        self.passcode_box.setVisible(False)
         self._fit_screen()
 
     def _fit_screen(self) -> None:
@@ -583,7 +599,50 @@ class CalibrationDialog(QDialog):
         except Exception:
             return None
 
+    def profile_symbols(self) -> int:
+        """How many symbols the profile holds (1 for one not enrolled)."""
+        store = self.ctx.store
+        return int(store.get_profile(self.profile).symbols) if store.has_profile(self.profile) else 1
+
+    def refresh_passcode(self) -> None:
+        """A passcode: the model's point for its length (counts included) and the thresholds
+        each position is verified with now."""
+        n = self.profile_symbols()
+        self.passcode_box.setVisible(n > 1)
+        if n == 1:
+            return
+        contract = None if self.ctx.embedder is None else self.ctx.embedder.contract
+        key = point_key(n)
+        op = (contract.passcodes if contract is not None else {}).get(key)
+        lines = (
+            describe_passcode_point(key, op)
+            if op
+            else [f"The model in use has no passcode point for {n} symbols ('{key}')."]
+        )
+        if op and op.get("method"):
+            self.passcode_label.setToolTip(f"How it was counted: {op['method']}")
+        try:
+            pt = position_thresholds(self.ctx.store.get_profile(self.profile), contract)
+            vals = ", ".join(f"{t:.4f}" for t in pt.values)
+            now = (
+                f"“{self.profile}” ({n} symbols) uses its own threshold on every symbol ({vals}), set by an admin."
+                if pt.source == "profile"
+                else f"“{self.profile}” ({n} symbols) uses the model's point {pt.key}: thresholds {vals}."
+            )
+        except StoreError as exc:
+            now = str(exc)
+        self.passcode_label.setText("\n".join([now, *lines]))
+
     def refresh_current(self) -> None:
+        self.refresh_passcode()
+        if self.profile_symbols() > 1:  # the one-symbol default does not apply to a passcode
+            prof = self.ctx.store.get_profile(self.profile)
+            self.current_label.setText(
+                f"“{self.profile}” now uses its own threshold {prof.threshold:.4f} on every symbol."
+                if prof.threshold is not None
+                else f"“{self.profile}” now uses the model's passcode point (below)."
+            )
+            return
         try:
             eff = self._effective()
         except Exception as exc:

@@ -7,6 +7,9 @@ flight), so the picture stays live and memory stays flat. A source that is not p
 real time (a video read as fast as possible: the soak test and benchmark) can ask the
 worker to wait for the GUI instead (``drop_frames=False``), so every frame it reads is
 processed and none is decoded in vain.
+
+A passcode profile's frames are read as a card of its symbols (``set_symbols(n)``: core
+``preprocess_card``, a box per symbol in ``result.boxes``); 1 reads one symbol as always.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_app.core.camera import CameraError, open_source
-from desktop_app.core.preprocess import preprocess
+from desktop_app.core.preprocess import preprocess, preprocess_card
 
 
 class CaptureWorker(QObject):
@@ -37,6 +40,7 @@ class CaptureWorker(QObject):
         self._drop = drop_frames
         self._stop = threading.Event()
         self._in_flight = threading.BoundedSemaphore(1)
+        self.symbols = 1  # how each frame is read: one symbol, or a card of this many
         self.source = None
 
     def stop(self) -> None:
@@ -79,7 +83,8 @@ class CaptureWorker(QObject):
                     while not self._in_flight.acquire(timeout=0.1):
                         if self._stop.is_set():
                             return  # (the finally closes the source)
-                result = preprocess(fr.image, self._cfg)
+                n = self.symbols  # read once: the GUI may change it between frames
+                result = preprocess(fr.image, self._cfg) if n == 1 else preprocess_card(fr.image, n, self._cfg)
                 self.frame.emit(fr, result)
                 shown += 1
                 now = time.monotonic()
@@ -109,11 +114,24 @@ class Capture(QObject):
         self._retired: list = []  # (thread, worker) still winding down after stop()
         self.description = ""
         self.running = False
+        self.symbols = 1
+
+    def set_symbols(self, n: int) -> None:
+        """Read the next frames as a card of ``n`` symbols (1: one symbol), for this source and
+        the next ones. A frame already read the old way may still arrive: ``result.symbols``
+        (or ``result.images``) says how it was read."""
+        n = int(n)
+        if not 1 <= n <= 4:
+            raise ValueError(f"a card holds 1 to 4 symbols, not {n}")
+        self.symbols = n
+        if self._worker is not None:
+            self._worker.symbols = n
 
     def start(self, opener, preprocess_config=None, drop_frames: bool = True) -> None:
         self.stop()
         th = QThread()
         wk = CaptureWorker(opener, preprocess_config, drop_frames)
+        wk.symbols = self.symbols
         wk.moveToThread(th)
         th.started.connect(wk.run)
         wk.frame.connect(self._on_frame)

@@ -34,7 +34,8 @@ from desktop_app.core.gallery import GalleryError, embedded_gallery, folder_gall
 from desktop_app.core.identify import identify
 from desktop_app.core.preprocess import load_image, prepare_image
 from desktop_app.core.settings import effective_threshold
-from desktop_app.core.strength import audit_override, strength_report
+from desktop_app.core.store import StoreError
+from desktop_app.core.strength import audit_override, passcode_strength_report, strength_report
 
 from .imaging import to_pixmap
 from .widgets import DigitView, FrameView
@@ -313,6 +314,56 @@ class StrengthPanel(QWidget):
             v.addWidget(cap)
             self.row.addWidget(box)
             self.neighbours.append(box)
+        self.override.setChecked(False)
+        self.override.setVisible(not rep.allowed)
+
+    def assess_passcode(self, profile: str, per_position, symbols: int) -> None:
+        """A passcode's verdict (core strength.passcode_strength_report): the whole card's, in
+        words, then each symbol's at its own threshold, with the nearest common symbols of
+        each; the override as for one symbol when the card is below the policy level."""
+        for w in self.neighbours:
+            w.deleteLater()
+        self.neighbours = []
+        try:
+            self.report = passcode_strength_report(
+                self.ctx.store, self.ctx.embedder, profile, new_embeddings=per_position, symbols=symbols
+            )
+        except (GalleryError, StoreError, ValueError) as exc:
+            self.report = None
+            self.verdict.setText(f"Passcode strength not checked: {exc}")
+            self.verdict.setStyleSheet("")
+            self.override.setVisible(False)
+            return
+        rep = self.report
+        lines = [f"Strength of the whole passcode \u2014 {rep.text[0].upper() + rep.text[1:]}."]
+        for i, r in enumerate(rep.positions):
+            lines.append(
+                f"Symbol {i + 1}: {r.text} ({r.accepted:,} of {r.gallery_size:,} common symbols within its "
+                f"threshold {r.threshold:.3f})."
+            )
+        if not rep.allowed:
+            lines.append(rep.refusal())
+        self.verdict.setText("\n".join(lines))
+        self.verdict.setStyleSheet(LEVEL_STYLE[rep.level])
+        for i, r in enumerate(rep.positions):
+            tag = QLabel(f"symbol {i + 1}:")
+            tag.setObjectName("strengthSymbol")
+            self.row.addWidget(tag)
+            self.neighbours.append(tag)
+            for n in r.nearest[: max(1, 6 // len(rep.positions))]:
+                lab = QLabel()
+                lab.setObjectName("strengthNeighbour")
+                lab.setPixmap(to_pixmap(_big(n.image, 2)))
+                lab.setToolTip(f"symbol {i + 1} is near {n.label} ({n.kind}) at distance {n.distance:.3f}")
+                cap = QLabel(f"{n.label}\n{n.distance:.2f}")
+                cap.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+                box = QWidget()
+                v = QVBoxLayout(box)
+                v.setContentsMargins(2, 2, 2, 2)
+                v.addWidget(lab)
+                v.addWidget(cap)
+                self.row.addWidget(box)
+                self.neighbours.append(box)
         self.override.setChecked(False)
         self.override.setVisible(not rep.allowed)
 

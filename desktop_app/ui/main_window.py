@@ -6,6 +6,11 @@ feeds it frames, shows the AttemptState it returns, and asks for the next attemp
 attempt it says only whether a symbol was found and, at the end, the outcome (the words of
 core.disclosure): no distance, no count of matching frames -- someone at the window cannot
 redraw toward the line. The distances are in the admin's test mode (Tools > Test mode).
+
+A passcode profile's frames are read as a card (the capture reads each frame for the
+profile's count): the camera view draws a numbered box per symbol found, left to right, and
+"what the model sees" shows each symbol's 28×28 image -- what was found, never which
+position matches or fails.
 """
 
 from __future__ import annotations
@@ -89,12 +94,13 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
         return (Decision.DENIED, "DENIED", " · ".join(parts))
     if s == Decision.CANCELLED:
         return (Decision.WAITING, "CANCELLED", "Press Space to try again.")
+    card = getattr(st, "symbols", 1) > 1  # a passcode: the card, never how many symbols it has
     if s == Decision.NO_SYMBOL:
-        big = "NO SYMBOL SEEN" if st.final else "NO SYMBOL"
+        big = ("NO CARD SEEN" if st.final else "NO CARD") if card else ("NO SYMBOL SEEN" if st.final else "NO SYMBOL")
         return (
             Decision.NO_SYMBOL,
             big,
-            (st.reason or "Hold the paper with your symbol inside the box.")
+            (st.reason or f"Hold the paper with your {'card' if card else 'symbol'} inside the box.")
             + ("" if st.final else f" · {st.time_left_s:.0f} s left"),
         )
     if s == Decision.CHECKING:
@@ -103,7 +109,7 @@ def describe_state(st, profile: str) -> tuple[str, str, str]:
         return (Decision.DENIED, "NOT FINISHED", public_reason(st))
     return (
         Decision.CHECKING,
-        "SHOW YOUR SYMBOL",
+        "SHOW YOUR CARD" if card else "SHOW YOUR SYMBOL",
         f"inside the dashed box · {st.time_left_s:.0f} s left" + (f" · {left}" if left else ""),
     )
 
@@ -240,7 +246,8 @@ class MainWindow(QMainWindow):
         self.frame_view = FrameView()
         mid.addWidget(self.frame_view, 1)
         side = QVBoxLayout()
-        side.addWidget(QLabel("What the model sees (28×28):"))
+        self.model_view_label = QLabel("What the model sees (28×28):")
+        side.addWidget(self.model_view_label)
         self.digit_view = DigitView()
         side.addWidget(self.digit_view, 0, Qt.AlignmentFlag.AlignHCenter)
         self.quality_label = QLabel("")
@@ -354,7 +361,27 @@ class MainWindow(QMainWindow):
 
         remember_profile(self.ctx.store.path, name)  # the app opens on it next time
         self.invalidate_verifier()
+        self.read_profile_card()
         self.show_ready()
+
+    def profile_symbols(self, name: str | None = None) -> int:
+        """How many symbols the profile's card holds (1: one symbol; 1 when there is none)."""
+        name = self.current_profile() if name is None else name
+        try:
+            return int(self.ctx.store.get_profile(name).symbols) if name and self.ctx.store.has_profile(name) else 1
+        except StoreError:  # a profile removed meanwhile: read one symbol
+            return 1
+
+    def read_profile_card(self) -> None:
+        """Read the camera's frames as the current profile's card (one symbol, or a passcode's
+        symbols left to right), and size the model view for it."""
+        n = self.profile_symbols()
+        self.capture.set_symbols(n)
+        self.digit_view.setFixedSize(168 if n == 1 else min(4, n) * 96, 168 if n == 1 else 96)
+        self.model_view_label.setText(
+            "What the model sees (28×28):" if n == 1 else f"What the model sees ({n} symbols, left to right):"
+        )
+        self.digit_view.set_image(None, "no card" if n > 1 else "no symbol")
 
     # --- camera -----------------------------------------------------------------------
     def camera_spec(self):
@@ -430,17 +457,31 @@ class MainWindow(QMainWindow):
     # --- frames and attempts -------------------------------------------------------------
     def on_frame(self, fr, result) -> None:
         self._last_result = (fr, result)
-        self.frame_view.set_frame(fr.image, roi=result.roi, bbox=result.bbox, found=result.ok, paper=result.paper)
+        card = result.images is not None  # read as a passcode card: a numbered box per symbol
+        self.frame_view.set_frame(
+            fr.image,
+            roi=result.roi,
+            bbox=result.bbox,
+            found=result.ok,
+            paper=result.paper,
+            boxes=result.boxes if card and result.ok else None,
+        )
+        q = result.quality or {}
         if result.ok:
-            self.digit_view.set_image(result.image)
-            q = result.quality or {}
+            if card:
+                self.digit_view.set_images(result.images)
+            else:
+                self.digit_view.set_image(result.image)
             self.quality_label.setText(
-                f"symbol found · contrast {q.get('contrast', 0):.0f} · sharpness {q.get('sharpness', 0):.0f}"
+                f"{'card' if card else 'symbol'} found · contrast {q.get('contrast', 0):.0f} · "
+                f"sharpness {q.get('sharpness', 0):.0f}"
             )
-        else:
+        else:  # the generic reason only: never how many symbols a card showed, nor which failed
             self.digit_view.set_image(None, result.reason)
-            self.quality_label.setText(f"no symbol: {result.reason}")
+            self.quality_label.setText(f"{'no card' if self.capture.symbols > 1 else 'no symbol'}: {result.reason}")
         if self.attempt_active and self.verifier is not None:
+            if card and self.verifier.symbols == 1:
+                return  # a frame read as a card before the profile changed: not this profile's
             st = self.verifier.feed_preprocessed(result)
             self.show_attempt_state(st)
 
@@ -569,7 +610,8 @@ class MainWindow(QMainWindow):
             self.show_no_camera()
             return
         left = attempts_left_text(v.policy.attempts_left(self.ctx.store.lockout(name).failures))
-        text = detail or f"Press Space to unlock as “{name}”, then show your symbol."
+        what = "card" if v.symbols > 1 else "symbol"
+        text = detail or f"Press Space to unlock as “{name}”, then show your {what}."
         self.banner.set_state(Decision.WAITING, "READY", text + (f" · {left}" if left else ""))
         self.idle_time_bar()
         self.state_shown.emit(Decision.WAITING)
@@ -628,6 +670,7 @@ class MainWindow(QMainWindow):
         self.cancel_attempt()
         wiz = EnrollWizard(self.ctx, self.capture, self, preselect=self.current_profile())
         saved = bool(wiz.exec()) and wiz.saved_profile
+        self.read_profile_card()  # the wizard read cards of its own count
         if saved:
             self.refresh_profiles(select=wiz.saved_profile)
         self.invalidate_verifier()
@@ -764,8 +807,10 @@ class MainWindow(QMainWindow):
         from .calibration_dialog import CalibrationDialog
 
         self.cancel_attempt()
+        self.capture.set_symbols(1)  # live samples are one symbol each
         dlg = CalibrationDialog(self.ctx, self.current_profile(), self.capture, self)
         dlg.exec()
+        self.read_profile_card()
         self.invalidate_verifier()
         self.show_ready()
         self.refresh_hint()
@@ -784,10 +829,12 @@ class MainWindow(QMainWindow):
             return
         from .test_mode_dialog import TestModeDialog
 
+        self.capture.set_symbols(1)  # the test mode measures one symbol
         dlg = TestModeDialog(self.ctx, name, self.capture, self)
         self.test_mode_dialog = dlg
         dlg.exec()
         self.test_mode_dialog = None
+        self.read_profile_card()
         self.show_ready()
 
     def open_identify(self) -> None:
@@ -796,8 +843,10 @@ class MainWindow(QMainWindow):
             return
         from .identify_dialog import IdentifyDialog
 
+        self.capture.set_symbols(1)  # identify names one symbol
         dlg = IdentifyDialog(self.ctx, self.capture, self)
         dlg.exec()
+        self.read_profile_card()
 
     def open_export(self) -> None:
         if not self._admin("change the model"):

@@ -22,7 +22,9 @@ GREY = QColor(110, 110, 110)
 
 
 class FrameView(QWidget):
-    """The live camera picture, scaled to fit, with the region of interest drawn on it."""
+    """The live camera picture, scaled to fit, with the region of interest drawn on it; for a
+    passcode card, a box per symbol found, numbered left to right (the card's segmentation).
+    The boxes say only what was found, never which symbol matches."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -31,6 +33,7 @@ class FrameView(QWidget):
         self._bbox = None  # (x, y, w, h) in frame pixels: the ink found
         self._found = False
         self._paper = None  # [K, 2] frame pixels: the outline of the paper found, if any
+        self._boxes: list = []  # a card: each symbol's (x, y, w, h), left to right
         self._message = "No camera"
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -39,10 +42,15 @@ class FrameView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
 
-    def set_frame(self, frame: np.ndarray | None, roi=None, bbox=None, found: bool = False, paper=None) -> None:
-        """``paper``: the outline of the card/page found (PreprocessResult.paper), drawn too."""
+    def set_frame(
+        self, frame: np.ndarray | None, roi=None, bbox=None, found: bool = False, paper=None, boxes=None
+    ) -> None:
+        """``paper``: the outline of the card/page found (PreprocessResult.paper), drawn too;
+        ``boxes``: a card's symbols (PreprocessResult.boxes), each drawn and numbered from 1,
+        left to right (instead of ``bbox``, the card's union)."""
         self._image = None if frame is None else to_qimage(frame)
         self._roi, self._bbox, self._found = roi, bbox, found
+        self._boxes = [tuple(b) for b in boxes] if boxes else []
         self._paper = None if paper is None else np.asarray(paper, np.float64).reshape(-1, 2)
         self.update()
 
@@ -54,6 +62,10 @@ class FrameView(QWidget):
 
     def has_frame(self) -> bool:
         return self._image is not None
+
+    def symbol_boxes(self) -> list:
+        """The numbered boxes drawn now, (x, y, w, h) in frame pixels, left to right."""
+        return list(self._boxes)
 
     def _target(self) -> QRectF:
         iw, ih = self._image.width(), self._image.height()
@@ -91,35 +103,71 @@ class FrameView(QWidget):
         if self._paper is not None and len(self._paper) >= 3:
             p.setPen(QPen(PAPER, 2, Qt.PenStyle.DotLine))
             p.drawPolygon(QPolygonF([QPointF(target.x() + x * s, target.y() + y * s) for x, y in self._paper]))
-        if self._bbox is not None:
+        if self._boxes:
+            f = p.font()
+            f.setBold(True)
+            f.setPointSize(12)
+            p.setFont(f)
+            for i, b in enumerate(self._boxes):
+                r = mapped(b)
+                p.setPen(QPen(BLUE, 2))
+                p.drawRect(r)
+                tag = QRectF(r.x(), r.y() - 20, 20, 20) if r.y() >= target.y() + 20 else QRectF(r.x(), r.y(), 20, 20)
+                p.fillRect(tag, BLUE)
+                p.setPen(QColor(255, 255, 255))
+                p.drawText(tag, Qt.AlignmentFlag.AlignCenter, str(i + 1))
+        elif self._bbox is not None:
             p.setPen(QPen(BLUE, 2))
             p.drawRect(mapped(self._bbox))
 
 
 class DigitView(QWidget):
-    """The 28x28 image the model sees, magnified without smoothing."""
+    """The 28x28 image the model sees, magnified without smoothing; a card's images side by
+    side (``set_images``), each in its own square, left to right."""
 
     def __init__(self, parent=None, size: int = 168):
         super().__init__(parent)
         self._image: QImage | None = None
+        self._images: list[QImage] = []
         self._text = "no symbol"
         self.setFixedSize(size, size)
         self.setAccessibleName("What the model sees (28 x 28)")
 
     def set_image(self, img: np.ndarray | None, text: str = "") -> None:
-        self._image = None if img is None else to_qimage(img)
+        self._images = [] if img is None else [to_qimage(img)]
+        self._image = self._images[0] if self._images else None
         self._text = text or "no symbol"
         self.update()
+
+    def set_images(self, imgs, text: str = "") -> None:
+        """A card's model images [n, 28, 28], left to right (None: no card, ``text`` instead)."""
+        self._images = [] if imgs is None else [to_qimage(a) for a in imgs]
+        self._image = self._images[0] if self._images else None
+        self._text = text or "no symbol"
+        self.update()
+
+    def shown(self) -> int:
+        """How many model images are shown (0: the text instead)."""
+        return len(self._images)
 
     def paintEvent(self, event):
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(0, 0, 0))
-        if self._image is None:
+        images = self._images
+        if not images:
             p.setPen(QColor(180, 180, 180))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._text)
         else:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            p.drawImage(QRectF(self.rect()), self._image)
+            n = len(images)
+            side = min(self.width() / n, float(self.height()))
+            y = (self.height() - side) / 2
+            x0 = (self.width() - side * n) / 2
+            for i, im in enumerate(images):
+                p.drawImage(QRectF(x0 + i * side, y, side, side), im)
+            p.setPen(QPen(GREY, 1))
+            for i in range(1, n):
+                p.drawLine(int(x0 + i * side), int(y), int(x0 + i * side), int(y + side))
         p.setPen(QPen(GREY, 1))
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
 
