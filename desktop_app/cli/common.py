@@ -25,10 +25,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from desktop_app.core.passphrase import PassphraseDelayed, check_admin_passphrase, is_hash
+from desktop_app.core.calibration import CalibrationError
+from desktop_app.core.camera import CameraError
+from desktop_app.core.contract import ContractError
+from desktop_app.core.gallery import GalleryError
+from desktop_app.core.passphrase import PassphraseDelayed, PassphraseError, check_admin_passphrase, is_hash
 from desktop_app.core.paths import database_path
 from desktop_app.core.settings import load_embedder
-from desktop_app.core.store import Store
+from desktop_app.core.store import Store, StoreError
 
 EXIT_OK, EXIT_DENIED, EXIT_NO_SYMBOL, EXIT_LOCKED, EXIT_SETUP = 0, 1, 2, 3, 4
 
@@ -48,14 +52,6 @@ def friendly(fn):
         try:
             return fn(args)
         except Exception as exc:
-            # imported here, on the error path: calibration alone costs ~0.1 s of every verify
-            from desktop_app.core.calibration import CalibrationError
-            from desktop_app.core.camera import CameraError
-            from desktop_app.core.contract import ContractError
-            from desktop_app.core.gallery import GalleryError
-            from desktop_app.core.passphrase import PassphraseError
-            from desktop_app.core.store import StoreError
-
             user_errors = (ContractError, StoreError, CameraError, CalibrationError, PassphraseError, GalleryError)
             if isinstance(exc, user_errors):
                 raise SetupError(str(exc)) from None

@@ -17,7 +17,10 @@ import sys
 import time
 
 from desktop_app.core import pam
+from desktop_app.core.camera import CameraError
+from desktop_app.core.contract import ContractError
 from desktop_app.core.deadline import process_age, run_with_deadline
+from desktop_app.core.store import StoreError
 
 from .common import EXIT_NO_SYMBOL, EXIT_SETUP
 
@@ -76,10 +79,6 @@ def _attempt(name: str, deadline: float) -> int:
         _say(f"{name}: the attempt exited early")
         return EXIT_SETUP
     except Exception as exc:  # a damaged database, model or camera: one line, never a grant
-        from desktop_app.core.camera import CameraError
-        from desktop_app.core.contract import ContractError
-        from desktop_app.core.store import StoreError
-
         if not isinstance(exc, (StoreError, ContractError, CameraError, OSError)):
             raise
         _say(f"{name}: {exc}")
