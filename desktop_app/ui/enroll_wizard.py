@@ -111,7 +111,7 @@ class ProfilePage(QWizardPage):
         self.symbols_help = QLabel(
             "1: one symbol, as always. 2 to 4: a passcode: the symbols side by side on one card, read left "
             "to right; every one must match, in order. Each extra symbol makes a guess far less likely to "
-            "get in, at little cost to you."
+            "get in."
         )
         self.symbols_help.setObjectName("symbolsHelp")
         self.symbols_help.setWordWrap(True)
@@ -351,8 +351,9 @@ class CapturePage(QWizardPage):
         if time.monotonic() < self._notice_until:
             return
         if self.isComplete():  # all taken: a frame never invites another capture
+            what = "references are" if self.symbols == 1 else "cards are"
             self.gate.setText(
-                f"All {self.k_spin.value()} references are taken: press Next (Enter), or discard one (Del) to retake it."
+                f"All {self.k_spin.value()} {what} taken: press Next (Enter), or discard one (Del) to retake it."
             )
         elif result.ok:
             self.gate.setText(
