@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWizard
 from ui_support import make_window, write_video
 
 from desktop_app.core.decision import Decision
+from desktop_app.ui.main_window import describe_state
 from desktop_app.core.passcode import point_key
 from desktop_app.core.paths import DEFAULT_MODEL
 from desktop_app.core.preprocess import mnist_form, preprocess_card
@@ -300,6 +301,7 @@ def test_unlock_draws_the_card_and_grants_only_the_owner_card(qtbot, pctx, cards
     win.start_attempt()
     qtbot.waitUntil(lambda: bool(finals), timeout=15000)
     assert finals[-1].state == Decision.GRANTED, finals[-1].reason
+    assert describe_state(finals[-1], "eve")[2] == "the card matched"  # core.disclosure's words
     # the swapped card: denied, and nothing shown names a position or a count
     pctx.camera_spec = str(cards["73"])
     win.start_camera()
@@ -311,6 +313,7 @@ def test_unlock_draws_the_card_and_grants_only_the_owner_card(qtbot, pctx, cards
     win.start_attempt()
     qtbot.waitUntil(lambda: len(finals) == 2, timeout=15000)
     assert finals[-1].state == Decision.DENIED, finals[-1].reason
+    assert describe_state(finals[-1], "eve")[2].startswith("the card was not accepted")
     for banner, quality in texts:
         words = (banner + " " + quality).lower()
         for bad in ("position", "symbol 1", "symbol 2", "first", "second", "distance"):

@@ -20,24 +20,27 @@ def locked_text(remaining_s: float) -> str:
 
 
 def public_reason(st) -> str:
-    """The words shown for a core AttemptState to someone who is not (yet) an admin."""
+    """The words shown for a core AttemptState to someone who is not (yet) an admin. A
+    passcode's attempt says "card" where one symbol's says "symbol" -- never a count or a
+    position."""
     s = st.state
+    what = "card" if getattr(st, "symbols", 1) > 1 else "symbol"
     if s == Decision.WAITING:
-        return "show your symbol to the camera"
+        return f"show your {what} to the camera"
     if s == Decision.CHECKING:
-        return "symbol found"
+        return f"{what} found"
     if s == Decision.NO_SYMBOL:
         if not st.final:
-            return f"no symbol: {st.reason}" if st.reason else "no symbol found"
+            return f"no {what}: {st.reason}" if st.reason else f"no {what} found"
         # final only when no frame was acquired: its reason (end of input, the time limit)
         # holds no verdict
-        return st.reason or "no symbol found"
+        return st.reason or f"no {what} found"
     if s == Decision.GRANTED:
-        return "the symbol matched"
+        return f"the {what} matched"
     if s == Decision.LOCKED:
         return locked_text(st.lockout_remaining_s) if st.lockout_remaining_s > 0 else "locked out"
     if s == Decision.DENIED:
-        text = "the symbol was not accepted"
+        text = f"the {what} was not accepted"
         if st.lockout_remaining_s > 0:
             text += f"; locked out for {max(1, math.ceil(st.lockout_remaining_s))} s"
         return text
