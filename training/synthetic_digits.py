@@ -3,9 +3,10 @@
 - ``digit_strokes``: a digit drawn as pen strokes (polylines with a pen width, jittered like
   handwriting), any size; ``training.camera_sim.render_frame`` films it.
 - ``synthetic_digits``: digits drawn with OpenCV's Hershey fonts (random font, stroke,
-  rotation, shear), reduced to 28x28 the MNIST way (longest side 20 px, pasted centred by
-  its centre of mass). Export calibrates on them, clearly labelled, where MNIST is not
-  available, and uses them as parity inputs next to random tensors; tests train on them.
+  rotation, shear), reduced to 28x28 by the app's own MNIST recipe
+  (``desktop_app.core.preprocess.form.mnist_form``). Export calibrates on them, clearly
+  labelled, where MNIST is not available, and uses them as parity inputs next to random
+  tensors; tests train on them.
 Everything is driven by a seed.
 """
 
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from desktop_app.core.preprocess.form import mnist_form
 
 FONTS = (
     cv2.FONT_HERSHEY_SIMPLEX,
@@ -29,27 +32,6 @@ DESCRIPTION = (
 )
 
 
-def mnist_form(ink: np.ndarray) -> np.ndarray | None:
-    """Grey ink image (any size, white on black) -> 28x28 uint8 in MNIST form, or None."""
-    ys, xs = np.nonzero(ink > 30)
-    if ys.size == 0:
-        return None
-    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = crop.shape
-    s = 20.0 / max(h, w)
-    nh, nw = max(1, int(round(h * s))), max(1, int(round(w * s)))
-    small = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
-    m = small.astype(np.float64)
-    total = m.sum()
-    cy = (m.sum(1) * np.arange(nh)).sum() / total
-    cx = (m.sum(0) * np.arange(nw)).sum() / total
-    out = np.zeros((28, 28), np.uint8)
-    oy, ox = int(round(14 - cy)), int(round(14 - cx))
-    oy, ox = min(max(oy, 0), 28 - nh), min(max(ox, 0), 28 - nw)
-    out[oy : oy + nh, ox : ox + nw] = small
-    return out
-
-
 def font_digit(digit: int, rng: np.random.Generator, jitter: bool = True) -> np.ndarray:
     """One digit drawn on a 96x96 canvas, distorted a little, reduced to MNIST form."""
     canvas = np.zeros((96, 96), np.uint8)
@@ -64,9 +46,8 @@ def font_digit(digit: int, rng: np.random.Generator, jitter: bool = True) -> np.
         m = cv2.getRotationMatrix2D((48, 48), angle, float(rng.uniform(0.9, 1.1)))
         m[0, 1] += shear
         canvas = cv2.warpAffine(canvas, m, (96, 96), flags=cv2.INTER_LINEAR)
-    img = mnist_form(canvas)
-    assert img is not None
-    return img
+    ys, xs = np.nonzero(canvas > 30)
+    return mnist_form(canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1])  # the app's recipe
 
 
 def synthetic_digits(n: int, seed: int = 0, jitter: bool = True) -> tuple[np.ndarray, np.ndarray]:
