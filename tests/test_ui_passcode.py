@@ -344,7 +344,7 @@ def test_unlock_with_a_card_of_another_count_says_only_no_card(qtbot, pctx, card
 
 
 # --- calibration --------------------------------------------------------------------------
-def test_calibration_dialog_shows_the_passcode_point_with_its_counts(qtbot, pctx):
+def test_calibration_dialog_shows_the_passcode_point_with_its_counts(qtbot, pctx, tmp_path):
     from desktop_app.ui.calibration_dialog import CalibrationDialog
 
     enroll_card_core(pctx, "gus", [3, 7], seed=10)
@@ -362,6 +362,16 @@ def test_calibration_dialog_shows_the_passcode_point_with_its_counts(qtbot, pctx
     dlg.refresh_current()
     assert "own threshold on every symbol (0.5500, 0.5500)" in dlg.passcode_label.text()
     assert "0.5500" in dlg.current_label.text()
+    # samples of one symbol cannot calibrate a passcode: Compute says so (core calibration)
+    png = tmp_path / "one.png"
+    cv2.imwrite(str(png), cv2.cvtColor(card_frames([3], 1, seed=5)[0], cv2.COLOR_BGR2GRAY))
+    dlg.mode.setCurrentIndex(1)
+    dlg.genuine_files = [str(png)]
+    dlg.use_gallery.setChecked(True)
+    dlg.compute()
+    qtbot.waitUntil(lambda: "Could not compute" in dlg.source_label.text(), timeout=20000)
+    assert "passcode of 2 symbols" in dlg.source_label.text() and dlg.data is None
+    assert pctx.store.get_profile("gus").threshold == 0.55  # nothing changed
     # a one-symbol profile: no passcode box, as before
     one = CalibrationDialog(pctx, "nobody", None)
     qtbot.addWidget(one)

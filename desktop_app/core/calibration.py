@@ -69,7 +69,23 @@ def _check(data: CalibrationData) -> CalibrationData:
 
 
 def _profile_refs(store, embedder, profile):
+    check_one_symbol(store, profile)
     return store.reference_embeddings(profile, embedder.fingerprint)
+
+
+def check_one_symbol(store, profile) -> None:
+    """Samples (live frames, image files) are compared with one symbol's references: a
+    passcode profile cannot be calibrated from them (CalibrationError, saying what can)."""
+    if store is None or not store.has_profile(profile):
+        return
+    n = int(store.get_profile(profile).symbols)
+    if n > 1:
+        raise CalibrationError(
+            f"“{profile}” is a passcode of {n} symbols, each with its own references: live samples and "
+            "image files show one symbol, so they cannot be compared with it. Its thresholds are the "
+            "model's passcode point, calibrated on held-out cards; a labelled folder or an "
+            "MNIST folder measures a one-symbol threshold, which Apply would set on every symbol."
+        )
 
 
 def from_images(
