@@ -249,6 +249,44 @@ def test_wizard_refuses_a_length_the_model_has_no_point_for(qtbot, pctx):
     assert wiz.currentPage() is wiz.capture_page and wiz.capture_page.symbols == 3
 
 
+def card_png(path, digits, seed):
+    """A scan of a card: ``digits`` drawn dark on light paper, side by side."""
+    canvas = np.full((220, 140 + 260 * (len(digits) - 1) + 80, 3), 235, np.uint8)
+    for i, d in enumerate(digits):
+        a = digit_strokes(d, 140, seed=seed + i)
+        x = 40 + i * 260
+        region = canvas[40:180, x : x + 140].astype(np.float32)
+        canvas[40:180, x : x + 140] = (region * (1 - a[..., None]) + 20 * a[..., None]).astype(np.uint8)
+    cv2.imwrite(str(path), canvas)
+    return str(path)
+
+
+def test_wizard_adds_cards_to_an_existing_passcode_at_its_own_count(qtbot, pctx, tmp_path):
+    from desktop_app.ui.enroll_wizard import EnrollWizard
+
+    enroll_card_core(pctx, "hal", [2, 5], captures=3, seed=40)
+    before = pctx.store.get_profile("hal").references_per_position
+    wiz = EnrollWizard(pctx, start_capture_none(), preselect="hal")
+    qtbot.addWidget(wiz)
+    wiz.show()
+    pp = wiz.profile_page
+    pp.existing_radio.setChecked(True)
+    assert pp.symbols_spin.value() == 2 and not pp.symbols_spin.isEnabled()  # the profile's own count
+    wiz.next()
+    page = wiz.capture_page
+    assert page.symbols == 2
+    page.k_spin.setValue(2)
+    page.import_files([card_png(tmp_path / f"more{i}.png", [2, 5], seed=60 + 5 * i) for i in range(2)])
+    assert len(page.items) == 2, page.import_errors.text()
+    wiz.next()
+    if not wiz.summary_page.strength.report.allowed:
+        wiz.summary_page.strength.override.setChecked(True)
+    wiz.button(QWizard.WizardButton.FinishButton).click()
+    assert wiz.saved_profile == "hal"
+    after = pctx.store.get_profile("hal")
+    assert after.symbols == 2 and after.references_per_position == tuple(b + 2 for b in before)
+
+
 def start_capture_none():
     from desktop_app.ui.capture import Capture
 
@@ -257,16 +295,6 @@ def start_capture_none():
 
 def test_wizard_imports_card_images_and_names_a_wrong_one(qtbot, pctx, tmp_path):
     from desktop_app.ui.enroll_wizard import EnrollWizard
-
-    def card_png(path, digits, seed):
-        canvas = np.full((220, 140 + 260 * (len(digits) - 1) + 80, 3), 235, np.uint8)
-        for i, d in enumerate(digits):
-            a = digit_strokes(d, 140, seed=seed + i)
-            x = 40 + i * 260
-            region = canvas[40:180, x : x + 140].astype(np.float32)
-            canvas[40:180, x : x + 140] = (region * (1 - a[..., None]) + 20 * a[..., None]).astype(np.uint8)
-        cv2.imwrite(str(path), canvas)
-        return str(path)
 
     good = [card_png(tmp_path / f"card{i}.png", [2, 5], seed=10 * i) for i in range(3)]
     three = card_png(tmp_path / "three.png", [2, 5, 8], seed=99)
