@@ -34,7 +34,7 @@ def test_audit_retention_is_applied_on_write(assets, db):
     assert len(s.audit(limit=0)) == 5
     s.set_setting("audit_retention_rows", 0)
     s.set_setting("audit_retention_days", 1)
-    s._q("UPDATE audit SET time = time - 3 * 86400")
+    s.query("UPDATE audit SET time = time - 3 * 86400")
     s.log_attempt("alice", "granted")
     assert [e.decision for e in s.audit(limit=0)] == ["granted"]
     s.close()
@@ -45,7 +45,7 @@ def test_an_audit_time_off_the_boot_clock_is_flagged(assets, db):
     its wall time disagrees with the boot clock's reckoning (and by how much)."""
     s = Store(db)
     s.log_attempt("alice", "no_symbol")
-    s._q("UPDATE audit SET time = time + 86400 WHERE id = (SELECT MAX(id) FROM audit)")  # the forged row
+    s.query("UPDATE audit SET time = time + 86400 WHERE id = (SELECT MAX(id) FROM audit)")  # the forged row
     s.log_attempt("alice", "no_symbol")
     flagged = s.audit(limit=1)[0]
     assert flagged.detail["clock_skew_s"] == pytest.approx(-86400, abs=60)

@@ -338,13 +338,13 @@ def test_doctor_reports_model_store_and_cameras(assets, env, capsys):
 KILL_SCRIPT = r"""
 import sys, time
 sys.path[:0] = [{root!r}, {tests!r}]
-from desktop_app.core.store import Store
-real = Store._insert_reference
+from desktop_app.core.store import References
+real = References.insert_in
 def slow(self, *a):
     real(self, *a)
     print("inserted", flush=True)
     time.sleep(0.15)
-Store._insert_reference = slow
+References.insert_in = slow
 print("ready", flush=True)
 from desktop_app.cli.main import main
 sys.exit(main(sys.argv[1:]))
@@ -398,7 +398,7 @@ def test_killed_enrollment_leaves_all_or_nothing(assets, tmp_path, kill_after):
     else:
         assert p.returncode == -signal.SIGKILL
         assert not s.has_profile("bob")  # none of it
-        assert s._q("SELECT COUNT(*) FROM refs")[0][0] == 1
+        assert s.query("SELECT COUNT(*) FROM refs")[0][0] == 1
         assert len(s.audit(decision="enrolled")) == 1
     s.close()
 

@@ -119,7 +119,7 @@ def test_a_pending_rows_clock_skew_flag_is_kept_when_the_attempt_ends(world):
     emb = Embedder(world["model"], "cpu")
     with Store(world["db"]) as s:
         s.log_attempt("alice", "no_symbol")
-        s._q("UPDATE audit SET time = time + 86400 WHERE id = (SELECT MAX(id) FROM audit)")  # a forged time
+        s.query("UPDATE audit SET time = time + 86400 WHERE id = (SELECT MAX(id) FROM audit)")  # a forged time
         v = Verifier(s, emb, "alice", Policy(k=1, n=1))
         v.start_attempt()
         pending = s.audit(profile="alice", limit=1)[0]

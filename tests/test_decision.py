@@ -97,13 +97,13 @@ def test_the_audit_log_refuses_an_unknown_name_and_writes_nothing(tmp_path):
 
 
 def _string_decisions(tree) -> list[str]:
-    """Audit writes (log_attempt / log / _log / finish_row / _finish) whose decision is a bare string."""
+    """Audit writes (log_attempt / log / log_in / finish_row / finish_in / _finish) whose decision is a bare string."""
     out = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
         name = node.func.attr
-        pos = {"log_attempt": 1, "log": 1, "finish_row": 1, "_log": 2, "_finish_row": 2, "_finish": 0}.get(name)
+        pos = {"log_attempt": 1, "log": 1, "finish_row": 1, "log_in": 2, "finish_in": 2, "_finish": 0}.get(name)
         if pos is None or len(node.args) <= pos:
             continue
         arg = node.args[pos]

@@ -192,7 +192,7 @@ def hook(frame, event, arg):
     code = frame.f_code
     if event == "call" and code.co_name == "_finish" and code.co_filename.endswith("verifier.py"):
         state["armed"] += 1
-    elif (event == "return" and arg is None and state["armed"] == 1 and code.co_name == "_tx"
+    elif (event == "return" and arg is None and state["armed"] == 1 and code.co_name == "write"
           and code.co_filename.endswith("database.py")):
         state["armed"] = 2
         sys.setprofile(None)

@@ -18,6 +18,7 @@ from desktop_app.core.store import (
     LockoutState,
     ProfileExists,
     ProfileNotFound,
+    References,
     Store,
     StoreError,
     validate_profile_name,
@@ -51,7 +52,7 @@ def test_new_database_is_private_wal_and_versioned(tmp_path):
     s = Store(p)
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
     assert s.schema_version == SCHEMA_VERSION
-    assert s._q("PRAGMA journal_mode")[0][0] == "wal"
+    assert s.query("PRAGMA journal_mode")[0][0] == "wal"
     assert s.integrity_check() == "ok"
     assert set(MIGRATIONS) == set(range(SCHEMA_VERSION))  # a migration for every step
     s.set_setting("x", 1)
@@ -105,7 +106,7 @@ def test_profiles_and_references(store):
         store.set_threshold("alice", -1)
     store.remove_profile("alice")
     assert not store.has_profile("alice") and store.list_profiles() == []
-    assert store._q("SELECT COUNT(*) FROM refs")[0][0] == 0  # references went with it
+    assert store.query("SELECT COUNT(*) FROM refs")[0][0] == 0  # references went with it
     with pytest.raises(ProfileNotFound):
         store.remove_profile("alice")
 
@@ -122,7 +123,7 @@ def test_bad_reference_input_is_refused_before_writing(store):
 
 def test_enrollment_is_all_or_nothing(store, monkeypatch):
     calls = {"n": 0}
-    real = Store._insert_reference
+    real = References.insert_in
 
     def failing(self, *a):
         calls["n"] += 1
@@ -130,11 +131,11 @@ def test_enrollment_is_all_or_nothing(store, monkeypatch):
             raise OSError("disk full")
         return real(self, *a)
 
-    monkeypatch.setattr(Store, "_insert_reference", failing)
+    monkeypatch.setattr(References, "insert_in", failing)
     with pytest.raises(OSError):
         store.add_references("bob", _imgs(5), None, np.ones((5, 4)), "fp", create=True)
     assert not store.has_profile("bob")
-    assert store._q("SELECT COUNT(*) FROM refs")[0][0] == 0
+    assert store.query("SELECT COUNT(*) FROM refs")[0][0] == 0
     assert store.audit(decision="enrolled") == []
 
 
@@ -377,7 +378,7 @@ def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monke
     monkeypatch.setitem(store_mod.MIGRATIONS, 4, to_5)
     s = Store(p)
     assert s.schema_version == 5
-    assert s._q("SELECT note FROM profiles WHERE name = 'a'")[0][0] == "migrated"
+    assert s.query("SELECT note FROM profiles WHERE name = 'a'")[0][0] == "migrated"
     assert s.get_profile("a").n_references == 2
     s.close()
 
@@ -394,7 +395,7 @@ def test_migrations_bring_an_older_database_up_and_keep_its_data(tmp_path, monke
         Store(q)
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 4)
     s = Store(q)  # the failed migration rolled back whole
-    assert s.schema_version == 4 and "other" not in [r[1] for r in s._q("PRAGMA table_info(profiles)")]
+    assert s.schema_version == 4 and "other" not in [r[1] for r in s.query("PRAGMA table_info(profiles)")]
     s.close()
 
 
@@ -405,7 +406,7 @@ def test_a_schema_1_database_gets_the_lockout_clock_columns(tmp_path, monkeypatc
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 1)
     s = Store(p)
     s.set_setting("x", 1)
-    s._q("INSERT INTO lockout(profile, failures, locked_until) VALUES ('a', 4, 5.0)")
+    s.query("INSERT INTO lockout(profile, failures, locked_until) VALUES ('a', 4, 5.0)")
     s.close()
     monkeypatch.setattr(store_mod, "SCHEMA_VERSION", 3)
     s = Store(p)

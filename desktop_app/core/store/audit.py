@@ -36,10 +36,14 @@ class AuditEntry:
     has_snapshot: bool
 
 
-class AuditMixin:
-    """The audit table."""
+class AuditLog:
+    """The audit table. The ``*_in`` methods write inside a transaction the caller holds open
+    (its connection ``con``); the others open their own."""
 
-    def _log(
+    def __init__(self, db, app_settings):
+        self.db, self.app_settings = db, app_settings
+
+    def log_in(
         self,
         con,
         profile,
@@ -87,7 +91,7 @@ class AuditMixin:
         self._apply_retention(con)
         return int(cur.lastrowid)
 
-    def _finish_row(
+    def finish_in(
         self,
         con,
         entry_id,
@@ -127,7 +131,7 @@ class AuditMixin:
         )
         if cur.rowcount == 1:
             return int(entry_id)
-        return self._log(
+        return self.log_in(
             con,
             None if entry_id is None else self._row_profile(con, entry_id),
             decision,
@@ -140,6 +144,25 @@ class AuditMixin:
             snapshot,
         )
 
+    def decision_in(self, con, entry_id) -> str | None:
+        """The decision an audit row holds now (None: no such row)."""
+        row = con.execute("SELECT decision FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
+        return None if row is None else str(row[0])
+
+    def pending_in(self, con, name) -> list[tuple[int, float, dict]]:
+        """(id, time, detail) of every attempt of ``name`` still "pending"."""
+        rows = con.execute(
+            "SELECT id, time, detail FROM audit WHERE decision = ? AND profile = ?", (Decision.PENDING, name)
+        ).fetchall()
+        out = []
+        for rid, t, d in rows:
+            try:
+                detail = json.loads(d or "{}")
+            except ValueError:
+                detail = {}
+            out.append((int(rid), float(t), detail if isinstance(detail, dict) else {}))
+        return out
+
     def _row_profile(self, con, entry_id):
         row = con.execute("SELECT profile FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
         return row[0] if row else None
@@ -149,9 +172,8 @@ class AuditMixin:
         unset or 0 = keep everything). Pending attempts are never pruned."""
         vals = {}
         for key in ("audit_retention_rows", "audit_retention_days"):
-            row = con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
             try:
-                v = float(json.loads(row[0])) if row else 0.0
+                v = float(self.app_settings.get_setting_in(con, key, 0.0))
             except (ValueError, TypeError):
                 v = 0.0
             vals[key] = v if math.isfinite(v) and v > 0 else 0.0
@@ -180,8 +202,8 @@ class AuditMixin:
         detail=None,
         snapshot=None,
     ) -> int:
-        with self._tx() as con:
-            return self._log(
+        with self.db.write() as con:
+            return self.log_in(
                 con, profile, decision, best_distance, threshold, frames_used, fingerprint, provider, detail, snapshot
             )
 
@@ -207,7 +229,7 @@ class AuditMixin:
         if limit:
             sql += f" LIMIT {int(limit)}"
         out = []
-        for r in self._q(sql, args):
+        for r in self.db.query(sql, args):
             try:
                 detail = json.loads(r[9] or "{}")
             except (ValueError, TypeError):
@@ -253,5 +275,5 @@ class AuditMixin:
         return out
 
     def audit_snapshot(self, entry_id) -> np.ndarray | None:
-        rows = self._q("SELECT snapshot FROM audit WHERE id = ?", (int(entry_id),))
+        rows = self.db.query("SELECT snapshot FROM audit WHERE id = ?", (int(entry_id),))
         return _unpng(rows[0][0]) if rows and rows[0][0] is not None else None

@@ -2,12 +2,11 @@
 the CLI and the app can share it), transactions, queries, and SQLite errors in words.
 
 Checking the lockout and counting a failure happen in one ``BEGIN IMMEDIATE`` transaction
-(:meth:`Database.transaction`, a :class:`Tx`), so concurrent attempts serialise on the counter.
+(``Store.transaction``, a :class:`Tx`), so concurrent attempts serialise on the counter.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import stat
@@ -15,51 +14,38 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..decision import Decision
 from ..paths import database_path, make_private_dirs
 from . import schema
 from .errors import StoreError
 from .safety import check_database_safe
-from .lockout import _LOCK_COLS, LockoutState, _lock_from_row
+from .lockout import LockoutState
 
 
 class Tx:
-    """The lockout and audit operations of one open ``BEGIN IMMEDIATE`` transaction."""
+    """The lockout and audit operations of one open ``BEGIN IMMEDIATE`` transaction: the
+    tables' public ``*_in`` methods on its connection (``Store.transaction`` makes one)."""
 
-    def __init__(self, store: Database, con: sqlite3.Connection):
-        self.store, self.con = store, con
+    def __init__(self, con: sqlite3.Connection, lockouts, audit_log):
+        self.con, self.lockouts, self.audit_log = con, lockouts, audit_log
 
     def lockout(self, name) -> LockoutState:
-        return _lock_from_row(
-            self.con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone(), name
-        )
+        return self.lockouts.lockout_in(self.con, name)
 
     def set_lockout(self, name, state: LockoutState) -> None:
-        self.store._set_lockout(self.con, name, state)
+        self.lockouts.set_lockout_in(self.con, name, state)
 
     def log(self, profile, decision, **kw) -> int:
-        return self.store._log(self.con, profile, decision, **kw)
+        return self.audit_log.log_in(self.con, profile, decision, **kw)
 
     def finish_row(self, entry_id, decision, **kw) -> int:
-        return self.store._finish_row(self.con, entry_id, decision, **kw)
+        return self.audit_log.finish_in(self.con, entry_id, decision, **kw)
 
     def row_decision(self, entry_id) -> str | None:
         """The decision an audit row holds now (None: no such row)."""
-        row = self.con.execute("SELECT decision FROM audit WHERE id = ?", (int(entry_id),)).fetchone()
-        return None if row is None else str(row[0])
+        return self.audit_log.decision_in(self.con, entry_id)
 
     def pending(self, name) -> list[tuple[int, float, dict]]:
-        rows = self.con.execute(
-            "SELECT id, time, detail FROM audit WHERE decision = ? AND profile = ?", (Decision.PENDING, name)
-        ).fetchall()
-        out = []
-        for rid, t, d in rows:
-            try:
-                detail = json.loads(d or "{}")
-            except ValueError:
-                detail = {}
-            out.append((int(rid), float(t), detail if isinstance(detail, dict) else {}))
-        return out
+        return self.audit_log.pending_in(self.con, name)
 
 
 class _Shared:
@@ -84,10 +70,18 @@ def _file_key(st: os.stat_result) -> tuple[int, int]:
     return (int(st.st_dev), int(st.st_ino))
 
 
+def open_databases() -> list[tuple[tuple[int, int], Path]]:
+    """(device and inode, the name it was opened by) of every database file this process
+    has open (:mod:`.open_files` compares a path with them)."""
+    with _OPEN_LOCK:
+        return [(shared.key, shared.path) for shared in _OPEN.values()]
+
+
 class Database(schema.SchemaMixin):
     """A handle on this process's one SQLite connection to the file (thread-safe, behind a
-    lock); the tables' operations are mixins. Every handle of the same file shares the
-    connection; it is closed when the last handle is."""
+    lock): :meth:`query` reads, :meth:`write` is one transaction; the tables (``Store``) are
+    built on it. Every handle of the same file shares the connection; it is closed when the
+    last handle is."""
 
     def __init__(self, path=None, create: bool = True):
         self._lock = threading.RLock()
@@ -215,7 +209,9 @@ class Database(schema.SchemaMixin):
         return StoreError(f"{doing} the database {self.path} failed ({msg}). Nothing was changed.")
 
     @contextmanager
-    def _tx(self):
+    def write(self):
+        """One ``BEGIN IMMEDIATE`` transaction: yields the connection, commits on leaving,
+        rolls back on an exception (an SQLite error comes out as a StoreError in words)."""
         with self._lock:
             if self._con is None:
                 raise StoreError("The database is closed.")
@@ -244,13 +240,8 @@ class Database(schema.SchemaMixin):
         except sqlite3.Error:
             pass
 
-    @contextmanager
-    def transaction(self):
-        """One ``BEGIN IMMEDIATE`` transaction for the verifier's check-and-count steps."""
-        with self._tx() as con:
-            yield Tx(self, con)
-
-    def _q(self, sql: str, args=()) -> list:
+    def query(self, sql: str, args=()) -> list:
+        """The rows of one statement (outside any transaction; SQLite errors in words)."""
         with self._lock:
             if self._con is None:
                 raise StoreError("The database is closed.")
@@ -282,9 +273,9 @@ class Database(schema.SchemaMixin):
         return False
 
     def integrity_check(self) -> str:
-        rows = self._q("PRAGMA integrity_check")
+        rows = self.query("PRAGMA integrity_check")
         return "ok" if rows and rows[0][0] == "ok" else "; ".join(str(r[0]) for r in rows[:5])
 
     @property
     def schema_version(self) -> int:
-        return int(self._q("PRAGMA user_version")[0][0])
+        return int(self.query("PRAGMA user_version")[0][0])

@@ -105,18 +105,27 @@ def process_start(pid: int | None = None) -> str:
         return ""
 
 
-class LockoutMixin:
-    """The lockout table."""
+class Lockouts:
+    """The lockout table. The ``*_in`` methods work inside a transaction the caller holds open
+    (its connection ``con``); the others open their own."""
+
+    def __init__(self, db, audit_log):
+        self.db, self.audit_log = db, audit_log
 
     def lockout(self, name) -> LockoutState:
-        rows = self._q(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,))
+        rows = self.db.query(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,))
         return _lock_from_row(rows[0] if rows else None, name)
 
-    def set_lockout(self, name, state: LockoutState) -> None:
-        with self._tx() as con:
-            self._set_lockout(con, name, state)
+    def lockout_in(self, con, name) -> LockoutState:
+        return _lock_from_row(
+            con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone(), name
+        )
 
-    def _set_lockout(self, con, name, state: LockoutState) -> None:
+    def set_lockout(self, name, state: LockoutState) -> None:
+        with self.db.write() as con:
+            self.set_lockout_in(con, name, state)
+
+    def set_lockout_in(self, con, name, state: LockoutState) -> None:
         con.execute(
             "INSERT INTO lockout(profile, failures, locked_until, lock_s, boot_id, boot_at) "
             "VALUES (?, ?, ?, ?, ?, ?) "
@@ -133,20 +142,18 @@ class LockoutMixin:
             ),
         )
 
+    def delete_in(self, con, name) -> None:
+        """Forget the lockout state of ``name`` (its profile is being removed)."""
+        con.execute("DELETE FROM lockout WHERE profile = ?", (name,))
+
     def record_outcome(self, name, state, **log) -> tuple[int, LockoutState]:
         """Write a finished attempt's audit entry and the new lockout state in one transaction.
 
         ``state`` is the new :class:`LockoutState`, or a function old -> new evaluated inside
         the transaction (so two processes verifying at once cannot lose a failure).
         Returns (audit id, the lockout state written)."""
-        with self._tx() as con:
+        with self.db.write() as con:
             if callable(state):
-                row = con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone()
-                state = state(_lock_from_row(row, name))
-            self._set_lockout(con, name, state)
-            return self._log(con, name, **log), state
-
-    def lockout_in(self, con, name) -> LockoutState:
-        return _lock_from_row(
-            con.execute(f"SELECT {_LOCK_COLS} FROM lockout WHERE profile = ?", (name,)).fetchone(), name
-        )
+                state = state(self.lockout_in(con, name))
+            self.set_lockout_in(con, name, state)
+            return self.audit_log.log_in(con, name, **log), state

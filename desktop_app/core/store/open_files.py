@@ -37,15 +37,13 @@ def open_database_file(path) -> tuple[Path, str] | None:
     key = _key(path)
     if key is None:
         return None
-    with database._OPEN_LOCK:
-        opened = list(database._OPEN.values())
-    for shared in opened:
-        if shared.key == key:
-            return shared.path, ""
-        names = {str(shared.path), os.path.realpath(shared.path)}
+    for db_key, db_path in database.open_databases():
+        if db_key == key:
+            return db_path, ""
+        names = {str(db_path), os.path.realpath(db_path)}
         for suffix in SIDE_FILES:
             if any(_key(name + suffix) == key for name in names):
-                return shared.path, suffix
+                return db_path, suffix
     return None
 
 

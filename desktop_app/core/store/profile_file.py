@@ -55,12 +55,16 @@ class ImportNeedsConfirmation(StoreError):
         self.risks = risks
 
 
-class ProfileFileMixin:
-    """Export and import of one profile."""
+class ProfileFiles:
+    """Export and import of one profile: a service over the tables (their public methods)."""
+
+    def __init__(self, db, profiles, refs, lockouts, audit_log, app_settings):
+        self.db, self.profiles, self.refs = db, profiles, refs
+        self.lockouts, self.audit_log, self.app_settings = lockouts, audit_log, app_settings
 
     def export_profile(self, name, path) -> Path:
-        prof = self.get_profile(name)
-        refs = self.references(name)
+        prof = self.profiles.get_profile(name)
+        refs = self.refs.references(name)
         doc = {
             "format": EXPORT_FORMAT,
             "version": 1 if prof.symbols == 1 else 2,
@@ -123,7 +127,7 @@ class ProfileFileMixin:
                 f"{what} is not a usable twinlock profile export ({why}). Nothing was "
                 "imported; export the profile again."
             ) from None
-        risks = import_risks(self, embedder.contract, exp.threshold, exp.policy)
+        risks = import_risks(self.app_settings, embedder.contract, exp.threshold, exp.policy)
         if risks and not confirmed:
             raise ImportNeedsConfirmation(
                 f"{what} would loosen the lock: {'; '.join(risks)}. Nothing was imported; import it "
@@ -131,24 +135,24 @@ class ProfileFileMixin:
                 risks,
             )
         fp = embedder.fingerprint
-        with self._tx() as con:
-            row = con.execute("SELECT id FROM profiles WHERE name = ?", (target,)).fetchone()
+        with self.db.write() as con:
+            found = self.profiles.lookup_in(con, target)
             kept_lock = None
-            if row is not None:
+            if found is not None:
                 if not overwrite:
                     raise ProfileExists(
                         f"A profile named '{target}' already exists. Import under "
                         "another name (--name) or replace it (--overwrite)."
                     )
-                con.execute("DELETE FROM profiles WHERE id = ?", (row[0],))
-                kept_lock = self.lockout_in(con, target)  # the lockout state stays as it was
-            pid = self._insert_profile(con, target, exp.threshold, exp.policy, exp.created, symbols=exp.symbols)
+                self.profiles.delete_in(con, target)
+                kept_lock = self.lockouts.lockout_in(con, target)  # the lockout state stays as it was
+            pid = self.profiles.insert_in(con, target, exp.threshold, exp.policy, exp.created, symbols=exp.symbols)
             for (img, crop, c), e, position in zip(exp.references, embs, exp.positions):
-                self._insert_reference(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c, position)
+                self.refs.insert_in(con, pid, _png(img), _png(crop), e.tobytes(), e.size, fp, c, position)
             detail = {
                 "file": str(p),
                 "references": len(exp.references),
-                "replaced": row is not None,
+                "replaced": found is not None,
                 "failures_kept": None if kept_lock is None else kept_lock.failures,
                 "embeddings": f"recomputed by model {fp[:12]}",
             }
@@ -158,8 +162,8 @@ class ProfileFileMixin:
                 detail["symbols"] = exp.symbols
             if via:
                 detail["via"] = via
-            self._log(con, target, AuditEvent.PROFILE_IMPORTED, fingerprint=fp, detail=detail)
-        return self.get_profile(target)
+            self.audit_log.log_in(con, target, AuditEvent.PROFILE_IMPORTED, fingerprint=fp, detail=detail)
+        return self.profiles.get_profile(target)
 
 
 def _embed(embedder, exp) -> np.ndarray:

@@ -59,11 +59,17 @@ class Profile:
         return self.symbols > 1
 
 
-class ProfilesMixin:
-    """The profiles table."""
+class Profiles:
+    """The profiles table. The ``*_in`` methods work inside a transaction the caller holds open
+    (its connection ``con``); the others open their own."""
+
+    def __init__(self, db, audit_log, lockouts):
+        self.db, self.audit_log, self.lockouts = db, audit_log, lockouts
 
     def _profile_row(self, name):
-        rows = self._q("SELECT id, name, created, threshold, policy, symbols FROM profiles WHERE name = ?", (name,))
+        rows = self.db.query(
+            "SELECT id, name, created, threshold, policy, symbols FROM profiles WHERE name = ?", (name,)
+        )
         if not rows:
             raise ProfileNotFound(
                 f"There is no profile '{printable(name)[:80]}'. 'twinlock profiles list' shows the profiles there are."
@@ -72,15 +78,15 @@ class ProfilesMixin:
 
     def _make_profile(self, row) -> Profile:
         pid, name, created, threshold, policy, symbols = row
-        n = self._q("SELECT COUNT(*) FROM refs WHERE profile_id = ?", (pid,))[0][0]
+        n = self.db.query("SELECT COUNT(*) FROM refs WHERE profile_id = ?", (pid,))[0][0]
         try:
             symbols = validate_symbols(symbols)
         except ValueError:
             raise self._damaged_profile(name, f"a symbol count of {str(symbols)[:40]!r}") from None
-        per = dict(self._q("SELECT position, COUNT(*) FROM refs WHERE profile_id = ? GROUP BY position", (pid,)))
+        per = dict(self.db.query("SELECT position, COUNT(*) FROM refs WHERE profile_id = ? GROUP BY position", (pid,)))
         if any(not isinstance(k, int) or not 0 <= k < symbols for k in per):
             raise self._damaged_profile(name, "a reference of a position the profile does not have")
-        fps = [r[0] for r in self._q("SELECT DISTINCT fingerprint FROM refs WHERE profile_id = ?", (pid,))]
+        fps = [r[0] for r in self.db.query("SELECT DISTINCT fingerprint FROM refs WHERE profile_id = ?", (pid,))]
         # values read back are validated like imported ones: a damaged or forged row is refused
         if threshold is not None and not (
             isinstance(threshold, (int, float))
@@ -112,7 +118,7 @@ class ProfilesMixin:
 
     def _damaged_profile(self, name, what: str) -> StoreError:
         return StoreError(
-            f"Profile '{printable(name)[:80]}' holds {what} in the database {self.path}: the row is "
+            f"Profile '{printable(name)[:80]}' holds {what} in the database {self.db.path}: the row is "
             "damaged or was edited by hand. Nothing was used or changed. Restore the database from "
             f"a backup, or remove the profile ('twinlock profiles remove {printable(name)[:80]}', "
             "admin) and enroll it again."
@@ -121,11 +127,12 @@ class ProfilesMixin:
     def create_profile(self, name, threshold=None, policy=None, symbols: int = 1) -> Profile:
         name = validate_profile_name(name)
         symbols = validate_symbols(symbols)
-        with self._tx() as con:
-            self._insert_profile(con, name, threshold, policy, symbols=symbols)
+        with self.db.write() as con:
+            self.insert_in(con, name, threshold, policy, symbols=symbols)
         return self.get_profile(name)
 
-    def _insert_profile(self, con, name, threshold=None, policy=None, created=None, symbols: int = 1) -> int:
+    def insert_in(self, con, name, threshold=None, policy=None, created=None, symbols: int = 1) -> int:
+        """Add the profile ``name`` (ProfileExists if there is one); returns its id."""
         if con.execute("SELECT 1 FROM profiles WHERE name = ?", (name,)).fetchone():
             raise ProfileExists(f"A profile named '{name}' already exists. Choose another name, or remove it first.")
         cur = con.execute(
@@ -140,22 +147,36 @@ class ProfilesMixin:
         )
         return int(cur.lastrowid)
 
+    def lookup_in(self, con, name) -> tuple[int, int] | None:
+        """(id, symbols) of the profile ``name``, None when there is none."""
+        row = con.execute("SELECT id, symbols FROM profiles WHERE name = ?", (name,)).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def delete_in(self, con, name) -> None:
+        """Delete the profile ``name`` and (by the schema's cascade) its references."""
+        con.execute("DELETE FROM profiles WHERE name = ?", (name,))
+
+    def id_and_symbols(self, name) -> tuple[int, int]:
+        """(id, symbols) of the profile ``name``; ProfileNotFound when there is none."""
+        row = self._profile_row(name)
+        return int(row[0]), int(row[5])
+
     def list_profiles(self) -> list[Profile]:
-        rows = self._q("SELECT id, name, created, threshold, policy, symbols FROM profiles ORDER BY name")
+        rows = self.db.query("SELECT id, name, created, threshold, policy, symbols FROM profiles ORDER BY name")
         return [self._make_profile(r) for r in rows]
 
     def get_profile(self, name) -> Profile:
         return self._make_profile(self._profile_row(name))
 
     def has_profile(self, name) -> bool:
-        return bool(self._q("SELECT 1 FROM profiles WHERE name = ?", (name,)))
+        return bool(self.db.query("SELECT 1 FROM profiles WHERE name = ?", (name,)))
 
     def remove_profile(self, name) -> None:
         self._profile_row(name)
-        with self._tx() as con:
-            con.execute("DELETE FROM profiles WHERE name = ?", (name,))
-            con.execute("DELETE FROM lockout WHERE profile = ?", (name,))
-            self._log(con, name, AuditEvent.PROFILE_REMOVED)
+        with self.db.write() as con:
+            self.delete_in(con, name)
+            self.lockouts.delete_in(con, name)
+            self.audit_log.log_in(con, name, AuditEvent.PROFILE_REMOVED)
 
     def set_threshold(self, name, threshold, audit=None, detail: dict | None = None):
         """Set (None: reset) the profile's threshold. With ``audit`` (an AuditEvent) its audit
@@ -166,14 +187,14 @@ class ProfilesMixin:
             if not np.isfinite(threshold) or threshold <= 0:
                 raise ValueError("a threshold must be a positive number")
         self._profile_row(name)
-        with self._tx() as con:
+        with self.db.write() as con:
             row = con.execute("SELECT threshold FROM profiles WHERE name = ?", (name,)).fetchone()
             if row is None:
                 raise ProfileNotFound(f"There is no profile '{printable(name)[:80]}'.")
             old = row[0]
             con.execute("UPDATE profiles SET threshold = ? WHERE name = ?", (threshold, name))
             if audit is not None:
-                self._log(con, name, audit, threshold=threshold, detail={**(detail or {}), "old": old})
+                self.audit_log.log_in(con, name, audit, threshold=threshold, detail={**(detail or {}), "old": old})
         return old
 
     def set_policy(self, name, policy: dict) -> None:
@@ -182,5 +203,5 @@ class ProfilesMixin:
         except (ValueError, TypeError) as exc:
             raise ValueError(f"a profile policy out of bounds: {exc}") from None
         self._profile_row(name)
-        with self._tx() as con:
+        with self.db.write() as con:
             con.execute("UPDATE profiles SET policy = ? WHERE name = ?", (json.dumps(policy or {}), name))

@@ -29,8 +29,12 @@ class Reference:
     position: int = 0  # which symbol of a passcode (0: the first, or the only one)
 
 
-class ReferencesMixin:
-    """The refs table."""
+class References:
+    """The refs table. The ``*_in`` methods work inside a transaction the caller holds open
+    (its connection ``con``); the others open their own."""
+
+    def __init__(self, db, profiles, audit_log):
+        self.db, self.profiles, self.audit_log = db, profiles, audit_log
 
     def add_references(
         self,
@@ -76,16 +80,15 @@ class ReferencesMixin:
         if symbols is not None:
             symbols = validate_symbols(symbols)
         blobs = [(_png(imgs[i]), _png(crops[i]), emb[i].tobytes(), int(pos[i])) for i in range(n)]
-        with self._tx() as con:
-            row = con.execute("SELECT id FROM profiles WHERE name = ?", (name,)).fetchone()
-            if row is None:
+        with self.db.write() as con:
+            found = self.profiles.lookup_in(con, name)
+            if found is None:
                 if not create:
                     raise ProfileNotFound(f"There is no profile '{name}'.")
-                want = symbols if symbols is not None else validate_symbols(int(pos.max()) + 1)
-                pid = self._insert_profile(con, name, symbols=want)
+                count = symbols if symbols is not None else validate_symbols(int(pos.max()) + 1)
+                pid = self.profiles.insert_in(con, name, symbols=count)
             else:
-                pid = int(row[0])
-                have = int(con.execute("SELECT symbols FROM profiles WHERE id = ?", (pid,)).fetchone()[0])
+                pid, have = found
                 if symbols is not None and symbols != have:
                     raise StoreError(
                         f"Profile '{name}' holds {have} symbol{'s' if have != 1 else ''}, not {symbols}. "
@@ -100,7 +103,7 @@ class ReferencesMixin:
                         "Re-embed it for the current model first ('twinlock doctor "
                         "--reembed')."
                     )
-            count = int(con.execute("SELECT symbols FROM profiles WHERE id = ?", (pid,)).fetchone()[0])
+                count = have
             if int(pos.max()) >= count:
                 raise ValueError(
                     f"a reference for symbol {int(pos.max()) + 1}, but profile '{name}' holds {count} "
@@ -108,12 +111,12 @@ class ReferencesMixin:
                 )
             now = time.time()
             for image, crop, e, p in blobs:
-                self._insert_reference(con, pid, image, crop, e, emb.shape[1], fingerprint, now, p)
+                self.insert_in(con, pid, image, crop, e, emb.shape[1], fingerprint, now, p)
             self._check_positions(con, pid, name, count)
             detail = {"added": n, "source": source}
             if count > 1:
                 detail.update(symbols=count, per_position=[int((pos == i).sum()) for i in range(count)])
-            self._log(con, name, AuditEvent.ENROLLED, fingerprint=fingerprint, detail=detail)
+            self.audit_log.log_in(con, name, AuditEvent.ENROLLED, fingerprint=fingerprint, detail=detail)
         return n
 
     def _check_positions(self, con, pid, name, count) -> None:
@@ -127,7 +130,8 @@ class ReferencesMixin:
                 "would have no reference: enroll every symbol of the card together"
             )
 
-    def _insert_reference(self, con, pid, image, crop, emb_bytes, dim, fingerprint, now, position: int = 0) -> None:
+    def insert_in(self, con, pid, image, crop, emb_bytes, dim, fingerprint, now, position: int = 0) -> None:
+        """One reference row (PNG blobs, embedding bytes) of the profile with id ``pid``."""
         con.execute(
             "INSERT INTO refs(profile_id, image, crop, embedding, dim, fingerprint, created, position) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -135,8 +139,8 @@ class ReferencesMixin:
         )
 
     def references(self, name) -> list[Reference]:
-        pid = self._profile_row(name)[0]
-        rows = self._q(
+        pid = self.profiles.id_and_symbols(name)[0]
+        rows = self.db.query(
             "SELECT id, image, crop, embedding, dim, fingerprint, created, position FROM refs "
             "WHERE profile_id = ? ORDER BY position, id",
             (pid,),
@@ -155,14 +159,13 @@ class ReferencesMixin:
         """The profile's reference embeddings [M, D]. A passcode's are per position: pass
         ``position`` (0-based), or use :meth:`position_embeddings`; asking a passcode for all
         of them at once is refused (StoreError), as its symbols must never be mixed."""
-        row = self._profile_row(name)
-        pid, symbols = row[0], int(row[5])
+        pid, symbols = self.profiles.id_and_symbols(name)
         if position is None and symbols > 1:
             raise StoreError(
                 f"Profile '{name}' is a passcode of {symbols} symbols: each symbol is checked against "
                 "its own references, so they are read per position."
             )
-        rows = self._q(
+        rows = self.db.query(
             "SELECT embedding, dim, fingerprint FROM refs WHERE profile_id = ? AND position = ? ORDER BY id",
             (pid, 0 if position is None else int(position)),
         )
@@ -180,13 +183,12 @@ class ReferencesMixin:
 
     def position_embeddings(self, name, fingerprint) -> list[np.ndarray]:
         """One [M_i, D] array per position, in order (a one-symbol profile: a list of one)."""
-        symbols = int(self._profile_row(name)[5])
+        symbols = self.profiles.id_and_symbols(name)[1]
         return [self.reference_embeddings(name, fingerprint, position=i) for i in range(symbols)]
 
     def remove_reference(self, name, ref_id) -> None:
-        row = self._profile_row(name)
-        pid, symbols = row[0], int(row[5])
-        with self._tx() as con:
+        pid, symbols = self.profiles.id_and_symbols(name)
+        with self.db.write() as con:
             cur = con.execute("DELETE FROM refs WHERE id = ? AND profile_id = ?", (int(ref_id), pid))
             if cur.rowcount == 0:
                 raise StoreError(f"Profile '{name}' has no reference {ref_id}.")
@@ -203,7 +205,7 @@ class ReferencesMixin:
         """Decode every stored reference image and crop and check every embedding: one line
         per damaged reference (empty when all are sound)."""
         bad = []
-        rows = self._q(
+        rows = self.db.query(
             "SELECT r.id, p.name, r.image, r.crop, r.embedding, r.dim FROM refs r "
             "JOIN profiles p ON p.id = r.profile_id ORDER BY r.id"
         )
@@ -231,11 +233,11 @@ class ReferencesMixin:
 
     def stale_references(self, fingerprint) -> int:
         """How many references were embedded by a model other than ``fingerprint``."""
-        return int(self._q("SELECT COUNT(*) FROM refs WHERE fingerprint != ?", (fingerprint,))[0][0])
+        return int(self.db.query("SELECT COUNT(*) FROM refs WHERE fingerprint != ?", (fingerprint,))[0][0])
 
     def reembed_all(self, embedder, progress=None, batch: int = 256) -> int:
         """Re-embed every reference from its stored 28x28 image, all-or-nothing."""
-        rows = self._q("SELECT id, image FROM refs ORDER BY id")
+        rows = self.db.query("SELECT id, image FROM refs ORDER BY id")
         total = len(rows)
         new = []
         for s in range(0, total, batch):
@@ -245,7 +247,7 @@ class ReferencesMixin:
             new.extend((int(r[0]), emb[i]) for i, r in enumerate(chunk))
             if progress is not None:
                 progress(min(s + batch, total), total)
-        with self._tx() as con:
+        with self.db.write() as con:
             for rid, e in new:
                 con.execute(
                     "UPDATE refs SET embedding = ?, dim = ?, fingerprint = ? WHERE id = ?",

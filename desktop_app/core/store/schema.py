@@ -180,7 +180,7 @@ class SchemaMixin:
             version = self._con.execute("PRAGMA user_version").fetchone()[0]
             while version < SCHEMA_VERSION:
                 step = MIGRATIONS[version]
-                with self._tx():
+                with self.write():
                     # re-read inside the write lock: another process may have migrated meanwhile
                     version = self._con.execute("PRAGMA user_version").fetchone()[0]
                     if version >= SCHEMA_VERSION:

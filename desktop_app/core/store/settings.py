@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 
-class SettingsMixin:
+class AppSettings:
     """The settings table."""
 
+    def __init__(self, db):
+        self.db = db
+
     def get_setting(self, key, default=None):
-        rows = self._q("SELECT value FROM settings WHERE key = ?", (key,))
+        rows = self.db.query("SELECT value FROM settings WHERE key = ?", (key,))
         if not rows:
             return default
         try:
@@ -17,21 +20,32 @@ class SettingsMixin:
         except ValueError:
             return default
 
+    def get_setting_in(self, con, key, default=None):
+        """The setting ``key`` read inside the caller's open transaction (``con``); ``default``
+        when it is unset or not JSON."""
+        row = con.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return default
+        try:
+            return json.loads(row[0])
+        except (ValueError, TypeError):
+            return default
+
     def set_setting(self, key, value) -> None:
         data = json.dumps(value)
-        with self._tx() as con:
+        with self.db.write() as con:
             con.execute(
                 "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, data),
             )
 
     def delete_setting(self, key) -> None:
-        with self._tx() as con:
+        with self.db.write() as con:
             con.execute("DELETE FROM settings WHERE key = ?", (key,))
 
     def settings(self) -> dict:
         out = {}
-        for k, v in self._q("SELECT key, value FROM settings ORDER BY key"):
+        for k, v in self.db.query("SELECT key, value FROM settings ORDER BY key"):
             try:
                 out[k] = json.loads(v)
             except ValueError:
