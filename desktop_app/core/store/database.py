@@ -77,7 +77,7 @@ def open_databases() -> list[tuple[tuple[int, int], Path]]:
         return [(shared.key, shared.path) for shared in _OPEN.values()]
 
 
-class Database(schema.SchemaMixin):
+class Database:
     """A handle on this process's one SQLite connection to the file (thread-safe, behind a
     lock): :meth:`query` reads, :meth:`write` is one transaction; the tables (``Store``) are
     built on it. Every handle of the same file shares the connection; it is closed when the
@@ -135,7 +135,7 @@ class Database(schema.SchemaMixin):
                 "changed; delete the empty file to start a new database, or restore a backup."
             )
         if st is not None:
-            self._check_readonly()
+            schema.check_existing(self.path)
         else:
             try:
                 make_private_dirs(self.path.parent)
@@ -171,7 +171,8 @@ class Database(schema.SchemaMixin):
             ) from None
         self._con = con
         try:
-            self._migrate()
+            with self._lock:
+                schema.migrate(con, self.write)
         except Exception as exc:
             self._con = None
             con.close()
@@ -184,11 +185,7 @@ class Database(schema.SchemaMixin):
 
     # ------------------------------------------------------------------ opening
     def _describe_bad(self, why: str) -> StoreError:
-        return StoreError(
-            f"The database {self.path} {why}. twinlock did not change it. Move it away "
-            "(or restore a backup) and run again to start a new one, or pass --db "
-            "to use another file."
-        )
+        return schema.bad_database(self.path, why)
 
     def _sql_error(self, exc: sqlite3.Error, doing: str = "Writing to") -> StoreError:
         msg = str(exc)

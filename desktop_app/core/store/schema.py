@@ -3,7 +3,7 @@
 ``PRAGMA user_version`` is the schema version; :data:`MIGRATIONS` bring older files up,
 each step inside one transaction. A file that is not a twinlock database, is damaged, or
 comes from a newer twinlock raises :class:`StoreError` and is never modified: it is
-checked read-only (:meth:`SchemaMixin._check_readonly`) before it is opened for writing.
+checked read-only (:func:`check_existing`) before it is opened for writing.
 """
 
 from __future__ import annotations
@@ -109,82 +109,91 @@ def _migrate_4(con: sqlite3.Connection) -> None:
 MIGRATIONS = {0: _migrate_1, 1: _migrate_2, 2: _migrate_3, 3: _migrate_4}
 
 
-class SchemaMixin:
-    """Checking a file before it is opened, and bringing its schema up to date."""
+def bad_database(path, why: str) -> StoreError:
+    """The error for a file twinlock will not use: what is wrong (``why``) and what to do."""
+    return StoreError(
+        f"The database {path} {why}. twinlock did not change it. Move it away "
+        "(or restore a backup) and run again to start a new one, or pass --db "
+        "to use another file."
+    )
 
-    def _check_readonly(self) -> None:
-        """Called only before this process connects to the file (core.store.database): the
-        header read here closes its descriptor while no SQLite lock of ours exists."""
-        try:
-            with open(self.path, "rb") as fh:
-                head = fh.read(100)
-        except OSError as exc:
+
+def check_existing(path: Path) -> None:
+    """An existing file checked read-only before it is opened for writing: an SQLite file of
+    twinlock's, sound, of a schema this twinlock knows, writable. Called only before this
+    process connects to the file (core.store.database): the header read here closes its
+    descriptor while no SQLite lock of ours exists."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        raise StoreError(f"The database {path} cannot be read ({exc.strerror}). Check its permissions.") from None
+    if head[:16] != b"SQLite format 3\x00":
+        raise bad_database(path, "is not an SQLite database (it may be damaged or another kind of file)")
+    _check_writable(path)
+    # A read-only connection to a WAL file creates -wal and -shm beside it and leaves them.
+    # When no -wal exists no one has the file open (the last connection deletes it), so
+    # it is read as immutable: a refused file gets nothing beside it.
+    wal = len(head) >= 20 and (head[18] == 2 or head[19] == 2)
+    quiet = wal and not os.path.exists(str(path) + "-wal")
+    try:
+        uri = Path(os.path.realpath(path)).as_uri() + ("?mode=ro&immutable=1" if quiet else "?mode=ro")
+        con = sqlite3.connect(uri, uri=True, timeout=10.0)
+    except sqlite3.Error as exc:
+        raise bad_database(path, f"cannot be opened ({exc})") from None
+    try:
+        ok = con.execute("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            raise bad_database(path, f"is damaged (integrity check: {ok})")
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version > SCHEMA_VERSION:
             raise StoreError(
-                f"The database {self.path} cannot be read ({exc.strerror}). Check its permissions."
-            ) from None
-        if head[:16] != b"SQLite format 3\x00":
-            raise self._describe_bad("is not an SQLite database (it may be damaged or another kind of file)")
-        self._check_writable()
-        # A read-only connection to a WAL file creates -wal and -shm beside it and leaves them.
-        # When no -wal exists no one has the file open (the last connection deletes it), so
-        # it is read as immutable: a refused file gets nothing beside it.
-        wal = len(head) >= 20 and (head[18] == 2 or head[19] == 2)
-        quiet = wal and not os.path.exists(str(self.path) + "-wal")
-        try:
-            uri = Path(os.path.realpath(self.path)).as_uri() + ("?mode=ro&immutable=1" if quiet else "?mode=ro")
-            con = sqlite3.connect(uri, uri=True, timeout=10.0)
-        except sqlite3.Error as exc:
-            raise self._describe_bad(f"cannot be opened ({exc})") from None
-        try:
-            ok = con.execute("PRAGMA quick_check").fetchone()[0]
-            if ok != "ok":
-                raise self._describe_bad(f"is damaged (integrity check: {ok})")
+                f"The database {path} was written by a newer twinlock (schema "
+                f"{version}, this one knows {SCHEMA_VERSION}). Update twinlock; the "
+                "file was not changed."
+            )
+        if tables:
+            app = None
+            if "meta" in tables:
+                row = con.execute("SELECT value FROM meta WHERE key='app'").fetchone()
+                app = row[0] if row else None
+            if app != APP_ID:
+                raise bad_database(path, "is an SQLite database of another program, not twinlock's")
+    except sqlite3.DatabaseError as exc:
+        raise bad_database(path, f"is damaged ({exc})") from None
+    except UnicodeDecodeError:
+        raise bad_database(path, "is damaged (its schema holds text that cannot be decoded)") from None
+    finally:
+        con.close()
+
+
+def _check_writable(path: Path) -> None:
+    """A file or folder twinlock may not write: said so (never "damaged"), before SQLite
+    is asked to open it -- every attempt writes (its count, its audit row)."""
+    folder = os.path.dirname(os.path.realpath(path)) or "."
+    if os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK):
+        return
+    what = f"the file {path}" if not os.access(path, os.W_OK) else f"its folder {folder}"
+    raise StoreError(
+        f"The database {path} is read-only for you ({what} cannot be written): twinlock "
+        "records every attempt and its count there, so it uses no database it cannot write. "
+        f"Nothing was changed. Make it writable (chmod u+w '{path}' '{folder}'), or pass "
+        "--db with a database of your own."
+    )
+
+
+def migrate(con: sqlite3.Connection, write) -> None:
+    """Bring the file's schema up to :data:`SCHEMA_VERSION`, each step in one transaction
+    (``write()``: the connection's ``BEGIN IMMEDIATE`` ... ``COMMIT``)."""
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS[version]
+        with write():
+            # re-read inside the write lock: another process may have migrated meanwhile
             version = con.execute("PRAGMA user_version").fetchone()[0]
-            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"The database {self.path} was written by a newer twinlock (schema "
-                    f"{version}, this one knows {SCHEMA_VERSION}). Update twinlock; the "
-                    "file was not changed."
-                )
-            if tables:
-                app = None
-                if "meta" in tables:
-                    row = con.execute("SELECT value FROM meta WHERE key='app'").fetchone()
-                    app = row[0] if row else None
-                if app != APP_ID:
-                    raise self._describe_bad("is an SQLite database of another program, not twinlock's")
-        except sqlite3.DatabaseError as exc:
-            raise self._describe_bad(f"is damaged ({exc})") from None
-        except UnicodeDecodeError:
-            raise self._describe_bad("is damaged (its schema holds text that cannot be decoded)") from None
-        finally:
-            con.close()
-
-    def _check_writable(self) -> None:
-        """A file or folder twinlock may not write: said so (never "damaged"), before SQLite
-        is asked to open it -- every attempt writes (its count, its audit row)."""
-        folder = os.path.dirname(os.path.realpath(self.path)) or "."
-        if os.access(self.path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK):
-            return
-        what = f"the file {self.path}" if not os.access(self.path, os.W_OK) else f"its folder {folder}"
-        raise StoreError(
-            f"The database {self.path} is read-only for you ({what} cannot be written): twinlock "
-            "records every attempt and its count there, so it uses no database it cannot write. "
-            f"Nothing was changed. Make it writable (chmod u+w '{self.path}' '{folder}'), or pass "
-            "--db with a database of your own."
-        )
-
-    def _migrate(self) -> None:
-        with self._lock:
-            version = self._con.execute("PRAGMA user_version").fetchone()[0]
-            while version < SCHEMA_VERSION:
-                step = MIGRATIONS[version]
-                with self.write():
-                    # re-read inside the write lock: another process may have migrated meanwhile
-                    version = self._con.execute("PRAGMA user_version").fetchone()[0]
-                    if version >= SCHEMA_VERSION:
-                        break
-                    step(self._con)
-                    version += 1
-                    self._con.execute(f"PRAGMA user_version = {int(version)}")
+            if version >= SCHEMA_VERSION:
+                break
+            step(con)
+            version += 1
+            con.execute(f"PRAGMA user_version = {int(version)}")
