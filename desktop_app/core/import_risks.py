@@ -16,7 +16,8 @@ WEAKER_IF_LOWER = ("k", "k_nearest", "lockout_base_s", "lockout_factor", "lockou
 def import_risks(store, contract, threshold: float | None, policy: dict) -> list[str]:
     """The ways a profile with ``threshold`` and ``policy`` is weaker than the model's default
     threshold (``contract``) and this app's policy (defaults <- the app's "policy" setting),
-    in words; [] when it is not."""
+    in words; [] when it is not. ``store``: where the setting is read (a Store, or the
+    ``app_settings`` table a profile import is given)."""
     app = app_policy(store)
     out = []
     default = float(contract.default_threshold)

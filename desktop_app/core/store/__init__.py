@@ -3,17 +3,30 @@
 Profiles (name, created, threshold, policy), their reference images (the 28x28 model
 image and the original crop, both PNG) with embeddings and the fingerprint of the model
 that made them, app settings (JSON values), the audit log, and per-profile lockout state.
-:class:`Store` is one connection (:mod:`.database`) with one mixin per table:
 
+:class:`Store` is a handle on this process's one connection to the file
+(:class:`~.database.Database`: ``query`` reads, ``write`` is one transaction) that builds
+one object per table on it, each given the tables it writes with, reaching them only
+through their public methods (work inside a caller's transaction: the ``*_in`` methods):
+
+- ``store.profiles``      :class:`~.profiles.Profiles`, the profile-name rule
+- ``store.refs``          :class:`~.references.References`: reference images and embeddings,
+                          re-embedding for another model
+- ``store.app_settings``  :class:`~.settings.AppSettings`
+- ``store.audit_log``     :class:`~.audit.AuditLog`: attempts and admin actions, retention
+- ``store.lockouts``      :class:`~.lockout.Lockouts`; the boot clock
+- ``store.profile_files`` :class:`~.profile_file.ProfileFiles`: the export/import file
+                          format, a service over the tables
+
+``store.transaction()`` is one ``BEGIN IMMEDIATE`` transaction (a :class:`~.database.Tx`:
+the lockout and audit tables' ``*_in`` methods on it). The methods the app, the CLI and the
+core call (``store.create_profile``, ``store.audit``, ``store.lockout`` ...) are the tables'
+own, named on :class:`Store`. Beside them:
+
+- :mod:`.database`    the one connection per file per process, transactions, errors in words
 - :mod:`.safety`      whether a database file may be trusted (links, owner, modes), before opening
 - :mod:`.open_files`  whether a file a reader was given is an open database's (refused before it is read)
 - :mod:`.schema`      the schema version, migrations, the read-only check of an existing file
-- :mod:`.profiles`    profiles and the profile-name rule
-- :mod:`.references`  reference images and embeddings; re-embedding for another model
-- :mod:`.settings`    the settings table
-- :mod:`.audit`       the audit log (attempts and admin actions), retention
-- :mod:`.lockout`     lockout state and the boot clock
-- :mod:`.profile_file` the profile export/import file format
 - :mod:`.codec`, :mod:`.errors`, :mod:`.text`  PNG blobs; the errors, whose messages are for
   the user; text from the database made safe to print (``printable``)
 
