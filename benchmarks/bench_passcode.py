@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_symbols import held_out
 from benchmarks.report import machine, pct, write_section
 from desktop_app.core import metrics as M
+from desktop_app.core.paths import DEFAULT_MODEL
 
 REFS = 5
 TARGET = 1e-5
@@ -143,7 +144,7 @@ def at_target(far, frr, target=TARGET):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=str(ROOT / "assets/models/twinlock-default.onnx"))
+    ap.add_argument("--model", default=str(DEFAULT_MODEL))
     ap.add_argument("--omniglot", required=True, help="converted background set (python -m training.omniglot)")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args(argv)
@@ -208,14 +209,19 @@ def main(argv=None) -> int:
     )
     lines += [
         "",
-        "What this does not measure: camera frames of a whole card (segmentation, k-of-n frames), the owner "
+        "What this does not measure: camera frames of a whole card (segmentation, k-of-n frames: see "
+        '"Passcode attempts on camera-like cards", `python -m benchmarks.bench_passcode_attempts`), the owner '
         "re-drawing their own symbol (here another person's drawing of the character: an upper bound of the "
-        "owner's FRR), an attacker who has seen the card. The passcode itself is not built yet.",
+        "owner's FRR), an attacker who has seen the card. The per-position thresholds found here, counted the "
+        "same way by `export/calibrate.passcode_points`, are the shipped model's passcode points "
+        "(`twinlock model calibrate-passcode`).",
     ]
     body = "\n".join(lines)
     print(body)
     if not a.no_write:
-        write_section("passcode", "## Passcodes of several symbols (measured ahead of the feature)\n\n" + body)
+        write_section(
+            "passcode", "## Passcodes of several symbols (clean drawings; the per-position points)\n\n" + body
+        )
     return 0
 
 

@@ -14,6 +14,8 @@ $PY -m benchmarks.bench_pipeline --data-dir "$DATA"
 $PY -m training.omniglot --zip ../shared/data/omniglot/images_background.zip --mnist "$DATA" --out runs/omniglot3.npz
 $PY -m benchmarks.bench_symbols --omniglot runs/omniglot3.npz --data-dir "$DATA" --baseline assets/models/twinlock-digits.onnx
 $PY -m benchmarks.bench_symbol_attempts --omniglot runs/omniglot3.npz --data-dir "$DATA"   # whole attempts with unseen symbols
+$PY -m benchmarks.bench_passcode --omniglot runs/omniglot3.npz   # passcodes of 1-3 symbols, clean drawings
+$PY -m benchmarks.bench_passcode_attempts --omniglot runs/omniglot3.npz   # passcode attempts on camera-like cards
 # preprocessing alone (issue 11): simulator frames, junk, every named scene kind; then the same at
 # bec5a77 (before issue 11); the real photos now and before
 $PY -m benchmarks.preprocess_fta --data-dir "$DATA" --count 1000 --junk 40 --scenes 100 --write docs/benchmarks.md
