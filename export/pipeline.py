@@ -14,7 +14,8 @@ refuse, and then nothing is written at the destination:
 8. ``calibrate_camera``: on the final graph, camera-like frames of the held-out digits
    (``camera_*``); ``calibrate_symbols``: for a model trained with Omniglot, the held-out
    alphabets: symbols it never saw, as clean pairs (``symbol_*``) and as camera-like
-   frames (``symbol_camera_*``);
+   frames (``symbol_camera_*``); ``calibrate_passcodes``: from the same alphabets, the
+   passcode points (``passcodes``: one threshold per position for cards of 2-4 symbols);
 9. ``model_contract``: thresholds, default operating point and provenance;
 10. ``write_verified``: the final bytes are checked as a file (ONNX checker, contract,
     fingerprint, parity) and only then written over the destination with
@@ -474,6 +475,31 @@ def calibrate_symbols(src: Source, graph, dim: int, work: Path, opts: ExportOpti
     return {k: dict(v, alphabets=names) for k, v in out.items()}
 
 
+def calibrate_passcodes(src: Source, graph, dim: int, work: Path, opts: ExportOptions) -> dict:
+    """Step 8b: the passcode points (``passcode2_far_1e-5`` ...: one threshold per position,
+    chosen so that a whole card of 2, 3 or 4 held-out characters keeps FAR at or below 1e-5,
+    counted as ``calibrate.passcode_points`` counts) from the held-out alphabets' clean
+    drawings; {} for a model without them, or a length with too few impostor cards (3 / FAR)."""
+    from training.evaluate import omniglot_holdout
+
+    try:
+        held = omniglot_holdout(src.ckpt, opts.omniglot)
+    except ValueError:
+        return {}  # calibrate_symbols has said why
+    if held is None:
+        return {}
+    emb = src.provisional_file(graph, dim, work / "passcodes.onnx", opts.log)
+    names = sorted({held.alphabets[a] for a in np.unique(held.alphabet)})
+    source = (
+        f"clean drawings (model form) of the {np.unique(held.character).size} characters of the {len(names)} "
+        f"Omniglot background alphabets held out of training ({', '.join(names)}): {len(held.images):,} "
+        "drawings, symbols the model never saw"
+    )
+    opts.log("calibrating passcode points (2-4 unseen symbols on one card) on the held-out alphabets")
+    e = cal.embed_all(emb, held.images, progress=opts.progress)
+    return cal.passcode_points(e, held.character, held.drawer, source)
+
+
 def model_contract(src: Source, dim: int, thresholds: dict, calib_desc: dict, report, quant_info) -> dict:
     """Step 9: the contract the file carries: input, output, thresholds and the default
     operating point, provenance."""
@@ -544,9 +570,13 @@ def export_checkpoint(checkpoint, dest, opts: ExportOptions | None = None) -> Ex
             calib_desc.update(genuine_comparisons=q.genuine, impostor_comparisons=q.impostor)
         if opts.camera:
             thresholds = dict(thresholds, **calibrate_camera(src, graph, dim, calib, work, opts))
+        passcodes = {}
         if opts.symbols:
             thresholds.update(calibrate_symbols(src, graph, dim, work, opts))
+            passcodes = calibrate_passcodes(src, graph, dim, work, opts)
         contract = model_contract(src, dim, thresholds, calib_desc, fm.report, quant_info)
+        if passcodes:
+            contract["passcodes"] = passcodes
 
         def check(path, fingerprint):
             _verify_written(path, fingerprint, src.model, cases, fm.refs, opts.tolerance, q_ref, opts.log)

@@ -176,3 +176,32 @@ def test_renders_of_every_alphabet_serve_a_fold_run(data, tmp_path):
         load_omniglot_camera(
             dataclasses.replace(cfg, omniglot_camera_data=str(tmp_path / "small.npz")), len(sym.images), held
         )
+
+
+def test_export_of_a_fold_model_carries_passcode_points_from_its_held_out_alphabet(runs, data, tmp_path):
+    """Issue 21: the passcode points are calibrated at export from the held-out characters,
+    one threshold per position, only for lengths whose impostor cards reach 3 / FAR."""
+    from desktop_app.core.contract import read_contract
+    from export.calibrate import passcode_counts, passcode_distances
+    from export.pipeline import ExportOptions, export_checkpoint
+
+    _tmp, _x, _y, mn, sym = data
+    _, _, fold_ck, _ = runs
+    quiet = dict(data_dir=mn, calib_count=None, progress=False, log=lambda m: None, camera=False, omniglot=sym)
+    r = export_checkpoint(fold_ck, tmp_path / "fold.onnx", ExportOptions(**quiet))
+    c = read_contract(r.path)
+    assert c.passcodes == r.contract["passcodes"] and c.passcodes
+    held = sym.subset(["Big"])
+    for key, op in c.passcodes.items():
+        n = op["symbols"]
+        assert key == f"passcode{n}_far_1e-5" and len(op["thresholds"]) == n
+        assert op["impostor"] >= 3 / 1e-5 and op["far"] <= 1e-5 and "Big" in op["source"]
+    # 20 characters by 8 drawers: too few two-symbol impostor cards for 1e-5 (no point), enough for three
+    assert "passcode2_far_1e-5" not in c.passcodes and "passcode3_far_1e-5" in c.passcodes
+    from desktop_app.core.embedder import Embedder
+
+    e = Embedder(r.path, "cpu").embed_images(held.images)
+    dist, usable, cs = passcode_distances(e, held.character, held.drawer)
+    op = c.passcodes["passcode3_far_1e-5"]
+    fa, n_imp, _ga, _n = passcode_counts(dist, usable, held.character, held.drawer, cs, op["thresholds"][0], 3)
+    assert n_imp == op["impostor"] and fa / n_imp <= 1e-5
