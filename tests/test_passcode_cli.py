@@ -102,3 +102,13 @@ def test_strength_covers_each_symbol_and_the_whole_passcode(world, capsys):
     assert main(["strength", "pc", "--db", db]) == 0
     out = capsys.readouterr().out
     assert "combinations of 2 common symbols" in out and "symbol 1:" in out and "symbol 2:" in out
+
+
+def test_actions_that_read_one_symbol_say_they_do_not_work_on_a_passcode(world, capsys):
+    db = world["db"]
+    assert main(["enroll", "pc", "--symbols", "2", *world["cards"], "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["test", "pc", "--image", world["cards"][0], "--db", db]) == 4
+    err = capsys.readouterr().err
+    assert "is a passcode of 2 symbols" in err and "does not work on passcodes yet" in err
+    assert err.count("\n") == 1  # one clear line, no traceback

@@ -163,7 +163,8 @@ class References:
         if position is None and symbols > 1:
             raise StoreError(
                 f"Profile '{name}' is a passcode of {symbols} symbols: each symbol is checked against "
-                "its own references, so they are read per position."
+                "its own references, and this action reads one symbol's. It does not work on passcodes "
+                "yet (enroll, verify, strength, profiles, export and import do); nothing was changed."
             )
         rows = self.db.query(
             "SELECT embedding, dim, fingerprint FROM refs WHERE profile_id = ? AND position = ? ORDER BY id",
