@@ -193,3 +193,12 @@ def test_one_symbol_profiles_are_verified_as_before(store, model):
     assert v.policy.threshold == pytest.approx(model.contract.default_threshold)
     st, _ = run_attempt(v, [render_frame(3, seed=40 + i) for i in range(6)])
     assert st.state == Decision.GRANTED
+
+
+def test_an_admin_threshold_override_applies_to_every_position(store, model):
+    enroll_card(store, model, "pc", [3, 7], seed=10)
+    v = Verifier(store, model, "pc", overrides={"threshold": 0.01})
+    assert v.position_thresholds == (0.01, 0.01) and v.policy.threshold == 1.0
+    st, _ = run_attempt(v, card_frames([3, 7], 12, seed=500))
+    assert st.state == Decision.DENIED  # nothing lies that close
+    assert store.audit(decision="denied")[0].detail["override"] == {"threshold": 0.01}

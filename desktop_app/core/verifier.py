@@ -165,10 +165,18 @@ class Verifier:
         prof = store.get_profile(profile)
         self.profile = prof.name
         self.symbols = prof.symbols
-        # a passcode: one threshold per position (NoPasscodePoint when the model has none)
-        self.position_thresholds = position_thresholds(prof, embedder.contract).values if self.symbols > 1 else None
-        if self.symbols > 1 and policy is not None and policy.threshold is not None:
-            policy = replace(policy, threshold=1.0)  # a passcode's frames are scored relative to its positions
+        # a passcode: one threshold per position (NoPasscodePoint when the model has none); an
+        # admin's run-only threshold (``overrides``) applies to every position
+        self.position_thresholds = None
+        if self.symbols > 1:
+            over_t = (overrides or {}).get("threshold")
+            self.position_thresholds = (
+                (float(over_t),) * self.symbols
+                if over_t is not None
+                else position_thresholds(prof, embedder.contract).values
+            )
+            if policy is not None and policy.threshold is not None:
+                policy = replace(policy, threshold=1.0)  # its frames are scored relative to its positions
         if policy is None:
             policy = resolve_policy(store, self.profile, embedder)
         elif policy.threshold is None:
