@@ -13,19 +13,17 @@ import numpy as np
 from .checks import check_filled, check_symbol, rim_share
 from .config import REASONS, PreprocessConfig, PreprocessResult, fail
 from .form import FullRes, cut_ink, mnist_form
-from .ink import View, binarise, components, gap, group_card, regrow_faint, remove_lines, sharpness
+from .ink import View, binarise, components, gap, group_card, is_clutter, regrow_faint, remove_lines, sharpness
 from .loading import to_gray_u8
 from .rectify import card_quad, paper_angle, quad_skew, rectifying_homography, upright, warp_ink
 
 
 def card_count_faint(v: View, cfg, rescue, outline) -> int:
-    """How many symbols a card holds at the lowered (faint) ink threshold: steps 4-5 only.
-    (Clutter is not sorted out, for speed: ink at the edge or on the border band never makes a
-    symbol here, and clutter next to one reads as "edge", i.e. 0 -- never as more symbols.)"""
+    """How many symbols a card holds at the lowered (faint) ink threshold: steps 4-5 only."""
     binary = binarise(v, replace(cfg, ink_threshold=cfg.ink_threshold * cfg.card_faint), rescue)
     remove_lines(binary, cfg, paper_angle(outline))
-    _n, _labels, _stats, comps = components(binary, v, cfg, rescue)
-    comps = [c for c in comps if not c.on_band]
+    _n, labels, _stats, comps = components(binary, v, cfg, rescue)
+    comps = [c for c in comps if not is_clutter(c, labels, v, cfg)]
     if not comps:
         return 0
     groups, _strays, code, _ = group_card(comps, v, cfg, 4)
