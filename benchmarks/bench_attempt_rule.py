@@ -1,4 +1,4 @@
-"""What the attempt rule of issue 15 costs and buys, on camera-like frames through the real Verifier.
+"""What the attempt rule costs and buys, on camera-like frames through the real Verifier.
 
 An attempt is decided on its first n acquired frames, and a change of symbol inside it (a
 match next to a miss, farther apart than ``change_factor`` x threshold) is a denial. Compared
@@ -120,7 +120,7 @@ def main(argv=None):
     kinds = ["owner", "other writer", "impostor", "switch"]
     rule_names = ["sliding k of last n (before)", *rules]
     lines = [
-        "## The attempt rule (issue 15): first n frames, a change of symbol is a denial",
+        "## The attempt rule: first n frames, a change of symbol is a denial",
         "",
         f"Machine: {machine()}. Model `{Path(emb.path).name}` ({emb.contract.short_fingerprint}), "
         f"threshold {thr:.3f} (the shipped default), {a.k} of {a.n} frames, camera-like sessions of "

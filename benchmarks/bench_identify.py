@@ -335,7 +335,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as td:
         cache = Path(td) / "db.sqlite3"
         load0 = os.getloadavg()[0]
-        title = "## Identify, duplicates and symbol strength (issue 13)"
+        title = "## Identify, duplicates and symbol strength"
         if a.model:
             title += f": {Path(a.model).name}"
         body = [

@@ -1,4 +1,4 @@
-"""Peak memory (and time) of the real `twinlock` CLI on hostile or huge inputs (issue 19 item 10).
+"""Peak memory (and time) of the real `twinlock` CLI on hostile or huge inputs .
 
 Each case runs `python -m desktop_app.cli.main ...` in a fresh process on a database with one
 enrolled profile, and reads that process's peak resident set size from the kernel (wait4's
@@ -167,7 +167,7 @@ def measure(tmp: Path) -> list:
 
 def render(rows, mach: str) -> str:
     lines = [
-        "## Peak memory for any single input (issue 19 item 10)",
+        "## Peak memory for any single input",
         "",
         "`python -m benchmarks.bench_input_memory --write` on "
         f"{mach}. Each row is one run of the real CLI in a fresh process (`python -m desktop_app.cli.main`, "
@@ -184,7 +184,7 @@ def render(rows, mach: str) -> str:
     lines += [
         "",
         f"Worst case {worst:.0f} MB ({'under' if worst < LIMIT_MB else 'OVER'} the 1 GB target). Before "
-        "this change (issue 19's measurements): the .hdr 9.5 GB and 34 s (decoded before the size check), "
+        "these bounds were added: the .hdr 9.5 GB and 34 s (decoded before the size check), "
         "the 50 MP photo 2 GB and 34.5 s, the 300-crop import 5 GB. Now a format whose size cannot be "
         "read from its header is refused undecoded, a photo above 12 MP is scaled down before any float "
         "copy, and an import sizes every PNG from its header (a crop up to 4096 a side and 16 MP, 64 MP "

@@ -1,6 +1,6 @@
 """How long a PAM unlock takes: ``pamtester`` start to success through the documented
 ``auth sufficient pam_exec.so quiet PY -I -m desktop_app.cli.main pam`` line, on a video
-file as the user's camera, with the shipped model (issue 24's target: median <= 1.5 s;
+file as the user's camera, with the shipped model (the target: median <= 1.5 s;
 Howdy measured 2.07 s). Also how soon a wrong symbol lets the password ask.
 
 The stack is tests/pam_support.py's: a created user with its own home and database, a
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     decisions = [r["decision"] for r in rows if r["decision"] in ("granted", "denied", "locked", "pending")]
     body = "\n".join(
         [
-            "## PAM unlock time (issue 24)",
+            "## PAM unlock time",
             "",
             "`pamtester SERVICE USER authenticate` through the documented line "
             "(`auth sufficient pam_exec.so quiet PY -I -m desktop_app.cli.main pam`, then "

@@ -16,7 +16,7 @@ path of ``twinlock enroll IMAGE``, ``verify --image`` and the wizard's import. M
                                           [--write docs/benchmarks.md] [--before REV]
 
 ``--before REV`` runs the single-module ``prepare_image`` of an older commit (e.g. bec5a77, the
-last before issue 11) for the before/after row.
+last before preprocessing became named steps) for the before/after row.
 """
 
 from __future__ import annotations

@@ -196,7 +196,7 @@ def main(argv=None) -> int:
         return ", ".join(f"{k} {v:,}" for k, v in sorted(c.items())) or "none"
 
     lines = [
-        "## Shared database: the app window and concurrent CLI verifies (issue 23 item 1)",
+        "## Shared database: the app window and concurrent CLI verifies",
         "",
         f"`QT_QPA_PLATFORM=offscreen python -m benchmarks.bench_shared_db --minutes {args.minutes:g} "
         f"--workers {args.workers}` ({machine()}; the machine was shared with other jobs).",

@@ -147,7 +147,7 @@ def main(argv=None) -> int:
         "emission (tests/test_bindings_refcount.py measures -32 over 32 emissions; `None` falls too) and "
         "Python stops once one reaches zero. Measured: this benchmark run with 6.12.0 (a throwaway venv) "
         'aborted before its 1,000-frame warm-up ended ("Fatal Python error: none_dealloc", rc 134); the '
-        "issue saw `twinlock-app --video` abort with bool_dealloc after 80–85 s at 30 fps. The pin in "
+        "reported crash was `twinlock-app --video` aborting with bool_dealloc after 80–85 s at 30 fps. The pin in "
         "pyproject.toml keeps 6.11.3.",
     ]
     body = "\n".join(lines)

@@ -182,7 +182,7 @@ def main(argv=None):
         rows = [r for r in (a.before, row) if r]
         body = "\n".join(
             [
-                "## `twinlock verify` latency (issue 15)",
+                "## `twinlock verify` latency",
                 "",
                 f"Machine: {machine()}. Load average at the start: {os.getloadavg()[0]:.1f}. Whole processes of "
                 "`twinlock verify owner --image probe.png` (a 640×480 camera-like frame, shipped model, CPU), "

@@ -92,7 +92,7 @@ def table(results: dict, cmd: str, wall: float) -> str:
     seed, ours, hold = results.get("seed"), results["twin"], results.get("holdout")
     lines = [
         START,
-        "## Training (issue #2)",
+        "## Training",
         "",
         f"Reproduce: `{cmd}`  ",
         f"Machine: {machine()}. The CPU is shared with other work while this runs, so the",

@@ -13,7 +13,7 @@ frame. Tune on the TRAIN split only; the test split is for reporting.
 smaller than the view, rotated, in perspective, dark/textured backgrounds, ruled/grid paper,
 pens, a thumb at the edge) and N blank cards of each kind, and prints FTA and blank cards
 acquired per kind; ``--before REV`` runs the single-module preprocess of an older commit
-instead (e.g. bec5a77, the last before issue 11), for before/after tables:
+instead (e.g. bec5a77, the last before preprocessing became named steps), for before/after tables:
 
     python -m benchmarks.preprocess_fta --count 600 --junk 40 --scenes 100 [--write docs/benchmarks.md]
     python -m benchmarks.preprocess_fta --count 600 --junk 40 --scenes 100 --before bec5a77

@@ -12,8 +12,8 @@ fingerprint and contract, or any model while the database holds no references of
 model. A model of the shipped model's fingerprint with another contract is never taken on
 first use.
 
-When a release changes the shipped model's contract but not its weights (issue 21 added its
-passcode points), a database that accepted an earlier shipped contract
+When a release changes the shipped model's contract but not its weights (as adding its
+passcode points did), a database that accepted an earlier shipped contract
 (:data:`PREVIOUS_SHIPPED_CONTRACTS`, digests fixed in the release) takes the current shipped
 contract of the same fingerprint without asking (audited, ``via`` "shipped model updated").
 Only that step: from a listed earlier shipped contract to the one the shipped file carries.
@@ -29,8 +29,8 @@ from .decision import AuditEvent
 KEY_PREFIX = "model_contract:"
 # contracts the shipped model carried in earlier releases (digest -> what changed since)
 PREVIOUS_SHIPPED_CONTRACTS = {
-    "03a5f7892f153e27afe96c4b68c5a9dd32cd97e1e50f803cd22909f7a2cafdf5": "issue 12's contract, before the "
-    "passcode points (issue 21) were added",
+    "03a5f7892f153e27afe96c4b68c5a9dd32cd97e1e50f803cd22909f7a2cafdf5": "the any-symbol model's contract "
+    "before its passcode points were added",
 }
 
 

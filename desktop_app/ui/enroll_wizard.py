@@ -487,7 +487,7 @@ class SummaryPage(QWizardPage):
         self.table = QTableWidget()
         self.table.setObjectName("distanceTable")
         lay.addWidget(self.table, 1)
-        from .identify_dialog import StrengthPanel  # issue 13: symbol strength (core verdict)
+        from .identify_dialog import StrengthPanel  # symbol strength (core verdict)
 
         self.strength = StrengthPanel(ctx)
         lay.addWidget(self.strength)

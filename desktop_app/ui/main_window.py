@@ -864,7 +864,7 @@ class MainWindow(QMainWindow):
     def open_audit(self) -> None:
         from .audit_viewer import AuditViewer
 
-        # how close each attempt came is for an admin (issue 19): the passphrase when one is set
+        # how close each attempt came is for an admin: the passphrase when one is set
         reveal = not self.ctx.admin_required() or self._admin("see the distances in the audit log")
         dlg = AuditViewer(self.ctx, self, profile=self.current_profile() or None, reveal=reveal)
         self.audit_viewer = dlg
