@@ -1,36 +1,8 @@
 """The enrollment and audit store: one SQLite database in the user data folder.
 
-Profiles (name, created, threshold, policy), their reference images (the 28x28 model
-image and the original crop, both PNG) with embeddings and the fingerprint of the model
-that made them, app settings (JSON values), the audit log, and per-profile lockout state.
-
-:class:`Store` is a handle on this process's one connection to the file
-(:class:`~.database.Database`: ``query`` reads, ``write`` is one transaction) that builds
-one object per table on it, each given the tables it writes with, reaching them only
-through their public methods (work inside a caller's transaction: the ``*_in`` methods):
-
-- ``store.profiles``      :class:`~.profiles.Profiles`, the profile-name rule
-- ``store.refs``          :class:`~.references.References`: reference images and embeddings,
-                          re-embedding for another model
-- ``store.app_settings``  :class:`~.settings.AppSettings`
-- ``store.audit_log``     :class:`~.audit.AuditLog`: attempts and admin actions, retention
-- ``store.lockouts``      :class:`~.lockout.Lockouts`; the boot clock
-- ``store.profile_files`` :class:`~.profile_file.ProfileFiles`: the export/import file
-                          format, a service over the tables
-
-``store.transaction()`` is one ``BEGIN IMMEDIATE`` transaction (a :class:`~.database.Tx`:
-the lockout and audit tables' ``*_in`` methods on it). The methods the app, the CLI and the
-core call (``store.create_profile``, ``store.audit``, ``store.lockout`` ...) are the tables'
-own, named on :class:`Store`. Beside them:
-
-- :mod:`.database`    the one connection per file per process, transactions, errors in words
-- :mod:`.safety`      whether a database file may be trusted (links, owner, modes), before opening
-- :mod:`.open_files`  whether a file a reader was given is an open database's (refused before it is read)
-- :mod:`.schema`      the schema version, migrations, the read-only check of an existing file
-- :mod:`.codec`, :mod:`.errors`, :mod:`.text`  PNG blobs; the errors, whose messages are for
-  the user; text from the database made safe to print (``printable``)
-
-Every public name is importable from here (``from desktop_app.core.store import Store``).
+:class:`Store` composes one object per table on this process's one connection to the file
+and re-exports every public name (``from desktop_app.core.store import Store``); its
+tables and modules are mapped in docs/design.md.
 """
 
 from __future__ import annotations
