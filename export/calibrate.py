@@ -333,3 +333,199 @@ def write_passcode_points(src, dst, points: dict):
         raise
     os.replace(tmp, dst)
     return read_contract(dst)
+
+
+# --------------------------------------------------------------------------- camera-like passcode points
+CAMERA_FRAME = (640, 480)  # the size the app's camera gives
+
+
+def split_alphabets(names) -> tuple[list, list]:
+    """The held-out alphabets in two disjoint halves, (calibrate, measure): sorted by name, then
+    taken alternately, so each half mixes scripts and neither depends on the order given."""
+    s = sorted(set(names))
+    if len(s) < 2:
+        raise ExportError(
+            f"camera-like passcode points need at least two held-out alphabets (one to calibrate on, one to "
+            f"measure on), not {len(s)}"
+        )
+    return s[0::2], s[1::2]
+
+
+def camera_renders(images, seed: int = 0, size=CAMERA_FRAME, progress=False) -> tuple[np.ndarray, np.ndarray]:
+    """(model images [N,28,28], acquired [N]): each drawing filmed once as a webcam sees ink on
+    paper (``training.camera_sim.render_digit``: tilt, perspective, light, shadow, blur, noise,
+    JPEG, clutter) and read by the app's own ``preprocess``; drawing i with its own generator
+    (seed, i), so a drawing's render does not depend on which others are rendered."""
+    from desktop_app.core.preprocess import preprocess
+    from training.camera_sim import render_digit
+
+    images = np.asarray(images)
+    out = np.zeros((len(images), 28, 28), np.uint8)
+    ok = np.zeros(len(images), bool)
+    with Bar(progress, "camera-like renders", len(images), unit="img") as bar:
+        for i, img in enumerate(images):
+            r = preprocess(render_digit(img, np.random.default_rng([seed, i]), size=size))
+            if r.ok:
+                out[i], ok[i] = r.image, True
+            bar.update(1)
+    return out, ok
+
+
+CAMERA_OWNER_CAPTURES = 3  # new captures of each enrolled drawing: the owner showing the card again
+
+
+def _read(frames):
+    """The app's preprocess of each frame: the acquired model images [K,28,28] (K may be 0)."""
+    from desktop_app.core.preprocess import preprocess
+
+    got = [r.image for r in (preprocess(f) for f in frames) if r.ok]
+    return np.stack(got) if got else np.zeros((0, 28, 28), np.uint8)
+
+
+def camera_passcode_distances(
+    embedder, images, character, drawer, seed: int = 0, refs: int = PASSCODE_REFS, owner=CAMERA_OWNER_CAPTURES
+):
+    """Camera-like distances for passcode points, enrolled as the app enrols a card: per
+    character c, one drawing by one drawer, filmed as one capture of ``refs`` frames
+    (``camera_sim.session``, the enrollment's frames) read by the app's preprocess. Then:
+    - every drawing filmed once (:func:`camera_renders`): its nearest-reference distance to c,
+      usable as a probe when not by c's reference drawer (impostors: other characters; another
+      hand drawing c: the same character);
+    - ``owner`` new captures of c's enrolled drawing (the owner showing the card again).
+    Returns (dist [C, N], usable [C, N], chars [C], owner_dist [C, owner] (inf: not acquired))."""
+    from desktop_app.core.metrics import pairwise_distances
+    from training.camera_sim import render_digit, session
+
+    images, character, drawer = np.asarray(images), np.asarray(character), np.asarray(drawer)
+    rendered, ok = camera_renders(images, seed=seed)
+    e = np.zeros((len(images), embedder.dim), np.float32)
+    if ok.any():
+        e[ok] = embed_all(embedder, rendered[ok], progress=False)
+    chars = np.unique(character)
+    dist = np.full((chars.size, len(images)), np.inf, np.float32)
+    usable = np.zeros((chars.size, len(images)), bool)
+    owner_dist = np.full((chars.size, owner), np.inf, np.float32)
+    for i, c in enumerate(chars):
+        rng = np.random.default_rng([seed, 7919, int(c)])
+        row = int(rng.choice(np.flatnonzero(character == c)))
+        ref = _read(session(render_digit(images[row], rng, size=CAMERA_FRAME), rng, refs))
+        if len(ref) == 0:
+            continue  # an enrollment that acquires nothing is refused: no profile for c
+        r = embedder.embed_images(ref)
+        dist[i, ok] = pairwise_distances(e[ok], r).min(1)
+        usable[i] = ok & (drawer != drawer[row])
+        for j in range(owner):
+            got = _read([render_digit(images[row], rng, size=CAMERA_FRAME)])
+            if len(got):
+                owner_dist[i, j] = pairwise_distances(embedder.embed_images(got), r).min()
+    keep = np.isfinite(dist).any(1)
+    return dist[keep], usable[keep], chars[keep], owner_dist[keep]
+
+
+def camera_counts(dist, usable, character, drawer, chars, owner_dist, t: float, length: int) -> dict:
+    """At per-position threshold ``t``: impostor and other-hand cards as :func:`passcode_counts`
+    counts them, and owner cards (every ordered tuple of distinct profile characters, each
+    position one of its owner captures: the share of captures accepted, multiplied)."""
+    fa, n_imp, ga, n_gen = passcode_counts(dist, usable, character, drawer, chars, t, length)
+    p = (owner_dist <= t).mean(1)[:, None]
+    own_ok = float(_ordered_distinct(p, length).sum())
+    own_n = float(_ordered_distinct(np.ones_like(p), length).sum())
+    n_own = own_n * owner_dist.shape[1] ** length  # owner cards: one capture per position, every combination
+    return {
+        "false_accepts": fa,
+        "impostor": n_imp,
+        "far": fa / n_imp if n_imp else float("nan"),
+        "frr": 1.0 - own_ok / own_n if own_n else float("nan"),
+        "owner_cards": n_own,
+        "frr_other_hand": 1.0 - ga / n_gen if n_gen else float("nan"),
+        "other_hand_cards": n_gen,
+    }
+
+
+def camera_passcode_points(
+    embedder, held, lengths=(2, 3, 4), target: float = PASSCODE_TARGET_FAR, seed: int = 0, log=None
+) -> dict:
+    """The passcode points chosen on CAMERA-LIKE frames of one half of the held-out alphabets
+    and measured on the other half (:func:`split_alphabets`), never the reverse.
+
+    ``held``: the held-out alphabets' drawings (a ``training.omniglot.Symbols``). Per half,
+    :func:`camera_passcode_distances` (enrolled as the app enrols a card; every drawing filmed
+    once). On the calibration half, per length, the largest per-position threshold on
+    PASSCODE_GRID whose card FAR (counted as :func:`passcode_points` counts) is at most
+    ``target``, with at least 3 / target impostor cards behind it; the measurement half, which
+    took no part in the choice, gives the point's ``held_apart`` figures at that threshold."""
+    from desktop_app.core.passcode import point_key
+
+    names = sorted({held.alphabets[a] for a in np.unique(held.alphabet)})
+    cal_names, meas_names = split_alphabets(names)
+    alphabet = np.asarray([held.alphabets[a] for a in held.alphabet])
+    halves = {}
+    for what, keep in (("calibration", cal_names), ("measurement", meas_names)):
+        rows = np.flatnonzero(np.isin(alphabet, keep))
+        if log:
+            log(f"camera-like passcode points: filming the {what} half ({', '.join(keep)}): {len(rows):,} drawings")
+        c, d = np.asarray(held.character)[rows], np.asarray(held.drawer)[rows]
+        halves[what] = (rows, c, d, *camera_passcode_distances(embedder, held.images[rows], c, d, seed=seed))
+    rows_c, c_c, d_c, dist, usable, chars, own = halves["calibration"]
+    rows_m, c_m, d_m, *meas = halves["measurement"]
+    if set(rows_c.tolist()) & set(rows_m.tolist()) or set(c_c.tolist()) & set(c_m.tolist()):
+        raise ExportError("the calibration and measurement halves share drawings; nothing was calibrated")
+    source = (
+        f"camera-like frames (simulated webcam frames of the drawings, read by the app's preprocess) of the "
+        f"{chars.size} characters of {len(cal_names)} of the {len(names)} Omniglot background alphabets held out "
+        f"of training ({', '.join(cal_names)}): {len(rows_c):,} drawings, symbols the model never saw; measured "
+        f"on the other {len(meas_names)} ({', '.join(meas_names)}), which took no part in the choice"
+    )
+    out = {}
+    for length in lengths:
+        best = None
+        for t in PASSCODE_GRID:
+            r = camera_counts(dist, usable, c_c, d_c, chars, own, float(t), length)
+            if r["impostor"] <= 0:
+                break
+            if r["far"] > target:
+                break  # FAR only grows with t
+            best = (float(t), r)
+        if best is None or best[1]["impostor"] < 3.0 / target:
+            continue
+        t, r = best
+        m = camera_counts(meas[0], meas[1], c_m, d_m, meas[2], meas[3], t, length)
+        out[point_key(length, target)] = {
+            "symbols": length,
+            "thresholds": [t] * length,
+            "target_far": target,
+            "far": r["far"],
+            "frr": r["frr"],
+            "frr_other_hand": r["frr_other_hand"],
+            "false_accepts": int(round(r["false_accepts"])),
+            "impostor": int(round(r["impostor"])),
+            "genuine": int(round(r["owner_cards"])),
+            "supported": bool(metrics.supports_far(int(round(r["impostor"])), target)),
+            "frames": "camera-like",
+            "calibration_alphabets": list(cal_names),
+            "source": source,
+            "method": (
+                f"camera-like: per position, the nearest of the frames of one capture ({PASSCODE_REFS} frames, "
+                "training.camera_sim.session) of one drawing by one drawer, read by the app's preprocess, as "
+                "enrollment reads a card; every drawing of the half filmed once (camera_sim.render_digit, "
+                f"{CAMERA_FRAME[0]}x{CAMERA_FRAME[1]}, seed {seed}); impostor cards: one attacker drawer's "
+                "frames of any other character at each position, every ordered tuple of distinct profile "
+                "characters counted (cards share frames: not independent); owner cards: "
+                f"{CAMERA_OWNER_CAPTURES} new captures of each enrolled drawing (the owner showing the card "
+                "again), FRR per card frame; frr_other_hand: another drawer's drawings of the same characters; "
+                "the largest threshold on a 0.0025 grid whose card FAR is at most the target, chosen on the "
+                "calibration alphabets and measured on the held-apart ones (held_apart)"
+            ),
+            "held_apart": {
+                "alphabets": list(meas_names),
+                "drawings": int(len(rows_m)),
+                "far": m["far"],
+                "frr": m["frr"],
+                "frr_other_hand": m["frr_other_hand"],
+                "false_accepts": int(round(m["false_accepts"])),
+                "impostor": int(round(m["impostor"])),
+                "genuine": int(round(m["owner_cards"])),
+                "supported": bool(metrics.supports_far(int(round(m["impostor"])), target)),
+            },
+        }
+    return out

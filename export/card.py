@@ -168,6 +168,23 @@ def passcode_section(c) -> list[str]:
         )
     first = next(iter(pts.values()))
     lines += ["", f"Data: {first.get('source', '?')}. Counted: {first.get('method', '?')}.", ""]
+    apart = [(k, op) for k, op in sorted(pts.items()) if isinstance(op.get("held_apart"), dict)]
+    if apart:
+        h0 = apart[0][1]["held_apart"]
+        lines += [
+            f"Measured at the same thresholds on the held-apart alphabets ({', '.join(h0.get('alphabets', []))}), "
+            "which took no part in choosing them:",
+            "",
+            "| point | per-position threshold | card FAR | FRR per card | false accepts / impostor cards | owner cards |",
+            "|---|---|---|---|---|---|",
+        ]
+        for key, op in apart:
+            h = op["held_apart"]
+            lines.append(
+                f"| {key} | {float(op['thresholds'][0]):.4f} | {float(h['far']):.2e} | {_pct(h['frr'])} | "
+                f"{int(h['false_accepts']):,} / {int(h['impostor']):,} | {int(h['genuine']):,} |"
+            )
+        lines.append("")
     return lines
 
 

@@ -217,7 +217,9 @@ class ExportOptions:
     the thresholds are calibrated on (synthetic digits when they are missing and
     ``allow_synthetic``); ``tolerance``: the parity bound; ``camera``/``camera_probes``:
     thresholds on camera-like frames; ``symbols``/``omniglot``/``symbol_probes``/
-    ``symbol_folds``: thresholds on unseen symbols; ``progress``: tqdm bars (True), nothing
+    ``symbol_folds``: thresholds on unseen symbols; ``passcode_frames``: the passcode points
+    on clean drawings ("clean") or on camera-like frames of half the held-out alphabets,
+    measured on the other half ("camera"); ``progress``: tqdm bars (True), nothing
     (False), or a ``report(stage, done, total, message)`` callable (export.progress)."""
 
     quantize: bool = False
@@ -233,6 +235,7 @@ class ExportOptions:
     symbols: bool = True
     omniglot: str | os.PathLike | None = None
     symbol_probes: int = 1500
+    passcode_frames: str = "clean"  # or "camera": calibrate.camera_passcode_points
     symbol_folds: tuple = ()  # fold checkpoints: out-of-fold symbol_* thresholds (export.folds)
     progress: bool | Callable = True  # see export.progress
     log: Callable[[str], None] = print
@@ -479,7 +482,9 @@ def calibrate_passcodes(src: Source, graph, dim: int, work: Path, opts: ExportOp
     """Step 8b: the passcode points (``passcode2_far_1e-5`` ...: one threshold per position,
     chosen so that a whole card of 2, 3 or 4 held-out characters keeps FAR at or below 1e-5,
     counted as ``calibrate.passcode_points`` counts) from the held-out alphabets' clean
-    drawings; {} for a model without them, or a length with too few impostor cards (3 / FAR)."""
+    drawings, or with ``opts.passcode_frames == "camera"`` from camera-like frames of half of
+    them, measured on the other half (``calibrate.camera_passcode_points``); {} for a model
+    without them, or a length with too few impostor cards (3 / FAR)."""
     from training.evaluate import omniglot_holdout
 
     try:
@@ -490,6 +495,14 @@ def calibrate_passcodes(src: Source, graph, dim: int, work: Path, opts: ExportOp
         return {}
     emb = src.provisional_file(graph, dim, work / "passcodes.onnx", opts.log)
     names = sorted({held.alphabets[a] for a in np.unique(held.alphabet)})
+    if opts.passcode_frames == "camera":
+        if len(names) < 2:
+            raise ExportError(
+                f"--passcode-frames camera needs two or more held-out alphabets (one half to choose the points on, "
+                f"one to measure them on); this checkpoint holds out {len(names)}. Use --passcode-frames clean."
+            )
+        opts.log("calibrating passcode points on camera-like frames of half the held-out alphabets")
+        return cal.camera_passcode_points(emb, held, seed=opts.seed, log=opts.log)
     source = (
         f"clean drawings (model form) of the {np.unique(held.character).size} characters of the {len(names)} "
         f"Omniglot background alphabets held out of training ({', '.join(names)}): {len(held.images):,} "

@@ -12,6 +12,7 @@ import pytest
 
 from desktop_app.cli.main import main
 from desktop_app.core.contract import CONTRACT_KEY, ContractError, read_contract
+from desktop_app.core.embedder import Embedder
 from desktop_app.core.model_trust import PREVIOUS_SHIPPED_CONTRACTS, accepted_digest
 from desktop_app.core.passcode import point_key
 from desktop_app.core.paths import DEFAULT_MODEL, DEFAULT_MODEL_CARD
@@ -192,6 +193,8 @@ def test_cli_calibrate_passcode_writes_a_new_file_from_the_held_out_characters(t
                 str(out),
                 "--symbols",
                 "2",
+                "--frames",
+                "clean",
             ]
         )
         == 0
@@ -211,3 +214,37 @@ def test_cli_calibrate_passcode_writes_a_new_file_from_the_held_out_characters(t
     assert main(["model", "calibrate-passcode", str(px), "--omniglot", str(npz), "-o", str(tmp_path / "x.onnx")]) == 4
     assert "names no held-out Omniglot alphabets" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_camera_points_are_chosen_on_one_half_of_the_alphabets_and_measured_on_the_other(tmp_path):
+    """`camera_passcode_points`: camera-like frames of the synthetic held-out set; the points
+    come from the calibration half alone (spoiling the measurement half's drawings changes
+    only the held-apart figures) and their method is written into the contract."""
+    from export.calibrate import camera_passcode_points, split_alphabets
+    from training import omniglot as O
+
+    names = read_contract(DEFAULT_MODEL).provenance["omniglot_holdout_alphabets"]
+    sym = O.load(_fake_omniglot(tmp_path / "omni.npz", names, chars=12, drawers=10))
+    emb = Embedder(DEFAULT_MODEL, preference="cpu", warmup=False)
+    cal_names, meas_names = split_alphabets(names)
+    assert not set(cal_names) & set(meas_names) and sorted(cal_names + meas_names) == sorted(names)
+    pts = camera_passcode_points(emb, sym, lengths=(2,), target=1e-3)
+    op = pts[point_key(2, 1e-3)]
+    assert op["calibration_alphabets"] == cal_names and op["held_apart"]["alphabets"] == meas_names
+    assert op["frames"] == "camera-like" and op["method"].startswith("camera-like")
+    assert op["impostor"] >= 3 / 1e-3 and op["far"] <= 1e-3 and op["held_apart"]["impostor"] > 0
+    # the measurement half spoiled: every drawing there the same -> its impostors all match;
+    # the point (chosen on the calibration half) does not move, its held-apart FAR does
+    meas_ids = [sym.alphabets.index(a) for a in meas_names]
+    spoiled = sym.images.copy()
+    spoiled[np.isin(sym.alphabet, meas_ids)] = sym.images[0]
+    bad = O.Symbols(spoiled, sym.alphabet, sym.character, sym.drawer, sym.alphabets, sym.characters, sym.info)
+    op2 = camera_passcode_points(emb, bad, lengths=(2,), target=1e-3)[point_key(2, 1e-3)]
+    for k in ("thresholds", "far", "frr", "impostor", "false_accepts", "genuine"):
+        assert op2[k] == op[k], k
+    assert op2["held_apart"]["far"] > max(10 * 1e-3, op["held_apart"]["far"])
+    # written into the contract: the method and where it was measured travel with the point
+    c = write_passcode_points(DEFAULT_MODEL, tmp_path / "cam.onnx", pts)
+    got = c.passcodes[point_key(2, 1e-3)]
+    assert got["method"] == op["method"] and got["frames"] == "camera-like"
+    assert "camera-like" in got["source"] and got["held_apart"]["alphabets"] == meas_names

@@ -77,6 +77,14 @@ def register(sub) -> None:
         "alphabets calibrate the unseen-symbol thresholds (symbol_*)",
     )
     p.add_argument(
+        "--passcode-frames",
+        choices=("clean", "camera"),
+        default=None,
+        help="what the passcode points (passcodeL_far_1e-5) are chosen on: clean drawings of the held-out "
+        "alphabets (default), or camera-like frames of half of them, measured on the other half (slower: "
+        "every drawing is filmed; needs two or more held-out alphabets)",
+    )
+    p.add_argument(
         "--symbol-folds",
         nargs="+",
         default=None,
@@ -169,6 +177,7 @@ def export_options(args, **fixed):
         "camera_probes": args.camera_probes,
         "symbols": False if args.no_symbol_calibration else None,
         "omniglot": args.omniglot,
+        "passcode_frames": args.passcode_frames,
         "symbol_folds": tuple(args.symbol_folds) if args.symbol_folds else None,
     }
     opts = {k: v for k, v in given.items() if v is not None}
@@ -236,6 +245,8 @@ def _command_line(args) -> str:
         parts += ["--camera-probes", str(opts.camera_probes)]
     if args.omniglot:
         parts += ["--omniglot", args.omniglot]
+    if args.passcode_frames:
+        parts += ["--passcode-frames", args.passcode_frames]
     if args.symbol_folds:
         parts += ["--symbol-folds", *args.symbol_folds]
     if args.no_symbol_calibration:

@@ -1,8 +1,9 @@
 """``twinlock model calibrate-passcode MODEL.onnx --omniglot OMNIGLOT.npz -o NEW.onnx``: add
-the passcode operating points (``passcode2_far_1e-5`` ...) to a model that has none (the
-shipped default's float checkpoint is not kept, so it cannot be exported again), from the
-held-out Omniglot characters its own contract names, counted as ``export.calibrate`` counts
-them. Writes a new file atomically; the model itself is unchanged (same fingerprint), its
+the passcode operating points (``passcode2_far_1e-5`` ...) to a model (the shipped default's
+float checkpoint is not kept, so it cannot be exported again), from the held-out Omniglot
+characters its own contract names, counted as ``export.calibrate`` counts them: by default
+on their clean drawings; ``--frames camera`` on camera-like frames of half of those
+alphabets, measured on the other half (``export.calibrate.camera_passcode_points``). Writes a new file atomically; the model itself is unchanged (same fingerprint), its
 contract is not, so an admin accepts it with ``twinlock model use NEW.onnx``."""
 
 from __future__ import annotations
@@ -31,6 +32,16 @@ def register(msub) -> None:
     )
     p.add_argument("-o", "--output", required=True, metavar="NEW.onnx", help="the model with the points (a new file)")
     p.add_argument("--symbols", type=int, nargs="+", default=[2, 3, 4], help="passcode lengths (default: 2 3 4)")
+    p.add_argument(
+        "--frames",
+        choices=("camera", "clean"),
+        default="clean",
+        help="clean (default, how the shipped points were chosen): on the clean drawings of every held-out "
+        "alphabet; camera: on camera-like frames of half of them (filmed by the camera simulator, read by the "
+        "app's preprocess, enrolled as the app enrols a card), measured on the other half (the point's "
+        "held_apart figures)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the camera simulator's seed (default: 0)")
     p.set_defaults(func=cmd_calibrate_passcode)
 
 
@@ -58,16 +69,25 @@ def cmd_calibrate_passcode(args) -> int:
         raise SetupError(
             f"{args.omniglot} is not a converted Omniglot background set ({exc}); nothing was written."
         ) from None
-    from export.calibrate import passcode_points, write_passcode_points
+    from export.calibrate import camera_passcode_points, passcode_points, write_passcode_points
 
     emb = Embedder(src, preference="cpu", warmup=False)
-    e = np.concatenate([emb.embed_images(held.images[s : s + 512]) for s in range(0, len(held.images), 512)])
-    chars = len(set(np.asarray(held.character).tolist()))
-    source = (
-        f"clean drawings (model form) of the {chars} characters of the {len(names)} Omniglot background alphabets "
-        f"held out of training ({', '.join(names)}): {len(e):,} drawings, symbols the model never saw"
-    )
-    points = passcode_points(e, held.character, held.drawer, source, lengths=tuple(sorted(set(args.symbols))))
+    lengths = tuple(sorted(set(args.symbols)))
+    if args.frames == "camera":
+        if len(names) < 2:
+            raise SetupError(
+                f"The model {src} names {len(names)} held-out alphabet; camera-like points need two or more (one "
+                "half to choose them on, one to measure them on). Nothing was written; try --frames clean."
+            )
+        points = camera_passcode_points(emb, held, lengths=lengths, seed=args.seed, log=print)
+    else:
+        e = np.concatenate([emb.embed_images(held.images[s : s + 512]) for s in range(0, len(held.images), 512)])
+        chars = len(set(np.asarray(held.character).tolist()))
+        source = (
+            f"clean drawings (model form) of the {chars} characters of the {len(names)} Omniglot background "
+            f"alphabets held out of training ({', '.join(names)}): {len(e):,} drawings, symbols the model never saw"
+        )
+        points = passcode_points(e, held.character, held.drawer, source, lengths=lengths)
     if not points:
         raise SetupError("No passcode point is supported by enough impostor cards (3 / FAR); nothing was written.")
     new = write_passcode_points(src, out, points)
@@ -77,6 +97,13 @@ def cmd_calibrate_passcode(args) -> int:
             f"({op['false_accepts']:,} of {op['impostor']:,} impostor cards), FRR per card {op['frr'] * 100:.1f}% "
             f"({op['genuine']:,} owner cards)"
         )
+        if "held_apart" in op:
+            h = op["held_apart"]
+            print(
+                f"  held apart ({', '.join(h['alphabets'])}, not used to choose it): card FAR {h['far']:.2e} "
+                f"({h['false_accepts']:,} of {h['impostor']:,}), FRR per card {h['frr'] * 100:.1f}% "
+                f"({h['genuine']:,} owner cards)"
+            )
     missing = sorted(set(args.symbols) - {op["symbols"] for op in points.values()})
     if missing:
         print(f"no point for {', '.join(map(str, missing))} symbols: too few impostor cards or none at the target")
