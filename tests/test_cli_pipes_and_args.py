@@ -1,4 +1,4 @@
-"""Issue 23 item 5 and issue 22 item 7: the real `twinlock` in subprocesses -- a closed
+"""The real `twinlock` in subprocesses -- a closed
 output pipe, --help, intermixed options and positionals, enroll's counts and words,
 calibrate --mnist's wording, strength --minimum's "(was ...)"."""
 
@@ -95,7 +95,7 @@ def _symbol_png(path, digit=3, seed=1):
 
 
 def test_enroll_options_between_positionals(tmp_path):
-    """`twinlock enroll NAME --allow-weak A.png B.png` (issue 22 item 7)."""
+    """`twinlock enroll NAME --allow-weak A.png B.png`."""
     a, b = _symbol_png(tmp_path / "a.png", seed=1), _symbol_png(tmp_path / "b.png", seed=2)
     db = tmp_path / "t.sqlite3"
     r = _run(tmp_path, "enroll", "me", "--allow-weak", a, b, "--db", db)

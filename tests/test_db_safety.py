@@ -1,4 +1,4 @@
-"""Issue 19 item 9: a database by another name or owner is refused, as ssh refuses its keys.
+"""A database by another name or owner is refused, as ssh refuses its keys.
 
 A hard link splits SQLite's write-ahead log (one per name), so failures written under one
 name are lost to the other; a database or folder that someone else can write lets them swap

@@ -1,4 +1,4 @@
-"""Issue 23 item 1: the app and the command line share one database without losing writes.
+"""The app and the command line share one database without losing writes.
 
 The app makes several Store handles on the same file (its context, the calibration and export
 dialogs' own handles, the doctor-style create=False one). Closing any descriptor of the file

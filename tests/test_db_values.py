@@ -1,4 +1,4 @@
-"""Issue 19 item 13: the database keeps its word.
+"""The database keeps its word.
 
 A threshold is never written without its audit row (a real SIGKILL right after the write);
 a pending row's clock-skew flag survives the attempt's end; a read-only database is called

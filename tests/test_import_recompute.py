@@ -1,4 +1,4 @@
-"""Issue 19 item 8 (and the import caps of item 10): an import recomputes the embeddings
+"""An import recomputes the embeddings
 from the images with the model in use (never reads them from the file); a threshold looser
 than the model's default or a policy weaker than the app's asks for a confirmation and is
 audited; each crop and the file's crops together are capped, sized from their PNG headers.

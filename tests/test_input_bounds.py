@@ -1,4 +1,4 @@
-"""Issue 19 item 10: bounded cost for any input. Every image is sized from its header before
+"""Bounded cost for any input. Every image is sized from its header before
 it is decoded (a format whose header cannot be read without decoding is refused), a large
 photo is scaled down before any float copy, the attempt's time limit applies to
 `verify --image`, and an import caps each crop and the file's total pixels. Peak memory is

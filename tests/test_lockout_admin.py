@@ -1,4 +1,4 @@
-"""Issue 19 items 11 and 12: wrong admin passphrases wait, and names never forge the log.
+"""Wrong admin passphrases wait, and names never forge the log.
 
 Wrong admin passphrases are counted like unlock attempts (when the try starts, in the
 database) and after five of them each further try waits a growing delay -- across processes,

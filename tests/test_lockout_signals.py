@@ -1,4 +1,4 @@
-"""Issue 19 items 1-3: every guess costs exactly one try, whatever happens to its process.
+"""Every guess costs exactly one try, whatever happens to its process.
 
 An attempt is counted as a failure in the transaction that starts it (with the lock check)
 and given back only by its own final commit (a grant, or an end that compared nothing).

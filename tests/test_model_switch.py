@@ -1,4 +1,4 @@
-"""Issue 23 item 2: a model whose default operating point is looser than FAR 1e-3, or not
+"""A model whose default operating point is looser than FAR 1e-3, or not
 supported by its counts (rule of three), is used only after a confirmation in words, and the
 switch is audited with what was confirmed -- in the export dialog's "Use this model" and in
 `twinlock model use` alike (one core rule: calibration.model_risk)."""

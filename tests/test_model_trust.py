@@ -1,4 +1,4 @@
-"""Issue 19 item 7: a model file's contract (its thresholds) is a setting an admin accepts.
+"""A model file's contract (its thresholds) is a setting an admin accepts.
 
 A copy of the shipped model with its default threshold edited keeps the fingerprint (the
 fingerprint covers graph and weights only); it is refused, with a message and an audit row,

@@ -1,4 +1,4 @@
-"""Issue 19 items 4 and 6, issue 24 item 5: nothing tells a guesser how close they came.
+"""Nothing tells a guesser how close they came.
 
 During an attempt `twinlock verify` (and -v) says only whether a symbol was found and the
 outcome; distances and per-frame results are the admin's (`twinlock test`, `verify --debug`).

@@ -1,4 +1,4 @@
-"""``twinlock pam`` (issue 24): the parts without PAM first, then a real PAM stack -- a created
+"""``twinlock pam``: the parts without PAM first, then a real PAM stack -- a created
 user, the documented ``auth sufficient pam_exec.so ...`` line followed by pam_deny.so in a
 temporary /etc/pam.d service, driven by pamtester (tests/pam_support.py). The stack tests
 need root and pamtester; CI (.ci/run) runs as root and installs pamtester, so they run there.

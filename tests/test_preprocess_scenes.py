@@ -1,4 +1,4 @@
-"""Scenes people actually show (issue 11): a card smaller than the ROI on a coloured or dark
+"""Scenes people actually show: a card smaller than the ROI on a coloured or dark
 background, coloured pens and a highlighter, a thumb at the card's edge, ruled/squared paper,
 and image files: a tight crop around the symbol, a phone photo of a page. Each case failed
 before the paper was found first and image files were searched whole; blank cards stay

@@ -65,7 +65,7 @@ DIGITS_MODEL = DEFAULT_MODEL.with_name("twinlock-digits.onnx")
 
 
 def test_default_model_is_calibrated_for_unseen_symbols():
-    """The default is the any-symbol model (issue 12): trained on MNIST + Omniglot background,
+    """The default is the any-symbol model: trained on MNIST + Omniglot background,
     thresholds for symbols it never saw (held-out alphabets), the MNIST ones kept as named
     operating points, the default by the export rule, and a card that matches it."""
     from export.calibrate import choose_default  # numpy only: no torch needed

@@ -179,7 +179,7 @@ def test_renders_of_every_alphabet_serve_a_fold_run(data, tmp_path):
 
 
 def test_export_of_a_fold_model_carries_passcode_points_from_its_held_out_alphabet(runs, data, tmp_path):
-    """Issue 21: the passcode points are calibrated at export from the held-out characters,
+    """The passcode points are calibrated at export from the held-out characters,
     one threshold per position, only for lengths whose impostor cards reach 3 / FAR."""
     from desktop_app.core.contract import read_contract
     from export.calibrate import passcode_counts, passcode_distances

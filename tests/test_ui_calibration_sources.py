@@ -1,4 +1,4 @@
-"""Issue 23 item 3: what the unlock and the calibration dialog say and do -- the countdown
+"""What the unlock and the calibration dialog say and do -- the countdown
 shows the rule that ends an attempt; impostors the user need not record (the shipped
 gallery); "2 of 300 (0.67%); at 95% confidence up to 1 in 42"; no silent slider clamp; the
 dialog chooses its own source; live recording says when it stops; "first n frames"; a

@@ -23,7 +23,7 @@ def test_denied_says_the_outcome_and_the_attempts_left_never_how_close(qtbot, ct
     st = sig.args[0]
     assert st.state == "denied"
     text = win.banner.text()
-    # issue 19 item 4: no count of matching frames, no distance (core.disclosure)
+    # no count of matching frames, no distance (core.disclosure)
     assert "the symbol was not accepted" in text, text
     assert "matched" not in text and "needed" not in text and "distance" not in text, text
     assert "2 attempts left before a lockout" in text, text

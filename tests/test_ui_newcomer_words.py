@@ -1,4 +1,4 @@
-"""Issue 23 item 4: what a newcomer tripped over in the enrollment wizard, Identify, Help ▸
+"""What a newcomer tripped over in the enrollment wizard, Identify, Help ▸
 Guide, the passphrase prompt, Settings, the status bar, the strength panel and the charts.
 Real widgets (pytest-qt, offscreen), the real model, real files."""
 

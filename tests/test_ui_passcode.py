@@ -1,4 +1,4 @@
-"""Passcodes in the app (issue 21): the enroll wizard asks how many symbols and reads cards
+"""Passcodes in the app: the enroll wizard asks how many symbols and reads cards
 (each symbol's model view, per-symbol and whole-passcode strength, the words for a card with
 another count), the unlock window draws the card's numbered boxes and tells nothing about
 which position matched, the calibration dialog shows the passcode point with its counts.

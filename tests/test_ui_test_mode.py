@@ -1,4 +1,4 @@
-"""Issue 19 item 4 and issue 24 item 5 in the app: during an unlock attempt the window says
+"""During an unlock attempt the window says
 only whether a symbol was found and the outcome (no distance bar, no matching-frames count);
 the distances live in Tools > Test mode, which needs the passphrase, is audited, is refused
 while the profile is locked out, and never runs during an attempt. Real widgets, a video file

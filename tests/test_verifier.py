@@ -122,7 +122,7 @@ def test_failures_to_acquire_count_as_neither(store, pixel, frames):
 
 
 def test_an_attempt_is_decided_on_its_first_n_acquired_frames(store, pixel, frames):
-    """Issue 15.1: the window never slides, so one attempt cannot try symbol after symbol."""
+    """The window never slides, so one attempt cannot try symbol after symbol."""
     imp, gen = frames["others"][7], frames["three"]
     v = Verifier(store, pixel, "alice", Policy(k=2, n=3, lockout_after=100, change_factor=100))
     v.start_attempt(t=0)
