@@ -248,3 +248,7 @@ def test_camera_points_are_chosen_on_one_half_of_the_alphabets_and_measured_on_t
     got = c.passcodes[point_key(2, 1e-3)]
     assert got["method"] == op["method"] and got["frames"] == "camera-like"
     assert "camera-like" in got["source"] and got["held_apart"]["alphabets"] == meas_names
+    from export.card import passcode_section
+
+    card = "\n".join(passcode_section(c))
+    assert "held-apart alphabets (" + ", ".join(meas_names) + ")" in card
