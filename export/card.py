@@ -147,7 +147,7 @@ def thresholds_table(c) -> str:
 
 
 def passcode_section(c) -> list[str]:
-    """The contract's passcode points (issue 21), or nothing when it has none."""
+    """The contract's passcode points, or nothing when it has none."""
     pts = c.passcodes
     if not pts:
         return []

@@ -1,4 +1,4 @@
-"""Screenshots of a passcode (issue 21) in the real windows, for docs/guide.md, taken under a
+"""Screenshots of a passcode in the real windows, for docs/guide.md, taken under a
 virtual X display:
 
     xvfb-run -a -s "-screen 0 1280x800x24" .venv/bin/python scripts/screenshots_passcode.py \
