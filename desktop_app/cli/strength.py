@@ -59,28 +59,7 @@ def enroll_strength_gate(args, store, emb, name: str, new_embeddings) -> bool:
     """Called by ``twinlock enroll`` before it saves: print the verdict; False (nothing is
     saved) when the symbol is below the policy level and ``--allow-weak`` was not given; an
     override is audited."""
-    try:
-        rep = strength_report(store, emb, name, new_embeddings)
-    except GalleryError as exc:
-        print(f"warning: symbol strength not checked: {exc}", file=sys.stderr)
-        return True
-    print_strength(rep)
-    if rep.allowed:
-        return True
-    if getattr(args, "allow_weak", False):
-        audit_override(store, name, rep, who="cli --allow-weak", source="twinlock enroll")
-        print(
-            f"warning: enrolled below the minimum strength '{rep.policy}' because of --allow-weak "
-            "(recorded in the audit log)",
-            file=sys.stderr,
-        )
-        return True
-    audit_refusal(store, name, rep, source="twinlock enroll")
-    print(
-        f"twinlock: {rep.refusal()} Nothing was enrolled. To enroll it anyway, add --allow-weak (audited).",
-        file=sys.stderr,
-    )
-    return False
+    return _strength_gate(args, store, name, lambda: strength_report(store, emb, name, new_embeddings), print_strength)
 
 
 def print_passcode_strength(report, file=None) -> None:
@@ -95,12 +74,24 @@ def print_passcode_strength(report, file=None) -> None:
 def passcode_strength_gate(args, store, emb, name: str, per_position, symbols: int) -> bool:
     """``enroll --symbols N``: each symbol's verdict and the whole passcode's; the minimum
     strength is judged on the whole passcode (refused unless ``--allow-weak``, audited)."""
+    return _strength_gate(
+        args,
+        store,
+        name,
+        lambda: passcode_strength_report(store, emb, name, per_position, symbols),
+        print_passcode_strength,
+    )
+
+
+def _strength_gate(args, store, name: str, make_report, show) -> bool:
+    """The enrollment gate for one symbol or a passcode: show the verdict; a verdict below the
+    policy is refused unless ``--allow-weak`` (the override and the refusal are audited)."""
     try:
-        rep = passcode_strength_report(store, emb, name, per_position, symbols)
+        rep = make_report()
     except GalleryError as exc:
         print(f"warning: symbol strength not checked: {exc}", file=sys.stderr)
         return True
-    print_passcode_strength(rep)
+    show(rep)
     if rep.allowed:
         return True
     if getattr(args, "allow_weak", False):
