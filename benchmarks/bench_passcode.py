@@ -37,65 +37,33 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_symbols import held_out
 from benchmarks.report import machine, pct, write_section
-from desktop_app.core import metrics as M
 from desktop_app.core.paths import DEFAULT_MODEL
+from export.calibrate import (
+    PASSCODE_GRID,
+    PASSCODE_REFS,
+    PASSCODE_TARGET_FAR,
+    passcode_counts,
+    passcode_distances,
+)
 
-REFS = 5
-TARGET = 1e-5
-GRID = np.round(np.arange(0.02, 1.40, 0.0025), 4)
-
-
-def ordered_distinct(x: np.ndarray, length: int) -> np.ndarray:
-    """Per column q: the sum over ordered tuples of ``length`` DISTINCT rows c of prod x[c, q]
-    (power sums: p1, p1^2 - p2, p1^3 - 3 p1 p2 + 2 p3)."""
-    p1, p2, p3 = x.sum(0), (x**2).sum(0), (x**3).sum(0)
-    if length == 1:
-        return p1
-    if length == 2:
-        return p1**2 - p2
-    if length == 3:
-        return p1**3 - 3 * p1 * p2 + 2 * p3
-    raise ValueError("length 1-3")
+TARGET = PASSCODE_TARGET_FAR
+REFS, GRID = PASSCODE_REFS, PASSCODE_GRID  # the export's own counting (export.calibrate.passcode_points)
 
 
 def distances(e, char, drawer, seed=0):
     """(dist [profiles, drawings] nearest-reference distance, probe-usable mask, profile chars)."""
-    rng = np.random.default_rng(seed)
-    chars = np.unique(char)
-    dist = np.zeros((chars.size, len(e)), np.float32)
-    usable = np.zeros((chars.size, len(e)), bool)
-    for i, c in enumerate(chars):
-        own = np.flatnonzero(char == c)
-        refs = rng.choice(own, size=min(REFS, own.size - 1), replace=False)
-        dist[i] = M.pairwise_distances(e, e[refs]).min(1)
-        usable[i] = ~np.isin(drawer, drawer[refs])  # a reference drawer's drawings are not probes
-    return dist, usable, chars
-
-
-def rates(dist, usable, char, drawer, chars, t):
-    """Per profile c and drawer q: genuine accept G, genuine available V, impostor accepts A,
-    impostor drawings N (all [profiles, drawers])."""
-    drawers = np.unique(drawer)
-    onehot = (drawer[:, None] == drawers[None, :]).astype(np.float64)  # [drawings, drawers]
-    own = char[None, :] == chars[:, None]
-    acc = dist <= t
-    V = (usable & own).astype(np.float64) @ onehot
-    G = (usable & own & acc).astype(np.float64) @ onehot
-    N = (usable & ~own).astype(np.float64) @ onehot
-    A = (usable & ~own & acc).astype(np.float64) @ onehot
-    return G, V, A, N
+    return passcode_distances(e, char, drawer, refs=REFS, seed=seed)
 
 
 def curve(dist, usable, char, drawer, chars, length):
-    """FAR, FRR per card and the impostor / genuine card counts on GRID for passcodes of ``length``."""
+    """FAR, FRR per card and the impostor / genuine card counts on GRID for passcodes of ``length``
+    (each point counted by export.calibrate.passcode_counts, as the shipped points are)."""
     far, frr = [], []
     gen_n = imp_n = 0.0
     for t in GRID:
-        G, V, A, N = rates(dist, usable, char, drawer, chars, t)
-        imp_n = ordered_distinct(N, length).sum()
-        gen_n = ordered_distinct(V, length).sum()
-        far.append(ordered_distinct(A, length).sum() / imp_n)
-        frr.append(1 - ordered_distinct(G, length).sum() / gen_n)
+        fa, imp_n, ga, gen_n = passcode_counts(dist, usable, char, drawer, chars, float(t), length)
+        far.append(fa / imp_n)
+        frr.append(1 - ga / gen_n)
     return np.array(far), np.array(frr), imp_n, gen_n
 
 
