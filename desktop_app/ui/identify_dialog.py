@@ -301,19 +301,7 @@ class StrengthPanel(QWidget):
         self.verdict.setText(text)
         self.verdict.setStyleSheet(LEVEL_STYLE[rep.level])
         for n in rep.nearest[:6]:
-            lab = QLabel()
-            lab.setObjectName("strengthNeighbour")
-            lab.setPixmap(to_pixmap(_big(n.image)))
-            lab.setToolTip(f"{n.label} ({n.kind}) at distance {n.distance:.3f}")
-            cap = QLabel(f"{n.label}\n{n.distance:.2f}")
-            cap.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-            box = QWidget()
-            v = QVBoxLayout(box)
-            v.setContentsMargins(2, 2, 2, 2)
-            v.addWidget(lab)
-            v.addWidget(cap)
-            self.row.addWidget(box)
-            self.neighbours.append(box)
+            self._add_neighbour(n, _big(n.image), f"{n.label} ({n.kind}) at distance {n.distance:.3f}")
         self.override.setChecked(False)
         self.override.setVisible(not rep.allowed)
 
@@ -351,21 +339,26 @@ class StrengthPanel(QWidget):
             self.row.addWidget(tag)
             self.neighbours.append(tag)
             for n in r.nearest[: max(1, 6 // len(rep.positions))]:
-                lab = QLabel()
-                lab.setObjectName("strengthNeighbour")
-                lab.setPixmap(to_pixmap(_big(n.image, 2)))
-                lab.setToolTip(f"symbol {i + 1} is near {n.label} ({n.kind}) at distance {n.distance:.3f}")
-                cap = QLabel(f"{n.label}\n{n.distance:.2f}")
-                cap.setAlignment(Qt.AlignmentFlag.AlignHCenter)
-                box = QWidget()
-                v = QVBoxLayout(box)
-                v.setContentsMargins(2, 2, 2, 2)
-                v.addWidget(lab)
-                v.addWidget(cap)
-                self.row.addWidget(box)
-                self.neighbours.append(box)
+                tip = f"symbol {i + 1} is near {n.label} ({n.kind}) at distance {n.distance:.3f}"
+                self._add_neighbour(n, _big(n.image, 2), tip)
         self.override.setChecked(False)
         self.override.setVisible(not rep.allowed)
+
+    def _add_neighbour(self, n, image, tooltip: str) -> None:
+        """One nearest common symbol under the verdict: its image, its label and distance."""
+        lab = QLabel()
+        lab.setObjectName("strengthNeighbour")
+        lab.setPixmap(to_pixmap(image))
+        lab.setToolTip(tooltip)
+        cap = QLabel(f"{n.label}\n{n.distance:.2f}")
+        cap.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        box = QWidget()
+        v = QVBoxLayout(box)
+        v.setContentsMargins(2, 2, 2, 2)
+        v.addWidget(lab)
+        v.addWidget(cap)
+        self.row.addWidget(box)
+        self.neighbours.append(box)
 
     def allow_save(self, parent=None) -> bool:
         """False (with a message) when the symbol is below the policy level and not overridden."""
