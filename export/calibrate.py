@@ -328,10 +328,10 @@ def write_passcode_points(src, dst, points: dict):
     atomic_write_bytes(tmp, model.SerializeToString(deterministic=True))
     try:
         read_contract(tmp)
-    except ContractError:
-        tmp.unlink(missing_ok=True)
+        os.replace(tmp, dst)
+    except (ContractError, OSError):
+        tmp.unlink(missing_ok=True)  # a check that failed or a rename refused leaves no file behind
         raise
-    os.replace(tmp, dst)
     return read_contract(dst)
 
 

@@ -214,6 +214,24 @@ def test_cli_calibrate_passcode_writes_a_new_file_from_the_held_out_characters(t
     assert main(["model", "calibrate-passcode", str(px), "--omniglot", str(npz), "-o", str(tmp_path / "x.onnx")]) == 4
     assert "names no held-out Omniglot alphabets" in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+    # -o a folder, or in a folder that does not exist: refused up front, no temporary file left
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for bad in (folder, tmp_path / "missing" / "x.onnx"):
+        before = sorted(p.name for p in tmp_path.iterdir())
+        assert main(["model", "calibrate-passcode", str(out), "--omniglot", str(npz), "-o", str(bad)]) == 4
+        assert "must name a file in an existing folder" in capsys.readouterr().err
+        assert sorted(p.name for p in tmp_path.iterdir()) == before and not any(folder.iterdir())
+
+
+def test_a_rename_that_fails_leaves_no_temporary_file(tmp_path):
+    """The destination is a folder: the checked copy cannot be renamed onto it, and goes."""
+    dst = tmp_path / "dst.onnx"
+    dst.mkdir()
+    pts = {point_key(2): {"symbols": 2, "thresholds": [0.5, 0.5], "far": 1e-5, "impostor": 4e5}}
+    with pytest.raises(OSError):
+        write_passcode_points(DEFAULT_MODEL, dst, pts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dst.onnx"]
 
 
 def test_camera_points_are_chosen_on_one_half_of_the_alphabets_and_measured_on_the_other(tmp_path):

@@ -52,6 +52,11 @@ def cmd_calibrate_passcode(args) -> int:
     src, out = Path(args.path).expanduser(), Path(args.output).expanduser()
     if out.exists() and out.resolve() == src.resolve():
         raise SetupError("-o must name a new file: the model it calibrates stays as it is")
+    if (out.exists() and not out.is_file()) or not out.parent.is_dir():
+        raise SetupError(
+            f"-o {out} must name a file in an existing folder (it is a folder, a device, or its folder is missing); "
+            "nothing was written."
+        )
     if any(not 2 <= n <= 4 for n in args.symbols):
         raise SetupError(f"--symbols takes lengths from 2 to 4, not {args.symbols}")
     contract = read_contract(src)
