@@ -39,7 +39,7 @@ def validate_profile_name(name) -> str:
 def validate_symbols(symbols) -> int:
     """How many symbols a profile holds: a whole number from 1 to MAX_SYMBOLS (ValueError)."""
     if isinstance(symbols, bool) or not isinstance(symbols, (int, np.integer)) or not 1 <= symbols <= MAX_SYMBOLS:
-        raise ValueError(f"a profile holds 1 to {MAX_SYMBOLS} symbols, not {str(symbols)[:20]}")
+        raise ValueError(f"a profile holds 1 to {MAX_SYMBOLS} symbols, not {repr(symbols)[:20]}")
     return int(symbols)
 
 
