@@ -125,18 +125,7 @@ def render_digit(digit28: np.ndarray, rng: np.random.Generator, size=(640, 480))
     a = alpha[: region.shape[0], : region.shape[1], None] * rng.uniform(0.75, 1.0)
     sheet[oy : oy + size_px, ox : ox + size_px] = region * (1 - a) + ink * a
     # place the sheet: rotation ±15°, perspective jitter, centred on the frame with an offset
-    src = np.float32([[0, 0], [sheet_w, 0], [sheet_w, sheet_h], [0, sheet_h]])
-    c = np.array([w / 2 + rng.uniform(-0.04, 0.04) * w, h / 2 + rng.uniform(-0.04, 0.04) * h])
-    th = np.deg2rad(rng.uniform(-15, 15))
-    rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    corners = (src - [sheet_w / 2, sheet_h / 2]) @ rot.T + c
-    corners += rng.uniform(-0.05, 0.05, (4, 2)) * [w, h]  # perspective
-    M = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
-    warped = cv2.warpPerspective(
-        sheet, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(-1, -1, -1)
-    )
-    mask = (warped[..., 0] >= 0)[..., None]
-    frame = np.where(mask, warped, frame)
+    frame = _hold(frame, sheet, rng, offset=0.04, max_deg=15, persp=0.05, persp_scale=(w, h))
     return _finish(rng, frame, h, w)
 
 
@@ -165,19 +154,28 @@ def render_card_frame(symbols28, rng: np.random.Generator, size=(640, 480)) -> n
         region = sheet[oy : oy + size_px, ox : ox + size_px]
         a = alpha[: region.shape[0], : region.shape[1], None] * rng.uniform(0.75, 1.0)
         sheet[oy : oy + size_px, ox : ox + size_px] = region * (1 - a) + ink * a
-    src = np.float32([[0, 0], [card_w, 0], [card_w, card_h], [0, card_h]])
-    c = np.array([w / 2 + rng.uniform(-0.03, 0.03) * w, h / 2 + rng.uniform(-0.03, 0.03) * h])
-    th = np.deg2rad(rng.uniform(-8, 8))
+    frame = _hold(frame, sheet, rng, offset=0.03, max_deg=8, persp=0.03, persp_scale=(card_w, card_h))
+    return _finish(rng, frame, h, w)
+
+
+def _hold(frame, sheet, rng, offset: float, max_deg: float, persp: float, persp_scale) -> np.ndarray:
+    """``sheet`` held in front of ``frame``: centred with an offset of up to ``offset`` of the
+    frame, turned by up to ``max_deg`` degrees, its corners moved by up to ``persp`` of
+    ``persp_scale`` (perspective), warped onto the frame."""
+    h, w = frame.shape[:2]
+    sh, sw = sheet.shape[:2]
+    src = np.float32([[0, 0], [sw, 0], [sw, sh], [0, sh]])
+    c = np.array([w / 2 + rng.uniform(-offset, offset) * w, h / 2 + rng.uniform(-offset, offset) * h])
+    th = np.deg2rad(rng.uniform(-max_deg, max_deg))
     rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
-    corners = (src - [card_w / 2, card_h / 2]) @ rot.T + c
-    corners += rng.uniform(-0.03, 0.03, (4, 2)) * [card_w, card_h]  # perspective
+    corners = (src - [sw / 2, sh / 2]) @ rot.T + c
+    corners += rng.uniform(-persp, persp, (4, 2)) * list(persp_scale)  # perspective
     M = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
     warped = cv2.warpPerspective(
         sheet, M, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(-1, -1, -1)
     )
     mask = (warped[..., 0] >= 0)[..., None]
-    frame = np.where(mask, warped, frame)
-    return _finish(rng, frame, h, w)
+    return np.where(mask, warped, frame)
 
 
 def session(base: np.ndarray, rng: np.random.Generator, count: int) -> list[np.ndarray]:
