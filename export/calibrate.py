@@ -298,12 +298,13 @@ def passcode_points(
     return out
 
 
-def write_passcode_points(src, dst, points: dict):
+def write_passcode_points(src, dst, points: dict, replace: bool = False):
     """A copy of the ONNX model ``src`` whose contract carries ``points`` (its ``passcodes``;
     points of other lengths kept), checked through the contract reader in a temporary file
     beside ``dst`` and only then renamed onto it (a bad point replaces nothing). The
     fingerprint (graph and weights) is unchanged; the contract digest is not, so the new file
-    needs an admin's acceptance ('twinlock model use')."""
+    needs an admin's acceptance ('twinlock model use'). ``replace``: the model's other passcode
+    points are dropped (the copy carries ``points`` only)."""
     import json
     from pathlib import Path
 
@@ -316,7 +317,7 @@ def write_passcode_points(src, dst, points: dict):
     model = onnx.load(str(src))
     meta = {kv.key: kv.value for kv in model.metadata_props}
     doc = json.loads(meta[CONTRACT_KEY])
-    doc["passcodes"] = {**(doc.get("passcodes") or {}), **points}
+    doc["passcodes"] = {**({} if replace else doc.get("passcodes") or {}), **points}
     new = contract_metadata(doc, model)
     keep = [(kv.key, kv.value) for kv in model.metadata_props if kv.key not in new]
     del model.metadata_props[:]

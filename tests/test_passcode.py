@@ -6,6 +6,8 @@ them), real SQLite, camera-like card frames (training.camera_sim)."""
 import numpy as np
 import pytest
 
+from passcode_support import T, card_frames, digit28, model_with_points
+
 from desktop_app.core.decision import Decision
 from desktop_app.core.disclosure import public_reason
 from desktop_app.core.embedder import Embedder
@@ -14,31 +16,12 @@ from desktop_app.core.paths import DEFAULT_MODEL
 from desktop_app.core.preprocess import mnist_form, prepare_card_image, preprocess_card
 from desktop_app.core.store import Store
 from desktop_app.core.verifier import Verifier
-from export.calibrate import write_passcode_points
 from training.synthetic_digits import digit_strokes
-from training.camera_sim import render_card_frame
-
-T = 0.6  # per-position threshold of the test point (digits: far apart for the shipped model)
-
-
-def digit28(d, seed):
-    return mnist_form(digit_strokes(d, 200, seed=seed))
-
-
-def card_frames(digits, count, seed):
-    rng = np.random.default_rng(seed)
-    return [render_card_frame([digit28(d, seed + 7 * i) for i, d in enumerate(digits)], rng) for _ in range(count)]
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pc")
-    pts = {
-        point_key(n): {"symbols": n, "thresholds": [T] * n, "far": 1e-5, "impostor": 400000, "genuine": 100}
-        for n in (2, 3)
-    }
-    write_passcode_points(DEFAULT_MODEL, d / "pc.onnx", pts)
-    return Embedder(d / "pc.onnx", "cpu")
+    return Embedder(model_with_points(tmp_path_factory.mktemp("pc") / "pc.onnx", (2, 3)), "cpu")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ passcode' writes them), and fake cameras: video files of camera-like card frames
 
 from __future__ import annotations
 
-import json
 
 import cv2
 import numpy as np
@@ -17,63 +16,13 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWizard
 
+from passcode_support import T, card_frames, model_with_points
 from ui_support import make_window, write_video
 
 from desktop_app.core.decision import Decision
 from desktop_app.ui.main_window import describe_state
-from desktop_app.core.passcode import point_key
-from desktop_app.core.paths import DEFAULT_MODEL
-from desktop_app.core.preprocess import mnist_form, preprocess_card
-from training.camera_sim import render_card_frame
+from desktop_app.core.preprocess import preprocess_card
 from training.synthetic_digits import digit_strokes
-
-T = 0.6  # per-position threshold of the test points (digits lie far apart for the shipped model)
-
-
-def model_with_points(dst, lengths):
-    """A copy of the shipped model whose contract carries passcode points for ``lengths``
-    only (the shipped file's own points, if any, removed), checked by the contract reader."""
-    import onnx
-
-    from desktop_app.core.contract import CONTRACT_KEY, contract_metadata, read_contract
-
-    model = onnx.load(str(DEFAULT_MODEL))
-    meta = {kv.key: kv.value for kv in model.metadata_props}
-    doc = json.loads(meta[CONTRACT_KEY])
-    doc["passcodes"] = {
-        point_key(n): {
-            "symbols": n,
-            "thresholds": [T] * n,
-            "far": 8e-6,
-            "frr": 0.04,
-            "false_accepts": 4,
-            "impostor": 500_000,
-            "genuine": 2_000,
-            "target_far": 1e-5,
-            "supported": True,
-            "source": "test cards of digits",
-            "method": "test",
-        }
-        for n in lengths
-    }
-    new = contract_metadata(doc, model)
-    keep = [(kv.key, kv.value) for kv in model.metadata_props if kv.key not in new]
-    del model.metadata_props[:]
-    for k, v in [*keep, *new.items()]:
-        p = model.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.save(model, str(dst))
-    read_contract(dst)
-    return dst
-
-
-def digit28(d, seed):
-    return mnist_form(digit_strokes(d, 200, seed=seed))
-
-
-def card_frames(digits, count, seed):
-    rng = np.random.default_rng(seed)
-    return [render_card_frame([digit28(d, seed + 7 * i) for i, d in enumerate(digits)], rng) for _ in range(count)]
 
 
 @pytest.fixture(scope="module")
